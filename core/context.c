@@ -1,0 +1,297 @@
+/*
+ * core/context.c — the sesame context: configuration, provider instances
+ * and the verification step of a login.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define MAX_UID_LENGTH 255
+#define MAX_IDENTITY_DATA (64 * 1024)
+
+SESAME_API const char *sesame_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+SESAME_API sesame_ctx *sesame_new(void)
+{
+	sesame_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx)
+		log_init(&ctx->log);
+	return ctx;
+}
+
+SESAME_API void sesame_set_logger(sesame_ctx *ctx, sesame_log_fn fn, void *data, int max_level)
+{
+	if (!ctx)
+		return;
+	ctx->log.fn = fn;
+	ctx->log.data = data;
+	ctx->log.max_level = max_level;
+}
+
+int64_t ctx_now(const struct sesame_ctx *ctx)
+{
+	return (int64_t)time(NULL) + ctx->clock_offset;
+}
+
+static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const struct provider_conf *pc)
+{
+	sesame_error e;
+	int rc;
+
+	in->ctx = ctx;
+	in->conf = pc;
+	if (pc->disabled) {
+		in->st = INSTANCE_DISABLED;
+		return;
+	}
+	err_clear(&e);
+	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
+	if (rc == SESAME_OK) {
+		json_t *config = json_deep_copy(pc->config);
+
+		/* The drop-in's metadata_fields are handed to the provider, which
+		 * alone knows what its credentials carry. */
+		if (config && pc->metadata_fields)
+			json_object_set(config, "metadata_fields", pc->metadata_fields);
+		err_clear(&e);
+		rc = config ? in->desc->init(&host_services, in, config, &in->state, &e) : SESAME_INTERNAL;
+		json_decref(config);
+		if (rc != SESAME_OK && e.text[0] == '\0')
+			seterr(&e, rc, "init", "initialisation failed");
+		if (rc != SESAME_OK) {
+			char text[SESAME_ERROR_TEXT_LENGTH];
+
+			snprintf(text, sizeof(text), "%s: %s", pc->source, e.text);
+			memcpy(e.text, text, sizeof(text));
+			in->desc = NULL;
+		}
+	}
+	if (rc != SESAME_OK) {
+		in->st = INSTANCE_FAILED;
+		memcpy(in->error, e.text, sizeof(in->error));
+		log_msg(&ctx->log, SESAME_LOG_ERR, "provider \"%s\" (type %s) is unavailable: %s", pc->name, pc->type,
+			e.text);
+		return;
+	}
+	in->st = INSTANCE_READY;
+	log_msg(&ctx->log, SESAME_LOG_INFO, "provider \"%s\" (type %s, plugin %s %s) ready", pc->name, pc->type,
+		in->plugin_path, in->desc->version);
+}
+
+static void instances_stop(sesame_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->n_instances; i++) {
+		struct sesame_instance *in = &ctx->instances[i];
+
+		if (in->st == INSTANCE_READY)
+			in->desc->fini(in->state);
+		free(in->plugin_path);
+	}
+	free(ctx->instances);
+	ctx->instances = NULL;
+	ctx->n_instances = 0;
+}
+
+SESAME_API int sesame_configure(sesame_ctx *ctx, const char *path, unsigned flags, sesame_error *err)
+{
+	size_t i, enabled = 0, ready = 0;
+	int rc;
+
+	err_clear(err);
+	if (!ctx)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_configure: NULL context");
+	if (ctx->configured)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_configure: context already configured");
+	rc = config_load(&ctx->cfg, path, (flags & SESAME_CONFIGURE_NO_DEFAULT_FILE) ? CONFIG_MAIN_REQUIRED : 0,
+			 &ctx->log, err);
+	if (rc != SESAME_OK)
+		return rc;
+	if (ctx->cfg.n_providers > 0) {
+		ctx->instances = calloc(ctx->cfg.n_providers, sizeof(*ctx->instances));
+		if (!ctx->instances) {
+			config_free(&ctx->cfg);
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		}
+	}
+	ctx->n_instances = ctx->cfg.n_providers;
+	for (i = 0; i < ctx->n_instances; i++) {
+		instance_start(ctx, &ctx->instances[i], &ctx->cfg.providers[i]);
+		enabled += ctx->instances[i].st != INSTANCE_DISABLED;
+		ready += ctx->instances[i].st == INSTANCE_READY;
+	}
+	if (enabled == 0 || ready == 0) {
+		char dirs[160] = "";
+
+		for (i = 0; i < ctx->cfg.n_provider_dirs; i++) {
+			size_t used = strlen(dirs);
+
+			snprintf(dirs + used, sizeof(dirs) - used, "%s%s", i ? ", " : "", ctx->cfg.provider_dirs[i]);
+		}
+		if (enabled == 0)
+			rc = seterr(err, SESAME_CONFIG, "no-provider",
+				    "no enabled provider: no client could ever log in; add a NAME.json drop-in to one of %s",
+				    dirs);
+		else
+			rc = seterr(err, SESAME_CONFIG, "no-provider",
+				    "none of the %zu enabled providers could be started (see the errors above)", enabled);
+		instances_stop(ctx);
+		config_free(&ctx->cfg);
+		return rc;
+	}
+	ctx->configured = true;
+	return SESAME_OK;
+}
+
+SESAME_API void sesame_free(sesame_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	instances_stop(ctx);
+	config_free(&ctx->cfg);
+	free(ctx);
+}
+
+SESAME_API json_t *sesame_config_json(const sesame_ctx *ctx, unsigned flags)
+{
+	if (!ctx || !ctx->configured)
+		return NULL;
+	return config_to_json(&ctx->cfg, (flags & SESAME_CONFIG_SHOW_SECRETS) != 0);
+}
+
+static const char *state_name(enum instance_state st)
+{
+	return st == INSTANCE_READY ? "ready" : st == INSTANCE_DISABLED ? "disabled" : "failed";
+}
+
+SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
+{
+	json_t *list;
+	size_t i;
+
+	if (!ctx || !ctx->configured)
+		return NULL;
+	list = json_array();
+	for (i = 0; list && i < ctx->n_instances; i++) {
+		const struct sesame_instance *in = &ctx->instances[i];
+		json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:s}", "name", in->conf->name, "type", in->conf->type,
+				      "enabled", in->st != INSTANCE_DISABLED, "state", state_name(in->st), "source",
+				      in->conf->source);
+
+		if (!o)
+			continue;
+		json_object_set_new(o, "plugin", in->plugin_path ? json_string(in->plugin_path) : json_null());
+		if (in->desc) {
+			json_object_set_new(o, "version", json_string(in->desc->version));
+			json_object_set_new(o, "description", json_string(in->desc->description));
+		}
+		if (in->st == INSTANCE_FAILED)
+			json_object_set_new(o, "error", json_string(in->error));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static int instance_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct sesame_instance *)elem)->conf->name);
+}
+
+/* Find an instance by name; instances are sorted as their drop-ins were. */
+static struct sesame_instance *find_instance(sesame_ctx *ctx, const char *name)
+{
+	return bsearch(name, ctx->instances, ctx->n_instances, sizeof(*ctx->instances), instance_cmp);
+}
+
+/* The core does not trust what a plugin returns: re-check its shape. */
+static int check_identity(const struct sesame_instance *in, json_t *id, sesame_error *err)
+{
+	json_t *uid = json_object_get(id, "id"), *data = json_object_get(id, "data");
+	json_t *priv = json_object_get(id, "private");
+	const char *key;
+	json_t *v;
+	char *dump;
+	size_t size;
+
+	if (!json_is_object(id))
+		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity that is not an object",
+			      in->conf->name);
+	json_object_foreach(id, key, v) {
+		if (strcmp(key, "id") != 0 && strcmp(key, "data") != 0 && strcmp(key, "private") != 0)
+			return seterr(err, SESAME_INTERNAL, "identity",
+				      "provider %s returned an identity with an unknown member \"%s\"", in->conf->name,
+				      key);
+	}
+	if (!json_is_string(uid) || json_string_length(uid) == 0 || json_string_length(uid) > MAX_UID_LENGTH ||
+	    strlen(json_string_value(uid)) != json_string_length(uid))
+		return seterr(err, SESAME_INTERNAL, "identity",
+			      "provider %s returned an identity id that is not a string of 1 to %d bytes without NUL",
+			      in->conf->name, MAX_UID_LENGTH);
+	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)))
+		return seterr(err, SESAME_INTERNAL, "identity",
+			      "provider %s returned identity data or private data that is not an object", in->conf->name);
+	dump = json_dumps(id, JSON_COMPACT);
+	size = dump ? strlen(dump) : 0;
+	free(dump);
+	if (!dump || size > MAX_IDENTITY_DATA)
+		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity larger than %d bytes",
+			      in->conf->name, MAX_IDENTITY_DATA);
+	return SESAME_OK;
+}
+
+SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
+					json_t **identity, sesame_error *err)
+{
+	struct sesame_instance *in;
+	json_t *id = NULL, *out, *data, *priv;
+	int rc;
+
+	err_clear(err);
+	if (identity)
+		*identity = NULL;
+	if (!ctx || !ctx->configured || !provider || !credential || !identity)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_verify_credential: bad arguments");
+	in = find_instance(ctx, provider);
+	if (!in || in->st == INSTANCE_DISABLED)
+		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
+	err_set_source(err, provider);
+	if (in->st == INSTANCE_FAILED)
+		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
+			      in->error);
+	if (!json_is_object(credential))
+		return seterr(err, SESAME_MALFORMED, "credential", "the credential must be a JSON object");
+
+	rc = in->desc->verify(in->state, credential, &id, err);
+	if (rc == SESAME_OK)
+		rc = id ? check_identity(in, id, err)
+			: seterr(err, SESAME_INTERNAL, "identity", "provider %s returned no identity", provider);
+	else if (rc < SESAME_REJECTED || rc > SESAME_INTERNAL)
+		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
+	else if (err && err->text[0] == '\0')
+		seterr(err, rc, NULL, "provider %s: %s", provider, sesame_status_name(rc));
+	if (err && rc != SESAME_OK)
+		err->status = rc;
+	if (rc != SESAME_OK) {
+		json_decref(id);
+		return rc;
+	}
+	data = json_object_get(id, "data");
+	priv = json_object_get(id, "private");
+	out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "provider", in->conf->name, "provider_type", in->conf->type, "id",
+			json_object_get(id, "id"), "data", data ? json_incref(data) : json_object(), "private",
+			priv ? json_incref(priv) : json_object());
+	json_decref(id);
+	if (!out)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	*identity = out;
+	return SESAME_OK;
+}

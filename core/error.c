@@ -1,0 +1,92 @@
+/* core/error.c — filling sesame_error records and naming status codes. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void copy_field(char *dst, size_t size, const char *src)
+{
+	size_t n;
+
+	if (!src)
+		src = "";
+	n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void err_clear(sesame_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}
+
+int vseterr(sesame_error *err, int status, const char *reason, const char *fmt, va_list ap)
+{
+	if (!err)
+		return status;
+	err->status = status;
+	copy_field(err->reason, sizeof(err->reason), reason);
+	vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	return status;
+}
+
+int seterr(sesame_error *err, int status, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(err, status, reason, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int seterr_at(sesame_error *err, int status, const char *reason, const char *file, int line, int column,
+	      const char *fmt, ...)
+{
+	char msg[SESAME_ERROR_TEXT_LENGTH];
+	va_list ap;
+
+	if (!err)
+		return status;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err->status = status;
+	err->line = line;
+	err->column = column;
+	copy_field(err->reason, sizeof(err->reason), reason);
+	copy_field(err->source, sizeof(err->source), file);
+	if (line > 0)
+		snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s", file, line, column > 0 ? column : 1, msg);
+	else
+		snprintf(err->text, sizeof(err->text), "%s: %s", file, msg);
+	return status;
+}
+
+void err_set_source(sesame_error *err, const char *source)
+{
+	if (err && err->source[0] == '\0')
+		copy_field(err->source, sizeof(err->source), source);
+}
+
+SESAME_API const char *sesame_status_name(int status)
+{
+	static const char *const names[] = {
+		[SESAME_OK] = "ok",
+		[SESAME_REJECTED] = "rejected",
+		[SESAME_MALFORMED] = "malformed",
+		[SESAME_UNAVAILABLE] = "unavailable",
+		[SESAME_INTERNAL] = "internal",
+		[SESAME_CONFIG] = "config",
+		[SESAME_NOT_FOUND] = "not found",
+		[SESAME_CONFLICT] = "conflict",
+		[SESAME_USAGE] = "usage",
+	};
+
+	if (status < 0 || (size_t)status >= ARRAY_SIZE(names) || !names[status])
+		return "unknown";
+	return names[status];
+}

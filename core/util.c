@@ -1,0 +1,183 @@
+/* core/util.c — small helpers: secrets, random bytes, files, path safety. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+int util_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+void util_wipe(void *p, size_t len)
+{
+	if (p && len)
+		OPENSSL_cleanse(p, len);
+}
+
+void util_free_secret(char *s)
+{
+	if (s) {
+		util_wipe(s, strlen(s));
+		free(s);
+	}
+}
+
+int util_random(void *buf, size_t len)
+{
+	while (len > 0) {
+		int chunk = len > INT_MAX ? INT_MAX : (int)len;
+
+		if (RAND_bytes(buf, chunk) != 1)
+			return SESAME_INTERNAL;
+		buf = (unsigned char *)buf + chunk;
+		len -= (size_t)chunk;
+	}
+	return SESAME_OK;
+}
+
+int util_read_file(const char *path, bool secret, size_t max, char **out, size_t *lenp, sesame_error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return seterr(err, SESAME_CONFIG, "file", "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		seterr(err, SESAME_CONFIG, "file", "cannot stat %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr(err, SESAME_CONFIG, "file", "%s is not a regular file", path);
+		goto fail;
+	}
+	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		seterr(err, SESAME_CONFIG, "permissions",
+		       "%s holds a secret but is accessible by group or others (mode %04o); run chmod 600 on it",
+		       path, (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		seterr(err, SESAME_CONFIG, "size", "%s is larger than %zu bytes", path, max);
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		seterr(err, SESAME_INTERNAL, "memory", "out of memory reading %s", path);
+		goto fail;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			seterr(err, SESAME_CONFIG, "file", "cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*out = buf;
+	if (lenp)
+		*lenp = len;
+	return SESAME_OK;
+fail:
+	if (buf) {
+		util_wipe(buf, (size_t)st.st_size + 1);
+		free(buf);
+	}
+	close(fd);
+	return err ? err->status : SESAME_CONFIG;
+}
+
+static int check_one(const char *path, const struct stat *st, uid_t uid, bool leaf, sesame_error *err)
+{
+	if (st->st_uid != 0 && st->st_uid != uid)
+		return seterr(err, SESAME_CONFIG, "permissions", "%s is owned by uid %u, not by root or uid %u", path,
+			      (unsigned)st->st_uid, (unsigned)uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		/* A root-owned sticky directory (/tmp) cannot have our entries
+		 * replaced by others, so it is a safe ancestor, never a leaf. */
+		if (!leaf && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && st->st_uid == 0)
+			return SESAME_OK;
+		return seterr(err, SESAME_CONFIG, "permissions", "%s is writable by group or others (mode %04o)", path,
+			      (unsigned)(st->st_mode & 07777));
+	}
+	return SESAME_OK;
+}
+
+int util_check_path_chain(const char *path, uid_t uid, sesame_error *err)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *slash;
+	bool leaf = true;
+
+	if (path[0] != '/')
+		return seterr(err, SESAME_CONFIG, "path", "%s is not an absolute path", path);
+	if (strlen(path) >= sizeof(buf))
+		return seterr(err, SESAME_CONFIG, "path", "path too long");
+	memcpy(buf, path, strlen(path) + 1);
+	for (;;) {
+		if (stat(buf[0] ? buf : "/", &st) != 0)
+			return seterr(err, SESAME_CONFIG, "file", "cannot stat %s: %s", buf[0] ? buf : "/",
+				      strerror(errno));
+		if (check_one(buf[0] ? buf : "/", &st, uid, leaf, err) != SESAME_OK)
+			return err ? err->status : SESAME_CONFIG;
+		leaf = false;
+		if (buf[0] == '\0' || strcmp(buf, "/") == 0)
+			break;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			break;
+		*slash = '\0'; /* "/a" becomes "", which stands for "/" */
+	}
+	return SESAME_OK;
+}
+
+static bool name_matches(const char *s, size_t max, bool upper_ok)
+{
+	size_t i;
+
+	if (!s || !s[0] || strlen(s) > max)
+		return false;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (upper_ok && c >= 'A' && c <= 'Z');
+
+		if (alnum)
+			continue;
+		if (i > 0 && (c == '-' || c == '_'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool util_valid_type_name(const char *s, size_t max)
+{
+	return name_matches(s, max, false);
+}
+
+bool util_valid_instance_name(const char *s, size_t max)
+{
+	return name_matches(s, max, true);
+}

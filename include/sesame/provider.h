@@ -1,0 +1,316 @@
+/*
+ * sesame/provider.h — the provider plugin ABI.
+ *
+ * A provider plugin is a shared object that verifies one kind of credential
+ * (a Google ID token, a custom JWT, an email/password pair, ...) and returns
+ * an identity.  This header is all a plugin author needs; build the plugin
+ * with `pkg-config --cflags sesame` and install it into
+ * `pkg-config --variable=providerdir sesame` as TYPE.so.  See
+ * sesame-provider(3) for a walk-through.
+ *
+ * The plugin exports exactly one symbol, `sesame_provider_entry`, a const
+ * struct sesame_provider.  The core hands the plugin a struct sesame_host,
+ * a table of services (logging, clock, randomness, HTTP, JWT verification
+ * against configured or fetched keys) so the plugin needs neither OpenSSL
+ * nor libcurl of its own.
+ *
+ * Versioning (the same rule for both structs).  Each struct starts with
+ * `abi_version` (major << 16 | minor) and `struct_size` (sizeof the struct
+ * as the side that filled it knew it).  The core refuses a plugin whose
+ * major differs from its own and accepts any minor.  Fields are only ever
+ * appended and never reused or reordered; a field added in minor N is read
+ * only after checking, with SESAME_HAS_FIELD(), that the other side's
+ * struct_size covers it, and (for function pointers) that it is not NULL.
+ *
+ * JSON crosses this ABI as jansson json_t (libjansson.so.4, symbol-versioned
+ * and stable).  Ownership is stated per function: "borrowed" means the
+ * callee must not decref it and must not keep it after returning; "new
+ * reference" means the receiver owns one reference and must json_decref it.
+ *
+ * Copyright (c) 2026 the sesame developers. MIT licensed, see COPYING.
+ */
+#ifndef SESAME_PROVIDER_H
+#define SESAME_PROVIDER_H
+
+#include <jansson.h>
+#include <sesame/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The provider ABI version this header describes. */
+#define SESAME_PROVIDER_ABI_MAJOR 1
+#define SESAME_PROVIDER_ABI_MINOR 0
+#define SESAME_ABI_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
+#define SESAME_PROVIDER_ABI_VERSION SESAME_ABI_VERSION(SESAME_PROVIDER_ABI_MAJOR, SESAME_PROVIDER_ABI_MINOR)
+#define SESAME_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define SESAME_ABI_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
+
+/* The name of the one symbol a provider plugin exports. */
+#define SESAME_PROVIDER_ENTRY_SYMBOL "sesame_provider_entry"
+
+/*
+ * True when a struct whose struct_size is `size` contains `field` of `type`.
+ * Use it before reading any field that is not part of the ABI 1.0 minimum.
+ */
+#define SESAME_HAS_FIELD(type, field, size) \
+	((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/*
+ * The core's handle for one configured provider instance (one NAME.json
+ * drop-in).  Opaque; valid from init() until after fini() returns.  Every
+ * host service takes it so that logs and storage are attributed to the
+ * right instance.
+ */
+typedef struct sesame_instance sesame_instance;
+
+/*
+ * A set of verification (and possibly signing) keys: either parsed once from
+ * configuration or backed by a JWKS URI that the core fetches and caches.
+ * Opaque and thread-safe: any number of threads may verify against one key
+ * set at the same time, while the core refreshes it.
+ */
+typedef struct sesame_keys sesame_keys;
+
+/* Flags of struct sesame_jwt_rules. */
+#define SESAME_JWT_EXP_OPTIONAL 0x1u  /* a token without `exp` is accepted */
+#define SESAME_JWT_ALL_AUDIENCES 0x2u /* `aud` must hold every listed audience, not just one */
+
+/*
+ * What sesame_host.jwt_verify checks beyond the signature.  Zero-fill it and
+ * set struct_size = sizeof(struct sesame_jwt_rules).
+ *
+ *   audiences   NULL-terminated list.  When not NULL, the token's `aud` (a
+ *               string or an array of strings) must contain at least one of
+ *               them (or all, with SESAME_JWT_ALL_AUDIENCES), compared
+ *               exactly.  NULL: `aud` is not checked.
+ *   issuers     NULL-terminated list.  When not NULL, `iss` must equal one.
+ *   algorithms  NULL-terminated list of accepted `alg` values.  When NULL,
+ *               any algorithm is accepted as long as it is the one the
+ *               matching key is pinned to (it always must be).
+ *   leeway      seconds of clock skew allowed on exp, nbf and iat; a
+ *               negative value means the default, 60.
+ *   max_length  largest accepted token in bytes, checked before any
+ *               decoding; 0 means the default, 65536.
+ *   flags       SESAME_JWT_* flags.
+ */
+struct sesame_jwt_rules {
+	uint32_t struct_size;
+	unsigned flags;
+	const char *const *audiences;
+	const char *const *issuers;
+	const char *const *algorithms;
+	int64_t leeway;
+	size_t max_length;
+};
+
+/*
+ * An outbound HTTP request for sesame_host.http.  Zero-fill it and set
+ * struct_size.  Only https:// URLs are allowed, except http:// to a loopback
+ * address when the core runs in test mode.  Redirects are never followed.
+ *
+ *   method      "GET" or "POST".
+ *   url         the URL; it must come from configuration, never from a
+ *               client.
+ *   headers     NULL-terminated list of "Name: value" lines, or NULL.
+ *   body        request body for POST (e.g. a form), or NULL.
+ *   timeout_ms  total time allowed; 0 means the default, 10000.
+ *   max_body    largest accepted response body; 0 means the default, 1 MiB.
+ */
+struct sesame_http_request {
+	uint32_t struct_size;
+	const char *method;
+	const char *url;
+	const char *const *headers;
+	const char *body;
+	size_t body_length;
+	long timeout_ms;
+	size_t max_body;
+};
+
+/*
+ * The answer to a request.  `body` is NUL-terminated (the NUL is not counted
+ * in body_length) and, like content_type, owned by the core: release both
+ * with sesame_host.http_response_clear().
+ */
+struct sesame_http_response {
+	long status;
+	char *body;
+	size_t body_length;
+	char *content_type;
+};
+
+/*
+ * The host services table the core hands to a plugin's init().  The pointer
+ * stays valid until fini() returns.  All functions are thread-safe.
+ */
+struct sesame_host {
+	uint32_t abi_version; /* the core's provider ABI version */
+	uint32_t struct_size; /* sizeof(struct sesame_host) as the core knows it */
+
+	/* Log a message attributed to the instance.  Never log a secret. */
+	void (*log)(sesame_instance *self, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);
+
+	/*
+	 * Fill `err` (which may be NULL) with a status, a stable reason word
+	 * (may be NULL) and a printf-style message.  Returns `status`, so a
+	 * plugin can write `return host->error(err, SESAME_REJECTED, "claim",
+	 * "token expired");`.
+	 */
+	int (*error)(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
+
+	/* The instance name (the NAME of NAME.json) and whether test mode is on. */
+	const char *(*instance_name)(const sesame_instance *self);
+	int (*test_mode)(const sesame_instance *self);
+
+	/* Seconds since the epoch, as the core sees it (tests may shift it). */
+	int64_t (*now)(const sesame_instance *self);
+
+	/* Fill buf with cryptographically secure random bytes.  SESAME_OK or
+	 * SESAME_INTERNAL. */
+	int (*random)(void *buf, size_t length);
+
+	/* Compare two buffers of the same length in constant time; 1 if equal. */
+	int (*ct_equal)(const void *a, const void *b, size_t length);
+
+	/* Overwrite a buffer with zeros in a way the compiler cannot drop. */
+	void (*wipe)(void *buf, size_t length);
+
+	/* Free memory the core handed to the plugin (e.g. a signed token). */
+	void (*free)(void *p);
+
+	/*
+	 * Outbound HTTP (libcurl in the core).  On SESAME_OK `response` is
+	 * filled, whatever the HTTP status; release it with
+	 * http_response_clear().  SESAME_UNAVAILABLE when the server cannot be
+	 * reached, times out, redirects or sends too much; SESAME_MALFORMED when
+	 * the request is not allowed (e.g. an http:// URL outside test mode).
+	 */
+	int (*http)(sesame_instance *self, const struct sesame_http_request *request,
+		    struct sesame_http_response *response, sesame_error *err);
+	void (*http_response_clear)(struct sesame_http_response *response);
+
+	/*
+	 * Parse a configured key list into a key set, once, at init().
+	 * `keys` (borrowed) is a JSON array of {"alg", "kid", "key"} objects:
+	 * `alg` pins the key to one algorithm (HS256/384/512, RS256/384/512,
+	 * PS256/384/512, ES256/384/512, EdDSA); `key` is a PEM public or private
+	 * key, or the HMAC secret (at least 32 bytes); `kid` is optional.
+	 * Errors: SESAME_CONFIG with reason "key".
+	 */
+	int (*keys_from_config)(sesame_instance *self, const json_t *keys, sesame_keys **out, sesame_error *err);
+
+	/*
+	 * A key set backed by a JWKS URI, fetched lazily and cached (max-age
+	 * honoured and clamped; refetched on an unknown kid at most once per
+	 * cooldown; the last good keys kept when a fetch fails).  Only the
+	 * algorithms in `algorithms` (NULL-terminated, NULL = all asymmetric)
+	 * are accepted from it.  Errors: SESAME_CONFIG for a bad URI.
+	 */
+	int (*keys_from_jwks_uri)(sesame_instance *self, const char *uri, const char *const *algorithms,
+				  sesame_keys **out, sesame_error *err);
+
+	/* Release a key set.  Safe while other threads still verify with it. */
+	void (*keys_free)(sesame_keys *keys);
+
+	/*
+	 * Verify a compact JWS/JWT against a key set and check its claims.  On
+	 * SESAME_OK `*claims` is a new reference to the payload object.
+	 * Errors: SESAME_MALFORMED (reason "malformed"), SESAME_REJECTED with
+	 * reason "alg", "sig", "nokey" or "claim", SESAME_UNAVAILABLE when a
+	 * JWKS-backed set has no keys and cannot fetch any.
+	 */
+	int (*jwt_verify)(sesame_instance *self, sesame_keys *keys, const char *token,
+			  const struct sesame_jwt_rules *rules, json_t **claims, sesame_error *err);
+
+	/*
+	 * Sign `claims` (borrowed) with the key of `keys` whose kid is `kid`
+	 * (or its only key when kid is NULL), which must hold a private key.
+	 * `extra_header` (borrowed, may be NULL) adds header members.  On
+	 * SESAME_OK `*token` is a NUL-terminated compact JWS to release with
+	 * free().
+	 */
+	int (*jwt_sign)(sesame_instance *self, sesame_keys *keys, const char *kid, const json_t *extra_header,
+			const json_t *claims, char **token, sesame_error *err);
+};
+
+/*
+ * The provider descriptor, exported by the plugin as
+ *
+ *   const struct sesame_provider sesame_provider_entry = {
+ *           .abi_version = SESAME_PROVIDER_ABI_VERSION,
+ *           .struct_size = sizeof(struct sesame_provider),
+ *           .type = "custom-token",
+ *           ...
+ *   };
+ *
+ * Required (ABI 1.0): abi_version, struct_size, type, version, description,
+ * init, verify, fini.  Optional, NULL allowed: action, user_deleted.
+ */
+struct sesame_provider {
+	uint32_t abi_version;
+	uint32_t struct_size;
+
+	/* The provider type; must equal the plugin's file name without ".so"
+	 * and match [a-z0-9][a-z0-9_-]*. */
+	const char *type;
+	/* The plugin's own version, free form (e.g. "1.2.0"). */
+	const char *version;
+	/* One line saying what the provider verifies. */
+	const char *description;
+
+	/*
+	 * Create the state of one instance.  `host` and `self` stay valid until
+	 * fini(); `config` (borrowed) is the "config" object of the instance's
+	 * drop-in, with "@/path" secrets already replaced by the file contents.
+	 * Refuse unknown keys and bad values with SESAME_CONFIG, naming the key
+	 * in the message.  On SESAME_OK, `*state` is what later calls get.
+	 * Called once per instance, from one thread.
+	 */
+	int (*init)(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
+		    sesame_error *err);
+
+	/*
+	 * Verify a credential (borrowed; the client's JSON body without
+	 * "options" and "provider").  On SESAME_OK set `*identity` to a new
+	 * reference to an object:
+	 *
+	 *   {"id": "<provider uid, 1..255 bytes, no NUL>",
+	 *    "data": {...metadata shown to clients, optional...},
+	 *    "private": {...kept for the provider only, optional...}}
+	 *
+	 * The core re-checks it.  Otherwise return SESAME_REJECTED,
+	 * SESAME_MALFORMED, SESAME_UNAVAILABLE or SESAME_INTERNAL and fill err.
+	 * Must be reentrant: it is called from many threads at once.
+	 */
+	int (*verify)(void *state, const json_t *credential, json_t **identity, sesame_error *err);
+
+	/* Release the state.  Called once, after every other call returned. */
+	void (*fini)(void *state);
+
+	/*
+	 * Optional.  A provider-specific operation named `name` (e.g.
+	 * "register", "confirm", "reset" for email/password) with `args`
+	 * (borrowed).  On SESAME_OK, `*result` may be set to a new reference to
+	 * a JSON value returned to the client, or left NULL.  Reentrant.
+	 */
+	int (*action)(void *state, const char *name, const json_t *args, json_t **result, sesame_error *err);
+
+	/*
+	 * Optional.  Called when a user holding an identity of this instance is
+	 * deleted, with the identity (borrowed; includes "private").  A failure
+	 * is logged and the deletion goes on.  Reentrant.
+	 */
+	int (*user_deleted)(void *state, const json_t *identity, sesame_error *err);
+};
+
+/* The smallest struct_size the core accepts: everything up to fini. */
+#define SESAME_PROVIDER_MIN_SIZE \
+	(offsetof(struct sesame_provider, fini) + sizeof(((struct sesame_provider *)0)->fini))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SESAME_PROVIDER_H */

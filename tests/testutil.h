@@ -1,0 +1,50 @@
+/*
+ * tests/testutil.h — helpers shared by sesame's test programs: temporary
+ * directories under the build tree, files, and test configurations.
+ * Every helper aborts the test program on failure (tests are not the place
+ * for error handling of the harness itself).
+ */
+#ifndef SESAME_TESTUTIL_H
+#define SESAME_TESTUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* An environment variable set by the test harness (Makefile.am's
+ * AM_TESTS_ENVIRONMENT); aborts when missing. */
+const char *tu_env(const char *name);
+
+/* A fresh private directory (mode 0700) under $SESAME_TEST_TMPDIR, named
+ * after `tag`.  Free with free(); remove with tu_rmrf(). */
+char *tu_tmpdir(const char *tag);
+
+/* "dir/name", malloc'd. */
+char *tu_path(const char *dir, const char *name);
+
+/* Write `content` to dir/name with `mode`, creating parent directories
+ * (0755) as needed.  Returns the full path, malloc'd. */
+char *tu_write(const char *dir, const char *name, const char *content, mode_t mode);
+
+/* mkdir -p dir/name with `mode`; returns the path, malloc'd. */
+char *tu_mkdir(const char *dir, const char *name, mode_t mode);
+
+/* Recursively remove a directory tree. NULL is allowed. */
+void tu_rmrf(const char *path);
+
+/*
+ * Write dir/sesame.json: plugin_dir = $SESAME_TEST_PLUGINS, provider_dirs =
+ * [dir/providers.d], state_dir = dir/state (created 0700), test_mode true,
+ * plus the members of `extra` (a JSON object text without braces, e.g.
+ * "\"app_id\": \"x\"", or NULL).  Returns the path, malloc'd.
+ */
+char *tu_main_config(const char *dir, const char *extra);
+
+/* Write dir/providers.d/NAME.json with `content`; returns the path. */
+char *tu_provider(const char *dir, const char *name, const char *content);
+
+/* Run a command through /bin/sh, capturing stdout and stderr (malloc'd,
+ * NUL-terminated; either pointer may be NULL).  Returns the exit status,
+ * or 128+signal. */
+int tu_run(const char *cmd, char **out, char **err);
+
+#endif

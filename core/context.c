@@ -22,8 +22,13 @@ SESAME_API sesame_ctx *sesame_new(void)
 {
 	sesame_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	if (ctx)
-		log_init(&ctx->log);
+	if (!ctx)
+		return NULL;
+	if (pthread_mutex_init(&ctx->store_lock, NULL) != 0) {
+		free(ctx);
+		return NULL;
+	}
+	log_init(&ctx->log);
 	return ctx;
 }
 
@@ -156,6 +161,8 @@ SESAME_API void sesame_free(sesame_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	store_close(&ctx->store);
+	pthread_mutex_destroy(&ctx->store_lock);
 	instances_stop(ctx);
 	config_free(&ctx->cfg);
 	free(ctx);
@@ -199,6 +206,27 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 		json_array_append_new(list, o);
 	}
 	return list;
+}
+
+int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err)
+{
+	int rc = SESAME_OK;
+
+	*st = NULL;
+	if (!ctx->configured)
+		return seterr(err, SESAME_USAGE, "usage", "the context is not configured");
+	pthread_mutex_lock(&ctx->store_lock);
+	if (!ctx->store_open) {
+		rc = store_open(&ctx->store, ctx->cfg.store_dir, ctx->cfg.store, &ctx->log, err);
+		if (rc == SESAME_OK)
+			ctx->store_open = true;
+		else
+			log_msg(&ctx->log, SESAME_LOG_ERR, "the store is unavailable: %s", err ? err->text : "");
+	}
+	pthread_mutex_unlock(&ctx->store_lock);
+	if (rc == SESAME_OK)
+		*st = &ctx->store;
+	return rc;
 }
 
 static int instance_cmp(const void *key, const void *elem)

@@ -15,6 +15,7 @@
 #include <sesame/common.h>
 #include <sesame/provider.h>
 #include <sesame/sesame.h>
+#include <sesame/store.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -81,8 +82,6 @@ int util_check_path_chain(const char *path, uid_t uid, sesame_error *err);
 bool util_valid_type_name(const char *s, size_t max);
 /* True when `s` matches [A-Za-z0-9][A-Za-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_instance_name(const char *s, size_t max);
-
-#endif /* SESAME_INTERNAL_H */
 
 /* ---- config.c -------------------------------------------------------- */
 
@@ -156,6 +155,18 @@ struct plugin {
 int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **path,
 			 sesame_error *err);
 
+/*
+ * The checks every plugin kind shares: the type name, the directory chain,
+ * dlopen(RTLD_NOW | RTLD_LOCAL) of DIR/TYPE.so and the entry `symbol`.
+ * `kind` ("provider", "store") names the plugin in messages.  On SESAME_OK
+ * `*entry` is the symbol's address; `*path` (malloc'd, set whenever the
+ * name was valid) the file.  The caller checks the descriptor.
+ */
+int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const void **entry,
+		char **path, sesame_error *err);
+/* seterr_at(err, SESAME_UNAVAILABLE, reason, path, ...): a plugin failure. */
+int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
+
 /* ---- context.c ------------------------------------------------------- */
 
 enum instance_state { INSTANCE_READY, INSTANCE_DISABLED, INSTANCE_FAILED };
@@ -170,6 +181,62 @@ struct sesame_instance {
 	char error[SESAME_ERROR_TEXT_LENGTH];
 };
 
+/* ---- store.c -------------------------------------------------------- */
+
+/* The opened store plugin.  Must not move while open (the plugin keeps
+ * a pointer to `host`). */
+struct store {
+	const struct sesame_store *desc;
+	sesame_store_handle *h;
+	char *plugin_path;
+	struct sesame_store_host host;
+	const struct logger *log;
+};
+
+/*
+ * Load the store plugin named by conf's "type" from `store_dir` (every
+ * check of loader_open(), then ABI major, struct size, type, required
+ * functions) and open it with `conf` (borrowed).  Errors: SESAME_UNAVAILABLE
+ * (reasons of loader_open(), "abi", "descriptor", or the plugin's), or
+ * SESAME_CONFIG when the plugin refuses its configuration.  `st` is left
+ * closed on failure.
+ */
+int store_open(struct store *st, const char *store_dir, const json_t *conf, const struct logger *lg,
+	       sesame_error *err);
+/* Close the store (NULL or never opened allowed).  The plugin stays mapped. */
+void store_close(struct store *st);
+
+/* Maximum number of attempts of store_transact(). */
+#define STORE_MAX_ATTEMPTS 8
+
+/*
+ * The body of a transaction.  It runs again from the start after a
+ * retryable conflict, so it must reset whatever it outputs.
+ */
+typedef int (*store_txn_fn)(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err);
+
+/*
+ * Run `fn` in a transaction (flags: SESAME_STORE_TXN_WRITE or 0) and commit
+ * it; roll back when `fn` fails.  A conflict the store calls retryable
+ * (SESAME_CONFLICT with reason "busy" or "exists") rolls back and runs the
+ * whole transaction again, up to STORE_MAX_ATTEMPTS times, after a short
+ * random pause.  Returns what `fn` or commit returned.
+ */
+int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg, sesame_error *err);
+
+/* True when `status`/`err` is a conflict worth retrying. */
+bool store_retryable(int status, const sesame_error *err);
+
+/*
+ * A new ID in ObjectId form: 4 bytes of `now` (big-endian) then 8 random
+ * bytes, as 24 lowercase hex digits.  The time prefix keeps inserts near
+ * the end of the primary-key b-tree; the 64 random bits make IDs
+ * unguessable.  SESAME_OK or SESAME_INTERNAL.
+ */
+int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1]);
+/* True when `s` is 24 lowercase hex digits. */
+bool store_valid_id(const char *s);
+
 struct sesame_ctx {
 	struct logger log;
 	struct config cfg;
@@ -177,7 +244,19 @@ struct sesame_ctx {
 	struct sesame_instance *instances; /* parallel to cfg.providers */
 	size_t n_instances;
 	int64_t clock_offset; /* tests shift the clock */
+	/* The store, opened on first use by ctx_store() under store_lock, so
+	 * that `sesame config check` never touches the database. */
+	pthread_mutex_t store_lock;
+	bool store_open;
+	struct store store;
 };
+
+/*
+ * The context's store, opened on first use with cfg.store from
+ * cfg.store_dir.  SESAME_UNAVAILABLE (or SESAME_CONFIG) when it cannot be
+ * opened; the next call tries again.  Thread-safe.
+ */
+int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err);
 
 /* Seconds since the epoch as the context sees it. */
 int64_t ctx_now(const struct sesame_ctx *ctx);
@@ -186,3 +265,93 @@ int64_t ctx_now(const struct sesame_ctx *ctx);
 
 /* The host services table handed to every provider. */
 extern const struct sesame_host host_services;
+
+/* ---- accounts.c ------------------------------------------------------ */
+
+/* Default cap of a user's custom data, in bytes of compact JSON. */
+#define ACCOUNTS_CUSTOM_DATA_MAX (16 * 1024)
+
+/*
+ * Called by accounts_delete() for each identity of the deleted user
+ * (borrowed, "private" included), after the deletion committed: the core
+ * calls the provider's user_deleted hook from it.  A failure is logged and
+ * changes nothing.
+ */
+typedef int (*accounts_identity_fn)(void *data, const json_t *identity, sesame_error *err);
+
+/*
+ * Log in with a verified identity (borrowed; the object
+ * sesame_verify_credential() returns: {"provider", "provider_type", "id",
+ * "data", "private"}), in one transaction retried on conflict: find the
+ * identity's user or create a user with this identity; store the
+ * identity's fresh data and private data; recompute the user's data from
+ * its identities (see accounts.c for the rule); set last_login to `now`.
+ * On SESAME_OK, `*user` (NULL allowed) is a new reference to the user
+ * record and `*created` (NULL allowed) says whether it was created.
+ * Errors: SESAME_MALFORMED "identity"; SESAME_REJECTED "disabled" (nothing
+ * written); store errors.  Thread-safe.
+ */
+int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t **user, bool *created,
+		   sesame_error *err);
+
+/*
+ * Attach a verified identity to the existing user `user_id` and refresh the
+ * user's data.  Idempotent when the identity is already this user's.
+ * Errors: SESAME_NOT_FOUND "user"; SESAME_REJECTED "disabled";
+ * SESAME_CONFLICT "linked" ("a user already exists with the specified
+ * provider") when another user holds it; SESAME_REJECTED "link-type" for an
+ * anon-user or local-userpass identity, which App Services never links
+ * into an existing user.  Nothing is written on error.  `*user` as in
+ * accounts_login().
+ */
+int accounts_link(struct store *st, const char *user_id, const json_t *identity, int64_t now, json_t **user,
+		  sesame_error *err);
+
+/*
+ * Detach identity (provider, uid) from user `user_id` and recompute the
+ * user's data.  Errors: SESAME_NOT_FOUND "identity" when the user does not
+ * hold it; SESAME_REJECTED "last-identity" for the user's only identity.
+ */
+int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid,
+		    sesame_error *err);
+
+/*
+ * Delete user `user_id` with its identities, sessions and provider data,
+ * then call `fn` (NULL allowed) for each identity it had.  Errors:
+ * SESAME_NOT_FOUND "user"; store errors.
+ */
+int accounts_delete(struct store *st, const char *user_id, accounts_identity_fn fn, void *data, sesame_error *err);
+
+/* Disable (and end every session of) or enable user `user_id`.  Errors:
+ * SESAME_NOT_FOUND "user". */
+int accounts_set_disabled(struct store *st, const char *user_id, bool disabled, sesame_error *err);
+
+/* The user's custom data (a new reference to an object). */
+int accounts_custom_data_get(struct store *st, const char *user_id, json_t **data, sesame_error *err);
+
+/*
+ * Replace the user's custom data with `data` (borrowed), an object of at
+ * most `max` bytes as compact JSON (0: ACCOUNTS_CUSTOM_DATA_MAX).  Errors:
+ * SESAME_MALFORMED "type" (not an object) or "size"; SESAME_NOT_FOUND
+ * "user".
+ */
+int accounts_custom_data_set(struct store *st, const char *user_id, const json_t *data, size_t max,
+			     sesame_error *err);
+
+/*
+ * The user as shown to operators and clients (a new reference): the user
+ * record plus "identities", each {"provider", "provider_type", "id",
+ * "data", "created", "updated"} without "private".  SESAME_NOT_FOUND
+ * "user"; SESAME_MALFORMED "id" for an ID not in ObjectId form.
+ */
+int accounts_user_get(struct store *st, const char *user_id, json_t **user, sesame_error *err);
+
+/*
+ * Up to `limit` users (1..1000; 0: 100) with an ID after `after` (NULL:
+ * from the start), in ID order, each as accounts_user_get() shows it, as a
+ * new array.  Pass the last ID as `after` to get the next page; an empty
+ * array ends the listing.
+ */
+int accounts_users_list(struct store *st, const char *after, size_t limit, json_t **users, sesame_error *err);
+
+#endif /* SESAME_INTERNAL_H */

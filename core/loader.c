@@ -1,5 +1,6 @@
 /*
- * core/loader.c — loading provider plugins.
+ * core/loader.c — loading plugins: provider plugins here, and the checks
+ * every plugin kind shares (loader_open(), used by core/store.c too).
  *
  * Only the types the configuration names are loaded, only from the
  * configured plugin directory, only when the directory chain is safe, and
@@ -18,10 +19,7 @@
 
 #define MAX_TYPE 64
 
-static int fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...)
-	SESAME_PRINTF(4, 5);
-
-static int fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...)
+int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	va_list ap;
@@ -35,38 +33,39 @@ static int fail(sesame_error *err, const char *path, const char *reason, const c
 static int check_descriptor(const struct sesame_provider *d, const char *type, const char *path, sesame_error *err)
 {
 	if (SESAME_ABI_MAJOR_OF(d->abi_version) != SESAME_PROVIDER_ABI_MAJOR)
-		return fail(err, path, "abi", "provider ABI major %u, this sesame speaks major %u",
+		return loader_fail(err, path, "abi", "provider ABI major %u, this sesame speaks major %u",
 			    (unsigned)SESAME_ABI_MAJOR_OF(d->abi_version), (unsigned)SESAME_PROVIDER_ABI_MAJOR);
 	if (d->struct_size < SESAME_PROVIDER_MIN_SIZE)
-		return fail(err, path, "abi", "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
+		return loader_fail(err, path, "abi", "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
 			    (unsigned)d->struct_size, (size_t)SESAME_PROVIDER_MIN_SIZE);
 	if (!d->type || strcmp(d->type, type) != 0)
-		return fail(err, path, "descriptor", "descriptor type \"%s\" does not match the file name \"%s\"",
+		return loader_fail(err, path, "descriptor", "descriptor type \"%s\" does not match the file name \"%s\"",
 			    d->type ? d->type : "(null)", type);
 	if (!d->init || !d->verify || !d->fini)
-		return fail(err, path, "descriptor", "descriptor lacks a required function (init, verify, fini)");
+		return loader_fail(err, path, "descriptor", "descriptor lacks a required function (init, verify, fini)");
 	if (!d->version || !d->description)
-		return fail(err, path, "descriptor", "descriptor lacks its version or description string");
+		return loader_fail(err, path, "descriptor", "descriptor lacks its version or description string");
 	return SESAME_OK;
 }
 
-int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **pathp,
-			 sesame_error *err)
+int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const void **entry,
+		char **pathp, sesame_error *err)
 {
-	const struct sesame_provider *d;
+	const void *sym;
 	size_t n;
 	char *path;
 	void *h;
 	int rc;
 
-	*desc = NULL;
+	*entry = NULL;
 	*pathp = NULL;
 	if (!util_valid_type_name(type, MAX_TYPE))
 		return seterr(err, SESAME_UNAVAILABLE, "name",
-			      "provider type \"%s\" must match [a-z0-9][a-z0-9_-]* (at most %d characters)", type,
+			      "%s type \"%s\" must match [a-z0-9][a-z0-9_-]* (at most %d characters)", kind, type,
 			      MAX_TYPE);
 	if (dir[0] != '/')
-		return seterr(err, SESAME_UNAVAILABLE, "path", "plugin directory %s is not an absolute path", dir);
+		return seterr(err, SESAME_UNAVAILABLE, "path", "%s plugin directory %s is not an absolute path", kind,
+			      dir);
 	n = strlen(dir) + strlen(type) + 5;
 	path = malloc(n);
 	if (!path)
@@ -75,25 +74,38 @@ int loader_load_provider(const char *dir, const char *type, const struct sesame_
 	*pathp = path;
 
 	if (access(path, F_OK) != 0)
-		return fail(err, path, "file", "no plugin for provider type \"%s\" (file not found)", type);
+		return loader_fail(err, path, "file", "no plugin for %s type \"%s\" (file not found)", kind, type);
 	rc = util_check_path_chain(path, geteuid(), err);
 	if (rc != SESAME_OK)
-		return fail(err, path, "permissions", "refusing to load: %s", err ? err->text : "unsafe path");
+		return loader_fail(err, path, "permissions", "refusing to load: %s", err ? err->text : "unsafe path");
 
 	dlerror();
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *why = dlerror();
 
-		return fail(err, path, "dlopen", "cannot load: %s", why ? why : "unknown error");
+		return loader_fail(err, path, "dlopen", "cannot load: %s", why ? why : "unknown error");
 	}
-	d = dlsym(h, SESAME_PROVIDER_ENTRY_SYMBOL);
-	if (!d)
-		return fail(err, path, "symbol", "no \"%s\" symbol: not a sesame provider plugin",
-			    SESAME_PROVIDER_ENTRY_SYMBOL);
-	rc = check_descriptor(d, type, path, err);
+	sym = dlsym(h, symbol);
+	if (!sym)
+		return loader_fail(err, path, "symbol", "no \"%s\" symbol: not a sesame %s plugin", symbol, kind);
+	*entry = sym;
+	return SESAME_OK;
+}
+
+int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **pathp,
+			 sesame_error *err)
+{
+	const void *entry;
+	int rc;
+
+	*desc = NULL;
+	rc = loader_open(dir, "provider", type, SESAME_PROVIDER_ENTRY_SYMBOL, &entry, pathp, err);
 	if (rc != SESAME_OK)
 		return rc;
-	*desc = d;
+	rc = check_descriptor(entry, type, *pathp, err);
+	if (rc != SESAME_OK)
+		return rc;
+	*desc = entry;
 	return SESAME_OK;
 }

@@ -1,0 +1,1525 @@
+/*
+ * plugins/stores/sqlite/sqlite.c — the embedded SQLite store: sesame's
+ * users, identities, sessions and provider data in one database file.
+ *
+ * Choices, and why:
+ * - WAL journal: readers never block the one writer and a commit is one
+ *   sequential append.  synchronous=FULL by default so an acknowledged login
+ *   survives power loss; "normal" trades that for speed (a crash of the
+ *   process still loses nothing).
+ * - Connections run in SQLite's multi-thread mode (SQLITE_OPEN_NOMUTEX) and
+ *   live in a small pool: a transaction or a single operation borrows one
+ *   connection and gives it back, so no SQLite mutex is shared between
+ *   threads and each connection keeps its own prepared statements.  The pool
+ *   is bounded (POOL_MAX) because writers serialise on the database lock
+ *   anyway and every connection costs a page cache.
+ * - Write transactions are BEGIN IMMEDIATE: the write lock is taken first,
+ *   so a read inside the transaction can never be invalidated by another
+ *   writer (SQLITE_BUSY_SNAPSHOT) and waiting is left to busy_timeout.  A
+ *   lock still not granted after it answers SESAME_CONFLICT, which the core
+ *   retries.
+ * - Tables keyed by what they are looked up by, WITHOUT ROWID, with as few
+ *   secondary indexes as the lookups need: the login path reads one
+ *   identities row by (instance, uid) and one users row by id.
+ * - The file is created 0600 before SQLite sees it (SQLite gives its -wal
+ *   and -shm files the database's mode), and an existing file that group or
+ *   others may access is refused: it holds password hashes and sessions.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <sesame/store.h>
+
+#define POOL_MAX 8
+#define DEFAULT_BUSY_TIMEOUT 5000
+#define MAX_BUSY_TIMEOUT 600000
+#define LIST_MAX 1000
+#define SCHEMA_VERSION 1
+
+/* ---- statements ----------------------------------------------------------- */
+
+enum stmt_id {
+	S_BEGIN_READ,
+	S_BEGIN_WRITE,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_USER_INSERT,
+	S_USER_GET,
+	S_USER_UPDATE,
+	S_USER_DELETE,
+	S_USERS_LIST,
+	S_IDENTITY_INSERT,
+	S_IDENTITY_GET,
+	S_IDENTITY_UPDATE,
+	S_IDENTITY_DELETE,
+	S_IDENTITIES_OF_USER,
+	S_SESSION_INSERT,
+	S_SESSION_GET_BY_HASH,
+	S_SESSION_GET,
+	S_SESSION_TOUCH,
+	S_SESSION_DELETE,
+	S_SESSIONS_DELETE_USER,
+	S_SESSIONS_COUNT,
+	S_KV_GET,
+	S_KV_PUT,
+	S_KV_CREATE,
+	S_KV_DELETE,
+	S_KV_PURGE,
+	N_STMT
+};
+
+#define USER_COLUMNS "id, type, disabled, created, last_login, data, custom_data"
+#define IDENTITY_COLUMNS "instance, uid, type, user_id, data, private, created, updated"
+#define SESSION_COLUMNS "id, user_id, device_id, refresh_hash, created, expires, last_used"
+
+static const char *const stmt_sql[N_STMT] = {
+	[S_BEGIN_READ] = "BEGIN DEFERRED",
+	[S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+	[S_USER_UPDATE] = "UPDATE users SET disabled = coalesce(?2, disabled), last_login = coalesce(?3, last_login),"
+			  " data = coalesce(?4, data), custom_data = coalesce(?5, custom_data) WHERE id = ?1",
+	[S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+	[S_USERS_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[S_IDENTITY_INSERT] = "INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_IDENTITY_GET] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE instance = ?1 AND uid = ?2",
+	[S_IDENTITY_UPDATE] = "UPDATE identities SET data = coalesce(?3, data), private = coalesce(?4, private),"
+			      " updated = coalesce(?5, updated) WHERE instance = ?1 AND uid = ?2",
+	[S_IDENTITY_DELETE] = "DELETE FROM identities WHERE instance = ?1 AND uid = ?2",
+	[S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE user_id = ?1"
+				 " ORDER BY updated, created, instance, uid",
+	[S_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_SESSION_GET_BY_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
+	[S_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
+	[S_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2, expires = CASE WHEN ?3 > 0 THEN ?3 ELSE expires END"
+			    " WHERE id = ?1",
+	[S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+	[S_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
+	[S_SESSIONS_COUNT] = "SELECT count(*) FROM sessions WHERE (?1 IS NULL OR user_id = ?1) AND expires > ?2",
+	[S_KV_GET] = "SELECT value FROM provider_data WHERE instance = ?1 AND key = ?2"
+		     " AND (expires IS NULL OR expires > ?3)",
+	[S_KV_PUT] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
+		     " ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
+		     " expires = excluded.expires",
+	[S_KV_CREATE] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
+			" ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
+			" expires = excluded.expires WHERE provider_data.expires IS NOT NULL"
+			" AND provider_data.expires <= ?6",
+	[S_KV_DELETE] = "DELETE FROM provider_data WHERE instance = ?1 AND key = ?2",
+	[S_KV_PURGE] = "DELETE FROM provider_data WHERE expires IS NOT NULL AND expires <= ?1",
+};
+
+/*
+ * Schema migrations: migrations[i] takes the schema from version i to i+1.
+ * Only ever append; a released migration is never edited.
+ */
+static const char *const migrations[SCHEMA_VERSION] = {
+	"CREATE TABLE users ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" type TEXT NOT NULL CHECK (type IN ('normal', 'server')),"
+	" disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),"
+	" created INTEGER NOT NULL,"
+	" last_login INTEGER NOT NULL,"
+	" data TEXT NOT NULL,"
+	" custom_data TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE identities ("
+	" instance TEXT NOT NULL,"
+	" uid TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" data TEXT NOT NULL,"
+	" private TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (instance, uid)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX identities_user ON identities (user_id);"
+	"CREATE TABLE sessions ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" device_id TEXT NOT NULL,"
+	" refresh_hash BLOB NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" last_used INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions (user_id);"
+	"CREATE TABLE provider_data ("
+	" instance TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" user_id TEXT REFERENCES users (id) ON DELETE CASCADE,"
+	" expires INTEGER,"
+	" PRIMARY KEY (instance, key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX provider_data_user ON provider_data (user_id) WHERE user_id IS NOT NULL;",
+};
+
+/* ---- handle, pool, transactions ------------------------------------------ */
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[N_STMT];
+	struct conn *next;
+};
+
+struct sesame_store_handle {
+	const struct sesame_store_host *host;
+	char *path;
+	bool sync_normal;
+	int busy_timeout;
+
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct conn *idle;
+	unsigned n_conns;
+};
+
+struct sesame_store_txn {
+	sesame_store_handle *h;
+	struct conn *c;
+	bool write;
+	bool failed;
+};
+
+static int store_err(const sesame_store_handle *h, sesame_error *err, int status, const char *reason, const char *fmt,
+		 ...) SESAME_PRINTF(5, 6);
+
+static int store_err(const sesame_store_handle *h, sesame_error *err, int status, const char *reason, const char *fmt,
+		 ...)
+{
+	char msg[SESAME_ERROR_TEXT_LENGTH];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return h->host->error(err, status, reason, "%s", msg);
+}
+
+/* The sesame status of an SQLite result code, with the reason word. */
+static int status_of(int rc, const char **reason)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		*reason = "exists";
+		return SESAME_CONFLICT;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		*reason = "user";
+		return SESAME_NOT_FOUND;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		*reason = "busy";
+		return SESAME_CONFLICT;
+	case SQLITE_CONSTRAINT:
+		*reason = "record";
+		return SESAME_MALFORMED;
+	case SQLITE_NOMEM:
+		*reason = "memory";
+		return SESAME_INTERNAL;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PROTOCOL:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		*reason = "io";
+		return SESAME_UNAVAILABLE;
+	default:
+		*reason = "internal";
+		return SESAME_INTERNAL;
+	}
+}
+
+static int db_error(const sesame_store_handle *h, sqlite3 *db, int rc, const char *what, sesame_error *err)
+{
+	const char *reason;
+	int status = status_of(rc, &reason);
+
+	return store_err(h, err, status, reason, "sqlite store %s: %s: %s", h->path, what,
+		     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static void conn_close(struct conn *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < N_STMT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+/* A prepared statement of `c`, prepared on first use and kept. */
+static sqlite3_stmt *stmt_get(const sesame_store_handle *h, struct conn *c, enum stmt_id id, sesame_error *err)
+{
+	int rc;
+
+	if (c->stmt[id])
+		return c->stmt[id];
+	rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL);
+	if (rc != SQLITE_OK) {
+		db_error(h, c->db, rc, "prepare", err);
+		c->stmt[id] = NULL;
+	}
+	return c->stmt[id];
+}
+
+static void stmt_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Run a statement that returns no row. */
+static int stmt_exec(const sesame_store_handle *h, struct conn *c, sqlite3_stmt *s, const char *what,
+		     sesame_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	stmt_done(s);
+	if (rc != SQLITE_DONE)
+		return db_error(h, c->db, rc, what, err);
+	return SESAME_OK;
+}
+
+static int exec_sql(const sesame_store_handle *h, sqlite3 *db, const char *sql, sesame_error *err)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? SESAME_OK : db_error(h, db, rc, sql, err);
+}
+
+static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_error *err)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	char pragma[64];
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = sqlite3_open_v2(h->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
+			   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		conn_close(c);
+		return rc;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, h->busy_timeout);
+	/* Refuse SQL that could corrupt the file even from a bug of ours. */
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rc = db_error(h, c->db, rc, "setting WAL mode", err);
+		goto fail;
+	}
+	if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "io", "sqlite store %s: cannot switch to WAL mode (journal mode %s)",
+			   h->path, (const char *)sqlite3_column_text(s, 0));
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous = %s", h->sync_normal ? "NORMAL" : "FULL");
+	rc = exec_sql(h, c->db, pragma, err);
+	if (rc == SESAME_OK)
+		rc = exec_sql(h, c->db, "PRAGMA foreign_keys = ON", err);
+	if (rc != SESAME_OK)
+		goto fail;
+	*out = c;
+	return SESAME_OK;
+fail:
+	sqlite3_finalize(s);
+	conn_close(c);
+	return rc;
+}
+
+/* Borrow a connection from the pool, opening one if the pool may grow. */
+static int conn_acquire(sesame_store_handle *h, struct conn **out, sesame_error *err)
+{
+	struct conn *c;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->idle && h->n_conns >= POOL_MAX)
+		pthread_cond_wait(&h->freed, &h->lock);
+	c = h->idle;
+	if (c) {
+		h->idle = c->next;
+		c->next = NULL;
+		pthread_mutex_unlock(&h->lock);
+		*out = c;
+		return SESAME_OK;
+	}
+	h->n_conns++;
+	pthread_mutex_unlock(&h->lock);
+	rc = conn_open(h, out, err);
+	if (rc != SESAME_OK) {
+		pthread_mutex_lock(&h->lock);
+		h->n_conns--;
+		pthread_cond_signal(&h->freed);
+		pthread_mutex_unlock(&h->lock);
+	}
+	return rc;
+}
+
+static void conn_release(sesame_store_handle *h, struct conn *c)
+{
+	/* A connection goes back to the pool outside any transaction. */
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_lock(&h->lock);
+	c->next = h->idle;
+	h->idle = c;
+	pthread_cond_signal(&h->freed);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* One operation: on the transaction's connection, or on a borrowed one. */
+struct call {
+	sesame_store_handle *h;
+	sesame_store_txn *txn;
+	struct conn *c;
+};
+
+static int call_start(sesame_store_handle *h, sesame_store_txn *txn, bool write, struct call *cl, sesame_error *err)
+{
+	cl->h = h;
+	cl->txn = txn;
+	cl->c = NULL;
+	if (!h)
+		return SESAME_USAGE;
+	if (!txn)
+		return conn_acquire(h, &cl->c, err);
+	if (txn->h != h)
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: transaction of another handle");
+	if (txn->failed)
+		return store_err(h, err, SESAME_USAGE, "usage",
+			     "sqlite store: the transaction failed earlier and can only be rolled back");
+	if (write && !txn->write)
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: write in a read transaction");
+	cl->c = txn->c;
+	return SESAME_OK;
+}
+
+/* End an operation: a failure other than "not found" poisons the transaction. */
+static int call_end(struct call *cl, int rc)
+{
+	if (cl->txn) {
+		if (rc != SESAME_OK && rc != SESAME_NOT_FOUND)
+			cl->txn->failed = true;
+	} else if (cl->c) {
+		conn_release(cl->h, cl->c);
+	}
+	return rc;
+}
+
+/* ---- configuration and opening -------------------------------------------- */
+
+static int parse_config(sesame_store_handle *h, const json_t *config, sesame_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	h->busy_timeout = DEFAULT_BUSY_TIMEOUT;
+	if (!json_is_object(config))
+		return store_err(h, err, SESAME_CONFIG, "config", "\"store\": expected an object");
+	json_object_foreach((json_t *)config, key, v) {
+		if (strcmp(key, "type") == 0)
+			continue;
+		if (strcmp(key, "path") == 0) {
+			if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
+			    strlen(json_string_value(v)) != json_string_length(v))
+				return store_err(h, err, SESAME_CONFIG, "config",
+					     "\"store.path\": expected an absolute file name");
+			h->path = strdup(json_string_value(v));
+			if (!h->path)
+				return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
+		} else if (strcmp(key, "synchronous") == 0) {
+			const char *s = json_string_value(v);
+
+			if (!s || (strcmp(s, "full") != 0 && strcmp(s, "normal") != 0))
+				return store_err(h, err, SESAME_CONFIG, "config",
+					     "\"store.synchronous\": expected \"full\" or \"normal\"");
+			h->sync_normal = strcmp(s, "normal") == 0;
+		} else if (strcmp(key, "busy_timeout") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > MAX_BUSY_TIMEOUT)
+				return store_err(h, err, SESAME_CONFIG, "config",
+					     "\"store.busy_timeout\": expected milliseconds from 0 to %d",
+					     MAX_BUSY_TIMEOUT);
+			h->busy_timeout = (int)json_integer_value(v);
+		} else {
+			return store_err(h, err, SESAME_CONFIG, "config",
+				     "\"store.%s\": not a setting of the sqlite store (path, synchronous, busy_timeout)",
+				     key);
+		}
+	}
+	if (!h->path)
+		return store_err(h, err, SESAME_CONFIG, "config", "\"store.path\": missing");
+	return SESAME_OK;
+}
+
+/*
+ * Create the database file 0600 (and its directory 0700 when missing) before
+ * SQLite opens it, and refuse a file that others may read or that is not
+ * ours: it holds password hashes and sessions.
+ */
+static int prepare_file(const sesame_store_handle *h, sesame_error *err)
+{
+	struct stat st;
+	char *dir, *slash;
+	int fd;
+
+	dir = strdup(h->path);
+	if (!dir)
+		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			int e = errno;
+
+			free(dir);
+			return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot create the directory of %s: %s", h->path,
+				     strerror(e));
+		}
+	}
+	free(dir);
+	fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open or create %s: %s", h->path,
+			     strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+
+		close(fd);
+		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot stat %s: %s", h->path, strerror(e));
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		return store_err(h, err, SESAME_UNAVAILABLE, "permissions", "%s is not a regular file", h->path);
+	if (st.st_uid != geteuid())
+		return store_err(h, err, SESAME_UNAVAILABLE, "permissions", "%s is owned by uid %u, not by uid %u", h->path,
+			     (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return store_err(h, err, SESAME_UNAVAILABLE, "permissions",
+			     "%s is accessible by group or others (mode %04o); run chmod 600 on it", h->path,
+			     (unsigned)(st.st_mode & 07777));
+	return SESAME_OK;
+}
+
+static int schema_version(const sesame_store_handle *h, sqlite3 *db, int *version, sesame_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? SESAME_OK : db_error(h, db, rc, "reading the schema version", err);
+}
+
+/* Bring the schema to SCHEMA_VERSION in one write transaction. */
+static int migrate(const sesame_store_handle *h, sqlite3 *db, sesame_error *err)
+{
+	char sql[128];
+	int version = 0, rc, v;
+
+	rc = exec_sql(h, db, "BEGIN IMMEDIATE", err);
+	if (rc != SESAME_OK)
+		return rc;
+	rc = exec_sql(h, db,
+		      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY NOT NULL,"
+		      " applied INTEGER NOT NULL)",
+		      err);
+	if (rc == SESAME_OK)
+		rc = schema_version(h, db, &version, err);
+	if (rc == SESAME_OK && version > SCHEMA_VERSION)
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "schema",
+			   "sqlite store %s: schema version %d is newer than this sesame knows (%d)", h->path, version,
+			   SCHEMA_VERSION);
+	for (v = version; rc == SESAME_OK && v < SCHEMA_VERSION; v++) {
+		rc = exec_sql(h, db, migrations[v], err);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO schema_version (version, applied) VALUES (%d, CAST(strftime('%%s', 'now') AS INTEGER))",
+			 v + 1);
+		if (rc == SESAME_OK)
+			rc = exec_sql(h, db, sql, err);
+		if (rc == SESAME_OK)
+			h->host->log(h->host->data, SESAME_LOG_NOTICE, "sqlite store %s: schema migrated to version %d",
+				     h->path, v + 1);
+	}
+	if (rc == SESAME_OK)
+		rc = exec_sql(h, db, "COMMIT", err);
+	if (rc != SESAME_OK && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void store_close(sesame_store_handle *h)
+{
+	struct conn *c, *next;
+
+	if (!h)
+		return;
+	for (c = h->idle; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->freed);
+	free(h->path);
+	free(h);
+}
+
+static int store_open(const struct sesame_store_host *host, const json_t *config, sesame_store_handle **out,
+		      sesame_error *err)
+{
+	sesame_store_handle *h;
+	struct conn *c = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!host || !host->log || !host->error)
+		return SESAME_USAGE;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	h->host = host;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->freed, NULL);
+	rc = parse_config(h, config, err);
+	if (rc == SESAME_OK)
+		rc = prepare_file(h, err);
+	if (rc == SESAME_OK)
+		rc = conn_open(h, &c, err);
+	if (rc == SESAME_OK)
+		rc = migrate(h, c->db, err);
+	if (rc != SESAME_OK) {
+		conn_close(c);
+		store_close(h);
+		return rc;
+	}
+	c->next = NULL;
+	h->idle = c;
+	h->n_conns = 1;
+	*out = h;
+	return SESAME_OK;
+}
+
+static int txn_begin(sesame_store_handle *h, unsigned flags, sesame_store_txn **out, sesame_error *err)
+{
+	sesame_store_txn *t;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	if (!h)
+		return SESAME_USAGE;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
+	t->h = h;
+	t->write = (flags & SESAME_STORE_TXN_WRITE) != 0;
+	rc = conn_acquire(h, &t->c, err);
+	if (rc != SESAME_OK) {
+		free(t);
+		return rc;
+	}
+	s = stmt_get(h, t->c, t->write ? S_BEGIN_WRITE : S_BEGIN_READ, err);
+	rc = s ? stmt_exec(h, t->c, s, "begin", err) : SESAME_INTERNAL;
+	if (rc != SESAME_OK) {
+		conn_release(h, t->c);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return SESAME_OK;
+}
+
+static void txn_rollback(sesame_store_txn *t)
+{
+	sqlite3_stmt *s;
+
+	if (!t)
+		return;
+	if (!sqlite3_get_autocommit(t->c->db)) {
+		s = stmt_get(t->h, t->c, S_ROLLBACK, NULL);
+		if (s)
+			stmt_exec(t->h, t->c, s, "rollback", NULL);
+	}
+	conn_release(t->h, t->c);
+	free(t);
+}
+
+static int txn_commit(sesame_store_txn *t, sesame_error *err)
+{
+	sesame_store_handle *h;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!t)
+		return SESAME_USAGE;
+	h = t->h;
+	if (t->failed) {
+		txn_rollback(t);
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: commit of a failed transaction");
+	}
+	s = stmt_get(h, t->c, S_COMMIT, err);
+	rc = s ? stmt_exec(h, t->c, s, "commit", err) : SESAME_INTERNAL;
+	/* A commit that failed (e.g. SQLITE_BUSY) leaves the transaction open. */
+	txn_rollback(t);
+	return rc;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static bool is_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!s || strlen(s) != len)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool is_id(const char *s)
+{
+	return is_hex(s, SESAME_STORE_ID_LENGTH);
+}
+
+static bool is_text(const char *s)
+{
+	return s && s[0] != '\0';
+}
+
+static int bad_record(const sesame_store_handle *h, sesame_error *err, const char *what, const char *member)
+{
+	return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: %s record: member \"%s\" missing or invalid",
+		     what, member);
+}
+
+static const char *rec_str(const json_t *rec, const char *key)
+{
+	return json_string_value(json_object_get(rec, key));
+}
+
+/* Bind a JSON value as compact text; NULL binds SQL NULL. */
+static int bind_json(sqlite3_stmt *s, int i, const json_t *v, size_t flags)
+{
+	char *text;
+
+	if (!v)
+		return sqlite3_bind_null(s, i);
+	text = json_dumps(v, JSON_COMPACT | flags);
+	if (!text)
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(s, i, text, -1, free);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+static json_t *column_json(sqlite3_stmt *s, int i)
+{
+	const char *text = (const char *)sqlite3_column_text(s, i);
+
+	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(s, i), JSON_DECODE_ANY, NULL) : NULL;
+}
+
+static json_t *column_string(sqlite3_stmt *s, int i)
+{
+	const char *text = (const char *)sqlite3_column_text(s, i);
+
+	return text ? json_stringn(text, (size_t)sqlite3_column_bytes(s, i)) : NULL;
+}
+
+static json_t *user_of_row(sqlite3_stmt *s)
+{
+	return json_pack("{s:o, s:o, s:b, s:I, s:I, s:o, s:o}", "id", column_string(s, 0), "type",
+			 column_string(s, 1), "disabled", sqlite3_column_int(s, 2), "created",
+			 (json_int_t)sqlite3_column_int64(s, 3), "last_login", (json_int_t)sqlite3_column_int64(s, 4),
+			 "data", column_json(s, 5), "custom_data", column_json(s, 6));
+}
+
+static json_t *identity_of_row(sqlite3_stmt *s)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "provider", column_string(s, 0), "id",
+			 column_string(s, 1), "provider_type", column_string(s, 2), "user_id", column_string(s, 3),
+			 "data", column_json(s, 4), "private", column_json(s, 5), "created",
+			 (json_int_t)sqlite3_column_int64(s, 6), "updated", (json_int_t)sqlite3_column_int64(s, 7));
+}
+
+static json_t *session_of_row(sqlite3_stmt *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *hash = sqlite3_column_blob(s, 3);
+	char text[SESAME_STORE_HASH_LENGTH + 1];
+	int i;
+
+	if (!hash || sqlite3_column_bytes(s, 3) != SESAME_STORE_HASH_LENGTH / 2)
+		return NULL;
+	for (i = 0; i < SESAME_STORE_HASH_LENGTH / 2; i++) {
+		text[2 * i] = hex[hash[i] >> 4];
+		text[2 * i + 1] = hex[hash[i] & 15];
+	}
+	text[SESAME_STORE_HASH_LENGTH] = '\0';
+	return json_pack("{s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "id", column_string(s, 0), "user_id",
+			 column_string(s, 1), "device_id", column_string(s, 2), "refresh_hash", text, "created",
+			 (json_int_t)sqlite3_column_int64(s, 4), "expires", (json_int_t)sqlite3_column_int64(s, 5),
+			 "last_used", (json_int_t)sqlite3_column_int64(s, 6));
+}
+
+static int bind_hash(sqlite3_stmt *s, int i, const char *hex)
+{
+	unsigned char bin[SESAME_STORE_HASH_LENGTH / 2];
+	size_t k;
+
+	for (k = 0; k < sizeof(bin); k++) {
+		char hi = hex[2 * k], lo = hex[2 * k + 1];
+
+		bin[k] = (unsigned char)(((hi <= '9' ? hi - '0' : hi - 'a' + 10) << 4) |
+					 (lo <= '9' ? lo - '0' : lo - 'a' + 10));
+	}
+	return sqlite3_bind_blob(s, i, bin, sizeof(bin), SQLITE_TRANSIENT);
+}
+
+/* Run a query expected to return at most one row, converted by `convert`. */
+static int query_one(struct call *cl, sqlite3_stmt *s, json_t *(*convert)(sqlite3_stmt *), const char *what,
+		     json_t **out, sesame_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	*out = NULL;
+	if (rc == SQLITE_ROW) {
+		*out = convert(s);
+		stmt_done(s);
+		if (!*out)
+			return store_err(cl->h, err, SESAME_INTERNAL, "internal", "sqlite store %s: unreadable %s row",
+				     cl->h->path, what);
+		return SESAME_OK;
+	}
+	stmt_done(s);
+	if (rc == SQLITE_DONE)
+		return store_err(cl->h, err, SESAME_NOT_FOUND, what, "no such %s", what);
+	return db_error(cl->h, cl->c->db, rc, what, err);
+}
+
+/* Run a query returning rows, each converted by `convert`, into a new array. */
+static int query_all(struct call *cl, sqlite3_stmt *s, json_t *(*convert)(sqlite3_stmt *), const char *what,
+		     json_t **out, sesame_error *err)
+{
+	json_t *list = json_array();
+	int rc;
+
+	*out = NULL;
+	while (list && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *row = convert(s);
+
+		if (!row || json_array_append_new(list, row) != 0) {
+			stmt_done(s);
+			json_decref(list);
+			return store_err(cl->h, err, SESAME_INTERNAL, "internal", "sqlite store %s: unreadable %s row",
+				     cl->h->path, what);
+		}
+	}
+	stmt_done(s);
+	if (!list)
+		return store_err(cl->h, err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc != SQLITE_DONE) {
+		json_decref(list);
+		return db_error(cl->h, cl->c->db, rc, what, err);
+	}
+	*out = list;
+	return SESAME_OK;
+}
+
+/* After a single-row UPDATE or DELETE: SESAME_NOT_FOUND when no row matched. */
+static int changed_one(struct call *cl, int rc, const char *what, sesame_error *err)
+{
+	if (rc == SESAME_OK && sqlite3_changes(cl->c->db) == 0)
+		return store_err(cl->h, err, SESAME_NOT_FOUND, what, "no such %s", what);
+	return rc;
+}
+
+/* Check the members common to update operations: only those in `allowed`. */
+static int check_changes(const sesame_store_handle *h, const json_t *changes, const char *const *allowed,
+			 sesame_error *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(changes))
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: changes must be an object");
+	json_object_foreach((json_t *)changes, key, v) {
+		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
+			;
+		if (!allowed[i])
+			return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: \"%s\" cannot be changed", key);
+	}
+	return SESAME_OK;
+}
+
+/* ---- users ------------------------------------------------------------ */
+
+static int check_user(const sesame_store_handle *h, const json_t *u, sesame_error *err)
+{
+	const char *type = rec_str(u, "type");
+
+	if (!is_id(rec_str(u, "id")))
+		return bad_record(h, err, "user", "id");
+	if (!type || (strcmp(type, "normal") != 0 && strcmp(type, "server") != 0))
+		return bad_record(h, err, "user", "type");
+	if (!json_is_boolean(json_object_get(u, "disabled")))
+		return bad_record(h, err, "user", "disabled");
+	if (!json_is_integer(json_object_get(u, "created")))
+		return bad_record(h, err, "user", "created");
+	if (!json_is_integer(json_object_get(u, "last_login")))
+		return bad_record(h, err, "user", "last_login");
+	if (!json_is_object(json_object_get(u, "data")))
+		return bad_record(h, err, "user", "data");
+	if (!json_is_object(json_object_get(u, "custom_data")))
+		return bad_record(h, err, "user", "custom_data");
+	return SESAME_OK;
+}
+
+static int user_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *u, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || check_user(h, u, err) != SESAME_OK)
+		return h ? SESAME_MALFORMED : SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_USER_INSERT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, rec_str(u, "id"));
+	bind_text(s, 2, rec_str(u, "type"));
+	sqlite3_bind_int(s, 3, json_is_true(json_object_get(u, "disabled")));
+	sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(u, "created")));
+	sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(u, "last_login")));
+	bind_json(s, 6, json_object_get(u, "data"), 0);
+	bind_json(s, 7, json_object_get(u, "custom_data"), 0);
+	return call_end(&cl, stmt_exec(h, cl.c, s, "user insert", err));
+}
+
+static int user_get(sesame_store_handle *h, sesame_store_txn *txn, const char *id, json_t **out, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_USER_GET, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	return call_end(&cl, query_one(&cl, s, user_of_row, "user", out, err));
+}
+
+static int user_update(sesame_store_handle *h, sesame_store_txn *txn, const char *id, const json_t *changes,
+		       sesame_error *err)
+{
+	static const char *const allowed[] = {"disabled", "last_login", "data", "custom_data", NULL};
+	json_t *disabled, *last_login, *data, *custom_data;
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !id)
+		return SESAME_USAGE;
+	rc = check_changes(h, changes, allowed, err);
+	if (rc != SESAME_OK)
+		return rc;
+	disabled = json_object_get(changes, "disabled");
+	last_login = json_object_get(changes, "last_login");
+	data = json_object_get(changes, "data");
+	custom_data = json_object_get(changes, "custom_data");
+	if (disabled && !json_is_boolean(disabled))
+		return bad_record(h, err, "user", "disabled");
+	if (last_login && !json_is_integer(last_login))
+		return bad_record(h, err, "user", "last_login");
+	if (data && !json_is_object(data))
+		return bad_record(h, err, "user", "data");
+	if (custom_data && !json_is_object(custom_data))
+		return bad_record(h, err, "user", "custom_data");
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_USER_UPDATE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	if (disabled)
+		sqlite3_bind_int(s, 2, json_is_true(disabled));
+	if (last_login)
+		sqlite3_bind_int64(s, 3, json_integer_value(last_login));
+	bind_json(s, 4, data, 0);
+	bind_json(s, 5, custom_data, 0);
+	rc = stmt_exec(h, cl.c, s, "user update", err);
+	return call_end(&cl, changed_one(&cl, rc, "user", err));
+}
+
+static int user_delete(sesame_store_handle *h, sesame_store_txn *txn, const char *id, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	/* Identities, sessions and bound provider data go by ON DELETE CASCADE,
+	 * in the same statement, hence atomically even without a transaction. */
+	s = stmt_get(h, cl.c, S_USER_DELETE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	rc = stmt_exec(h, cl.c, s, "user delete", err);
+	return call_end(&cl, changed_one(&cl, rc, "user", err));
+}
+
+static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
+		      sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out)
+		return SESAME_USAGE;
+	if (limit < 1 || limit > LIST_MAX)
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: list limit must be 1 to %d", LIST_MAX);
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_USERS_LIST, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+	return call_end(&cl, query_all(&cl, s, user_of_row, "user", out, err));
+}
+
+/* ---- identities ------------------------------------------------------- */
+
+static int check_identity(const sesame_store_handle *h, const json_t *i, sesame_error *err)
+{
+	if (!is_text(rec_str(i, "provider")))
+		return bad_record(h, err, "identity", "provider");
+	if (!is_text(rec_str(i, "provider_type")))
+		return bad_record(h, err, "identity", "provider_type");
+	if (!is_text(rec_str(i, "id")))
+		return bad_record(h, err, "identity", "id");
+	if (!is_id(rec_str(i, "user_id")))
+		return bad_record(h, err, "identity", "user_id");
+	if (!json_is_object(json_object_get(i, "data")))
+		return bad_record(h, err, "identity", "data");
+	if (!json_is_object(json_object_get(i, "private")))
+		return bad_record(h, err, "identity", "private");
+	if (!json_is_integer(json_object_get(i, "created")))
+		return bad_record(h, err, "identity", "created");
+	if (!json_is_integer(json_object_get(i, "updated")))
+		return bad_record(h, err, "identity", "updated");
+	return SESAME_OK;
+}
+
+static int identity_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *i, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || check_identity(h, i, err) != SESAME_OK)
+		return h ? SESAME_MALFORMED : SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_IDENTITY_INSERT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, rec_str(i, "provider"));
+	bind_text(s, 2, rec_str(i, "id"));
+	bind_text(s, 3, rec_str(i, "provider_type"));
+	bind_text(s, 4, rec_str(i, "user_id"));
+	bind_json(s, 5, json_object_get(i, "data"), 0);
+	bind_json(s, 6, json_object_get(i, "private"), 0);
+	sqlite3_bind_int64(s, 7, json_integer_value(json_object_get(i, "created")));
+	sqlite3_bind_int64(s, 8, json_integer_value(json_object_get(i, "updated")));
+	return call_end(&cl, stmt_exec(h, cl.c, s, "identity insert", err));
+}
+
+static int identity_get(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *uid,
+			json_t **out, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !provider || !uid)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_IDENTITY_GET, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, uid);
+	return call_end(&cl, query_one(&cl, s, identity_of_row, "identity", out, err));
+}
+
+static int identity_update(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *uid,
+			   const json_t *changes, sesame_error *err)
+{
+	static const char *const allowed[] = {"data", "private", "updated", NULL};
+	json_t *data, *priv, *updated;
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !provider || !uid)
+		return SESAME_USAGE;
+	rc = check_changes(h, changes, allowed, err);
+	if (rc != SESAME_OK)
+		return rc;
+	data = json_object_get(changes, "data");
+	priv = json_object_get(changes, "private");
+	updated = json_object_get(changes, "updated");
+	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)) || (updated && !json_is_integer(updated)))
+		return bad_record(h, err, "identity", data && !json_is_object(data) ? "data" : priv && !json_is_object(priv) ? "private" : "updated");
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_IDENTITY_UPDATE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, uid);
+	bind_json(s, 3, data, 0);
+	bind_json(s, 4, priv, 0);
+	if (updated)
+		sqlite3_bind_int64(s, 5, json_integer_value(updated));
+	rc = stmt_exec(h, cl.c, s, "identity update", err);
+	return call_end(&cl, changed_one(&cl, rc, "identity", err));
+}
+
+static int identity_delete(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *uid,
+			   sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !provider || !uid)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_IDENTITY_DELETE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, uid);
+	rc = stmt_exec(h, cl.c, s, "identity delete", err);
+	return call_end(&cl, changed_one(&cl, rc, "identity", err));
+}
+
+static int identities_of_user(sesame_store_handle *h, sesame_store_txn *txn, const char *user_id, json_t **out,
+			      sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !user_id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_IDENTITIES_OF_USER, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, user_id);
+	return call_end(&cl, query_all(&cl, s, identity_of_row, "identity", out, err));
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static int check_session(const sesame_store_handle *h, const json_t *se, sesame_error *err)
+{
+	if (!is_id(rec_str(se, "id")))
+		return bad_record(h, err, "session", "id");
+	if (!is_id(rec_str(se, "user_id")))
+		return bad_record(h, err, "session", "user_id");
+	if (!rec_str(se, "device_id"))
+		return bad_record(h, err, "session", "device_id");
+	if (!is_hex(rec_str(se, "refresh_hash"), SESAME_STORE_HASH_LENGTH))
+		return bad_record(h, err, "session", "refresh_hash");
+	if (!json_is_integer(json_object_get(se, "created")))
+		return bad_record(h, err, "session", "created");
+	if (!json_is_integer(json_object_get(se, "expires")))
+		return bad_record(h, err, "session", "expires");
+	if (!json_is_integer(json_object_get(se, "last_used")))
+		return bad_record(h, err, "session", "last_used");
+	return SESAME_OK;
+}
+
+static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *se, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || check_session(h, se, err) != SESAME_OK)
+		return h ? SESAME_MALFORMED : SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSION_INSERT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, rec_str(se, "id"));
+	bind_text(s, 2, rec_str(se, "user_id"));
+	bind_text(s, 3, rec_str(se, "device_id"));
+	bind_hash(s, 4, rec_str(se, "refresh_hash"));
+	sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(se, "created")));
+	sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(se, "expires")));
+	sqlite3_bind_int64(s, 7, json_integer_value(json_object_get(se, "last_used")));
+	return call_end(&cl, stmt_exec(h, cl.c, s, "session insert", err));
+}
+
+static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, const char *hash, json_t **out,
+			       sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out)
+		return SESAME_USAGE;
+	if (!is_hex(hash, SESAME_STORE_HASH_LENGTH))
+		return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: a refresh hash is 64 lowercase hex digits");
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSION_GET_BY_HASH, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_hash(s, 1, hash);
+	return call_end(&cl, query_one(&cl, s, session_of_row, "session", out, err));
+}
+
+static int session_get(sesame_store_handle *h, sesame_store_txn *txn, const char *id, json_t **out,
+		       sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSION_GET, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	return call_end(&cl, query_one(&cl, s, session_of_row, "session", out, err));
+}
+
+static int session_touch(sesame_store_handle *h, sesame_store_txn *txn, const char *id, int64_t last_used,
+			 int64_t expires, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSION_TOUCH, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, last_used);
+	sqlite3_bind_int64(s, 3, expires);
+	rc = stmt_exec(h, cl.c, s, "session touch", err);
+	return call_end(&cl, changed_one(&cl, rc, "session", err));
+}
+
+static int session_delete(sesame_store_handle *h, sesame_store_txn *txn, const char *id, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSION_DELETE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, id);
+	rc = stmt_exec(h, cl.c, s, "session delete", err);
+	return call_end(&cl, changed_one(&cl, rc, "session", err));
+}
+
+static int sessions_delete_user(sesame_store_handle *h, sesame_store_txn *txn, const char *user_id, uint64_t *count,
+				sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (count)
+		*count = 0;
+	if (!h || !user_id)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSIONS_DELETE_USER, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, user_id);
+	rc = stmt_exec(h, cl.c, s, "sessions delete", err);
+	if (rc == SESAME_OK && count)
+		*count = (uint64_t)sqlite3_changes(cl.c->db);
+	return call_end(&cl, rc);
+}
+
+static int sessions_count(sesame_store_handle *h, sesame_store_txn *txn, const char *user_id, int64_t now,
+			  uint64_t *count, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !count)
+		return SESAME_USAGE;
+	*count = 0;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSIONS_COUNT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*count = (uint64_t)sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	return call_end(&cl, rc == SQLITE_ROW ? SESAME_OK : db_error(h, cl.c->db, rc, "sessions count", err));
+}
+
+/* ---- provider key/value data ---------------------------------------------- */
+
+static json_t *value_of_row(sqlite3_stmt *s)
+{
+	return column_json(s, 0);
+}
+
+static int kv_get(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *key, int64_t now,
+		  json_t **out, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !is_text(provider) || !is_text(key))
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KV_GET, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, key);
+	sqlite3_bind_int64(s, 3, now);
+	return call_end(&cl, query_one(&cl, s, value_of_row, "key", out, err));
+}
+
+static int kv_put(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *key,
+		  const json_t *value, const char *user_id, int64_t expires, unsigned flags, int64_t now,
+		  sesame_error *err)
+{
+	bool create = (flags & SESAME_STORE_KV_CREATE) != 0;
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !is_text(provider) || !is_text(key) || !value)
+		return SESAME_USAGE;
+	if (user_id && !is_id(user_id))
+		return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: bad user id");
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, create ? S_KV_CREATE : S_KV_PUT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, key);
+	bind_json(s, 3, value, JSON_ENCODE_ANY);
+	bind_text(s, 4, user_id);
+	if (expires > 0)
+		sqlite3_bind_int64(s, 5, expires);
+	if (create)
+		sqlite3_bind_int64(s, 6, now);
+	rc = stmt_exec(h, cl.c, s, "provider data put", err);
+	/* With KV_CREATE, a live entry makes the upsert's WHERE false: no change. */
+	if (rc == SESAME_OK && create && sqlite3_changes(cl.c->db) == 0)
+		rc = store_err(h, err, SESAME_CONFLICT, "exists", "key \"%s\" of provider %s exists", key, provider);
+	return call_end(&cl, rc);
+}
+
+static int kv_delete(sesame_store_handle *h, sesame_store_txn *txn, const char *provider, const char *key,
+		     sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !is_text(provider) || !is_text(key))
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KV_DELETE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, provider);
+	bind_text(s, 2, key);
+	rc = stmt_exec(h, cl.c, s, "provider data delete", err);
+	return call_end(&cl, changed_one(&cl, rc, "key", err));
+}
+
+static int kv_purge(sesame_store_handle *h, sesame_store_txn *txn, int64_t now, uint64_t *count, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (count)
+		*count = 0;
+	if (!h)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KV_PURGE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	sqlite3_bind_int64(s, 1, now);
+	rc = stmt_exec(h, cl.c, s, "provider data purge", err);
+	if (rc == SESAME_OK && count)
+		*count = (uint64_t)sqlite3_changes(cl.c->db);
+	return call_end(&cl, rc);
+}
+
+/* ---- descriptor ------------------------------------------------------- */
+
+const struct sesame_store sesame_store_entry = {
+	.abi_version = SESAME_STORE_ABI_VERSION,
+	.struct_size = sizeof(struct sesame_store),
+	.type = "sqlite",
+	.version = PACKAGE_VERSION,
+	.description = "embedded SQLite database (WAL), one file",
+	.open = store_open,
+	.close = store_close,
+	.begin = txn_begin,
+	.commit = txn_commit,
+	.rollback = txn_rollback,
+	.user_insert = user_insert,
+	.user_get = user_get,
+	.user_update = user_update,
+	.user_delete = user_delete,
+	.users_list = users_list,
+	.identity_insert = identity_insert,
+	.identity_get = identity_get,
+	.identity_update = identity_update,
+	.identity_delete = identity_delete,
+	.identities_of_user = identities_of_user,
+	.session_insert = session_insert,
+	.session_get_by_hash = session_get_by_hash,
+	.session_get = session_get,
+	.session_touch = session_touch,
+	.session_delete = session_delete,
+	.sessions_delete_user = sessions_delete_user,
+	.sessions_count = sessions_count,
+	.kv_get = kv_get,
+	.kv_put = kv_put,
+	.kv_delete = kv_delete,
+	.kv_purge = kv_purge,
+};

@@ -544,20 +544,37 @@ static void test_write_transaction_excludes_other_writers(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t1 = NULL, *t2 = NULL;
-	json_t *conf = su_store_conf(f->path, "\"busy_timeout\": 0");
+	json_t *conf = su_store_conf(f->path, "\"busy_timeout\": 0"), *u = user_rec(USER_B), *got = NULL;
 	struct store other;
 
 	/* A second handle on the file, as another process would have. */
 	assert_int_equal(store_open(&other, tu_env("SESAME_TEST_STORES"), conf, &su_logger, &f->err), SESAME_OK);
 	json_decref(conf);
+	insert_user(f, USER_A);
 	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t1, &f->err), SESAME_OK);
 	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_CONFLICT);
 	assert_string_equal(f->err.reason, "busy");
 	assert_true(store_retryable(SESAME_CONFLICT, &f->err));
 	assert_null(t2);
+	/* Readers are not blocked by a writer. */
+	assert_int_equal(other.desc->user_get(other.h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
 	assert_int_equal(f->d->commit(t1, &f->err), SESAME_OK);
+
+	/* Writers of one handle queue on its writer slot, reads do not. */
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t1, &f->err), SESAME_OK);
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_int_equal(other.desc->user_insert(other.h, NULL, u, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_int_equal(other.desc->user_get(other.h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	other.desc->rollback(t1);
+	assert_int_equal(other.desc->user_insert(other.h, NULL, u, &f->err), SESAME_OK);
 	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_OK);
-	other.desc->rollback(t2);
+	assert_int_equal(other.desc->commit(t2, &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "users"), 2);
+	json_decref(u);
 	store_close(&other);
 }
 

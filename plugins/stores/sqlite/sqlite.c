@@ -15,9 +15,12 @@
  *   anyway and every connection costs a page cache.
  * - Write transactions are BEGIN IMMEDIATE: the write lock is taken first,
  *   so a read inside the transaction can never be invalidated by another
- *   writer (SQLITE_BUSY_SNAPSHOT) and waiting is left to busy_timeout.  A
- *   lock still not granted after it answers SESAME_CONFLICT, which the core
- *   retries.
+ *   writer (SQLITE_BUSY_SNAPSHOT).  Writers of one handle first queue on a
+ *   condition variable (writer_acquire): SQLite's busy handler polls with
+ *   sleeps of up to 100 ms, which would waste most of the time a waiting
+ *   thread spends, so it is left to arbitrate between processes only.  A
+ *   lock still not granted after busy_timeout answers SESAME_CONFLICT,
+ *   which the core retries.
  * - Tables keyed by what they are looked up by, WITHOUT ROWID, with as few
  *   secondary indexes as the lookups need: the login path reads one
  *   identities row by (instance, uid) and one users row by id.
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -184,15 +188,17 @@ struct sesame_store_handle {
 	int busy_timeout;
 
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	pthread_cond_t freed;       /* a connection went back to the pool */
+	pthread_cond_t writer_free; /* `writing` became false */
 	struct conn *idle;
 	unsigned n_conns;
+	bool writing;               /* a write of this handle holds the writer slot */
 };
 
 struct sesame_store_txn {
 	sesame_store_handle *h;
 	struct conn *c;
-	bool write;
+	bool write; /* holds the writer slot */
 	bool failed;
 };
 
@@ -405,22 +411,75 @@ static void conn_release(sesame_store_handle *h, struct conn *c)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/*
+ * Take the handle's writer slot, waiting at most busy_timeout: one writer
+ * per handle at a time, woken as soon as the previous one is done.
+ */
+static int writer_acquire(sesame_store_handle *h, sesame_error *err)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += h->busy_timeout / 1000;
+	deadline.tv_nsec += (long)(h->busy_timeout % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (h->writing && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&h->writer_free, &h->lock, &deadline);
+	if (h->writing) {
+		pthread_mutex_unlock(&h->lock);
+		return store_err(h, err, SESAME_CONFLICT, "busy",
+				 "sqlite store %s: another write held the database for %d ms", h->path, h->busy_timeout);
+	}
+	h->writing = true;
+	pthread_mutex_unlock(&h->lock);
+	return SESAME_OK;
+}
+
+static void writer_release(sesame_store_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->writing = false;
+	pthread_cond_signal(&h->writer_free);
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* One operation: on the transaction's connection, or on a borrowed one. */
 struct call {
 	sesame_store_handle *h;
 	sesame_store_txn *txn;
 	struct conn *c;
+	bool writer; /* holds the writer slot for this operation alone */
 };
 
 static int call_start(sesame_store_handle *h, sesame_store_txn *txn, bool write, struct call *cl, sesame_error *err)
 {
+	int rc;
+
 	cl->h = h;
 	cl->txn = txn;
 	cl->c = NULL;
+	cl->writer = false;
 	if (!h)
 		return SESAME_USAGE;
-	if (!txn)
-		return conn_acquire(h, &cl->c, err);
+	if (!txn) {
+		/* The writer slot first: a queued writer must not hold a connection
+		 * that readers could use. */
+		if (write) {
+			rc = writer_acquire(h, err);
+			if (rc != SESAME_OK)
+				return rc;
+			cl->writer = true;
+		}
+		rc = conn_acquire(h, &cl->c, err);
+		if (rc != SESAME_OK && cl->writer)
+			writer_release(h);
+		return rc;
+	}
 	if (txn->h != h)
 		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: transaction of another handle");
 	if (txn->failed)
@@ -440,6 +499,8 @@ static int call_end(struct call *cl, int rc)
 			cl->txn->failed = true;
 	} else if (cl->c) {
 		conn_release(cl->h, cl->c);
+		if (cl->writer)
+			writer_release(cl->h);
 	}
 	return rc;
 }
@@ -589,6 +650,25 @@ static int migrate(const sesame_store_handle *h, sqlite3 *db, sesame_error *err)
 	return rc;
 }
 
+/* The writer wait measures busy_timeout on the monotonic clock. */
+static int init_locks(sesame_store_handle *h)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&h->writer_free, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->freed, NULL);
+	return 0;
+}
+
 static void store_close(sesame_store_handle *h)
 {
 	struct conn *c, *next;
@@ -601,6 +681,7 @@ static void store_close(sesame_store_handle *h)
 	}
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->freed);
+	pthread_cond_destroy(&h->writer_free);
 	free(h->path);
 	free(h);
 }
@@ -619,8 +700,10 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 	if (!h)
 		return host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	h->host = host;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->freed, NULL);
+	if (init_locks(h) != 0) {
+		free(h);
+		return host->error(err, SESAME_INTERNAL, "internal", "cannot initialise the store's locks");
+	}
 	rc = parse_config(h, config, err);
 	if (rc == SESAME_OK)
 		rc = prepare_file(h, err);
@@ -654,7 +737,12 @@ static int txn_begin(sesame_store_handle *h, unsigned flags, sesame_store_txn **
 		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
 	t->h = h;
 	t->write = (flags & SESAME_STORE_TXN_WRITE) != 0;
-	rc = conn_acquire(h, &t->c, err);
+	rc = t->write ? writer_acquire(h, err) : SESAME_OK;
+	if (rc == SESAME_OK) {
+		rc = conn_acquire(h, &t->c, err);
+		if (rc != SESAME_OK && t->write)
+			writer_release(h);
+	}
 	if (rc != SESAME_OK) {
 		free(t);
 		return rc;
@@ -663,6 +751,8 @@ static int txn_begin(sesame_store_handle *h, unsigned flags, sesame_store_txn **
 	rc = s ? stmt_exec(h, t->c, s, "begin", err) : SESAME_INTERNAL;
 	if (rc != SESAME_OK) {
 		conn_release(h, t->c);
+		if (t->write)
+			writer_release(h);
 		free(t);
 		return rc;
 	}
@@ -682,6 +772,8 @@ static void txn_rollback(sesame_store_txn *t)
 			stmt_exec(t->h, t->c, s, "rollback", NULL);
 	}
 	conn_release(t->h, t->c);
+	if (t->write)
+		writer_release(t->h);
 	free(t);
 }
 

@@ -89,10 +89,17 @@
 extern "C" {
 #endif
 
+/* ABI version arithmetic, shared with sesame/provider.h (same definitions). */
+#ifndef SESAME_ABI_VERSION
+#define SESAME_ABI_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
+#define SESAME_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define SESAME_ABI_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
+#endif
+
 /* The store ABI version this header describes. */
 #define SESAME_STORE_ABI_MAJOR 1
 #define SESAME_STORE_ABI_MINOR 0
-#define SESAME_STORE_ABI_VERSION (((uint32_t)SESAME_STORE_ABI_MAJOR << 16) | (uint32_t)SESAME_STORE_ABI_MINOR)
+#define SESAME_STORE_ABI_VERSION SESAME_ABI_VERSION(SESAME_STORE_ABI_MAJOR, SESAME_STORE_ABI_MINOR)
 
 /* The name of the one symbol a store plugin exports. */
 #define SESAME_STORE_ENTRY_SYMBOL "sesame_store_entry"

@@ -578,6 +578,85 @@ static void test_write_transaction_excludes_other_writers(void **state)
 	store_close(&other);
 }
 
+static void test_loader_checks_store_descriptors(void **state)
+{
+	static const struct {
+		const char *type;
+		int status;
+		const char *reason;
+	} cases[] = {
+		{"major2", SESAME_UNAVAILABLE, "abi"},       {"small", SESAME_UNAVAILABLE, "abi"},
+		{"nosym", SESAME_UNAVAILABLE, "symbol"},     {"mistyped", SESAME_UNAVAILABLE, "descriptor"},
+		{"nofunc", SESAME_UNAVAILABLE, "descriptor"}, {"missing", SESAME_UNAVAILABLE, "file"},
+		/* A newer minor with a longer descriptor is accepted and opened. */
+		{"newer", SESAME_UNAVAILABLE, "fixture"},
+	};
+	char *dir = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "tests/fixtures/stores/.libs");
+	sesame_error err;
+	struct store st;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *conf = json_pack("{s:s, s:s}", "type", cases[i].type, "path", "/nonexistent/sesame.db");
+
+		err_clear(&err);
+		assert_int_equal(store_open(&st, dir, conf, &su_logger, &err), cases[i].status);
+		if (strcmp(err.reason, cases[i].reason) != 0)
+			fail_msg("store %s: reason \"%s\" (%s), expected \"%s\"", cases[i].type, err.reason, err.text,
+				 cases[i].reason);
+		assert_null(st.desc);
+		assert_null(st.plugin_path);
+		json_decref(conf);
+	}
+	free(dir);
+	(void)state;
+}
+
+/* A context as sesame_configure() leaves it, with only the store settings. */
+static sesame_ctx *ctx_with_store(const char *path, const char *type)
+{
+	sesame_ctx *ctx = sesame_new();
+
+	assert_non_null(ctx);
+	sesame_set_logger(ctx, NULL, NULL, -1);
+	ctx->cfg.store_dir = strdup(tu_env("SESAME_TEST_STORES"));
+	ctx->cfg.store = su_store_conf(path, NULL);
+	json_object_set_new(ctx->cfg.store, "type", json_string(type));
+	ctx->configured = true;
+	return ctx;
+}
+
+static void test_context_opens_the_store_on_first_use(void **state)
+{
+	char *dir, *path = su_db_path("ctx", &dir);
+	sesame_ctx *ctx = ctx_with_store(path, "sqlite"), *bad;
+	struct store *st = NULL, *again = NULL;
+	sesame_error err;
+
+	/* Configuring alone (config check) never touches the database. */
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(ctx_store(ctx, &st, &err), SESAME_OK);
+	assert_non_null(st);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(ctx_store(ctx, &again, &err), SESAME_OK);
+	assert_ptr_equal(st, again);
+	sesame_free(ctx);
+
+	bad = ctx_with_store(path, "missing");
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_UNAVAILABLE);
+	assert_null(st);
+	assert_string_equal(err.reason, "file");
+	assert_non_null(strstr(err.text, "missing.so"));
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_UNAVAILABLE);
+	bad->configured = false;
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_USAGE);
+	sesame_free(bad);
+	tu_rmrf(dir);
+	free(dir);
+	free(path);
+	(void)state;
+}
+
 static void test_new_ids_are_object_ids(void **state)
 {
 	char a[SESAME_STORE_ID_LENGTH + 1], b[SESAME_STORE_ID_LENGTH + 1];
@@ -610,6 +689,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
+		cmocka_unit_test(test_loader_checks_store_descriptors),
+		cmocka_unit_test(test_context_opens_the_store_on_first_use),
 		cmocka_unit_test(test_new_ids_are_object_ids),
 	};
 

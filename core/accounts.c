@@ -25,10 +25,10 @@
 
 #include "internal.h"
 
-#define MAX_UID_LENGTH 255
+#define MAX_UID_LENGTH	255
 #define MAX_NAME_LENGTH 128
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_DEFAULT	100
+#define LIST_MAX	1000
 
 /* Identity types App Services never links into an existing user. */
 static const char *const unlinkable_types[] = {"anon-user", "local-userpass", NULL};
@@ -50,9 +50,9 @@ struct op {
 	const char *uid;      /* unlink */
 	int64_t now;
 	bool disabled;
-	json_t *user;       /* out: the user record */
+	json_t *user;	    /* out: the user record */
 	json_t *identities; /* out: identities of a deleted user */
-	bool created;       /* out */
+	bool created;	    /* out */
 };
 
 static int unpack_identity(const json_t *identity, struct ident *id, sesame_error *err)
@@ -110,7 +110,8 @@ static json_t *merged_data(const json_t *identities, const struct ident *current
 
 	if (!merged)
 		return NULL;
-	json_array_foreach(identities, i, rec) {
+	json_array_foreach(identities, i, rec)
+	{
 		if (current && same_identity(rec, current->provider, current->uid))
 			continue;
 		if (json_object_update(merged, json_object_get(rec, "data")) != 0)
@@ -128,8 +129,8 @@ fail:
  * Recompute the data of user `o->user` from its identities, store it (with
  * last_login = now when `login`), and reflect both in o->user.
  */
-static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct ident *current,
-			bool login, sesame_error *err)
+static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct ident *current, bool login,
+			sesame_error *err)
 {
 	const char *user_id = json_string_value(json_object_get(o->user, "id"));
 	json_t *identities = NULL, *data, *changes;
@@ -315,7 +316,8 @@ static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 		const char *owner = json_string_value(json_object_get(found, "user_id"));
 
 		if (!owner || strcmp(owner, o->user_id) != 0)
-			rc = seterr(err, SESAME_CONFLICT, "linked", "a user already exists with the specified provider");
+			rc =
+			    seterr(err, SESAME_CONFLICT, "linked", "a user already exists with the specified provider");
 		else
 			rc = update_identity(st, txn, o, err);
 	} else if (rc == SESAME_NOT_FOUND) {
@@ -378,8 +380,7 @@ static int unlink_body(struct store *st, sesame_store_txn *txn, void *arg, sesam
 	return rc;
 }
 
-int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid,
-		    sesame_error *err)
+int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid, sesame_error *err)
 {
 	struct op o = {.user_id = user_id, .provider = provider, .uid = uid};
 	int rc;
@@ -421,7 +422,8 @@ int accounts_delete(struct store *st, const char *user_id, accounts_identity_fn 
 	 * make network calls (Apple token revocation) that must not hold the
 	 * store's write lock, and their failure must not keep the user.
 	 */
-	json_array_foreach(o.identities, i, identity) {
+	json_array_foreach(o.identities, i, identity)
+	{
 		sesame_error e;
 
 		if (rc != SESAME_OK || !fn)
@@ -478,8 +480,7 @@ int accounts_custom_data_get(struct store *st, const char *user_id, json_t **dat
 	return rc;
 }
 
-int accounts_custom_data_set(struct store *st, const char *user_id, const json_t *data, size_t max,
-			     sesame_error *err)
+int accounts_custom_data_set(struct store *st, const char *user_id, const json_t *data, size_t max, sesame_error *err)
 {
 	json_t *changes;
 	char *text;
@@ -499,8 +500,8 @@ int accounts_custom_data_set(struct store *st, const char *user_id, const json_t
 	size = strlen(text);
 	free(text);
 	if (size > max)
-		return seterr(err, SESAME_MALFORMED, "size", "custom data is %zu bytes as JSON, more than the %zu allowed",
-			      size, max);
+		return seterr(err, SESAME_MALFORMED, "size",
+			      "custom data is %zu bytes as JSON, more than the %zu allowed", size, max);
 	changes = json_pack("{s:O}", "custom_data", (json_t *)data);
 	if (!changes)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -516,7 +517,8 @@ static json_t *shown_identities(json_t *identities)
 	json_t *rec;
 	size_t i;
 
-	json_array_foreach(identities, i, rec) {
+	json_array_foreach(identities, i, rec)
+	{
 		json_object_del(rec, "private");
 		json_object_del(rec, "user_id");
 	}
@@ -529,8 +531,7 @@ static int add_identities(struct store *st, sesame_store_txn *txn, json_t *user,
 	json_t *identities = NULL;
 	int rc;
 
-	rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(user, "id")), &identities,
-					  err);
+	rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(user, "id")), &identities, err);
 	if (rc == SESAME_OK && json_object_set_new(user, "identities", shown_identities(identities)) != 0)
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return rc;
@@ -577,7 +578,8 @@ static int list_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 	json_decref(l->users);
 	l->users = NULL;
 	rc = st->desc->users_list(st->h, txn, l->after, l->limit, &l->users, err);
-	json_array_foreach(l->users, i, user) {
+	json_array_foreach(l->users, i, user)
+	{
 		if (rc != SESAME_OK)
 			break;
 		rc = add_identities(st, txn, user, err);

@@ -12,17 +12,18 @@
 
 #define RETRY_PAUSE_MAX_US 20000
 
-static int store_check_descriptor(const struct sesame_store *d, const char *type, const char *path,
-				  sesame_error *err)
+static int store_check_descriptor(const struct sesame_store *d, const char *type, const char *path, sesame_error *err)
 {
 	if (SESAME_ABI_MAJOR_OF(d->abi_version) != SESAME_STORE_ABI_MAJOR)
 		return loader_fail(err, path, "abi", "store ABI major %u, this sesame speaks major %u",
 				   (unsigned)SESAME_ABI_MAJOR_OF(d->abi_version), (unsigned)SESAME_STORE_ABI_MAJOR);
 	if (d->struct_size < SESAME_STORE_MIN_SIZE)
-		return loader_fail(err, path, "abi", "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
+		return loader_fail(err, path, "abi",
+				   "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
 				   (unsigned)d->struct_size, (size_t)SESAME_STORE_MIN_SIZE);
 	if (!d->type || strcmp(d->type, type) != 0)
-		return loader_fail(err, path, "descriptor", "descriptor type \"%s\" does not match the file name \"%s\"",
+		return loader_fail(err, path, "descriptor",
+				   "descriptor type \"%s\" does not match the file name \"%s\"",
 				   d->type ? d->type : "(null)", type);
 	if (!d->version || !d->description)
 		return loader_fail(err, path, "descriptor", "descriptor lacks its version or description string");
@@ -30,8 +31,7 @@ static int store_check_descriptor(const struct sesame_store *d, const char *type
 	    !d->user_update || !d->user_delete || !d->users_list || !d->identity_insert || !d->identity_get ||
 	    !d->identity_update || !d->identity_delete || !d->identities_of_user || !d->session_insert ||
 	    !d->session_get_by_hash || !d->session_get || !d->session_touch || !d->session_delete ||
-	    !d->sessions_delete_user || !d->sessions_count || !d->kv_get || !d->kv_put || !d->kv_delete ||
-	    !d->kv_purge)
+	    !d->sessions_delete_user || !d->sessions_count || !d->kv_get || !d->kv_put || !d->kv_delete || !d->kv_purge)
 		return loader_fail(err, path, "descriptor", "descriptor lacks a function required by store ABI 1.0");
 	return SESAME_OK;
 }
@@ -57,8 +57,7 @@ static int store_error(sesame_error *err, int status, const char *reason, const 
 	return status;
 }
 
-int store_open(struct store *st, const char *store_dir, const json_t *conf, const struct logger *lg,
-	       sesame_error *err)
+int store_open(struct store *st, const char *store_dir, const json_t *conf, const struct logger *lg, sesame_error *err)
 {
 	const char *type = json_string_value(json_object_get(conf, "type"));
 	const void *entry;
@@ -78,11 +77,11 @@ int store_open(struct store *st, const char *store_dir, const json_t *conf, cons
 	st->desc = entry;
 	st->log = lg;
 	st->host = (struct sesame_store_host){
-		.abi_version = SESAME_STORE_ABI_VERSION,
-		.struct_size = sizeof(struct sesame_store_host),
-		.data = (void *)lg,
-		.log = store_log,
-		.error = store_error,
+	    .abi_version = SESAME_STORE_ABI_VERSION,
+	    .struct_size = sizeof(struct sesame_store_host),
+	    .data = (void *)lg,
+	    .log = store_log,
+	    .error = store_error,
 	};
 	rc = st->desc->open(&st->host, conf, &st->h, err);
 	if (rc == SESAME_OK && !st->h)

@@ -92,13 +92,13 @@ extern "C" {
 /* ABI version arithmetic, shared with sesame/provider.h (same definitions). */
 #ifndef SESAME_ABI_VERSION
 #define SESAME_ABI_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
-#define SESAME_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
-#define SESAME_ABI_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
+#define SESAME_ABI_MAJOR_OF(v)		 ((uint32_t)(v) >> 16)
+#define SESAME_ABI_MINOR_OF(v)		 ((uint32_t)(v)&0xffffu)
 #endif
 
 /* The store ABI version this header describes. */
-#define SESAME_STORE_ABI_MAJOR 1
-#define SESAME_STORE_ABI_MINOR 0
+#define SESAME_STORE_ABI_MAJOR	 1
+#define SESAME_STORE_ABI_MINOR	 0
 #define SESAME_STORE_ABI_VERSION SESAME_ABI_VERSION(SESAME_STORE_ABI_MAJOR, SESAME_STORE_ABI_MINOR)
 
 /* The name of the one symbol a store plugin exports. */
@@ -106,12 +106,11 @@ extern "C" {
 
 #ifndef SESAME_HAS_FIELD
 /* True when a struct whose struct_size is `size` contains `field`. */
-#define SESAME_HAS_FIELD(type, field, size) \
-	((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
+#define SESAME_HAS_FIELD(type, field, size) ((size_t)(size) >= offsetof(type, field) + sizeof(((type *)0)->field))
 #endif
 
 /* Length of an ID without its NUL (24 hex digits), and of a refresh hash. */
-#define SESAME_STORE_ID_LENGTH 24
+#define SESAME_STORE_ID_LENGTH	 24
 #define SESAME_STORE_HASH_LENGTH 64
 
 /* Flags of begin(). */
@@ -326,8 +325,7 @@ struct sesame_store {
 };
 
 /* The smallest struct_size the core accepts: everything up to kv_purge. */
-#define SESAME_STORE_MIN_SIZE \
-	(offsetof(struct sesame_store, kv_purge) + sizeof(((struct sesame_store *)0)->kv_purge))
+#define SESAME_STORE_MIN_SIZE (offsetof(struct sesame_store, kv_purge) + sizeof(((struct sesame_store *)0)->kv_purge))
 
 #ifdef __cplusplus
 }

@@ -22,11 +22,11 @@
 #include "storeutil.h"
 #include "testutil.h"
 
-#define NOW 1700000000
-#define THREADS 16
-#define PROCESS_LOGINS 30
+#define NOW		   1700000000
+#define THREADS		   16
+#define PROCESS_LOGINS	   30
 #define CRASH_MIN_REPORTED 40
-#define CRASH_MAX_LOGINS 100000
+#define CRASH_MAX_LOGINS   100000
 
 struct login_thread {
 	struct store *st;
@@ -302,9 +302,9 @@ static void test_sigkill_mid_stream_keeps_every_reported_login(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threads_logging_in_one_new_identity_make_one_user),
-		cmocka_unit_test(test_two_processes_sharing_the_file_make_one_user_per_identity),
-		cmocka_unit_test(test_sigkill_mid_stream_keeps_every_reported_login),
+	    cmocka_unit_test(test_threads_logging_in_one_new_identity_make_one_user),
+	    cmocka_unit_test(test_two_processes_sharing_the_file_make_one_user_per_identity),
+	    cmocka_unit_test(test_sigkill_mid_stream_keeps_every_reported_login),
 	};
 
 	/* A child killed while we write to its pipe must not kill us. */

@@ -179,9 +179,9 @@ static void test_latest_login_wins_on_conflicting_metadata(void **state)
 	struct fx *f = *state;
 	char *u = login_as(f, "google", "oauth2-google", "g1", "{\"name\": \"G\", \"email\": \"g@x\"}", NOW, NULL);
 
-	assert_int_equal(link_to(f, u, "facebook", "oauth2-facebook", "f1", "{\"name\": \"F\", \"picture\": \"p\"}",
-				 NOW + 10),
-			 SESAME_OK);
+	assert_int_equal(
+	    link_to(f, u, "facebook", "oauth2-facebook", "f1", "{\"name\": \"F\", \"picture\": \"p\"}", NOW + 10),
+	    SESAME_OK);
 	/* The linked identity is the latest used: its name wins. */
 	assert_data(f, u, "{\"name\": \"F\", \"email\": \"g@x\", \"picture\": \"p\"}");
 	/* Logging in with Google again makes Google's name win, even in the
@@ -346,8 +346,8 @@ static void add_session_and_data(struct fx *f, const char *user_id, const char *
 	json_t *v = json_string("hash");
 
 	assert_int_equal(f->st.desc->session_insert(f->st.h, NULL, s, &f->err), SESAME_OK);
-	assert_int_equal(f->st.desc->kv_put(f->st.h, NULL, "local-userpass", session_id, v, user_id, 0, 0, NOW, &f->err),
-			 SESAME_OK);
+	assert_int_equal(
+	    f->st.desc->kv_put(f->st.h, NULL, "local-userpass", session_id, v, user_id, 0, 0, NOW, &f->err), SESAME_OK);
 	json_decref(s);
 	json_decref(v);
 }
@@ -519,7 +519,8 @@ static void test_users_list_pages_in_id_order(void **state)
 		if (json_array_size(page) == 0)
 			break;
 		pages++;
-		json_array_foreach(page, k, u) {
+		json_array_foreach(page, k, u)
+		{
 			const char *id = json_string_value(json_object_get(u, "id"));
 
 			assert_true(strcmp(id, last) > 0);
@@ -542,22 +543,20 @@ static void test_users_list_pages_in_id_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_same_uid_logs_in_the_same_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_uid_or_instance_creates_a_new_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_login_refreshes_identity_data_and_user_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_latest_login_wins_on_conflicting_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_link_refuses_identity_of_another_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_link_refuses_anonymous_and_userpass_identities, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_link_is_idempotent_and_checks_the_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unlink_refuses_the_last_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_calls_the_hook_per_identity_and_leaves_no_row, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_disable_ends_sessions_and_blocks_login_until_enabled, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_custom_data_set_get_and_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_user_get_hides_private_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_list_pages_in_id_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_uid_logs_in_the_same_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_uid_or_instance_creates_a_new_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_refreshes_identity_data_and_user_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_latest_login_wins_on_conflicting_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_refuses_identity_of_another_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_refuses_anonymous_and_userpass_identities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_is_idempotent_and_checks_the_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unlink_refuses_the_last_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_calls_the_hook_per_identity_and_leaves_no_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disable_ends_sessions_and_blocks_login_until_enabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_data_set_get_and_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user_get_hides_private_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_users_list_pages_in_id_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,9 +63,9 @@ static int teardown(void **state)
 
 static json_t *user_rec(const char *id)
 {
-	json_t *u = json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0,
-			      "created", (json_int_t)1000, "last_login", (json_int_t)1000, "data", "name", "n",
-			      "custom_data");
+	json_t *u =
+	    json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0, "created",
+		      (json_int_t)1000, "last_login", (json_int_t)1000, "data", "name", "n", "custom_data");
 
 	assert_non_null(u);
 	return u;
@@ -73,9 +73,9 @@ static json_t *user_rec(const char *id)
 
 static json_t *identity_rec(const char *provider, const char *uid, const char *user, json_int_t updated)
 {
-	json_t *i = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:I, s:I}", "provider", provider,
-			      "provider_type", "custom-token", "id", uid, "user_id", user, "data", "from", uid,
-			      "private", "p", "secret", "created", (json_int_t)10, "updated", updated);
+	json_t *i = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:I, s:I}", "provider", provider, "provider_type",
+			      "custom-token", "id", uid, "user_id", user, "data", "from", uid, "private", "p", "secret",
+			      "created", (json_int_t)10, "updated", updated);
 
 	assert_non_null(i);
 	return i;
@@ -99,8 +99,7 @@ static void insert_user(struct fx *f, const char *id)
 	json_decref(u);
 }
 
-static void insert_identity(struct fx *f, const char *provider, const char *uid, const char *user,
-			    json_int_t updated)
+static void insert_identity(struct fx *f, const char *provider, const char *uid, const char *user, json_int_t updated)
 {
 	json_t *i = identity_rec(provider, uid, user, updated);
 
@@ -214,8 +213,8 @@ static void test_open_refuses_bad_configuration(void **state)
 {
 	struct fx *f = *state;
 	static const char *const bad[] = {
-		"\"conninfo\": \"host=x\"", "\"synchronous\": \"off\"", "\"synchronous\": 1", "\"busy_timeout\": -1",
-		"\"busy_timeout\": \"5\"", "\"nosuch\": true",
+	    "\"conninfo\": \"host=x\"", "\"synchronous\": \"off\"", "\"synchronous\": 1",
+	    "\"busy_timeout\": -1",	"\"busy_timeout\": \"5\"",  "\"nosuch\": true",
 	};
 	sesame_error err;
 	json_t *conf;
@@ -254,7 +253,8 @@ static void test_users_insert_get_update_list_delete(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(u, "data"), "name")), "n");
 	json_decref(u);
 
-	changes = json_pack("{s:b, s:I, s:{s:i}}", "disabled", 1, "last_login", (json_int_t)2000, "custom_data", "x", 1);
+	changes =
+	    json_pack("{s:b, s:I, s:{s:i}}", "disabled", 1, "last_login", (json_int_t)2000, "custom_data", "x", 1);
 	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_OK);
 	json_decref(changes);
 	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_OK);
@@ -397,8 +397,8 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 	assert_string_equal(json_string_value(json_object_get(s, "user_id")), USER_A);
 	json_decref(s);
 	assert_int_equal(f->d->session_get_by_hash(f->h, NULL,
-						   "4444444444444444444444444444444444444444444444444444444444444444", &s,
-						   &f->err),
+						   "4444444444444444444444444444444444444444444444444444444444444444",
+						   &s, &f->err),
 			 SESAME_NOT_FOUND);
 
 	assert_int_equal(f->d->sessions_count(f->h, NULL, USER_A, 600, &n, &f->err), SESAME_OK);
@@ -435,12 +435,12 @@ static void test_kv_put_get_create_expiry_purge(void **state)
 	uint64_t n;
 
 	insert_user(f, USER_A);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "user:a", v, USER_A, 0, SESAME_STORE_KV_CREATE, 100,
-				      &f->err),
-			 SESAME_OK);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, SESAME_STORE_KV_CREATE, 100,
-				      &f->err),
-			 SESAME_CONFLICT);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "user:a", v, USER_A, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
+	    SESAME_OK);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
+	    SESAME_CONFLICT);
 	assert_string_equal(f->err.reason, "exists");
 	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "user:a", 100, &got, &f->err), SESAME_OK);
 	assert_true(json_equal(got, v));
@@ -459,9 +459,9 @@ static void test_kv_put_get_create_expiry_purge(void **state)
 	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 149, &got, &f->err), SESAME_OK);
 	json_decref(got);
 	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 150, &got, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "token:t", other, NULL, 300, SESAME_STORE_KV_CREATE, 200,
-				      &f->err),
-			 SESAME_OK);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "token:t", other, NULL, 300, SESAME_STORE_KV_CREATE, 200, &f->err),
+	    SESAME_OK);
 	assert_int_equal(f->d->kv_purge(f->h, NULL, 299, &n, &f->err), SESAME_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(f->d->kv_purge(f->h, NULL, 300, &n, &f->err), SESAME_OK);
@@ -585,11 +585,14 @@ static void test_loader_checks_store_descriptors(void **state)
 		int status;
 		const char *reason;
 	} cases[] = {
-		{"major2", SESAME_UNAVAILABLE, "abi"},       {"small", SESAME_UNAVAILABLE, "abi"},
-		{"nosym", SESAME_UNAVAILABLE, "symbol"},     {"mistyped", SESAME_UNAVAILABLE, "descriptor"},
-		{"nofunc", SESAME_UNAVAILABLE, "descriptor"}, {"missing", SESAME_UNAVAILABLE, "file"},
-		/* A newer minor with a longer descriptor is accepted and opened. */
-		{"newer", SESAME_UNAVAILABLE, "fixture"},
+	    {"major2", SESAME_UNAVAILABLE, "abi"},
+	    {"small", SESAME_UNAVAILABLE, "abi"},
+	    {"nosym", SESAME_UNAVAILABLE, "symbol"},
+	    {"mistyped", SESAME_UNAVAILABLE, "descriptor"},
+	    {"nofunc", SESAME_UNAVAILABLE, "descriptor"},
+	    {"missing", SESAME_UNAVAILABLE, "file"},
+	    /* A newer minor with a longer descriptor is accepted and opened. */
+	    {"newer", SESAME_UNAVAILABLE, "fixture"},
 	};
 	char *dir = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "tests/fixtures/stores/.libs");
 	sesame_error err;
@@ -675,23 +678,23 @@ static void test_new_ids_are_object_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_creates_private_file_in_wal_mode, setup, teardown),
-		cmocka_unit_test(test_open_creates_missing_directory_0700),
-		cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
-		cmocka_unit_test(test_open_refuses_file_readable_by_others),
-		cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
-		cmocka_unit_test(test_loader_checks_store_descriptors),
-		cmocka_unit_test(test_context_opens_the_store_on_first_use),
-		cmocka_unit_test(test_new_ids_are_object_ids),
+	    cmocka_unit_test_setup_teardown(test_open_creates_private_file_in_wal_mode, setup, teardown),
+	    cmocka_unit_test(test_open_creates_missing_directory_0700),
+	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
+	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
+	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
+	    cmocka_unit_test(test_loader_checks_store_descriptors),
+	    cmocka_unit_test(test_context_opens_the_store_on_first_use),
+	    cmocka_unit_test(test_new_ids_are_object_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,11 +45,11 @@
 
 #include <sesame/store.h>
 
-#define POOL_MAX 8
+#define POOL_MAX	     8
 #define DEFAULT_BUSY_TIMEOUT 5000
-#define MAX_BUSY_TIMEOUT 600000
-#define LIST_MAX 1000
-#define SCHEMA_VERSION 1
+#define MAX_BUSY_TIMEOUT     600000
+#define LIST_MAX	     1000
+#define SCHEMA_VERSION	     1
 
 /* ---- statements ----------------------------------------------------------- */
 
@@ -83,47 +83,47 @@ enum stmt_id {
 	N_STMT
 };
 
-#define USER_COLUMNS "id, type, disabled, created, last_login, data, custom_data"
+#define USER_COLUMNS	 "id, type, disabled, created, last_login, data, custom_data"
 #define IDENTITY_COLUMNS "instance, uid, type, user_id, data, private, created, updated"
-#define SESSION_COLUMNS "id, user_id, device_id, refresh_hash, created, expires, last_used"
+#define SESSION_COLUMNS	 "id, user_id, device_id, refresh_hash, created, expires, last_used"
 
 static const char *const stmt_sql[N_STMT] = {
-	[S_BEGIN_READ] = "BEGIN DEFERRED",
-	[S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
-	[S_USER_UPDATE] = "UPDATE users SET disabled = coalesce(?2, disabled), last_login = coalesce(?3, last_login),"
-			  " data = coalesce(?4, data), custom_data = coalesce(?5, custom_data) WHERE id = ?1",
-	[S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-	[S_USERS_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-	[S_IDENTITY_INSERT] = "INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[S_IDENTITY_GET] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE instance = ?1 AND uid = ?2",
-	[S_IDENTITY_UPDATE] = "UPDATE identities SET data = coalesce(?3, data), private = coalesce(?4, private),"
-			      " updated = coalesce(?5, updated) WHERE instance = ?1 AND uid = ?2",
-	[S_IDENTITY_DELETE] = "DELETE FROM identities WHERE instance = ?1 AND uid = ?2",
-	[S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE user_id = ?1"
-				 " ORDER BY updated, created, instance, uid",
-	[S_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_SESSION_GET_BY_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
-	[S_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
-	[S_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2, expires = CASE WHEN ?3 > 0 THEN ?3 ELSE expires END"
-			    " WHERE id = ?1",
-	[S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
-	[S_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
-	[S_SESSIONS_COUNT] = "SELECT count(*) FROM sessions WHERE (?1 IS NULL OR user_id = ?1) AND expires > ?2",
-	[S_KV_GET] = "SELECT value FROM provider_data WHERE instance = ?1 AND key = ?2"
-		     " AND (expires IS NULL OR expires > ?3)",
-	[S_KV_PUT] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
-		     " ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
-		     " expires = excluded.expires",
-	[S_KV_CREATE] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
-			" ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
-			" expires = excluded.expires WHERE provider_data.expires IS NOT NULL"
-			" AND provider_data.expires <= ?6",
-	[S_KV_DELETE] = "DELETE FROM provider_data WHERE instance = ?1 AND key = ?2",
-	[S_KV_PURGE] = "DELETE FROM provider_data WHERE expires IS NOT NULL AND expires <= ?1",
+    [S_BEGIN_READ] = "BEGIN DEFERRED",
+    [S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+    [S_USER_UPDATE] = "UPDATE users SET disabled = coalesce(?2, disabled), last_login = coalesce(?3, last_login),"
+		      " data = coalesce(?4, data), custom_data = coalesce(?5, custom_data) WHERE id = ?1",
+    [S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [S_USERS_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [S_IDENTITY_INSERT] = "INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_IDENTITY_GET] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE instance = ?1 AND uid = ?2",
+    [S_IDENTITY_UPDATE] = "UPDATE identities SET data = coalesce(?3, data), private = coalesce(?4, private),"
+			  " updated = coalesce(?5, updated) WHERE instance = ?1 AND uid = ?2",
+    [S_IDENTITY_DELETE] = "DELETE FROM identities WHERE instance = ?1 AND uid = ?2",
+    [S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE user_id = ?1"
+			     " ORDER BY updated, created, instance, uid",
+    [S_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_SESSION_GET_BY_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
+    [S_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
+    [S_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2, expires = CASE WHEN ?3 > 0 THEN ?3 ELSE expires END"
+			" WHERE id = ?1",
+    [S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
+    [S_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
+    [S_SESSIONS_COUNT] = "SELECT count(*) FROM sessions WHERE (?1 IS NULL OR user_id = ?1) AND expires > ?2",
+    [S_KV_GET] = "SELECT value FROM provider_data WHERE instance = ?1 AND key = ?2"
+		 " AND (expires IS NULL OR expires > ?3)",
+    [S_KV_PUT] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
+		 " ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
+		 " expires = excluded.expires",
+    [S_KV_CREATE] = "INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES (?1, ?2, ?3, ?4, ?5)"
+		    " ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"
+		    " expires = excluded.expires WHERE provider_data.expires IS NOT NULL"
+		    " AND provider_data.expires <= ?6",
+    [S_KV_DELETE] = "DELETE FROM provider_data WHERE instance = ?1 AND key = ?2",
+    [S_KV_PURGE] = "DELETE FROM provider_data WHERE expires IS NOT NULL AND expires <= ?1",
 };
 
 /*
@@ -131,46 +131,46 @@ static const char *const stmt_sql[N_STMT] = {
  * Only ever append; a released migration is never edited.
  */
 static const char *const migrations[SCHEMA_VERSION] = {
-	"CREATE TABLE users ("
-	" id TEXT PRIMARY KEY NOT NULL,"
-	" type TEXT NOT NULL CHECK (type IN ('normal', 'server')),"
-	" disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),"
-	" created INTEGER NOT NULL,"
-	" last_login INTEGER NOT NULL,"
-	" data TEXT NOT NULL,"
-	" custom_data TEXT NOT NULL"
-	") WITHOUT ROWID;"
-	"CREATE TABLE identities ("
-	" instance TEXT NOT NULL,"
-	" uid TEXT NOT NULL,"
-	" type TEXT NOT NULL,"
-	" user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-	" data TEXT NOT NULL,"
-	" private TEXT NOT NULL,"
-	" created INTEGER NOT NULL,"
-	" updated INTEGER NOT NULL,"
-	" PRIMARY KEY (instance, uid)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX identities_user ON identities (user_id);"
-	"CREATE TABLE sessions ("
-	" id TEXT PRIMARY KEY NOT NULL,"
-	" user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-	" device_id TEXT NOT NULL,"
-	" refresh_hash BLOB NOT NULL UNIQUE,"
-	" created INTEGER NOT NULL,"
-	" expires INTEGER NOT NULL,"
-	" last_used INTEGER NOT NULL"
-	") WITHOUT ROWID;"
-	"CREATE INDEX sessions_user ON sessions (user_id);"
-	"CREATE TABLE provider_data ("
-	" instance TEXT NOT NULL,"
-	" key TEXT NOT NULL,"
-	" value TEXT NOT NULL,"
-	" user_id TEXT REFERENCES users (id) ON DELETE CASCADE,"
-	" expires INTEGER,"
-	" PRIMARY KEY (instance, key)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX provider_data_user ON provider_data (user_id) WHERE user_id IS NOT NULL;",
+    "CREATE TABLE users ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " type TEXT NOT NULL CHECK (type IN ('normal', 'server')),"
+    " disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),"
+    " created INTEGER NOT NULL,"
+    " last_login INTEGER NOT NULL,"
+    " data TEXT NOT NULL,"
+    " custom_data TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE identities ("
+    " instance TEXT NOT NULL,"
+    " uid TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " data TEXT NOT NULL,"
+    " private TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " PRIMARY KEY (instance, uid)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX identities_user ON identities (user_id);"
+    "CREATE TABLE sessions ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " device_id TEXT NOT NULL,"
+    " refresh_hash BLOB NOT NULL UNIQUE,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TABLE provider_data ("
+    " instance TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " user_id TEXT REFERENCES users (id) ON DELETE CASCADE,"
+    " expires INTEGER,"
+    " PRIMARY KEY (instance, key)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX provider_data_user ON provider_data (user_id) WHERE user_id IS NOT NULL;",
 };
 
 /* ---- handle, pool, transactions ------------------------------------------ */
@@ -188,11 +188,11 @@ struct sesame_store_handle {
 	int busy_timeout;
 
 	pthread_mutex_t lock;
-	pthread_cond_t freed;       /* a connection went back to the pool */
+	pthread_cond_t freed;	    /* a connection went back to the pool */
 	pthread_cond_t writer_free; /* `writing` became false */
 	struct conn *idle;
 	unsigned n_conns;
-	bool writing;               /* a write of this handle holds the writer slot */
+	bool writing; /* a write of this handle holds the writer slot */
 };
 
 struct sesame_store_txn {
@@ -203,10 +203,10 @@ struct sesame_store_txn {
 };
 
 static int store_err(const sesame_store_handle *h, sesame_error *err, int status, const char *reason, const char *fmt,
-		 ...) SESAME_PRINTF(5, 6);
+		     ...) SESAME_PRINTF(5, 6);
 
 static int store_err(const sesame_store_handle *h, sesame_error *err, int status, const char *reason, const char *fmt,
-		 ...)
+		     ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	va_list ap;
@@ -263,7 +263,7 @@ static int db_error(const sesame_store_handle *h, sqlite3 *db, int rc, const cha
 	int status = status_of(rc, &reason);
 
 	return store_err(h, err, status, reason, "sqlite store %s: %s: %s", h->path, what,
-		     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
 static void conn_close(struct conn *c)
@@ -300,8 +300,7 @@ static void stmt_done(sqlite3_stmt *s)
 }
 
 /* Run a statement that returns no row. */
-static int stmt_exec(const sesame_store_handle *h, struct conn *c, sqlite3_stmt *s, const char *what,
-		     sesame_error *err)
+static int stmt_exec(const sesame_store_handle *h, struct conn *c, sqlite3_stmt *s, const char *what, sesame_error *err)
 {
 	int rc = sqlite3_step(s);
 
@@ -328,11 +327,10 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	*out = NULL;
 	if (!c)
 		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
-	rc = sqlite3_open_v2(h->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
+	rc = sqlite3_open_v2(h->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
-			   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+			       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		conn_close(c);
 		return rc;
 	}
@@ -350,8 +348,9 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 		goto fail;
 	}
 	if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
-		rc = store_err(h, err, SESAME_UNAVAILABLE, "io", "sqlite store %s: cannot switch to WAL mode (journal mode %s)",
-			   h->path, (const char *)sqlite3_column_text(s, 0));
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "io",
+			       "sqlite store %s: cannot switch to WAL mode (journal mode %s)", h->path,
+			       (const char *)sqlite3_column_text(s, 0));
 		goto fail;
 	}
 	sqlite3_finalize(s);
@@ -433,7 +432,8 @@ static int writer_acquire(sesame_store_handle *h, sesame_error *err)
 	if (h->writing) {
 		pthread_mutex_unlock(&h->lock);
 		return store_err(h, err, SESAME_CONFLICT, "busy",
-				 "sqlite store %s: another write held the database for %d ms", h->path, h->busy_timeout);
+				 "sqlite store %s: another write held the database for %d ms", h->path,
+				 h->busy_timeout);
 	}
 	h->writing = true;
 	pthread_mutex_unlock(&h->lock);
@@ -484,7 +484,7 @@ static int call_start(sesame_store_handle *h, sesame_store_txn *txn, bool write,
 		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: transaction of another handle");
 	if (txn->failed)
 		return store_err(h, err, SESAME_USAGE, "usage",
-			     "sqlite store: the transaction failed earlier and can only be rolled back");
+				 "sqlite store: the transaction failed earlier and can only be rolled back");
 	if (write && !txn->write)
 		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: write in a read transaction");
 	cl->c = txn->c;
@@ -515,14 +515,15 @@ static int parse_config(sesame_store_handle *h, const json_t *config, sesame_err
 	h->busy_timeout = DEFAULT_BUSY_TIMEOUT;
 	if (!json_is_object(config))
 		return store_err(h, err, SESAME_CONFIG, "config", "\"store\": expected an object");
-	json_object_foreach((json_t *)config, key, v) {
+	json_object_foreach((json_t *)config, key, v)
+	{
 		if (strcmp(key, "type") == 0)
 			continue;
 		if (strcmp(key, "path") == 0) {
 			if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
 			    strlen(json_string_value(v)) != json_string_length(v))
 				return store_err(h, err, SESAME_CONFIG, "config",
-					     "\"store.path\": expected an absolute file name");
+						 "\"store.path\": expected an absolute file name");
 			h->path = strdup(json_string_value(v));
 			if (!h->path)
 				return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
@@ -531,19 +532,19 @@ static int parse_config(sesame_store_handle *h, const json_t *config, sesame_err
 
 			if (!s || (strcmp(s, "full") != 0 && strcmp(s, "normal") != 0))
 				return store_err(h, err, SESAME_CONFIG, "config",
-					     "\"store.synchronous\": expected \"full\" or \"normal\"");
+						 "\"store.synchronous\": expected \"full\" or \"normal\"");
 			h->sync_normal = strcmp(s, "normal") == 0;
 		} else if (strcmp(key, "busy_timeout") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > MAX_BUSY_TIMEOUT)
 				return store_err(h, err, SESAME_CONFIG, "config",
-					     "\"store.busy_timeout\": expected milliseconds from 0 to %d",
-					     MAX_BUSY_TIMEOUT);
+						 "\"store.busy_timeout\": expected milliseconds from 0 to %d",
+						 MAX_BUSY_TIMEOUT);
 			h->busy_timeout = (int)json_integer_value(v);
 		} else {
-			return store_err(h, err, SESAME_CONFIG, "config",
-				     "\"store.%s\": not a setting of the sqlite store (path, synchronous, busy_timeout)",
-				     key);
+			return store_err(
+			    h, err, SESAME_CONFIG, "config",
+			    "\"store.%s\": not a setting of the sqlite store (path, synchronous, busy_timeout)", key);
 		}
 	}
 	if (!h->path)
@@ -572,15 +573,15 @@ static int prepare_file(const sesame_store_handle *h, sesame_error *err)
 			int e = errno;
 
 			free(dir);
-			return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot create the directory of %s: %s", h->path,
-				     strerror(e));
+			return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot create the directory of %s: %s",
+					 h->path, strerror(e));
 		}
 	}
 	free(dir);
 	fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
 		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open or create %s: %s", h->path,
-			     strerror(errno));
+				 strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
 
@@ -591,12 +592,12 @@ static int prepare_file(const sesame_store_handle *h, sesame_error *err)
 	if (!S_ISREG(st.st_mode))
 		return store_err(h, err, SESAME_UNAVAILABLE, "permissions", "%s is not a regular file", h->path);
 	if (st.st_uid != geteuid())
-		return store_err(h, err, SESAME_UNAVAILABLE, "permissions", "%s is owned by uid %u, not by uid %u", h->path,
-			     (unsigned)st.st_uid, (unsigned)geteuid());
+		return store_err(h, err, SESAME_UNAVAILABLE, "permissions", "%s is owned by uid %u, not by uid %u",
+				 h->path, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		return store_err(h, err, SESAME_UNAVAILABLE, "permissions",
-			     "%s is accessible by group or others (mode %04o); run chmod 600 on it", h->path,
-			     (unsigned)(st.st_mode & 07777));
+				 "%s is accessible by group or others (mode %04o); run chmod 600 on it", h->path,
+				 (unsigned)(st.st_mode & 07777));
 	return SESAME_OK;
 }
 
@@ -630,12 +631,13 @@ static int migrate(const sesame_store_handle *h, sqlite3 *db, sesame_error *err)
 		rc = schema_version(h, db, &version, err);
 	if (rc == SESAME_OK && version > SCHEMA_VERSION)
 		rc = store_err(h, err, SESAME_UNAVAILABLE, "schema",
-			   "sqlite store %s: schema version %d is newer than this sesame knows (%d)", h->path, version,
-			   SCHEMA_VERSION);
+			       "sqlite store %s: schema version %d is newer than this sesame knows (%d)", h->path,
+			       version, SCHEMA_VERSION);
 	for (v = version; rc == SESAME_OK && v < SCHEMA_VERSION; v++) {
 		rc = exec_sql(h, db, migrations[v], err);
 		snprintf(sql, sizeof(sql),
-			 "INSERT INTO schema_version (version, applied) VALUES (%d, CAST(strftime('%%s', 'now') AS INTEGER))",
+			 "INSERT INTO schema_version (version, applied) VALUES (%d, CAST(strftime('%%s', 'now') AS "
+			 "INTEGER))",
 			 v + 1);
 		if (rc == SESAME_OK)
 			rc = exec_sql(h, db, sql, err);
@@ -823,8 +825,8 @@ static bool is_text(const char *s)
 
 static int bad_record(const sesame_store_handle *h, sesame_error *err, const char *what, const char *member)
 {
-	return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: %s record: member \"%s\" missing or invalid",
-		     what, member);
+	return store_err(h, err, SESAME_MALFORMED, "record",
+			 "sqlite store: %s record: member \"%s\" missing or invalid", what, member);
 }
 
 static const char *rec_str(const json_t *rec, const char *key)
@@ -866,10 +868,10 @@ static json_t *column_string(sqlite3_stmt *s, int i)
 
 static json_t *user_of_row(sqlite3_stmt *s)
 {
-	return json_pack("{s:o, s:o, s:b, s:I, s:I, s:o, s:o}", "id", column_string(s, 0), "type",
-			 column_string(s, 1), "disabled", sqlite3_column_int(s, 2), "created",
-			 (json_int_t)sqlite3_column_int64(s, 3), "last_login", (json_int_t)sqlite3_column_int64(s, 4),
-			 "data", column_json(s, 5), "custom_data", column_json(s, 6));
+	return json_pack("{s:o, s:o, s:b, s:I, s:I, s:o, s:o}", "id", column_string(s, 0), "type", column_string(s, 1),
+			 "disabled", sqlite3_column_int(s, 2), "created", (json_int_t)sqlite3_column_int64(s, 3),
+			 "last_login", (json_int_t)sqlite3_column_int64(s, 4), "data", column_json(s, 5), "custom_data",
+			 column_json(s, 6));
 }
 
 static json_t *identity_of_row(sqlite3_stmt *s)
@@ -926,7 +928,7 @@ static int query_one(struct call *cl, sqlite3_stmt *s, json_t *(*convert)(sqlite
 		stmt_done(s);
 		if (!*out)
 			return store_err(cl->h, err, SESAME_INTERNAL, "internal", "sqlite store %s: unreadable %s row",
-				     cl->h->path, what);
+					 cl->h->path, what);
 		return SESAME_OK;
 	}
 	stmt_done(s);
@@ -950,7 +952,7 @@ static int query_all(struct call *cl, sqlite3_stmt *s, json_t *(*convert)(sqlite
 			stmt_done(s);
 			json_decref(list);
 			return store_err(cl->h, err, SESAME_INTERNAL, "internal", "sqlite store %s: unreadable %s row",
-				     cl->h->path, what);
+					 cl->h->path, what);
 		}
 	}
 	stmt_done(s);
@@ -982,7 +984,8 @@ static int check_changes(const sesame_store_handle *h, const json_t *changes, co
 
 	if (!json_is_object(changes))
 		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: changes must be an object");
-	json_object_foreach((json_t *)changes, key, v) {
+	json_object_foreach((json_t *)changes, key, v)
+	{
 		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
 			;
 		if (!allowed[i])
@@ -1233,8 +1236,12 @@ static int identity_update(sesame_store_handle *h, sesame_store_txn *txn, const 
 	data = json_object_get(changes, "data");
 	priv = json_object_get(changes, "private");
 	updated = json_object_get(changes, "updated");
-	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)) || (updated && !json_is_integer(updated)))
-		return bad_record(h, err, "identity", data && !json_is_object(data) ? "data" : priv && !json_is_object(priv) ? "private" : "updated");
+	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)) ||
+	    (updated && !json_is_integer(updated)))
+		return bad_record(h, err, "identity",
+				  data && !json_is_object(data)	  ? "data"
+				  : priv && !json_is_object(priv) ? "private"
+								  : "updated");
 	rc = call_start(h, txn, true, &cl, err);
 	if (rc != SESAME_OK)
 		return rc;
@@ -1350,7 +1357,8 @@ static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, co
 	if (!h || !out)
 		return SESAME_USAGE;
 	if (!is_hex(hash, SESAME_STORE_HASH_LENGTH))
-		return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: a refresh hash is 64 lowercase hex digits");
+		return store_err(h, err, SESAME_MALFORMED, "record",
+				 "sqlite store: a refresh hash is 64 lowercase hex digits");
 	rc = call_start(h, txn, false, &cl, err);
 	if (rc != SESAME_OK)
 		return rc;
@@ -1361,8 +1369,7 @@ static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, co
 	return call_end(&cl, query_one(&cl, s, session_of_row, "session", out, err));
 }
 
-static int session_get(sesame_store_handle *h, sesame_store_txn *txn, const char *id, json_t **out,
-		       sesame_error *err)
+static int session_get(sesame_store_handle *h, sesame_store_txn *txn, const char *id, json_t **out, sesame_error *err)
 {
 	struct call cl;
 	sqlite3_stmt *s;
@@ -1583,35 +1590,35 @@ static int kv_purge(sesame_store_handle *h, sesame_store_txn *txn, int64_t now, 
 /* ---- descriptor ------------------------------------------------------- */
 
 const struct sesame_store sesame_store_entry = {
-	.abi_version = SESAME_STORE_ABI_VERSION,
-	.struct_size = sizeof(struct sesame_store),
-	.type = "sqlite",
-	.version = PACKAGE_VERSION,
-	.description = "embedded SQLite database (WAL), one file",
-	.open = store_open,
-	.close = store_close,
-	.begin = txn_begin,
-	.commit = txn_commit,
-	.rollback = txn_rollback,
-	.user_insert = user_insert,
-	.user_get = user_get,
-	.user_update = user_update,
-	.user_delete = user_delete,
-	.users_list = users_list,
-	.identity_insert = identity_insert,
-	.identity_get = identity_get,
-	.identity_update = identity_update,
-	.identity_delete = identity_delete,
-	.identities_of_user = identities_of_user,
-	.session_insert = session_insert,
-	.session_get_by_hash = session_get_by_hash,
-	.session_get = session_get,
-	.session_touch = session_touch,
-	.session_delete = session_delete,
-	.sessions_delete_user = sessions_delete_user,
-	.sessions_count = sessions_count,
-	.kv_get = kv_get,
-	.kv_put = kv_put,
-	.kv_delete = kv_delete,
-	.kv_purge = kv_purge,
+    .abi_version = SESAME_STORE_ABI_VERSION,
+    .struct_size = sizeof(struct sesame_store),
+    .type = "sqlite",
+    .version = PACKAGE_VERSION,
+    .description = "embedded SQLite database (WAL), one file",
+    .open = store_open,
+    .close = store_close,
+    .begin = txn_begin,
+    .commit = txn_commit,
+    .rollback = txn_rollback,
+    .user_insert = user_insert,
+    .user_get = user_get,
+    .user_update = user_update,
+    .user_delete = user_delete,
+    .users_list = users_list,
+    .identity_insert = identity_insert,
+    .identity_get = identity_get,
+    .identity_update = identity_update,
+    .identity_delete = identity_delete,
+    .identities_of_user = identities_of_user,
+    .session_insert = session_insert,
+    .session_get_by_hash = session_get_by_hash,
+    .session_get = session_get,
+    .session_touch = session_touch,
+    .session_delete = session_delete,
+    .sessions_delete_user = sessions_delete_user,
+    .sessions_count = sessions_count,
+    .kv_get = kv_get,
+    .kv_put = kv_put,
+    .kv_delete = kv_delete,
+    .kv_purge = kv_purge,
 };

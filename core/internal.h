@@ -308,8 +308,8 @@ int accounts_link(struct store *st, const char *user_id, const json_t *identity,
 		  sesame_error *err);
 
 /*
- * Detach identity (provider, uid) from user `user_id` and recompute the
- * user's data.  Errors: SESAME_NOT_FOUND "identity" when the user does not
+ * Detach identity (provider, uid) from user `user_id`, end the sessions
+ * opened with it, and recompute the user's data.  Errors: SESAME_NOT_FOUND "identity" when the user does not
  * hold it; SESAME_REJECTED "last-identity" for the user's only identity.
  */
 int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid,

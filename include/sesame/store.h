@@ -31,7 +31,9 @@
  *   session   {"id": ID, "user_id": ID, "device_id": string,
  *              "refresh_hash": 64 lowercase hex (SHA-256 of the refresh
  *              token; the token itself never reaches the store),
- *              "created": int, "expires": int, "last_used": int}
+ *              "created": int, "expires": int, "last_used": int,
+ *              optional "provider": INSTANCE, "provider_uid": UID (the
+ *              identity the session was opened with; both or neither)}
  *
  * IDs are 24 lowercase hex digits (ObjectId form), made by the core.  An
  * identity is unique per (provider, id): this unique key is what makes two
@@ -245,7 +247,8 @@ struct sesame_store {
 	int (*identity_update)(sesame_store_handle *handle, sesame_store_txn *txn, const char *provider,
 			       const char *uid, const json_t *changes, sesame_error *err);
 
-	/* Delete identity (provider, uid).  SESAME_NOT_FOUND "identity".
+	/* Delete identity (provider, uid) and the sessions opened with it (their
+	 * tokens must stop working).  SESAME_NOT_FOUND "identity".
 	 * Since 1.0. */
 	int (*identity_delete)(sesame_store_handle *handle, sesame_store_txn *txn, const char *provider,
 			       const char *uid, sesame_error *err);

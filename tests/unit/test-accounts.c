@@ -290,6 +290,22 @@ static void test_link_is_idempotent_and_checks_the_user(void **state)
 	free(a);
 }
 
+/* A session opened with identity (provider, uid). */
+static void add_identity_session(struct fx *f, const char *user_id, const char *provider, const char *uid,
+				 const char *session_id)
+{
+	char hash[SESAME_STORE_HASH_LENGTH + 1];
+	json_t *s;
+
+	memset(hash, session_id[SESAME_STORE_ID_LENGTH - 1], SESAME_STORE_HASH_LENGTH);
+	hash[SESAME_STORE_HASH_LENGTH] = '\0';
+	s = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "id", session_id, "user_id", user_id,
+		      "device_id", "d", "refresh_hash", hash, "created", (json_int_t)NOW, "expires",
+		      (json_int_t)NOW + 100, "last_used", (json_int_t)NOW, "provider", provider, "provider_uid", uid);
+	assert_int_equal(f->st.desc->session_insert(f->st.h, NULL, s, &f->err), SESAME_OK);
+	json_decref(s);
+}
+
 static void test_unlink_refuses_the_last_identity(void **state)
 {
 	struct fx *f = *state;
@@ -303,8 +319,13 @@ static void test_unlink_refuses_the_last_identity(void **state)
 	/* Only the user's own identities can be unlinked. */
 	assert_int_equal(accounts_unlink(&f->st, a, "apple", "other", &f->err), SESAME_NOT_FOUND);
 	assert_string_equal(f->err.reason, "identity");
+	add_identity_session(f, a, "google", "g1", "650000000000000000000001");
+	add_identity_session(f, a, "fb", "f1", "650000000000000000000002");
 	assert_int_equal(accounts_unlink(&f->st, a, "google", "g1", &f->err), SESAME_OK);
 	assert_data(f, a, "{\"f\": 1}");
+	/* The unlinked identity's session ended; the other one lives on. */
+	assert_int_equal(su_count(f->path, "sessions WHERE provider = 'google'"), 0);
+	assert_int_equal(su_count(f->path, "sessions WHERE provider = 'fb'"), 1);
 	assert_int_equal(accounts_unlink(&f->st, a, "fb", "f1", &f->err), SESAME_REJECTED);
 	assert_int_equal(su_count(f->path, "identities"), 2);
 	/* The unlinked identity logs in as a new user. */

@@ -426,6 +426,34 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 	assert_int_equal(su_count(f->path, "sessions"), 0);
 }
 
+static void test_deleting_an_identity_ends_its_sessions(void **state)
+{
+	struct fx *f = *state;
+	json_t *s1 = session_rec(SESS_1, USER_A, HASH_1, 1000), *s2 = session_rec(SESS_2, USER_A, HASH_2, 1000);
+	json_t *got = NULL;
+
+	insert_user(f, USER_A);
+	insert_identity(f, "google", "g", USER_A, 1);
+	insert_identity(f, "apple", "a", USER_A, 1);
+	json_object_set_new(s1, "provider", json_string("google"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_MALFORMED);
+	json_object_set_new(s1, "provider_uid", json_string("g"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_OK);
+	json_object_set_new(s2, "provider", json_string("apple"));
+	json_object_set_new(s2, "provider_uid", json_string("a"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s2, &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_OK);
+	assert_true(json_equal(got, s1));
+	json_decref(got);
+
+	assert_int_equal(f->d->identity_delete(f->h, NULL, "google", "g", &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	json_decref(s1);
+	json_decref(s2);
+}
+
 /* ---- provider key/value data ---------------------------------------------- */
 
 static void test_kv_put_get_create_expiry_purge(void **state)
@@ -688,6 +716,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleting_an_identity_ends_its_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),

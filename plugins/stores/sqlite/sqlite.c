@@ -85,7 +85,7 @@ enum stmt_id {
 
 #define USER_COLUMNS	 "id, type, disabled, created, last_login, data, custom_data"
 #define IDENTITY_COLUMNS "instance, uid, type, user_id, data, private, created, updated"
-#define SESSION_COLUMNS	 "id, user_id, device_id, refresh_hash, created, expires, last_used"
+#define SESSION_COLUMNS	 "id, user_id, device_id, refresh_hash, created, expires, last_used, provider, provider_uid"
 
 static const char *const stmt_sql[N_STMT] = {
     [S_BEGIN_READ] = "BEGIN DEFERRED",
@@ -105,7 +105,7 @@ static const char *const stmt_sql[N_STMT] = {
     [S_IDENTITY_DELETE] = "DELETE FROM identities WHERE instance = ?1 AND uid = ?2",
     [S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE user_id = ?1"
 			     " ORDER BY updated, created, instance, uid",
-    [S_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_SESSION_GET_BY_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = ?1",
     [S_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
     [S_SESSION_TOUCH] = "UPDATE sessions SET last_used = ?2, expires = CASE WHEN ?3 > 0 THEN ?3 ELSE expires END"
@@ -159,9 +159,16 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " refresh_hash BLOB NOT NULL UNIQUE,"
     " created INTEGER NOT NULL,"
     " expires INTEGER NOT NULL,"
-    " last_used INTEGER NOT NULL"
+    " last_used INTEGER NOT NULL,"
+    " provider TEXT,"
+    " provider_uid TEXT,"
+    " CHECK ((provider IS NULL) = (provider_uid IS NULL))"
     ") WITHOUT ROWID;"
     "CREATE INDEX sessions_user ON sessions (user_id);"
+    /* Tokens of an unlinked identity must stop working (hostile input 43). */
+    "CREATE TRIGGER identities_end_sessions AFTER DELETE ON identities BEGIN"
+    " DELETE FROM sessions WHERE user_id = old.user_id AND provider = old.instance AND provider_uid = old.uid;"
+    " END;"
     "CREATE TABLE provider_data ("
     " instance TEXT NOT NULL,"
     " key TEXT NOT NULL,"
@@ -887,6 +894,7 @@ static json_t *session_of_row(sqlite3_stmt *s)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *hash = sqlite3_column_blob(s, 3);
 	char text[SESAME_STORE_HASH_LENGTH + 1];
+	json_t *rec;
 	int i;
 
 	if (!hash || sqlite3_column_bytes(s, 3) != SESAME_STORE_HASH_LENGTH / 2)
@@ -896,10 +904,17 @@ static json_t *session_of_row(sqlite3_stmt *s)
 		text[2 * i + 1] = hex[hash[i] & 15];
 	}
 	text[SESAME_STORE_HASH_LENGTH] = '\0';
-	return json_pack("{s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "id", column_string(s, 0), "user_id",
-			 column_string(s, 1), "device_id", column_string(s, 2), "refresh_hash", text, "created",
-			 (json_int_t)sqlite3_column_int64(s, 4), "expires", (json_int_t)sqlite3_column_int64(s, 5),
-			 "last_used", (json_int_t)sqlite3_column_int64(s, 6));
+	rec = json_pack("{s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "id", column_string(s, 0), "user_id",
+			column_string(s, 1), "device_id", column_string(s, 2), "refresh_hash", text, "created",
+			(json_int_t)sqlite3_column_int64(s, 4), "expires", (json_int_t)sqlite3_column_int64(s, 5),
+			"last_used", (json_int_t)sqlite3_column_int64(s, 6));
+	if (rec && sqlite3_column_type(s, 7) != SQLITE_NULL &&
+	    (json_object_set_new(rec, "provider", column_string(s, 7)) != 0 ||
+	     json_object_set_new(rec, "provider_uid", column_string(s, 8)) != 0)) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
 }
 
 static int bind_hash(sqlite3_stmt *s, int i, const char *hex)
@@ -1318,6 +1333,12 @@ static int check_session(const sesame_store_handle *h, const json_t *se, sesame_
 		return bad_record(h, err, "session", "expires");
 	if (!json_is_integer(json_object_get(se, "last_used")))
 		return bad_record(h, err, "session", "last_used");
+	/* The identity the session was opened with: both or neither. */
+	if (json_object_get(se, "provider") && !is_text(rec_str(se, "provider")))
+		return bad_record(h, err, "session", "provider");
+	if (!json_object_get(se, "provider") != !json_object_get(se, "provider_uid") ||
+	    (json_object_get(se, "provider_uid") && !is_text(rec_str(se, "provider_uid"))))
+		return bad_record(h, err, "session", "provider_uid");
 	return SESAME_OK;
 }
 
@@ -1342,6 +1363,8 @@ static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const j
 	sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(se, "created")));
 	sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(se, "expires")));
 	sqlite3_bind_int64(s, 7, json_integer_value(json_object_get(se, "last_used")));
+	bind_text(s, 8, rec_str(se, "provider"));
+	bind_text(s, 9, rec_str(se, "provider_uid"));
 	return call_end(&cl, stmt_exec(h, cl.c, s, "session insert", err));
 }
 

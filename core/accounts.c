@@ -198,7 +198,11 @@ static int insert_identity(struct store *st, sesame_store_txn *txn, const struct
 	return rc;
 }
 
-/* Create a user for the identity of a first login. */
+/*
+ * Create a user for the identity of a first login.  Its data is the
+ * identity's, which is what the merge rule gives for a single identity, so
+ * the first login needs no recomputation.
+ */
 static int create_user(struct store *st, sesame_store_txn *txn, struct op *o, sesame_error *err)
 {
 	char id[SESAME_STORE_ID_LENGTH + 1];
@@ -206,8 +210,9 @@ static int create_user(struct store *st, sesame_store_txn *txn, struct op *o, se
 
 	if (store_new_id(o->now, id) != SESAME_OK)
 		return seterr(err, SESAME_INTERNAL, "random", "no random bytes for a user ID");
-	o->user = json_pack("{s:s, s:s, s:b, s:I, s:I, s:{}, s:{}}", "id", id, "type", "normal", "disabled", 0,
-			    "created", (json_int_t)o->now, "last_login", (json_int_t)o->now, "data", "custom_data");
+	o->user = json_pack("{s:s, s:s, s:b, s:I, s:I, s:o, s:{}}", "id", id, "type", "normal", "disabled", 0,
+			    "created", (json_int_t)o->now, "last_login", (json_int_t)o->now, "data",
+			    o->id->data ? json_deep_copy(o->id->data) : json_object(), "custom_data");
 	if (!o->user)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	rc = st->desc->user_insert(st->h, txn, o->user, err);
@@ -252,7 +257,7 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 			rc = update_identity(st, txn, o, err);
 	}
 	json_decref(found);
-	if (rc == SESAME_OK)
+	if (rc == SESAME_OK && !o->created)
 		rc = refresh_user(st, txn, o, o->id, true, err);
 	return rc;
 }

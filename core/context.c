@@ -210,6 +210,7 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 
 int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err)
 {
+	sesame_error e;
 	int rc = SESAME_OK;
 
 	*st = NULL;
@@ -217,16 +218,21 @@ int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err)
 		return seterr(err, SESAME_USAGE, "usage", "the context is not configured");
 	pthread_mutex_lock(&ctx->store_lock);
 	if (!ctx->store_open) {
-		rc = store_open(&ctx->store, ctx->cfg.store_dir, ctx->cfg.store, &ctx->log, err);
+		err_clear(&e);
+		rc = store_open(&ctx->store, ctx->cfg.store_dir, ctx->cfg.store, &ctx->log, &e);
 		if (rc == SESAME_OK)
 			ctx->store_open = true;
 		else
-			log_msg(&ctx->log, SESAME_LOG_ERR, "the store is unavailable: %s", err ? err->text : "");
+			log_msg(&ctx->log, SESAME_LOG_ERR, "the store is unavailable: %s", e.text);
 	}
 	pthread_mutex_unlock(&ctx->store_lock);
-	if (rc == SESAME_OK)
-		*st = &ctx->store;
-	return rc;
+	if (rc != SESAME_OK) {
+		if (err)
+			*err = e;
+		return rc;
+	}
+	*st = &ctx->store;
+	return SESAME_OK;
 }
 
 static int instance_cmp(const void *key, const void *elem)

@@ -209,6 +209,34 @@ static void test_open_refuses_file_readable_by_others(void **state)
 	(void)state;
 }
 
+static void capture_log(void *data, int level, const char *message)
+{
+	char *buf = data;
+
+	if (level <= SESAME_LOG_WARNING)
+		snprintf(buf + strlen(buf), 1024 - strlen(buf), "%s\n", message);
+}
+
+static void test_open_warns_about_a_directory_others_can_write(void **state)
+{
+	char *dir = tu_tmpdir("store-dirmode"), *sub = tu_mkdir(dir, "open", 0777), *path = tu_path(sub, "sesame.db");
+	char logged[1024] = "";
+	struct logger lg = {.fn = capture_log, .data = logged, .max_level = SESAME_LOG_DEBUG};
+	json_t *conf = su_store_conf(path, NULL);
+	sesame_error err;
+	struct store st;
+
+	assert_int_equal(store_open(&st, tu_env("SESAME_TEST_STORES"), conf, &lg, &err), SESAME_OK);
+	assert_non_null(strstr(logged, "writable by group or others"));
+	store_close(&st);
+	json_decref(conf);
+	tu_rmrf(dir);
+	free(path);
+	free(sub);
+	free(dir);
+	(void)state;
+}
+
 static void test_open_refuses_bad_configuration(void **state)
 {
 	struct fx *f = *state;
@@ -711,6 +739,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
+	    cmocka_unit_test(test_open_warns_about_a_directory_others_can_write),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),

@@ -584,6 +584,13 @@ static int prepare_file(const sesame_store_handle *h, sesame_error *err)
 					 h->path, strerror(e));
 		}
 	}
+	/* Whoever may write the directory may replace the database. */
+	if (slash && stat(slash == dir ? "/" : dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(st.st_mode & S_ISVTX))
+		h->host->log(
+		    h->host->data, SESAME_LOG_WARNING,
+		    "sqlite store: %s is writable by group or others (mode %04o): they can replace the database",
+		    slash == dir ? "/" : dir, (unsigned)(st.st_mode & 07777));
 	free(dir);
 	fd = open(h->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
@@ -714,6 +721,11 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 		return host->error(err, SESAME_INTERNAL, "internal", "cannot initialise the store's locks");
 	}
 	rc = parse_config(h, config, err);
+	/* Connections are used by one thread at a time without SQLite's
+	 * mutexes (SQLITE_OPEN_NOMUTEX), which needs a thread-safe build. */
+	if (rc == SESAME_OK && !sqlite3_threadsafe())
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "sqlite",
+			       "the SQLite library was built without thread support (SQLITE_THREADSAFE=0)");
 	if (rc == SESAME_OK)
 		rc = prepare_file(h, err);
 	if (rc == SESAME_OK)

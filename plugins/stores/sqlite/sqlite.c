@@ -586,7 +586,7 @@ static int prepare_file(const sesame_store_handle *h, sesame_error *err)
 	}
 	/* Whoever may write the directory may replace the database. */
 	if (slash && stat(slash == dir ? "/" : dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !(st.st_mode & S_ISVTX))
+	    !((st.st_mode & S_ISVTX) && st.st_uid == 0))
 		h->host->log(
 		    h->host->data, SESAME_LOG_WARNING,
 		    "sqlite store: %s is writable by group or others (mode %04o): they can replace the database",

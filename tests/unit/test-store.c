@@ -171,6 +171,14 @@ static void test_migrations_are_idempotent(void **state)
 	assert_int_equal(su_count(f->path, "users"), 1);
 }
 
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
 static int open_status(const char *path, const char *extra, sesame_error *err)
 {
 	json_t *conf = su_store_conf(path, extra);
@@ -206,6 +214,31 @@ static void test_open_refuses_file_readable_by_others(void **state)
 	tu_rmrf(dir);
 	free(path);
 	free(dir);
+	(void)state;
+}
+
+static void test_open_refuses_garbage_and_symlinks(void **state)
+{
+	char *dir = tu_tmpdir("store-garbage"),
+	     *garbage = tu_write(dir, "garbage.db",
+				 "not a database at all, "
+				 "but long enough to be read as a header by SQLite......"
+				 "................................................",
+				 0600);
+	char *target = tu_write(dir, "target.db", "", 0600), *link = tu_path(dir, "link.db");
+	sesame_error err;
+
+	assert_int_equal(open_status(garbage, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "io");
+	/* A symlink could point the store at a file the operator never chose. */
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(open_status(link, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "io");
+	assert_int_equal(file_size(target), 0);
+	tu_rmrf(dir);
+	free(garbage);
+	free(target);
+	free(link);
 	(void)state;
 }
 
@@ -739,6 +772,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
+	    cmocka_unit_test(test_open_refuses_garbage_and_symlinks),
 	    cmocka_unit_test(test_open_warns_about_a_directory_others_can_write),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),

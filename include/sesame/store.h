@@ -53,9 +53,11 @@
  * transaction.  After any failure inside a transaction other than
  * SESAME_NOT_FOUND from a lookup, the only valid call is rollback() (as in
  * PostgreSQL, where an error aborts the transaction).  A read transaction
- * (flags 0) refuses writes with SESAME_USAGE.  A thread must not call an
- * operation with NULL `txn` while it holds an open write transaction on the
- * same handle (it may wait for its own lock).
+ * (flags 0) refuses writes with SESAME_USAGE.  A thread must not call a
+ * writing operation with NULL `txn`, nor begin() another write transaction,
+ * while it holds an open write transaction on the same handle: it would
+ * wait for its own lock until the store's busy timeout and get
+ * SESAME_CONFLICT.
  *
  * Statuses, common to every operation (reasons in quotes):
  *   SESAME_OK
@@ -63,8 +65,10 @@
  *                        "session", "key"); a normal answer, the
  *                        transaction stays usable.
  *   SESAME_CONFLICT      a unique key is taken ("exists"), or the store
- *                        could not serialize the transaction ("busy"):
- *                        roll back and retry.
+ *                        could not serialize the transaction or get its
+ *                        lock in time ("busy"): roll back and retry.  The
+ *                        core retries a conflict with exactly these two
+ *                        reasons, so a store must use them.
  *   SESAME_MALFORMED     a record lacks a member or has a wrong type
  *                        ("record"), or an ID is not in ObjectId form.
  *   SESAME_USAGE         bad arguments, a write in a read transaction, a

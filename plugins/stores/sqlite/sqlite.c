@@ -2,6 +2,13 @@
  * plugins/stores/sqlite/sqlite.c — the embedded SQLite store: sesame's
  * users, identities, sessions and provider data in one database file.
  *
+ * Settings (the "store" object of sesame.json):
+ *   "path"          absolute file name (the core defaults it to
+ *                   STATE_DIR/sesame.db); its directory is created 0700.
+ *   "synchronous"   "full" (default) or "normal".
+ *   "busy_timeout"  milliseconds a writer waits for the lock before
+ *                   SESAME_CONFLICT, 0 to 600000 (default 5000).
+ *
  * Choices, and why:
  * - WAL journal: readers never block the one writer and a commit is one
  *   sequential append.  synchronous=FULL by default so an acknowledged login

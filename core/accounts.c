@@ -117,7 +117,8 @@ static json_t *merged_data(const json_t *identities, const struct ident *current
 		if (json_object_update(merged, json_object_get(rec, "data")) != 0)
 			goto fail;
 	}
-	if (current && current->data && json_object_update(merged, current->data) != 0)
+	/* A copy: the returned user must not share values with the caller's identity. */
+	if (current && current->data && json_object_update_new(merged, json_deep_copy(current->data)) != 0)
 		goto fail;
 	return merged;
 fail:

@@ -237,6 +237,31 @@ int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1]);
 /* True when `s` is 24 lowercase hex digits. */
 bool store_valid_id(const char *s);
 
+/* The SHA-256 of a refresh token as 64 lowercase hex digits: the only form
+ * in which a refresh token is stored or looked up.  SESAME_OK or
+ * SESAME_INTERNAL. */
+int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1]);
+
+/* What store_session_create() records. */
+struct store_session_params {
+	const char *user_id;
+	const char *device_id;     /* 24 zeros when the client sent none */
+	const char *refresh_token; /* hashed here; never stored or logged */
+	const char *provider;      /* the identity the session is opened with, */
+	const char *provider_uid;  /* both NULL or both set */
+	int64_t now;
+	int64_t expires;
+};
+
+/*
+ * Insert a new session (in `txn`, or atomically when NULL) with a fresh ID,
+ * returned in `id`, and the hash of the refresh token.  Errors: the store's
+ * session_insert() errors (SESAME_NOT_FOUND "user", SESAME_CONFLICT
+ * "exists"), SESAME_USAGE for missing arguments.
+ */
+int store_session_create(struct store *st, sesame_store_txn *txn, const struct store_session_params *p,
+			 char id[SESAME_STORE_ID_LENGTH + 1], sesame_error *err);
+
 struct sesame_ctx {
 	struct logger log;
 	struct config cfg;

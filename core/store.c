@@ -1,12 +1,15 @@
 /*
  * core/store.c — loading and opening the store plugin, running
- * transactions with retry on conflict, and making IDs.
+ * transactions with retry on conflict, making IDs, and creating sessions
+ * with only the hash of their refresh token stored.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "internal.h"
 
@@ -167,12 +170,12 @@ int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg,
 	return rc;
 }
 
+static void hex_encode(const unsigned char *raw, size_t len, char *out);
+
 int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[SESAME_STORE_ID_LENGTH / 2];
 	uint32_t t = (uint32_t)now;
-	size_t i;
 
 	raw[0] = (unsigned char)(t >> 24);
 	raw[1] = (unsigned char)(t >> 16);
@@ -180,11 +183,7 @@ int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
 	raw[3] = (unsigned char)t;
 	if (util_random(raw + 4, sizeof(raw) - 4) != SESAME_OK)
 		return SESAME_INTERNAL;
-	for (i = 0; i < sizeof(raw); i++) {
-		id[2 * i] = hex[raw[i] >> 4];
-		id[2 * i + 1] = hex[raw[i] & 15];
-	}
-	id[SESAME_STORE_ID_LENGTH] = '\0';
+	hex_encode(raw, sizeof(raw), id);
 	return SESAME_OK;
 }
 
@@ -198,4 +197,57 @@ bool store_valid_id(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return s[SESAME_STORE_ID_LENGTH] == '\0';
+}
+
+static void hex_encode(const unsigned char *raw, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (!token || EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 ||
+	    len != SESAME_STORE_HASH_LENGTH / 2)
+		return SESAME_INTERNAL;
+	hex_encode(md, len, hash);
+	util_wipe(md, sizeof(md));
+	return SESAME_OK;
+}
+
+int store_session_create(struct store *st, sesame_store_txn *txn, const struct store_session_params *p,
+			 char id[SESAME_STORE_ID_LENGTH + 1], sesame_error *err)
+{
+	char hash[SESAME_STORE_HASH_LENGTH + 1];
+	json_t *rec;
+	int rc;
+
+	if (!p->user_id || !p->device_id || !p->refresh_token || !p->refresh_token[0] ||
+	    (!p->provider != !p->provider_uid))
+		return seterr(err, SESAME_USAGE, "usage", "store_session_create: bad arguments");
+	if (store_new_id(p->now, id) != SESAME_OK || store_token_hash(p->refresh_token, hash) != SESAME_OK)
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot make a session id or hash a refresh token");
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", p->user_id, "device_id",
+			p->device_id, "refresh_hash", hash, "created", (json_int_t)p->now, "expires",
+			(json_int_t)p->expires, "last_used", (json_int_t)p->now);
+	if (rec && p->provider &&
+	    (json_object_set_new(rec, "provider", json_string(p->provider)) != 0 ||
+	     json_object_set_new(rec, "provider_uid", json_string(p->provider_uid)) != 0)) {
+		json_decref(rec);
+		rec = NULL;
+	}
+	if (!rec)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = st->desc->session_insert(st->h, txn, rec, err);
+	json_decref(rec);
+	return rc;
 }

@@ -749,6 +749,45 @@ static void test_context_opens_the_store_on_first_use(void **state)
 	(void)state;
 }
 
+static void test_sessions_store_only_the_refresh_token_hash(void **state)
+{
+	struct fx *f = *state;
+	const char *token = "the-refresh-token";
+	struct store_session_params p = {.user_id = USER_A,
+					 .device_id = "000000000000000000000000",
+					 .refresh_token = token,
+					 .provider = "google",
+					 .provider_uid = "g",
+					 .now = 100,
+					 .expires = 200};
+	char hash[SESAME_STORE_HASH_LENGTH + 1], id[SESAME_STORE_ID_LENGTH + 1], *stored;
+	json_t *s = NULL;
+
+	/* SHA-256("abc"), FIPS 180-2 appendix B.1. */
+	assert_int_equal(store_token_hash("abc", hash), SESAME_OK);
+	assert_string_equal(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	insert_user(f, USER_A);
+	insert_identity(f, "google", "g", USER_A, 1);
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_OK);
+	assert_true(store_valid_id(id));
+	assert_memory_equal(id, "00000064", 8);
+	assert_int_equal(store_token_hash(token, hash), SESAME_OK);
+	assert_int_equal(f->d->session_get_by_hash(f->h, NULL, hash, &s, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(s, "id")), id);
+	assert_string_equal(json_string_value(json_object_get(s, "provider")), "google");
+	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 200);
+	json_decref(s);
+	/* The token itself is nowhere in the database. */
+	stored = su_query_text(f->path, "SELECT quote(refresh_hash) || id || device_id || created || expires || "
+					"last_used || provider || provider_uid FROM sessions");
+	assert_null(strstr(stored, "refresh"));
+	free(stored);
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_CONFLICT);
+	p.provider_uid = NULL;
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_USAGE);
+	assert_int_equal(su_count(f->path, "sessions"), 1);
+}
+
 static void test_new_ids_are_object_ids(void **state)
 {
 	char a[SESAME_STORE_ID_LENGTH + 1], b[SESAME_STORE_ID_LENGTH + 1];
@@ -780,6 +819,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deleting_an_identity_ends_its_sessions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions_store_only_the_refresh_token_hash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),

@@ -239,6 +239,7 @@ static void test_open_refuses_garbage_and_symlinks(void **state)
 	free(garbage);
 	free(target);
 	free(link);
+	free(dir);
 	(void)state;
 }
 

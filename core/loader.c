@@ -34,15 +34,18 @@ static int check_descriptor(const struct sesame_provider *d, const char *type, c
 {
 	if (SESAME_ABI_MAJOR_OF(d->abi_version) != SESAME_PROVIDER_ABI_MAJOR)
 		return loader_fail(err, path, "abi", "provider ABI major %u, this sesame speaks major %u",
-			    (unsigned)SESAME_ABI_MAJOR_OF(d->abi_version), (unsigned)SESAME_PROVIDER_ABI_MAJOR);
+				   (unsigned)SESAME_ABI_MAJOR_OF(d->abi_version), (unsigned)SESAME_PROVIDER_ABI_MAJOR);
 	if (d->struct_size < SESAME_PROVIDER_MIN_SIZE)
-		return loader_fail(err, path, "abi", "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
-			    (unsigned)d->struct_size, (size_t)SESAME_PROVIDER_MIN_SIZE);
+		return loader_fail(err, path, "abi",
+				   "descriptor struct_size %u is smaller than the ABI 1.0 minimum %zu",
+				   (unsigned)d->struct_size, (size_t)SESAME_PROVIDER_MIN_SIZE);
 	if (!d->type || strcmp(d->type, type) != 0)
-		return loader_fail(err, path, "descriptor", "descriptor type \"%s\" does not match the file name \"%s\"",
-			    d->type ? d->type : "(null)", type);
+		return loader_fail(err, path, "descriptor",
+				   "descriptor type \"%s\" does not match the file name \"%s\"",
+				   d->type ? d->type : "(null)", type);
 	if (!d->init || !d->verify || !d->fini)
-		return loader_fail(err, path, "descriptor", "descriptor lacks a required function (init, verify, fini)");
+		return loader_fail(err, path, "descriptor",
+				   "descriptor lacks a required function (init, verify, fini)");
 	if (!d->version || !d->description)
 		return loader_fail(err, path, "descriptor", "descriptor lacks its version or description string");
 	return SESAME_OK;

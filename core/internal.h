@@ -124,10 +124,12 @@ struct config {
 };
 
 /* Flags of config_load(). */
-#define CONFIG_MAIN_REQUIRED 0x1u
+#define CONFIG_MAIN_OPTIONAL 0x1u /* a missing main file means built-in defaults */
 
 /*
- * Read the main file (or defaults) and the provider drop-ins into `cfg`.
+ * Read the main file `path` (NULL: the compiled-in default) and the provider
+ * drop-ins into `cfg`.  With CONFIG_MAIN_OPTIONAL a missing main file means
+ * built-in defaults.
  * On error `cfg` is left empty (config_free() is still safe) and `err`
  * says FILE:LINE:COL: what.
  */

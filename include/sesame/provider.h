@@ -233,6 +233,13 @@ struct sesame_host {
 	 */
 	int (*jwt_sign)(sesame_instance *self, sesame_keys *keys, const char *kid, const json_t *extra_header,
 			const json_t *claims, char **token, sesame_error *err);
+
+	/*
+	 * The application id ("app_id" of sesame.json), e.g. the default
+	 * audience of tokens minted for this application.  Valid as long as
+	 * `self`.  Appended after jwt_sign: check it with SESAME_HAS_FIELD().
+	 */
+	const char *(*app_id)(const sesame_instance *self);
 };
 
 /*

@@ -642,12 +642,14 @@ void keyset_unref(struct jose_keyset *set)
 	free(set);
 }
 
-static bool alg_listed(const char *const *algorithms, enum jose_alg alg)
+static bool alg_listed(const char *const *algorithms, bool allow_oct, enum jose_alg alg)
 {
 	size_t i;
 
+	if (jose_alg_kty(alg) == JOSE_KTY_OCT && !allow_oct)
+		return false;
 	if (!algorithms)
-		return jose_alg_kty(alg) != JOSE_KTY_OCT;
+		return true;
 	for (i = 0; algorithms[i]; i++)
 		if (strcmp(algorithms[i], jose_alg_name(alg)) == 0)
 			return true;
@@ -713,7 +715,7 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 				kid ? kid : "", kerr.text);
 			continue;
 		}
-		if (!alg_listed(algorithms, key->alg)) {
+		if (!alg_listed(algorithms, allow_oct, key->alg)) {
 			log_msg(lg, SESAME_LOG_WARNING, "%s: skipping key %zu (kid \"%s\"): %s is not accepted here",
 				source, i, kid ? kid : "", jose_alg_name(key->alg));
 			jose_key_clear(key);

@@ -20,7 +20,7 @@
 
 #define DEFAULT_TIMEOUT_MS 10000L
 #define CONNECT_TIMEOUT_MS 5000L
-#define DEFAULT_MAX_BODY (1024 * 1024)
+#define DEFAULT_MAX_BODY   (1024 * 1024)
 
 /* The only global state of the core: curl_global_init, once per process. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -125,7 +125,8 @@ static bool host_is_loopback(const char *host)
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-int http_check_url(const char *url, bool test_mode, sesame_error *err)
+/* Like http_check_url(); *loopback tells whether the host is a loopback one. */
+static int check_url(const char *url, bool test_mode, bool *loopback, sesame_error *err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
@@ -137,18 +138,29 @@ int http_check_url(const char *url, bool test_mode, sesame_error *err)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		rc = seterr(err, SESAME_MALFORMED, "url", "\"%.200s\" is not a valid URL", url ? url : "");
-	} else if (strcmp(scheme, "https") == 0) {
-		rc = SESAME_OK;
-	} else if (strcmp(scheme, "http") != 0) {
-		rc = seterr(err, SESAME_MALFORMED, "url", "\"%.200s\": only https:// URLs are allowed", url);
-	} else if (!test_mode || !host_is_loopback(host)) {
-		rc = seterr(err, SESAME_MALFORMED, "url",
-			    "\"%.200s\": http:// is allowed only to a loopback address in test mode; use https://", url);
+		goto out;
 	}
+	*loopback = host_is_loopback(host);
+	if (strcmp(scheme, "https") == 0)
+		rc = SESAME_OK;
+	else if (strcmp(scheme, "http") != 0)
+		rc = seterr(err, SESAME_MALFORMED, "url", "\"%.200s\": only https:// URLs are allowed", url);
+	else if (!test_mode || !*loopback)
+		rc =
+		    seterr(err, SESAME_MALFORMED, "url",
+			   "\"%.200s\": http:// is allowed only to a loopback address in test mode; use https://", url);
+out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return rc;
+}
+
+int http_check_url(const char *url, bool test_mode, sesame_error *err)
+{
+	bool loopback = false;
+
+	return check_url(url, test_mode, &loopback, err);
 }
 
 void http_response_clear(struct sesame_http_response *resp)
@@ -185,7 +197,8 @@ static struct curl_slist *request_headers(const struct sesame_http_request *req,
 static int transfer_status(CURLcode cc, const struct body *b, const char *url, sesame_error *err)
 {
 	if (b->too_big)
-		return seterr(err, SESAME_UNAVAILABLE, "http", "%.200s: the answer is larger than %zu bytes", url, b->max);
+		return seterr(err, SESAME_UNAVAILABLE, "http", "%.200s: the answer is larger than %zu bytes", url,
+			      b->max);
 	if (cc == CURLE_OPERATION_TIMEDOUT)
 		return seterr(err, SESAME_UNAVAILABLE, "http", "%.200s: timed out", url);
 	return seterr(err, SESAME_UNAVAILABLE, "http", "%.200s: %s", url, curl_easy_strerror(cc));
@@ -196,7 +209,7 @@ int http_perform(bool test_mode, const struct sesame_http_request *req, struct s
 {
 	struct body b = {.max = req->max_body ? req->max_body : DEFAULT_MAX_BODY, .max_age = -1};
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
-	bool post = req->method && strcmp(req->method, "POST") == 0, hdr_ok;
+	bool post = req->method && strcmp(req->method, "POST") == 0, hdr_ok, loopback = false;
 	struct curl_slist *headers = NULL;
 	char *ctype = NULL;
 	CURL *curl = NULL;
@@ -208,7 +221,7 @@ int http_perform(bool test_mode, const struct sesame_http_request *req, struct s
 		*max_age = -1;
 	if (req->method && !post && strcmp(req->method, "GET") != 0)
 		return seterr(err, SESAME_USAGE, "usage", "HTTP method must be GET or POST");
-	rc = http_check_url(req->url, test_mode, err);
+	rc = check_url(req->url, test_mode, &loopback, err);
 	if (rc != SESAME_OK)
 		return rc;
 	pthread_once(&curl_once, curl_init_once);
@@ -232,6 +245,10 @@ int http_perform(bool test_mode, const struct sesame_http_request *req, struct s
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* A proxy from the environment must never see loopback traffic. */
+	if (loopback)
+		curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b.max);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);

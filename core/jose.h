@@ -21,7 +21,7 @@
 #define JOSE_DEFAULT_MAX_LENGTH (64 * 1024)
 /* Default and largest clock skew allowed on exp, nbf and iat. */
 #define JOSE_DEFAULT_LEEWAY 60
-#define JOSE_MAX_LEEWAY 600
+#define JOSE_MAX_LEEWAY	    600
 /* Smallest HMAC secret accepted (RFC 7518 3.2: at least the hash size). */
 #define JOSE_MIN_HMAC_BYTES 32
 /* Smallest RSA modulus accepted. */
@@ -79,16 +79,16 @@ const EVP_MD *jose_alg_md(enum jose_alg alg);
  * verify with it at once).  Every key is pinned to exactly one algorithm.
  */
 struct jose_key {
-	char *kid;               /* NULL when the key has none */
+	char *kid; /* NULL when the key has none */
 	enum jose_alg alg;
-	bool has_private;        /* can sign */
-	EVP_PKEY *pkey;          /* RSA, EC, Ed25519 */
-	unsigned char *secret;   /* HMAC secret, wiped on free */
+	bool has_private;      /* can sign */
+	EVP_PKEY *pkey;	       /* RSA, EC, Ed25519 */
+	unsigned char *secret; /* HMAC secret, wiped on free */
 	size_t secret_len;
-	EVP_MAC_CTX *mac;        /* HMAC template keyed once; duplicated per use */
+	EVP_MAC_CTX *mac;	 /* HMAC template keyed once; duplicated per use */
 	EVP_MD_CTX *verify_tmpl; /* DigestVerify template for RSA/PS/EC, copied per use */
-	size_t sig_len;          /* exact signature length: RSA modulus, 2 x EC coordinate */
-	BIGNUM *order;           /* EC group order, for the r, s range check */
+	size_t sig_len;		 /* exact signature length: RSA modulus, 2 x EC coordinate */
+	BIGNUM *order;		 /* EC group order, for the r, s range check */
 };
 
 /*
@@ -151,10 +151,10 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 struct jws_token {
 	json_t *header;
 	enum jose_alg alg;
-	const char *kid;            /* into header, or NULL */
-	const char *signing_input;  /* the original token, first two segments */
+	const char *kid;	   /* into header, or NULL */
+	const char *signing_input; /* the original token, first two segments */
 	size_t signing_input_len;
-	unsigned char *payload;     /* decoded, NUL-terminated (not counted) */
+	unsigned char *payload; /* decoded, NUL-terminated (not counted) */
 	size_t payload_len;
 	unsigned char *sig;
 	size_t sig_len;
@@ -229,13 +229,13 @@ int http_check_url(const char *url, bool test_mode, sesame_error *err);
 struct jwks_options {
 	const char *url;
 	bool test_mode;
-	const struct logger *log;       /* must outlive the source */
-	const char *name;               /* for log lines: the provider instance */
-	const char *const *algorithms;  /* accepted algs, NULL = all asymmetric */
-	int64_t min_ttl, max_ttl;       /* clamp of max-age; 0 = 60 s .. 24 h */
-	int64_t default_ttl;            /* without max-age; 0 = 1 h */
-	int64_t cooldown;               /* between fetches; 0 = 60 s */
-	long timeout_ms;                /* 0 = 10 s */
+	const struct logger *log;      /* must outlive the source */
+	const char *name;	       /* for log lines: the provider instance */
+	const char *const *algorithms; /* accepted algs, NULL = all asymmetric */
+	int64_t min_ttl, max_ttl;      /* clamp of max-age; 0 = 60 s .. 24 h */
+	int64_t default_ttl;	       /* without max-age; 0 = 1 h */
+	int64_t cooldown;	       /* between fetches; 0 = 60 s */
+	long timeout_ms;	       /* 0 = 10 s */
 };
 
 struct jwks_source;
@@ -250,8 +250,7 @@ void jwks_source_free(struct jwks_source *src);
  * good set is kept when a fetch fails; SESAME_UNAVAILABLE when there is
  * none.
  */
-int jwks_source_get(struct jwks_source *src, int64_t now, bool refresh, struct jose_keyset **set,
-		    sesame_error *err);
+int jwks_source_get(struct jwks_source *src, int64_t now, bool refresh, struct jose_keyset **set, sesame_error *err);
 
 /* ---- keys.c: sesame_keys, the ABI's key set ---------------------------------- */
 
@@ -265,7 +264,7 @@ int keys_from_jwks_uri(const struct jwks_options *opt, struct sesame_keys **out,
 void keys_free(struct sesame_keys *keys);
 int keys_verify(struct sesame_keys *keys, const char *token, const struct sesame_jwt_rules *rules, int64_t now,
 		json_t **claims, sesame_error *err);
-int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims,
-	      char **token, sesame_error *err);
+int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims, char **token,
+	      sesame_error *err);
 
 #endif /* SESAME_JOSE_H */

@@ -29,19 +29,13 @@ static const struct {
 	const char *md;
 	const char *curve; /* JWK crv of the EC/OKP algorithms */
 } algs[] = {
-	[JOSE_HS256] = {"HS256", JOSE_KTY_OCT, "SHA256", NULL},
-	[JOSE_HS384] = {"HS384", JOSE_KTY_OCT, "SHA384", NULL},
-	[JOSE_HS512] = {"HS512", JOSE_KTY_OCT, "SHA512", NULL},
-	[JOSE_RS256] = {"RS256", JOSE_KTY_RSA, "SHA256", NULL},
-	[JOSE_RS384] = {"RS384", JOSE_KTY_RSA, "SHA384", NULL},
-	[JOSE_RS512] = {"RS512", JOSE_KTY_RSA, "SHA512", NULL},
-	[JOSE_PS256] = {"PS256", JOSE_KTY_RSA, "SHA256", NULL},
-	[JOSE_PS384] = {"PS384", JOSE_KTY_RSA, "SHA384", NULL},
-	[JOSE_PS512] = {"PS512", JOSE_KTY_RSA, "SHA512", NULL},
-	[JOSE_ES256] = {"ES256", JOSE_KTY_EC, "SHA256", "P-256"},
-	[JOSE_ES384] = {"ES384", JOSE_KTY_EC, "SHA384", "P-384"},
-	[JOSE_ES512] = {"ES512", JOSE_KTY_EC, "SHA512", "P-521"},
-	[JOSE_EDDSA] = {"EdDSA", JOSE_KTY_OKP, NULL, "Ed25519"},
+    [JOSE_HS256] = {"HS256", JOSE_KTY_OCT, "SHA256", NULL},   [JOSE_HS384] = {"HS384", JOSE_KTY_OCT, "SHA384", NULL},
+    [JOSE_HS512] = {"HS512", JOSE_KTY_OCT, "SHA512", NULL},   [JOSE_RS256] = {"RS256", JOSE_KTY_RSA, "SHA256", NULL},
+    [JOSE_RS384] = {"RS384", JOSE_KTY_RSA, "SHA384", NULL},   [JOSE_RS512] = {"RS512", JOSE_KTY_RSA, "SHA512", NULL},
+    [JOSE_PS256] = {"PS256", JOSE_KTY_RSA, "SHA256", NULL},   [JOSE_PS384] = {"PS384", JOSE_KTY_RSA, "SHA384", NULL},
+    [JOSE_PS512] = {"PS512", JOSE_KTY_RSA, "SHA512", NULL},   [JOSE_ES256] = {"ES256", JOSE_KTY_EC, "SHA256", "P-256"},
+    [JOSE_ES384] = {"ES384", JOSE_KTY_EC, "SHA384", "P-384"}, [JOSE_ES512] = {"ES512", JOSE_KTY_EC, "SHA512", "P-521"},
+    [JOSE_EDDSA] = {"EdDSA", JOSE_KTY_OKP, NULL, "Ed25519"},
 };
 
 /* The OpenSSL group names and coordinate sizes of the JWK curves. */
@@ -51,9 +45,9 @@ static const struct {
 	size_t size;
 	enum jose_alg alg;
 } curves[] = {
-	{"P-256", "prime256v1", NID_X9_62_prime256v1, 32, JOSE_ES256},
-	{"P-384", "secp384r1", NID_secp384r1, 48, JOSE_ES384},
-	{"P-521", "secp521r1", NID_secp521r1, 66, JOSE_ES512},
+    {"P-256", "prime256v1", NID_X9_62_prime256v1, 32, JOSE_ES256},
+    {"P-384", "secp384r1", NID_secp384r1, 48, JOSE_ES384},
+    {"P-521", "secp521r1", NID_secp521r1, 66, JOSE_ES512},
 };
 
 enum jose_alg jose_alg_from_name(const char *name)
@@ -193,7 +187,8 @@ int jose_key_prepare(struct jose_key *key, sesame_error *err)
 	key->verify_tmpl = EVP_MD_CTX_new();
 	if (!key->verify_tmpl ||
 	    EVP_DigestVerifyInit(key->verify_tmpl, &pctx, jose_alg_md(key->alg), NULL, key->pkey) != 1)
-		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s verification", jose_alg_name(key->alg));
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s verification",
+			      jose_alg_name(key->alg));
 	if (key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512 &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
@@ -291,8 +286,8 @@ static int config_pem(struct jose_key *key, const char *what, const json_t *k, s
 
 	key->pkey = pkey_from_pem(json_string_value(k), json_string_length(k), &key->has_private);
 	if (!key->pkey)
-		return seterr(err, SESAME_CONFIG, "key", "%s: \"key\" is not a PEM public or private key (or is encrypted)",
-			      what);
+		return seterr(err, SESAME_CONFIG, "key",
+			      "%s: \"key\" is not a PEM public or private key (or is encrypted)", what);
 	if (!pkey_fits_alg(key->pkey, key->alg, why, sizeof(why)))
 		return seterr(err, SESAME_CONFIG, "key", "%s: %s", what, why);
 	return SESAME_OK;
@@ -310,8 +305,8 @@ int jose_key_from_config(const json_t *obj, const char *what, struct jose_key *k
 		return seterr(err, SESAME_CONFIG, "key", "%s: expected an object {\"alg\", \"kid\", \"key\"}", what);
 	json_object_foreach((json_t *)obj, name, v) {
 		if (strcmp(name, "alg") != 0 && strcmp(name, "kid") != 0 && strcmp(name, "key") != 0)
-			return seterr(err, SESAME_CONFIG, "key", "%s: unknown member \"%s\" (expected alg, kid, key)", what,
-				      name);
+			return seterr(err, SESAME_CONFIG, "key", "%s: unknown member \"%s\" (expected alg, kid, key)",
+				      what, name);
 	}
 	if (!json_is_string(alg))
 		return seterr(err, SESAME_CONFIG, "key", "%s: \"alg\" must be a string", what);
@@ -340,15 +335,16 @@ int jose_key_from_config(const json_t *obj, const char *what, struct jose_key *k
 			return seterr(err, SESAME_CONFIG, "key", "%s: %s", what, text);
 		}
 		if (key->alg != pinned) {
-			seterr(err, SESAME_CONFIG, "key", "%s: the JWK is for %s, not %s", what, jose_alg_name(key->alg),
-			       jose_alg_name(pinned));
+			seterr(err, SESAME_CONFIG, "key", "%s: the JWK is for %s, not %s", what,
+			       jose_alg_name(key->alg), jose_alg_name(pinned));
 			jose_key_clear(key);
 			return SESAME_CONFIG;
 		}
 		free(key->kid);
 		key->kid = NULL;
 	} else if (!json_is_string(k) || json_string_length(k) == 0) {
-		return seterr(err, SESAME_CONFIG, "key", "%s: \"key\" must be a PEM key, a secret or a JWK object", what);
+		return seterr(err, SESAME_CONFIG, "key", "%s: \"key\" must be a PEM key, a secret or a JWK object",
+			      what);
 	} else {
 		rc = jose_alg_kty(key->alg) == JOSE_KTY_OCT ? config_secret(key, what, k, err)
 							    : config_pem(key, what, k, err);
@@ -481,8 +477,7 @@ static int jwk_ec(const json_t *jwk, int c, struct jose_key *key, sesame_error *
 	memcpy(point + 1, x, size);
 	memcpy(point + 1 + size, y, size);
 	bld = OSSL_PARAM_BLD_new();
-	if (bld &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, (char *)curves[c].group, 0) == 1 &&
+	if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, (char *)curves[c].group, 0) == 1 &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * size) == 1)
 		key->pkey = pkey_from_params("EC", bld);
 	if (!key->pkey || !pkey_public_ok(key->pkey))
@@ -557,7 +552,8 @@ static enum jose_alg jwk_alg(const json_t *jwk, enum jose_kty kty, int c, sesame
 
 int jose_key_from_jwk(const json_t *jwk, bool allow_oct, struct jose_key *key, sesame_error *err)
 {
-	json_t *kty = json_object_get(jwk, "kty"), *use = json_object_get(jwk, "use"), *kid = json_object_get(jwk, "kid");
+	json_t *kty = json_object_get(jwk, "kty"), *use = json_object_get(jwk, "use"),
+	       *kid = json_object_get(jwk, "kid");
 	const char *t = json_string_value(kty);
 	enum jose_kty k;
 	int c = -1, rc;
@@ -593,8 +589,8 @@ int jose_key_from_jwk(const json_t *jwk, bool allow_oct, struct jose_key *key, s
 	key->alg = jwk_alg(jwk, k, c, err);
 	if (key->alg == JOSE_ALG_UNKNOWN)
 		return SESAME_MALFORMED;
-	rc = k == JOSE_KTY_RSA ? jwk_rsa(jwk, key, err)
-	     : k == JOSE_KTY_EC ? jwk_ec(jwk, c, key, err)
+	rc = k == JOSE_KTY_RSA	 ? jwk_rsa(jwk, key, err)
+	     : k == JOSE_KTY_EC	 ? jwk_ec(jwk, c, key, err)
 	     : k == JOSE_KTY_OKP ? jwk_okp(jwk, key, err)
 				 : jwk_oct(jwk, key, err);
 	if (rc == SESAME_OK)
@@ -671,8 +667,8 @@ static void drop_duplicate_kids(struct jose_keyset *set, const struct logger *lg
 				dup[i] = dup[j] = true;
 	for (i = 0; i < set->n; i++) {
 		if (dup[i]) {
-			log_msg(lg, SESAME_LOG_WARNING, "%s: skipping key \"%s\": its kid is not unique in the set", source,
-				set->keys[i].kid);
+			log_msg(lg, SESAME_LOG_WARNING, "%s: skipping key \"%s\": its kid is not unique in the set",
+				source, set->keys[i].kid);
 			jose_key_clear(&set->keys[i]);
 		} else {
 			set->keys[o++] = set->keys[i];
@@ -693,7 +689,8 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 
 	*out = NULL;
 	if (!root) {
-		return seterr(err, SESAME_MALFORMED, "jwks", "%s: not JSON: %s (line %d)", source, jerr.text, jerr.line);
+		return seterr(err, SESAME_MALFORMED, "jwks", "%s: not JSON: %s (line %d)", source, jerr.text,
+			      jerr.line);
 	}
 	if (!json_is_object(root) || !json_is_array(list)) {
 		json_decref(root);

@@ -28,10 +28,10 @@ struct jwks_source {
 	pthread_mutex_t lock;
 	pthread_cond_t fetched;
 	struct jose_keyset *set; /* the last good keys, or NULL */
-	int64_t expires;         /* refetch at or after this time */
-	int64_t last_attempt;    /* stamped at every fetch, failed or not */
+	int64_t expires;	 /* refetch at or after this time */
+	int64_t last_attempt;	 /* stamped at every fetch, failed or not */
 	bool attempted;
-	bool fetching;           /* one thread fetches, the others go on */
+	bool fetching; /* one thread fetches, the others go on */
 	char last_error[SESAME_ERROR_TEXT_LENGTH];
 };
 
@@ -115,10 +115,8 @@ static int64_t clamp_ttl(const struct jwks_source *src, long max_age)
 /* Fetch and parse the JWKS, without the lock held. */
 static int fetch(struct jwks_source *src, struct jose_keyset **set, int64_t *ttl, sesame_error *err)
 {
-	struct sesame_http_request req = {.struct_size = sizeof(req),
-					  .method = "GET",
-					  .url = src->url,
-					  .timeout_ms = src->timeout_ms};
+	struct sesame_http_request req = {
+	    .struct_size = sizeof(req), .method = "GET", .url = src->url, .timeout_ms = src->timeout_ms};
 	static const char *const accept[] = {"Accept: application/json, application/jwk-set+json", NULL};
 	struct sesame_http_response resp;
 	long max_age = -1;

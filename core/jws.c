@@ -18,9 +18,12 @@
 
 /* Header members registered by RFC 7515/7516/7519: naming one in `crit`
  * is an error (RFC 7515 4.1.11). */
-static const char *const standard_headers[] = {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256",
-					       "typ", "cty", "crit", "enc", "zip", "epk", "apu", "apv",
-					       "iv", "tag", "p2s", "p2c", NULL};
+/* clang-format off */
+static const char *const standard_headers[] = {
+	"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
+	"enc", "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", NULL,
+};
+/* clang-format on */
 
 void jws_token_clear(struct jws_token *t)
 {
@@ -56,7 +59,8 @@ static int check_crit(const json_t *crit, sesame_error *err)
 			return seterr(err, SESAME_MALFORMED, "malformed",
 				      "header \"crit\" names the standard header \"%s\"", json_string_value(v));
 	}
-	return seterr(err, SESAME_MALFORMED, "malformed", "header \"crit\" names extension \"%s\" that is not supported",
+	return seterr(err, SESAME_MALFORMED, "malformed",
+		      "header \"crit\" names extension \"%s\" that is not supported",
 		      json_string_value(json_array_get(crit, 0)));
 }
 
@@ -92,7 +96,8 @@ static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame
 		return check_crit(crit, err);
 	cty = json_object_get(t->header, "cty");
 	if (cty && (!json_is_string(cty) || strcasecmp(json_string_value(cty), "JWT") == 0))
-		return seterr(err, SESAME_MALFORMED, "malformed", "nested tokens (header \"cty\": \"JWT\") are refused");
+		return seterr(err, SESAME_MALFORMED, "malformed",
+			      "nested tokens (header \"cty\": \"JWT\") are refused");
 	kid = json_object_get(t->header, "kid");
 	if (kid && !json_is_string(kid))
 		return seterr(err, SESAME_MALFORMED, "malformed", "header \"kid\" is not a string");
@@ -137,8 +142,9 @@ int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_
 	t->payload_len = n;
 	t->sig = b64url_decode(sig, (size_t)(token + len - sig), &n);
 	if (!t->sig) {
-		rc = n == SIZE_MAX ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-				   : seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
+		rc = n == SIZE_MAX
+			 ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
+			 : seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
 		goto fail;
 	}
 	t->sig_len = n;
@@ -230,8 +236,7 @@ static bool scalar_in_range(const BIGNUM *v, const BIGNUM *order)
 }
 
 /* JOSE carries ECDSA as raw R || S; OpenSSL wants DER. */
-static unsigned char *ecdsa_der(const struct jose_key *key, const struct jws_token *t, int *derlen,
-				sesame_error *err)
+static unsigned char *ecdsa_der(const struct jose_key *key, const struct jws_token *t, int *derlen, sesame_error *err)
 {
 	size_t half = key->sig_len / 2;
 	BIGNUM *r = BN_bin2bn(t->sig, (int)half, NULL), *s = BN_bin2bn(t->sig + half, (int)half, NULL);
@@ -295,8 +300,8 @@ static int check_pkey(const struct jose_key *key, const struct jws_token *t, ses
 	else
 		ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1;
 	/* Only exactly 1 is success: OpenSSL returns -1 (or 0) otherwise. */
-	ok = ok && EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)t->signing_input,
-				    t->signing_input_len) == 1;
+	ok = ok &&
+	     EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)t->signing_input, t->signing_input_len) == 1;
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
 	ERR_clear_error();

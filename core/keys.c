@@ -87,8 +87,7 @@ int keys_from_jwks_uri(const struct jwks_options *opt, struct sesame_keys **out,
 }
 
 /* The current set: the fixed one, or the JWKS cache's (fetching it if due). */
-static int current_set(struct sesame_keys *keys, int64_t now, bool refresh, struct jose_keyset **set,
-		       sesame_error *err)
+static int current_set(struct sesame_keys *keys, int64_t now, bool refresh, struct jose_keyset **set, sesame_error *err)
 {
 	if (keys->fixed) {
 		*set = keyset_ref(keys->fixed);
@@ -143,8 +142,8 @@ int keys_verify(struct sesame_keys *keys, const char *token, const struct sesame
 	return rc;
 }
 
-int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims,
-	      char **token, sesame_error *err)
+int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims, char **token,
+	      sesame_error *err)
 {
 	const struct jose_key *key = NULL;
 	size_t i;

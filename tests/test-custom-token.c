@@ -62,7 +62,8 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	char *rsa = read_src("tests/jws/keys/rsa.pub.pem"), *ec = read_src("tests/jws/keys/ec256.pub.pem");
-	char *ed = read_src("tests/jws/keys/ed25519.pub.pem"), *jwks = read_src("tests/jws/valid/jwks-by-kid/jwks.json");
+	char *ed = read_src("tests/jws/keys/ed25519.pub.pem"),
+	     *jwks = read_src("tests/jws/valid/jwks-by-kid/jwks.json");
 	char *url, *secret_path;
 	sesame_error err;
 
@@ -74,8 +75,8 @@ static int setup(void **state)
 	/* Three asymmetric keys, the default audience (app_id). */
 	write_provider(f->dir, "static",
 		       json_pack("{s:s, s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]}}", "type",
-				 "custom-token", "config", "signing_keys", "alg", "RS256", "kid", "r", "key", rsa, "alg",
-				 "ES256", "kid", "e", "key", ec, "alg", "EdDSA", "kid", "d", "key", ed));
+				 "custom-token", "config", "signing_keys", "alg", "RS256", "kid", "r", "key", rsa,
+				 "alg", "ES256", "kid", "e", "key", ec, "alg", "EdDSA", "kid", "d", "key", ed));
 	/* HS256 with the secret in a 0600 file, issuer, audiences, metadata. */
 	secret_path = tu_write(f->dir, "hs.secret", HMAC_SECRET "\n", 0600);
 	{
@@ -83,32 +84,37 @@ static int setup(void **state)
 
 		snprintf(ref, sizeof(ref), "@%s", secret_path);
 		write_provider(
-			f->dir, "hmac",
-			json_pack("{s:s, s:{s:[{s:s, s:s}], s:s, s:[s, s], s:i}, s:[{s:s, s:b}, {s:s, s:s}, {s:s}, {s:s}]}",
-				  "type", "custom-token", "config", "signing_keys", "alg", "HS256", "key", ref, "issuer",
-				  "https://issuer.example", "audience", "my-app", "other", "leeway", 30,
-				  "metadata_fields", "name", "email", "required", 1, "name", "profile.name", "field_name",
-				  "name", "name", "https://example\\.com/roles", "name", "big"));
+		    f->dir, "hmac",
+		    json_pack("{s:s, s:{s:[{s:s, s:s}], s:s, s:[s, s], s:i}, s:[{s:s, s:b}, {s:s, s:s}, {s:s}, {s:s}]}",
+			      "type", "custom-token", "config", "signing_keys", "alg", "HS256", "key", ref, "issuer",
+			      "https://issuer.example", "audience", "my-app", "other", "leeway", 30, "metadata_fields",
+			      "name", "email", "required", 1, "name", "profile.name", "field_name", "name", "name",
+			      "https://example\\.com/roles", "name", "big"));
 	}
 	/* A JWKS URI on the loopback mock (test_mode is on). */
-	write_provider(f->dir, "remote", json_pack("{s:s, s:{s:s, s:[s]}}", "type", "custom-token", "config", "jwk_uri",
-						   url, "audience", "my-app"));
+	write_provider(
+	    f->dir, "remote",
+	    json_pack("{s:s, s:{s:s, s:[s]}}", "type", "custom-token", "config", "jwk_uri", url, "audience", "my-app"));
 	/* Instances that must fail to start, each for one reason. */
-	write_provider(f->dir, "bad-unknown-key",
-		       json_pack("{s:s, s:{s:s, s:s}}", "type", "custom-token", "config", "jwk_uri", url, "audiences", "x"));
+	write_provider(
+	    f->dir, "bad-unknown-key",
+	    json_pack("{s:s, s:{s:s, s:s}}", "type", "custom-token", "config", "jwk_uri", url, "audiences", "x"));
 	write_provider(f->dir, "bad-short-secret",
 		       json_pack("{s:s, s:{s:[{s:s, s:s}]}}", "type", "custom-token", "config", "signing_keys", "alg",
 				 "HS256", "key", "too-short"));
-	write_provider(f->dir, "bad-both", json_pack("{s:s, s:{s:s, s:[{s:s, s:s}]}}", "type", "custom-token", "config",
-						     "jwk_uri", url, "signing_keys", "alg", "HS256", "key", HMAC_SECRET));
-	write_provider(f->dir, "bad-leeway", json_pack("{s:s, s:{s:s, s:i}}", "type", "custom-token", "config",
-						       "jwk_uri", url, "leeway", 3600));
+	write_provider(f->dir, "bad-both",
+		       json_pack("{s:s, s:{s:s, s:[{s:s, s:s}]}}", "type", "custom-token", "config", "jwk_uri", url,
+				 "signing_keys", "alg", "HS256", "key", HMAC_SECRET));
+	write_provider(
+	    f->dir, "bad-leeway",
+	    json_pack("{s:s, s:{s:s, s:i}}", "type", "custom-token", "config", "jwk_uri", url, "leeway", 3600));
 	write_provider(f->dir, "bad-four-keys",
 		       json_pack("{s:s, s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}", "type", "custom-token",
-				 "config", "signing_keys", "alg", "RS256", "key", rsa, "alg", "RS256", "key", rsa, "alg",
-				 "RS256", "key", rsa, "alg", "RS256", "key", rsa));
-	write_provider(f->dir, "bad-https", json_pack("{s:s, s:{s:s}}", "type", "custom-token", "config", "jwk_uri",
-						      "http://example.com/jwks.json"));
+				 "config", "signing_keys", "alg", "RS256", "key", rsa, "alg", "RS256", "key", rsa,
+				 "alg", "RS256", "key", rsa, "alg", "RS256", "key", rsa));
+	write_provider(
+	    f->dir, "bad-https",
+	    json_pack("{s:s, s:{s:s}}", "type", "custom-token", "config", "jwk_uri", "http://example.com/jwks.json"));
 	f->ctx = sesame_new();
 	sesame_set_logger(f->ctx, quiet, NULL, SESAME_LOG_DEBUG);
 	{
@@ -219,7 +225,8 @@ static void static_keys_logins(void **state)
 	expect_login(f, "static", make_token("ES256", "tests/jws/keys/ec256.pem", "e", claims_for("es-user", "my-app")),
 		     "es-user");
 	expect_login(f, "static",
-		     make_token("EdDSA", "tests/jws/keys/ed25519.pem", "d", claims_for("ed-user", "my-app")), "ed-user");
+		     make_token("EdDSA", "tests/jws/keys/ed25519.pem", "d", claims_for("ed-user", "my-app")),
+		     "ed-user");
 	/* Without a kid, the key pinned to the token's alg. */
 	expect_login(f, "static", make_token("ES256", "tests/jws/keys/ec256.pem", NULL, claims_for("es2", "my-app")),
 		     "es2");
@@ -306,8 +313,7 @@ static void static_refusals(void **state)
 	struct fixture *f = *state;
 
 	/* Audience other than app_id. */
-	expect_refusal(f, "static",
-		       make_token("RS256", "tests/jws/keys/rsa.pem", "r", claims_for("u", "someone-else")),
+	expect_refusal(f, "static", make_token("RS256", "tests/jws/keys/rsa.pem", "r", claims_for("u", "someone-else")),
 		       SESAME_REJECTED, "claim");
 	/* An HS256 token against the RSA key's kid: algorithm confusion. */
 	expect_refusal(f, "static", make_token("HS256", NULL, "r", claims_for("u", "my-app")), SESAME_REJECTED, "alg");
@@ -315,8 +321,7 @@ static void static_refusals(void **state)
 	expect_refusal(f, "static", make_token("ES256", "tests/jws/keys/ec256.pem", "zz", claims_for("u", "my-app")),
 		       SESAME_REJECTED, "nokey");
 	/* Signed by a key that is not configured. */
-	expect_refusal(f, "static",
-		       make_token("RS256", "tests/jws/keys/rsa-other.pem", "r", claims_for("u", "my-app")),
+	expect_refusal(f, "static", make_token("RS256", "tests/jws/keys/rsa-other.pem", "r", claims_for("u", "my-app")),
 		       SESAME_REJECTED, "sig");
 	/* No sub, an empty sub, a sub of 256 bytes. */
 	expect_refusal(f, "static",
@@ -367,8 +372,8 @@ static void jwks_uri_logins(void **state)
 		     "r1");
 	expect_login(f, "remote", make_token("ES256", "tests/jws/keys/ec256.pem", "ec-1", claims_for("e1", "my-app")),
 		     "e1");
-	expect_login(f, "remote",
-		     make_token("EdDSA", "tests/jws/keys/ed25519.pem", "ed-1", claims_for("d1", "my-app")), "d1");
+	expect_login(f, "remote", make_token("EdDSA", "tests/jws/keys/ed25519.pem", "ed-1", claims_for("d1", "my-app")),
+		     "d1");
 	/* Cached: one fetch for three logins. */
 	assert_int_equal(mockhttp_hits(f->mock, "/jwks.json"), 1);
 	/* An unknown kid refetches at most once per cooldown. */
@@ -429,14 +434,14 @@ static void config_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(static_keys_logins, setup, teardown),
-		cmocka_unit_test_setup_teardown(hmac_login_and_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(hmac_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(static_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(credential_shape, setup, teardown),
-		cmocka_unit_test_setup_teardown(jwks_uri_logins, setup, teardown),
-		cmocka_unit_test_setup_teardown(jwks_uri_unavailable, setup, teardown),
-		cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(static_keys_logins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hmac_login_and_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hmac_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(static_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(credential_shape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(jwks_uri_logins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(jwks_uri_unavailable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

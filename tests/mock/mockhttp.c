@@ -15,7 +15,7 @@
 #include "mockhttp.h"
 
 #define MAX_ROUTES 32
-#define MAX_BODY (4 * 1024 * 1024)
+#define MAX_BODY   (4 * 1024 * 1024)
 
 struct route {
 	char *path;

@@ -70,15 +70,15 @@ static void refuses(const char *s)
 
 static void strictness(void **state)
 {
-	refuses("YQ==");  /* padding */
+	refuses("YQ=="); /* padding */
 	refuses("YQ=");
-	refuses("+/8");   /* base64, not base64url */
-	refuses("Y Q");   /* whitespace */
+	refuses("+/8"); /* base64, not base64url */
+	refuses("Y Q"); /* whitespace */
 	refuses("YQ\n");
-	refuses("Y");     /* a lone character carries no byte */
+	refuses("Y");	  /* a lone character carries no byte */
 	refuses("YQAAA"); /* length % 4 == 1 */
-	refuses("YR");    /* non-zero unused bits: "a" is YQ only */
-	refuses("YWF");   /* 2 unused bits set */
+	refuses("YR");	  /* non-zero unused bits: "a" is YQ only */
+	refuses("YWF");	  /* 2 unused bits set */
 	refuses("Y\x80Q");
 	/* An embedded NUL ends nothing: the length decides. */
 	{
@@ -93,9 +93,9 @@ static void strictness(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(known_values),
-		cmocka_unit_test(strictness),
+	    cmocka_unit_test(round_trip),
+	    cmocka_unit_test(known_values),
+	    cmocka_unit_test(strictness),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

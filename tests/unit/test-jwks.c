@@ -22,7 +22,7 @@
 #include "mock/mockhttp.h"
 #include "testutil.h"
 
-#define T0 1700000000
+#define T0	  1700000000
 #define JWKS_PATH "/jwks.json"
 
 static char *read_src(const char *rel)
@@ -286,11 +286,11 @@ static void failures_keep_cached_keys(void **state)
 		int status;
 		const char *body, *headers;
 	} bad[] = {
-		{500, "oops", NULL},
-		{200, "not json", NULL},
-		{200, "{\"keys\":[]}", NULL},
-		{200, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", NULL},
-		{302, "", "Location: http://evil.example/jwks.json"},
+	    {500, "oops", NULL},
+	    {200, "not json", NULL},
+	    {200, "{\"keys\":[]}", NULL},
+	    {200, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}", NULL},
+	    {302, "", "Location: http://evil.example/jwks.json"},
 	};
 	char *tok = token_with_kid("ec-1");
 	sesame_error err;
@@ -379,7 +379,8 @@ static void oversize_body(void **state)
 static void redirect_refused(void **state)
 {
 	struct fixture *f = *state;
-	char *tok = token_with_kid("ec-1"), *target = mockhttp_url(f->mock, "/elsewhere"), *jwks = jwks_with("ec-1", NULL);
+	char *tok = token_with_kid("ec-1"), *target = mockhttp_url(f->mock, "/elsewhere"),
+	     *jwks = jwks_with("ec-1", NULL);
 	char loc[256];
 	struct sesame_http_request req = {.struct_size = sizeof(req), .method = "GET", .url = f->url};
 	struct sesame_http_response resp;
@@ -514,22 +515,22 @@ static void concurrent_verify_during_refresh(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(cache_hit, setup, teardown),
-		cmocka_unit_test_setup_teardown(max_age_honoured, setup, teardown),
-		cmocka_unit_test_setup_teardown(max_age_clamped_high, setup, teardown),
-		cmocka_unit_test_setup_teardown(max_age_clamped_low, setup, teardown),
-		cmocka_unit_test_setup_teardown(max_age_default, setup, teardown),
-		cmocka_unit_test_setup_teardown(unknown_kid_refetch_cooldown, setup, teardown),
-		cmocka_unit_test_setup_teardown(cooldown_stamped_on_failure, setup, teardown),
-		cmocka_unit_test_setup_teardown(failures_keep_cached_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(server_down_with_cached_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(server_down_without_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_bodies_without_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(oversize_body, setup, teardown),
-		cmocka_unit_test_setup_teardown(redirect_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(url_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(post_and_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(concurrent_verify_during_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cache_hit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(max_age_honoured, setup, teardown),
+	    cmocka_unit_test_setup_teardown(max_age_clamped_high, setup, teardown),
+	    cmocka_unit_test_setup_teardown(max_age_clamped_low, setup, teardown),
+	    cmocka_unit_test_setup_teardown(max_age_default, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_kid_refetch_cooldown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cooldown_stamped_on_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(failures_keep_cached_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(server_down_with_cached_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(server_down_without_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_bodies_without_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(oversize_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(url_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(post_and_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_verify_during_refresh, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

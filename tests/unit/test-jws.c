@@ -19,7 +19,7 @@
 #include "testutil.h"
 
 #define HMAC_SECRET "sesame-test-hmac-secret-0123456789abcdef"
-#define NOW 1700000000
+#define NOW	    1700000000
 
 static char *read_key(const char *name)
 {
@@ -56,12 +56,19 @@ static struct sesame_keys *one_key(const char *alg, const char *file, const char
 static const struct {
 	const char *alg, *priv, *pub;
 } algs[] = {
-	{"HS256", NULL, NULL},          {"HS384", NULL, NULL},          {"HS512", NULL, NULL},
-	{"RS256", "rsa.pem", "rsa.pub.pem"},     {"RS384", "rsa.pem", "rsa.pub.pem"},
-	{"RS512", "rsa.pem", "rsa.pub.pem"},     {"PS256", "rsa.pem", "rsa.pub.pem"},
-	{"PS384", "rsa.pem", "rsa.pub.pem"},     {"PS512", "rsa.pem", "rsa.pub.pem"},
-	{"ES256", "ec256.pem", "ec256.pub.pem"}, {"ES384", "ec384.pem", "ec384.pub.pem"},
-	{"ES512", "ec521.pem", "ec521.pub.pem"}, {"EdDSA", "ed25519.pem", "ed25519.pub.pem"},
+    {"HS256", NULL, NULL},
+    {"HS384", NULL, NULL},
+    {"HS512", NULL, NULL},
+    {"RS256", "rsa.pem", "rsa.pub.pem"},
+    {"RS384", "rsa.pem", "rsa.pub.pem"},
+    {"RS512", "rsa.pem", "rsa.pub.pem"},
+    {"PS256", "rsa.pem", "rsa.pub.pem"},
+    {"PS384", "rsa.pem", "rsa.pub.pem"},
+    {"PS512", "rsa.pem", "rsa.pub.pem"},
+    {"ES256", "ec256.pem", "ec256.pub.pem"},
+    {"ES384", "ec384.pem", "ec384.pub.pem"},
+    {"ES512", "ec521.pem", "ec521.pub.pem"},
+    {"EdDSA", "ed25519.pem", "ed25519.pub.pem"},
 };
 
 static void sign_verify_every_alg(void **state)
@@ -92,7 +99,7 @@ static void sign_verify_every_alg(void **state)
 		assert_string_equal(json_string_value(json_object_get(t.header, "typ")), "at+jwt");
 		/* ECDSA is emitted as raw R || S of exactly twice the coordinate size. */
 		if (algs[i].alg[0] == 'E' && algs[i].alg[1] == 'S')
-			assert_int_equal(t.sig_len, strcmp(algs[i].alg, "ES256") == 0   ? 64
+			assert_int_equal(t.sig_len, strcmp(algs[i].alg, "ES256") == 0	? 64
 						    : strcmp(algs[i].alg, "ES384") == 0 ? 96
 											: 132);
 		jws_token_clear(&t);
@@ -197,10 +204,10 @@ static void parse_cap_before_decoding(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sign_verify_every_alg),
-		cmocka_unit_test(sign_refusals),
-		cmocka_unit_test(select_by_kid),
-		cmocka_unit_test(parse_cap_before_decoding),
+	    cmocka_unit_test(sign_verify_every_alg),
+	    cmocka_unit_test(sign_refusals),
+	    cmocka_unit_test(select_by_kid),
+	    cmocka_unit_test(parse_cap_before_decoding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,14 +14,14 @@
 #include <sesame/provider.h>
 
 #define MAX_SIGNING_KEYS 3
-#define MAX_AUDIENCES 16
-#define MAX_LEEWAY 300
-#define DEFAULT_LEEWAY 60
+#define MAX_AUDIENCES	 16
+#define MAX_LEEWAY	 300
+#define DEFAULT_LEEWAY	 60
 #define MAX_TOKEN_LENGTH (1024 * 1024)
-#define MAX_SUB_LENGTH 255
-#define MAX_FIELD_CHARS 4096
-#define MAX_FIELDS 64
-#define MAX_PATH_DEPTH 16
+#define MAX_SUB_LENGTH	 255
+#define MAX_FIELD_CHARS	 4096
+#define MAX_FIELDS	 64
+#define MAX_PATH_DEPTH	 16
 
 /* One metadata field: a path into the claims and the name it gets. */
 struct field {
@@ -76,8 +76,9 @@ static void state_free(struct state *st)
 
 static int check_known_keys(struct state *st, const json_t *config, sesame_error *err)
 {
-	static const char *const known[] = {"audience", "require_any_audience", "issuer", "leeway", "signing_keys",
-					    "jwk_uri", "max_token_length", "metadata_fields", NULL};
+	static const char *const known[] = {"audience",		"require_any_audience", "issuer",
+					    "leeway",		"signing_keys",		"jwk_uri",
+					    "max_token_length", "metadata_fields",	NULL};
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -87,9 +88,9 @@ static int check_known_keys(struct state *st, const json_t *config, sesame_error
 			;
 		if (!known[i])
 			return st->host->error(err, SESAME_CONFIG, "config",
-					    "unknown key \"%s\" (custom-token knows audience, require_any_audience, "
-					    "issuer, leeway, signing_keys, jwk_uri, max_token_length)",
-					    key);
+					       "unknown key \"%s\" (custom-token knows audience, require_any_audience, "
+					       "issuer, leeway, signing_keys, jwk_uri, max_token_length)",
+					       key);
 	}
 	return SESAME_OK;
 }
@@ -100,18 +101,21 @@ static int load_audiences(struct state *st, const json_t *config, sesame_error *
 	size_t i;
 
 	if (!aud) {
-		const char *app = SESAME_HAS_FIELD(struct sesame_host, app_id, st->host->struct_size) && st->host->app_id
-					  ? st->host->app_id(st->self)
-					  : NULL;
+		const char *app =
+		    SESAME_HAS_FIELD(struct sesame_host, app_id, st->host->struct_size) && st->host->app_id
+			? st->host->app_id(st->self)
+			: NULL;
 
 		if (!app)
-			return st->host->error(err, SESAME_CONFIG, "config", "\"audience\" is required: %s", "this sesame has no app_id to default to");
+			return st->host->error(err, SESAME_CONFIG, "config", "\"audience\" is required: %s",
+					       "this sesame has no app_id to default to");
 		st->audiences[0] = strdup(app);
 		return st->audiences[0] ? SESAME_OK : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	if (json_is_string(aud))
-		return st->host->error(err, SESAME_CONFIG, "config", "\"audience\" must be an array of strings, e.g. [\"%s\"]",
-				    json_string_value(aud));
+		return st->host->error(err, SESAME_CONFIG, "config",
+				       "\"audience\" must be an array of strings, e.g. [\"%s\"]",
+				       json_string_value(aud));
 	if (!json_is_array(aud) || json_array_size(aud) == 0 || json_array_size(aud) > MAX_AUDIENCES)
 		return st->host->error(err, SESAME_CONFIG, "config",
 				       "\"audience\" must be an array of 1 to %d non-empty strings", MAX_AUDIENCES);
@@ -152,14 +156,16 @@ static int load_rules(struct state *st, const json_t *config, sesame_error *err)
 		if (!json_is_integer(leeway) || json_integer_value(leeway) < 0 ||
 		    json_integer_value(leeway) > MAX_LEEWAY)
 			return st->host->error(err, SESAME_CONFIG, "config",
-					       "\"leeway\" must be an integer number of seconds from 0 to %d", MAX_LEEWAY);
+					       "\"leeway\" must be an integer number of seconds from 0 to %d",
+					       MAX_LEEWAY);
 		st->rules.leeway = json_integer_value(leeway);
 	}
 	if (max) {
 		if (!json_is_integer(max) || json_integer_value(max) < 256 ||
 		    json_integer_value(max) > MAX_TOKEN_LENGTH)
 			return st->host->error(err, SESAME_CONFIG, "config",
-					       "\"max_token_length\" must be an integer from 256 to %d", MAX_TOKEN_LENGTH);
+					       "\"max_token_length\" must be an integer from 256 to %d",
+					       MAX_TOKEN_LENGTH);
 		st->rules.max_length = (size_t)json_integer_value(max);
 	}
 	return SESAME_OK;
@@ -170,16 +176,19 @@ static int load_keys(struct state *st, const json_t *config, sesame_error *err)
 	json_t *keys = json_object_get(config, "signing_keys"), *uri = json_object_get(config, "jwk_uri");
 
 	if ((keys != NULL) == (uri != NULL))
-		return st->host->error(err, SESAME_CONFIG, "config", "give exactly one of \"signing_keys\" and \"jwk_uri\"");
+		return st->host->error(err, SESAME_CONFIG, "config",
+				       "give exactly one of \"signing_keys\" and \"jwk_uri\"");
 	if (uri) {
 		if (!json_is_string(uri))
-			return st->host->error(err, SESAME_CONFIG, "config", "\"jwk_uri\" must be a string (an https:// URL)");
+			return st->host->error(err, SESAME_CONFIG, "config",
+					       "\"jwk_uri\" must be a string (an https:// URL)");
 		return st->host->keys_from_jwks_uri(st->self, json_string_value(uri), NULL, &st->keys, err);
 	}
 	if (!json_is_array(keys) || json_array_size(keys) == 0 || json_array_size(keys) > MAX_SIGNING_KEYS)
-		return st->host->error(err, SESAME_CONFIG, "config",
-				       "\"signing_keys\" must be an array of 1 to %d {\"alg\", \"kid\", \"key\"} objects",
-				       MAX_SIGNING_KEYS);
+		return st->host->error(
+		    err, SESAME_CONFIG, "config",
+		    "\"signing_keys\" must be an array of 1 to %d {\"alg\", \"kid\", \"key\"} objects",
+		    MAX_SIGNING_KEYS);
 	return st->host->keys_from_config(st->self, keys, &st->keys, err);
 }
 
@@ -258,8 +267,8 @@ static int load_fields(struct state *st, const json_t *config, sesame_error *err
 	if (!list)
 		return SESAME_OK;
 	if (!json_is_array(list) || json_array_size(list) > MAX_FIELDS)
-		return st->host->error(err, SESAME_CONFIG, "config", "\"metadata_fields\" must be an array of at most %d",
-				       MAX_FIELDS);
+		return st->host->error(err, SESAME_CONFIG, "config",
+				       "\"metadata_fields\" must be an array of at most %d", MAX_FIELDS);
 	st->fields = calloc(json_array_size(list) + 1, sizeof(*st->fields));
 	if (!st->fields)
 		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -438,12 +447,12 @@ out:
 }
 
 const struct sesame_provider sesame_provider_entry = {
-	.abi_version = SESAME_PROVIDER_ABI_VERSION,
-	.struct_size = sizeof(struct sesame_provider),
-	.type = "custom-token",
-	.version = "0.1.0",
-	.description = "JWTs signed by the application's own issuer (HS/RS/PS/ES/EdDSA keys or a JWKS URI)",
-	.init = ct_init,
-	.verify = ct_verify,
-	.fini = ct_fini,
+    .abi_version = SESAME_PROVIDER_ABI_VERSION,
+    .struct_size = sizeof(struct sesame_provider),
+    .type = "custom-token",
+    .version = "0.1.0",
+    .description = "JWTs signed by the application's own issuer (HS/RS/PS/ES/EdDSA keys or a JWKS URI)",
+    .init = ct_init,
+    .verify = ct_verify,
+    .fini = ct_fini,
 };

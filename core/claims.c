@@ -83,7 +83,10 @@ static bool aud_holds(const json_t *aud, const char *want)
 
 	if (json_is_string(aud))
 		return string_is(aud, want);
-	json_array_foreach(aud, i, v) if (string_is(v, want)) return true;
+	json_array_foreach(aud, i, v) {
+		if (string_is(v, want))
+			return true;
+	}
 	return false;
 }
 
@@ -98,8 +101,10 @@ static int check_audience(const json_t *claims, const struct sesame_jwt_rules *r
 	if (json_is_array(aud)) {
 		if (json_array_size(aud) == 0)
 			return seterr(err, SESAME_REJECTED, "claim", "claim \"aud\" is an empty array");
-		json_array_foreach(aud, i, v) if (!json_is_string(v)) return seterr(err, SESAME_REJECTED, "claim",
-										    "claim \"aud\" holds a non-string");
+		json_array_foreach(aud, i, v) {
+			if (!json_is_string(v))
+				return seterr(err, SESAME_REJECTED, "claim", "claim \"aud\" holds a non-string");
+		}
 	} else if (!json_is_string(aud)) {
 		return seterr(err, SESAME_REJECTED, "claim", "claim \"aud\" is neither a string nor an array");
 	}

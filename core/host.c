@@ -87,6 +87,11 @@ static int host_jwt_verify(sesame_instance *self, sesame_keys *keys, const char 
 {
 	if (!claims)
 		return seterr(err, SESAME_USAGE, "usage", "jwt_verify: NULL claims");
+	*claims = NULL;
+	/* Every field of the rules is ABI 1.0; fields appended later must be
+	 * read only when struct_size covers them. */
+	if (rules && !SESAME_HAS_FIELD(struct sesame_jwt_rules, max_length, rules->struct_size))
+		return seterr(err, SESAME_USAGE, "usage", "jwt_verify: rules.struct_size is too small");
 	return keys_verify(keys, token, rules, ctx_now(self->ctx), claims, err);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -24,6 +25,7 @@ struct route {
 	char *body;
 	size_t len;
 	char *headers;
+	unsigned delay_ms;
 	unsigned hits;
 	char *last_method;
 	char *last_body;
@@ -124,6 +126,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct route *r;
 	enum MHD_Result ret;
 	char *headers;
+	unsigned delay;
 	int status;
 
 	if (!up) {
@@ -157,6 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	r->last_body = xstrdup(up->data);
 	r->last_headers = headers;
 	status = r->status;
+	delay = r->delay_ms;
 	resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
 	if (resp && r->content_type)
 		MHD_add_response_header(resp, "Content-Type", r->content_type);
@@ -165,6 +169,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	pthread_mutex_unlock(&m->lock);
 	if (!resp)
 		return MHD_NO;
+	if (delay) {
+		struct timespec ts = {.tv_sec = delay / 1000, .tv_nsec = (long)(delay % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
 	ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -194,7 +203,7 @@ struct mockhttp *mockhttp_start(void)
 	sa.sin_family = AF_INET;
 	sa.sin_port = 0;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
+	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
 				     on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
 	if (!m->daemon)
@@ -271,6 +280,13 @@ void mockhttp_set_str(struct mockhttp *m, const char *path, int status, const ch
 		      const char *headers)
 {
 	mockhttp_set(m, path, status, content_type, body, body ? strlen(body) : 0, headers);
+}
+
+void mockhttp_set_delay(struct mockhttp *m, const char *path, unsigned ms)
+{
+	pthread_mutex_lock(&m->lock);
+	route_of(m, path, 1)->delay_ms = ms;
+	pthread_mutex_unlock(&m->lock);
 }
 
 unsigned mockhttp_hits(struct mockhttp *m, const char *path)

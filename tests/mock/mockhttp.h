@@ -35,6 +35,11 @@ void mockhttp_set(struct mockhttp *m, const char *path, int status, const char *
 void mockhttp_set_str(struct mockhttp *m, const char *path, int status, const char *content_type, const char *body,
 		      const char *headers);
 
+/* Wait `ms` milliseconds before answering requests to `path` (a slow
+ * server, for timeout tests).  Connections are served by their own threads,
+ * so a slow path does not hold up the others. */
+void mockhttp_set_delay(struct mockhttp *m, const char *path, unsigned ms);
+
 /* How many requests reached `path` since the start (or the last reset). */
 unsigned mockhttp_hits(struct mockhttp *m, const char *path);
 void mockhttp_reset_hits(struct mockhttp *m);

@@ -376,6 +376,22 @@ static void oversize_body(void **state)
 	free(tok);
 }
 
+/* A server that answers too slowly is unavailable (the timeout, not the
+ * time taken, is what this checks). */
+static void slow_server_times_out(void **state)
+{
+	struct fixture *f = *state;
+	struct sesame_http_request req = {.struct_size = sizeof(req), .method = "GET", .url = f->url, .timeout_ms = 200};
+	struct sesame_http_response resp;
+	sesame_error err;
+
+	mockhttp_set_delay(f->mock, JWKS_PATH, 1500);
+	assert_int_equal(http_perform(true, &req, &resp, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "http");
+	assert_non_null(strstr(err.text, "timed out"));
+	assert_null(resp.body);
+}
+
 static void redirect_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -528,6 +544,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(bad_bodies_without_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(oversize_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(slow_server_times_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(url_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(post_and_headers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_verify_during_refresh, setup, teardown),

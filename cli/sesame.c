@@ -104,7 +104,7 @@ static sesame_ctx *open_ctx(const struct cli *cli, int *rc)
 		return NULL;
 	}
 	sesame_set_logger(ctx, NULL, NULL, cli->verbose ? SESAME_LOG_DEBUG : SESAME_LOG_WARNING);
-	st = sesame_configure(ctx, cli->config, cli->config ? SESAME_CONFIGURE_NO_DEFAULT_FILE : 0, &err);
+	st = sesame_configure(ctx, cli->config, 0, &err);
 	if (st != SESAME_OK) {
 		fprintf(stderr, "sesame: %s\n", err.text);
 		sesame_free(ctx);

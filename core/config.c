@@ -578,7 +578,7 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 	int rc = SESAME_OK;
 
 	if (!dh) {
-		if (errno == ENOENT || errno == ENOTDIR)
+		if (errno == ENOENT)
 			return SESAME_OK;
 		return seterr_at(err, SESAME_CONFIG, "file", dir, 0, 0, "cannot read drop-in directory: %s",
 				 strerror(errno));
@@ -800,7 +800,7 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 		goto fail;
 	}
-	if (access(file, F_OK) != 0 && errno == ENOENT && !path && !(flags & CONFIG_MAIN_REQUIRED)) {
+	if ((flags & CONFIG_MAIN_OPTIONAL) && access(file, F_OK) != 0 && errno == ENOENT) {
 		log_msg(lg, SESAME_LOG_INFO, "%s not found, using built-in defaults", file);
 		root = json_object();
 	} else {

@@ -69,16 +69,17 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 		if (rc != SESAME_OK) {
 			char text[SESAME_ERROR_TEXT_LENGTH];
 
-			snprintf(text, sizeof(text), "%s: %s", pc->source, e.text);
+			snprintf(text, sizeof(text), "%s: init: %s", in->plugin_path, e.text);
 			memcpy(e.text, text, sizeof(text));
 			in->desc = NULL;
 		}
 	}
 	if (rc != SESAME_OK) {
 		in->st = INSTANCE_FAILED;
-		memcpy(in->error, e.text, sizeof(in->error));
+		/* Name both files: the drop-in that asked and the plugin that failed. */
+		snprintf(in->error, sizeof(in->error), "%s: %s", pc->source, e.text);
 		log_msg(&ctx->log, SESAME_LOG_ERR, "provider \"%s\" (type %s) is unavailable: %s", pc->name, pc->type,
-			e.text);
+			in->error);
 		return;
 	}
 	in->st = INSTANCE_READY;
@@ -112,7 +113,7 @@ SESAME_API int sesame_configure(sesame_ctx *ctx, const char *path, unsigned flag
 		return seterr(err, SESAME_USAGE, "usage", "sesame_configure: NULL context");
 	if (ctx->configured)
 		return seterr(err, SESAME_USAGE, "usage", "sesame_configure: context already configured");
-	rc = config_load(&ctx->cfg, path, (flags & SESAME_CONFIGURE_NO_DEFAULT_FILE) ? CONFIG_MAIN_REQUIRED : 0,
+	rc = config_load(&ctx->cfg, path, (!path && !(flags & SESAME_CONFIGURE_NO_DEFAULT_FILE)) ? CONFIG_MAIN_OPTIONAL : 0,
 			 &ctx->log, err);
 	if (rc != SESAME_OK)
 		return rc;

@@ -124,10 +124,12 @@ struct config {
 };
 
 /* Flags of config_load(). */
-#define CONFIG_MAIN_REQUIRED 0x1u
+#define CONFIG_MAIN_OPTIONAL 0x1u /* a missing main file means built-in defaults */
 
 /*
- * Read the main file (or defaults) and the provider drop-ins into `cfg`.
+ * Read the main file `path` (NULL: the compiled-in default) and the provider
+ * drop-ins into `cfg`.  With CONFIG_MAIN_OPTIONAL a missing main file means
+ * built-in defaults.
  * On error `cfg` is left empty (config_free() is still safe) and `err`
  * says FILE:LINE:COL: what.
  */
@@ -186,3 +188,37 @@ int64_t ctx_now(const struct sesame_ctx *ctx);
 
 /* The host services table handed to every provider. */
 extern const struct sesame_host host_services;
+
+/* ---- signing.c ------------------------------------------------------- */
+
+#define SIGNING_KID_SIZE 17 /* 16 hex digits + NUL */
+
+struct evp_pkey_st;
+
+/* One of sesame's own token keys. */
+struct signing_key {
+	struct evp_pkey_st *pkey; /* EVP_PKEY, prepared once */
+	char kid[SIGNING_KID_SIZE];
+	char *pem;                /* private PEM of the current key; NULL for retired ones */
+	int64_t retired_at;       /* 0 for the current key */
+};
+
+/* keys[0] is the current (signing) key; the others are retired, verify only. */
+struct signing_keys {
+	struct signing_key *keys;
+	size_t n;
+};
+
+/*
+ * Load the signing key (generating it, 0600, when the file does not exist)
+ * and the retired keys still within their verification window; prune the
+ * others.  SESAME_CONFIG (reason "permissions") for a key file group or
+ * world may access, (reason "key") for an empty or non-P-256 key.
+ */
+int signing_keys_load(const struct config *cfg, int64_t now, const struct logger *lg, struct signing_keys *sk,
+		      sesame_error *err);
+void signing_keys_free(struct signing_keys *sk);
+/* Make a new signing key; the old one is retired.  `new_kid` receives the
+ * new key's id. */
+int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],
+			sesame_error *err);

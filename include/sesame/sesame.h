@@ -46,7 +46,7 @@ typedef struct sesame_ctx sesame_ctx;
 typedef void (*sesame_log_fn)(void *data, int level, const char *message);
 
 /* Flags for sesame_configure(). */
-#define SESAME_CONFIGURE_NO_DEFAULT_FILE 0x1u /* a missing main file is an error */
+#define SESAME_CONFIGURE_NO_DEFAULT_FILE 0x1u /* path NULL: a missing default main file is an error */
 
 /* Flags for sesame_config_json(). */
 #define SESAME_CONFIG_SHOW_SECRETS 0x1u /* do not mask secrets (never for logs) */
@@ -78,8 +78,9 @@ SESAME_API void sesame_set_logger(sesame_ctx *ctx, sesame_log_fn fn, void *data,
 
 /*
  * Read the main configuration file `path` (NULL: the compiled-in default,
- * $(sysconfdir)/sesame/sesame.json; a missing default file means built-in
- * defaults), read the provider drop-ins, load the plugin of every enabled
+ * $(sysconfdir)/sesame/sesame.json, where a missing file means built-in
+ * defaults unless SESAME_CONFIGURE_NO_DEFAULT_FILE is given; a `path` that
+ * does not exist is an error), read the provider drop-ins, load the plugin of every enabled
  * provider instance and initialise it.  A provider whose plugin fails to
  * load or initialise is logged and fails closed (its logins answer
  * SESAME_UNAVAILABLE); the others work.

@@ -1,0 +1,364 @@
+/*
+ * core/signing.c — sesame's own token-signing keys: generated on first
+ * start, kept 0600 in the state directory, rotated on demand.
+ *
+ * The current key is one PEM file (config "signing_key", by default
+ * STATE_DIR/signing-key.pem).  Rotation writes a new key and moves the old
+ * public key to SIGNING_KEY.retired/KID.pem; retired keys still verify the
+ * tokens they signed until those expire (their file's mtime is the moment
+ * of retirement), then they are pruned.  A key id is the first 16 hex
+ * digits of SHA-256 over the public key's DER form: stable, and unrelated
+ * to anything secret.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "internal.h"
+
+#define MAX_KEY_FILE (64 * 1024)
+/* Retired keys are kept this long beyond the access-token lifetime, to
+ * cover clock skew between sesame and the services verifying its tokens. */
+#define RETIRE_SLACK 300
+
+void signing_keys_free(struct signing_keys *sk)
+{
+	size_t i;
+
+	if (!sk)
+		return;
+	for (i = 0; i < sk->n; i++) {
+		util_free_secret(sk->keys[i].pem);
+		EVP_PKEY_free(sk->keys[i].pkey);
+	}
+	free(sk->keys);
+	memset(sk, 0, sizeof(*sk));
+}
+
+static int key_id(EVP_PKEY *pkey, char kid[SIGNING_KID_SIZE])
+{
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int len = i2d_PUBKEY(pkey, &der), i;
+
+	if (len <= 0)
+		return SESAME_INTERNAL;
+	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		return SESAME_INTERNAL;
+	}
+	OPENSSL_free(der);
+	for (i = 0; i < 8; i++)
+		snprintf(kid + 2 * i, 3, "%02x", md[i]);
+	return SESAME_OK;
+}
+
+static char *pem_of(EVP_PKEY *pkey, bool private)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data = NULL, *out = NULL;
+	long len;
+	int ok;
+
+	if (!bio)
+		return NULL;
+	ok = private ? PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_PUBKEY(bio, pkey);
+	len = BIO_get_mem_data(bio, &data);
+	if (ok == 1 && len > 0 && (out = malloc((size_t)len + 1)) != NULL) {
+		memcpy(out, data, (size_t)len);
+		out[len] = '\0';
+	}
+	if (private && data && len > 0)
+		util_wipe(data, (size_t)len);
+	BIO_free(bio);
+	return out;
+}
+
+/* Parse a PEM (private or public) into a prepared key entry. */
+static int key_from_pem(const char *file, char *pem, bool private, int64_t retired_at, struct signing_key *k,
+			sesame_error *err)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *pkey;
+
+	if (!bio)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	pkey = private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!pkey)
+		return seterr_at(err, SESAME_CONFIG, "key", file, 0, 0, "not a PEM %s key", private ? "private" : "public");
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC || EVP_PKEY_get_bits(pkey) != 256) {
+		EVP_PKEY_free(pkey);
+		return seterr_at(err, SESAME_CONFIG, "key", file, 0, 0, "expected an EC P-256 key (ES256)");
+	}
+	memset(k, 0, sizeof(*k));
+	if (key_id(pkey, k->kid) != SESAME_OK) {
+		EVP_PKEY_free(pkey);
+		return seterr(err, SESAME_INTERNAL, "key", "cannot compute the key id");
+	}
+	k->pkey = pkey;
+	k->pem = private ? pem : NULL;
+	k->retired_at = retired_at;
+	if (!private)
+		util_free_secret(pem);
+	return SESAME_OK;
+}
+
+static EVP_PKEY *generate_p256(void)
+{
+	return EVP_EC_gen("P-256");
+}
+
+/* Write `data` to `path` atomically (temp file + rename) with mode 0600. */
+static int write_private_file(const char *path, const char *data, sesame_error *err)
+{
+	size_t n = strlen(path) + 16, len = strlen(data), off = 0;
+	char *tmp = malloc(n);
+	int fd, rc = SESAME_OK;
+
+	if (!tmp)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = seterr(err, SESAME_CONFIG, "file", "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	while (off < len && rc == SESAME_OK) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = seterr(err, SESAME_CONFIG, "file", "cannot write %s: %s", tmp, strerror(errno));
+		else
+			off += (size_t)w;
+	}
+	if (rc == SESAME_OK && fsync(fd) != 0)
+		rc = seterr(err, SESAME_CONFIG, "file", "cannot sync %s: %s", tmp, strerror(errno));
+	close(fd);
+	if (rc == SESAME_OK && rename(tmp, path) != 0)
+		rc = seterr(err, SESAME_CONFIG, "file", "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	if (rc != SESAME_OK)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static int ensure_dir(const char *dir, sesame_error *err)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return seterr(err, SESAME_CONFIG, "file", "cannot create directory %s: %s", dir, strerror(errno));
+	return SESAME_OK;
+}
+
+static char *signing_key_path(const struct config *cfg)
+{
+	size_t n;
+	char *p;
+
+	if (cfg->signing_key)
+		return strdup(cfg->signing_key);
+	n = strlen(cfg->state_dir) + sizeof("/signing-key.pem");
+	p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/signing-key.pem", cfg->state_dir);
+	return p;
+}
+
+static char *retired_dir(const char *key_path)
+{
+	size_t n = strlen(key_path) + sizeof(".retired");
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s.retired", key_path);
+	return p;
+}
+
+static int create_key(const char *path, sesame_error *err)
+{
+	EVP_PKEY *pkey = generate_p256();
+	char *pem;
+	int rc;
+
+	if (!pkey)
+		return seterr(err, SESAME_INTERNAL, "key", "cannot generate an EC P-256 key");
+	pem = pem_of(pkey, true);
+	EVP_PKEY_free(pkey);
+	if (!pem)
+		return seterr(err, SESAME_INTERNAL, "key", "cannot encode the new key");
+	rc = write_private_file(path, pem, err);
+	util_free_secret(pem);
+	return rc;
+}
+
+static int append_key(struct signing_keys *sk, const struct signing_key *k, sesame_error *err)
+{
+	struct signing_key *grown = realloc(sk->keys, (sk->n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sk->keys = grown;
+	sk->keys[sk->n++] = *k;
+	return SESAME_OK;
+}
+
+/* Load the retired public keys still needed; remove those past their use. */
+static int load_retired(const char *dir, const struct config *cfg, int64_t now, struct signing_keys *sk,
+			const struct logger *lg, sesame_error *err)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	int rc = SESAME_OK;
+
+	if (!dh)
+		return errno == ENOENT ? SESAME_OK
+				       : seterr(err, SESAME_CONFIG, "file", "cannot read %s: %s", dir, strerror(errno));
+	while (rc == SESAME_OK && (de = readdir(dh)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct signing_key k;
+		struct stat st;
+		char *path, *pem;
+
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".pem") != 0)
+			continue;
+		path = malloc(strlen(dir) + len + 2);
+		if (!path) {
+			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+			break;
+		}
+		snprintf(path, strlen(dir) + len + 2, "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && (int64_t)st.st_mtime + cfg->access_ttl + RETIRE_SLACK < now) {
+			log_msg(lg, SESAME_LOG_INFO, "pruning retired signing key %s", path);
+			unlink(path);
+			free(path);
+			continue;
+		}
+		rc = util_read_file(path, false, MAX_KEY_FILE, &pem, NULL, err);
+		if (rc == SESAME_OK)
+			rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err);
+		if (rc == SESAME_OK && (rc = append_key(sk, &k, err)) != SESAME_OK)
+			EVP_PKEY_free(k.pkey);
+		free(path);
+	}
+	closedir(dh);
+	return rc;
+}
+
+int signing_keys_load(const struct config *cfg, int64_t now, const struct logger *lg, struct signing_keys *sk,
+		      sesame_error *err)
+{
+	char *path = signing_key_path(cfg), *rdir = NULL, *pem = NULL;
+	struct signing_key k;
+	int rc;
+
+	memset(sk, 0, sizeof(*sk));
+	if (!path)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		if (!cfg->signing_key && (rc = ensure_dir(cfg->state_dir, err)) != SESAME_OK)
+			goto out;
+		log_msg(lg, SESAME_LOG_NOTICE, "generating a new ES256 signing key in %s", path);
+		if ((rc = create_key(path, err)) != SESAME_OK)
+			goto out;
+	}
+	/* The private key must be ours alone: util_read_file refuses it when
+	 * group or others may read it. */
+	rc = util_read_file(path, true, MAX_KEY_FILE, &pem, NULL, err);
+	if (rc != SESAME_OK) {
+		rc = seterr_at(err, SESAME_CONFIG, err ? err->reason : "key", path, 0, 0, "signing key: %s",
+			       err ? err->text : "unreadable");
+		goto out;
+	}
+	if (pem[0] == '\0') {
+		util_free_secret(pem);
+		rc = seterr_at(err, SESAME_CONFIG, "key", path, 0, 0, "signing key file is empty");
+		goto out;
+	}
+	rc = key_from_pem(path, pem, true, 0, &k, err);
+	if (rc != SESAME_OK) {
+		util_free_secret(pem);
+		goto out;
+	}
+	if ((rc = append_key(sk, &k, err)) != SESAME_OK) {
+		util_free_secret(k.pem);
+		EVP_PKEY_free(k.pkey);
+		goto out;
+	}
+	rdir = retired_dir(path);
+	rc = rdir ? load_retired(rdir, cfg, now, sk, lg, err) : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+out:
+	if (rc != SESAME_OK)
+		signing_keys_free(sk);
+	free(rdir);
+	free(path);
+	return rc;
+}
+
+int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],
+			sesame_error *err)
+{
+	struct signing_keys old;
+	char *path = NULL, *rdir = NULL, *pub = NULL, *file = NULL, *next = NULL;
+	int rc;
+
+	rc = signing_keys_load(cfg, (int64_t)time(NULL), lg, &old, err);
+	if (rc != SESAME_OK)
+		return rc;
+	path = signing_key_path(cfg);
+	rdir = path ? retired_dir(path) : NULL;
+	pub = pem_of(old.keys[0].pkey, false);
+	if (!path || !rdir || !pub) {
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		goto out;
+	}
+	if ((rc = ensure_dir(rdir, err)) != SESAME_OK)
+		goto out;
+	file = malloc(strlen(rdir) + SIGNING_KID_SIZE + 8);
+	next = malloc(strlen(path) + 8);
+	if (!file || !next) {
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		goto out;
+	}
+	snprintf(file, strlen(rdir) + SIGNING_KID_SIZE + 8, "%s/%s.pem", rdir, old.keys[0].kid);
+	snprintf(next, strlen(path) + 8, "%s.next", path);
+	/* Order matters for a crash in between: first the old public key is
+	 * kept, then the new key replaces the old one in a single rename. */
+	if ((rc = write_private_file(file, pub, err)) != SESAME_OK)
+		goto out;
+	if ((rc = create_key(next, err)) != SESAME_OK)
+		goto out;
+	if (rename(next, path) != 0) {
+		rc = seterr(err, SESAME_CONFIG, "file", "cannot rename %s to %s: %s", next, path, strerror(errno));
+		unlink(next);
+		goto out;
+	}
+	signing_keys_free(&old);
+	rc = signing_keys_load(cfg, (int64_t)time(NULL), lg, &old, err);
+	if (rc == SESAME_OK) {
+		memcpy(new_kid, old.keys[0].kid, SIGNING_KID_SIZE);
+		log_msg(lg, SESAME_LOG_NOTICE, "signing key rotated: new kid %s", new_kid);
+	}
+out:
+	signing_keys_free(&old);
+	free(pub);
+	free(file);
+	free(next);
+	free(rdir);
+	free(path);
+	return rc;
+}

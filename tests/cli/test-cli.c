@@ -1,0 +1,231 @@
+/* tests/cli/test-cli.c — the `sesame` command line: commands, output,
+ * one-line errors and the documented exit codes. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "testutil.h"
+
+struct env {
+	char *dir, *main, *drop;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char text[4096];
+
+	e->dir = tu_tmpdir("cli");
+	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
+	snprintf(text, sizeof(text), "{\"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_FIXTURES"), e->drop, e->dir);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	tu_rmrf(e->dir);
+	free(e->dir);
+	free(e->main);
+	free(e->drop);
+	free(e);
+	return 0;
+}
+
+static void drop(struct env *e, const char *name, const char *content)
+{
+	char file[256];
+
+	snprintf(file, sizeof(file), "%s.json", name);
+	free(tu_write(e->drop, file, content, 0644));
+}
+
+/* Run `sesame ARGS` (with --config when `config` is set). */
+static int sesame(const char *config, const char *args, char **out, char **err)
+{
+	char cmd[4096];
+
+	if (config)
+		snprintf(cmd, sizeof(cmd), "'%s' --config '%s' %s", tu_env("SESAME_CLI"), config, args);
+	else
+		snprintf(cmd, sizeof(cmd), "'%s' %s", tu_env("SESAME_CLI"), args);
+	return tu_run(cmd, out, err);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_help_and_version(void **state)
+{
+	char *out, *err;
+
+	assert_int_equal(sesame(NULL, "--help", &out, &err), 0);
+	assert_non_null(strstr(out, "Usage: sesame"));
+	assert_non_null(strstr(out, "config check"));
+	assert_non_null(strstr(out, "providers list"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(NULL, "--version", &out, &err), 0);
+	assert_non_null(strstr(out, "sesame " PACKAGE_VERSION));
+	free(out);
+	free(err);
+}
+
+static void test_usage_errors(void **state)
+{
+	const char *bad[] = {"", "frobnicate", "config", "config nonsense", "providers list extra", "--no-such-option"};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *out, *err;
+
+		if (sesame(NULL, bad[i], &out, &err) != 2)
+			fail_msg("'sesame %s' did not exit 2", bad[i]);
+		assert_string_equal(out, "");
+		assert_non_null(strstr(err, "sesame --help"));
+		free(out);
+		free(err);
+	}
+}
+
+static void test_config_check_ok(void **state)
+{
+	struct env *e = *state;
+	char *secret = tu_write(e->dir, "secret", "hunter2-hunter2", 0600);
+	char text[1024], *out, *err;
+	json_t *cfg, *prov;
+
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"@%s\"}}", secret);
+	drop(e, "fix", text);
+	assert_int_equal(sesame(e->main, "config check", &out, &err), 0);
+	cfg = json_loads(out, 0, NULL);
+	assert_non_null(cfg);
+	prov = json_object_get(json_object_get(cfg, "providers"), "fix");
+	assert_string_equal(json_string_value(json_object_get(prov, "type")), "fixture-good");
+	assert_non_null(strstr(json_string_value(json_object_get(prov, "source")), "fix.json"));
+	/* The secret file is shown by reference, never by content. */
+	assert_null(strstr(out, "hunter2"));
+	assert_string_equal(err, "");
+	json_decref(cfg);
+	free(out);
+	free(err);
+	free(secret);
+}
+
+static void test_config_check_errors(void **state)
+{
+	struct env *e = *state;
+	char *p, *out, *err, want[512];
+
+	p = tu_write(e->drop, "typo.json", "{\"type\": \"fixture-good\",\n \"disbled\": true}", 0644);
+	assert_int_equal(sesame(e->main, "config check", &out, &err), 2);
+	snprintf(want, sizeof(want), "sesame: %s:2:2: unknown key \"disbled\"", p);
+	if (strncmp(err, want, strlen(want)) != 0)
+		fail_msg("stderr \"%s\" does not start with \"%s\"", err, want);
+	assert_int_equal(count_lines(err), 1);
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	free(p);
+
+	/* A missing --config file is an error, not defaults. */
+	assert_int_equal(sesame("/nonexistent/sesame.json", "config check", &out, &err), 2);
+	assert_non_null(strstr(err, "/nonexistent/sesame.json"));
+	free(out);
+	free(err);
+}
+
+static void test_config_check_no_provider(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+
+	assert_int_equal(sesame(e->main, "config check", &out, &err), 2);
+	assert_non_null(strstr(err, "no enabled provider"));
+	free(out);
+	free(err);
+}
+
+static void test_config_check_failed_plugin(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+
+	drop(e, "good", "{\"type\": \"fixture-good\"}");
+	drop(e, "broken", "{\"type\": \"fixture-wrong-major\"}");
+	assert_int_equal(sesame(e->main, "config check", &out, &err), 2);
+	assert_non_null(strstr(err, "provider broken:"));
+	assert_non_null(strstr(err, "fixture-wrong-major.so"));
+	free(out);
+	free(err);
+}
+
+static void test_providers_list(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+	json_t *list, *p;
+
+	drop(e, "b-good", "{\"type\": \"fixture-good\"}");
+	drop(e, "a-off", "{\"type\": \"fixture-good\", \"disabled\": true}");
+	assert_int_equal(sesame(e->main, "providers list", &out, &err), 0);
+	list = json_loads(out, 0, NULL);
+	assert_int_equal(json_array_size(list), 2);
+	p = json_array_get(list, 0);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "a-off");
+	assert_string_equal(json_string_value(json_object_get(p, "state")), "disabled");
+	p = json_array_get(list, 1);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "b-good");
+	assert_string_equal(json_string_value(json_object_get(p, "state")), "ready");
+	assert_string_equal(json_string_value(json_object_get(p, "type")), "fixture-good");
+	assert_non_null(strstr(json_string_value(json_object_get(p, "plugin")), "fixture-good.so"));
+	assert_non_null(strstr(json_string_value(json_object_get(p, "source")), "b-good.json"));
+	assert_string_equal(json_string_value(json_object_get(p, "version")), "1.0");
+	json_decref(list);
+	free(out);
+	free(err);
+
+	/* A provider that failed to load makes the listing exit 3. */
+	drop(e, "c-broken", "{\"type\": \"fixture-no-entry\"}");
+	assert_int_equal(sesame(e->main, "providers list", &out, &err), 3);
+	list = json_loads(out, 0, NULL);
+	p = json_array_get(list, 2);
+	assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
+	assert_non_null(strstr(json_string_value(json_object_get(p, "error")), "sesame_provider_entry"));
+	json_decref(list);
+	free(out);
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test_setup_teardown(test_config_check_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_check_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_check_no_provider, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

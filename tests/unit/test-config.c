@@ -1,0 +1,480 @@
+/* tests/unit/test-config.c — core/config.c: the main file, the drop-in
+ * rules, secrets, and the FILE:LINE:COL of every error. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+struct env {
+	char *dir;      /* temp root */
+	char *main;     /* main config path */
+	char *vendor, *runtime, *admin;
+};
+
+static struct logger quiet = {NULL, NULL, SESAME_LOG_ERR - 1};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char text[4096];
+
+	e->dir = tu_tmpdir("config");
+	e->vendor = tu_mkdir(e->dir, "vendor", 0755);
+	e->runtime = tu_mkdir(e->dir, "run", 0755);
+	e->admin = tu_mkdir(e->dir, "admin", 0755);
+	snprintf(text, sizeof(text), "{\"provider_dirs\": [\"%s\", \"%s\", \"%s\"], \"state_dir\": \"%s\"}\n",
+		 e->vendor, e->runtime, e->admin, e->dir);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	tu_rmrf(e->dir);
+	free(e->dir);
+	free(e->main);
+	free(e->vendor);
+	free(e->runtime);
+	free(e->admin);
+	free(e);
+	return 0;
+}
+
+static void drop(const char *dir, const char *name, const char *content)
+{
+	free(tu_write(dir, name, content, 0644));
+}
+
+static const struct provider_conf *find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_providers; i++)
+		if (strcmp(cfg->providers[i].name, name) == 0)
+			return &cfg->providers[i];
+	return NULL;
+}
+
+static void load_ok(const char *path, struct config *cfg)
+{
+	sesame_error err;
+
+	err_clear(&err);
+	if (config_load(cfg, path, 0, &quiet, &err) != SESAME_OK)
+		fail_msg("config_load failed: %s", err.text);
+}
+
+/* Load and expect a CONFIG error with `reason` at FILE:LINE:COL. */
+static void load_fails(const char *path, const char *reason, const char *file, int line, int col)
+{
+	struct config cfg;
+	sesame_error err;
+	int rc;
+
+	err_clear(&err);
+	rc = config_load(&cfg, path, 0, &quiet, &err);
+	if (rc != SESAME_CONFIG || strcmp(err.reason, reason) != 0)
+		fail_msg("expected CONFIG/%s, got %d/%s: %s", reason, rc, err.reason, err.text);
+	if (file)
+		assert_string_equal(err.source, file);
+	if (line) {
+		char prefix[512];
+
+		assert_int_equal(err.line, line);
+		assert_int_equal(err.column, col);
+		snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", file, line, col);
+		if (strncmp(err.text, prefix, strlen(prefix)) != 0)
+			fail_msg("message \"%s\" does not start with \"%s\"", err.text, prefix);
+	}
+	assert_int_equal(cfg.n_providers, 0);
+	assert_null(cfg.providers);
+}
+
+static void test_defaults_without_main_file(void **state)
+{
+	struct env *e = *state;
+	char *missing = tu_path(e->dir, "absent.json");
+	struct config cfg;
+	sesame_error err;
+
+	/* An explicit path that does not exist is an error... */
+	assert_int_equal(config_load(&cfg, missing, 0, &quiet, &err), SESAME_CONFIG);
+	assert_string_equal(err.reason, "file");
+	/* ...a missing default one means built-in defaults. */
+	assert_int_equal(config_load(&cfg, missing, CONFIG_MAIN_OPTIONAL, &quiet, &err), SESAME_OK);
+	assert_null(cfg.path);
+	assert_string_equal(cfg.app_id, "sesame-app");
+	assert_int_equal(cfg.access_ttl, 1800);
+	assert_int_equal(cfg.refresh_ttl, 5184000);
+	assert_string_equal(cfg.listen, "127.0.0.1:9090");
+	assert_false(cfg.test_mode);
+	assert_int_equal(cfg.n_provider_dirs, 3);
+	assert_string_equal(cfg.provider_dirs[0], SESAME_VENDOR_DROPIN_DIR);
+	assert_string_equal(cfg.provider_dirs[1], SESAME_RUNTIME_DROPIN_DIR);
+	assert_string_equal(cfg.provider_dirs[2], SESAME_ADMIN_DROPIN_DIR);
+	assert_string_equal(json_string_value(json_object_get(cfg.store, "type")), "sqlite");
+	config_free(&cfg);
+	free(missing);
+}
+
+static void test_main_file_values(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *p = tu_write(e->dir, "main2.json",
+			   "{\"app_id\": \"shop\", \"sessions\": {\"access_ttl\": 600}, \"test_mode\": true,\n"
+			   " \"store\": {\"type\": \"sqlite\", \"path\": \"/var/x.db\", \"synchronous\": \"normal\"}}",
+			   0644);
+
+	load_ok(p, &cfg);
+	assert_string_equal(cfg.app_id, "shop");
+	assert_int_equal(cfg.access_ttl, 600);
+	assert_true(cfg.test_mode);
+	assert_string_equal(json_string_value(json_object_get(cfg.store, "path")), "/var/x.db");
+	assert_string_equal(cfg.path, p);
+	config_free(&cfg);
+	free(p);
+}
+
+static void test_main_file_errors(void **state)
+{
+	struct env *e = *state;
+	char *p;
+
+	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n  \"listen\": \"1.2.3.4:1\",\n  \"colour\": 1\n}\n", 0644);
+	load_fails(p, "unknown-key", p, 4, 3);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\n  \"test_mode\": \"yes\"\n}\n", 0644);
+	load_fails(p, "type", p, 2, 3);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"sessions\": {\n    \"access_ttl\": 1.5}}", 0644);
+	load_fails(p, "range", p, 2, 5);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"sessions\": {\"refresh_ttl\": 10}}", 0644);
+	load_fails(p, "range", p, 1, 15);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"plugin_dir\": \"relative/dir\"}", 0644);
+	load_fails(p, "path", p, 1, 2);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"store\": {\"type\": \"sqlite\", \"pth\": \"/x\"}}", 0644);
+	load_fails(p, "unknown-key", p, 1, 30);
+	free(p);
+	/* Syntax errors carry jansson's position. */
+	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n}\n", 0644);
+	load_fails(p, "syntax", p, 3, 1);
+	free(p);
+	/* Duplicate keys are refused, not last-one-wins. */
+	p = tu_write(e->dir, "m.json", "{\"app_id\": \"a\",\n \"app_id\": \"b\"}", 0644);
+	load_fails(p, "syntax", p, 2, 9);
+	free(p);
+	p = tu_write(e->dir, "m.json", "[1, 2]", 0644);
+	load_fails(p, "type", p, 1, 1);
+	free(p);
+}
+
+static void test_dropins_merge_and_order(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	const struct provider_conf *pc;
+
+	drop(e->vendor, "zeta.json", "{\"type\": \"fixture-good\"}");
+	drop(e->vendor, "alpha.json", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"vendor\"}}");
+	drop(e->runtime, "mid.json", "{\"type\": \"fixture-good\", \"disabled\": true}");
+	/* The admin file replaces the vendor one whole: no greeting left. */
+	drop(e->admin, "alpha.json", "{\"type\": \"fixture-old-struct\"}");
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.n_providers, 3);
+	assert_string_equal(cfg.providers[0].name, "alpha");
+	assert_string_equal(cfg.providers[1].name, "mid");
+	assert_string_equal(cfg.providers[2].name, "zeta");
+	pc = find(&cfg, "alpha");
+	assert_string_equal(pc->type, "fixture-old-struct");
+	assert_null(json_object_get(pc->config, "greeting"));
+	assert_true(strstr(pc->source, "/admin/alpha.json") != NULL);
+	assert_true(find(&cfg, "mid")->disabled);
+	assert_false(find(&cfg, "zeta")->disabled);
+	config_free(&cfg);
+}
+
+static void test_runtime_overrides_vendor_admin_overrides_runtime(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+
+	drop(e->vendor, "p.json", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"vendor\"}}");
+	drop(e->runtime, "p.json", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"runtime\"}}");
+	load_ok(e->main, &cfg);
+	assert_string_equal(json_string_value(json_object_get(find(&cfg, "p")->config, "greeting")), "runtime");
+	config_free(&cfg);
+	drop(e->admin, "p.json", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"admin\"}}");
+	load_ok(e->main, &cfg);
+	assert_string_equal(json_string_value(json_object_get(find(&cfg, "p")->config, "greeting")), "admin");
+	config_free(&cfg);
+}
+
+static void test_masking(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *link = tu_path(e->admin, "masked-by-link.json");
+
+	drop(e->vendor, "masked-by-link.json", "{\"type\": \"fixture-good\"}");
+	drop(e->vendor, "masked-by-empty.json", "{\"type\": \"fixture-good\"}");
+	drop(e->vendor, "kept.json", "{\"type\": \"fixture-good\"}");
+	assert_int_equal(symlink("/dev/null", link), 0);
+	drop(e->runtime, "masked-by-empty.json", "");
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.n_providers, 1);
+	assert_string_equal(cfg.providers[0].name, "kept");
+	config_free(&cfg);
+	free(link);
+}
+
+static void test_skipped_names(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *sub;
+
+	drop(e->admin, ".hidden.json", "{\"type\": \"fixture-good\"}");
+	drop(e->admin, "backup.json~", "{\"type\": \"fixture-good\"}");
+	drop(e->admin, "notes.txt", "not json at all");
+	drop(e->admin, "x.json.bak", "not json at all");
+	drop(e->admin, ".json", "not json at all");
+	sub = tu_mkdir(e->admin, "dir.json", 0755);
+	drop(e->admin, "real.json", "{\"type\": \"fixture-good\"}");
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.n_providers, 1);
+	assert_string_equal(cfg.providers[0].name, "real");
+	config_free(&cfg);
+	free(sub);
+}
+
+static void test_symlink_to_regular_file_counts(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *target = tu_write(e->dir, "elsewhere.json", "{\"type\": \"fixture-good\"}", 0644);
+	char *link = tu_path(e->admin, "linked.json");
+
+	assert_int_equal(symlink(target, link), 0);
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.n_providers, 1);
+	assert_string_equal(cfg.providers[0].name, "linked");
+	config_free(&cfg);
+	free(target);
+	free(link);
+}
+
+static void test_dangling_symlink_is_an_error(void **state)
+{
+	struct env *e = *state;
+	char *link = tu_path(e->admin, "dangling.json");
+
+	assert_int_equal(symlink("/nonexistent/target.json", link), 0);
+	load_fails(e->main, "file", link, 0, 0);
+	free(link);
+}
+
+static void test_provider_file_errors(void **state)
+{
+	struct env *e = *state;
+	char *p;
+
+	p = tu_write(e->admin, "a.json", "{\n  \"type\": \"fixture-good\",\n  \"disabled\": false,\n  \"confg\": {}\n}", 0644);
+	load_fails(e->main, "unknown-key", p, 4, 3);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json", "{\"disabled\": false}", 0644);
+	load_fails(e->main, "missing", p, 1, 1);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json", "{\"type\": \"../../tmp/evil\"}", 0644);
+	load_fails(e->main, "name", p, 1, 2);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"disabled\": \"no\"}", 0644);
+	load_fails(e->main, "type", p, 1, 26);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"type\": \"other\"}", 0644);
+	load_fails(e->main, "syntax", p, 1, 31);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"config\": []}", 0644);
+	load_fails(e->main, "type", p, 1, 26);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "a.json",
+		     "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"email\"}, {\"nme\": \"x\"}]}", 0644);
+	load_fails(e->main, "unknown-key", p, 2, 42);
+	unlink(p);
+	free(p);
+	p = tu_write(e->admin, "bad name.json", "{\"type\": \"fixture-good\"}", 0644);
+	load_fails(e->main, "name", p, 0, 0);
+	unlink(p);
+	free(p);
+}
+
+static void test_syntax_error_column(void **state)
+{
+	struct env *e = *state;
+	char *p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\",\n \"config\": {\"x\": tru}}", 0644);
+	struct config cfg;
+	sesame_error err;
+
+	assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
+	assert_string_equal(err.reason, "syntax");
+	assert_string_equal(err.source, p);
+	assert_int_equal(err.line, 2);
+	assert_true(err.column > 0);
+	free(p);
+}
+
+static void test_secrets_from_files(void **state)
+{
+	struct env *e = *state;
+	char *secret = tu_write(e->dir, "secret.txt", "s3cr3t-value\n", 0600);
+	char text[1024];
+	struct config cfg;
+	const struct provider_conf *pc;
+	json_t *shown;
+	char *dump;
+
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"fixture-good\", \"config\": {\"client_secret\": \"@%s\", \"inline_secret\": \"abc\","
+		 " \"greeting\": \"@@home\", \"list\": [\"@%s\"]}}",
+		 secret, secret);
+	drop(e->admin, "s.json", text);
+	load_ok(e->main, &cfg);
+	pc = find(&cfg, "s");
+	/* The provider gets the contents, without the trailing newline. */
+	assert_string_equal(json_string_value(json_object_get(pc->config, "client_secret")), "s3cr3t-value");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(pc->config, "list"), 0)), "s3cr3t-value");
+	assert_string_equal(json_string_value(json_object_get(pc->config, "greeting")), "@home");
+	/* What is shown never holds the secret. */
+	shown = config_to_json(&cfg, false);
+	dump = json_dumps(shown, 0);
+	assert_null(strstr(dump, "s3cr3t"));
+	assert_null(strstr(dump, "\"abc\""));
+	assert_non_null(strstr(dump, "********"));
+	assert_non_null(strstr(dump, secret));
+	assert_non_null(strstr(dump, "s.json"));
+	free(dump);
+	json_decref(shown);
+	config_free(&cfg);
+	free(secret);
+}
+
+static void test_readable_secret_refused(void **state)
+{
+	struct env *e = *state;
+	char *secret = tu_write(e->dir, "open-secret.txt", "value", 0644);
+	char text[1024], *p;
+
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\",\n \"config\": {\"client_secret\": \"@%s\"}}", secret);
+	p = tu_write(e->admin, "s.json", text, 0644);
+	load_fails(e->main, "permissions", p, 2, 13);
+	chmod(secret, 0640);
+	load_fails(e->main, "permissions", p, 2, 13);
+	chmod(secret, 0600);
+	{
+		struct config cfg;
+
+		load_ok(e->main, &cfg);
+		config_free(&cfg);
+	}
+	free(p);
+	p = tu_write(e->admin, "s.json", "{\"type\": \"fixture-good\", \"config\": {\"k\": \"@relative/file\"}}", 0644);
+	load_fails(e->main, "path", p, 1, 37);
+	free(p);
+	p = tu_write(e->admin, "s.json", "{\"type\": \"fixture-good\", \"config\": {\"k\": \"@/no/such/file\"}}", 0644);
+	load_fails(e->main, "file", p, 1, 37);
+	free(p);
+	free(secret);
+}
+
+static void test_admin_key(void **state)
+{
+	struct env *e = *state;
+	char *p = tu_write(e->dir, "m.json", "{\"admin_key\": \"short\"}", 0644);
+	struct config cfg;
+	json_t *shown;
+
+	load_fails(p, "weak", p, 1, 2);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"admin_key\": \"0123456789abcdef0123\"}", 0644);
+	load_ok(p, &cfg);
+	assert_string_equal(cfg.admin_key, "0123456789abcdef0123");
+	shown = config_to_json(&cfg, false);
+	assert_string_equal(json_string_value(json_object_get(shown, "admin_key")), "********");
+	json_decref(shown);
+	config_free(&cfg);
+	free(p);
+}
+
+static void test_dropin_dir_not_a_directory(void **state)
+{
+	struct env *e = *state;
+	char text[1024], *file = tu_write(e->dir, "plain-file", "x", 0644), *p;
+
+	/* A missing drop-in directory is normal (packages create them); a
+	 * path that is not a directory is a mistake worth stopping for. */
+	snprintf(text, sizeof(text), "{\"provider_dirs\": [\"%s/missing\", \"%s\"]}", e->dir, file);
+	p = tu_write(e->dir, "m.json", text, 0644);
+	load_fails(p, "file", file, 0, 0);
+	free(p);
+	free(file);
+}
+
+static void test_locate_positions_nested(void **state)
+{
+	struct env *e = *state;
+	char *p = tu_write(e->dir, "m.json",
+			   "{\"provider_dirs\": [\"/a\",\n                  \"rel\"],\n \"state_dir\": \"/s\"}", 0644);
+
+	load_fails(p, "path", p, 2, 19);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"cors_origins\": [\"https://a\", 3]}", 0644);
+	load_fails(p, "type", p, 1, 32);
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_skipped_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syntax_error_column, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropin_dir_not_a_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locate_positions_nested, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/* tests/unit/test-loader.c — core/loader.c: which plugins load, which are
+ * refused, and the reason each refusal gives. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static void expect_refusal(const char *dir, const char *type, const char *reason, const char *text_part)
+{
+	const struct sesame_provider *desc = (void *)1;
+	sesame_error err;
+	char *path = NULL;
+	int rc;
+
+	err_clear(&err);
+	rc = loader_load_provider(dir, type, &desc, &path, &err);
+	if (rc == SESAME_OK || strcmp(err.reason, reason) != 0 || !strstr(err.text, text_part))
+		fail_msg("%s: expected refusal \"%s\" containing \"%s\", got %d \"%s\": %s", type, reason, text_part,
+			 rc, err.reason, err.text);
+	assert_int_equal(rc, SESAME_UNAVAILABLE);
+	assert_null(desc);
+	free(path);
+}
+
+static void test_good_plugin_loads(void **unused)
+{
+	const char *dir = tu_env("SESAME_TEST_FIXTURES");
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL, *want = tu_path(dir, "fixture-good.so");
+
+	assert_int_equal(loader_load_provider(dir, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_non_null(desc);
+	assert_string_equal(desc->type, "fixture-good");
+	assert_string_equal(path, want);
+	assert_non_null(desc->action);
+	free(path);
+	free(want);
+}
+
+static void test_old_smaller_struct_loads(void **unused)
+{
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL;
+
+	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "fixture-old-struct", &desc, &path, &err),
+			 SESAME_OK);
+	assert_true(desc->struct_size < sizeof(struct sesame_provider));
+	/* The optional hooks lie beyond its struct_size: the guard says so. */
+	assert_false(SESAME_HAS_FIELD(struct sesame_provider, action, desc->struct_size));
+	assert_false(SESAME_HAS_FIELD(struct sesame_provider, user_deleted, desc->struct_size));
+	free(path);
+}
+
+static void test_wrong_major_refused(void **unused)
+{
+	expect_refusal(tu_env("SESAME_TEST_FIXTURES"), "fixture-wrong-major", "abi", "ABI major 2");
+}
+
+static void test_too_small_refused(void **unused)
+{
+	expect_refusal(tu_env("SESAME_TEST_FIXTURES"), "fixture-too-small", "abi", "smaller than");
+}
+
+static void test_missing_entry_refused(void **unused)
+{
+	expect_refusal(tu_env("SESAME_TEST_FIXTURES"), "fixture-no-entry", "symbol", "sesame_provider_entry");
+}
+
+static void test_type_mismatch_refused(void **unused)
+{
+	expect_refusal(tu_env("SESAME_TEST_FIXTURES"), "fixture-type-mismatch", "descriptor", "does not match");
+}
+
+static void test_missing_file_refused(void **unused)
+{
+	expect_refusal(tu_env("SESAME_TEST_FIXTURES"), "no-such-provider", "file", "no-such-provider.so");
+}
+
+static void test_path_traversal_refused(void **unused)
+{
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL;
+
+	/* The file exists one level up, yet the name alone refuses it. */
+	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "../.libs/fixture-good", &desc, &path,
+					      &err),
+			 SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "name");
+	assert_null(path);
+	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "Fixture-Good", &desc, &path, &err),
+			 SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "name");
+}
+
+static void test_relative_dir_refused(void **unused)
+{
+	expect_refusal("tests/fixtures/.libs", "fixture-good", "path", "not an absolute path");
+}
+
+/* Copy a fixture into a fresh directory with the given modes. */
+static char *staged_plugin_dir(const char *tag, mode_t dir_mode, mode_t file_mode)
+{
+	char *tmp = tu_tmpdir(tag), *dir = tu_mkdir(tmp, "plugins", 0755), *src, *dst, *cmd;
+	size_t n;
+
+	src = tu_path(tu_env("SESAME_TEST_FIXTURES"), "fixture-good.so");
+	dst = tu_path(dir, "fixture-good.so");
+	n = strlen(src) + strlen(dst) + 16;
+	cmd = malloc(n);
+	snprintf(cmd, n, "cp '%s' '%s'", src, dst);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	assert_int_equal(chmod(dst, file_mode), 0);
+	assert_int_equal(chmod(dir, dir_mode), 0);
+	free(cmd);
+	free(src);
+	free(dst);
+	free(tmp);
+	return dir;
+}
+
+static void test_world_writable_dir_refused(void **unused)
+{
+	char *dir = staged_plugin_dir("ww-dir", 0777, 0755);
+
+	expect_refusal(dir, "fixture-good", "permissions", "writable by group or others");
+	chmod(dir, 0755);
+	free(dir);
+}
+
+static void test_group_writable_file_refused(void **unused)
+{
+	char *dir = staged_plugin_dir("gw-file", 0755, 0775);
+
+	expect_refusal(dir, "fixture-good", "permissions", "fixture-good.so is writable");
+	free(dir);
+}
+
+static void test_safe_copy_loads(void **unused)
+{
+	char *dir = staged_plugin_dir("safe", 0755, 0755);
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL;
+
+	/* Same file name as the tree's fixture-good.so but another path: the
+	 * loader loads it (dlopen by path), showing only the dir is trusted. */
+	assert_int_equal(loader_load_provider(dir, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_non_null(desc);
+	free(path);
+	free(dir);
+}
+
+static void test_type_names(void **unused)
+{
+	assert_true(util_valid_type_name("custom-token", 64));
+	assert_true(util_valid_type_name("a", 64));
+	assert_true(util_valid_type_name("oauth2_google", 64));
+	assert_false(util_valid_type_name("", 64));
+	assert_false(util_valid_type_name("-x", 64));
+	assert_false(util_valid_type_name("_x", 64));
+	assert_false(util_valid_type_name("a/b", 64));
+	assert_false(util_valid_type_name("..", 64));
+	assert_false(util_valid_type_name("a.so", 64));
+	assert_false(util_valid_type_name("Upper", 64));
+	assert_false(util_valid_type_name("abc", 2));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_plugin_loads),
+		cmocka_unit_test(test_old_smaller_struct_loads),
+		cmocka_unit_test(test_wrong_major_refused),
+		cmocka_unit_test(test_too_small_refused),
+		cmocka_unit_test(test_missing_entry_refused),
+		cmocka_unit_test(test_type_mismatch_refused),
+		cmocka_unit_test(test_missing_file_refused),
+		cmocka_unit_test(test_path_traversal_refused),
+		cmocka_unit_test(test_relative_dir_refused),
+		cmocka_unit_test(test_world_writable_dir_refused),
+		cmocka_unit_test(test_group_writable_file_refused),
+		cmocka_unit_test(test_safe_copy_loads),
+		cmocka_unit_test(test_type_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

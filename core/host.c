@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "jose.h"
 
 static void host_log(sesame_instance *self, int level, const char *fmt, ...)
 {
@@ -49,6 +50,59 @@ static int host_random(void *buf, size_t len)
 	return util_random(buf, len);
 }
 
+static const char *host_app_id(const sesame_instance *self)
+{
+	return self->ctx->cfg.app_id;
+}
+
+static int host_http(sesame_instance *self, const struct sesame_http_request *request,
+		     struct sesame_http_response *response, sesame_error *err)
+{
+	if (!request || !response || !request->url)
+		return seterr(err, SESAME_USAGE, "usage", "http: NULL request, response or URL");
+	return http_perform(self->ctx->cfg.test_mode, request, response, NULL, err);
+}
+
+static int host_keys_from_config(sesame_instance *self, const json_t *keys, sesame_keys **out, sesame_error *err)
+{
+	return keys_from_config(keys, out, err);
+}
+
+static int host_keys_from_jwks_uri(sesame_instance *self, const char *uri, const char *const *algorithms,
+				   sesame_keys **out, sesame_error *err)
+{
+	struct jwks_options opt = {
+		.url = uri,
+		.test_mode = self->ctx->cfg.test_mode,
+		.log = &self->ctx->log,
+		.name = self->conf->name,
+		.algorithms = algorithms,
+	};
+
+	return keys_from_jwks_uri(&opt, out, err);
+}
+
+static int host_jwt_verify(sesame_instance *self, sesame_keys *keys, const char *token,
+			   const struct sesame_jwt_rules *rules, json_t **claims, sesame_error *err)
+{
+	if (!claims)
+		return seterr(err, SESAME_USAGE, "usage", "jwt_verify: NULL claims");
+	*claims = NULL;
+	/* Every field of the rules is ABI 1.0; fields appended later must be
+	 * read only when struct_size covers them. */
+	if (rules && !SESAME_HAS_FIELD(struct sesame_jwt_rules, max_length, rules->struct_size))
+		return seterr(err, SESAME_USAGE, "usage", "jwt_verify: rules.struct_size is too small");
+	return keys_verify(keys, token, rules, ctx_now(self->ctx), claims, err);
+}
+
+static int host_jwt_sign(sesame_instance *self, sesame_keys *keys, const char *kid, const json_t *extra_header,
+			 const json_t *claims, char **token, sesame_error *err)
+{
+	if (!token)
+		return seterr(err, SESAME_USAGE, "usage", "jwt_sign: NULL token");
+	return keys_sign(keys, kid, extra_header, claims, token, err);
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -61,4 +115,12 @@ const struct sesame_host host_services = {
 	.ct_equal = util_ct_equal,
 	.wipe = util_wipe,
 	.free = free,
+	.http = host_http,
+	.http_response_clear = http_response_clear,
+	.keys_from_config = host_keys_from_config,
+	.keys_from_jwks_uri = host_keys_from_jwks_uri,
+	.keys_free = keys_free,
+	.jwt_verify = host_jwt_verify,
+	.jwt_sign = host_jwt_sign,
+	.app_id = host_app_id,
 };

@@ -193,11 +193,14 @@ struct sesame_host {
 
 	/*
 	 * Parse a configured key list into a key set, once, at init().
-	 * `keys` (borrowed) is a JSON array of {"alg", "kid", "key"} objects:
-	 * `alg` pins the key to one algorithm (HS256/384/512, RS256/384/512,
-	 * PS256/384/512, ES256/384/512, EdDSA); `key` is a PEM public or private
-	 * key, or the HMAC secret (at least 32 bytes); `kid` is optional.
-	 * Errors: SESAME_CONFIG with reason "key".
+	 * `keys` (borrowed) is a JSON array of 1 to 16 {"alg", "kid", "key"}
+	 * objects: `alg` pins the key to one algorithm (HS256/384/512,
+	 * RS256/384/512, PS256/384/512, ES256/384/512, EdDSA); `key` is a PEM
+	 * public or private key of the matching type (RSA >= 2048 bits, the
+	 * alg's EC curve, Ed25519), the HMAC secret (at least 32 bytes, not a
+	 * PEM), or a JWK object; `kid` is optional and unique.  A key without
+	 * kid verifies tokens of its alg whatever their kid.
+	 * Errors: SESAME_CONFIG with reason "key", naming signing_keys[i].
 	 */
 	int (*keys_from_config)(sesame_instance *self, const json_t *keys, sesame_keys **out, sesame_error *err);
 
@@ -206,7 +209,10 @@ struct sesame_host {
 	 * honoured and clamped; refetched on an unknown kid at most once per
 	 * cooldown; the last good keys kept when a fetch fails).  Only the
 	 * algorithms in `algorithms` (NULL-terminated, NULL = all asymmetric)
-	 * are accepted from it.  Errors: SESAME_CONFIG for a bad URI.
+	 * are accepted from it; symmetric keys never are.  Nothing is fetched
+	 * before the first jwt_verify().  Errors: SESAME_CONFIG with reason
+	 * "url" when the URI is not https:// (or loopback http:// in test
+	 * mode).
 	 */
 	int (*keys_from_jwks_uri)(sesame_instance *self, const char *uri, const char *const *algorithms,
 				  sesame_keys **out, sesame_error *err);
@@ -218,8 +224,10 @@ struct sesame_host {
 	 * Verify a compact JWS/JWT against a key set and check its claims.  On
 	 * SESAME_OK `*claims` is a new reference to the payload object.
 	 * Errors: SESAME_MALFORMED (reason "malformed"), SESAME_REJECTED with
-	 * reason "alg", "sig", "nokey" or "claim", SESAME_UNAVAILABLE when a
-	 * JWKS-backed set has no keys and cannot fetch any.
+	 * reason "alg", "sig", "nokey" or "claim", SESAME_UNAVAILABLE (reason
+	 * "jwks") when a JWKS-backed set has no keys and cannot fetch any,
+	 * SESAME_USAGE for NULL arguments or a too small rules.struct_size.
+	 * The signature is checked before any claim is looked at.
 	 */
 	int (*jwt_verify)(sesame_instance *self, sesame_keys *keys, const char *token,
 			  const struct sesame_jwt_rules *rules, json_t **claims, sesame_error *err);
@@ -233,6 +241,13 @@ struct sesame_host {
 	 */
 	int (*jwt_sign)(sesame_instance *self, sesame_keys *keys, const char *kid, const json_t *extra_header,
 			const json_t *claims, char **token, sesame_error *err);
+
+	/*
+	 * The application id ("app_id" of sesame.json), e.g. the default
+	 * audience of tokens minted for this application.  Valid as long as
+	 * `self`.  Appended after jwt_sign: check it with SESAME_HAS_FIELD().
+	 */
+	const char *(*app_id)(const sesame_instance *self);
 };
 
 /*

@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,27 @@ struct cli {
 static const char usage_text[] =
 	"Usage: sesame [--config FILE] [--verbose] COMMAND [ARGS]\n"
 	"\n"
-	"Operate a sesame installation: check its configuration, list its\n"
-	"providers.  Output is JSON on stdout; errors are one line on stderr.\n"
+	"Operate a sesame installation: check its configuration, run logins,\n"
+	"manage users and keys.  Output is JSON on stdout; errors are one line\n"
+	"on stderr.  User commands run as the system user.\n"
 	"\n"
 	"Commands:\n"
 	"  config check        validate the configuration and print it merged,\n"
 	"                      with the file each provider came from, secrets masked\n"
 	"  providers list      list provider instances: type, state, plugin, source\n"
+	"  login NAME [CREDENTIAL_JSON|-]\n"
+	"                      log in with provider instance NAME (credential\n"
+	"                      default {}); prints user_id, device_id and tokens\n"
+	"  link USER_ID NAME [CREDENTIAL_JSON|-]\n"
+	"                      attach the credential's identity to a user\n"
+	"  token verify [--session] TOKEN\n"
+	"                      verify a sesame access token and print its claims;\n"
+	"                      --session also checks its session still exists\n"
+	"  keys rotate         make a new signing key; old tokens stay valid\n"
+	"  users list [--after ID] [--limit N]\n"
+	"  users show|delete|disable|enable|revoke USER_ID\n"
+	"  users custom-data USER_ID [JSON|-]\n"
+	"                      read, or replace, a user's custom data\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   main configuration file\n"
@@ -64,6 +79,7 @@ static int exit_code(int status)
 	case SESAME_OK:
 		return 0;
 	case SESAME_REJECTED:
+	case SESAME_MALFORMED:
 	case SESAME_NOT_FOUND:
 	case SESAME_CONFLICT:
 		return EXIT_REFUSED;
@@ -175,15 +191,246 @@ static int cmd_providers_list(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* Print an operation's error and return its exit code. */
+static int fail(int status, const sesame_error *err)
+{
+	fprintf(stderr, "sesame: %s\n", err->text[0] ? err->text : sesame_status_name(status));
+	return exit_code(status);
+}
+
+/* A JSON argument: inline text, "-" for standard input, or NULL for `dflt`. */
+static json_t *json_arg(const char *arg, const char *dflt, const char *what, bool object)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (!arg)
+		v = json_loads(dflt, 0, &jerr);
+	else if (strcmp(arg, "-") == 0)
+		v = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+	else
+		v = json_loads(arg, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v) {
+		fprintf(stderr, "sesame: %s is not valid JSON: %s (line %d, column %d)\n", what, jerr.text, jerr.line,
+			jerr.column);
+		return NULL;
+	}
+	if (object && !json_is_object(v)) {
+		fprintf(stderr, "sesame: %s must be a JSON object\n", what);
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+static int cmd_login(const struct cli *cli, int argc, char **argv)
+{
+	json_t *cred, *session = NULL;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc < 1 || argc > 2)
+		return usage_error("usage: sesame login NAME [CREDENTIAL_JSON|-]");
+	cred = json_arg(argc == 2 ? argv[1] : NULL, "{}", "the credential", true);
+	if (!cred)
+		return EXIT_USAGE;
+	ctx = open_ctx(cli, &rc);
+	if (ctx) {
+		rc = sesame_login(ctx, argv[0], cred, NULL, &session, &err);
+		rc = rc == SESAME_OK ? print_json(session) : fail(rc, &err);
+		sesame_free(ctx);
+	}
+	json_decref(cred);
+	return rc;
+}
+
+static int cmd_link(const struct cli *cli, int argc, char **argv)
+{
+	json_t *cred, *user = NULL;
+	sesame_caller *sys;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc < 2 || argc > 3)
+		return usage_error("usage: sesame link USER_ID NAME [CREDENTIAL_JSON|-]");
+	cred = json_arg(argc == 3 ? argv[2] : NULL, "{}", "the credential", true);
+	if (!cred)
+		return EXIT_USAGE;
+	ctx = open_ctx(cli, &rc);
+	if (ctx) {
+		sys = sesame_caller_system(ctx);
+		rc = sesame_link(sys, argv[0], argv[1], cred, &user, &err);
+		rc = rc == SESAME_OK ? print_json(user) : fail(rc, &err);
+		sesame_caller_free(sys);
+		sesame_free(ctx);
+	}
+	json_decref(cred);
+	return rc;
+}
+
+static int cmd_token_verify(const struct cli *cli, int argc, char **argv)
+{
+	unsigned flags = 0;
+	json_t *claims = NULL;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[0], "--session") == 0) {
+		flags = SESAME_VERIFY_SESSION;
+		argc--;
+		argv++;
+	}
+	if (argc != 1)
+		return usage_error("usage: sesame token verify [--session] TOKEN");
+	ctx = open_ctx(cli, &rc);
+	if (!ctx)
+		return rc;
+	rc = sesame_access_token_verify(ctx, argv[0], flags, &claims, &err);
+	rc = rc == SESAME_OK ? print_json(claims) : fail(rc, &err);
+	sesame_free(ctx);
+	return rc;
+}
+
+static int cmd_keys_rotate(const struct cli *cli, int argc, char **argv)
+{
+	json_t *result = NULL;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc != 0)
+		return usage_error("keys rotate takes no arguments, got '%s'", argv[0]);
+	ctx = open_ctx(cli, &rc);
+	if (!ctx)
+		return rc;
+	rc = sesame_keys_rotate(ctx, &result, &err);
+	rc = rc == SESAME_OK ? print_json(result) : fail(rc, &err);
+	sesame_free(ctx);
+	return rc;
+}
+
+/* The user subcommands share their set-up: a context and the system user. */
+enum user_op { USERS_LIST, USER_SHOW, USER_DELETE, USER_DISABLE, USER_ENABLE, USER_REVOKE, USER_CUSTOM_DATA };
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s[0] || s[0] == '-')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 1000)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int run_user_op(const struct cli *cli, enum user_op op, const char *id, const char *after, size_t limit,
+		       json_t *data)
+{
+	sesame_caller *sys;
+	json_t *out = NULL;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	ctx = open_ctx(cli, &rc);
+	if (!ctx)
+		return rc;
+	sys = sesame_caller_system(ctx);
+	switch (op) {
+	case USERS_LIST:
+		rc = sesame_users_list(sys, after, limit, &out, &err);
+		break;
+	case USER_SHOW:
+		rc = sesame_user_get(sys, id, &out, &err);
+		break;
+	case USER_DELETE:
+		rc = sesame_user_delete(sys, id, &err);
+		break;
+	case USER_DISABLE:
+	case USER_ENABLE:
+		rc = sesame_user_set_disabled(sys, id, op == USER_DISABLE, &err);
+		break;
+	case USER_REVOKE:
+		rc = sesame_user_revoke_sessions(sys, id, &err);
+		break;
+	case USER_CUSTOM_DATA:
+		rc = data ? sesame_user_custom_data_set(sys, id, data, &err) : SESAME_OK;
+		if (rc == SESAME_OK)
+			rc = sesame_user_custom_data_get(sys, id, &out, &err);
+		break;
+	}
+	if (rc == SESAME_OK && !out)
+		out = json_pack("{s:s, s:s}", "user_id", id, "result", "ok");
+	rc = rc == SESAME_OK ? print_json(out) : fail(rc, &err);
+	sesame_caller_free(sys);
+	sesame_free(ctx);
+	return rc;
+}
+
+static int cmd_users(const struct cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		enum user_op op;
+	} ops[] = {
+		{"show", USER_SHOW},       {"delete", USER_DELETE}, {"disable", USER_DISABLE},
+		{"enable", USER_ENABLE},   {"revoke", USER_REVOKE}, {"custom-data", USER_CUSTOM_DATA},
+	};
+	const char *after = NULL;
+	size_t limit = 0, i;
+	json_t *data = NULL;
+	int rc;
+
+	if (argc < 1)
+		return usage_error("usage: sesame users list|show|delete|disable|enable|revoke|custom-data ...");
+	if (strcmp(argv[0], "list") == 0) {
+		for (i = 1; i < (size_t)argc; i += 2) {
+			if (i + 1 >= (size_t)argc)
+				return usage_error("users list: %s needs a value", argv[i]);
+			if (strcmp(argv[i], "--after") == 0)
+				after = argv[i + 1];
+			else if (strcmp(argv[i], "--limit") == 0 && parse_size(argv[i + 1], &limit) == 0)
+				continue;
+			else
+				return usage_error("usage: sesame users list [--after ID] [--limit 1..1000]");
+		}
+		return run_user_op(cli, USERS_LIST, NULL, after, limit, NULL);
+	}
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(argv[0], ops[i].name) == 0)
+			break;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		return usage_error("unknown users subcommand '%s'", argv[0]);
+	if (argc < 2 || argc > (ops[i].op == USER_CUSTOM_DATA ? 3 : 2))
+		return usage_error("usage: sesame users %s USER_ID%s", ops[i].name,
+				   ops[i].op == USER_CUSTOM_DATA ? " [JSON|-]" : "");
+	if (argc == 3 && !(data = json_arg(argv[2], NULL, "the custom data", true)))
+		return EXIT_USAGE;
+	rc = run_user_op(cli, ops[i].op, argv[1], NULL, 0, data);
+	json_decref(data);
+	return rc;
+}
+
 struct command {
 	const char *group;
-	const char *name;
+	const char *name; /* NULL: a one-word command */
 	int (*run)(const struct cli *cli, int argc, char **argv);
 };
 
 static const struct command commands[] = {
 	{"config", "check", cmd_config_check},
 	{"providers", "list", cmd_providers_list},
+	{"login", NULL, cmd_login},
+	{"link", NULL, cmd_link},
+	{"token", "verify", cmd_token_verify},
+	{"keys", "rotate", cmd_keys_rotate},
+	{"users", NULL, cmd_users},
 };
 
 int main(int argc, char **argv)
@@ -226,6 +473,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].group, group) != 0)
 			continue;
+		if (!commands[i].name)
+			return commands[i].run(&cli, argc - optind, argv + optind);
 		if (strcmp(commands[i].name, name) == 0)
 			return commands[i].run(&cli, argc - optind - 1, argv + optind + 1);
 	}

@@ -28,6 +28,11 @@ SESAME_API sesame_ctx *sesame_new(void)
 		free(ctx);
 		return NULL;
 	}
+	if (pthread_mutex_init(&ctx->sessions_lock, NULL) != 0) {
+		pthread_mutex_destroy(&ctx->store_lock);
+		free(ctx);
+		return NULL;
+	}
 	log_init(&ctx->log);
 	return ctx;
 }
@@ -162,6 +167,8 @@ SESAME_API void sesame_free(sesame_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	ctx_sessions_close(ctx);
+	pthread_mutex_destroy(&ctx->sessions_lock);
 	store_close(&ctx->store);
 	pthread_mutex_destroy(&ctx->store_lock);
 	instances_stop(ctx);
@@ -241,9 +248,10 @@ static int instance_cmp(const void *key, const void *elem)
 	return strcmp(key, ((const struct sesame_instance *)elem)->conf->name);
 }
 
-/* Find an instance by name; instances are sorted as their drop-ins were. */
-static struct sesame_instance *find_instance(sesame_ctx *ctx, const char *name)
+struct sesame_instance *ctx_instance(sesame_ctx *ctx, const char *name)
 {
+	if (!name)
+		return NULL;
 	return bsearch(name, ctx->instances, ctx->n_instances, sizeof(*ctx->instances), instance_cmp);
 }
 
@@ -295,7 +303,7 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 		*identity = NULL;
 	if (!ctx || !ctx->configured || !provider || !credential || !identity)
 		return seterr(err, SESAME_USAGE, "usage", "sesame_verify_credential: bad arguments");
-	in = find_instance(ctx, provider);
+	in = ctx_instance(ctx, provider);
 	if (!in || in->st == INSTANCE_DISABLED)
 		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
 	err_set_source(err, provider);

@@ -264,6 +264,52 @@ struct store_session_params {
 int store_session_create(struct store *st, sesame_store_txn *txn, const struct store_session_params *p,
 			 char id[SESAME_STORE_ID_LENGTH + 1], sesame_error *err);
 
+/* ---- signing.c ------------------------------------------------------- */
+
+#define SIGNING_KID_SIZE 17 /* 16 hex digits + NUL */
+
+struct evp_pkey_st;
+
+/* One of sesame's own token keys. */
+struct signing_key {
+	struct evp_pkey_st *pkey; /* EVP_PKEY, prepared once */
+	char kid[SIGNING_KID_SIZE];
+	char *pem;                /* PEM: private for the current key, public for retired ones */
+	bool private;
+	int64_t retired_at;       /* 0 for the current key */
+};
+
+/* keys[0] is the current (signing) key; the others are retired, verify only. */
+struct signing_keys {
+	struct signing_key *keys;
+	size_t n;
+};
+
+/*
+ * Load the signing key (generating it, 0600, when the file does not exist)
+ * and the retired keys still within their verification window; prune the
+ * others.  SESAME_CONFIG (reason "permissions") for a key file group or
+ * world may access, (reason "key") for an empty or non-P-256 key.
+ */
+int signing_keys_load(const struct config *cfg, int64_t now, const struct logger *lg, struct signing_keys *sk,
+		      sesame_error *err);
+void signing_keys_free(struct signing_keys *sk);
+/* Make a new signing key; the old one is retired.  `new_kid` receives the
+ * new key's id. */
+int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],
+			sesame_error *err);
+
+/* ---- sessions.c ------------------------------------------------------ */
+
+struct sesame_keys;
+
+/* sesame's own keys, ready to sign and verify. */
+struct sessions {
+	struct signing_keys sk;   /* sk.keys[0] signs */
+	struct sesame_keys *keys; /* the same keys as a JOSE key set */
+	json_t *jwks;             /* their public halves */
+};
+
 struct sesame_ctx {
 	struct logger log;
 	struct config cfg;
@@ -276,7 +322,15 @@ struct sesame_ctx {
 	pthread_mutex_t store_lock;
 	bool store_open;
 	struct store store;
+	/* Signing keys, loaded (or generated) on first use by ctx_sessions(). */
+	pthread_mutex_t sessions_lock;
+	bool sessions_ready;
+	struct sessions sessions;
 };
+
+/* The provider instance named `name`, or NULL (disabled and failed ones
+ * included: check ->st). */
+struct sesame_instance *ctx_instance(sesame_ctx *ctx, const char *name);
 
 /*
  * The context's store, opened on first use with cfg.store from
@@ -382,38 +436,30 @@ int accounts_user_get(struct store *st, const char *user_id, json_t **user, sesa
 int accounts_users_list(struct store *st, const char *after, size_t limit, json_t **users, sesame_error *err);
 
 
-/* ---- signing.c ------------------------------------------------------- */
+/* ---- sessions.c (functions) ----------------------------------------- */
 
-#define SIGNING_KID_SIZE 17 /* 16 hex digits + NUL */
-
-struct evp_pkey_st;
-
-/* One of sesame's own token keys. */
-struct signing_key {
-	struct evp_pkey_st *pkey; /* EVP_PKEY, prepared once */
-	char kid[SIGNING_KID_SIZE];
-	char *pem;                /* private PEM of the current key; NULL for retired ones */
-	int64_t retired_at;       /* 0 for the current key */
-};
-
-/* keys[0] is the current (signing) key; the others are retired, verify only. */
-struct signing_keys {
-	struct signing_key *keys;
-	size_t n;
-};
+/* The context's signing keys, loaded on first use (thread-safe). */
+int ctx_sessions(sesame_ctx *ctx, struct sessions **s, sesame_error *err);
+void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
- * Load the signing key (generating it, 0600, when the file does not exist)
- * and the retired keys still within their verification window; prune the
- * others.  SESAME_CONFIG (reason "permissions") for a key file group or
- * world may access, (reason "key") for an empty or non-P-256 key.
+ * Open a session for `user` (a borrowed user record), opened with
+ * `identity` (borrowed, may be NULL) so that unlinking it ends the session,
+ * on `device_id` (NULL, empty or zeros: a new one).  `*out` receives the
+ * login answer {user_id, device_id, access_token, refresh_token}.
  */
-int signing_keys_load(const struct config *cfg, int64_t now, const struct logger *lg, struct signing_keys *sk,
-		      sesame_error *err);
-void signing_keys_free(struct signing_keys *sk);
-/* Make a new signing key; the old one is retired.  `new_kid` receives the
- * new key's id. */
-int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],
-			sesame_error *err);
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+		    const char *device_id, json_t **out, sesame_error *err);
+int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err);
+/* End a session; `*user_id` gets its user's id (malloc'd). */
+int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
+int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
+			   sesame_error *err);
+json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);
+
+/* ---- api.c ------------------------------------------------------------ */
+
+/* Delete a user, telling each identity's provider through user_deleted. */
+int api_delete_user(sesame_ctx *ctx, struct store *st, const char *user_id, sesame_error *err);
 
 #endif /* SESAME_INTERNAL_H */

@@ -109,10 +109,9 @@ static int key_from_pem(const char *file, char *pem, bool private, int64_t retir
 		return seterr(err, SESAME_INTERNAL, "key", "cannot compute the key id");
 	}
 	k->pkey = pkey;
-	k->pem = private ? pem : NULL;
+	k->pem = pem;
+	k->private = private;
 	k->retired_at = retired_at;
-	if (!private)
-		util_free_secret(pem);
 	return SESAME_OK;
 }
 
@@ -249,10 +248,12 @@ static int load_retired(const char *dir, const struct config *cfg, int64_t now, 
 			continue;
 		}
 		rc = util_read_file(path, false, MAX_KEY_FILE, &pem, NULL, err);
-		if (rc == SESAME_OK)
-			rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err);
-		if (rc == SESAME_OK && (rc = append_key(sk, &k, err)) != SESAME_OK)
+		if (rc == SESAME_OK && (rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err)) != SESAME_OK)
+			free(pem);
+		if (rc == SESAME_OK && (rc = append_key(sk, &k, err)) != SESAME_OK) {
+			free(k.pem);
 			EVP_PKEY_free(k.pkey);
+		}
 		free(path);
 	}
 	closedir(dh);

@@ -131,6 +131,187 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx);
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err);
 
+/* ---- logins and sessions ------------------------------------------------ */
+
+/*
+ * Log in: verify `credential` (borrowed) with the provider instance
+ * `provider`, merge the identity into its user account (creating the user
+ * on a first login, refreshing the identity's data on every login) and open
+ * a session on device `device_id` (NULL, empty or all zeros: a new random
+ * device id).  On SESAME_OK `*session` is a new reference to
+ *
+ *   {"user_id", "device_id", "access_token", "refresh_token"}
+ *
+ * A refused login writes nothing.  Errors: those of
+ * sesame_verify_credential(); SESAME_REJECTED "disabled" for a disabled
+ * user; SESAME_UNAVAILABLE when the store cannot be reached.  Thread-safe.
+ * Since 0.1.
+ */
+SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t *credential, const char *device_id,
+			    json_t **session, sesame_error *err);
+
+/*
+ * A new access token for the session of `refresh_token`: on SESAME_OK
+ * `*result` is a new reference to {"access_token"}.  The access token
+ * carries the user's current custom data.  Errors: SESAME_REJECTED with
+ * reason "malformed", "sig", "claim" (expired), "typ" (not a refresh
+ * token), "session" (logged out, revoked, or its user deleted) or
+ * "disabled".  Since 0.1.
+ */
+SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
+				      sesame_error *err);
+
+/*
+ * End the session of `refresh_token`.  An anonymous user (one whose only
+ * identities are anon-user ones) is deleted with its last session.
+ * Errors as sesame_session_refresh().  Since 0.1.
+ */
+SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token, sesame_error *err);
+
+/* Flags for sesame_access_token_verify(). */
+#define SESAME_VERIFY_SESSION 0x1u /* also check the session still exists (immediate revocation) */
+
+/*
+ * Verify an access token sesame issued: signature (sesame's current or a
+ * retired key), "typ" "access", "aud" the app id, "iss" the public URL,
+ * "exp"/"iat" with 60 s of leeway.  With SESAME_VERIFY_SESSION the session
+ * must still exist, so logout, revocation, disabling and deletion take
+ * effect at once; without it a token stays valid until it expires (30
+ * minutes by default) and no store access is made.  On SESAME_OK `*claims`
+ * is a new reference to the claims.  Errors as sesame_session_refresh().
+ * Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_access_token_verify(sesame_ctx *ctx, const char *token, unsigned flags, json_t **claims,
+					  sesame_error *err);
+
+/*
+ * The public keys that verify sesame's tokens, as a JWKS document (a new
+ * reference), for services that verify access tokens themselves.  NULL on
+ * error (err says why: e.g. an unreadable signing key).  Since 0.1.
+ */
+SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
+
+/*
+ * Make a new signing key; the old one is retired and keeps verifying the
+ * tokens it signed until they expire.  Running daemons pick the new key
+ * up when they reload.  On SESAME_OK `*result` is a new reference to
+ * {"kid": NEW_KID}.  Not thread-safe: no other call may run on `ctx`
+ * meanwhile.  Since 0.1.
+ */
+SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);
+
+/* ---- callers: who asks for an account operation ------------------------ */
+
+/*
+ * Every account operation runs on behalf of a caller: either a user, known
+ * by a valid access token, who may only read and change its own account,
+ * or the system user, which may do anything and which rules never apply
+ * to.  There is no way to act as the system user without asking for it by
+ * name with sesame_caller_system().  A caller is immutable; free it with
+ * sesame_caller_free().  It must not outlive its context.
+ */
+typedef struct sesame_caller sesame_caller;
+
+/* The system user of `ctx`, or NULL when out of memory.  Since 0.1. */
+SESAME_API sesame_caller *sesame_caller_system(sesame_ctx *ctx);
+
+/*
+ * The user holding `access_token` (checked as sesame_access_token_verify()
+ * with SESAME_VERIFY_SESSION does).  Since 0.1.
+ */
+SESAME_API int sesame_caller_from_access_token(sesame_ctx *ctx, const char *access_token, sesame_caller **caller,
+					       sesame_error *err);
+
+/* Free a caller (NULL allowed).  Since 0.1. */
+SESAME_API void sesame_caller_free(sesame_caller *caller);
+
+/* The caller's user id, or NULL for the system user.  Since 0.1. */
+SESAME_API const char *sesame_caller_user_id(const sesame_caller *caller);
+
+/*
+ * The caller's access-token claims (borrowed, valid as long as the
+ * caller), or NULL for the system user.  Since 0.1.
+ */
+SESAME_API const json_t *sesame_caller_claims(const sesame_caller *caller);
+
+/*
+ * Open a new session for the caller's own user (not the system user),
+ * on device `device_id` (NULL: the caller's device).  `*session` as in
+ * sesame_login().  Used after linking, which App Services answers with
+ * fresh tokens.  Since 0.1.
+ */
+SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session,
+				     sesame_error *err);
+
+/*
+ * Verify `credential` with `provider` and attach the identity to user
+ * `user_id`.  On SESAME_OK `*user` (NULL allowed) is a new reference to the
+ * user as sesame_user_get() shows it.  Errors: those of
+ * sesame_verify_credential(); SESAME_CONFLICT "linked" ("a user already
+ * exists with the specified provider") when another user holds the
+ * identity; SESAME_REJECTED "link-type" for an anon-user or local-userpass
+ * identity, which is never linked into an existing user; SESAME_REJECTED
+ * "forbidden" when a user caller names another user; SESAME_NOT_FOUND
+ * "user".  Nothing is written on error.  Since 0.1.
+ */
+SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
+			   const json_t *credential, json_t **user, sesame_error *err);
+
+/*
+ * Detach identity (provider instance, provider uid) from user `user_id`;
+ * its sessions end.  SESAME_REJECTED "last-identity" for the user's only
+ * identity.  Since 0.1.
+ */
+SESAME_API int sesame_unlink(sesame_caller *caller, const char *user_id, const char *provider, const char *uid,
+			     sesame_error *err);
+
+/*
+ * The user `user_id` (a new reference): {"id", "type", "disabled",
+ * "created", "last_login", "data", "custom_data", "identities": [{"provider",
+ * "provider_type", "id", "data", "created", "updated"}]}; identities'
+ * private data is never shown.  SESAME_NOT_FOUND "user"; SESAME_REJECTED
+ * "forbidden" for another user's account.  Since 0.1.
+ */
+SESAME_API int sesame_user_get(sesame_caller *caller, const char *user_id, json_t **user, sesame_error *err);
+
+/*
+ * Up to `limit` users (1..1000; 0: 100) whose id sorts after `after` (NULL:
+ * from the first), as a new array of sesame_user_get() objects.  System
+ * user only (SESAME_REJECTED "forbidden").  Since 0.1.
+ */
+SESAME_API int sesame_users_list(sesame_caller *caller, const char *after, size_t limit, json_t **users,
+				 sesame_error *err);
+
+/*
+ * Delete user `user_id` with its identities, sessions and provider data.
+ * Each identity's provider is told through its user_deleted hook (Apple
+ * token revocation, for example); a hook's failure is logged and the
+ * deletion stands.  A user may delete itself.  Since 0.1.
+ */
+SESAME_API int sesame_user_delete(sesame_caller *caller, const char *user_id, sesame_error *err);
+
+/*
+ * Disable (ending all its sessions) or enable user `user_id`.  A disabled
+ * user can neither log in nor refresh (SESAME_REJECTED "disabled").
+ * System user only.  Since 0.1.
+ */
+SESAME_API int sesame_user_set_disabled(sesame_caller *caller, const char *user_id, int disabled,
+					sesame_error *err);
+
+/* End every session of user `user_id`.  Since 0.1. */
+SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *user_id, sesame_error *err);
+
+/*
+ * The user's custom data (a new reference to an object, {} when unset), or
+ * replace it with `data` (borrowed): a JSON object of at most 16 KiB of
+ * compact JSON (SESAME_MALFORMED "size" or "type").  Access tokens carry it
+ * as "user_data" from the next refresh on.  Since 0.1.
+ */
+SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *user_id, json_t **data,
+					   sesame_error *err);
+SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *user_id, const json_t *data,
+					   sesame_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -137,7 +137,10 @@ static void test_rotation_keeps_old_public_key(void **state)
 	assert_int_equal(after.n, 2);
 	assert_string_equal(after.keys[1].kid, before.keys[0].kid);
 	/* A retired key verifies only: its private half is gone. */
-	assert_null(after.keys[1].pem);
+	assert_true(after.keys[0].private);
+	assert_false(after.keys[1].private);
+	assert_non_null(strstr(after.keys[1].pem, "PUBLIC KEY"));
+	assert_null(strstr(after.keys[1].pem, "PRIVATE"));
 	assert_true(after.keys[1].retired_at > 0);
 	signing_keys_free(&before);
 	signing_keys_free(&after);

@@ -1,0 +1,382 @@
+/*
+ * core/sessions.c — sessions: sesame's own access and refresh tokens.
+ *
+ * An access token is a JWT signed with sesame's current ES256 key, valid
+ * for sessions.access_ttl (30 minutes by default): {"sub", "aud" (app id),
+ * "iss" (public_url), "iat", "exp", "typ": "access", "sid",
+ * "baas_device_id", "user_data"}.
+ *
+ * A refresh token is also a signed JWT, because the App Services client
+ * SDKs decode it (realm-core reads its "exp"): {"sub", "aud", "iss",
+ * "iat", "exp", "typ": "refresh", "sid", "jti"}.  Its "jti" carries 256
+ * random bits; the store keeps only their SHA-256, so a database dump
+ * yields no usable token, and the lookup never keys on the token string
+ * (ECDSA signatures are malleable).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include "internal.h"
+#include "jose.h"
+
+#define SECRET_BYTES 32
+#define DEVICE_ID_LENGTH 24
+
+static const char *const es256_only[] = {"ES256", NULL};
+
+static void sessions_clear(struct sessions *s)
+{
+	if (s->keys)
+		keys_free(s->keys);
+	signing_keys_free(&s->sk);
+	json_decref(s->jwks);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The public half of a P-256 key as a JWK. */
+static json_t *public_jwk(const struct signing_key *k)
+{
+	unsigned char x[32], y[32];
+	BIGNUM *bx = NULL, *by = NULL;
+	char *ex = NULL, *ey = NULL;
+	json_t *jwk = NULL;
+
+	if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
+	    EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1 && BN_bn2binpad(bx, x, 32) == 32 &&
+	    BN_bn2binpad(by, y, 32) == 32 && (ex = b64url_encode(x, 32)) && (ey = b64url_encode(y, 32)))
+		jwk = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", ex, "y", ey,
+				"kid", k->kid, "alg", "ES256", "use", "sig");
+	BN_free(bx);
+	BN_free(by);
+	free(ex);
+	free(ey);
+	return jwk;
+}
+
+static int sessions_load(sesame_ctx *ctx, struct sessions *s, sesame_error *err)
+{
+	json_t *list = json_array(), *keys = json_array();
+	size_t i;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (!list || !keys) {
+		json_decref(list);
+		json_decref(keys);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	rc = signing_keys_load(&ctx->cfg, ctx_now(ctx), &ctx->log, &s->sk, err);
+	for (i = 0; rc == SESAME_OK && i < s->sk.n; i++) {
+		const struct signing_key *k = &s->sk.keys[i];
+		json_t *jwk = public_jwk(k);
+
+		if (!jwk || json_array_append_new(keys, jwk) != 0 ||
+		    json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "alg", "ES256", "kid", k->kid, "key",
+							  k->pem)) != 0)
+			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	if (rc == SESAME_OK)
+		rc = keys_from_config(list, &s->keys, err);
+	json_decref(list);
+	if (rc == SESAME_OK) {
+		s->jwks = json_pack("{s:o}", "keys", keys);
+		keys = NULL;
+		if (!s->jwks)
+			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	json_decref(keys);
+	if (rc != SESAME_OK)
+		sessions_clear(s);
+	return rc;
+}
+
+int ctx_sessions(sesame_ctx *ctx, struct sessions **out, sesame_error *err)
+{
+	int rc = SESAME_OK;
+
+	pthread_mutex_lock(&ctx->sessions_lock);
+	if (!ctx->sessions_ready) {
+		rc = sessions_load(ctx, &ctx->sessions, err);
+		ctx->sessions_ready = rc == SESAME_OK;
+	}
+	pthread_mutex_unlock(&ctx->sessions_lock);
+	*out = rc == SESAME_OK ? &ctx->sessions : NULL;
+	return rc;
+}
+
+void ctx_sessions_close(sesame_ctx *ctx)
+{
+	if (ctx->sessions_ready)
+		sessions_clear(&ctx->sessions);
+	ctx->sessions_ready = false;
+}
+
+static int sessions_new_device_id(char id[DEVICE_ID_LENGTH + 1])
+{
+	unsigned char b[12];
+	int i;
+
+	if (util_random(b, sizeof(b)) != SESAME_OK)
+		return SESAME_INTERNAL;
+	for (i = 0; i < 12; i++)
+		snprintf(id + 2 * i, 3, "%02x", b[i]);
+	return SESAME_OK;
+}
+
+static int sign(struct sessions *s, json_t *claims, char **token, sesame_error *err)
+{
+	int rc = keys_sign(s->keys, s->sk.keys[0].kid, NULL, claims, token, err);
+
+	json_decref(claims);
+	return rc;
+}
+
+static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
+			  const char *device_id, char **token, sesame_error *err)
+{
+	int64_t now = ctx_now(ctx);
+	json_t *custom = json_object_get(user, "custom_data");
+	json_t *claims = json_pack("{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"),
+				   "aud", ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)now, "exp",
+				   (json_int_t)(now + ctx->cfg.access_ttl), "typ", "access", "sid", sid,
+				   "baas_device_id", device_id);
+
+	if (!claims)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (json_is_object(custom) && json_object_size(custom) > 0)
+		json_object_set(claims, "user_data", custom);
+	return sign(s, claims, token, err);
+}
+
+/*
+ * Open a session: the store records the SHA-256 of 256 fresh random bits
+ * (the refresh token's "jti"); the two tokens are then signed around the
+ * session's id.
+ */
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+		    const char *device_id, json_t **out, sesame_error *err)
+{
+	struct store_session_params p = {0};
+	struct sessions *s;
+	unsigned char secret[SECRET_BYTES];
+	char sid[SESAME_STORE_ID_LENGTH + 1], dev[DEVICE_ID_LENGTH + 1], *jti = NULL, *access = NULL;
+	char *refresh = NULL;
+	const char *uid = json_string_value(json_object_get(user, "id"));
+	int64_t now = ctx_now(ctx);
+	json_t *claims;
+	int rc;
+
+	*out = NULL;
+	rc = ctx_sessions(ctx, &s, err);
+	if (rc != SESAME_OK)
+		return rc;
+	if (!uid)
+		return seterr(err, SESAME_INTERNAL, "user", "user record without an id");
+	/* No device id, or the SDKs' all-zero "none": give the session one. */
+	if (!device_id || !*device_id || strspn(device_id, "0") == strlen(device_id) ||
+	    strlen(device_id) > 64) {
+		if (sessions_new_device_id(dev) != SESAME_OK)
+			return seterr(err, SESAME_INTERNAL, "random", "no randomness");
+		device_id = dev;
+	}
+	if (util_random(secret, sizeof(secret)) != SESAME_OK)
+		return seterr(err, SESAME_INTERNAL, "random", "no randomness");
+	jti = b64url_encode(secret, sizeof(secret));
+	util_wipe(secret, sizeof(secret));
+	if (!jti)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	p.user_id = uid;
+	p.device_id = device_id;
+	p.refresh_token = jti;
+	p.provider = identity ? json_string_value(json_object_get(identity, "provider")) : NULL;
+	p.provider_uid = identity ? json_string_value(json_object_get(identity, "id")) : NULL;
+	p.now = now;
+	p.expires = now + ctx->cfg.refresh_ttl;
+	rc = store_session_create(st, NULL, &p, sid, err);
+	if (rc != SESAME_OK)
+		goto out;
+	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id, "iss",
+			   ctx->cfg.public_url, "iat", (json_int_t)now, "exp", (json_int_t)p.expires, "typ", "refresh",
+			   "sid", sid, "jti", jti);
+	rc = claims ? sign(s, claims, &refresh, err) : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, sid, device_id, &access, err);
+	if (rc == SESAME_OK) {
+		*out = json_pack("{s:s, s:s, s:s, s:s}", "access_token", access, "refresh_token", refresh, "user_id",
+				 uid, "device_id", device_id);
+		if (!*out)
+			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	if (rc != SESAME_OK) {
+		/* Leave no session no client holds a token for. */
+		sesame_error ignored;
+
+		st->desc->session_delete(st->h, NULL, sid, &ignored);
+	}
+out:
+	util_free_secret(jti);
+	util_free_secret(access);
+	util_free_secret(refresh);
+	return rc;
+}
+
+/* Verify one of sesame's own tokens and check it is of type `typ`. */
+static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, const char *typ, json_t **claims,
+		      sesame_error *err)
+{
+	const char *aud[] = {ctx->cfg.app_id, NULL}, *iss[] = {ctx->cfg.public_url, NULL};
+	struct sesame_jwt_rules rules = {
+		.struct_size = sizeof(rules),
+		.audiences = aud,
+		.issuers = iss,
+		.algorithms = es256_only,
+		.leeway = -1,
+	};
+	const char *got;
+	int rc;
+
+	*claims = NULL;
+	if (!token || !*token)
+		return seterr(err, SESAME_REJECTED, "token", "no %s token given", typ);
+	rc = keys_verify(s->keys, token, &rules, ctx_now(ctx), claims, err);
+	if (rc != SESAME_OK)
+		return rc;
+	got = json_string_value(json_object_get(*claims, "typ"));
+	if (!got || strcmp(got, typ) != 0 || !json_is_string(json_object_get(*claims, "sid")) ||
+	    !json_is_string(json_object_get(*claims, "sub"))) {
+		json_decref(*claims);
+		*claims = NULL;
+		return seterr(err, SESAME_REJECTED, "typ", "not a sesame %s token", typ);
+	}
+	return SESAME_OK;
+}
+
+/* The live session a refresh token stands for. */
+static int session_of_refresh(sesame_ctx *ctx, struct sessions *s, struct store *st, const char *token,
+			      json_t **claims, json_t **session, sesame_error *err)
+{
+	const char *jti;
+	char hash[SESAME_STORE_HASH_LENGTH + 1];
+	int rc;
+
+	*session = NULL;
+	rc = verify_own(ctx, s, token, "refresh", claims, err);
+	if (rc != SESAME_OK)
+		return rc;
+	jti = json_string_value(json_object_get(*claims, "jti"));
+	if (!jti || store_token_hash(jti, hash) != SESAME_OK)
+		rc = seterr(err, SESAME_REJECTED, "typ", "not a sesame refresh token");
+	if (rc == SESAME_OK)
+		rc = st->desc->session_get_by_hash(st->h, NULL, hash, session, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc == SESAME_OK &&
+	    (strcmp(json_string_value(json_object_get(*session, "id")),
+		    json_string_value(json_object_get(*claims, "sid"))) != 0 ||
+	     json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx)))
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc != SESAME_OK) {
+		json_decref(*claims);
+		json_decref(*session);
+		*claims = *session = NULL;
+	}
+	return rc;
+}
+
+int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err)
+{
+	struct sessions *s;
+	struct store *st;
+	json_t *claims = NULL, *session = NULL, *user = NULL;
+	char *access = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = session_of_refresh(ctx, s, st, refresh_token, &claims, &session, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->user_get(st->h, NULL, json_string_value(json_object_get(session, "user_id")), &user, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session's user no longer exists");
+	if (rc == SESAME_OK && json_is_true(json_object_get(user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc == SESAME_OK)
+		rc = st->desc->session_touch(st->h, NULL, json_string_value(json_object_get(session, "id")),
+					     ctx_now(ctx), 0, err);
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, json_string_value(json_object_get(session, "id")),
+					   json_string_value(json_object_get(session, "device_id")), &access, err);
+	if (rc == SESAME_OK && !(*out = json_pack("{s:s}", "access_token", access)))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	util_free_secret(access);
+	json_decref(claims);
+	json_decref(session);
+	json_decref(user);
+	return rc;
+}
+
+int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err)
+{
+	struct sessions *s;
+	struct store *st;
+	json_t *claims = NULL, *session = NULL;
+	int rc;
+
+	*user_id = NULL;
+	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = session_of_refresh(ctx, s, st, refresh_token, &claims, &session, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->session_delete(st->h, NULL, json_string_value(json_object_get(session, "id")), err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc == SESAME_OK && !(*user_id = strdup(json_string_value(json_object_get(session, "user_id")))))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	json_decref(claims);
+	json_decref(session);
+	return rc;
+}
+
+int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
+			   sesame_error *err)
+{
+	struct sessions *s;
+	struct store *st;
+	json_t *session = NULL;
+	int rc;
+
+	*claims = NULL;
+	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK)
+		return rc;
+	rc = verify_own(ctx, s, token, "access", claims, err);
+	if (rc != SESAME_OK || !check_session)
+		return rc;
+	rc = ctx_store(ctx, &st, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->session_get(st->h, NULL, json_string_value(json_object_get(*claims, "sid")), &session,
+					   err);
+	if (rc == SESAME_NOT_FOUND ||
+	    (rc == SESAME_OK && json_integer_value(json_object_get(session, "expires")) <= ctx_now(ctx)))
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	json_decref(session);
+	if (rc != SESAME_OK) {
+		json_decref(*claims);
+		*claims = NULL;
+	}
+	return rc;
+}
+
+json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err)
+{
+	struct sessions *s;
+
+	if (ctx_sessions(ctx, &s, err) != SESAME_OK)
+		return NULL;
+	return json_incref(s->jwks);
+}

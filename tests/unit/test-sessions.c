@@ -1,0 +1,528 @@
+/* tests/unit/test-sessions.c — core/sessions.c and core/api.c: logins,
+ * access and refresh tokens, callers and what they may do, deletion. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "jose.h"
+#include "testutil.h"
+
+struct env {
+	char *dir, *main, *drop, *deleted_log;
+	sesame_ctx *ctx;
+};
+
+static void quiet(void *data, int level, const char *msg)
+{
+	(void)data;
+	(void)level;
+	(void)msg;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char text[4096];
+	sesame_error err;
+
+	e->dir = tu_tmpdir("sessions");
+	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
+	e->deleted_log = tu_path(e->dir, "deleted.log");
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+		 " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"deleted_log\": \"%s\"}}", e->deleted_log);
+	free(tu_write(e->drop, "fix.json", text, 0644));
+	free(tu_write(e->drop, "other.json", "{\"type\": \"fixture-good\"}", 0644));
+	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
+	e->ctx = sesame_new();
+	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	sesame_free(e->ctx);
+	tu_rmrf(e->dir);
+	free(e->dir);
+	free(e->main);
+	free(e->drop);
+	free(e->deleted_log);
+	free(e);
+	return 0;
+}
+
+/* Log in `user` with provider `name`; returns the login answer. */
+static json_t *login(struct env *e, const char *name, const char *user)
+{
+	json_t *cred = user ? json_pack("{s:s}", "user", user) : json_object(), *session = NULL;
+	sesame_error err;
+
+	if (sesame_login(e->ctx, name, cred, NULL, &session, &err) != SESAME_OK)
+		fail_msg("login %s/%s: %s", name, user ? user : "", err.text);
+	json_decref(cred);
+	return session;
+}
+
+static const char *member(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (!v)
+		fail_msg("no \"%s\" member", key);
+	return v;
+}
+
+static size_t count_users(struct env *e)
+{
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	json_t *users = NULL;
+	sesame_error err;
+	size_t n;
+
+	assert_int_equal(sesame_users_list(sys, NULL, 1000, &users, &err), SESAME_OK);
+	n = json_array_size(users);
+	json_decref(users);
+	sesame_caller_free(sys);
+	return n;
+}
+
+static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
+{
+	if (rc != status || strcmp(err->reason, reason) != 0)
+		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
+			 err->reason, err->text);
+}
+
+static void test_same_identity_same_user_new_session(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "alice"), *b = login(e, "fix", "alice"), *c = login(e, "fix", "bob");
+
+	assert_string_equal(member(a, "user_id"), member(b, "user_id"));
+	assert_string_not_equal(member(a, "refresh_token"), member(b, "refresh_token"));
+	assert_string_not_equal(member(a, "user_id"), member(c, "user_id"));
+	/* ids and device ids carry randomness: 24 lowercase hex digits. */
+	assert_int_equal(strlen(member(a, "user_id")), 24);
+	assert_int_equal(strlen(member(a, "device_id")), 24);
+	assert_string_not_equal(member(a, "device_id"), member(b, "device_id"));
+	assert_int_equal(count_users(e), 2);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
+
+static void test_device_id_kept_or_made(void **state)
+{
+	struct env *e = *state;
+	json_t *cred = json_pack("{s:s}", "user", "dev"), *s = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_login(e->ctx, "fix", cred, "0123456789abcdef01234567", &s, &err), SESAME_OK);
+	assert_string_equal(member(s, "device_id"), "0123456789abcdef01234567");
+	json_decref(s);
+	/* The SDKs' all-zero device id means "none". */
+	assert_int_equal(sesame_login(e->ctx, "fix", cred, "000000000000000000000000", &s, &err), SESAME_OK);
+	assert_string_not_equal(member(s, "device_id"), "000000000000000000000000");
+	json_decref(s);
+	json_decref(cred);
+}
+
+static void test_access_token_claims(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "alice"), *claims = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), SESAME_VERIFY_SESSION, &claims,
+						    &err),
+			 SESAME_OK);
+	assert_string_equal(member(claims, "sub"), member(s, "user_id"));
+	assert_string_equal(member(claims, "aud"), "test-app");
+	assert_string_equal(member(claims, "typ"), "access");
+	assert_string_equal(member(claims, "baas_device_id"), member(s, "device_id"));
+	assert_int_equal(json_integer_value(json_object_get(claims, "exp")) -
+				 json_integer_value(json_object_get(claims, "iat")),
+			 600);
+	assert_null(json_object_get(claims, "user_data"));
+	json_decref(claims);
+	json_decref(s);
+}
+
+static void test_custom_data_reaches_token_after_refresh(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "carol"), *data = json_pack("{s:s}", "plan", "gold"), *r = NULL, *claims = NULL;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	sesame_error err;
+
+	assert_int_equal(sesame_user_custom_data_set(sys, member(s, "user_id"), data, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &r, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(e->ctx, member(r, "access_token"), 0, &claims, &err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(claims, "user_data"), "plan")), "gold");
+	json_decref(claims);
+	json_decref(r);
+	json_decref(data);
+	/* Too large custom data is refused, and nothing changes. */
+	data = json_object();
+	{
+		char big[17 * 1024];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		json_object_set_new(data, "blob", json_string(big));
+	}
+	expect_refused(sesame_user_custom_data_set(sys, member(s, "user_id"), data, &err), &err, SESAME_MALFORMED,
+		       "size");
+	json_decref(data);
+	assert_int_equal(sesame_user_custom_data_get(sys, member(s, "user_id"), &data, &err), SESAME_OK);
+	assert_string_equal(member(data, "plan"), "gold");
+	json_decref(data);
+	sesame_caller_free(sys);
+	json_decref(s);
+}
+
+static void test_wrong_token_kinds_refused(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "dave"), *out = NULL;
+	sesame_error err;
+
+	/* A refresh token is no access token, and the reverse. */
+	expect_refused(sesame_access_token_verify(e->ctx, member(s, "refresh_token"), 0, &out, &err), &err,
+		       SESAME_REJECTED, "typ");
+	expect_refused(sesame_session_refresh(e->ctx, member(s, "access_token"), &out, &err), &err, SESAME_REJECTED,
+		       "typ");
+	assert_null(out);
+	expect_refused(sesame_access_token_verify(e->ctx, "not.a.token", 0, &out, &err), &err, SESAME_MALFORMED,
+		       "malformed");
+	expect_refused(sesame_access_token_verify(e->ctx, "", 0, &out, &err), &err, SESAME_REJECTED, "token");
+	json_decref(s);
+}
+
+static void test_tampered_tokens_refused(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "erin"), *out = NULL;
+	char *tok = strdup(member(s, "access_token")), *dot = strrchr(tok, '.');
+	sesame_error err;
+
+	/* A changed signature byte. */
+	dot[5] = dot[5] == 'A' ? 'B' : 'A';
+	expect_refused(sesame_access_token_verify(e->ctx, tok, 0, &out, &err), &err, SESAME_REJECTED, "sig");
+	free(tok);
+	/* Another user's id in the payload, signature kept. */
+	{
+		json_t *other = login(e, "fix", "frank");
+		const char *a = member(s, "access_token"), *b = member(other, "access_token");
+		const char *a1 = strchr(a, '.'), *a2 = strrchr(a, '.'), *b1 = strchr(b, '.'), *b2 = strrchr(b, '.');
+		char forged[4096];
+
+		snprintf(forged, sizeof(forged), "%.*s%.*s%s", (int)(a1 - a), a, (int)(b2 - b1), b1, a2);
+		expect_refused(sesame_access_token_verify(e->ctx, forged, 0, &out, &err), &err, SESAME_REJECTED,
+			       "sig");
+		json_decref(other);
+	}
+	json_decref(s);
+}
+
+static void test_expiry(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "gina"), *out = NULL;
+	sesame_error err;
+
+	/* Past the access token's lifetime and the 60 s leeway. */
+	e->ctx->clock_offset = 600 + 61;
+	expect_refused(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &out, &err), &err,
+		       SESAME_REJECTED, "claim");
+	/* The refresh token still works and gives a fresh access token. */
+	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	json_decref(out);
+	out = NULL;
+	/* Past the refresh token's lifetime: the session is over. */
+	e->ctx->clock_offset = 3600 + 61;
+	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
+		       "claim");
+	e->ctx->clock_offset = 0;
+	json_decref(s);
+}
+
+static void test_logout_and_revoke(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "hank"), *b = login(e, "fix", "hank"), *out = NULL;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	sesame_error err;
+
+	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	expect_refused(sesame_session_refresh(e->ctx, member(a, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
+		       "session");
+	expect_refused(sesame_access_token_verify(e->ctx, member(a, "access_token"), SESAME_VERIFY_SESSION, &out, &err),
+		       &err, SESAME_REJECTED, "session");
+	/* Without the session check an access token lives out its 10 minutes. */
+	assert_int_equal(sesame_access_token_verify(e->ctx, member(a, "access_token"), 0, &out, &err), SESAME_OK);
+	json_decref(out);
+	out = NULL;
+	/* The other session is untouched by that logout... */
+	assert_int_equal(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), SESAME_OK);
+	json_decref(out);
+	out = NULL;
+	/* ...until every session of the user is revoked. */
+	assert_int_equal(sesame_user_revoke_sessions(sys, member(b, "user_id"), &err), SESAME_OK);
+	expect_refused(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
+		       "session");
+	/* Logging out twice is refused: the session is gone. */
+	expect_refused(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
+		       "session");
+	sesame_caller_free(sys);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_disabled_user(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "ivan"), *out = NULL, *cred = json_pack("{s:s}", "user", "ivan");
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	sesame_error err;
+	size_t users;
+
+	assert_int_equal(sesame_user_set_disabled(sys, member(s, "user_id"), 1, &err), SESAME_OK);
+	users = count_users(e);
+	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "disabled");
+	assert_null(out);
+	assert_int_equal(count_users(e), users);
+	/* Disabling ended the sessions. */
+	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
+		       "session");
+	assert_int_equal(sesame_user_set_disabled(sys, member(s, "user_id"), 0, &err), SESAME_OK);
+	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), SESAME_OK);
+	assert_string_equal(member(out, "user_id"), member(s, "user_id"));
+	json_decref(out);
+	json_decref(cred);
+	sesame_caller_free(sys);
+	json_decref(s);
+}
+
+static void test_refused_login_writes_nothing(void **state)
+{
+	struct env *e = *state;
+	json_t *cred = json_pack("{s:s}", "user", ""), *out = NULL;
+	sesame_error err;
+	size_t before = count_users(e);
+
+	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "user");
+	json_decref(cred);
+	cred = json_pack("{s:s}", "user", "bad-identity");
+	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_INTERNAL, "identity");
+	expect_refused(sesame_login(e->ctx, "nope", cred, NULL, &out, &err), &err, SESAME_NOT_FOUND, "provider");
+	assert_null(out);
+	assert_int_equal(count_users(e), before);
+	json_decref(cred);
+}
+
+static void test_callers_only_touch_their_own_account(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "judy"), *b = login(e, "fix", "kim"), *out = NULL;
+	sesame_caller *judy = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &judy, &err), SESAME_OK);
+	assert_string_equal(sesame_caller_user_id(judy), member(a, "user_id"));
+	assert_int_equal(sesame_user_get(judy, member(a, "user_id"), &out, &err), SESAME_OK);
+	json_decref(out);
+	expect_refused(sesame_user_get(judy, member(b, "user_id"), &out, &err), &err, SESAME_REJECTED, "forbidden");
+	expect_refused(sesame_user_delete(judy, member(b, "user_id"), &err), &err, SESAME_REJECTED, "forbidden");
+	expect_refused(sesame_users_list(judy, NULL, 10, &out, &err), &err, SESAME_REJECTED, "forbidden");
+	expect_refused(sesame_user_set_disabled(judy, member(a, "user_id"), 1, &err), &err, SESAME_REJECTED,
+		       "forbidden");
+	assert_null(sesame_caller_user_id(NULL));
+	sesame_caller_free(judy);
+	/* A refresh token does not make a caller. */
+	expect_refused(sesame_caller_from_access_token(e->ctx, member(a, "refresh_token"), &judy, &err), &err,
+		       SESAME_REJECTED, "typ");
+	assert_null(judy);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_linking(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "leo"), *b = login(e, "other", "mia"), *cred, *user = NULL, *s = NULL;
+	sesame_caller *leo = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &leo, &err), SESAME_OK);
+	cred = json_pack("{s:s}", "user", "leo-elsewhere");
+	assert_int_equal(sesame_link(leo, member(a, "user_id"), "other", cred, &user, &err), SESAME_OK);
+	assert_int_equal(json_array_size(json_object_get(user, "identities")), 2);
+	json_decref(user);
+	/* Logging in with the linked identity now reaches the same user. */
+	assert_int_equal(sesame_login(e->ctx, "other", cred, NULL, &s, &err), SESAME_OK);
+	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
+	json_decref(s);
+	json_decref(cred);
+	/* mia's identity belongs to another user. */
+	cred = json_pack("{s:s}", "user", "mia");
+	expect_refused(sesame_link(leo, member(a, "user_id"), "other", cred, &user, &err), &err, SESAME_CONFLICT,
+		       "linked");
+	assert_non_null(strstr(err.text, "a user already exists with the specified provider"));
+	json_decref(cred);
+	/* An anonymous identity is never linked into an existing user. */
+	cred = json_object();
+	expect_refused(sesame_link(leo, member(a, "user_id"), "anon-user", cred, &user, &err), &err, SESAME_REJECTED,
+		       "link-type");
+	json_decref(cred);
+	/* A fresh session for the caller, as the link route answers. */
+	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
+	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
+	assert_string_equal(member(s, "device_id"), member(a, "device_id"));
+	json_decref(s);
+	/* Unlinking: fine for one of two identities, refused for the last. */
+	assert_int_equal(sesame_unlink(leo, member(a, "user_id"), "other", "leo-elsewhere", &err), SESAME_OK);
+	expect_refused(sesame_unlink(leo, member(a, "user_id"), "fix", "leo", &err), &err, SESAME_REJECTED,
+		       "last-identity");
+	sesame_caller_free(leo);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_delete_calls_hooks_and_ends_sessions(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "fail-hook"), *out = NULL;
+	sesame_caller *self = NULL;
+	sesame_error err;
+	char *log;
+
+	/* The user deletes itself; the provider's hook fails, the deletion stands. */
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &self, &err), SESAME_OK);
+	assert_int_equal(sesame_user_delete(self, member(a, "user_id"), &err), SESAME_OK);
+	{
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "cat '%s'", e->deleted_log);
+		assert_int_equal(tu_run(cmd, &log, NULL), 0);
+	}
+	assert_string_equal(log, "fail-hook\n");
+	free(log);
+	expect_refused(sesame_session_refresh(e->ctx, member(a, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
+		       "session");
+	expect_refused(sesame_user_get(self, member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
+	sesame_caller_free(self);
+	json_decref(a);
+}
+
+static void test_anonymous_user_deleted_at_logout(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "anon-user", NULL), *b = login(e, "anon-user", NULL), *out = NULL;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	sesame_error err;
+
+	/* Every anonymous login is a new user. */
+	assert_string_not_equal(member(a, "user_id"), member(b, "user_id"));
+	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	expect_refused(sesame_user_get(sys, member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
+	assert_int_equal(sesame_user_get(sys, member(b, "user_id"), &out, &err), SESAME_OK);
+	json_decref(out);
+	/* A user who linked a real identity is no longer anonymous. */
+	{
+		sesame_caller *bc = NULL;
+		json_t *cred = json_pack("{s:s}", "user", "signed-up"), *u = NULL;
+
+		assert_int_equal(sesame_caller_from_access_token(e->ctx, member(b, "access_token"), &bc, &err),
+				 SESAME_OK);
+		assert_int_equal(sesame_link(bc, member(b, "user_id"), "fix", cred, &u, &err), SESAME_OK);
+		assert_int_equal(sesame_session_logout(e->ctx, member(b, "refresh_token"), &err), SESAME_OK);
+		assert_int_equal(sesame_user_get(sys, member(b, "user_id"), &out, &err), SESAME_OK);
+		json_decref(out);
+		json_decref(u);
+		json_decref(cred);
+		sesame_caller_free(bc);
+	}
+	sesame_caller_free(sys);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_rotation_and_jwks(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "nora"), *jwks, *rot = NULL, *out = NULL, *k;
+	sesame_error err;
+
+	jwks = sesame_jwks(e->ctx, &err);
+	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
+	k = json_array_get(json_object_get(jwks, "keys"), 0);
+	assert_string_equal(member(k, "kty"), "EC");
+	assert_string_equal(member(k, "crv"), "P-256");
+	assert_string_equal(member(k, "alg"), "ES256");
+	assert_null(json_object_get(k, "d"));
+	json_decref(jwks);
+	assert_int_equal(sesame_keys_rotate(e->ctx, &rot, &err), SESAME_OK);
+	/* The old key still verifies what it signed... */
+	assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	json_decref(out);
+	/* ...new tokens carry the new kid, and both keys are published. */
+	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	{
+		const char *tok = member(out, "access_token");
+		size_t len = 0;
+		unsigned char *raw = b64url_decode(tok, (size_t)(strchr(tok, '.') - tok), &len);
+		json_t *header = raw ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
+
+		assert_non_null(header);
+		assert_string_equal(member(header, "kid"), member(rot, "kid"));
+		json_decref(header);
+		free(raw);
+	}
+	jwks = sesame_jwks(e->ctx, &err);
+	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 2);
+	assert_string_equal(member(json_array_get(json_object_get(jwks, "keys"), 0), "kid"), member(rot, "kid"));
+	json_decref(jwks);
+	json_decref(out);
+	json_decref(rot);
+	json_decref(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_same_identity_same_user_new_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_id_kept_or_made, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_token_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_custom_data_reaches_token_after_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logout_and_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callers_only_touch_their_own_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -25,9 +25,9 @@ static bool origin_well_formed(const char *s)
 	const char *host;
 	size_t i;
 
-	if (strncmp(s, "http://", 7) == 0)
+	if (strncasecmp(s, "http://", 7) == 0)
 		host = s + 7;
-	else if (strncmp(s, "https://", 8) == 0)
+	else if (strncasecmp(s, "https://", 8) == 0)
 		host = s + 8;
 	else
 		return false;

@@ -137,7 +137,8 @@ struct settings {
  */
 int settings_load(struct settings *s, const json_t *config, char *msg, size_t len);
 void settings_free(struct settings *s);
-/* Parse "ADDR:PORT" ("127.0.0.1:9090", "[::1]:0", "localhost:9090"). */
+/* Parse "ADDR:PORT" ("127.0.0.1:9090", "[::1]:0", "localhost:9090"): numeric
+ * addresses or localhost only. */
 int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *msg, size_t len);
 
 /* ---- app.c: a configuration snapshot, swapped on SIGHUP ------------------- */

@@ -77,7 +77,7 @@ int body_parse_json(const char *buf, size_t len, json_t **out, char *msg, size_t
 	}
 	/* jansson refuses \u0000 in strings by default: a NUL must never
 	 * shorten a credential field behind the core's back. */
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!v) {
 		snprintf(msg, mlen, "malformed JSON body: %s at line %d, column %d", jerr.text, jerr.line, jerr.column);
 		return -1;

@@ -211,13 +211,18 @@ int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *ssl
 	}
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
+	/* Numeric addresses only (and "localhost"): a daemon must not wait on
+	 * DNS to start, nor listen wherever a name happens to resolve. */
+	if (strcmp(host, "localhost") == 0)
+		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0 || !res || res->ai_addrlen > sizeof(*ss)) {
-		snprintf(msg, len, "listen address \"%s\": %s", listen, rc ? gai_strerror(rc) : "no address");
+		snprintf(msg, len, "listen address \"%s\": expected a numeric IP address or localhost (%s)", listen,
+			 rc ? gai_strerror(rc) : "no address");
 		if (res)
 			freeaddrinfo(res);
 		return -1;

@@ -64,6 +64,14 @@ int app_load(const char *config_path, const char *listen, int verbose, struct ap
 			rc = -1;
 		}
 	}
+	if (rc == 0) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+
+		/* A bad address is a configuration error, found before the
+		 * server starts (or before a reload is accepted). */
+		rc = listen_parse(a->set.listen, &ss, &sslen, msg, len);
+	}
 	if (rc != 0) {
 		settings_free(&a->set);
 		sesame_free(a->ctx);

@@ -348,7 +348,9 @@ struct server {
 	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
 };
 
-/* Start listening with the snapshot `a` (reference stolen). */
+/* Start listening with the snapshot `a` (reference stolen).  0, or the exit
+ * status with `msg`: EXIT_USAGE for a bad address or TLS file,
+ * EXIT_UNAVAILABLE when it cannot listen. */
 int server_start(struct server *srv, struct app *a, char *msg, size_t len);
 /* Build a new snapshot from the same files and swap it in; a bad new
  * configuration keeps the running one and logs why. */

@@ -108,9 +108,10 @@ int main(int argc, char **argv)
 	srv.config_path = o.config;
 	srv.listen = o.listen;
 	srv.verbose = o.verbose;
-	if (server_start(&srv, a, msg, sizeof(msg)) != 0) {
+	rc = server_start(&srv, a, msg, sizeof(msg));
+	if (rc != 0) {
 		fprintf(stderr, "sesamed: %s\n", msg);
-		return EXIT_UNAVAILABLE;
+		return rc;
 	}
 	fprintf(stderr, "sesamed: sesame %s listening on %s\n", sesame_version(), srv.url);
 

@@ -547,6 +547,7 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	pthread_condattr_t ca;
 	socklen_t sslen;
 	size_t n = 0;
+	int rc = EXIT_UNAVAILABLE;
 
 	/* libmicrohttpd wants its logger before any option that may log. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
@@ -565,10 +566,12 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}
+	rc = EXIT_USAGE;
 	if (listen_parse(s->listen, &ss, &sslen, msg, len) != 0)
 		goto fail;
 	if (s->tls_cert && tls_load(srv, s, msg, len) != 0)
 		goto fail;
+	rc = EXIT_UNAVAILABLE;
 
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -604,7 +607,7 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	return 0;
 fail:
 	server_free(srv);
-	return -1;
+	return rc;
 }
 
 /* Settings bound when the server started: a reload cannot change them,

@@ -294,6 +294,16 @@ const char *request_param(const struct request *req, const char *name);
 /* The bearer token of the request; false after answering 401 InvalidSession. */
 bool request_bearer(struct request *req, struct reply *rep, const char **token);
 
+/*
+ * The login throttle, per client address (daemon.login_failures_per_minute):
+ * call request_login_allowed() before verifying a credential — false after
+ * answering 429 TooManyRequests with Retry-After — and
+ * request_login_failed() when the credential was refused (SESAME_REJECTED),
+ * not for malformed requests or unavailable providers.
+ */
+bool request_login_allowed(struct request *req, struct reply *rep);
+void request_login_failed(struct request *req);
+
 /* Whether a Content-Type header value is application/json (parameters such
  * as charset=utf-8 allowed). */
 bool content_type_is_json(const char *value);

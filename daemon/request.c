@@ -47,6 +47,25 @@ bool request_bearer(struct request *req, struct reply *rep, const char **token)
 	return false;
 }
 
+bool request_login_allowed(struct request *req, struct reply *rep)
+{
+	unsigned wait = throttle_check(req->srv->throttle, req->client, monotonic_ms());
+	char secs[16];
+
+	if (wait == 0)
+		return true;
+	snprintf(secs, sizeof(secs), "%u", wait);
+	reply_error(rep, 429, "TooManyRequests", "too many failed logins from this address; try again in %u seconds",
+		    wait);
+	reply_header(rep, "Retry-After", secs);
+	return false;
+}
+
+void request_login_failed(struct request *req)
+{
+	throttle_fail(req->srv->throttle, req->client, monotonic_ms());
+}
+
 bool content_type_is_json(const char *value)
 {
 	static const char json[] = "application/json";

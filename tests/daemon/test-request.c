@@ -162,12 +162,49 @@ static void test_device_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
+static void test_login_throttle(void **state)
+{
+	struct server srv;
+	struct request a, b;
+	struct reply rep;
+	json_t *v;
+	int i;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	srv.throttle = throttle_new(64, 2);
+	a.srv = b.srv = &srv;
+	snprintf(a.client, sizeof(a.client), "192.0.2.10");
+	snprintf(b.client, sizeof(b.client), "192.0.2.11");
+	reply_init(&rep);
+	for (i = 0; i < 2; i++) {
+		assert_true(request_login_allowed(&a, &rep));
+		request_login_failed(&a);
+	}
+	assert_int_equal(rep.status, 0);
+	assert_false(request_login_allowed(&a, &rep));
+	assert_int_equal(rep.status, 429);
+	/* Two a minute: one grows back within 30 s (rounded up, so 29 or 30
+	 * depending on the milliseconds elapsed). */
+	assert_true(strcmp(reply_header_value(&rep, "Retry-After"), "30") == 0 ||
+		    strcmp(reply_header_value(&rep, "Retry-After"), "29") == 0);
+	v = json_loadb(rep.body, rep.body_len, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "TooManyRequests");
+	json_decref(v);
+	reply_clear(&rep);
+	/* Another address is not affected. */
+	assert_true(request_login_allowed(&b, &rep));
+	assert_int_equal(rep.status, 0);
+	throttle_free(srv.throttle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_content_type),     cmocka_unit_test(test_body_parse),
 	    cmocka_unit_test(test_login_body_split), cmocka_unit_test(test_bearer),
-	    cmocka_unit_test(test_device_ids),
+	    cmocka_unit_test(test_device_ids),	     cmocka_unit_test(test_login_throttle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

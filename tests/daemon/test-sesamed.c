@@ -319,13 +319,12 @@ static void http(const struct daemon *d, const struct req *q, struct http *r)
 {
 	struct curl_slist *hl = NULL;
 	struct upload up = {q->body, q->body ? strlen(q->body) : 0, 0};
-	char url[1024];
+	char *url = tu_path(d->url, q->path[0] == '/' ? q->path + 1 : q->path);
 	CURL *c = curl_easy_init();
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	assert_non_null(c);
-	snprintf(url, sizeof(url), "%s%s", d->url, q->path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -353,6 +352,7 @@ static void http(const struct daemon *d, const struct req *q, struct http *r)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
+	free(url);
 }
 
 /* The value of a response header (case-insensitive name), malloc'd, or NULL. */
@@ -576,6 +576,35 @@ static void test_not_found_and_wrong_method(void **state)
 	http(*state, &q, &r);
 	assert_error(&r, 405, "MethodNotAllowed", "allowed: POST, OPTIONS");
 	assert_header(&r, "Allow", "POST, OPTIONS");
+	http_free(&r);
+}
+
+/* Request line and headers beyond daemon.max_header_bytes are refused by
+ * libmicrohttpd, and the daemon serves on. */
+static void test_header_limits(void **state)
+{
+	char *big = malloc(40001), path[40100], hdr[40100];
+	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
+	struct http r;
+
+	assert_non_null(big);
+	memset(big, 'a', 40000);
+	big[40000] = '\0';
+	snprintf(hdr, sizeof(hdr), "X-Big: %s", big);
+	q.headers[0] = hdr;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 431);
+	http_free(&r);
+	snprintf(path, sizeof(path), "/healthz?q=%s", big);
+	q.headers[0] = NULL;
+	q.path = path;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 414);
+	http_free(&r);
+	free(big);
+	q.path = "/healthz";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
 	http_free(&r);
 }
 
@@ -1055,11 +1084,12 @@ static void test_command_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest shared[] = {
-	    cmocka_unit_test(test_location),	   cmocka_unit_test(test_healthz),
-	    cmocka_unit_test(test_metrics),	   cmocka_unit_test(test_not_found_and_wrong_method),
-	    cmocka_unit_test(test_oversize_body),  cmocka_unit_test(test_content_type),
-	    cmocka_unit_test(test_malformed_json), cmocka_unit_test(test_admin_api),
-	    cmocka_unit_test(test_cors),	   cmocka_unit_test(test_request_log),
+	    cmocka_unit_test(test_location),	  cmocka_unit_test(test_healthz),
+	    cmocka_unit_test(test_metrics),	  cmocka_unit_test(test_not_found_and_wrong_method),
+	    cmocka_unit_test(test_oversize_body), cmocka_unit_test(test_header_limits),
+	    cmocka_unit_test(test_content_type),  cmocka_unit_test(test_malformed_json),
+	    cmocka_unit_test(test_admin_api),	  cmocka_unit_test(test_cors),
+	    cmocka_unit_test(test_request_log),
 	};
 	const struct CMUnitTest own[] = {
 	    cmocka_unit_test(test_admin_api_off),  cmocka_unit_test(test_tls),		cmocka_unit_test(test_reload),

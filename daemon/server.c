@@ -144,11 +144,6 @@ static bool auth_passes(struct request *req)
 	case AUTH_NONE:
 		return true;
 	case AUTH_ADMIN:
-		/* No admin key: the admin API does not exist. */
-		if (!s->admin_enabled) {
-			not_found(req);
-			return false;
-		}
 		if (!bearer_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) ||
 		    !admin_key_matches(s, token, len)) {
 			reply_error(
@@ -193,7 +188,9 @@ static void request_route(struct request *req)
 	const struct route *route;
 
 	req->routed = router_match(srv->routes, srv->n_routes, req->method, req->path, &req->match);
-	if (req->routed == ROUTE_NOT_FOUND) {
+	/* Without an admin key the admin API does not exist: not even its
+	 * OPTIONS and 405 answers may tell its paths apart. */
+	if (req->routed == ROUTE_NOT_FOUND || (req->match.route->auth == AUTH_ADMIN && !req->app->set.admin_enabled)) {
 		not_found(req);
 		return;
 	}

@@ -861,6 +861,16 @@ static void test_admin_api_off(void **state)
 	http(d, &q, &r);
 	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
 	http_free(&r);
+	/* Not even OPTIONS or a wrong method tells its paths apart. */
+	q.method = "OPTIONS";
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	assert_no_header(&r, "Allow");
+	http_free(&r);
+	q.method = "DELETE";
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	http_free(&r);
 	assert_int_equal(daemon_stop(d), 0);
 	daemon_free(d);
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +129,27 @@ static bool admin_key_matches(const struct settings *s, const char *token, size_
 	return ok;
 }
 
+/*
+ * The credential of "Authorization: Bearer KEY" for the admin API.  Looser
+ * than bearer_token(): an operator's admin key may hold any visible ASCII
+ * character, not only the base64url ones sesame's own tokens use.
+ */
+static bool admin_token(const char *authorization, const char **token, size_t *len)
+{
+	const char *t;
+	size_t n;
+
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return false;
+	for (t = authorization + 7; *t == ' '; t++)
+		;
+	for (n = 0; t[n] > 0x20 && t[n] < 0x7f; n++)
+		;
+	*token = t;
+	*len = n;
+	return n > 0 && t[n] == '\0';
+}
+
 static void not_found(struct request *req)
 {
 	reply_error(&req->reply, 404, "NotFound", "no route for %.16s %.256s", req->method, req->path);
@@ -144,7 +166,7 @@ static bool auth_passes(struct request *req)
 	case AUTH_NONE:
 		return true;
 	case AUTH_ADMIN:
-		if (!bearer_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) ||
+		if (!admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) ||
 		    !admin_key_matches(s, token, len)) {
 			reply_error(
 			    &req->reply, 401, "InvalidSession", "%s",

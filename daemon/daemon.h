@@ -291,6 +291,9 @@ const char *request_header(const struct request *req, const char *name);
 const char *request_query(const struct request *req, const char *name);
 /* The {name} route parameter (never NULL for a name of the route's pattern). */
 const char *request_param(const struct request *req, const char *name);
+/* Whether the {app} parameter is the configured app_id; false after
+ * answering 404 AppNotFound "cannot find app using Client App ID '...'". */
+bool request_app_known(struct request *req, struct reply *rep);
 /* The bearer token of the request; false after answering 401 InvalidSession. */
 bool request_bearer(struct request *req, struct reply *rep, const char **token);
 

@@ -35,6 +35,18 @@ const char *request_param(const struct request *req, const char *name)
 	return route_param(&req->match, name);
 }
 
+bool request_app_known(struct request *req, struct reply *rep)
+{
+	const char *app = request_param(req, "app");
+
+	if (app && strcmp(app, req->app->set.app_id) == 0)
+		return true;
+	/* What App Services answers; the SDKs show the message as is.  They
+	 * know no error code for it, so the code says what happened. */
+	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.128s'", app ? app : "");
+	return false;
+}
+
 bool request_bearer(struct request *req, struct reply *rep, const char **token)
 {
 	size_t len;

@@ -21,18 +21,13 @@
 #define ADMIN  "/api/admin/v1"
 
 /* GET /api/client/v2.0/app/{app}/location: where clients send every later
- * call.  An unknown app id gets what App Services answers (404, "cannot
- * find app using Client App ID '...'", which the SDKs show as is); there
- * is no App Services code for it in the SDKs, so the code is AppNotFound. */
+ * call. */
 static void location(struct request *req, struct reply *rep)
 {
 	const struct settings *s = &req->app->set;
-	const char *app = request_param(req, "app");
 
-	if (strcmp(app, s->app_id) != 0) {
-		reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.128s'", app);
+	if (!request_app_known(req, rep))
 		return;
-	}
 	reply_json(rep, 200,
 		   json_pack("{s:s, s:s, s:s, s:s}", "deployment_model", "GLOBAL", "location", "local", "hostname",
 			     s->public_url, "ws_hostname", s->ws_url));

@@ -1,0 +1,380 @@
+/*
+ * daemon/daemon.h — declarations shared by the files of sesamed, the HTTP
+ * front end.  Nothing here is installed: sesamed reaches libsesame through
+ * its public API only.
+ *
+ * A request flows server.c (libmicrohttpd callbacks, body accumulation,
+ * limits) -> router.c (which route) -> a handler of routes.c, which reads
+ * the request through the helpers of request.c and answers through the
+ * reply functions of response.c.  cors.c, throttle.c and metrics.c are
+ * self-contained and unit-tested on their own.
+ */
+#ifndef SESAMED_DAEMON_H
+#define SESAMED_DAEMON_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sesame/sesame.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit statuses of sesamed, as the `sesame` command line uses them. */
+enum { EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
+
+/* ---- response.c: what a handler answers ---------------------------------- */
+
+#define REPLY_MAX_HEADERS 12
+
+/*
+ * A reply under construction.  A handler sets it once through reply_json(),
+ * reply_error() or reply_text() and may add headers; server.c turns it into
+ * the HTTP response and adds the headers every response carries.
+ */
+struct reply {
+	unsigned status; /* 0 until something answered */
+	char *body;	 /* malloc'd, owned */
+	size_t body_len;
+	const char *content_type; /* a string literal */
+	size_t n_headers;
+	struct {
+		char *name;
+		char *value;
+	} headers[REPLY_MAX_HEADERS];
+};
+
+void reply_init(struct reply *rep);
+/* Free the body and headers; the reply is empty again. */
+void reply_clear(struct reply *rep);
+/* Answer `status` with the JSON `body` (a reference is stolen; NULL means out
+ * of memory and answers 500). */
+void reply_json(struct reply *rep, unsigned status, json_t *body);
+/* Answer `status` with `body` (malloc'd, stolen) of `content_type`. */
+void reply_text(struct reply *rep, unsigned status, const char *content_type, char *body, size_t len);
+/*
+ * Answer an App Services error body {"error": MESSAGE, "error_code": CODE,
+ * "link": ""}.  CODE is one of the App Services codes (InvalidSession,
+ * AuthError, BadRequest, AuthProviderNotFound, ...).
+ */
+void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Map a libsesame error to the HTTP status and App Services code clients
+ * expect (see the table in response.c); 5xx answers hide the detail, which
+ * is logged instead. */
+void reply_sesame_error(struct reply *rep, const sesame_error *err);
+/* The HTTP status and App Services code for a libsesame status and reason. */
+unsigned sesame_error_http_status(int status, const char *reason, const char **code);
+/* Add (or replace) a header; names compare case-insensitively. */
+void reply_header(struct reply *rep, const char *name, const char *value);
+/* The value of a header added to the reply, or NULL. */
+const char *reply_header_value(const struct reply *rep, const char *name);
+
+/* ---- cors.c: cross-origin requests from browsers ------------------------- */
+
+/* The allowed origins, from the main configuration's `cors_origins`. */
+struct cors {
+	char **origins; /* exact "scheme://host[:port]" strings */
+	size_t n;
+	bool any; /* "*" was listed: every origin is allowed */
+};
+
+/* Validate and copy `origins` (a JSON array); a message naming the bad
+ * element on error (-1). */
+int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len);
+void cors_free(struct cors *c);
+bool cors_origin_allowed(const struct cors *c, const char *origin);
+/* Add the headers of an actual (non-preflight) response for `origin`
+ * (NULL when the request had none). */
+void cors_apply(const struct cors *c, const char *origin, struct reply *rep);
+/*
+ * Answer a preflight OPTIONS request for a path whose methods are `allow`
+ * ("GET, POST").  Allowed origin asking for one of those methods: 204 with
+ * the Access-Control-Allow-* headers; anything else: 204 with only `Allow`,
+ * so the browser refuses the real request.  Returns whether it was allowed.
+ */
+bool cors_preflight(const struct cors *c, const char *origin, const char *request_method, const char *allow,
+		    struct reply *rep);
+
+/* ---- settings.c: the configuration as sesamed uses it --------------------- */
+
+/* Keys of the main configuration's "daemon" section, with their defaults. */
+struct daemon_settings {
+	unsigned threads;		    /* 0: a thread per connection; N: a pool of N */
+	unsigned max_connections;	    /* 1024 */
+	unsigned connection_timeout;	    /* seconds of inactivity, 30 */
+	size_t max_body_bytes;		    /* 1 MiB */
+	size_t max_header_bytes;	    /* 32 KiB: request line + headers */
+	unsigned login_failures_per_minute; /* 20 */
+	unsigned throttle_slots;	    /* 4096 client addresses tracked */
+	unsigned shutdown_timeout;	    /* seconds to drain at SIGTERM, 30 */
+};
+
+struct settings {
+	char *config_file; /* the main file read, or NULL (built-in defaults) */
+	char *app_id;
+	char *listen;
+	char *public_url;
+	char *ws_url; /* public_url with ws:// or wss:// */
+	char *tls_cert;
+	char *tls_key;
+	bool admin_enabled;
+	unsigned char admin_key_hash[32]; /* SHA-256 of the admin key: the key itself is not kept */
+	struct cors cors;
+	struct daemon_settings daemon;
+};
+
+/*
+ * Fill `s` from the merged configuration `config` (sesame_config_json()
+ * with SESAME_CONFIG_SHOW_SECRETS), validating the "daemon" section: every
+ * unknown key or bad value is an error naming "daemon.KEY" (-1, `msg`).
+ */
+int settings_load(struct settings *s, const json_t *config, char *msg, size_t len);
+void settings_free(struct settings *s);
+/* Parse "ADDR:PORT" ("127.0.0.1:9090", "[::1]:0", "localhost:9090"): numeric
+ * addresses or localhost only. */
+int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *msg, size_t len);
+
+/* ---- app.c: a configuration snapshot, swapped on SIGHUP ------------------- */
+
+/*
+ * A configured libsesame context with the settings read from it.
+ * Reference-counted: each request holds the snapshot it started with, so a
+ * reload never frees a context under a running request.
+ */
+struct app {
+	atomic_uint refs;
+	sesame_ctx *ctx;
+	struct settings set;
+};
+
+/* Build a snapshot from the main file `config_path` (NULL: the default);
+ * `listen` (NULL allowed) overrides the configured listen address. */
+int app_load(const char *config_path, const char *listen, int verbose, struct app **out, char *msg, size_t len);
+struct app *app_ref(struct app *a);
+void app_unref(struct app *a);
+
+/* The current snapshot: swapped by the main thread, read by every request. */
+struct app_slot {
+	pthread_mutex_t lock; /* held only to copy the pointer and take a reference */
+	struct app *current;
+};
+
+void slot_init(struct app_slot *slot, struct app *a);
+/* The current snapshot with a reference the caller must drop. */
+struct app *slot_acquire(struct app_slot *slot);
+/* Install `a` (reference stolen); drops the slot's reference to the old one. */
+void slot_replace(struct app_slot *slot, struct app *a);
+void slot_destroy(struct app_slot *slot);
+
+/* ---- metrics.c: Prometheus text exposition -------------------------------- */
+
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+/* One answered request.  `method` and `route` must come from a bounded set
+ * (the route table's patterns, "unmatched"); thread-safe. */
+void metrics_observe_request(struct metrics *m, const char *method, const char *route, unsigned status, double seconds);
+/* One login through `provider` (a configured instance name, or "unknown")
+ * with `outcome`: "success", "rejected", "malformed", "unavailable",
+ * "internal", "throttled".  Thread-safe. */
+void metrics_count_login(struct metrics *m, const char *provider, const char *outcome);
+/* One session refresh with `outcome` ("success", "rejected", ...). */
+void metrics_count_refresh(struct metrics *m, const char *outcome);
+/* One configuration reload with `outcome` ("success", "failure"). */
+void metrics_count_reload(struct metrics *m, const char *outcome);
+void metrics_set_active_sessions(struct metrics *m, int64_t sessions);
+/* The exposition, text format 0.0.4 (malloc'd), or NULL when out of memory. */
+char *metrics_render(struct metrics *m, size_t *len);
+
+/* ---- throttle.c: failed logins per client address ------------------------- */
+
+struct throttle;
+
+/* A table tracking up to `slots` client addresses, each allowed
+ * `per_minute` failures a minute (a token bucket).  NULL on failure. */
+struct throttle *throttle_new(unsigned slots, unsigned per_minute);
+void throttle_free(struct throttle *t);
+/* 0 when `client` may attempt a login now, else the seconds to wait
+ * (the Retry-After value).  Thread-safe. */
+unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms);
+/* Record a failed login of `client`.  Thread-safe. */
+void throttle_fail(struct throttle *t, const char *client, int64_t now_ms);
+
+/* ---- router.c: the route table -------------------------------------------- */
+
+/* What a route requires of the Authorization header, checked before its handler. */
+enum route_auth {
+	AUTH_NONE,    /* nothing */
+	AUTH_ADMIN,   /* the admin key; the route answers 404 when none is configured */
+	AUTH_ACCESS,  /* a bearer token, in req->bearer: the handler verifies it is an access token */
+	AUTH_REFRESH, /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
+};
+
+/* Route flags. */
+#define ROUTE_JSON_BODY 0x1u /* the body must be a JSON object: req->json is set */
+
+struct request;
+typedef void route_handler(struct request *req, struct reply *rep);
+
+/* One row of the table: METHOD, "/path/{param}/...", handler, auth, flags. */
+struct route {
+	const char *method;
+	const char *pattern;
+	route_handler *handler;
+	enum route_auth auth;
+	unsigned flags;
+};
+
+#define ROUTE_MAX_PARAMS 4
+#define ROUTE_PARAM_MAX	 256
+
+struct route_match {
+	const struct route *route; /* the route, also for a wrong method (its pattern) */
+	size_t n_params;
+	struct {
+		const char *name; /* into the pattern, after '{' */
+		size_t name_len;
+		char value[ROUTE_PARAM_MAX + 1];
+	} params[ROUTE_MAX_PARAMS];
+	char allow[96]; /* the methods of the path, "GET, POST", for 405 and OPTIONS */
+};
+
+enum route_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+/* Match `method` and `path` against the table.  A {param} matches one
+ * non-empty segment of at most ROUTE_PARAM_MAX bytes. */
+enum route_result router_match(const struct route *routes, size_t n, const char *method, const char *path,
+			       struct route_match *m);
+/* The value of the {name} parameter of a match, or NULL. */
+const char *route_param(const struct route_match *m, const char *name);
+
+/* ---- routes.c: the routes sesamed serves ---------------------------------- */
+
+const struct route *routes_table(size_t *n);
+
+/* ---- request.c: what handlers read ---------------------------------------- */
+
+struct server;
+struct MHD_Connection;
+
+struct request {
+	struct server *srv;
+	struct app *app; /* the snapshot this request runs on (a reference) */
+	struct MHD_Connection *conn;
+	const char *method; /* owned by libmicrohttpd, valid until completion */
+	char *path;	    /* percent-decoded, without the query string */
+	enum route_result routed;
+	struct route_match match;
+	json_t *json;	    /* the parsed body of a ROUTE_JSON_BODY route */
+	const char *bearer; /* the token of an AUTH_ACCESS/AUTH_REFRESH route */
+	char client[INET6_ADDRSTRLEN];
+	char id[17]; /* request id: 16 hex digits, in logs and X-Request-Id */
+	struct timespec start;
+	char *body;
+	size_t body_len, body_cap;
+	bool too_large;
+	bool queued;
+	struct reply reply;
+};
+
+/* A request header (case-insensitive name) or NULL. */
+const char *request_header(const struct request *req, const char *name);
+/* A query-string argument or NULL (e.g. "link" of ?link=true). */
+const char *request_query(const struct request *req, const char *name);
+/* The {name} route parameter (never NULL for a name of the route's pattern). */
+const char *request_param(const struct request *req, const char *name);
+/* Whether the {app} parameter is the configured app_id; false after
+ * answering 404 AppNotFound "cannot find app using Client App ID '...'". */
+bool request_app_known(struct request *req, struct reply *rep);
+/* The bearer token of the request; false after answering 401 InvalidSession. */
+bool request_bearer(struct request *req, struct reply *rep, const char **token);
+
+/*
+ * The login throttle, per client address (daemon.login_failures_per_minute):
+ * call request_login_allowed() before verifying a credential — false after
+ * answering 429 TooManyRequests with Retry-After — and
+ * request_login_failed() when the credential was refused (SESAME_REJECTED),
+ * not for malformed requests or unavailable providers.
+ */
+bool request_login_allowed(struct request *req, struct reply *rep);
+void request_login_failed(struct request *req);
+
+/* Whether a Content-Type header value is application/json (parameters such
+ * as charset=utf-8 allowed). */
+bool content_type_is_json(const char *value);
+/*
+ * Parse a request body strictly: JSON with no duplicate keys, an object at
+ * the top.  -1 with a message for the client naming the problem.
+ */
+int body_parse_json(const char *buf, size_t len, json_t **out, char *msg, size_t mlen);
+/*
+ * Split a login body into the provider credential (a new object without
+ * "options", and without "provider" when `strip_provider`) and the
+ * client's device description (`options.device`, borrowed from `body`, NULL
+ * when absent; any fields accepted).  -1 with a message when "options" or
+ * "options.device" is not an object.
+ */
+int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device, char *msg,
+		     size_t mlen);
+/* The token of an "Authorization: Bearer TOKEN" value, or false (missing,
+ * another scheme, empty, characters outside RFC 6750's b64token). */
+bool bearer_token(const char *authorization, const char **token, size_t *len);
+/* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
+ * NUL.  -1 when the random generator fails. */
+int random_hex(char *out, size_t nbytes);
+/* A new device id: 24 lowercase hex digits from 96 random bits.  -1 when
+ * the random generator fails. */
+int device_id_new(char out[25]);
+/* True for 24 lowercase hex digits that are not all zero (the "no device" id). */
+bool device_id_valid(const char *s);
+/* The device id of a login: the client's options.device.deviceId when
+ * valid, else a new one.  -1 when the random generator fails. */
+int login_device_id(const json_t *device, char out[25]);
+
+/* ---- server.c: libmicrohttpd ----------------------------------------------- */
+
+struct server {
+	struct MHD_Daemon *mhd;
+	struct app_slot slot;
+	struct metrics *metrics;
+	struct throttle *throttle;
+	const struct route *routes;
+	size_t n_routes;
+	const char *config_path; /* for reloads; NULL: the default file */
+	const char *listen;	 /* --listen, NULL when not given */
+	int verbose;
+	atomic_bool draining;
+	pthread_mutex_t lock; /* guards in_flight */
+	pthread_cond_t idle;
+	unsigned in_flight;
+	char *tls_cert_pem;
+	char *tls_key_pem;
+	size_t tls_key_len;
+	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
+};
+
+/* Start listening with the snapshot `a` (reference stolen).  0, or the exit
+ * status with `msg`: EXIT_USAGE for a bad address or TLS file,
+ * EXIT_UNAVAILABLE when it cannot listen. */
+int server_start(struct server *srv, struct app *a, char *msg, size_t len);
+/* Build a new snapshot from the same files and swap it in; a bad new
+ * configuration keeps the running one and logs why. */
+void server_reload(struct server *srv);
+/* Stop accepting, let the requests in flight finish (at most
+ * daemon.shutdown_timeout seconds), stop and free everything. */
+void server_stop(struct server *srv);
+
+/* Seconds elapsed since `start` on the monotonic clock. */
+double elapsed_seconds(const struct timespec *start);
+/* Milliseconds on the monotonic clock, for the throttle. */
+int64_t monotonic_ms(void);
+
+#endif /* SESAMED_DAEMON_H */

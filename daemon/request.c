@@ -1,0 +1,238 @@
+/*
+ * daemon/request.c — what handlers read from a request: headers, query
+ * arguments, route parameters, the bearer token, a strictly parsed JSON
+ * body, the parts of a login body, device ids.  The parsing helpers are
+ * pure functions so the unit tests reach them without a server.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "daemon.h"
+
+/* Longest bearer token accepted: sesame's access tokens are far smaller;
+ * anything longer is not ours and is not worth verifying. */
+#define MAX_BEARER 16384
+
+const char *request_header(const struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *request_query(const struct request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *request_param(const struct request *req, const char *name)
+{
+	return route_param(&req->match, name);
+}
+
+bool request_app_known(struct request *req, struct reply *rep)
+{
+	const char *app = request_param(req, "app");
+
+	if (app && strcmp(app, req->app->set.app_id) == 0)
+		return true;
+	/* What App Services answers; the SDKs show the message as is.  They
+	 * know no error code for it, so the code says what happened. */
+	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.128s'", app ? app : "");
+	return false;
+}
+
+bool request_bearer(struct request *req, struct reply *rep, const char **token)
+{
+	size_t len;
+
+	if (bearer_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), token, &len))
+		return true;
+	reply_error(rep, 401, "InvalidSession", "%s",
+		    "invalid session: expected an \"Authorization: Bearer <token>\" header");
+	reply_header(rep, "WWW-Authenticate", "Bearer");
+	return false;
+}
+
+bool request_login_allowed(struct request *req, struct reply *rep)
+{
+	unsigned wait = throttle_check(req->srv->throttle, req->client, monotonic_ms());
+	char secs[16];
+
+	if (wait == 0)
+		return true;
+	snprintf(secs, sizeof(secs), "%u", wait);
+	reply_error(rep, 429, "TooManyRequests", "too many failed logins from this address; try again in %u seconds",
+		    wait);
+	reply_header(rep, "Retry-After", secs);
+	return false;
+}
+
+void request_login_failed(struct request *req)
+{
+	throttle_fail(req->srv->throttle, req->client, monotonic_ms());
+}
+
+bool content_type_is_json(const char *value)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	if (!value)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (strncasecmp(value, json, n) != 0)
+		return false;
+	value += n;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	/* Parameters such as "; charset=utf-8" (realm-core sends it) are fine. */
+	return *value == '\0' || *value == ';';
+}
+
+int body_parse_json(const char *buf, size_t len, json_t **out, char *msg, size_t mlen)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	*out = NULL;
+	if (len == 0) {
+		snprintf(msg, mlen, "the request body is empty: expected a JSON object");
+		return -1;
+	}
+	/* jansson refuses \u0000 in strings by default: a NUL must never
+	 * shorten a credential field behind the core's back. */
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!v) {
+		snprintf(msg, mlen, "malformed JSON body: %s at line %d, column %d", jerr.text, jerr.line, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(v)) {
+		snprintf(msg, mlen, "the request body must be a JSON object");
+		json_decref(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device, char *msg,
+		     size_t mlen)
+{
+	json_t *options = json_object_get(body, "options"), *dev = NULL;
+
+	*credential = NULL;
+	*device = NULL;
+	if (options && !json_is_object(options)) {
+		snprintf(msg, mlen, "\"options\" must be an object");
+		return -1;
+	}
+	if (options)
+		dev = json_object_get(options, "device");
+	if (dev && !json_is_object(dev)) {
+		snprintf(msg, mlen, "\"options.device\" must be an object");
+		return -1;
+	}
+	*credential = json_copy((json_t *)body);
+	if (!*credential) {
+		snprintf(msg, mlen, "out of memory");
+		return -1;
+	}
+	json_object_del(*credential, "options");
+	if (strip_provider)
+		json_object_del(*credential, "provider");
+	*device = dev;
+	return 0;
+}
+
+/* RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=" padding. */
+static bool b64token_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len &&
+	       (strchr("-._~+/", s[i]) || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		(s[i] >= '0' && s[i] <= '9')) &&
+	       s[i] != '\0')
+		i++;
+	if (i == 0)
+		return false;
+	while (i < len && s[i] == '=')
+		i++;
+	return i == len;
+}
+
+bool bearer_token(const char *authorization, const char **token, size_t *len)
+{
+	const char *t;
+	size_t n;
+
+	*token = NULL;
+	*len = 0;
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return false;
+	t = authorization + 7;
+	while (*t == ' ')
+		t++;
+	n = strlen(t);
+	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n > MAX_BEARER || !b64token_valid(t, n))
+		return false;
+	*token = t;
+	*len = n;
+	return true;
+}
+
+int random_hex(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[32];
+	size_t i;
+
+	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
+		return -1;
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	out[2 * nbytes] = '\0';
+	return 0;
+}
+
+int device_id_new(char out[25])
+{
+	return random_hex(out, 12);
+}
+
+bool device_id_valid(const char *s)
+{
+	size_t i;
+	bool nonzero = false;
+
+	if (!s)
+		return false;
+	for (i = 0; i < 24; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		nonzero |= s[i] != '0';
+	}
+	return s[24] == '\0' && nonzero;
+}
+
+int login_device_id(const json_t *device, char out[25])
+{
+	const char *given = json_string_value(json_object_get(device, "deviceId"));
+
+	if (device_id_valid(given)) {
+		memcpy(out, given, 25);
+		return 0;
+	}
+	return device_id_new(out);
+}

@@ -1,0 +1,161 @@
+/*
+ * daemon/response.c — building replies: JSON bodies, App Services error
+ * bodies {"error", "error_code", "link"}, and the mapping from libsesame's
+ * status codes to the HTTP statuses and error codes clients expect.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon.h"
+
+#define JSON_TYPE "application/json"
+
+void reply_init(struct reply *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+}
+
+void reply_clear(struct reply *rep)
+{
+	size_t i;
+
+	free(rep->body);
+	for (i = 0; i < rep->n_headers; i++) {
+		free(rep->headers[i].name);
+		free(rep->headers[i].value);
+	}
+	reply_init(rep);
+}
+
+/* A handler answers once; a second answer replaces the first whole but
+ * keeps the headers already added (CORS, Retry-After). */
+static void reply_set_body(struct reply *rep, unsigned status, const char *content_type, char *body, size_t len)
+{
+	free(rep->body);
+	rep->status = status;
+	rep->content_type = content_type;
+	rep->body = body;
+	rep->body_len = len;
+}
+
+void reply_text(struct reply *rep, unsigned status, const char *content_type, char *body, size_t len)
+{
+	if (!body) {
+		/* Out of memory: a fixed answer that needs no allocation. */
+		reply_set_body(rep, 500, NULL, NULL, 0);
+		return;
+	}
+	reply_set_body(rep, status, content_type, body, len);
+}
+
+void reply_json(struct reply *rep, unsigned status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	reply_text(rep, status, JSON_TYPE, text, text ? strlen(text) : 0);
+}
+
+void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_json(rep, status, json_pack("{s:s, s:s, s:s}", "error", msg, "error_code", code, "link", ""));
+}
+
+/*
+ * libsesame status (and reason, when it refines it) -> HTTP status and App
+ * Services error code.  The first row that matches wins; a NULL reason
+ * matches any.  Routes that need a finer mapping add rows with reasons
+ * here, before the row of their status.
+ */
+static const struct {
+	int status;
+	const char *reason;
+	unsigned http;
+	const char *code;
+} error_map[] = {
+    {SESAME_REJECTED, "disabled", 401, "UserDisabled"},	   {SESAME_REJECTED, "password", 401, "InvalidPassword"},
+    {SESAME_REJECTED, "session", 401, "InvalidSession"},   {SESAME_REJECTED, NULL, 401, "AuthError"},
+    {SESAME_MALFORMED, NULL, 400, "BadRequest"},	   {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
+    {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},	   {SESAME_NOT_FOUND, NULL, 404, "NotFound"},
+    {SESAME_CONFLICT, "linked", 401, "InvalidSession"},	   {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+    {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable"},
+};
+
+unsigned sesame_error_http_status(int status, const char *reason, const char **code)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(error_map); i++) {
+		if (error_map[i].status != status)
+			continue;
+		if (error_map[i].reason && (!reason || strcmp(error_map[i].reason, reason) != 0))
+			continue;
+		*code = error_map[i].code;
+		return error_map[i].http;
+	}
+	*code = "InternalServerError";
+	return 500;
+}
+
+void reply_sesame_error(struct reply *rep, const sesame_error *err)
+{
+	const char *code;
+	unsigned http = sesame_error_http_status(err->status, err->reason, &code);
+
+	/* A server-side failure's text names files and plugins: the operator
+	 * reads it in the log (server.c logs 5xx details), the client does not. */
+	if (http >= 500) {
+		fprintf(stderr, "sesamed: error: %s\n", err->text);
+		reply_error(rep, http, code, "%s",
+			    http == 503 ? "service unavailable, try again later" : "internal server error");
+		return;
+	}
+	reply_error(rep, http, code, "%s", err->text);
+}
+
+void reply_header(struct reply *rep, const char *name, const char *value)
+{
+	size_t i;
+	char *v = strdup(value);
+
+	if (!v)
+		return;
+	for (i = 0; i < rep->n_headers; i++) {
+		if (strcasecmp(rep->headers[i].name, name) == 0) {
+			free(rep->headers[i].value);
+			rep->headers[i].value = v;
+			return;
+		}
+	}
+	if (rep->n_headers == REPLY_MAX_HEADERS) {
+		free(v);
+		return;
+	}
+	rep->headers[rep->n_headers].name = strdup(name);
+	if (!rep->headers[rep->n_headers].name) {
+		free(v);
+		return;
+	}
+	rep->headers[rep->n_headers++].value = v;
+}
+
+const char *reply_header_value(const struct reply *rep, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n_headers; i++)
+		if (strcasecmp(rep->headers[i].name, name) == 0)
+			return rep->headers[i].value;
+	return NULL;
+}

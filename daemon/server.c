@@ -1,0 +1,706 @@
+/*
+ * daemon/server.c — sesamed's HTTP server on libmicrohttpd: listening
+ * (optionally TLS), limits, request bodies, dispatch through the route
+ * table, the headers every response carries, one log line and the metrics
+ * per request, reloads and the draining stop.
+ *
+ * Threading: by default a thread per connection (daemon.threads = 0).
+ * Handlers block: provider plugins call identity providers over HTTP
+ * (Facebook's debug_token on every login, JWKS refetches), run external
+ * programs, and wait on the store; in an event-loop thread pool one slow
+ * upstream call would stall every connection of its thread, with a thread
+ * per connection it stalls only its own.  The connection limit bounds the
+ * threads.  daemon.threads = N selects a pool of N epoll threads instead,
+ * for deployments whose providers never block.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "daemon.h"
+
+#define MAX_PEM (1024 * 1024)
+
+/* Answered when even building the error failed (out of memory). */
+static const char oom_body[] =
+    "{\"error\":\"internal server error\",\"error_code\":\"InternalServerError\",\"link\":\"\"}";
+
+double elapsed_seconds(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+int64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* ---- per-request state -------------------------------------------------- */
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const char *ok = NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		ok = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			       (socklen_t)len);
+	if (!ok)
+		snprintf(out, len, "unknown");
+}
+
+static struct request *request_new(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct request *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;
+	req->path = strdup(url);
+	if (!req->path) {
+		free(req);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	req->srv = srv;
+	req->conn = conn;
+	req->method = method;
+	req->app = slot_acquire(&srv->slot);
+	reply_init(&req->reply);
+	client_address(conn, req->client, sizeof(req->client));
+	if (random_hex(req->id, 8) != 0)
+		snprintf(req->id, sizeof(req->id), "unknown");
+	pthread_mutex_lock(&srv->lock);
+	srv->in_flight++;
+	pthread_mutex_unlock(&srv->lock);
+	return req;
+}
+
+static void request_free(struct request *req)
+{
+	struct server *srv = req->srv;
+
+	reply_clear(&req->reply);
+	json_decref(req->json);
+	free(req->body);
+	free(req->path);
+	app_unref(req->app);
+	free(req);
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->in_flight == 0)
+		pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* ---- checks made as soon as the headers are in -------------------------- */
+
+/* The admin key of the request matches the configured one.  Both sides are
+ * hashed first, so the constant-time comparison covers equal lengths and
+ * the key's length does not leak either. */
+static bool admin_key_matches(const struct settings *s, const char *token, size_t len)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	bool ok;
+
+	SHA256((const unsigned char *)token, len, digest);
+	ok = CRYPTO_memcmp(digest, s->admin_key_hash, sizeof(digest)) == 0;
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return ok;
+}
+
+/*
+ * The credential of "Authorization: Bearer KEY" for the admin API.  Looser
+ * than bearer_token(): an operator's admin key may hold any visible ASCII
+ * character, not only the base64url ones sesame's own tokens use.
+ */
+static bool admin_token(const char *authorization, const char **token, size_t *len)
+{
+	const char *t;
+	size_t n;
+
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return false;
+	for (t = authorization + 7; *t == ' '; t++)
+		;
+	for (n = 0; t[n] > 0x20 && t[n] < 0x7f; n++)
+		;
+	*token = t;
+	*len = n;
+	return n > 0 && t[n] == '\0';
+}
+
+static void not_found(struct request *req)
+{
+	reply_error(&req->reply, 404, "NotFound", "no route for %.16s %.256s", req->method, req->path);
+}
+
+/* What the route's auth kind asks of the Authorization header. */
+static bool auth_passes(struct request *req)
+{
+	const struct settings *s = &req->app->set;
+	const char *token;
+	size_t len;
+
+	switch (req->match.route->auth) {
+	case AUTH_NONE:
+		return true;
+	case AUTH_ADMIN:
+		if (!admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) ||
+		    !admin_key_matches(s, token, len)) {
+			reply_error(
+			    &req->reply, 401, "InvalidSession", "%s",
+			    "the admin API needs \"Authorization: Bearer <admin key>\" with the configured key");
+			reply_header(&req->reply, "WWW-Authenticate", "Bearer");
+			return false;
+		}
+		return true;
+	case AUTH_ACCESS:
+	case AUTH_REFRESH:
+		return request_bearer(req, &req->reply, &req->bearer);
+	}
+	return false;
+}
+
+/* The body fits the cap, judged from Content-Length when the client sent one. */
+static bool length_acceptable(struct request *req)
+{
+	const char *cl = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n;
+	char *end;
+
+	if (!cl)
+		return true;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return !(errno == 0 && *end == '\0' && n > req->app->set.daemon.max_body_bytes);
+}
+
+static void too_large(struct request *req)
+{
+	reply_error(&req->reply, 413, "BadRequest", "the request body is larger than %zu bytes",
+		    req->app->set.daemon.max_body_bytes);
+}
+
+/* Route and check the request once its headers are in.  Sets the reply when
+ * the request is answered without its handler. */
+static void request_route(struct request *req)
+{
+	struct server *srv = req->srv;
+	const struct route *route;
+
+	req->routed = router_match(srv->routes, srv->n_routes, req->method, req->path, &req->match);
+	/* Without an admin key the admin API does not exist: not even its
+	 * OPTIONS and 405 answers may tell its paths apart. */
+	if (req->routed == ROUTE_NOT_FOUND || (req->match.route->auth == AUTH_ADMIN && !req->app->set.admin_enabled)) {
+		not_found(req);
+		return;
+	}
+	if (strcmp(req->method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+		cors_preflight(&req->app->set.cors, request_header(req, "Origin"),
+			       request_header(req, "Access-Control-Request-Method"), req->match.allow, &req->reply);
+		return;
+	}
+	if (req->routed == ROUTE_BAD_METHOD) {
+		reply_error(&req->reply, 405, "MethodNotAllowed", "%.16s is not allowed here; allowed: %s", req->method,
+			    req->match.allow);
+		reply_header(&req->reply, MHD_HTTP_HEADER_ALLOW, req->match.allow);
+		return;
+	}
+	route = req->match.route;
+	if (!auth_passes(req))
+		return;
+	if ((route->flags & ROUTE_JSON_BODY) &&
+	    !content_type_is_json(request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		reply_error(&req->reply, 400, "BadRequest", "%s", "expected \"Content-Type: application/json\"");
+		return;
+	}
+	if (!length_acceptable(req))
+		too_large(req);
+}
+
+/* Whether the client announced a body (libmicrohttpd has not read it yet). */
+static bool request_has_body(const struct request *req)
+{
+	const char *cl = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0") != 0) || request_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* Keep up to max_body_bytes of the body; past that only remember it was too large. */
+static void body_append(struct request *req, const char *data, size_t n)
+{
+	size_t max = req->app->set.daemon.max_body_bytes;
+
+	if (req->too_large)
+		return;
+	if (n > max - req->body_len) {
+		req->too_large = true;
+		free(req->body);
+		req->body = NULL;
+		req->body_len = req->body_cap = 0;
+		return;
+	}
+	if (req->body_len + n + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap * 2 : 1024;
+		char *p;
+
+		while (cap < req->body_len + n + 1)
+			cap *= 2;
+		if (cap > max + 1)
+			cap = max + 1;
+		p = realloc(req->body, cap);
+		if (!p) {
+			req->too_large = true;
+			return;
+		}
+		req->body = p;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, n);
+	req->body_len += n;
+	req->body[req->body_len] = '\0';
+}
+
+/* The whole body is in: run the handler. */
+static void request_run(struct request *req)
+{
+	const struct route *route = req->match.route;
+	char msg[300];
+
+	if (req->too_large) {
+		too_large(req);
+		return;
+	}
+	if (route->flags & ROUTE_JSON_BODY) {
+		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0) {
+			reply_error(&req->reply, 400, "BadRequest", "%s", msg);
+			return;
+		}
+	}
+	route->handler(req, &req->reply);
+	if (req->reply.status == 0)
+		reply_error(&req->reply, 500, "InternalServerError", "%s", "the handler gave no answer");
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+	if (MHD_add_response_header(resp, name, value) != MHD_YES)
+		fprintf(stderr, "sesamed: warning: cannot add header %s\n", name);
+}
+
+static enum MHD_Result send_reply(struct request *req)
+{
+	struct reply *rep = &req->reply;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t i;
+
+	if (strcmp(req->method, MHD_HTTP_METHOD_OPTIONS) != 0)
+		cors_apply(&req->app->set.cors, request_header(req, "Origin"), rep);
+	if (rep->body) {
+		resp = MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			rep->body = NULL;
+	} else {
+		rep->status = 500;
+		rep->content_type = "application/json";
+		resp = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
+		return MHD_NO;
+	if (rep->content_type)
+		add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+	/* Tokens and user data must not end up in shared caches. */
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_header(resp, "X-Request-Id", req->id);
+	for (i = 0; i < rep->n_headers; i++)
+		add_header(resp, rep->headers[i].name, rep->headers[i].value);
+	/* Draining: clients reconnect (elsewhere) rather than reuse this
+	 * connection.  (A request answered before its body was read gets
+	 * Connection: close from libmicrohttpd itself.) */
+	if (atomic_load(&req->srv->draining))
+		add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(req->conn, rep->status, resp);
+	MHD_destroy_response(resp);
+	req->queued = true;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	struct request *req = *req_cls;
+
+	if (!req) {
+		req = request_new(cls, conn, url, method);
+		if (!req)
+			return MHD_NO;
+		*req_cls = req;
+		request_route(req);
+		/* A refused request with a body is answered at once and its
+		 * connection closed: the body is not worth reading.  Without a
+		 * body, answering at the last call keeps the connection alive. */
+		return req->reply.status && request_has_body(req) ? send_reply(req) : MHD_YES;
+	}
+	if (req->queued) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!req->reply.status)
+			body_append(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!req->reply.status)
+		request_run(req);
+	return send_reply(req);
+}
+
+/* ---- the log line and the metrics ------------------------------------------ */
+
+/* `in` made safe for a log line: bytes outside printable ASCII, spaces and
+ * quotes percent-encoded, and cut at `max` characters. */
+static void log_safe(const char *in, char *out, size_t size, size_t max)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i;
+
+	for (i = 0; in[i] && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (i == max) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '%' || c == '\\') {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* The method as a metrics label: a known one, else "other". */
+static const char *method_label(const char *method)
+{
+	static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct server *srv = cls;
+	struct request *req = *req_cls;
+	const char *route;
+	char path[1024], method[64];
+	unsigned status;
+	double secs;
+
+	if (!req)
+		return;
+	*req_cls = NULL;
+	secs = elapsed_seconds(&req->start);
+	status = req->queued ? req->reply.status : 0;
+	route = req->routed == ROUTE_NOT_FOUND ? "unmatched" : req->match.route->pattern;
+	metrics_observe_request(srv->metrics, method_label(req->method), route, status, secs);
+	log_safe(req->path, path, sizeof(path), 256);
+	log_safe(req->method, method, sizeof(method), 16);
+	/* Never the query string, headers or body: they carry tokens. */
+	fprintf(stderr, "sesamed: request req_id=%s method=%s path=%s route=%s status=%u dur_ms=%.3f client=%s%s\n",
+		req->id, method, path, route, status, secs * 1000.0, req->client,
+		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+	request_free(req);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	fprintf(stderr, "sesamed: libmicrohttpd: %s\n", line);
+}
+
+/* ---- starting, reloading, stopping ------------------------------------------- */
+
+/* Read a PEM file for TLS; the key must be readable by its owner only. */
+static char *pem_read(const char *path, bool secret, size_t *lenp, char *msg, size_t len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		snprintf(msg, len, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_PEM) {
+		snprintf(msg, len, "%s is not a regular file of at most %d bytes", path, MAX_PEM);
+		goto fail;
+	}
+	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(msg, len,
+			 "%s holds the TLS private key but is accessible by group or others (mode %04o); "
+			 "run chmod 600 on it",
+			 path, (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		snprintf(msg, len, "out of memory reading %s", path);
+		goto fail;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	*lenp = got;
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+static int tls_load(struct server *srv, const struct settings *s, char *msg, size_t len)
+{
+	size_t cert_len;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(msg, len, "tls_cert and tls_key are set but this libmicrohttpd was built without TLS support");
+		return -1;
+	}
+	srv->tls_cert_pem = pem_read(s->tls_cert, false, &cert_len, msg, len);
+	if (!srv->tls_cert_pem)
+		return -1;
+	srv->tls_key_pem = pem_read(s->tls_key, true, &srv->tls_key_len, msg, len);
+	return srv->tls_key_pem ? 0 : -1;
+}
+
+static void tls_free(struct server *srv)
+{
+	free(srv->tls_cert_pem);
+	if (srv->tls_key_pem) {
+		OPENSSL_cleanse(srv->tls_key_pem, srv->tls_key_len);
+		free(srv->tls_key_pem);
+	}
+	srv->tls_cert_pem = srv->tls_key_pem = NULL;
+}
+
+/* "http://127.0.0.1:9090" or "https://[::1]:9090". */
+static void url_format(struct server *srv, const struct sockaddr_storage *ss, unsigned port, bool tls)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, host, sizeof(host));
+		snprintf(srv->url, sizeof(srv->url), "%s://[%s]:%u", tls ? "https" : "http", host, port);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, host, sizeof(host));
+		snprintf(srv->url, sizeof(srv->url), "%s://%s:%u", tls ? "https" : "http", host, port);
+	}
+}
+
+static void server_free(struct server *srv)
+{
+	slot_destroy(&srv->slot);
+	metrics_free(srv->metrics);
+	throttle_free(srv->throttle);
+	tls_free(srv);
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
+}
+
+int server_start(struct server *srv, struct app *a, char *msg, size_t len)
+{
+	const struct settings *s = &a->set;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[16];
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	pthread_condattr_t ca;
+	socklen_t sslen;
+	size_t n = 0;
+	int rc = EXIT_UNAVAILABLE;
+
+	/* libmicrohttpd wants its logger before any option that may log. */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+	srv->routes = routes_table(&srv->n_routes);
+	atomic_init(&srv->draining, false);
+	srv->in_flight = 0;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->idle, &ca);
+	pthread_condattr_destroy(&ca);
+	slot_init(&srv->slot, a);
+	srv->metrics = metrics_new();
+	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
+	if (!srv->metrics || !srv->throttle) {
+		snprintf(msg, len, "out of memory");
+		goto fail;
+	}
+	rc = EXIT_USAGE;
+	if (listen_parse(s->listen, &ss, &sslen, msg, len) != 0)
+		goto fail;
+	if (s->tls_cert && tls_load(srv, s, msg, len) != 0)
+		goto fail;
+	rc = EXIT_UNAVAILABLE;
+
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (s->daemon.threads == 0)
+		flags |= MHD_USE_THREAD_PER_CONNECTION;
+	else
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->daemon.threads, NULL};
+	if (srv->tls_cert_pem) {
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem};
+	}
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->daemon.max_connections, NULL};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->daemon.connection_timeout, NULL};
+	/* Request line and headers must fit in this per-connection pool:
+	 * longer URLs get 414, larger headers 431, from libmicrohttpd itself. */
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->daemon.max_header_bytes, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+	errno = 0;
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!srv->mhd) {
+		snprintf(msg, len, "cannot listen on %s%s%s", s->listen, errno ? ": " : "",
+			 errno ? strerror(errno) : "");
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	url_format(srv, &ss, info ? info->port : 0, srv->tls_cert_pem != NULL);
+	return 0;
+fail:
+	server_free(srv);
+	return rc;
+}
+
+/* Settings bound when the server started: a reload cannot change them,
+ * so say which ones changed in the file and wait for a restart. */
+static void warn_restart_needed(const struct settings *old, const struct settings *new)
+{
+	const struct daemon_settings *a = &old->daemon, *b = &new->daemon;
+	char names[256] = "";
+	size_t used;
+
+#define CHANGED(cond, name)                                                                                            \
+	do {                                                                                                           \
+		used = strlen(names);                                                                                  \
+		if (cond)                                                                                              \
+			snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "", name);                  \
+	} while (0)
+	CHANGED(strcmp(old->listen, new->listen) != 0, "listen");
+	CHANGED(!old->tls_cert != !new->tls_cert || (old->tls_cert && strcmp(old->tls_cert, new->tls_cert) != 0) ||
+		    (old->tls_key && strcmp(old->tls_key, new->tls_key) != 0),
+		"tls_cert/tls_key");
+	CHANGED(a->threads != b->threads, "daemon.threads");
+	CHANGED(a->max_connections != b->max_connections, "daemon.max_connections");
+	CHANGED(a->connection_timeout != b->connection_timeout, "daemon.connection_timeout");
+	CHANGED(a->max_header_bytes != b->max_header_bytes, "daemon.max_header_bytes");
+	CHANGED(a->login_failures_per_minute != b->login_failures_per_minute, "daemon.login_failures_per_minute");
+	CHANGED(a->throttle_slots != b->throttle_slots, "daemon.throttle_slots");
+#undef CHANGED
+	if (names[0])
+		fprintf(stderr, "sesamed: warning: %s changed: this takes effect at the next restart only\n", names);
+}
+
+void server_reload(struct server *srv)
+{
+	struct app *a, *cur;
+	char msg[512];
+
+	if (app_load(srv->config_path, srv->listen, srv->verbose, &a, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "sesamed: reload failed, keeping the running configuration: %s\n", msg);
+		metrics_count_reload(srv->metrics, "failure");
+		return;
+	}
+	cur = slot_acquire(&srv->slot);
+	warn_restart_needed(&cur->set, &a->set);
+	app_unref(cur);
+	slot_replace(&srv->slot, a);
+	metrics_count_reload(srv->metrics, "success");
+	fprintf(stderr, "sesamed: reloaded the configuration\n");
+}
+
+void server_stop(struct server *srv)
+{
+	struct app *a = slot_acquire(&srv->slot);
+	unsigned timeout = a->set.daemon.shutdown_timeout, left;
+	struct timespec deadline;
+	MHD_socket ls;
+
+	app_unref(a);
+	atomic_store(&srv->draining, true);
+	ls = MHD_quiesce_daemon(srv->mhd);
+	pthread_mutex_lock(&srv->lock);
+	fprintf(stderr, "sesamed: draining: %u requests in flight, waiting up to %u s\n", srv->in_flight, timeout);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout;
+	while (srv->in_flight > 0)
+		if (pthread_cond_timedwait(&srv->idle, &srv->lock, &deadline) == ETIMEDOUT)
+			break;
+	left = srv->in_flight;
+	pthread_mutex_unlock(&srv->lock);
+	if (left > 0)
+		fprintf(stderr, "sesamed: warning: stopping with %u requests still in flight\n", left);
+	MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
+	/* Closed only now: libmicrohttpd's threads may use it until they stop. */
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
+	server_free(srv);
+}

@@ -1,0 +1,211 @@
+/* tests/daemon/test-request.c — daemon/request.c: content types, strict JSON
+ * bodies, login bodies, bearer tokens, device ids. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+static void test_content_type(void **state)
+{
+	assert_true(content_type_is_json("application/json"));
+	assert_true(content_type_is_json("application/json;charset=utf-8"));
+	assert_true(content_type_is_json("Application/JSON; charset=UTF-8"));
+	assert_true(content_type_is_json(" application/json "));
+	assert_false(content_type_is_json(NULL));
+	assert_false(content_type_is_json(""));
+	assert_false(content_type_is_json("text/plain"));
+	assert_false(content_type_is_json("application/jsonx"));
+	assert_false(content_type_is_json("application/json-patch+json"));
+	assert_false(content_type_is_json("application/x-www-form-urlencoded"));
+}
+
+static void parse_fails(const char *text, const char *expect)
+{
+	char msg[256] = "";
+	json_t *v = (json_t *)1;
+
+	assert_int_equal(body_parse_json(text, strlen(text), &v, msg, sizeof(msg)), -1);
+	assert_null(v);
+	if (!strstr(msg, expect))
+		fail_msg("\"%s\": message \"%s\" lacks \"%s\"", text, msg, expect);
+}
+
+static void test_body_parse(void **state)
+{
+	static const char nul[] = "{\"user\": \"a\\u0000b\"}";
+	char msg[256];
+	json_t *v;
+
+	assert_int_equal(body_parse_json("{\"user\": \"bob\"}", 15, &v, msg, sizeof(msg)), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "user")), "bob");
+	json_decref(v);
+
+	parse_fails("", "empty");
+	parse_fails("{\"user\": ", "malformed JSON body");
+	parse_fails("{\"user\": \"a\", \"user\": \"b\"}", "duplicate");
+	parse_fails("[1, 2]", "must be a JSON object");
+	parse_fails("\"text\"", "must be a JSON object");
+	parse_fails("{} {}", "malformed JSON body");
+	parse_fails(nul, "malformed JSON body");
+	/* The position helps the client developer. */
+	parse_fails("{\n\"a\": tru}", "line 2");
+}
+
+static void test_login_body_split(void **state)
+{
+	json_t *body = json_loads("{\"token\": \"t\", \"provider\": \"custom-token\", \"options\": {\"device\": "
+				  "{\"platform\": \"linux\", \"newField\": [1], \"deviceId\": \"x\"}}}",
+				  JSON_REJECT_DUPLICATES, NULL);
+	const json_t *device;
+	json_t *cred;
+	char msg[128];
+
+	assert_non_null(body);
+	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), 0);
+	assert_int_equal(json_object_size(cred), 1);
+	assert_string_equal(json_string_value(json_object_get(cred, "token")), "t");
+	assert_string_equal(json_string_value(json_object_get(device, "platform")), "linux");
+	/* The body itself is unchanged. */
+	assert_non_null(json_object_get(body, "options"));
+	json_decref(cred);
+
+	assert_int_equal(login_body_split(body, false, &cred, &device, msg, sizeof(msg)), 0);
+	assert_string_equal(json_string_value(json_object_get(cred, "provider")), "custom-token");
+	assert_null(json_object_get(cred, "options"));
+	json_decref(cred);
+	json_decref(body);
+
+	body = json_loads("{}", 0, NULL);
+	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), 0);
+	assert_null(device);
+	assert_int_equal(json_object_size(cred), 0);
+	json_decref(cred);
+	json_decref(body);
+
+	body = json_loads("{\"options\": []}", 0, NULL);
+	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), -1);
+	assert_null(cred);
+	assert_string_equal(msg, "\"options\" must be an object");
+	json_decref(body);
+	body = json_loads("{\"options\": {\"device\": \"phone\"}}", 0, NULL);
+	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "\"options.device\" must be an object");
+	json_decref(body);
+}
+
+static void test_bearer(void **state)
+{
+	const char *tok;
+	char *huge;
+	size_t len;
+
+	assert_true(bearer_token("Bearer abc.DEF-ghi_jkl", &tok, &len));
+	assert_int_equal(len, 15);
+	assert_memory_equal(tok, "abc.DEF-ghi_jkl", 15);
+	assert_true(bearer_token("bearer  abc==", &tok, &len));
+	assert_int_equal(len, 5);
+	assert_false(bearer_token(NULL, &tok, &len));
+	assert_null(tok);
+	assert_false(bearer_token("", &tok, &len));
+	assert_false(bearer_token("Bearer", &tok, &len));
+	assert_false(bearer_token("Bearer ", &tok, &len));
+	assert_false(bearer_token("Basic dXNlcjpwYXNz", &tok, &len));
+	assert_false(bearer_token("Bearer a b", &tok, &len));
+	assert_false(bearer_token("Bearer a=b", &tok, &len));
+	assert_false(bearer_token("Bearer ==", &tok, &len));
+	assert_false(bearer_token("Bearer a\"b", &tok, &len));
+	assert_false(bearer_token("Bearerabc", &tok, &len));
+	huge = malloc(20000);
+	memcpy(huge, "Bearer ", 7);
+	memset(huge + 7, 'a', 20000 - 8);
+	huge[20000 - 1] = '\0';
+	assert_false(bearer_token(huge, &tok, &len));
+	free(huge);
+}
+
+static void test_device_ids(void **state)
+{
+	char a[25], b[25];
+	json_t *dev;
+
+	assert_int_equal(device_id_new(a), 0);
+	assert_int_equal(device_id_new(b), 0);
+	assert_int_equal(strlen(a), 24);
+	assert_true(device_id_valid(a));
+	assert_string_not_equal(a, b);
+	assert_false(device_id_valid("000000000000000000000000"));
+	assert_false(device_id_valid("0123456789ABCDEF01234567"));
+	assert_false(device_id_valid("0123456789abcdef0123456"));
+	assert_false(device_id_valid("0123456789abcdef012345678"));
+	assert_false(device_id_valid(NULL));
+	assert_true(device_id_valid("0123456789abcdef01234567"));
+
+	dev = json_pack("{s:s}", "deviceId", "0123456789abcdef01234567");
+	assert_int_equal(login_device_id(dev, a), 0);
+	assert_string_equal(a, "0123456789abcdef01234567");
+	json_decref(dev);
+	/* The all-zero "no device" id, or junk, gets a fresh one. */
+	dev = json_pack("{s:s}", "deviceId", "000000000000000000000000");
+	assert_int_equal(login_device_id(dev, a), 0);
+	assert_true(device_id_valid(a));
+	json_decref(dev);
+	assert_int_equal(login_device_id(NULL, b), 0);
+	assert_true(device_id_valid(b));
+	assert_string_not_equal(a, b);
+}
+
+static void test_login_throttle(void **state)
+{
+	struct server srv;
+	struct request a, b;
+	struct reply rep;
+	json_t *v;
+	int i;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	srv.throttle = throttle_new(64, 2);
+	a.srv = b.srv = &srv;
+	snprintf(a.client, sizeof(a.client), "192.0.2.10");
+	snprintf(b.client, sizeof(b.client), "192.0.2.11");
+	reply_init(&rep);
+	for (i = 0; i < 2; i++) {
+		assert_true(request_login_allowed(&a, &rep));
+		request_login_failed(&a);
+	}
+	assert_int_equal(rep.status, 0);
+	assert_false(request_login_allowed(&a, &rep));
+	assert_int_equal(rep.status, 429);
+	/* Two a minute: one grows back within 30 s (rounded up, so 29 or 30
+	 * depending on the milliseconds elapsed). */
+	assert_true(strcmp(reply_header_value(&rep, "Retry-After"), "30") == 0 ||
+		    strcmp(reply_header_value(&rep, "Retry-After"), "29") == 0);
+	v = json_loadb(rep.body, rep.body_len, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "TooManyRequests");
+	json_decref(v);
+	reply_clear(&rep);
+	/* Another address is not affected. */
+	assert_true(request_login_allowed(&b, &rep));
+	assert_int_equal(rep.status, 0);
+	throttle_free(srv.throttle);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_content_type),     cmocka_unit_test(test_body_parse),
+	    cmocka_unit_test(test_login_body_split), cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_device_ids),	     cmocka_unit_test(test_login_throttle),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

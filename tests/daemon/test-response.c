@@ -1,0 +1,140 @@
+/* tests/daemon/test-response.c — daemon/response.c: error bodies, the
+ * libsesame status -> HTTP status and App Services code table, headers. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+static json_t *body_of(const struct reply *rep)
+{
+	json_t *v = json_loadb(rep->body, rep->body_len, JSON_REJECT_DUPLICATES, NULL);
+
+	assert_non_null(v);
+	return v;
+}
+
+static void test_error_body(void **state)
+{
+	struct reply rep;
+	json_t *v;
+
+	reply_init(&rep);
+	reply_error(&rep, 401, "InvalidSession", "token %s", "expired");
+	assert_int_equal(rep.status, 401);
+	assert_string_equal(rep.content_type, "application/json");
+	v = body_of(&rep);
+	assert_int_equal(json_object_size(v), 3);
+	assert_string_equal(json_string_value(json_object_get(v, "error")), "token expired");
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "InvalidSession");
+	assert_string_equal(json_string_value(json_object_get(v, "link")), "");
+	json_decref(v);
+	/* A second answer replaces the first; headers stay. */
+	reply_header(&rep, "Retry-After", "3");
+	reply_json(&rep, 200, json_pack("{s:b}", "ok", 1));
+	assert_int_equal(rep.status, 200);
+	assert_string_equal(rep.body, "{\"ok\":true}");
+	assert_string_equal(reply_header_value(&rep, "retry-after"), "3");
+	reply_clear(&rep);
+	assert_int_equal(rep.status, 0);
+	assert_null(rep.body);
+
+	/* Out of memory building the body: a 500 with no body; server.c sends a fixed one. */
+	reply_json(&rep, 200, NULL);
+	assert_int_equal(rep.status, 500);
+	assert_null(rep.body);
+	reply_clear(&rep);
+}
+
+static void test_status_map(void **state)
+{
+	static const struct {
+		int status;
+		const char *reason;
+		unsigned http;
+		const char *code;
+	} cases[] = {
+	    {SESAME_REJECTED, "sig", 401, "AuthError"},
+	    {SESAME_REJECTED, NULL, 401, "AuthError"},
+	    {SESAME_REJECTED, "disabled", 401, "UserDisabled"},
+	    {SESAME_REJECTED, "session", 401, "InvalidSession"},
+	    {SESAME_MALFORMED, "syntax", 400, "BadRequest"},
+	    {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
+	    {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},
+	    {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+	    {SESAME_UNAVAILABLE, "provider", 503, "ServiceUnavailable"},
+	    {SESAME_INTERNAL, NULL, 500, "InternalServerError"},
+	    {SESAME_CONFIG, NULL, 500, "InternalServerError"},
+	    {99, NULL, 500, "InternalServerError"},
+	};
+	const char *code;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(sesame_error_http_status(cases[i].status, cases[i].reason, &code), cases[i].http);
+		assert_string_equal(code, cases[i].code);
+	}
+}
+
+static void test_sesame_error_hides_internals(void **state)
+{
+	sesame_error err = {SESAME_INTERNAL, 0, 0, "memory", "", "/usr/lib/sesame/x.so: secret detail"};
+	struct reply rep;
+	json_t *v;
+
+	reply_init(&rep);
+	reply_sesame_error(&rep, &err);
+	assert_int_equal(rep.status, 500);
+	assert_null(strstr(rep.body, "secret detail"));
+	reply_clear(&rep);
+
+	err.status = SESAME_NOT_FOUND;
+	snprintf(err.reason, sizeof(err.reason), "provider");
+	snprintf(err.text, sizeof(err.text), "no enabled provider named \"x\"");
+	reply_sesame_error(&rep, &err);
+	assert_int_equal(rep.status, 404);
+	v = body_of(&rep);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "AuthProviderNotFound");
+	assert_string_equal(json_string_value(json_object_get(v, "error")), "no enabled provider named \"x\"");
+	json_decref(v);
+	reply_clear(&rep);
+}
+
+static void test_headers(void **state)
+{
+	struct reply rep;
+	char name[16];
+	int i;
+
+	reply_init(&rep);
+	reply_header(&rep, "Vary", "Origin");
+	reply_header(&rep, "vary", "Accept");
+	assert_int_equal(rep.n_headers, 1);
+	assert_string_equal(reply_header_value(&rep, "VARY"), "Accept");
+	assert_null(reply_header_value(&rep, "Allow"));
+	/* A fixed number of headers: extra ones are dropped, never overflow. */
+	for (i = 0; i < 2 * REPLY_MAX_HEADERS; i++) {
+		snprintf(name, sizeof(name), "X-H%d", i);
+		reply_header(&rep, name, "v");
+	}
+	assert_int_equal(rep.n_headers, REPLY_MAX_HEADERS);
+	reply_clear(&rep);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_error_body),
+	    cmocka_unit_test(test_status_map),
+	    cmocka_unit_test(test_sesame_error_hides_internals),
+	    cmocka_unit_test(test_headers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

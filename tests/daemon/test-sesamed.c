@@ -1,0 +1,1120 @@
+/*
+ * tests/daemon/test-sesamed.c — sesamed end to end: the test starts the
+ * daemon on a free loopback port (--listen 127.0.0.1:0, the port read from
+ * its start line) with a temporary configuration using the fixture
+ * plugins, and drives it over HTTP with libcurl (raw sockets where a
+ * request must stay half-sent).  Every wait is bounded; nothing asserts a
+ * duration.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "testutil.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Not only base64url characters: operators choose admin keys freely. */
+#define ADMIN_KEY    "admin-key!0123456789$"
+#define WAIT_SECONDS 60 /* generous: sanitizer builds on a shared machine */
+
+/* ---- running sesamed ------------------------------------------------------ */
+
+struct daemon {
+	char *dir;
+	char *config;
+	char *log;
+	pid_t pid;
+	char url[128];
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	if (!f) {
+		buf[0] = '\0';
+		return buf;
+	}
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Occurrences of `needle` in the daemon's log. */
+static int log_count(const struct daemon *d, const char *needle)
+{
+	char *text = read_all(d->log), *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+/* Wait until the log holds `needle` at least `count` times; false when the
+ * daemon exited first or the bounded wait ran out. */
+static bool log_wait(const struct daemon *d, const char *needle, int count)
+{
+	int i;
+
+	for (i = 0; i < WAIT_SECONDS * 50; i++) {
+		if (log_count(d, needle) >= count)
+			return true;
+		if (d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == d->pid)
+			return log_count(d, needle) >= count;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+static char *sesamed_path(void)
+{
+	return tu_path(tu_env("SESAME_TEST_BUILDDIR"), "sesamed");
+}
+
+/* Start sesamed with `args` (after --config FILE); returns its pid with
+ * stdout and stderr going to d->log. */
+static pid_t spawn(struct daemon *d, const char *const *args)
+{
+	const char *argv[16];
+	char *prog = sesamed_path();
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = prog;
+	argv[n++] = "--config";
+	argv[n++] = d->config;
+	while (args && *args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	free(prog);
+	return pid;
+}
+
+/* The config file: fixture plugins, dir/providers.d, plus `extra` members. */
+static void write_config(struct daemon *d, const char *extra)
+{
+	char *drop = tu_mkdir(d->dir, "providers.d", 0755), text[4096];
+
+	snprintf(text, sizeof(text),
+		 "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
+		 " \"state_dir\": \"%s\", \"public_url\": \"https://auth.example.test/\"%s%s}\n",
+		 tu_env("SESAME_TEST_FIXTURES"), drop, d->dir, extra ? ", " : "", extra ? extra : "");
+	free(d->config);
+	d->config = tu_write(d->dir, "sesame.json", text, 0600);
+	free(drop);
+}
+
+static void provider(struct daemon *d, const char *name, const char *content)
+{
+	free(tu_provider(d->dir, name, content));
+}
+
+static struct daemon *daemon_new(const char *tag, const char *extra)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->dir = tu_tmpdir(tag);
+	d->log = tu_path(d->dir, "sesamed.log");
+	write_config(d, extra);
+	provider(d, "alpha", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"}}");
+	return d;
+}
+
+/* Start on a free port; the URL comes from the start line. */
+static void daemon_start(struct daemon *d)
+{
+	static const char *const args[] = {"--listen", "127.0.0.1:0", NULL};
+	const char *marker = "listening on ";
+	char *text, *at, *end;
+
+	d->pid = spawn(d, args);
+	if (!log_wait(d, marker, 1)) {
+		text = read_all(d->log);
+		fail_msg("sesamed did not start:\n%s", text);
+	}
+	text = read_all(d->log);
+	at = strstr(text, marker) + strlen(marker);
+	end = strchr(at, '\n');
+	assert_non_null(end);
+	assert_true((size_t)(end - at) < sizeof(d->url));
+	memcpy(d->url, at, (size_t)(end - at));
+	d->url[end - at] = '\0';
+	free(text);
+}
+
+/* Wait (bounded) for the process to exit; its exit status, or -1. */
+static int daemon_wait(struct daemon *d)
+{
+	int status, i;
+
+	for (i = 0; i < WAIT_SECONDS * 50; i++) {
+		pid_t r = waitpid(d->pid, &status, WNOHANG);
+
+		if (r == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		sleep_ms(20);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+	return -1;
+}
+
+/* SIGTERM and the exit status (0 expected: drained, and leak-free under ASan). */
+static int daemon_stop(struct daemon *d)
+{
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	return daemon_wait(d);
+}
+
+static void daemon_free(struct daemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+	}
+	tu_rmrf(d->dir);
+	free(d->dir);
+	free(d->config);
+	free(d->log);
+	free(d);
+}
+
+/* ---- HTTP with libcurl ------------------------------------------------------ */
+
+struct http {
+	long status;
+	char *body;
+	size_t len;
+	char *headers;
+	size_t hlen;
+	CURLcode rc;
+};
+
+struct upload {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t collect(char *data, size_t size, size_t n, void *arg, bool headers)
+{
+	struct http *r = arg;
+	char **buf = headers ? &r->headers : &r->body;
+	size_t *len = headers ? &r->hlen : &r->len;
+
+	*buf = realloc(*buf, *len + size * n + 1);
+	assert_non_null(*buf);
+	memcpy(*buf + *len, data, size * n);
+	*len += size * n;
+	(*buf)[*len] = '\0';
+	return size * n;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	return collect(data, size, n, arg, false);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct http *r = arg;
+
+	/* Keep the headers of the final response only. */
+	if (n * size >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		free(r->headers);
+		r->headers = NULL;
+		r->hlen = 0;
+	}
+	return collect(data, size, n, arg, true);
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	size_t chunk = u->len - u->off < size * n ? u->len - u->off : size * n;
+
+	if (chunk > 100)
+		chunk = 100; /* several chunks */
+	memcpy(buf, u->data + u->off, chunk);
+	u->off += chunk;
+	return chunk;
+}
+
+struct req {
+	const char *method;
+	const char *path;
+	const char *headers[8];
+	const char *body;
+	bool chunked;
+	const char *cainfo;
+};
+
+static void http_free(struct http *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+static void http(const struct daemon *d, const struct req *q, struct http *r)
+{
+	struct curl_slist *hl = NULL;
+	struct upload up = {q->body, q->body ? strlen(q->body) : 0, 0};
+	char *url = tu_path(d->url, q->path[0] == '/' ? q->path + 1 : q->path);
+	CURL *c = curl_easy_init();
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (q->cainfo)
+		curl_easy_setopt(c, CURLOPT_CAINFO, q->cainfo);
+	for (i = 0; i < ARRAY_SIZE(q->headers) && q->headers[i]; i++)
+		hl = curl_slist_append(hl, q->headers[i]);
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (q->body && q->chunked) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+	} else if (q->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)up.len);
+	}
+	r->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	free(url);
+}
+
+/* The value of a response header (case-insensitive name), malloc'd, or NULL. */
+static char *header(const struct http *r, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = r->headers;
+
+	while (p && *p) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (!eol)
+			break;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+
+			while (*v == ' ')
+				v++;
+			return strndup(v, (size_t)(eol - v));
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+static void assert_header(const struct http *r, const char *name, const char *expect)
+{
+	char *v = header(r, name);
+
+	if (!v)
+		fail_msg("no %s header in:\n%s", name, r->headers ? r->headers : "");
+	if (strcmp(v, expect) != 0)
+		fail_msg("%s: \"%s\", expected \"%s\"", name, v, expect);
+	free(v);
+}
+
+static void assert_no_header(const struct http *r, const char *name)
+{
+	char *v = header(r, name);
+
+	if (v)
+		fail_msg("unexpected %s: %s", name, v);
+}
+
+static json_t *json_body(const struct http *r)
+{
+	json_error_t e;
+	json_t *v = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &e);
+
+	if (!v)
+		fail_msg("body is not JSON (%s): %s", e.text, r->body ? r->body : "");
+	return v;
+}
+
+/* The response is the App Services error `code` with `status`, and its
+ * message contains `text`. */
+static void assert_error(const struct http *r, long status, const char *code, const char *text)
+{
+	json_t *v;
+
+	if (r->status != status)
+		fail_msg("status %ld, expected %ld: %s", r->status, status, r->body ? r->body : "");
+	assert_header(r, "Content-Type", "application/json");
+	v = json_body(r);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), code);
+	assert_string_equal(json_string_value(json_object_get(v, "link")), "");
+	if (!strstr(json_string_value(json_object_get(v, "error")), text))
+		fail_msg("error \"%s\" lacks \"%s\"", json_string_value(json_object_get(v, "error")), text);
+	json_decref(v);
+}
+
+/* ---- the shared daemon -------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	struct daemon *d =
+	    daemon_new("sesamed", "\"admin_key\": \"" ADMIN_KEY "\", \"cors_origins\": [\"https://app.example.test\"], "
+				  "\"daemon\": {\"max_body_bytes\": 4096, \"login_failures_per_minute\": 5}");
+
+	daemon_start(d);
+	*state = d;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct daemon *d = *state;
+	int rc = daemon_stop(d);
+	char *log = rc == 0 ? NULL : read_all(d->log);
+
+	if (log) {
+		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
+		free(log);
+	}
+	daemon_free(d);
+	return rc == 0 ? 0 : -1;
+}
+
+#define AUTH_ADMIN_HEADER "Authorization: Bearer " ADMIN_KEY
+#define JSON_TYPE_HEADER  "Content-Type: application/json"
+#define VERIFY		  "/api/admin/v1/providers/alpha/verify"
+
+static void test_location(void **state)
+{
+	struct daemon *d = *state;
+	struct req q = {"GET", "/api/client/v2.0/app/test-app/location", {NULL}, NULL, false, NULL};
+	struct http r;
+	json_t *v;
+
+	http(d, &q, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "application/json");
+	v = json_body(&r);
+	assert_int_equal(json_object_size(v), 4);
+	assert_string_equal(json_string_value(json_object_get(v, "deployment_model")), "GLOBAL");
+	assert_string_equal(json_string_value(json_object_get(v, "location")), "local");
+	assert_string_equal(json_string_value(json_object_get(v, "hostname")), "https://auth.example.test");
+	assert_string_equal(json_string_value(json_object_get(v, "ws_hostname")), "wss://auth.example.test");
+	json_decref(v);
+	http_free(&r);
+
+	q.path = "/api/client/v2.0/app/other-app/location";
+	http(d, &q, &r);
+	assert_error(&r, 404, "AppNotFound", "cannot find app using Client App ID 'other-app'");
+	http_free(&r);
+}
+
+static void test_healthz(void **state)
+{
+	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
+	struct http r;
+	json_t *v;
+
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "application/json");
+	assert_header(&r, "Cache-Control", "no-store");
+	v = json_body(&r);
+	assert_string_equal(json_string_value(json_object_get(v, "status")), "ok");
+	json_decref(v);
+	http_free(&r);
+}
+
+/* Every line of the exposition is a comment or `name{labels} value`. */
+static void assert_exposition(const char *text)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *eol = strchr(line, '\n'), *p = line;
+		char *end;
+
+		assert_non_null(eol);
+		if (*p == '#') {
+			assert_true(strncmp(p, "# HELP ", 7) == 0 || strncmp(p, "# TYPE ", 7) == 0);
+		} else {
+			assert_true(strspn(p, "abcdefghijklmnopqrstuvwxyz_") > 0);
+			p += strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+			if (*p == '{') {
+				/* Label values may hold braces (route patterns): the
+				 * label set ends at the line's last one. */
+				const char *close = eol;
+
+				while (close > p && *close != '}')
+					close--;
+				assert_int_equal(*close, '}');
+				p = close + 1;
+			}
+			assert_int_equal(*p, ' ');
+			strtod(p + 1, &end);
+			assert_ptr_equal(end, eol);
+		}
+		line = eol + 1;
+	}
+}
+
+static void test_metrics(void **state)
+{
+	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
+	struct http r;
+	char *type;
+
+	http(*state, &q, &r);
+	http_free(&r);
+	q.path = "/metrics";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	type = header(&r, "Content-Type");
+	assert_non_null(type);
+	assert_non_null(strstr(type, "text/plain; version=0.0.4"));
+	free(type);
+	assert_exposition(r.body);
+	assert_non_null(strstr(r.body, "# TYPE sesamed_http_requests_total counter\n"));
+	assert_non_null(
+	    strstr(r.body, "sesamed_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} "));
+	assert_non_null(strstr(r.body, "# TYPE sesamed_http_request_duration_seconds histogram\n"));
+	assert_non_null(strstr(
+	    r.body, "sesamed_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"+Inf\"} "));
+	assert_non_null(strstr(r.body, "# TYPE sesamed_logins_total counter\n"));
+	assert_non_null(strstr(r.body, "sesamed_active_sessions 0\n"));
+	http_free(&r);
+}
+
+static void test_not_found_and_wrong_method(void **state)
+{
+	struct req q = {"GET", "/api/client/v2.0/nowhere", {NULL}, NULL, false, NULL};
+	struct http r;
+
+	http(*state, &q, &r);
+	assert_error(&r, 404, "NotFound", "no route for GET /api/client/v2.0/nowhere");
+	http_free(&r);
+	q.method = "DELETE";
+	q.path = "/healthz";
+	http(*state, &q, &r);
+	assert_error(&r, 405, "MethodNotAllowed", "DELETE");
+	assert_header(&r, "Allow", "GET, OPTIONS");
+	http_free(&r);
+	q.method = "GET";
+	q.path = VERIFY;
+	q.headers[0] = AUTH_ADMIN_HEADER;
+	http(*state, &q, &r);
+	assert_error(&r, 405, "MethodNotAllowed", "allowed: POST, OPTIONS");
+	assert_header(&r, "Allow", "POST, OPTIONS");
+	http_free(&r);
+}
+
+/* Request line and headers beyond daemon.max_header_bytes are refused by
+ * libmicrohttpd, and the daemon serves on. */
+static void test_header_limits(void **state)
+{
+	char *big = malloc(40001), path[40100], hdr[40100];
+	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
+	struct http r;
+
+	assert_non_null(big);
+	memset(big, 'a', 40000);
+	big[40000] = '\0';
+	snprintf(hdr, sizeof(hdr), "X-Big: %s", big);
+	q.headers[0] = hdr;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 431);
+	http_free(&r);
+	snprintf(path, sizeof(path), "/healthz?q=%s", big);
+	q.headers[0] = NULL;
+	q.path = path;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 414);
+	http_free(&r);
+	free(big);
+	q.path = "/healthz";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+}
+
+static char *big_body(size_t n)
+{
+	char *b = malloc(n + 1);
+
+	assert_non_null(b);
+	memset(b, ' ', n);
+	memcpy(b, "{\"user\": \"x\"", 12);
+	b[n - 1] = '}';
+	b[n] = '\0';
+	return b;
+}
+
+static void test_oversize_body(void **state)
+{
+	char *body = big_body(5000);
+	struct req q = {"POST", VERIFY, {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER}, body, false, NULL};
+	struct http r;
+
+	/* Announced by Content-Length: refused before the body is read. */
+	http(*state, &q, &r);
+	assert_error(&r, 413, "BadRequest", "larger than 4096 bytes");
+	http_free(&r);
+	/* Chunked: refused once the cap is passed. */
+	q.chunked = true;
+	http(*state, &q, &r);
+	assert_error(&r, 413, "BadRequest", "larger than 4096 bytes");
+	http_free(&r);
+	free(body);
+	/* Just under the cap is fine. */
+	body = big_body(4096);
+	q.body = body;
+	q.chunked = false;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	q.chunked = true;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	free(body);
+}
+
+static void test_content_type(void **state)
+{
+	struct req q = {"POST", VERIFY, {AUTH_ADMIN_HEADER, "Content-Type: text/plain"}, "{\"user\": \"bob\"}",
+			false,	NULL};
+	struct http r;
+
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "Content-Type: application/json");
+	http_free(&r);
+	q.headers[1] = "Content-Type:";
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "Content-Type: application/json");
+	http_free(&r);
+	q.headers[1] = "Content-Type: application/json;charset=utf-8";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+}
+
+static void test_malformed_json(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *text;
+	} cases[] = {
+	    {"{\"user\": ", "malformed JSON body"},
+	    {"{\"user\": \"a\", \"user\": \"b\"}", "duplicate"},
+	    {"[\"user\"]", "must be a JSON object"},
+	    {"", "empty"},
+	    {"{\"user\": \"a\", \"options\": 3}", "\"options\" must be an object"},
+	};
+	struct req q = {"POST", VERIFY, {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER}, NULL, false, NULL};
+	struct http r;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		q.body = cases[i].body;
+		http(*state, &q, &r);
+		assert_error(&r, 400, "BadRequest", cases[i].text);
+		http_free(&r);
+	}
+}
+
+static void test_admin_api(void **state)
+{
+	struct req q = {"GET", "/api/admin/v1/providers", {NULL}, NULL, false, NULL};
+	struct http r;
+	json_t *v;
+
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "admin");
+	assert_header(&r, "WWW-Authenticate", "Bearer");
+	http_free(&r);
+	q.headers[0] = "Authorization: Bearer admin-key!012345678";
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "admin");
+	http_free(&r);
+	q.headers[0] = "Authorization: Bearer " ADMIN_KEY "0";
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "admin");
+	http_free(&r);
+	q.headers[0] = "Authorization: Basic " ADMIN_KEY;
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "admin");
+	http_free(&r);
+
+	q.headers[0] = AUTH_ADMIN_HEADER;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	assert_int_equal(json_array_size(v), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "name")), "alpha");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "state")), "ready");
+	json_decref(v);
+	http_free(&r);
+
+	/* A login-shaped body: options and provider are not the credential's. */
+	q.method = "POST";
+	q.path = VERIFY;
+	q.headers[1] = JSON_TYPE_HEADER;
+	q.body =
+	    "{\"user\": \"carol\", \"provider\": \"fixture-good\", \"options\": {\"device\": {\"platform\": \"x\", "
+	    "\"sdkVersion\": \"1\", \"someNewField\": true}}}";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	assert_string_equal(json_string_value(json_object_get(v, "id")), "carol");
+	assert_string_equal(json_string_value(json_object_get(v, "provider")), "alpha");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "data"), "greeting")), "hi");
+	assert_null(json_object_get(v, "private"));
+	json_decref(v);
+	http_free(&r);
+
+	q.body = "{\"user\": \"\"}";
+	http(*state, &q, &r);
+	assert_error(&r, 401, "AuthError", "empty user name refused");
+	http_free(&r);
+	q.body = "{\"name\": \"x\"}";
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "expected {\"user\": \"NAME\"}");
+	http_free(&r);
+	q.path = "/api/admin/v1/providers/nobody/verify";
+	http(*state, &q, &r);
+	assert_error(&r, 404, "AuthProviderNotFound", "nobody");
+	http_free(&r);
+}
+
+static void test_cors(void **state)
+{
+	struct req q = {"OPTIONS",
+			"/api/client/v2.0/app/test-app/location",
+			{"Origin: https://app.example.test", "Access-Control-Request-Method: GET",
+			 "Access-Control-Request-Headers: authorization, content-type"},
+			NULL,
+			false,
+			NULL};
+	struct http r;
+	char *v;
+
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 204);
+	assert_header(&r, "Access-Control-Allow-Origin", "https://app.example.test");
+	assert_header(&r, "Access-Control-Allow-Methods", "GET, OPTIONS");
+	v = header(&r, "Access-Control-Allow-Headers");
+	assert_non_null(v);
+	assert_non_null(strstr(v, "Authorization"));
+	assert_non_null(strstr(v, "Content-Type"));
+	free(v);
+	assert_header(&r, "Vary", "Origin");
+	http_free(&r);
+
+	/* Refused: another origin, or a method the path does not have. */
+	q.headers[0] = "Origin: https://evil.example";
+	http(*state, &q, &r);
+	assert_no_header(&r, "Access-Control-Allow-Origin");
+	assert_no_header(&r, "Access-Control-Allow-Methods");
+	http_free(&r);
+	q.headers[0] = "Origin: https://app.example.test";
+	q.headers[1] = "Access-Control-Request-Method: DELETE";
+	http(*state, &q, &r);
+	assert_no_header(&r, "Access-Control-Allow-Origin");
+	http_free(&r);
+
+	/* The actual request. */
+	q.method = "GET";
+	q.headers[1] = NULL;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Access-Control-Allow-Origin", "https://app.example.test");
+	assert_header(&r, "Vary", "Origin");
+	http_free(&r);
+	q.headers[0] = "Origin: https://evil.example";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	assert_no_header(&r, "Access-Control-Allow-Origin");
+	http_free(&r);
+	/* Error answers carry the headers too, so browsers can read them. */
+	q.headers[0] = "Origin: https://app.example.test";
+	q.path = "/api/client/v2.0/app/nope/location";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 404);
+	assert_header(&r, "Access-Control-Allow-Origin", "https://app.example.test");
+	http_free(&r);
+}
+
+static void test_request_log(void **state)
+{
+	struct daemon *d = *state;
+	struct req q = {
+	    "GET", "/healthz?token=SECRET-IN-QUERY", {"Authorization: Bearer SECRET-IN-HEADER"}, NULL, false, NULL};
+	struct http r;
+	char *id, line[256];
+
+	http(d, &q, &r);
+	assert_int_equal(r.status, 200);
+	id = header(&r, "X-Request-Id");
+	assert_non_null(id);
+	assert_int_equal(strlen(id), 16);
+	snprintf(line, sizeof(line), "sesamed: request req_id=%s method=GET path=/healthz route=/healthz status=200 ",
+		 id);
+	/* The line is written once the response is sent: wait for it. */
+	assert_true(log_wait(d, line, 1));
+	assert_int_equal(log_count(d, "SECRET-IN-QUERY"), 0);
+	assert_int_equal(log_count(d, "SECRET-IN-HEADER"), 0);
+	assert_int_equal(log_count(d, ADMIN_KEY), 0);
+	assert_true(log_count(d, "client=127.0.0.1") > 0);
+	free(id);
+	http_free(&r);
+
+	/* Control characters in a path cannot forge a log line. */
+	q.path = "/x%0Asesamed:%20request%20forged";
+	q.headers[0] = NULL;
+	http(d, &q, &r);
+	assert_int_equal(r.status, 404);
+	http_free(&r);
+	assert_true(log_wait(d, "path=/x%0Asesamed:%20request%20forged route=unmatched status=404", 1));
+	assert_int_equal(log_count(d, "\nsesamed: request forged"), 0);
+}
+
+/* ---- daemons of their own ------------------------------------------------------- */
+
+static void test_admin_api_off(void **state)
+{
+	struct daemon *d = daemon_new("sesamed-noadmin", NULL);
+	struct req q = {"GET", "/api/admin/v1/providers", {AUTH_ADMIN_HEADER}, NULL, false, NULL};
+	struct http r;
+
+	daemon_start(d);
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	http_free(&r);
+	q.headers[0] = NULL;
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	http_free(&r);
+	/* Not even OPTIONS or a wrong method tells its paths apart. */
+	q.method = "OPTIONS";
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	assert_no_header(&r, "Allow");
+	http_free(&r);
+	q.method = "DELETE";
+	http(d, &q, &r);
+	assert_error(&r, 404, "NotFound", "/api/admin/v1/providers");
+	http_free(&r);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
+static void test_tls(void **state)
+{
+	struct daemon *d = daemon_new("sesamed-tls", NULL);
+	char cmd[2048], *cert = tu_path(d->dir, "cert.pem"), *key = tu_path(d->dir, "key.pem"), extra[1024];
+	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
+	struct http r;
+	char *log;
+
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 "
+	    "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s'",
+	    key, cert);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	/* A key file others can read is refused, naming it. */
+	chmod(key, 0644);
+	snprintf(extra, sizeof(extra), "\"tls_cert\": \"%s\", \"tls_key\": \"%s\", \"daemon\": {\"threads\": 2}", cert,
+		 key);
+	write_config(d, extra);
+	d->pid = spawn(d, (const char *const[]){"--listen", "127.0.0.1:0", NULL});
+	assert_int_equal(daemon_wait(d), 2);
+	log = read_all(d->log);
+	assert_non_null(strstr(log, key));
+	assert_non_null(strstr(log, "chmod 600"));
+	free(log);
+
+	chmod(key, 0600);
+	daemon_start(d);
+	assert_true(strncmp(d->url, "https://127.0.0.1:", 18) == 0);
+	q.cainfo = cert;
+	http(d, &q, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"status\":\"ok\"}");
+	http_free(&r);
+	/* Plain HTTP to the TLS port gets no HTTP answer. */
+	memcpy(d->url, "http", 4);
+	memmove(d->url + 4, d->url + 5, strlen(d->url + 5) + 1);
+	http(d, &q, &r);
+	assert_int_not_equal(r.status, 200);
+	http_free(&r);
+	assert_int_equal(daemon_stop(d), 0);
+	free(cert);
+	free(key);
+	daemon_free(d);
+}
+
+/* The provider names GET /api/admin/v1/providers lists, comma-separated. */
+static void provider_names(struct daemon *d, char *out, size_t len)
+{
+	struct req q = {"GET", "/api/admin/v1/providers", {AUTH_ADMIN_HEADER}, NULL, false, NULL};
+	struct http r;
+	json_t *v, *p;
+	size_t i;
+
+	http(d, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	out[0] = '\0';
+	json_array_foreach(v, i, p)
+	{
+		size_t used = strlen(out);
+
+		snprintf(out + used, len - used, "%s%s", i ? "," : "", json_string_value(json_object_get(p, "name")));
+	}
+	json_decref(v);
+	http_free(&r);
+}
+
+static void test_reload(void **state)
+{
+	struct daemon *d = daemon_new("sesamed-reload", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct req q = {"GET", "/metrics", {NULL}, NULL, false, NULL};
+	struct http r;
+	char names[256];
+
+	daemon_start(d);
+	provider_names(d, names, sizeof(names));
+	assert_string_equal(names, "alpha");
+
+	/* A good new configuration takes effect. */
+	provider(d, "beta", "{\"type\": \"fixture-good\"}");
+	kill(d->pid, SIGHUP);
+	assert_true(log_wait(d, "sesamed: reloaded the configuration", 1));
+	provider_names(d, names, sizeof(names));
+	assert_string_equal(names, "alpha,beta");
+
+	/* A bad one is refused, the running one stays, the log says why. */
+	provider(d, "gamma", "{\"type\": \"fixture-good\",");
+	kill(d->pid, SIGHUP);
+	assert_true(log_wait(d, "sesamed: reload failed, keeping the running configuration: ", 1));
+	assert_true(log_count(d, "gamma.json") > 0);
+	provider_names(d, names, sizeof(names));
+	assert_string_equal(names, "alpha,beta");
+
+	http(d, &q, &r);
+	assert_non_null(strstr(r.body, "sesamed_config_reloads_total{outcome=\"success\"} 1\n"));
+	assert_non_null(strstr(r.body, "sesamed_config_reloads_total{outcome=\"failure\"} 1\n"));
+	http_free(&r);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
+static int connect_to(const struct daemon *d)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = {WAIT_SECONDS, 0};
+	const char *port = strrchr(d->url, ':');
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)strtol(port + 1, NULL, 10));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+}
+
+/* Read until `needle` is in the buffer or the peer closes (bounded by SO_RCVTIMEO). */
+static void recv_until(int fd, char *buf, size_t size, const char *needle)
+{
+	size_t len = strlen(buf);
+
+	while (len + 1 < size && (!needle || !strstr(buf, needle))) {
+		ssize_t n = recv(fd, buf + len, size - len - 1, 0);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+}
+
+/* SIGTERM while a request is half-sent: the daemon stops accepting, lets it
+ * finish, answers it, and exits 0. */
+static void test_sigterm_drains(void **state)
+{
+	struct daemon *d = daemon_new("sesamed-drain", "\"admin_key\": \"" ADMIN_KEY "\"");
+	const char *body = "{\"user\": \"slow\"}";
+	char head[512], buf[8192] = "";
+	int fd;
+
+	daemon_start(d);
+	fd = connect_to(d);
+	snprintf(head, sizeof(head),
+		 "POST " VERIFY " HTTP/1.1\r\nHost: 127.0.0.1\r\n" AUTH_ADMIN_HEADER "\r\n" JSON_TYPE_HEADER
+		 "\r\nContent-Length: %zu\r\nExpect: 100-continue\r\n\r\n",
+		 strlen(body));
+	send_all(fd, head);
+	/* 100 Continue: the daemon has the request in hand. */
+	recv_until(fd, buf, sizeof(buf), "\r\n\r\n");
+	assert_non_null(strstr(buf, "HTTP/1.1 100 Continue"));
+	send_all(fd, "{\"user\": ");
+
+	kill(d->pid, SIGTERM);
+	assert_true(log_wait(d, "sesamed: draining: 1 requests in flight", 1));
+	/* Still running, waiting for the request. */
+	assert_int_equal(waitpid(d->pid, NULL, WNOHANG), 0);
+
+	send_all(fd, body + strlen("{\"user\": "));
+	buf[0] = '\0';
+	recv_until(fd, buf, sizeof(buf), NULL);
+	close(fd);
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strcasestr(buf, "\r\nConnection: close\r\n"));
+	assert_non_null(strstr(buf, "\"id\":\"slow\""));
+	assert_int_equal(daemon_wait(d), 0);
+	assert_true(log_count(d, "status=200") >= 1);
+	assert_int_equal(log_count(d, "sesamed: stopped"), 1);
+	daemon_free(d);
+}
+
+static void test_command_line(void **state)
+{
+	struct daemon *d = daemon_new("sesamed-cli", "\"daemon\": {\"bogus\": 1}");
+	char *prog = sesamed_path(), cmd[1024], *out = NULL, *err = NULL;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --help", prog);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	assert_non_null(strstr(out, "Usage: sesamed"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "'%s' --version", prog);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	assert_true(strncmp(out, "sesamed ", 8) == 0);
+	free(out);
+	snprintf(cmd, sizeof(cmd), "'%s' --no-such-option", prog);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 2);
+	/* The daemon section is the daemon's: an unknown key names itself. */
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s'", prog, d->config);
+	assert_int_equal(tu_run(cmd, NULL, &err), 2);
+	assert_non_null(strstr(err, "unknown key \"daemon.bogus\""));
+	assert_non_null(strstr(err, d->config));
+	free(err);
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --listen 127.0.0.1", prog, d->config);
+	write_config(d, NULL);
+	assert_int_equal(tu_run(cmd, NULL, &err), 2);
+	assert_non_null(strstr(err, "expected ADDRESS:PORT"));
+	free(err);
+	free(prog);
+	daemon_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest shared[] = {
+	    cmocka_unit_test(test_location),	  cmocka_unit_test(test_healthz),
+	    cmocka_unit_test(test_metrics),	  cmocka_unit_test(test_not_found_and_wrong_method),
+	    cmocka_unit_test(test_oversize_body), cmocka_unit_test(test_header_limits),
+	    cmocka_unit_test(test_content_type),  cmocka_unit_test(test_malformed_json),
+	    cmocka_unit_test(test_admin_api),	  cmocka_unit_test(test_cors),
+	    cmocka_unit_test(test_request_log),
+	};
+	const struct CMUnitTest own[] = {
+	    cmocka_unit_test(test_admin_api_off),  cmocka_unit_test(test_tls),		cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_sigterm_drains), cmocka_unit_test(test_command_line),
+	};
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	failed = cmocka_run_group_tests_name("shared daemon", shared, group_setup, group_teardown);
+	failed += cmocka_run_group_tests_name("own daemons", own, NULL, NULL);
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}

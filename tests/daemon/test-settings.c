@@ -1,0 +1,157 @@
+/* tests/daemon/test-settings.c — daemon/settings.c: the "daemon" section
+ * with its errors naming the key, public_url and ws_hostname, the admin key
+ * digest, listen addresses. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+
+#define BASE "\"config_file\": \"/etc/sesame/sesame.json\", \"app_id\": \"app\", \"listen\": \"127.0.0.1:9090\""
+
+static int load(const char *members, struct settings *s, char *msg, size_t len)
+{
+	char text[2048];
+	json_t *config;
+	int rc;
+
+	snprintf(text, sizeof(text), "{" BASE ", %s}", members);
+	config = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(config);
+	msg[0] = '\0';
+	rc = settings_load(s, config, msg, len);
+	json_decref(config);
+	return rc;
+}
+
+static void load_fails(const char *members, const char *expect)
+{
+	struct settings s;
+	char msg[512];
+
+	assert_int_equal(load(members, &s, msg, sizeof(msg)), -1);
+	if (!strstr(msg, expect))
+		fail_msg("%s: message \"%s\" lacks \"%s\"", members, msg, expect);
+	assert_null(s.app_id);
+}
+
+static void test_defaults(void **state)
+{
+	struct settings s;
+	char msg[512];
+
+	assert_int_equal(load("\"public_url\": \"http://127.0.0.1:9090\", \"admin_key\": null", &s, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(s.daemon.threads, 0);
+	assert_int_equal(s.daemon.max_connections, 1024);
+	assert_int_equal(s.daemon.connection_timeout, 30);
+	assert_int_equal(s.daemon.max_body_bytes, 1024 * 1024);
+	assert_int_equal(s.daemon.max_header_bytes, 32768);
+	assert_int_equal(s.daemon.login_failures_per_minute, 20);
+	assert_int_equal(s.daemon.throttle_slots, 4096);
+	assert_int_equal(s.daemon.shutdown_timeout, 30);
+	assert_false(s.admin_enabled);
+	assert_string_equal(s.public_url, "http://127.0.0.1:9090");
+	assert_string_equal(s.ws_url, "ws://127.0.0.1:9090");
+	assert_null(s.tls_cert);
+	settings_free(&s);
+}
+
+static void test_daemon_section(void **state)
+{
+	struct settings s;
+	char msg[512];
+
+	assert_int_equal(load("\"public_url\": \"https://auth.example.com/\", \"daemon\": {\"threads\": 4, "
+			      "\"max_body_bytes\": 2048, \"login_failures_per_minute\": 5, \"shutdown_timeout\": 0}",
+			      &s, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(s.daemon.threads, 4);
+	assert_int_equal(s.daemon.max_body_bytes, 2048);
+	assert_int_equal(s.daemon.login_failures_per_minute, 5);
+	assert_int_equal(s.daemon.shutdown_timeout, 0);
+	assert_int_equal(s.daemon.max_connections, 1024);
+	/* No doubled slash when clients append their paths. */
+	assert_string_equal(s.public_url, "https://auth.example.com");
+	assert_string_equal(s.ws_url, "wss://auth.example.com");
+	settings_free(&s);
+
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"thread\": 4}", "unknown key \"daemon.thread\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"threads\": 257}",
+		   "\"daemon.threads\": expected an integer from 0 to 256");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"max_body_bytes\": 10}",
+		   "\"daemon.max_body_bytes\": expected an integer from 1024");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"connection_timeout\": \"30\"}",
+		   "\"daemon.connection_timeout\": expected an integer");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"login_failures_per_minute\": -1}",
+		   "\"daemon.login_failures_per_minute\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"throttle_slots\": 1.5}", "\"daemon.throttle_slots\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": []", "\"daemon\": expected an object");
+	/* The file is named too. */
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}", "/etc/sesame/sesame.json: ");
+}
+
+static void test_main_keys(void **state)
+{
+	struct settings s;
+	char msg[512];
+
+	load_fails("\"public_url\": \"ftp://x\"", "\"public_url\": expected an http:// or https:// URL");
+	load_fails("\"public_url\": \"http://x\", \"tls_cert\": \"/c.pem\"",
+		   "\"tls_cert\" and \"tls_key\" go together");
+	load_fails("\"public_url\": \"http://x\", \"cors_origins\": [\"x\"]", "\"cors_origins\"[0]");
+
+	assert_int_equal(
+	    load("\"public_url\": \"http://x\", \"admin_key\": \"0123456789abcdef\"", &s, msg, sizeof(msg)), 0);
+	assert_true(s.admin_enabled);
+	/* SHA-256("0123456789abcdef") begins 9f9f5111. */
+	assert_int_equal(s.admin_key_hash[0], 0x9f);
+	assert_int_equal(s.admin_key_hash[1], 0x9f);
+	assert_int_equal(s.admin_key_hash[2], 0x51);
+	assert_int_equal(s.admin_key_hash[3], 0x11);
+	settings_free(&s);
+}
+
+static void test_listen(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char msg[256];
+
+	assert_int_equal(listen_parse("127.0.0.1:9090", &ss, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9090);
+	assert_int_equal(listen_parse("[::1]:0", &ss, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(listen_parse("0.0.0.0:65535", &ss, &len, msg, sizeof(msg)), 0);
+
+	assert_int_equal(listen_parse("127.0.0.1", &ss, &len, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "expected ADDRESS:PORT"));
+	assert_int_equal(listen_parse("127.0.0.1:65536", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse("127.0.0.1:http", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse("127.0.0.1:", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse(":9090", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse("::1:9090", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse("[::1]9090", &ss, &len, msg, sizeof(msg)), -1);
+	assert_int_equal(listen_parse("999.1.1.1:80", &ss, &len, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "999.1.1.1:80"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_daemon_section),
+	    cmocka_unit_test(test_main_keys),
+	    cmocka_unit_test(test_listen),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

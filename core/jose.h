@@ -108,6 +108,15 @@ int jose_key_from_config(const json_t *obj, const char *what, struct jose_key *k
  */
 int jose_key_from_jwk(const json_t *jwk, bool allow_oct, struct jose_key *key, sesame_error *err);
 
+/*
+ * Fill `key` from an EVP_PKEY the core already holds (e.g. sesame's own
+ * signing key of core/signing.c), pinned to `alg`; the key takes its own
+ * reference.  `has_private` says whether it may sign.  SESAME_CONFIG
+ * ("key") when the key does not fit the algorithm.
+ */
+int jose_key_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, bool has_private, struct jose_key *key,
+		       sesame_error *err);
+
 /* Build the per-use templates once the key is filled (called by the two
  * functions above). */
 int jose_key_prepare(struct jose_key *key, sesame_error *err);

@@ -362,6 +362,30 @@ int jose_key_from_config(const json_t *obj, const char *what, struct jose_key *k
 	return SESAME_OK;
 }
 
+int jose_key_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, bool has_private, struct jose_key *key,
+		       sesame_error *err)
+{
+	char why[128];
+	int rc;
+
+	memset(key, 0, sizeof(*key));
+	if (!pkey || alg == JOSE_ALG_UNKNOWN || jose_alg_kty(alg) == JOSE_KTY_OCT)
+		return seterr(err, SESAME_USAGE, "usage", "jose_key_from_pkey: no key, or an HMAC algorithm");
+	if (!pkey_fits_alg(pkey, alg, why, sizeof(why)))
+		return seterr(err, SESAME_CONFIG, "key", "%s", why);
+	if (EVP_PKEY_up_ref(pkey) != 1)
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot reference the key");
+	key->pkey = pkey;
+	key->alg = alg;
+	key->has_private = has_private;
+	rc = jose_key_prepare(key, err);
+	if (rc == SESAME_OK && kid && !(key->kid = strdup(kid)))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc != SESAME_OK)
+		jose_key_clear(key);
+	return rc;
+}
+
 /* ---- JWK ---------------------------------------------------------------- */
 
 /* Decode a base64url JWK member; NULL (with `err` set) when absent or bad. */

@@ -14,6 +14,10 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+
 #include "internal.h"
 #include "jose.h"
 #include "testutil.h"
@@ -184,6 +188,39 @@ static void select_by_kid(void **state)
 	free(ec);
 }
 
+/* sesame's own keys arrive as EVP_PKEYs (core/signing.c). */
+static void key_from_pkey(void **state)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256"), *rsa = EVP_RSA_gen(2048);
+	json_t *claims = json_pack("{s:s, s:I}", "sub", "u", "exp", (json_int_t)NOW + 60), *got = NULL;
+	struct jose_keyset *set = keyset_new(1);
+	char *token = NULL;
+	sesame_error err;
+
+	assert_non_null(pkey);
+	assert_non_null(rsa);
+	assert_int_equal(jose_key_from_pkey(pkey, JOSE_ES256, "k", true, &set->keys[0], &err), SESAME_OK);
+	set->n = 1;
+	EVP_PKEY_free(pkey); /* the key holds its own reference */
+	assert_int_equal(jws_sign(&set->keys[0], NULL, claims, &token, &err), SESAME_OK);
+	assert_int_equal(jws_verify(set, token, NULL, NOW, &got, &err), SESAME_OK);
+	assert_true(json_equal(got, claims));
+	json_decref(got);
+	free(token);
+	keyset_unref(set);
+	{
+		struct jose_key k;
+
+		assert_int_equal(jose_key_from_pkey(rsa, JOSE_ES256, NULL, true, &k, &err), SESAME_CONFIG);
+		assert_int_equal(jose_key_from_pkey(rsa, JOSE_HS256, NULL, true, &k, &err), SESAME_USAGE);
+		assert_int_equal(jose_key_from_pkey(rsa, JOSE_PS256, NULL, false, &k, &err), SESAME_OK);
+		assert_int_equal(jws_sign(&k, NULL, claims, &token, &err), SESAME_USAGE);
+		jose_key_clear(&k);
+	}
+	EVP_PKEY_free(rsa);
+	json_decref(claims);
+}
+
 static void parse_cap_before_decoding(void **state)
 {
 	size_t len = 70000;
@@ -206,6 +243,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(sign_verify_every_alg),
 	    cmocka_unit_test(sign_refusals),
+	    cmocka_unit_test(key_from_pkey),
 	    cmocka_unit_test(select_by_kid),
 	    cmocka_unit_test(parse_cap_before_decoding),
 	};

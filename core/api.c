@@ -390,3 +390,15 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return SESAME_OK;
 }
+
+SESAME_API int sesame_active_sessions(sesame_ctx *ctx, uint64_t *count, sesame_error *err)
+{
+	struct store *st;
+	int rc = ctx_ready(ctx, err);
+
+	if (rc == SESAME_OK && !count)
+		rc = seterr(err, SESAME_USAGE, "usage", "NULL count");
+	if (rc == SESAME_OK)
+		rc = ctx_store(ctx, &st, err);
+	return rc == SESAME_OK ? st->desc->sessions_count(st->h, NULL, NULL, ctx_now(ctx), count, err) : rc;
+}

@@ -56,6 +56,8 @@ void reply_clear(struct reply *rep);
 /* Answer `status` with the JSON `body` (a reference is stolen; NULL means out
  * of memory and answers 500). */
 void reply_json(struct reply *rep, unsigned status, json_t *body);
+/* An answer without a body, e.g. 204 No Content. */
+void reply_empty(struct reply *rep, unsigned status);
 /* Answer `status` with `body` (malloc'd, stolen) of `content_type`. */
 void reply_text(struct reply *rep, unsigned status, const char *content_type, char *body, size_t len);
 /*

@@ -53,6 +53,17 @@ void reply_text(struct reply *rep, unsigned status, const char *content_type, ch
 	reply_set_body(rep, status, content_type, body, len);
 }
 
+void reply_empty(struct reply *rep, unsigned status)
+{
+	char *none = strdup("");
+
+	if (!none) {
+		reply_set_body(rep, 500, NULL, NULL, 0);
+		return;
+	}
+	reply_set_body(rep, status, NULL, none, 0);
+}
+
 void reply_json(struct reply *rep, unsigned status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -85,10 +96,12 @@ static const struct {
 	const char *code;
 } error_map[] = {
     {SESAME_REJECTED, "disabled", 401, "UserDisabled"},	   {SESAME_REJECTED, "password", 401, "InvalidPassword"},
-    {SESAME_REJECTED, "session", 401, "InvalidSession"},   {SESAME_REJECTED, NULL, 401, "AuthError"},
+    {SESAME_REJECTED, "session", 401, "InvalidSession"},   {SESAME_REJECTED, "user", 401, "AuthError"},
     {SESAME_MALFORMED, NULL, 400, "BadRequest"},	   {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
     {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},	   {SESAME_NOT_FOUND, NULL, 404, "NotFound"},
     {SESAME_CONFLICT, "linked", 401, "InvalidSession"},	   {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+    {SESAME_REJECTED, "forbidden", 403, "Forbidden"},	   {SESAME_REJECTED, "link-type", 400, "BadRequest"},
+    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, NULL, 401, "AuthError"},
     {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable"},
 };
 

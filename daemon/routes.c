@@ -33,9 +33,19 @@ static void location(struct request *req, struct reply *rep)
 			     s->public_url, "ws_hostname", s->ws_url));
 }
 
-/* GET /healthz: the daemon answers and has a configured context. */
+/* GET /healthz: the daemon answers and its store is reachable; the count of
+ * active sessions feeds the metrics gauge on the way. */
 static void healthz(struct request *req, struct reply *rep)
 {
+	uint64_t sessions = 0;
+	sesame_error err;
+
+	if (sesame_active_sessions(req->app->ctx, &sessions, &err) != SESAME_OK) {
+		fprintf(stderr, "sesamed: health check: %s\n", err.text);
+		reply_error(rep, 503, "ServiceUnavailable", "store unreachable");
+		return;
+	}
+	metrics_set_active_sessions(req->srv->metrics, (int64_t)sessions);
 	reply_json(rep, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -82,12 +92,333 @@ static void admin_verify(struct request *req, struct reply *rep)
 	reply_json(rep, 200, identity);
 }
 
+
+/* ---- client API: logins and sessions ----------------------------------- */
+
+/*
+ * A bearer token that does not verify is InvalidSession whatever the
+ * reason, which is what makes the SDKs refresh once (access token) or log
+ * the user out (refresh token).  Server-side failures stay 5xx.
+ */
+static void reply_token_error(struct reply *rep, const sesame_error *err)
+{
+	if (err->status == SESAME_REJECTED || err->status == SESAME_MALFORMED || err->status == SESAME_NOT_FOUND) {
+		if (strcmp(err->reason, "disabled") == 0)
+			reply_error(rep, 401, "UserDisabled", "%s", err->text);
+		else
+			reply_error(rep, 401, "InvalidSession", "invalid session: %s", err->text);
+		return;
+	}
+	reply_sesame_error(rep, err);
+}
+
+/* The caller behind the request's access token; false after answering. */
+static bool access_caller(struct request *req, struct reply *rep, sesame_caller **caller)
+{
+	sesame_error err;
+
+	if (sesame_caller_from_access_token(req->app->ctx, req->bearer, caller, &err) != SESAME_OK) {
+		reply_token_error(rep, &err);
+		return false;
+	}
+	return true;
+}
+
+static void count_login(struct request *req, const char *name, const char *outcome)
+{
+	json_t *list = sesame_providers_json(req->app->ctx), *p;
+	const char *known = "unknown";
+	size_t i;
+
+	/* Only configured names become metric labels: a client cannot grow the
+	 * number of series by inventing provider names. */
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			known = name;
+	metrics_count_login(req->srv->metrics, known, outcome);
+	json_decref(list);
+}
+
+static const char *login_outcome(int status)
+{
+	switch (status) {
+	case SESAME_OK:
+		return "success";
+	case SESAME_REJECTED:
+		return "rejected";
+	case SESAME_MALFORMED:
+		return "malformed";
+	case SESAME_NOT_FOUND:
+		return "unknown_provider";
+	default:
+		return "error";
+	}
+}
+
+/*
+ * POST /api/client/v2.0/app/{app}/auth/providers/{name}/login[?link=true]:
+ * verify the credential, merge the identity into a user, open a session.
+ * With link=true and the caller's access token, attach the identity to
+ * the caller's user instead, and answer with fresh tokens.
+ */
+static void login(struct request *req, struct reply *rep)
+{
+	const char *name = request_param(req, "name"), *link = request_query(req, "link"), *token;
+	json_t *credential = NULL, *session = NULL;
+	sesame_caller *caller = NULL;
+	const json_t *device;
+	char msg[256], device_id[25];
+	sesame_error err;
+	int rc;
+
+	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
+		return;
+	if (login_body_split(req->json, true, &credential, &device, msg, sizeof(msg)) != 0) {
+		reply_error(rep, 400, "BadRequest", "%s", msg);
+		return;
+	}
+	if (login_device_id(device, device_id) != 0) {
+		json_decref(credential);
+		reply_error(rep, 500, "InternalServerError", "internal server error");
+		return;
+	}
+	if (link && strcmp(link, "true") == 0) {
+		if (!request_bearer(req, rep, &token)) {
+			json_decref(credential);
+			return;
+		}
+		req->bearer = token;
+		if (!access_caller(req, rep, &caller)) {
+			json_decref(credential);
+			return;
+		}
+		rc = sesame_link(caller, sesame_caller_user_id(caller), name, credential, NULL, &err);
+		if (rc == SESAME_OK)
+			rc = sesame_session_create(caller, device_id, &session, &err);
+	} else {
+		rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
+	}
+	json_decref(credential);
+	sesame_caller_free(caller);
+	count_login(req, name, login_outcome(rc));
+	if (rc != SESAME_OK) {
+		if (rc == SESAME_REJECTED)
+			request_login_failed(req);
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, session);
+}
+
+/* GET /api/client/v2.0/auth/profile: the caller's user as clients see it. */
+static void profile(struct request *req, struct reply *rep)
+{
+	json_t *user = NULL, *ids, *id, *out;
+	sesame_caller *caller;
+	sesame_error err;
+	size_t i;
+
+	if (!access_caller(req, rep, &caller))
+		return;
+	if (sesame_user_get(caller, sesame_caller_user_id(caller), &user, &err) != SESAME_OK) {
+		sesame_caller_free(caller);
+		reply_token_error(rep, &err);
+		return;
+	}
+	ids = json_array();
+	json_array_foreach(json_object_get(user, "identities"), i, id)
+		json_array_append_new(ids, json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(id, "id"),
+						     "provider_type", json_object_get(id, "provider_type"),
+						     "provider_id", json_object_get(id, "provider"), "provider_data",
+						     json_object_get(id, "data")));
+	out = json_pack("{s:O, s:O, s:o, s:O, s:O}", "user_id", json_object_get(user, "id"), "type",
+			json_object_get(user, "type"), "identities", ids, "data", json_object_get(user, "data"),
+			"custom_data", json_object_get(user, "custom_data"));
+	json_decref(user);
+	sesame_caller_free(caller);
+	reply_json(rep, 200, out);
+}
+
+/* POST /api/client/v2.0/auth/session: a new access token (201, as the
+ * hosted service answers). */
+static void session_refresh(struct request *req, struct reply *rep)
+{
+	json_t *out = NULL;
+	sesame_error err;
+	int rc = sesame_session_refresh(req->app->ctx, req->bearer, &out, &err);
+
+	metrics_count_refresh(req->srv->metrics, rc == SESAME_OK ? "success" : "rejected");
+	if (rc != SESAME_OK) {
+		reply_token_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 201, out);
+}
+
+/* DELETE /api/client/v2.0/auth/session: log out (204). */
+static void session_logout(struct request *req, struct reply *rep)
+{
+	sesame_error err;
+
+	if (sesame_session_logout(req->app->ctx, req->bearer, &err) != SESAME_OK) {
+		reply_token_error(rep, &err);
+		return;
+	}
+	reply_empty(rep, 204);
+}
+
+/* DELETE /api/client/v2.0/auth/delete: the caller deletes its account (204). */
+static void delete_self(struct request *req, struct reply *rep)
+{
+	sesame_caller *caller;
+	sesame_error err;
+	int rc;
+
+	if (!access_caller(req, rep, &caller))
+		return;
+	rc = sesame_user_delete(caller, sesame_caller_user_id(caller), &err);
+	sesame_caller_free(caller);
+	if (rc != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	reply_empty(rep, 204);
+}
+
+/* GET /.well-known/jwks.json: the public keys of sesame's tokens. */
+static void jwks(struct request *req, struct reply *rep)
+{
+	sesame_error err;
+	json_t *doc = sesame_jwks(req->app->ctx, &err);
+
+	if (!doc) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	reply_header(rep, "Cache-Control", "public, max-age=300");
+	reply_json(rep, 200, doc);
+}
+
+/* ---- admin API: users, as the system user --------------------------------- */
+
+/* Run one user operation as the system user and answer. */
+static void admin_user_op(struct request *req, struct reply *rep, const char *what)
+{
+	sesame_caller *sys = sesame_caller_system(req->app->ctx);
+	const char *id = request_param(req, "id");
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!sys) {
+		reply_error(rep, 500, "InternalServerError", "internal server error");
+		return;
+	}
+	if (strcmp(what, "get") == 0)
+		rc = sesame_user_get(sys, id, &out, &err);
+	else if (strcmp(what, "delete") == 0)
+		rc = sesame_user_delete(sys, id, &err);
+	else if (strcmp(what, "disable") == 0 || strcmp(what, "enable") == 0)
+		rc = sesame_user_set_disabled(sys, id, what[0] == 'd', &err);
+	else if (strcmp(what, "logout") == 0)
+		rc = sesame_user_revoke_sessions(sys, id, &err);
+	else if (strcmp(what, "custom_data_get") == 0)
+		rc = sesame_user_custom_data_get(sys, id, &out, &err);
+	else
+		rc = sesame_user_custom_data_set(sys, id, req->json, &err) == SESAME_OK
+			     ? sesame_user_custom_data_get(sys, id, &out, &err)
+			     : err.status;
+	sesame_caller_free(sys);
+	if (rc != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	if (out)
+		reply_json(rep, 200, out);
+	else
+		reply_empty(rep, 204);
+}
+
+static void admin_user_get(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "get");
+}
+
+static void admin_user_delete(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "delete");
+}
+
+static void admin_user_disable(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "disable");
+}
+
+static void admin_user_enable(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "enable");
+}
+
+static void admin_user_logout(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "logout");
+}
+
+static void admin_custom_data_get(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "custom_data_get");
+}
+
+static void admin_custom_data_put(struct request *req, struct reply *rep)
+{
+	admin_user_op(req, rep, "custom_data_put");
+}
+
+/* GET /api/admin/v1/users?after=ID&limit=N: one page of users by id. */
+static void admin_users(struct request *req, struct reply *rep)
+{
+	const char *after = request_query(req, "after"), *lim = request_query(req, "limit");
+	sesame_caller *sys = sesame_caller_system(req->app->ctx);
+	unsigned long limit = 0;
+	json_t *users = NULL;
+	sesame_error err;
+	char *end = NULL;
+	int rc;
+
+	if (lim && (!*lim || (limit = strtoul(lim, &end, 10), *end) || limit > 1000)) {
+		sesame_caller_free(sys);
+		reply_error(rep, 400, "BadRequest", "limit must be an integer from 0 to 1000");
+		return;
+	}
+	rc = sesame_users_list(sys, after, limit, &users, &err);
+	sesame_caller_free(sys);
+	if (rc != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, users);
+}
+
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
     {"GET", "/metrics", metrics, AUTH_NONE, 0},
     {"GET", ADMIN "/providers", admin_providers, AUTH_ADMIN, 0},
     {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY},
+    {"GET", CLIENT "/auth/profile", profile, AUTH_ACCESS, 0},
+    {"POST", CLIENT "/auth/session", session_refresh, AUTH_REFRESH, 0},
+    {"DELETE", CLIENT "/auth/session", session_logout, AUTH_REFRESH, 0},
+    {"DELETE", CLIENT "/auth/delete", delete_self, AUTH_ACCESS, 0},
+    {"GET", "/.well-known/jwks.json", jwks, AUTH_NONE, 0},
+    {"GET", ADMIN "/users", admin_users, AUTH_ADMIN, 0},
+    {"GET", ADMIN "/users/{id}", admin_user_get, AUTH_ADMIN, 0},
+    {"DELETE", ADMIN "/users/{id}", admin_user_delete, AUTH_ADMIN, 0},
+    {"PUT", ADMIN "/users/{id}/disable", admin_user_disable, AUTH_ADMIN, 0},
+    {"PUT", ADMIN "/users/{id}/enable", admin_user_enable, AUTH_ADMIN, 0},
+    {"PUT", ADMIN "/users/{id}/logout", admin_user_logout, AUTH_ADMIN, 0},
+    {"GET", ADMIN "/users/{id}/custom_data", admin_custom_data_get, AUTH_ADMIN, 0},
+    {"PUT", ADMIN "/users/{id}/custom_data", admin_custom_data_put, AUTH_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

@@ -200,6 +200,14 @@ SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
  */
 SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);
 
+/*
+ * The number of sessions that have not expired, across all users: a
+ * cheap query that also proves the store is reachable (health checks,
+ * metrics).  SESAME_UNAVAILABLE when the store cannot be reached.
+ * Since 0.1.
+ */
+SESAME_API int sesame_active_sessions(sesame_ctx *ctx, uint64_t *count, sesame_error *err);
+
 /* ---- callers: who asks for an account operation ------------------------ */
 
 /*

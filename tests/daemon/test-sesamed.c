@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,9 +152,10 @@ static void write_config(struct daemon *d, const char *extra)
 	char *drop = tu_mkdir(d->dir, "providers.d", 0755), text[4096];
 
 	snprintf(text, sizeof(text),
-		 "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
+		 "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
 		 " \"state_dir\": \"%s\", \"public_url\": \"https://auth.example.test/\"%s%s}\n",
-		 tu_env("SESAME_TEST_FIXTURES"), drop, d->dir, extra ? ", " : "", extra ? extra : "");
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), drop, d->dir, extra ? ", " : "",
+		 extra ? extra : "");
 	free(d->config);
 	d->config = tu_write(d->dir, "sesame.json", text, 0600);
 	free(drop);
@@ -173,6 +175,8 @@ static struct daemon *daemon_new(const char *tag, const char *extra)
 	d->log = tu_path(d->dir, "sesamed.log");
 	write_config(d, extra);
 	provider(d, "alpha", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"}}");
+	provider(d, "beta", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"yo\"}}");
+	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
 	return d;
 }
 
@@ -721,7 +725,7 @@ static void test_admin_api(void **state)
 	http(*state, &q, &r);
 	assert_int_equal(r.status, 200);
 	v = json_body(&r);
-	assert_int_equal(json_array_size(v), 1);
+	assert_int_equal(json_array_size(v), 3);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "name")), "alpha");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "state")), "ready");
 	json_decref(v);
@@ -958,14 +962,14 @@ static void test_reload(void **state)
 
 	daemon_start(d);
 	provider_names(d, names, sizeof(names));
-	assert_string_equal(names, "alpha");
+	assert_string_equal(names, "alpha,anon-user,beta");
 
 	/* A good new configuration takes effect. */
-	provider(d, "beta", "{\"type\": \"fixture-good\"}");
+	provider(d, "delta", "{\"type\": \"fixture-good\"}");
 	kill(d->pid, SIGHUP);
 	assert_true(log_wait(d, "sesamed: reloaded the configuration", 1));
 	provider_names(d, names, sizeof(names));
-	assert_string_equal(names, "alpha,beta");
+	assert_string_equal(names, "alpha,anon-user,beta,delta");
 
 	/* A bad one is refused, the running one stays, the log says why. */
 	provider(d, "gamma", "{\"type\": \"fixture-good\",");
@@ -973,7 +977,7 @@ static void test_reload(void **state)
 	assert_true(log_wait(d, "sesamed: reload failed, keeping the running configuration: ", 1));
 	assert_true(log_count(d, "gamma.json") > 0);
 	provider_names(d, names, sizeof(names));
-	assert_string_equal(names, "alpha,beta");
+	assert_string_equal(names, "alpha,anon-user,beta,delta");
 
 	http(d, &q, &r);
 	assert_non_null(strstr(r.body, "sesamed_config_reloads_total{outcome=\"success\"} 1\n"));
@@ -1096,6 +1100,411 @@ static void test_command_line(void **state)
 	daemon_free(d);
 }
 
+
+/* ---- the client API: logins and sessions ----------------------------------- */
+
+#define LOGIN(name) "/api/client/v2.0/app/test-app/auth/providers/" name "/login"
+
+/* POST a login body to provider `name`; the parsed answer on 200, else NULL. */
+static json_t *client_login(const struct daemon *d, const char *path, const char *body, const char *bearer,
+			    struct http *r)
+{
+	char auth[4096];
+	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
+
+	if (bearer) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		q.headers[1] = auth;
+	}
+	http(d, &q, r);
+	return r->status == 200 ? json_body(r) : NULL;
+}
+
+/* A request with a bearer token. */
+static void bearer_call(const struct daemon *d, const char *method, const char *path, const char *token,
+			struct http *r)
+{
+	char auth[4096];
+	struct req q = {method, path, {auth, NULL}, NULL, false, NULL};
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	http(d, &q, r);
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (!v)
+		fail_msg("no string \"%s\"", key);
+	return v;
+}
+
+/* The payload of a JWT, decoded without verification (as SDKs read it). */
+static json_t *jwt_payload(const char *token)
+{
+	const char *a = strchr(token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	char cmd[8192], *out = NULL;
+	json_t *v;
+
+	assert_non_null(b);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '%%s' '%.*s' | tr '_-' '/+' | awk '{ n = length($0) %% 4; if (n) $0 = $0 substr(\"===\", 1, 4 - n); print }' | base64 -d",
+		 (int)(b - a - 1), a + 1);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	v = json_loads(out, 0, NULL);
+	free(out);
+	assert_non_null(v);
+	return v;
+}
+
+static void test_login_profile_refresh_logout(void **state)
+{
+	struct http r;
+	json_t *s, *p, *ids, *a;
+
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"u1\", \"provider\": \"fixture-good\", \"options\": {\"device\": "
+			 "{\"deviceId\": \"0123456789abcdef01234567\", \"platform\": \"x\", \"brandNewField\": 1}}}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("login: %ld %s", r.status, r.body);
+	assert_header(&r, "Content-Type", "application/json");
+	http_free(&r);
+	assert_int_equal(strlen(str(s, "user_id")), 24);
+	assert_string_equal(str(s, "device_id"), "0123456789abcdef01234567");
+	/* SDKs decode both tokens: they are JWTs with exp and iat. */
+	p = jwt_payload(str(s, "access_token"));
+	assert_string_equal(str(p, "sub"), str(s, "user_id"));
+	assert_string_equal(str(p, "baas_device_id"), "0123456789abcdef01234567");
+	assert_int_equal(json_integer_value(json_object_get(p, "exp")) - json_integer_value(json_object_get(p, "iat")),
+			 1800);
+	json_decref(p);
+	p = jwt_payload(str(s, "refresh_token"));
+	assert_true(json_integer_value(json_object_get(p, "exp")) > 0);
+	json_decref(p);
+
+	bearer_call(*state, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
+	assert_int_equal(r.status, 200);
+	p = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(p, "user_id"), str(s, "user_id"));
+	assert_string_equal(str(p, "type"), "normal");
+	ids = json_object_get(p, "identities");
+	assert_int_equal(json_array_size(ids), 1);
+	assert_string_equal(str(json_array_get(ids, 0), "id"), "u1");
+	assert_string_equal(str(json_array_get(ids, 0), "provider_type"), "fixture-good");
+	assert_string_equal(str(json_array_get(ids, 0), "provider_id"), "alpha");
+	assert_string_equal(str(json_object_get(p, "data"), "greeting"), "hi");
+	json_decref(p);
+
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_int_equal(r.status, 201);
+	a = json_body(&r);
+	http_free(&r);
+	assert_non_null(json_object_get(a, "access_token"));
+	json_decref(a);
+
+	bearer_call(*state, "DELETE", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "session");
+	http_free(&r);
+	json_decref(s);
+}
+
+static void test_same_identity_same_user(void **state)
+{
+	struct http r;
+	json_t *a = client_login(*state, LOGIN("alpha"), "{\"user\": \"same\"}", NULL, &r);
+
+	http_free(&r);
+	{
+		json_t *b = client_login(*state, LOGIN("alpha"), "{\"user\": \"same\"}", NULL, &r);
+
+		http_free(&r);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(str(a, "user_id"), str(b, "user_id"));
+		/* No device given: each login gets its own random device id. */
+		assert_string_not_equal(str(a, "device_id"), str(b, "device_id"));
+		json_decref(b);
+	}
+	json_decref(a);
+}
+
+static void test_wrong_bearer_kinds(void **state)
+{
+	struct http r;
+	json_t *s = client_login(*state, LOGIN("alpha"), "{\"user\": \"u2\"}", NULL, &r);
+	char *tampered;
+
+	http_free(&r);
+	assert_non_null(s);
+	/* A refresh token on an access route, and the reverse. */
+	bearer_call(*state, "GET", "/api/client/v2.0/auth/profile", str(s, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "access");
+	http_free(&r);
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(s, "access_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "refresh");
+	http_free(&r);
+	/* A tampered signature. */
+	tampered = strdup(str(s, "access_token"));
+	tampered[strlen(tampered) - 3] = tampered[strlen(tampered) - 3] == 'A' ? 'B' : 'A';
+	bearer_call(*state, "GET", "/api/client/v2.0/auth/profile", tampered, &r);
+	assert_error(&r, 401, "InvalidSession", "signature");
+	http_free(&r);
+	free(tampered);
+	/* No token at all. */
+	{
+		struct req q = {"GET", "/api/client/v2.0/auth/profile", {NULL}, NULL, false, NULL};
+
+		http(*state, &q, &r);
+		assert_error(&r, 401, "InvalidSession", "");
+		http_free(&r);
+	}
+	json_decref(s);
+}
+
+static void test_login_errors(void **state)
+{
+	struct http r;
+
+	assert_null(client_login(*state, LOGIN("nobody"), "{\"user\": \"x\"}", NULL, &r));
+	assert_error(&r, 404, "AuthProviderNotFound", "nobody");
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"user\": \"\"}", NULL, &r));
+	assert_error(&r, 401, "AuthError", "empty user name refused");
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"usr\": \"x\"}", NULL, &r));
+	assert_error(&r, 400, "BadRequest", "expected");
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"user\": \"x\", \"options\": 3}", NULL, &r));
+	assert_error(&r, 400, "BadRequest", "options");
+	http_free(&r);
+	assert_null(client_login(*state, "/api/client/v2.0/app/other-app/auth/providers/alpha/login", "{\"user\": \"x\"}",
+				 NULL, &r));
+	assert_error(&r, 404, "AppNotFound", "other-app");
+	http_free(&r);
+}
+
+static void test_link_and_self_delete(void **state)
+{
+	struct http r;
+	json_t *s = client_login(*state, LOGIN("alpha"), "{\"user\": \"linker\"}", NULL, &r), *l, *p, *o;
+
+	http_free(&r);
+	o = client_login(*state, LOGIN("beta"), "{\"user\": \"taken\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(s);
+	assert_non_null(o);
+	/* Linking needs the caller's access token. */
+	assert_null(client_login(*state, LOGIN("beta") "?link=true", "{\"user\": \"linker-b\"}", NULL, &r));
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	l = client_login(*state, LOGIN("beta") "?link=true", "{\"user\": \"linker-b\"}", str(s, "access_token"), &r);
+	if (!l)
+		fail_msg("link: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(l, "user_id"), str(s, "user_id"));
+	bearer_call(*state, "GET", "/api/client/v2.0/auth/profile", str(l, "access_token"), &r);
+	p = json_body(&r);
+	http_free(&r);
+	assert_int_equal(json_array_size(json_object_get(p, "identities")), 2);
+	json_decref(p);
+	/* Another user's identity cannot be linked. */
+	assert_null(client_login(*state, LOGIN("beta") "?link=true", "{\"user\": \"taken\"}", str(s, "access_token"), &r));
+	assert_error(&r, 401, "InvalidSession", "a user already exists with the specified provider");
+	http_free(&r);
+	/* An anonymous identity is never linked into an existing user. */
+	assert_null(client_login(*state, LOGIN("anon-user") "?link=true", "{}", str(s, "access_token"), &r));
+	assert_error(&r, 400, "BadRequest", "anon");
+	http_free(&r);
+
+	bearer_call(*state, "DELETE", "/api/client/v2.0/auth/delete", str(l, "access_token"), &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	bearer_call(*state, "GET", "/api/client/v2.0/auth/profile", str(l, "access_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	/* The deleted user's identities are free: a new login is a new user. */
+	p = client_login(*state, LOGIN("alpha"), "{\"user\": \"linker\"}", NULL, &r);
+	http_free(&r);
+	assert_string_not_equal(str(p, "user_id"), str(s, "user_id"));
+	json_decref(p);
+	json_decref(l);
+	json_decref(o);
+	json_decref(s);
+}
+
+static void test_admin_users_and_custom_data(void **state)
+{
+	struct http r;
+	json_t *s = client_login(*state, LOGIN("alpha"), "{\"user\": \"managed\"}", NULL, &r), *v, *a, *p;
+	char path[256];
+	struct req q = {"PUT", path, {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER, NULL}, "{\"plan\": \"gold\"}", false, NULL};
+
+	http_free(&r);
+	assert_non_null(s);
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/custom_data", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	/* The next refresh carries the custom data in the access token. */
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	a = json_body(&r);
+	http_free(&r);
+	p = jwt_payload(str(a, "access_token"));
+	assert_string_equal(str(json_object_get(p, "user_data"), "plan"), "gold");
+	json_decref(p);
+	json_decref(a);
+
+	q.method = "GET";
+	q.body = NULL;
+	q.headers[1] = NULL;
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(v, "id"), str(s, "user_id"));
+	assert_null(json_object_get(json_array_get(json_object_get(v, "identities"), 0), "private"));
+	json_decref(v);
+
+	q.path = "/api/admin/v1/users?limit=1000";
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_true(json_array_size(v) >= 1);
+	json_decref(v);
+	q.path = "/api/admin/v1/users?limit=x";
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "limit");
+	http_free(&r);
+
+	/* Disabled: no login, no refresh; enabled again: login works. */
+	q.method = "PUT";
+	q.path = path;
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/disable", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"user\": \"managed\"}", NULL, &r));
+	assert_error(&r, 401, "UserDisabled", "disabled");
+	http_free(&r);
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/enable", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	v = client_login(*state, LOGIN("alpha"), "{\"user\": \"managed\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(v);
+	/* Revoking every session ends this new one too. */
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/logout", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	bearer_call(*state, "POST", "/api/client/v2.0/auth/session", str(v, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	/* Admin deletion, then the user is gone. */
+	q.method = "DELETE";
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s", str(s, "user_id"));
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	q.method = "GET";
+	http(*state, &q, &r);
+	assert_error(&r, 404, "UserNotFound", "");
+	http_free(&r);
+	json_decref(v);
+	json_decref(s);
+}
+
+static void test_jwks_published(void **state)
+{
+	struct req q = {"GET", "/.well-known/jwks.json", {NULL}, NULL, false, NULL};
+	struct http r;
+	json_t *v, *k;
+
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	k = json_array_get(json_object_get(v, "keys"), 0);
+	assert_string_equal(str(k, "kty"), "EC");
+	assert_string_equal(str(k, "alg"), "ES256");
+	assert_null(json_object_get(k, "d"));
+	json_decref(v);
+}
+
+struct racer {
+	const struct daemon *d;
+	char user_id[32];
+};
+
+static void *race_login(void *arg)
+{
+	struct racer *rc = arg;
+	struct http r;
+	json_t *s = client_login(rc->d, LOGIN("alpha"), "{\"user\": \"racer\"}", NULL, &r);
+
+	if (s)
+		snprintf(rc->user_id, sizeof(rc->user_id), "%s", json_string_value(json_object_get(s, "user_id")));
+	json_decref(s);
+	http_free(&r);
+	return NULL;
+}
+
+static void test_parallel_first_logins_one_user(void **state)
+{
+	struct racer racers[12];
+	pthread_t t[12];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		racers[i].d = *state;
+		racers[i].user_id[0] = '\0';
+		assert_int_equal(pthread_create(&t[i], NULL, race_login, &racers[i]), 0);
+	}
+	for (i = 0; i < ARRAY_SIZE(t); i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		assert_int_equal(strlen(racers[i].user_id), 24);
+		assert_string_equal(racers[i].user_id, racers[0].user_id);
+	}
+}
+
+static void test_failed_logins_throttled(void **state)
+{
+	struct daemon *d = daemon_new("throttle", "\"daemon\": {\"login_failures_per_minute\": 3}");
+	struct http r;
+	char *retry;
+	int i;
+
+	daemon_start(d);
+	for (i = 0; i < 3; i++) {
+		assert_null(client_login(d, LOGIN("alpha"), "{\"user\": \"\"}", NULL, &r));
+		assert_int_equal(r.status, 401);
+		http_free(&r);
+	}
+	/* Even a good credential waits now: the address is throttled. */
+	assert_null(client_login(d, LOGIN("alpha"), "{\"user\": \"fine\"}", NULL, &r));
+	assert_error(&r, 429, "TooManyRequests", "");
+	retry = header(&r, "Retry-After");
+	assert_non_null(retry);
+	assert_true(atoi(retry) >= 1);
+	free(retry);
+	http_free(&r);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest shared[] = {
@@ -1105,10 +1514,19 @@ int main(void)
 	    cmocka_unit_test(test_content_type),  cmocka_unit_test(test_malformed_json),
 	    cmocka_unit_test(test_admin_api),	  cmocka_unit_test(test_cors),
 	    cmocka_unit_test(test_request_log),
+	    cmocka_unit_test(test_login_profile_refresh_logout),
+	    cmocka_unit_test(test_same_identity_same_user),
+	    cmocka_unit_test(test_wrong_bearer_kinds),
+	    cmocka_unit_test(test_login_errors),
+	    cmocka_unit_test(test_link_and_self_delete),
+	    cmocka_unit_test(test_admin_users_and_custom_data),
+	    cmocka_unit_test(test_jwks_published),
+	    cmocka_unit_test(test_parallel_first_logins_one_user),
 	};
 	const struct CMUnitTest own[] = {
 	    cmocka_unit_test(test_admin_api_off),  cmocka_unit_test(test_tls),		cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_sigterm_drains), cmocka_unit_test(test_command_line),
+	    cmocka_unit_test(test_failed_logins_throttled),
 	};
 	int failed;
 

@@ -291,6 +291,101 @@ SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *us
 	return rc == SESAME_OK ? accounts_custom_data_set(st, user_id, data, 0, err) : rc;
 }
 
+/* True when every identity of `user` is anonymous. */
+static bool anonymous_only(const json_t *user)
+{
+	json_t *ids = json_object_get(user, "identities"), *id;
+	size_t i;
+
+	if (json_array_size(ids) == 0)
+		return false;
+	json_array_foreach(ids, i, id)
+		if (strcmp(json_string_value(json_object_get(id, "provider_type")) ?: "", "anon-user") != 0)
+			return false;
+	return true;
+}
+
+/* ---- provider actions ------------------------------------------------------- */
+
+/* What the plugin learns of the caller: never taken from the client. */
+static json_t *caller_json(sesame_caller *c, sesame_error *err)
+{
+	json_t *user = NULL, *out;
+	struct store *st;
+	int rc;
+
+	if (c->system)
+		return json_pack("{s:b}", "system", 1);
+	rc = ctx_store(c->ctx, &st, err);
+	if (rc == SESAME_OK)
+		rc = accounts_user_get(st, c->user_id, &user, err);
+	if (rc != SESAME_OK)
+		return NULL;
+	if (json_is_true(json_object_get(user, "disabled"))) {
+		json_decref(user);
+		seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+		return NULL;
+	}
+	out = json_pack("{s:s, s:O, s:b}", "user_id", c->user_id, "type", json_object_get(user, "type"), "anonymous",
+			anonymous_only(user));
+	json_decref(user);
+	if (!out)
+		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	return out;
+}
+
+SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
+				      const json_t *args, json_t **result, sesame_error *err)
+{
+	struct sesame_instance *in;
+	json_t *copy, *who = NULL, *out = NULL;
+	int rc;
+
+	err_clear(err);
+	if (result)
+		*result = NULL;
+	if (!ctx || !ctx->configured || !provider || !name || (caller && caller->ctx != ctx))
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: bad arguments");
+	if (!json_is_object(args))
+		return seterr(err, SESAME_MALFORMED, "args", "the arguments must be a JSON object");
+	in = ctx_instance(ctx, provider);
+	if (!in || in->st == INSTANCE_DISABLED)
+		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
+	if (in->st == INSTANCE_FAILED)
+		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
+			      in->error);
+	if (!SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) || !in->desc->action)
+		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no action \"%s\"", provider, name);
+	if (caller && !(who = caller_json(caller, err)))
+		return err && err->status != SESAME_OK ? err->status : SESAME_INTERNAL;
+	copy = json_deep_copy(args);
+	if (!copy) {
+		json_decref(who);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	json_object_del(copy, "caller");
+	if (who)
+		json_object_set_new(copy, "caller", who);
+	err_set_source(err, provider);
+	rc = in->desc->action(in->state, name, copy, &out, err);
+	json_decref(copy);
+	if (rc < SESAME_OK || rc > SESAME_USAGE)
+		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
+	else if (rc != SESAME_OK && err && err->text[0] == '\0')
+		seterr(err, rc, NULL, "provider %s: %s", provider, sesame_status_name(rc));
+	if (rc != SESAME_OK) {
+		if (err)
+			err->status = rc;
+		json_decref(out);
+		return rc;
+	}
+	if (result)
+		*result = out;
+	else
+		json_decref(out);
+	return SESAME_OK;
+}
+
 /* ---- sessions ------------------------------------------------------------- */
 
 static int ctx_ready(sesame_ctx *ctx, sesame_error *err)
@@ -311,20 +406,6 @@ SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token
 	if (rc == SESAME_OK && !result)
 		rc = seterr(err, SESAME_USAGE, "usage", "NULL result");
 	return rc == SESAME_OK ? sessions_refresh(ctx, refresh_token, result, err) : rc;
-}
-
-/* True when every identity of `user` is anonymous. */
-static bool anonymous_only(const json_t *user)
-{
-	json_t *ids = json_object_get(user, "identities"), *id;
-	size_t i;
-
-	if (json_array_size(ids) == 0)
-		return false;
-	json_array_foreach(ids, i, id)
-		if (strcmp(json_string_value(json_object_get(id, "provider_type")) ?: "", "anon-user") != 0)
-			return false;
-	return true;
 }
 
 SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token, sesame_error *err)

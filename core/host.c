@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "jose.h"
@@ -103,6 +104,68 @@ static int host_jwt_sign(sesame_instance *self, sesame_keys *keys, const char *k
 	return keys_sign(keys, kid, extra_header, claims, token, err);
 }
 
+/* ---- per-instance key/value data ---------------------------------------- */
+
+#define KV_KEY_MAX 255
+#define SESSION_TTL_MIN 60
+#define SESSION_TTL_MAX (20 * 366 * 86400LL)
+
+/* The store, after checking the key; the instance name is the namespace. */
+static int kv_open(sesame_instance *self, const char *key, struct store **st, sesame_error *err)
+{
+	size_t n = key ? strnlen(key, KV_KEY_MAX + 1) : 0;
+
+	if (n == 0 || n > KV_KEY_MAX)
+		return seterr(err, SESAME_MALFORMED, "key", "kv: the key must be 1 to %d bytes", KV_KEY_MAX);
+	return ctx_store(self->ctx, st, err);
+}
+
+static int host_kv_get(sesame_instance *self, const char *key, json_t **value, sesame_error *err)
+{
+	struct store *st;
+	int rc;
+
+	if (!value)
+		return seterr(err, SESAME_USAGE, "usage", "kv_get: NULL value");
+	*value = NULL;
+	rc = kv_open(self, key, &st, err);
+	return rc == SESAME_OK
+		       ? st->desc->kv_get(st->h, NULL, self->conf->name, key, ctx_now(self->ctx), value, err)
+		       : rc;
+}
+
+static int host_kv_put(sesame_instance *self, const char *key, const json_t *value, const char *user_id,
+		       int64_t expires, unsigned flags, sesame_error *err)
+{
+	struct store *st;
+	int rc;
+
+	if (!value || expires < 0 || (flags & ~SESAME_KV_CREATE) != 0)
+		return seterr(err, SESAME_USAGE, "usage", "kv_put: NULL value, negative expiry or unknown flags");
+	rc = kv_open(self, key, &st, err);
+	return rc == SESAME_OK ? st->desc->kv_put(st->h, NULL, self->conf->name, key, value, user_id, expires,
+						   (flags & SESAME_KV_CREATE) ? SESAME_STORE_KV_CREATE : 0,
+						   ctx_now(self->ctx), err)
+			       : rc;
+}
+
+static int host_kv_delete(sesame_instance *self, const char *key, sesame_error *err)
+{
+	struct store *st;
+	int rc = kv_open(self, key, &st, err);
+
+	return rc == SESAME_OK ? st->desc->kv_delete(st->h, NULL, self->conf->name, key, err) : rc;
+}
+
+static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_error *err)
+{
+	if (seconds < SESSION_TTL_MIN || seconds > SESSION_TTL_MAX)
+		return seterr(err, SESAME_CONFIG, "session_ttl", "session_ttl must be %d to %lld seconds",
+			      SESSION_TTL_MIN, SESSION_TTL_MAX);
+	self->session_ttl = seconds;
+	return SESAME_OK;
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -123,4 +186,8 @@ const struct sesame_host host_services = {
 	.jwt_verify = host_jwt_verify,
 	.jwt_sign = host_jwt_sign,
 	.app_id = host_app_id,
+	.kv_get = host_kv_get,
+	.kv_put = host_kv_put,
+	.kv_delete = host_kv_delete,
+	.set_session_ttl = host_set_session_ttl,
 };

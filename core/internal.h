@@ -181,6 +181,7 @@ struct sesame_instance {
 	void *state;
 	enum instance_state st;
 	char error[SESAME_ERROR_TEXT_LENGTH];
+	int64_t session_ttl;   /* set_session_ttl() from init(); 0: cfg.refresh_ttl */
 };
 
 /* ---- store.c -------------------------------------------------------- */

@@ -153,6 +153,15 @@ static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json
 	return sign(s, claims, token, err);
 }
 
+/* The refresh-token lifetime of a session opened with an identity of
+ * instance `provider` (NULL: no identity, e.g. after a link). */
+static int64_t session_ttl(sesame_ctx *ctx, const char *provider)
+{
+	const struct sesame_instance *in = provider ? ctx_instance(ctx, provider) : NULL;
+
+	return in && in->session_ttl > 0 ? in->session_ttl : ctx->cfg.refresh_ttl;
+}
+
 /*
  * Open a session: the store records the SHA-256 of 256 fresh random bits
  * (the refresh token's "jti"); the two tokens are then signed around the
@@ -196,7 +205,7 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
 	p.provider = identity ? json_string_value(json_object_get(identity, "provider")) : NULL;
 	p.provider_uid = identity ? json_string_value(json_object_get(identity, "id")) : NULL;
 	p.now = now;
-	p.expires = now + ctx->cfg.refresh_ttl;
+	p.expires = now + session_ttl(ctx, p.provider);
 	rc = store_session_create(st, NULL, &p, sid, err);
 	if (rc != SESAME_OK)
 		goto out;

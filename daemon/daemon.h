@@ -115,6 +115,7 @@ struct daemon_settings {
 	size_t max_header_bytes;	    /* 32 KiB: request line + headers */
 	unsigned login_failures_per_minute; /* 20 */
 	unsigned throttle_slots;	    /* 4096 client addresses tracked */
+	unsigned anon_logins_per_minute;    /* 30 anonymous users created per address */
 	unsigned shutdown_timeout;	    /* seconds to drain at SIGTERM, 30 */
 };
 
@@ -308,6 +309,13 @@ bool request_bearer(struct request *req, struct reply *rep, const char **token);
  */
 bool request_login_allowed(struct request *req, struct reply *rep);
 void request_login_failed(struct request *req);
+/*
+ * The anonymous-account throttle, per client address
+ * (daemon.anon_logins_per_minute): every anonymous login creates a user, so
+ * each one, successful or not, takes a token.  False after answering 429
+ * TooManyRequests with Retry-After.
+ */
+bool request_anon_login_allowed(struct request *req, struct reply *rep);
 
 /* Whether a Content-Type header value is application/json (parameters such
  * as charset=utf-8 allowed). */
@@ -348,6 +356,7 @@ struct server {
 	struct app_slot slot;
 	struct metrics *metrics;
 	struct throttle *throttle;
+	struct throttle *anon_throttle; /* anonymous users created per address */
 	const struct route *routes;
 	size_t n_routes;
 	const char *config_path; /* for reloads; NULL: the default file */

@@ -73,6 +73,22 @@ bool request_login_allowed(struct request *req, struct reply *rep)
 	return false;
 }
 
+bool request_anon_login_allowed(struct request *req, struct reply *rep)
+{
+	unsigned wait = throttle_check(req->srv->anon_throttle, req->client, monotonic_ms());
+	char secs[16];
+
+	if (wait == 0) {
+		throttle_fail(req->srv->anon_throttle, req->client, monotonic_ms());
+		return true;
+	}
+	snprintf(secs, sizeof(secs), "%u", wait);
+	reply_error(rep, 429, "TooManyRequests",
+		    "too many anonymous users created from this address; try again in %u seconds", wait);
+	reply_header(rep, "Retry-After", secs);
+	return false;
+}
+
 void request_login_failed(struct request *req)
 {
 	throttle_fail(req->srv->throttle, req->client, monotonic_ms());

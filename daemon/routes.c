@@ -139,6 +139,20 @@ static void count_login(struct request *req, const char *name, const char *outco
 	json_decref(list);
 }
 
+/* Whether instance `name` is of type anon-user, whose logins create users. */
+static bool provider_is_anonymous(struct request *req, const char *name)
+{
+	json_t *list = sesame_providers_json(req->app->ctx), *p;
+	bool anon = false;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			anon = strcmp(json_string_value(json_object_get(p, "type")), "anon-user") == 0;
+	json_decref(list);
+	return anon;
+}
+
 static const char *login_outcome(int status)
 {
 	switch (status) {
@@ -196,6 +210,10 @@ static void login(struct request *req, struct reply *rep)
 		if (rc == SESAME_OK)
 			rc = sesame_session_create(caller, device_id, &session, &err);
 	} else {
+		if (provider_is_anonymous(req, name) && !request_anon_login_allowed(req, rep)) {
+			json_decref(credential);
+			return;
+		}
 		rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
 	}
 	json_decref(credential);

@@ -551,6 +551,7 @@ static void server_free(struct server *srv)
 	slot_destroy(&srv->slot);
 	metrics_free(srv->metrics);
 	throttle_free(srv->throttle);
+	throttle_free(srv->anon_throttle);
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
@@ -581,7 +582,8 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	slot_init(&srv->slot, a);
 	srv->metrics = metrics_new();
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
-	if (!srv->metrics || !srv->throttle) {
+	srv->anon_throttle = throttle_new(s->daemon.throttle_slots, s->daemon.anon_logins_per_minute);
+	if (!srv->metrics || !srv->throttle || !srv->anon_throttle) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}
@@ -653,6 +655,7 @@ static void warn_restart_needed(const struct settings *old, const struct setting
 	CHANGED(a->max_header_bytes != b->max_header_bytes, "daemon.max_header_bytes");
 	CHANGED(a->login_failures_per_minute != b->login_failures_per_minute, "daemon.login_failures_per_minute");
 	CHANGED(a->throttle_slots != b->throttle_slots, "daemon.throttle_slots");
+	CHANGED(a->anon_logins_per_minute != b->anon_logins_per_minute, "daemon.anon_logins_per_minute");
 #undef CHANGED
 	if (names[0])
 		fprintf(stderr, "sesamed: warning: %s changed: this takes effect at the next restart only\n", names);

@@ -33,6 +33,7 @@ static const struct {
     {"login_failures_per_minute", offsetof(struct daemon_settings, login_failures_per_minute), KEY_UNSIGNED, 1, 100000,
      20},
     {"throttle_slots", offsetof(struct daemon_settings, throttle_slots), KEY_UNSIGNED, 64, 1U << 20, 4096},
+    {"anon_logins_per_minute", offsetof(struct daemon_settings, anon_logins_per_minute), KEY_UNSIGNED, 1, 100000, 30},
     {"shutdown_timeout", offsetof(struct daemon_settings, shutdown_timeout), KEY_UNSIGNED, 0, 3600, 30},
 };
 
@@ -79,7 +80,7 @@ static int daemon_section_load(struct settings *s, const json_t *section, char *
 			snprintf(msg, len,
 				 "%sunknown key \"daemon.%s\" (known: threads, max_connections, connection_timeout, "
 				 "max_body_bytes, max_header_bytes, login_failures_per_minute, throttle_slots, "
-				 "shutdown_timeout)",
+				 "anon_logins_per_minute, shutdown_timeout)",
 				 where(s, at, sizeof(at)), key);
 			return -1;
 		}

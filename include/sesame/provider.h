@@ -73,6 +73,9 @@ typedef struct sesame_instance sesame_instance;
  */
 typedef struct sesame_keys sesame_keys;
 
+/* Flags of sesame_host.kv_put(). */
+#define SESAME_KV_CREATE 0x1u /* fail with SESAME_CONFLICT "exists" when the key holds a live entry */
+
 /* Flags of struct sesame_jwt_rules. */
 #define SESAME_JWT_EXP_OPTIONAL 0x1u  /* a token without `exp` is accepted */
 #define SESAME_JWT_ALL_AUDIENCES 0x2u /* `aud` must hold every listed audience, not just one */
@@ -248,6 +251,42 @@ struct sesame_host {
 	 * `self`.  Appended after jwt_sign: check it with SESAME_HAS_FIELD().
 	 */
 	const char *(*app_id)(const sesame_instance *self);
+
+	/*
+	 * ---- Appended after app_id: check each with SESAME_HAS_FIELD() ----
+	 *
+	 * A key/value store private to the instance (its namespace is the
+	 * instance name), kept in sesame's database, so a provider needs no
+	 * database of its own.  Keys are 1..255 bytes; values any JSON value.
+	 *
+	 * kv_get: `*value` gets a new reference to the value of `key`.
+	 *   SESAME_NOT_FOUND "key" when there is none or it expired.
+	 * kv_put: set `key` to `value` (borrowed).  `user_id` (NULL allowed)
+	 *   binds the entry to a sesame user: deleting the user deletes the
+	 *   entry (SESAME_NOT_FOUND "user" when no such user).  `expires` > 0
+	 *   (seconds since the epoch, host->now() based) hides the entry from
+	 *   then on.  With SESAME_KV_CREATE a live entry is SESAME_CONFLICT
+	 *   "exists" and is left alone; without, it is replaced.
+	 * kv_delete: delete `key`; SESAME_NOT_FOUND "key" when there is none.
+	 *
+	 * All three: SESAME_MALFORMED "key" for a NULL, empty or too long key,
+	 * SESAME_UNAVAILABLE when the database cannot be reached.  Every call
+	 * is its own transaction.
+	 */
+	int (*kv_get)(sesame_instance *self, const char *key, json_t **value, sesame_error *err);
+	int (*kv_put)(sesame_instance *self, const char *key, const json_t *value, const char *user_id,
+		      int64_t expires, unsigned flags, sesame_error *err);
+	int (*kv_delete)(sesame_instance *self, const char *key, sesame_error *err);
+
+	/*
+	 * How long (seconds, 60 to 20 years) the sessions opened by a login
+	 * with an identity of this instance last, i.e. the lifetime of their
+	 * refresh token, instead of the application's sessions.refresh_ttl.
+	 * Call it from init() only (the anonymous provider keeps its sessions
+	 * for years, as App Services does).  SESAME_CONFIG "session_ttl" when
+	 * out of range.
+	 */
+	int (*set_session_ttl)(sesame_instance *self, int64_t seconds, sesame_error *err);
 };
 
 /*

@@ -310,6 +310,25 @@ SESAME_API int sesame_user_set_disabled(sesame_caller *caller, const char *user_
 SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *user_id, sesame_error *err);
 
 /*
+ * Run the provider-specific operation `name` of instance `provider` (e.g.
+ * "register" of email/password, "create" of API keys) with `args` (a JSON
+ * object, borrowed) through the plugin's action hook.  `caller` is NULL for
+ * an unauthenticated operation (registration, password reset), else the
+ * user or system caller on whose behalf it runs: the plugin receives a
+ * copy of `args` in which the core has set "caller" to {"user_id": ID,
+ * "type": "normal"|"server", "anonymous": bool} for a user caller or
+ * {"system": true} for the system user (a "caller" member sent in `args`
+ * is always replaced or removed, so a client cannot forge it).  On
+ * SESAME_OK `*result` (NULL allowed) is a new reference to the JSON answer
+ * or NULL.  Errors: SESAME_NOT_FOUND "provider" (no such enabled
+ * instance), SESAME_NOT_FOUND "action" (the plugin has no such operation
+ * or no action hook), SESAME_UNAVAILABLE "provider" (its init failed),
+ * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.2.
+ */
+SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
+				      const json_t *args, json_t **result, sesame_error *err);
+
+/*
  * The user's custom data (a new reference to an object, {} when unset), or
  * replace it with `data` (borrowed): a JSON object of at most 16 KiB of
  * compact JSON (SESAME_MALFORMED "size" or "type").  Access tokens carry it

@@ -1,7 +1,8 @@
 /*
  * tests/prov7/test-prov7-sesamed.c — the built-in providers end to end
  * through sesamed over HTTP: anonymous login, link (sign-up), logout and
- * the per-address anonymous-account throttle.  Every wait is bounded;
+ * the per-address anonymous-account throttle; custom-function logins with
+ * tests/prov7/cf-program.sh.  Every wait is bounded;
  * nothing asserts a duration.
  */
 #include "config.h"
@@ -142,16 +143,74 @@ static void test_anon_logins_throttled_per_address(void **state)
 	json_decref(s);
 }
 
+static const char *const cf_plugins[] = {"custom-function", NULL};
+
+static int cf_setup(void **state)
+{
+	struct daemon *d = daemon_new("prov7-cf", NULL, cf_plugins);
+	char src[1024], *program = tu_path(d->dir, "cf-program.sh"), text[2048];
+	char *cmd;
+
+	snprintf(src, sizeof(src), "%s/tests/prov7/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, program, program) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"custom-function\", \"config\": {\"command\": [\"%s\", \"%s\", \"99\"], \"timeout\": 1}}",
+		 program, d->dir);
+	provider(d, "cf", text);
+	free(program);
+	daemon_start(d);
+	*state = d;
+	return 0;
+}
+
+static void test_cf_login_and_refusals(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	json_t *s = client_login(d, LOGIN("cf"), "{\"mode\": \"ok\", \"options\": {\"device\": {}}}", NULL, &r), *p;
+
+	if (!s)
+		fail_msg("custom-function login: %ld %s", r.status, r.body);
+	http_free(&r);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
+	p = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(json_array_get(json_object_get(p, "identities"), 0), "id"), "u-ok");
+	assert_string_equal(str(json_object_get(json_array_get(json_object_get(p, "identities"), 0), "provider_data"),
+				"name"),
+			    "Ann");
+	json_decref(p);
+	json_decref(s);
+	/* Non-zero exit: refused with the program's first stderr line. */
+	assert_null(client_login(d, LOGIN("cf"), "{\"mode\": \"exit\"}", NULL, &r));
+	assert_error(&r, 401, "AuthError", "bad password");
+	http_free(&r);
+	/* Bad output: refused. */
+	assert_null(client_login(d, LOGIN("cf"), "{\"mode\": \"extra\"}", NULL, &r));
+	assert_error(&r, 401, "AuthError", "output");
+	http_free(&r);
+	/* A hanging program: killed at the timeout, the service is unavailable. */
+	assert_null(client_login(d, LOGIN("cf"), "{\"mode\": \"hang\"}", NULL, &r));
+	assert_error(&r, 503, "ServiceUnavailable", "");
+	http_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest anon[] = {
 	    cmocka_unit_test(test_anon_login_link_logout),
 	    cmocka_unit_test(test_anon_logins_throttled_per_address),
 	};
+	const struct CMUnitTest cf[] = {
+	    cmocka_unit_test(test_cf_login_and_refusals),
+	};
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	failed = cmocka_run_group_tests_name("anon-user", anon, anon_setup, daemon_teardown);
+	failed += cmocka_run_group_tests_name("custom-function", cf, cf_setup, daemon_teardown);
 	curl_global_cleanup();
 	return failed;
 }

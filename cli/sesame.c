@@ -47,6 +47,10 @@ static const char usage_text[] =
 	"  users show|delete|disable|enable|revoke USER_ID\n"
 	"  users custom-data USER_ID [JSON|-]\n"
 	"                      read, or replace, a user's custom data\n"
+	"  apikeys create --server NAME\n"
+	"                      make a server API key (shown once) and its server user\n"
+	"  apikeys delete KEY_ID\n"
+	"                      delete an API key (a server key's user with it)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   main configuration file\n"
@@ -417,6 +421,58 @@ static int cmd_users(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* The first enabled instance of type api-key, malloc'd, or NULL. */
+static char *api_key_instance(sesame_ctx *ctx)
+{
+	json_t *list = sesame_providers_json(ctx), *p;
+	char *name = NULL;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
+		    json_is_true(json_object_get(p, "enabled")))
+			name = strdup(json_string_value(json_object_get(p, "name")));
+	json_decref(list);
+	return name;
+}
+
+/* sesame apikeys create --server NAME | apikeys delete KEY_ID */
+static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
+{
+	json_t *args, *out = NULL;
+	sesame_caller *sys;
+	sesame_error err;
+	sesame_ctx *ctx;
+	char *name;
+	int rc;
+
+	if (argc == 3 && strcmp(argv[0], "create") == 0 && strcmp(argv[1], "--server") == 0)
+		args = json_pack("{s:s, s:b}", "name", argv[2], "server", 1);
+	else if (argc == 2 && strcmp(argv[0], "delete") == 0)
+		args = json_pack("{s:s}", "id", argv[1]);
+	else
+		return usage_error("usage: sesame apikeys create --server NAME | sesame apikeys delete KEY_ID");
+	ctx = args ? open_ctx(cli, &rc) : NULL;
+	if (!ctx) {
+		json_decref(args);
+		return args ? rc : EXIT_UNAVAILABLE;
+	}
+	name = api_key_instance(ctx);
+	sys = sesame_caller_system(ctx);
+	if (!name) {
+		fprintf(stderr, "sesame: no api-key provider is configured\n");
+		rc = exit_code(SESAME_NOT_FOUND);
+	} else {
+		rc = sesame_provider_action(ctx, sys, name, argv[0], args, &out, &err);
+		rc = rc != SESAME_OK ? fail(rc, &err) : out ? print_json(out) : 0;
+	}
+	free(name);
+	sesame_caller_free(sys);
+	json_decref(args);
+	sesame_free(ctx);
+	return rc;
+}
+
 struct command {
 	const char *group;
 	const char *name; /* NULL: a one-word command */
@@ -431,6 +487,7 @@ static const struct command commands[] = {
 	{"token", "verify", cmd_token_verify},
 	{"keys", "rotate", cmd_keys_rotate},
 	{"users", NULL, cmd_users},
+	{"apikeys", NULL, cmd_apikeys},
 };
 
 int main(int argc, char **argv)

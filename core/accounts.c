@@ -53,6 +53,7 @@ struct op {
 	json_t *user;	    /* out: the user record */
 	json_t *identities; /* out: identities of a deleted user */
 	bool created;	    /* out */
+	const char *user_type; /* create_user(): NULL means "normal" */
 };
 
 static int unpack_identity(const json_t *identity, struct ident *id, sesame_error *err)
@@ -211,7 +212,8 @@ static int create_user(struct store *st, sesame_store_txn *txn, struct op *o, se
 
 	if (store_new_id(o->now, id) != SESAME_OK)
 		return seterr(err, SESAME_INTERNAL, "random", "no random bytes for a user ID");
-	o->user = json_pack("{s:s, s:s, s:b, s:I, s:I, s:o, s:{}}", "id", id, "type", "normal", "disabled", 0,
+	o->user = json_pack("{s:s, s:s, s:b, s:I, s:I, s:o, s:{}}", "id", id, "type",
+			    o->user_type ? o->user_type : "normal", "disabled", 0,
 			    "created", (json_int_t)o->now, "last_login", (json_int_t)o->now, "data",
 			    o->id->data ? json_deep_copy(o->id->data) : json_object(), "custom_data");
 	if (!o->user)
@@ -291,6 +293,36 @@ int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t
 		return rc;
 	rc = store_transact(st, SESAME_STORE_TXN_WRITE, login_body, &o, err);
 	return finish(&o, rc, user, created);
+}
+
+static int server_user_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct op *o = arg;
+	json_t *found = NULL;
+	int rc;
+
+	reset_outputs(o);
+	rc = st->desc->identity_get(st->h, txn, o->id->provider, o->id->uid, &found, err);
+	json_decref(found);
+	if (rc == SESAME_OK)
+		return seterr(err, SESAME_CONFLICT, "linked", "a user already exists with the specified provider");
+	return rc == SESAME_NOT_FOUND ? create_user(st, txn, o, err) : rc;
+}
+
+int accounts_create_server_user(struct store *st, const json_t *identity, int64_t now, json_t **user,
+				sesame_error *err)
+{
+	struct ident id;
+	struct op o = {.id = &id, .now = now, .user_type = "server"};
+	int rc;
+
+	if (user)
+		*user = NULL;
+	rc = unpack_identity(identity, &id, err);
+	if (rc != SESAME_OK)
+		return rc;
+	rc = store_transact(st, SESAME_STORE_TXN_WRITE, server_user_body, &o, err);
+	return finish(&o, rc, user, NULL);
 }
 
 static bool unlinkable(const char *type)

@@ -62,6 +62,34 @@ SESAME_API int sesame_caller_from_access_token(sesame_ctx *ctx, const char *acce
 	return SESAME_OK;
 }
 
+SESAME_API int sesame_caller_from_refresh_token(sesame_ctx *ctx, const char *refresh_token, sesame_caller **caller,
+						sesame_error *err)
+{
+	json_t *claims = NULL;
+	sesame_caller *c;
+	int rc;
+
+	err_clear(err);
+	if (!caller)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_caller_from_refresh_token: NULL caller");
+	*caller = NULL;
+	if (!ctx || !ctx->configured)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_caller_from_refresh_token: context not configured");
+	rc = sessions_verify_refresh(ctx, refresh_token, &claims, err);
+	if (rc != SESAME_OK)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->user_id = strdup(json_string_value(json_object_get(claims, "sub"))))) {
+		free(c);
+		json_decref(claims);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	c->ctx = ctx;
+	c->claims = claims;
+	*caller = c;
+	return SESAME_OK;
+}
+
 SESAME_API void sesame_caller_free(sesame_caller *caller)
 {
 	if (!caller)

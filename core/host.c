@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "internal.h"
 #include "jose.h"
 
@@ -166,6 +168,75 @@ static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_e
 	return SESAME_OK;
 }
 
+/* ---- identities issued by a provider ------------------------------------ */
+
+static int host_link_identity(sesame_instance *self, const char *user_id, const char *uid, const json_t *data,
+			      char **user_id_out, sesame_error *err)
+{
+	json_t *identity, *user = NULL;
+	struct store *st;
+	int rc;
+
+	if (user_id_out)
+		*user_id_out = NULL;
+	if (!uid || (data && !json_is_object(data)))
+		return seterr(err, SESAME_MALFORMED, "identity", "link_identity: a uid and an object (or NULL) as data");
+	rc = ctx_store(self->ctx, &st, err);
+	if (rc != SESAME_OK)
+		return rc;
+	identity = json_pack("{s:s, s:s, s:s, s:O?, s:{}}", "provider", self->conf->name, "provider_type",
+			     self->conf->type, "id", uid, "data", data, "private");
+	if (!identity)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = user_id ? accounts_link(st, user_id, identity, ctx_now(self->ctx), &user, err)
+		     : accounts_create_server_user(st, identity, ctx_now(self->ctx), &user, err);
+	json_decref(identity);
+	if (rc == SESAME_OK && user_id_out &&
+	    !(*user_id_out = strdup(json_string_value(json_object_get(user, "id")) ?: "")))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	json_decref(user);
+	return rc;
+}
+
+static int host_unlink_identity(sesame_instance *self, const char *uid, sesame_error *err)
+{
+	json_t *found = NULL, *user = NULL;
+	const char *owner;
+	struct store *st;
+	int rc;
+
+	if (!uid)
+		return seterr(err, SESAME_MALFORMED, "identity", "unlink_identity: NULL uid");
+	rc = ctx_store(self->ctx, &st, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->identity_get(st->h, NULL, self->conf->name, uid, &found, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_NOT_FOUND, "identity", "no user holds this identity");
+	owner = json_string_value(json_object_get(found, "user_id"));
+	if (rc == SESAME_OK)
+		rc = owner ? accounts_user_get(st, owner, &user, err)
+			   : seterr(err, SESAME_INTERNAL, "identity", "identity record without a user");
+	if (rc == SESAME_OK) {
+		/* A server user is nothing but its key: it goes with it. */
+		if (strcmp(json_string_value(json_object_get(user, "type")) ?: "", "server") == 0 &&
+		    json_array_size(json_object_get(user, "identities")) <= 1)
+			rc = api_delete_user(self->ctx, st, owner, err);
+		else
+			rc = accounts_unlink(st, owner, self->conf->name, uid, err);
+	}
+	json_decref(user);
+	json_decref(found);
+	return rc;
+}
+
+static int host_sha256(const void *data, size_t length, unsigned char digest[32])
+{
+	unsigned int n = 0;
+
+	return EVP_Digest(data, length, digest, &n, EVP_sha256(), NULL) == 1 && n == 32 ? SESAME_OK
+											 : SESAME_INTERNAL;
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -190,4 +261,7 @@ const struct sesame_host host_services = {
 	.kv_put = host_kv_put,
 	.kv_delete = host_kv_delete,
 	.set_session_ttl = host_set_session_ttl,
+	.link_identity = host_link_identity,
+	.unlink_identity = host_unlink_identity,
+	.sha256 = host_sha256,
 };

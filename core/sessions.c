@@ -297,6 +297,21 @@ static int session_of_refresh(sesame_ctx *ctx, struct sessions *s, struct store 
 	return rc;
 }
 
+int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err)
+{
+	struct sessions *s;
+	struct store *st;
+	json_t *session = NULL;
+	int rc;
+
+	*claims = NULL;
+	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = session_of_refresh(ctx, s, st, refresh_token, claims, &session, err);
+	json_decref(session);
+	return rc;
+}
+
 int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err)
 {
 	struct sessions *s;

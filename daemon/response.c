@@ -101,7 +101,7 @@ static const struct {
     {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},	   {SESAME_NOT_FOUND, NULL, 404, "NotFound"},
     {SESAME_CONFLICT, "linked", 401, "InvalidSession"},	   {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
     {SESAME_REJECTED, "forbidden", 403, "Forbidden"},	   {SESAME_REJECTED, "link-type", 400, "BadRequest"},
-    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, NULL, 401, "AuthError"},
+    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, "limit", 400, "BadRequest"}, {SESAME_REJECTED, NULL, 401, "AuthError"},
     {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable"},
 };
 

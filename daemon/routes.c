@@ -392,6 +392,134 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 	admin_user_op(req, rep, "custom_data_put");
 }
 
+/* ---- API keys ---------------------------------------------------------------- */
+
+/* The name of the (first) api-key instance, malloc'd, or NULL after
+ * answering 404. */
+static char *api_key_instance(struct request *req, struct reply *rep)
+{
+	json_t *list = sesame_providers_json(req->app->ctx), *p;
+	char *name = NULL;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
+		    json_is_true(json_object_get(p, "enabled")))
+			name = strdup(json_string_value(json_object_get(p, "name")));
+	json_decref(list);
+	if (!name)
+		reply_error(rep, 404, "AuthProviderNotFound", "no api-key provider is configured");
+	return name;
+}
+
+/*
+ * Run api-key action `what` for `caller` with `args` (stolen) and answer
+ * `status` with the result (or 204 without one).
+ */
+static void api_key_action(struct request *req, struct reply *rep, sesame_caller *caller, const char *what,
+			   json_t *args, unsigned status)
+{
+	char *name = api_key_instance(req, rep);
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!name || !args) {
+		if (name && !args)
+			reply_error(rep, 500, "InternalServerError", "internal server error");
+		json_decref(args);
+		return;
+	}
+	rc = sesame_provider_action(req->app->ctx, caller, name, what, args, &out, &err);
+	free(name);
+	json_decref(args);
+	if (rc != SESAME_OK)
+		reply_sesame_error(rep, &err);
+	else if (out)
+		reply_json(rep, status, out);
+	else
+		reply_empty(rep, 204);
+}
+
+/* The user behind the refresh token the SDKs send to the API key routes. */
+static bool refresh_caller(struct request *req, struct reply *rep, sesame_caller **caller)
+{
+	sesame_error err;
+
+	if (sesame_caller_from_refresh_token(req->app->ctx, req->bearer, caller, &err) != SESAME_OK) {
+		reply_token_error(rep, &err);
+		return false;
+	}
+	return true;
+}
+
+/* One user API key route: `what` with {"id"} from the path (when
+ * `with_id`) or the request body. */
+static void user_api_key_op(struct request *req, struct reply *rep, const char *what, bool with_id, unsigned status)
+{
+	sesame_caller *caller;
+	json_t *args;
+
+	if (!refresh_caller(req, rep, &caller))
+		return;
+	if (with_id)
+		args = json_pack("{s:s}", "id", request_param(req, "id"));
+	else
+		args = req->json ? json_pack("{s:O?}", "name", json_object_get(req->json, "name")) : json_object();
+	api_key_action(req, rep, caller, what, args, status);
+	sesame_caller_free(caller);
+}
+
+/* POST /api/client/v2.0/auth/api_keys {name}: 201 {_id, key, name, disabled}. */
+static void api_key_create(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "create", false, 201);
+}
+
+static void api_keys_list(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "list", false, 200);
+}
+
+static void api_key_get(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "get", true, 200);
+}
+
+static void api_key_delete(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "delete", true, 204);
+}
+
+static void api_key_enable(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "enable", true, 204);
+}
+
+static void api_key_disable(struct request *req, struct reply *rep)
+{
+	user_api_key_op(req, rep, "disable", true, 204);
+}
+
+/* POST /api/admin/v1/api_keys {name}: a server API key and its server user. */
+static void admin_api_key_create(struct request *req, struct reply *rep)
+{
+	sesame_caller *sys = sesame_caller_system(req->app->ctx);
+
+	api_key_action(req, rep, sys, "create",
+		       json_pack("{s:O?, s:b}", "name", json_object_get(req->json, "name"), "server", 1), 201);
+	sesame_caller_free(sys);
+}
+
+/* DELETE /api/admin/v1/api_keys/{id}: any key; a server key's user goes too. */
+static void admin_api_key_delete(struct request *req, struct reply *rep)
+{
+	sesame_caller *sys = sesame_caller_system(req->app->ctx);
+
+	api_key_action(req, rep, sys, "delete", json_pack("{s:s}", "id", request_param(req, "id")), 204);
+	sesame_caller_free(sys);
+}
+
 /* GET /api/admin/v1/users?after=ID&limit=N: one page of users by id. */
 static void admin_users(struct request *req, struct reply *rep)
 {
@@ -437,6 +565,14 @@ static const struct route table[] = {
     {"PUT", ADMIN "/users/{id}/logout", admin_user_logout, AUTH_ADMIN, 0},
     {"GET", ADMIN "/users/{id}/custom_data", admin_custom_data_get, AUTH_ADMIN, 0},
     {"PUT", ADMIN "/users/{id}/custom_data", admin_custom_data_put, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY},
+    {"GET", CLIENT "/auth/api_keys", api_keys_list, AUTH_REFRESH, 0},
+    {"GET", CLIENT "/auth/api_keys/{id}", api_key_get, AUTH_REFRESH, 0},
+    {"DELETE", CLIENT "/auth/api_keys/{id}", api_key_delete, AUTH_REFRESH, 0},
+    {"PUT", CLIENT "/auth/api_keys/{id}/enable", api_key_enable, AUTH_REFRESH, 0},
+    {"PUT", CLIENT "/auth/api_keys/{id}/disable", api_key_disable, AUTH_REFRESH, 0},
+    {"POST", ADMIN "/api_keys", admin_api_key_create, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
 };
 
 const struct route *routes_table(size_t *n)

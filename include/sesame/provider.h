@@ -287,6 +287,31 @@ struct sesame_host {
 	 * out of range.
 	 */
 	int (*set_session_ttl)(sesame_instance *self, int64_t seconds, sesame_error *err);
+
+	/*
+	 * Identities a provider issues itself, outside a login (an API key
+	 * logs in as the user who created it).  `uid` is the identity's id for
+	 * this instance (1..255 bytes), `data` (borrowed, NULL allowed) its
+	 * metadata object; a later verify() returning this uid logs in as
+	 * that user.
+	 *
+	 * link_identity: attach (this instance, uid) to user `user_id`; with
+	 *   `user_id` NULL, create a new user of type "server" holding only
+	 *   it.  `*user_id_out` (NULL allowed) gets the user's id, to release
+	 *   with free().  Errors: SESAME_CONFLICT "linked" when a user already
+	 *   holds the identity, SESAME_NOT_FOUND "user", SESAME_MALFORMED
+	 *   "identity".
+	 * unlink_identity: remove (this instance, uid) from its user.  A
+	 *   "server" user left without identity is deleted; a "normal" user's
+	 *   last identity is SESAME_REJECTED "last-identity".
+	 *   SESAME_NOT_FOUND "identity" when nobody holds it.
+	 */
+	int (*link_identity)(sesame_instance *self, const char *user_id, const char *uid, const json_t *data,
+			     char **user_id_out, sesame_error *err);
+	int (*unlink_identity)(sesame_instance *self, const char *uid, sesame_error *err);
+
+	/* SHA-256 of `length` bytes into `digest`.  SESAME_OK or SESAME_INTERNAL. */
+	int (*sha256)(const void *data, size_t length, unsigned char digest[32]);
 };
 
 /*

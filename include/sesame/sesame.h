@@ -230,6 +230,16 @@ SESAME_API sesame_caller *sesame_caller_system(sesame_ctx *ctx);
 SESAME_API int sesame_caller_from_access_token(sesame_ctx *ctx, const char *access_token, sesame_caller **caller,
 					       sesame_error *err);
 
+/*
+ * The user holding `refresh_token`, a sesame refresh token of a live
+ * session (the App Services API key routes authenticate with it).  Its
+ * claims (sesame_caller_claims()) are the refresh token's.  Errors:
+ * SESAME_REJECTED "session" (ended), "typ" (not a refresh token), and
+ * those of signature checks.  Since 0.2.
+ */
+SESAME_API int sesame_caller_from_refresh_token(sesame_ctx *ctx, const char *refresh_token, sesame_caller **caller,
+						sesame_error *err);
+
 /* Free a caller (NULL allowed).  Since 0.1. */
 SESAME_API void sesame_caller_free(sesame_caller *caller);
 

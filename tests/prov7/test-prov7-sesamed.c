@@ -2,7 +2,8 @@
  * tests/prov7/test-prov7-sesamed.c — the built-in providers end to end
  * through sesamed over HTTP: anonymous login, link (sign-up), logout and
  * the per-address anonymous-account throttle; custom-function logins with
- * tests/prov7/cf-program.sh.  Every wait is bounded;
+ * tests/prov7/cf-program.sh; user API keys (create, login, list, disable,
+ * delete) and server API keys through the admin API.  Every wait is bounded;
  * nothing asserts a duration.
  */
 #include "config.h"
@@ -197,6 +198,143 @@ static void test_cf_login_and_refusals(void **state)
 	http_free(&r);
 }
 
+static const char *const ak_plugins[] = {"api-key", "anon-user", NULL};
+
+static int ak_setup(void **state)
+{
+	struct daemon *d = daemon_new("prov7-ak", "\"admin_key\": \"" ADMIN_KEY "\"", ak_plugins);
+
+	provider(d, "api-key", "{\"type\": \"api-key\"}");
+	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
+	provider(d, "alpha", "{\"type\": \"fixture-good\"}");
+	daemon_start(d);
+	*state = d;
+	return 0;
+}
+
+#define API_KEYS "/api/client/v2.0/auth/api_keys"
+
+/* A request with a bearer token and an optional JSON body. */
+static void call(const struct daemon *d, const char *method, const char *path, const char *token, const char *body,
+		 struct http *r)
+{
+	char auth[4096];
+	struct req q = {method, path, {auth, body ? "Content-Type: application/json" : NULL}, body, false, NULL};
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	http(d, &q, r);
+}
+
+static void test_user_api_keys_over_http(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	json_t *s = client_login(d, LOGIN("alpha"), "{\"user\": \"keyholder\"}", NULL, &r), *k, *l, *a;
+	char path[256], body[256];
+
+	http_free(&r);
+	assert_non_null(s);
+	/* Created with the refresh token as bearer: 201 and the key, once. */
+	call(d, "POST", API_KEYS, str(s, "refresh_token"), "{\"name\": \"laptop\"}", &r);
+	assert_int_equal(r.status, 201);
+	k = json_body(&r);
+	http_free(&r);
+	assert_int_equal(strlen(str(k, "key")), 64);
+	assert_string_equal(str(k, "name"), "laptop");
+	assert_true(json_is_false(json_object_get(k, "disabled")));
+	/* An access token is not what these routes take. */
+	call(d, "GET", API_KEYS, str(s, "access_token"), NULL, &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	call(d, "GET", API_KEYS, str(s, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 200);
+	a = json_body(&r);
+	http_free(&r);
+	assert_int_equal(json_array_size(a), 1);
+	assert_null(json_object_get(json_array_get(a, 0), "key"));
+	json_decref(a);
+
+	snprintf(body, sizeof(body), "{\"key\": \"%s\"}", str(k, "key"));
+	l = client_login(d, LOGIN("api-key"), body, NULL, &r);
+	if (!l)
+		fail_msg("key login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(l, "user_id"), str(s, "user_id"));
+	json_decref(l);
+
+	snprintf(path, sizeof(path), API_KEYS "/%s/disable", str(k, "_id"));
+	call(d, "PUT", path, str(s, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	assert_null(client_login(d, LOGIN("api-key"), body, NULL, &r));
+	assert_error(&r, 401, "AuthError", "invalid API key");
+	http_free(&r);
+	snprintf(path, sizeof(path), API_KEYS "/%s/enable", str(k, "_id"));
+	call(d, "PUT", path, str(s, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	snprintf(path, sizeof(path), API_KEYS "/%s", str(k, "_id"));
+	call(d, "GET", path, str(s, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	call(d, "DELETE", path, str(s, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	call(d, "GET", path, str(s, "refresh_token"), NULL, &r);
+	assert_error(&r, 404, "NotFound", "API key not found");
+	http_free(&r);
+	assert_null(client_login(d, LOGIN("api-key"), body, NULL, &r));
+	assert_error(&r, 401, "AuthError", "invalid API key");
+	http_free(&r);
+	json_decref(k);
+	json_decref(s);
+
+	/* Anonymous users cannot have keys. */
+	s = client_login(d, LOGIN("anon-user"), "{}", NULL, &r);
+	http_free(&r);
+	assert_non_null(s);
+	call(d, "POST", API_KEYS, str(s, "refresh_token"), "{\"name\": \"x\"}", &r);
+	assert_error(&r, 403, "Forbidden", "anonymous");
+	http_free(&r);
+	json_decref(s);
+}
+
+static void test_server_api_key_over_admin_api(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	json_t *k, *l, *p;
+	char body[256], path[256];
+
+	call(d, "POST", "/api/admin/v1/api_keys", ADMIN_KEY, "{\"name\": \"backend\"}", &r);
+	assert_int_equal(r.status, 201);
+	k = json_body(&r);
+	http_free(&r);
+	snprintf(body, sizeof(body), "{\"key\": \"%s\"}", str(k, "key"));
+	l = client_login(d, LOGIN("api-key"), body, NULL, &r);
+	http_free(&r);
+	assert_non_null(l);
+	assert_string_equal(str(l, "user_id"), str(k, "user_id"));
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(l, "access_token"), &r);
+	p = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(p, "type"), "server");
+	json_decref(p);
+	json_decref(l);
+	/* Not without the admin key. */
+	call(d, "POST", "/api/admin/v1/api_keys", "wrong", "{\"name\": \"x\"}", &r);
+	assert_int_equal(r.status, 401);
+	http_free(&r);
+	snprintf(path, sizeof(path), "/api/admin/v1/api_keys/%s", str(k, "_id"));
+	call(d, "DELETE", path, ADMIN_KEY, NULL, &r);
+	assert_int_equal(r.status, 204);
+	http_free(&r);
+	assert_null(client_login(d, LOGIN("api-key"), body, NULL, &r));
+	assert_error(&r, 401, "AuthError", "invalid API key");
+	http_free(&r);
+	json_decref(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest anon[] = {
@@ -206,11 +344,16 @@ int main(void)
 	const struct CMUnitTest cf[] = {
 	    cmocka_unit_test(test_cf_login_and_refusals),
 	};
+	const struct CMUnitTest ak[] = {
+	    cmocka_unit_test(test_user_api_keys_over_http),
+	    cmocka_unit_test(test_server_api_key_over_admin_api),
+	};
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	failed = cmocka_run_group_tests_name("anon-user", anon, anon_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("custom-function", cf, cf_setup, daemon_teardown);
+	failed += cmocka_run_group_tests_name("api-key", ak, ak_setup, daemon_teardown);
 	curl_global_cleanup();
 	return failed;
 }

@@ -237,6 +237,22 @@ static int host_sha256(const void *data, size_t length, unsigned char digest[32]
 											 : SESAME_INTERNAL;
 }
 
+static int host_password_hash(sesame_instance *self, const char *password, size_t length, unsigned log2_n,
+			      unsigned r, unsigned p, char **phc, sesame_error *err)
+{
+	if (!phc)
+		return seterr(err, SESAME_USAGE, "usage", "password_hash: NULL phc");
+	return password_hash(self->ctx, password, length, log2_n, r, p, phc, err);
+}
+
+static int host_password_verify(sesame_instance *self, const char *password, size_t length, const char *phc,
+				unsigned log2_n, unsigned r, unsigned p, int *match, int *weaker, sesame_error *err)
+{
+	if (!match)
+		return seterr(err, SESAME_USAGE, "usage", "password_verify: NULL match");
+	return password_verify(self->ctx, password, length, phc, log2_n, r, p, match, weaker, err);
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -264,4 +280,6 @@ const struct sesame_host host_services = {
 	.link_identity = host_link_identity,
 	.unlink_identity = host_unlink_identity,
 	.sha256 = host_sha256,
+	.password_hash = host_password_hash,
+	.password_verify = host_password_verify,
 };

@@ -7,6 +7,7 @@
 #define SESAME_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -327,6 +328,9 @@ struct sesame_ctx {
 	pthread_mutex_t sessions_lock;
 	bool sessions_ready;
 	struct sessions sessions;
+	/* Password KDF runs (core/password.c), for tests that check a path
+	 * hashed without timing it. */
+	atomic_uint_fast64_t kdf_runs;
 };
 
 /* The provider instance named `name`, or NULL (disabled and failed ones
@@ -347,6 +351,22 @@ int64_t ctx_now(const struct sesame_ctx *ctx);
 
 /* The host services table handed to every provider. */
 extern const struct sesame_host host_services;
+
+/* ---- password.c: scrypt PHC strings for the host's password services ---- */
+
+#define PASSWORD_LOG2N_MIN 10
+#define PASSWORD_LOG2N_MAX 20
+
+/* Hash `password` with scrypt (N = 2^log2_n, r, p) and a fresh salt into
+ * a PHC string (*phc, malloc'd).  SESAME_USAGE for parameters out of
+ * range, SESAME_INTERNAL when OpenSSL fails. */
+int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned log2_n, unsigned r, unsigned p,
+		  char **phc, sesame_error *err);
+/* Check `password` against `phc`, in constant time: *match 1 or 0;
+ * *weaker (NULL allowed) 1 when the hash's parameters are below
+ * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours. */
+int password_verify(sesame_ctx *ctx, const char *password, size_t length, const char *phc, unsigned log2_n,
+		    unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
 
 /* ---- accounts.c ------------------------------------------------------ */
 

@@ -312,6 +312,28 @@ struct sesame_host {
 
 	/* SHA-256 of `length` bytes into `digest`.  SESAME_OK or SESAME_INTERNAL. */
 	int (*sha256)(const void *data, size_t length, unsigned char digest[32]);
+
+	/*
+	 * Password hashing, so a plugin needs no crypto library: scrypt with
+	 * N = 2^log2_n (10..20), r (1..32), p (1..16) through OpenSSL's
+	 * EVP_KDF, as a PHC string "$scrypt$ln=..,r=..,p=..$SALT$HASH"
+	 * (16-byte random salt, 32-byte hash, base64 without padding).
+	 *
+	 * password_hash: `*phc` gets the string, to release with free().
+	 *   SESAME_USAGE for parameters out of range or a password over 4096
+	 *   bytes; the plugin enforces its own password rules first.
+	 * password_verify: `*match` 1 when `password` hashes to `phc` (with
+	 *   the parameters stored in it; compared in constant time), else 0;
+	 *   `*weaker` (NULL allowed) 1 when those parameters are below
+	 *   (log2_n, r, p), i.e. the hash should be replaced after a
+	 *   successful login.  SESAME_MALFORMED "hash" when `phc` is not such
+	 *   a string.  Both always run the KDF once: to make an unknown user
+	 *   cost what a wrong password costs, verify against a dummy hash.
+	 */
+	int (*password_hash)(sesame_instance *self, const char *password, size_t length, unsigned log2_n, unsigned r,
+			     unsigned p, char **phc, sesame_error *err);
+	int (*password_verify)(sesame_instance *self, const char *password, size_t length, const char *phc,
+			       unsigned log2_n, unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
 };
 
 /*

@@ -253,6 +253,28 @@ static int host_password_verify(sesame_instance *self, const char *password, siz
 	return password_verify(self->ctx, password, length, phc, log2_n, r, p, match, weaker, err);
 }
 
+static int host_end_sessions(sesame_instance *self, const char *uid, sesame_error *err)
+{
+	json_t *found = NULL;
+	struct store *st;
+	int rc;
+
+	if (!uid)
+		return seterr(err, SESAME_USAGE, "usage", "end_sessions: NULL uid");
+	rc = ctx_store(self->ctx, &st, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->identity_get(st->h, NULL, self->conf->name, uid, &found, err);
+	if (rc == SESAME_OK)
+		rc = st->desc->sessions_delete_user(st->h, NULL, json_string_value(json_object_get(found, "user_id")),
+						    NULL, err);
+	json_decref(found);
+	if (rc == SESAME_NOT_FOUND) {
+		err_clear(err);
+		return SESAME_OK;
+	}
+	return rc;
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -282,4 +304,5 @@ const struct sesame_host host_services = {
 	.sha256 = host_sha256,
 	.password_hash = host_password_hash,
 	.password_verify = host_password_verify,
+	.end_sessions = host_end_sessions,
 };

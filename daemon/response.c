@@ -99,9 +99,12 @@ static const struct {
     {SESAME_REJECTED, "session", 401, "InvalidSession"},   {SESAME_REJECTED, "user", 401, "AuthError"},
     {SESAME_MALFORMED, NULL, 400, "BadRequest"},	   {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
     {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},	   {SESAME_NOT_FOUND, NULL, 404, "NotFound"},
-    {SESAME_CONFLICT, "linked", 401, "InvalidSession"},	   {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+    {SESAME_CONFLICT, "linked", 401, "InvalidSession"},
+    {SESAME_CONFLICT, "already-confirmed", 409, "UserAlreadyConfirmed"}, {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
     {SESAME_REJECTED, "forbidden", 403, "Forbidden"},	   {SESAME_REJECTED, "link-type", 400, "BadRequest"},
-    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, "limit", 400, "BadRequest"}, {SESAME_REJECTED, NULL, 401, "AuthError"},
+    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, "limit", 400, "BadRequest"},
+    {SESAME_REJECTED, "token", 400, "UserpassTokenInvalid"}, {SESAME_REJECTED, "throttled", 429, "TooManyRequests"},
+    {SESAME_REJECTED, NULL, 401, "AuthError"},
     {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable"},
 };
 

@@ -392,6 +392,76 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 	admin_user_op(req, rep, "custom_data_put");
 }
 
+/* ---- email/password ------------------------------------------------------------ */
+
+/* Whether instance `name` is of type `type`. */
+static bool provider_is(struct request *req, const char *name, const char *type)
+{
+	json_t *list = sesame_providers_json(req->app->ctx), *p;
+	bool is = false;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
+			is = strcmp(json_string_value(json_object_get(p, "type")), type) == 0;
+	json_decref(list);
+	return is;
+}
+
+/*
+ * POST /api/client/v2.0/app/{app}/auth/providers/{name}/ACTION for the
+ * unauthenticated email/password operations; throttled per client address
+ * like logins, since each may guess a token or probe an address.
+ */
+static void userpass_action(struct request *req, struct reply *rep, const char *what, unsigned status)
+{
+	const char *name = request_param(req, "name");
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
+		return;
+	if (!provider_is(req, name, "local-userpass")) {
+		reply_error(rep, 404, "AuthProviderNotFound", "no local-userpass provider named \"%s\"", name);
+		return;
+	}
+	rc = sesame_provider_action(req->app->ctx, NULL, name, what, req->json, &out, &err);
+	if (rc != SESAME_OK) {
+		if (rc == SESAME_REJECTED)
+			request_login_failed(req);
+		json_decref(out);
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	reply_json(rep, status, out ? out : json_object());
+}
+
+static void userpass_register(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "register", 201);
+}
+
+static void userpass_confirm(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "confirm", 200);
+}
+
+static void userpass_confirm_send(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "confirm/send", 200);
+}
+
+static void userpass_reset(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "reset", 200);
+}
+
+static void userpass_reset_send(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "reset/send", 200);
+}
+
 /* ---- API keys ---------------------------------------------------------------- */
 
 /* The name of the (first) api-key instance, malloc'd, or NULL after
@@ -565,6 +635,12 @@ static const struct route table[] = {
     {"PUT", ADMIN "/users/{id}/logout", admin_user_logout, AUTH_ADMIN, 0},
     {"GET", ADMIN "/users/{id}/custom_data", admin_custom_data_get, AUTH_ADMIN, 0},
     {"PUT", ADMIN "/users/{id}/custom_data", admin_custom_data_put, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/register", userpass_register, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/send", userpass_confirm_send, AUTH_NONE,
+     ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE, ROUTE_JSON_BODY},
     {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY},
     {"GET", CLIENT "/auth/api_keys", api_keys_list, AUTH_REFRESH, 0},
     {"GET", CLIENT "/auth/api_keys/{id}", api_key_get, AUTH_REFRESH, 0},

@@ -334,6 +334,13 @@ struct sesame_host {
 			     unsigned p, char **phc, sesame_error *err);
 	int (*password_verify)(sesame_instance *self, const char *password, size_t length, const char *phc,
 			       unsigned log2_n, unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
+
+	/*
+	 * End every session of the user holding the identity (this instance,
+	 * `uid`), e.g. after a password reset.  SESAME_OK also when nobody
+	 * holds it (a user that never logged in has no session).
+	 */
+	int (*end_sessions)(sesame_instance *self, const char *uid, sesame_error *err);
 };
 
 /*

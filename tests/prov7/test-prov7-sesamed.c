@@ -3,7 +3,8 @@
  * through sesamed over HTTP: anonymous login, link (sign-up), logout and
  * the per-address anonymous-account throttle; custom-function logins with
  * tests/prov7/cf-program.sh; user API keys (create, login, list, disable,
- * delete) and server API keys through the admin API.  Every wait is bounded;
+ * delete) and server API keys through the admin API; email/password
+ * register, confirm, login and reset with tests/prov7/sender.sh.  Every wait is bounded;
  * nothing asserts a duration.
  */
 #include "config.h"
@@ -335,6 +336,127 @@ static void test_server_api_key_over_admin_api(void **state)
 	json_decref(k);
 }
 
+static const char *const lp_plugins[] = {"local-userpass", NULL};
+
+static int lp_setup(void **state)
+{
+	struct daemon *d = daemon_new("prov7-lp", NULL, lp_plugins);
+	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
+
+	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
+		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
+		 sender, d->dir, sender, d->dir);
+	provider(d, "local-userpass", text);
+	free(sender);
+	daemon_start(d);
+	*state = d;
+	return 0;
+}
+
+#define USERPASS "/api/client/v2.0/app/test-app/auth/providers/local-userpass/"
+
+static void post(const struct daemon *d, const char *path, const char *body, struct http *r)
+{
+	struct req q = {"POST", path, {"Content-Type: application/json", NULL}, body, false, NULL};
+
+	http(d, &q, r);
+}
+
+/* The last {email, token, tokenId} the mailer got, as a confirm/reset body
+ * (with `password` when not NULL). */
+static char *mailed(const struct daemon *d, const char *password)
+{
+	char cmd[1100], *out = NULL, *body;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	assert_non_null(m);
+	free(out);
+	json_object_del(m, "email");
+	if (password)
+		json_object_set_new(m, "password", json_string(password));
+	body = json_dumps(m, 0);
+	json_decref(m);
+	return body;
+}
+
+static void test_userpass_over_http(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	char *confirm, *reset;
+	json_t *s, *out;
+
+	post(d, USERPASS "register", "{\"email\": \"Zoe@Example.org\", \"password\": \"first-pw\"}", &r);
+	assert_int_equal(r.status, 201);
+	http_free(&r);
+	post(d, USERPASS "register", "{\"email\": \"zoe@example.org\", \"password\": \"other-pw\"}", &r);
+	assert_error(&r, 409, "AccountNameInUse", "name already in use");
+	http_free(&r);
+	post(d, USERPASS "register", "{\"email\": \"x@example.org\", \"password\": \"short\"}", &r);
+	assert_error(&r, 400, "BadRequest", "password must be between 6 and 128 characters");
+	http_free(&r);
+	/* Pending: no login yet. */
+	assert_null(client_login(d, LOGIN("local-userpass"), "{\"username\": \"zoe@example.org\", \"password\": \"first-pw\"}",
+				 NULL, &r));
+	assert_error(&r, 401, "AuthError", "confirmation required");
+	http_free(&r);
+	confirm = mailed(d, NULL);
+	post(d, USERPASS "confirm", confirm, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	post(d, USERPASS "confirm", confirm, &r);
+	assert_error(&r, 400, "UserpassTokenInvalid", "invalid token data");
+	http_free(&r);
+	post(d, USERPASS "confirm/send", "{\"email\": \"zoe@example.org\"}", &r);
+	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	http_free(&r);
+	post(d, USERPASS "confirm/send", "{\"email\": \"nobody@example.org\"}", &r);
+	assert_error(&r, 404, "UserNotFound", "user not found");
+	http_free(&r);
+	s = client_login(d, LOGIN("local-userpass"), "{\"username\": \"zoe@example.org\", \"password\": \"first-pw\"}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_null(client_login(d, LOGIN("local-userpass"), "{\"username\": \"zoe@example.org\", \"password\": \"wrong-pw\"}",
+				 NULL, &r));
+	assert_error(&r, 401, "InvalidPassword", "invalid username/password");
+	http_free(&r);
+	assert_null(client_login(d, LOGIN("local-userpass"), "{\"username\": \"nobody@example.org\", \"password\": \"wrong-pw\"}",
+				 NULL, &r));
+	assert_error(&r, 401, "InvalidPassword", "invalid username/password");
+	http_free(&r);
+
+	/* Reset: the old session ends, the new password works. */
+	post(d, USERPASS "reset/send", "{\"email\": \"zoe@example.org\"}", &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	reset = mailed(d, "second-pw");
+	post(d, USERPASS "reset", reset, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	out = client_login(d, LOGIN("local-userpass"), "{\"username\": \"zoe@example.org\", \"password\": \"second-pw\"}",
+			   NULL, &r);
+	assert_non_null(out);
+	http_free(&r);
+	assert_string_equal(str(out, "user_id"), str(s, "user_id"));
+	json_decref(out);
+	json_decref(s);
+	free(confirm);
+	free(reset);
+}
+
 int main(void)
 {
 	const struct CMUnitTest anon[] = {
@@ -348,12 +470,16 @@ int main(void)
 	    cmocka_unit_test(test_user_api_keys_over_http),
 	    cmocka_unit_test(test_server_api_key_over_admin_api),
 	};
+	const struct CMUnitTest lp[] = {
+	    cmocka_unit_test(test_userpass_over_http),
+	};
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	failed = cmocka_run_group_tests_name("anon-user", anon, anon_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("custom-function", cf, cf_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("api-key", ak, ak_setup, daemon_teardown);
+	failed += cmocka_run_group_tests_name("local-userpass", lp, lp_setup, daemon_teardown);
 	curl_global_cleanup();
 	return failed;
 }

@@ -1,0 +1,449 @@
+/* tests/prov7/test-local-userpass.c — the local-userpass provider through
+ * libsesame and the sesame CLI, with tests/prov7/sender.sh as the mailer:
+ * register, confirm, login, reset, and every refusal (hostile-inputs
+ * items 35–38). */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+struct env {
+	char *dir, *main, *drop, *plugins, *sender;
+	unsigned log2_n;
+	sesame_ctx *ctx;
+};
+
+static void quiet(void *data, int level, const char *msg)
+{
+	(void)data;
+	(void)level;
+	(void)msg;
+}
+
+static void copy_file(const char *src, const char *dst, mode_t mode)
+{
+	char buf[65536];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ssize_t n;
+
+	if (in < 0 || out < 0)
+		fail_msg("cannot copy %s to %s", src, dst);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/* (Re)configure the context with scrypt N = 2^log2_n. */
+static void configure(struct env *e, unsigned log2_n)
+{
+	char text[4096];
+	sesame_error err;
+
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
+		 "\"reset_command\": [\"%s\", \"%s\"], \"max_failures\": 3, \"scrypt\": {\"log2_n\": %u, \"r\": 8, "
+		 "\"p\": 1}}}",
+		 e->sender, e->dir, e->sender, e->dir, log2_n);
+	free(tu_write(e->drop, "up.json", text, 0644));
+	free(tu_write(e->drop, "auto.json",
+		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}",
+		      0644));
+	free(tu_write(e->drop, "neither.json", "{\"type\": \"local-userpass\", \"config\": {}}", 0644));
+	sesame_free(e->ctx);
+	e->ctx = sesame_new();
+	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	e->log2_n = log2_n;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char text[4096], src[1024];
+
+	e->dir = tu_tmpdir("local-userpass");
+	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
+	e->plugins = tu_mkdir(e->dir, "plugins", 0755);
+	snprintf(src, sizeof(src), "%s/local-userpass.so", tu_env("SESAME_TEST_PLUGINS"));
+	snprintf(text, sizeof(text), "%s/local-userpass.so", e->plugins);
+	copy_file(src, text, 0755);
+	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
+	e->sender = tu_path(e->dir, "sender.sh");
+	copy_file(src, e->sender, 0755);
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+		 " \"app_id\": \"test-app\"}",
+		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	configure(e, 10);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	sesame_free(e->ctx);
+	tu_rmrf(e->dir);
+	free(e->dir);
+	free(e->main);
+	free(e->drop);
+	free(e->plugins);
+	free(e->sender);
+	free(e);
+	return 0;
+}
+
+static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
+{
+	if (rc != status || strcmp(err->reason, reason) != 0)
+		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
+			 err->reason, err->text);
+}
+
+static int act(struct env *e, const char *inst, const char *name, json_t *args, sesame_error *err)
+{
+	int rc;
+
+	assert_non_null(args);
+	rc = sesame_provider_action(e->ctx, NULL, inst, name, args, NULL, err);
+	json_decref(args);
+	return rc;
+}
+
+static int login(struct env *e, const char *inst, const char *email, const char *pw, json_t **session,
+		 sesame_error *err)
+{
+	json_t *cred = json_pack("{s:s, s:s%}", "username", email, "password", pw, strlen(pw));
+	int rc;
+
+	*session = NULL;
+	rc = sesame_login(e->ctx, inst, cred, NULL, session, err);
+	json_decref(cred);
+	return rc;
+}
+
+/* The last message the mailer got. */
+static json_t *last_mail(struct env *e)
+{
+	char cmd[1100], *out = NULL;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", e->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	if (!m)
+		fail_msg("no mail: %s", out);
+	free(out);
+	return m;
+}
+
+static json_t *token_args(const json_t *mail, const char *password)
+{
+	json_t *a = json_pack("{s:O, s:O}", "token", json_object_get(mail, "token"), "tokenId",
+			      json_object_get(mail, "tokenId"));
+
+	if (password)
+		json_object_set_new(a, "password", json_string(password));
+	return a;
+}
+
+static void test_register_confirm_login(void **state)
+{
+	struct env *e = *state;
+	json_t *mail, *s = NULL, *id = NULL;
+	sesame_error err;
+
+	assert_int_equal(act(e, "up", "register", json_pack("{s:s, s:s}", "email", "Ann@Example.org", "password",
+							    "secret-1"),
+			     &err),
+			 SESAME_OK);
+	mail = last_mail(e);
+	assert_string_equal(json_string_value(json_object_get(mail, "email")), "Ann@Example.org");
+	assert_int_equal(strlen(json_string_value(json_object_get(mail, "token"))), 64);
+	/* Pending: a clear refusal. */
+	expect_refused(login(e, "up", "ann@example.org", "secret-1", &s, &err), &err, SESAME_REJECTED, "pending");
+	assert_non_null(strstr(err.text, "confirm"));
+	assert_int_equal(act(e, "up", "confirm", token_args(mail, NULL), &err), SESAME_OK);
+	/* Single use. */
+	expect_refused(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
+	json_decref(mail);
+	/* Any case of the address logs in, as one identity. */
+	assert_int_equal(login(e, "up", "ANN@example.ORG", "secret-1", &s, &err), SESAME_OK);
+	json_decref(s);
+	{
+		json_t *cred = json_pack("{s:s, s:s}", "username", "ann@example.org", "password", "secret-1");
+
+		assert_int_equal(sesame_verify_credential(e->ctx, "up", cred, &id, &err), SESAME_OK);
+		assert_string_equal(json_string_value(json_object_get(id, "id")), "ann@example.org");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(id, "data"), "email")),
+				    "Ann@Example.org");
+		json_decref(id);
+		json_decref(cred);
+	}
+	/* Confirmed already. */
+	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
+		       SESAME_CONFLICT, "already-confirmed");
+	/* auto_confirm: logs in at once; neither way configured: refused. */
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "bo@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	assert_int_equal(login(e, "auto", "bo@example.org", "pass-word", &s, &err), SESAME_OK);
+	json_decref(s);
+	expect_refused(act(e, "neither", "register", json_object(), &err), &err, SESAME_UNAVAILABLE, "provider");
+}
+
+/* Hostile item 38: variants of one address are one account; mail goes to
+ * the stored address only. */
+static void test_one_canonical_address(void **state)
+{
+	struct env *e = *state;
+	json_t *mail;
+	sesame_error err;
+
+	assert_int_equal(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "Mixed@Example.com", "password", "pw-123456"), &err),
+	    SESAME_OK);
+	expect_refused(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "mixed@EXAMPLE.com", "password", "pw-654321"), &err),
+	    &err, SESAME_CONFLICT, "name-in-use");
+	expect_refused(act(e, "up", "register",
+			   json_pack("{s:s, s:s}", "email", "mixed@ex\xc3\xa4mple.com", "password", "pw-654321"), &err),
+		       &err, SESAME_MALFORMED, "email");
+	expect_refused(act(e, "up", "register", json_pack("{s:s, s:s}", "email", "no-at-sign", "password", "pw-654321"),
+			   &err),
+		       &err, SESAME_MALFORMED, "email");
+	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "MIXED@example.COM"), &err), SESAME_OK);
+	mail = last_mail(e);
+	assert_string_equal(json_string_value(json_object_get(mail, "email")), "Mixed@Example.com");
+	json_decref(mail);
+	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "nobody@example.com"), &err), &err,
+		       SESAME_NOT_FOUND, "user");
+}
+
+/* Hostile item 36: 6..128 characters, NUL refused, never truncated. */
+static void test_password_rules(void **state)
+{
+	struct env *e = *state;
+	char long_pw[130];
+	json_t *s = NULL, *args;
+	sesame_error err;
+
+	expect_refused(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", "12345"), &err),
+		       &err, SESAME_MALFORMED, "password");
+	memset(long_pw, 'x', 129);
+	long_pw[129] = '\0';
+	expect_refused(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err),
+		       &err, SESAME_MALFORMED, "password");
+	args = json_pack("{s:s, s:s#}", "email", "a@b.c", "password", "abc\0defgh", (size_t)9);
+	expect_refused(act(e, "auto", "register", args, &err), &err, SESAME_MALFORMED, "password");
+	/* Six characters of two bytes each are six characters. */
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "u@b.c", "password", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"),
+			     &err),
+			 SESAME_OK);
+	long_pw[128] = '\0';
+	assert_int_equal(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err),
+			 SESAME_OK);
+	/* All 128 count: the 127-character prefix is a wrong password. */
+	long_pw[127] = '\0';
+	expect_refused(login(e, "auto", "a@b.c", long_pw, &s, &err), &err, SESAME_REJECTED, "password");
+	long_pw[127] = 'x';
+	assert_int_equal(login(e, "auto", "a@b.c", long_pw, &s, &err), SESAME_OK);
+	json_decref(s);
+}
+
+/* Hostile item 37: the same answer, and a KDF run, either way; then the
+ * account is throttled. */
+static void test_unknown_user_and_wrong_password_alike(void **state)
+{
+	struct env *e = *state;
+	char unknown[SESAME_ERROR_TEXT_LENGTH];
+	uint64_t before;
+	json_t *s = NULL;
+	sesame_error err;
+
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "right-pw"), &err),
+	    SESAME_OK);
+	before = atomic_load(&e->ctx->kdf_runs);
+	expect_refused(login(e, "auto", "nobody@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "password");
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + 1);
+	snprintf(unknown, sizeof(unknown), "%s", err.text);
+	expect_refused(login(e, "auto", "cy@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "password");
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + 2);
+	assert_string_equal(err.text, unknown);
+	/* max_failures of "auto" is the default 10; "up" has 3. */
+	assert_int_equal(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "dee@example.org", "password", "right-pw"), &err),
+	    SESAME_OK);
+	for (int i = 0; i < 3; i++)
+		expect_refused(login(e, "up", "dee@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
+			       "password");
+	expect_refused(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+	/* The window passes. */
+	e->ctx->clock_offset += 901;
+	expect_refused(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "pending");
+}
+
+static void test_reset_ends_sessions(void **state)
+{
+	struct env *e = *state;
+	json_t *s = NULL, *mail, *out = NULL, *confirm;
+	sesame_error err;
+
+	assert_int_equal(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "old-pass"), &err),
+	    SESAME_OK);
+	confirm = last_mail(e);
+	assert_int_equal(act(e, "up", "confirm", token_args(confirm, NULL), &err), SESAME_OK);
+	assert_int_equal(login(e, "up", "eve@example.org", "old-pass", &s, &err), SESAME_OK);
+	assert_int_equal(act(e, "up", "reset/send", json_pack("{s:s}", "email", "EVE@example.org"), &err), SESAME_OK);
+	mail = last_mail(e);
+	assert_string_equal(json_string_value(json_object_get(mail, "email")), "eve@example.org");
+	/* A confirm token is not a reset token; bad passwords are refused first. */
+	expect_refused(act(e, "up", "reset", token_args(confirm, "new-pass"), &err), &err, SESAME_REJECTED, "token");
+	expect_refused(act(e, "up", "reset", token_args(mail, "short"), &err), &err, SESAME_MALFORMED, "password");
+	assert_int_equal(act(e, "up", "reset", token_args(mail, "new-pass"), &err), SESAME_OK);
+	expect_refused(act(e, "up", "reset", token_args(mail, "other-pass"), &err), &err, SESAME_REJECTED, "token");
+	/* The old session is over, the old password too. */
+	expect_refused(sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err),
+		       &err, SESAME_REJECTED, "session");
+	json_decref(s);
+	expect_refused(login(e, "up", "eve@example.org", "old-pass", &s, &err), &err, SESAME_REJECTED, "password");
+	assert_int_equal(login(e, "up", "eve@example.org", "new-pass", &s, &err), SESAME_OK);
+	json_decref(s);
+	json_decref(mail);
+	json_decref(confirm);
+}
+
+static void test_tokens_expire_and_mailer_failures(void **state)
+{
+	struct env *e = *state;
+	json_t *mail;
+	sesame_error err;
+	char *flag;
+
+	assert_int_equal(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "fay@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	mail = last_mail(e);
+	e->ctx->clock_offset += 1801; /* token_ttl defaults to 30 minutes */
+	expect_refused(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
+	json_decref(mail);
+	expect_refused(act(e, "up", "confirm", json_pack("{s:s, s:s}", "token", "x", "tokenId", "y"), &err), &err,
+		       SESAME_REJECTED, "token");
+	/* The mailer is down: unavailable, and the account still pending. */
+	flag = tu_write(e->dir, "fail", "", 0644);
+	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), &err,
+		       SESAME_UNAVAILABLE, "sender");
+	unlink(flag);
+	free(flag);
+	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), SESAME_OK);
+	mail = last_mail(e);
+	assert_int_equal(act(e, "up", "confirm", token_args(mail, NULL), &err), SESAME_OK);
+	json_decref(mail);
+}
+
+/* Hostile item 35: a hash weaker than the configuration is replaced at
+ * the next successful login. */
+static void test_rehash_when_parameters_rise(void **state)
+{
+	struct env *e = *state;
+	json_t *s = NULL, *rec = NULL;
+	struct store *st;
+	sesame_error err;
+
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "gil@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	/* "auto" has log2_n 10; raise it. */
+	free(tu_write(e->drop, "auto.json",
+		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 11}}}",
+		      0644));
+	{
+		sesame_error e2;
+
+		sesame_free(e->ctx);
+		e->ctx = sesame_new();
+		sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+		assert_int_equal(sesame_configure(e->ctx, e->main, 0, &e2), SESAME_OK);
+	}
+	assert_int_equal(login(e, "auto", "gil@example.org", "pass-word", &s, &err), SESAME_OK);
+	json_decref(s);
+	assert_int_equal(ctx_store(e->ctx, &st, &err), SESAME_OK);
+	assert_int_equal(st->desc->kv_get(st->h, NULL, "auto", "user:gil@example.org", ctx_now(e->ctx), &rec, &err),
+			 SESAME_OK);
+	assert_int_equal(strncmp(json_string_value(json_object_get(rec, "hash")), "$scrypt$ln=11,", 14), 0);
+	json_decref(rec);
+	assert_int_equal(login(e, "auto", "gil@example.org", "pass-word", &s, &err), SESAME_OK);
+	json_decref(s);
+}
+
+static void test_deleted_user_frees_the_address_and_cli(void **state)
+{
+	struct env *e = *state;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	char cmd[2048], *out = NULL, *errtext = NULL;
+	json_t *s = NULL;
+	sesame_error err;
+
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	/* Through the sesame command, the password on its stdin. */
+	snprintf(cmd, sizeof(cmd),
+		 "printf '%%s' '{\"username\": \"hal@example.org\", \"password\": \"pass-word\"}' | '%s' --config '%s' "
+		 "login auto -",
+		 tu_env("SESAME_CLI"), e->main);
+	assert_int_equal(tu_run(cmd, &out, &errtext), 0);
+	s = json_loads(out, 0, NULL);
+	assert_non_null(s);
+	free(out);
+	free(errtext);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '%%s' '{\"username\": \"hal@example.org\", \"password\": \"wrong-pw\"}' | '%s' --config '%s' "
+		 "login auto -",
+		 tu_env("SESAME_CLI"), e->main);
+	assert_int_not_equal(tu_run(cmd, &out, &errtext), 0);
+	assert_non_null(strstr(errtext, "invalid username/password"));
+	free(out);
+	free(errtext);
+	assert_int_equal(sesame_user_delete(sys, json_string_value(json_object_get(s, "user_id")), &err), SESAME_OK);
+	json_decref(s);
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "new-pass"), &err),
+	    SESAME_OK);
+	sesame_caller_free(sys);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_register_confirm_login, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_canonical_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_password_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_user_and_wrong_password_alike, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_ends_sessions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tokens_expire_and_mailer_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rehash_when_parameters_rise, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleted_user_frees_the_address_and_cli, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -136,8 +136,9 @@ static void test_anon_logins_throttled_per_address(void **state)
 		}
 		http_free(&r);
 	}
-	/* Tokens grow back at 4 a minute; a slow machine may regain one. */
-	assert_in_range(ok, 2, 3);
+	/* Never more than the bucket's 4, at least 2 refused; tokens grow back
+	 * at 4 a minute, so a slow machine may have regained some. */
+	assert_in_range(ok, 2, 4);
 	/* Other providers are not throttled by it. */
 	s = client_login(d, LOGIN("alpha"), "{\"user\": \"not-anon\"}", NULL, &r);
 	assert_non_null(s);

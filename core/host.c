@@ -184,8 +184,8 @@ static int host_link_identity(sesame_instance *self, const char *user_id, const 
 	rc = ctx_store(self->ctx, &st, err);
 	if (rc != SESAME_OK)
 		return rc;
-	identity = json_pack("{s:s, s:s, s:s, s:O?, s:{}}", "provider", self->conf->name, "provider_type",
-			     self->conf->type, "id", uid, "data", data, "private");
+	identity = json_pack("{s:s, s:s, s:s, s:o, s:{}}", "provider", self->conf->name, "provider_type",
+			     self->conf->type, "id", uid, "data", data ? json_deep_copy(data) : json_object(), "private");
 	if (!identity)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	rc = user_id ? accounts_link(st, user_id, identity, ctx_now(self->ctx), &user, err)

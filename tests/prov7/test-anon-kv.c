@@ -226,6 +226,48 @@ static void test_kv_entry_bound_to_user_goes_with_it(void **state)
 	json_decref(s);
 }
 
+/* link_identity/unlink_identity: an identity the provider issues logs in
+ * as the user it was linked to; a server user goes with its identity. */
+static void test_link_and_unlink_identity(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "owner"), *owner = NULL, *server = NULL, *l, *user = NULL;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	char args[256];
+	sesame_error err;
+
+	snprintf(args, sizeof(args), "{\"key\": \"issued-1\", \"user_id\": \"%s\"}", member(s, "user_id"));
+	assert_int_equal(act(e, NULL, "kv", "link", args, &owner, &err), SESAME_OK);
+	assert_string_equal(json_string_value(owner), member(s, "user_id"));
+	l = login(e, "kv", "issued-1");
+	assert_string_equal(member(l, "user_id"), member(s, "user_id"));
+	json_decref(l);
+	/* Held already: a conflict, by this user or another. */
+	expect_refused(act(e, NULL, "kv", "link", "{\"key\": \"issued-1\"}", &server, &err), &err, SESAME_CONFLICT,
+		       "linked");
+	assert_int_equal(act(e, NULL, "kv", "unlink", "{\"key\": \"issued-1\"}", NULL, &err), SESAME_OK);
+	expect_refused(act(e, NULL, "kv", "unlink", "{\"key\": \"issued-1\"}", NULL, &err), &err, SESAME_NOT_FOUND,
+		       "identity");
+	assert_int_equal(sesame_user_get(sys, member(s, "user_id"), &user, &err), SESAME_OK);
+	assert_int_equal(json_array_size(json_object_get(user, "identities")), 1);
+	json_decref(user);
+	/* No user: a new server user, deleted when its identity goes. */
+	assert_int_equal(act(e, NULL, "kv", "link", "{\"key\": \"issued-2\"}", &server, &err), SESAME_OK);
+	assert_int_equal(sesame_user_get(sys, json_string_value(server), &user, &err), SESAME_OK);
+	assert_string_equal(member(user, "type"), "server");
+	json_decref(user);
+	assert_int_equal(act(e, NULL, "kv", "unlink", "{\"key\": \"issued-2\"}", NULL, &err), SESAME_OK);
+	expect_refused(sesame_user_get(sys, json_string_value(server), &user, &err), &err, SESAME_NOT_FOUND, "user");
+	/* No such user. */
+	expect_refused(act(e, NULL, "kv", "link", "{\"key\": \"x\", \"user_id\": \"000000000000000000000000\"}",
+			   NULL, &err),
+		       &err, SESAME_NOT_FOUND, "user");
+	json_decref(owner);
+	json_decref(server);
+	sesame_caller_free(sys);
+	json_decref(s);
+}
+
 static void test_action_errors_and_caller(void **state)
 {
 	struct env *e = *state;
@@ -358,6 +400,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kv_refuses_bad_keys_and_hides_expired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_entry_bound_to_user_goes_with_it, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_action_errors_and_caller, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_and_unlink_identity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anon_config_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anon_each_login_a_new_user_with_long_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anon_logout_deletes_link_signs_up, setup, teardown),

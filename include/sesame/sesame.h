@@ -235,7 +235,7 @@ SESAME_API int sesame_caller_from_access_token(sesame_ctx *ctx, const char *acce
  * session (the App Services API key routes authenticate with it).  Its
  * claims (sesame_caller_claims()) are the refresh token's.  Errors:
  * SESAME_REJECTED "session" (ended), "typ" (not a refresh token), and
- * those of signature checks.  Since 0.2.
+ * those of signature checks.  Since 0.1.
  */
 SESAME_API int sesame_caller_from_refresh_token(sesame_ctx *ctx, const char *refresh_token, sesame_caller **caller,
 						sesame_error *err);
@@ -333,7 +333,7 @@ SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *us
  * or NULL.  Errors: SESAME_NOT_FOUND "provider" (no such enabled
  * instance), SESAME_NOT_FOUND "action" (the plugin has no such operation
  * or no action hook), SESAME_UNAVAILABLE "provider" (its init failed),
- * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.2.
+ * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.1.
  */
 SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err);

@@ -104,6 +104,7 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 			    json_t **session, sesame_error *err)
 {
 	json_t *identity = NULL, *user = NULL;
+	struct sessions *s;
 	struct store *st;
 	int rc;
 
@@ -114,7 +115,11 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 	rc = sesame_verify_credential(ctx, provider, credential, &identity, err);
 	if (rc != SESAME_OK)
 		return rc;
-	rc = ctx_store(ctx, &st, err);
+	/* The signing key first: a login that cannot end in a session must
+	 * not create a user either. */
+	rc = ctx_sessions(ctx, &s, err);
+	if (rc == SESAME_OK)
+		rc = ctx_store(ctx, &st, err);
 	if (rc == SESAME_OK)
 		rc = accounts_login(st, identity, ctx_now(ctx), &user, NULL, err);
 	if (rc == SESAME_OK)

@@ -8,6 +8,8 @@
  * is reported.
  *
  *   verify KEYDIR OUTDIR [--quick] [--seconds S] [--reps N] [--jose SCRIPT]
+ *   verify KEYDIR OUTDIR --profile ALG N   only N sesame verifications of
+ *                                          ALG, for perf or callgrind
  */
 #include "config.h"
 
@@ -58,10 +60,10 @@ struct alg_case {
 };
 
 static struct alg_case cases[] = {
-    {"RS256", "rs256", "rsa.pem", "rsa.pub.pem"},
-    {"ES256", "es256", "ec256.pem", "ec256.pub.pem"},
-    {"EdDSA", "eddsa", "ed25519.pem", "ed25519.pub.pem"},
-    {"HS256", "hs256", NULL, NULL},
+    {.name = "RS256", .label = "rs256", .priv = "rsa.pem", .pub = "rsa.pub.pem"},
+    {.name = "ES256", .label = "es256", .priv = "ec256.pem", .pub = "ec256.pub.pem"},
+    {.name = "EdDSA", .label = "eddsa", .priv = "ed25519.pem", .pub = "ed25519.pub.pem"},
+    {.name = "HS256", .label = "hs256"},
 };
 
 static const char *const audiences[] = {"1234987819200.apps.googleusercontent.com", NULL};
@@ -398,6 +400,8 @@ int main(int argc, char **argv)
 	double seconds = 0.5;
 	int reps = 5, i, rep, k;
 	bool have[N_IMPL] = {true, true, false, false};
+	const char *profile = NULL;
+	long profile_n = 0;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: verify KEYDIR OUTDIR [--quick] [--seconds S] [--reps N] [--jose SCRIPT]\n");
@@ -413,6 +417,9 @@ int main(int argc, char **argv)
 			seconds = strtod(argv[++i], NULL);
 		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
 			reps = (int)strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--profile") == 0 && i + 2 < argc) {
+			profile = argv[++i];
+			profile_n = strtol(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--jose") == 0 && i + 1 < argc) {
 			jose = argv[++i];
 		} else {
@@ -429,6 +436,16 @@ int main(int argc, char **argv)
 #endif
 	for (k = 0; k < (int)ARRAY_SIZE(cases); k++)
 		prepare(&cases[k], keydir, outdir);
+	if (profile) {
+		for (k = 0; k < (int)ARRAY_SIZE(cases) && strcmp(cases[k].name, profile) != 0; k++)
+			;
+		if (k == (int)ARRAY_SIZE(cases))
+			die("no such alg", profile);
+		for (; profile_n > 0; profile_n--)
+			if (!one_sesame(&cases[k]))
+				die("a verification failed", profile);
+		return 0;
+	}
 	if (jose) {
 		have[I_JOSE] = measure_jose(jose, outdir, &cases[0], 0.05) > 0;
 		if (!have[I_JOSE])

@@ -412,6 +412,26 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* sesame_access_token_verify on a token of a real login: what a resource
+ * server pays per request, without and with the session lookup. */
+static double rate_access(sesame_ctx *ctx, const char *token, unsigned flags, double seconds)
+{
+	double t0 = now_s(), t;
+	long n = 0;
+
+	do {
+		json_t *claims = NULL;
+		sesame_error err;
+
+		if (sesame_access_token_verify(ctx, token, flags, &claims, &err) != SESAME_OK)
+			die("sesame_access_token_verify", err.text);
+		json_decref(claims);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return (double)n / (t - t0);
+}
+
 /* ---- main -------------------------------------------------------------------- */
 
 struct setup {
@@ -422,6 +442,8 @@ struct setup {
 	json_t **pool;
 	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
 	double ratio_parts[MAX_REPS];
+	double access[2][MAX_REPS];
+	char *access_token;
 };
 
 static void load_keys(void)
@@ -447,14 +469,14 @@ static void load_keys(void)
 }
 
 /* A working copy of the base database of `users` and its config. */
-static const char *prepare_setup(struct setup *s, long users, const char *sync)
+static const char *prepare_setup(struct setup *s, const char *tag, long users, const char *sync)
 {
 	char base[4096], name[64];
 
 	s->users = users;
 	s->sync = sync;
 	base_db(users, base, sizeof(base));
-	snprintf(name, sizeof(name), "run-%ld-%s", users, sync);
+	snprintf(name, sizeof(name), "%s-%ld-%s", tag, users, sync);
 	snprintf(s->db, sizeof(s->db), "%s/%s.db", workdir, name);
 	copy_db(base, s->db);
 	return write_config(name, s->db, sync);
@@ -479,13 +501,24 @@ int main(int argc, char **argv)
 	load_keys();
 	if (argc >= 7 && strcmp(argv[4], "--serve") == 0) {
 		struct setup s;
+		const char *conf = prepare_setup(&s, "serve", strtol(argv[5], NULL, 10), argv[6]);
+		json_t **pool = returning_pool(s.users);
+		char path[4096];
+		FILE *f;
 
-		printf("%s\n", prepare_setup(&s, strtol(argv[5], NULL, 10), argv[6]));
+		snprintf(path, sizeof(path), "%s/serve-%ld-%s/tokens.txt", workdir, s.users, s.sync);
+		f = fopen(path, "w");
+		for (i = 0; f && i < POOL; i++)
+			fprintf(f, "%s\n", json_string_value(json_object_get(pool[i], "token")));
+		if (!f || fclose(f) != 0)
+			die("cannot write", path);
+		free_pool(pool, POOL);
+		printf("%s\n%s\n", conf, path);
 		return 0;
 	}
 	if (argc >= 8 && strcmp(argv[4], "--returning") == 0) {
 		struct setup s;
-		const char *conf = prepare_setup(&s, strtol(argv[5], NULL, 10), argv[6]);
+		const char *conf = prepare_setup(&s, "inproc", strtol(argv[5], NULL, 10), argv[6]);
 
 		s.ctx = open_ctx(conf);
 		s.pool = returning_pool(s.users);
@@ -519,10 +552,19 @@ int main(int argc, char **argv)
 		struct setup *s = &setups[k];
 
 		memset(s, 0, sizeof(*s));
-		s->ctx = open_ctx(prepare_setup(s, all_sizes[k / 2], syncs[k % 2]));
+		s->ctx = open_ctx(prepare_setup(s, "run", all_sizes[k / 2], syncs[k % 2]));
 		s->pool = returning_pool(s->users);
 		/* Warm: the first logins open connections and prepare statements. */
 		rate_returning(s->ctx, s->pool, 0.05);
+	}
+	{
+		json_t *session = NULL;
+		sesame_error err;
+
+		if (sesame_login(setups[0].ctx, PROVIDER, setups[0].pool[0], NULL, &session, &err) != SESAME_OK)
+			die("sesame_login", err.text);
+		setups[0].access_token = strdup(json_string_value(json_object_get(session, "access_token")));
+		json_decref(session);
 	}
 	fprintf(stderr, "login: signing %d new-identity credentials\n", n_new * reps * n_sizes * 2);
 	for (rep = 0; rep < reps; rep++) {
@@ -545,6 +587,9 @@ int main(int argc, char **argv)
 			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
 			free_pool(fresh, n_new);
 		}
+		setups[0].access[0][rep] = rate_access(setups[0].ctx, setups[0].access_token, 0, seconds / 2);
+		setups[0].access[1][rep] =
+		    rate_access(setups[0].ctx, setups[0].access_token, SESAME_VERIFY_SESSION, seconds / 2);
 	}
 
 	printf("\nIn-process login, logins/s (median of %d alternated runs)\n", reps);
@@ -558,7 +603,11 @@ int main(int argc, char **argv)
 		       median(s->ret, reps), median(s->new_, reps), median(s->verify, reps), median(s->sign, reps),
 		       median(s->upsert, reps), parts, median(s->ratio_parts, reps));
 	}
-	printf("(parts: one RS256 credential verification + one ES256 signature + one raw upsert transaction)\n\n");
+	printf("(parts: one RS256 credential verification + one ES256 signature + one raw upsert transaction)\n");
+	printf("sesame_access_token_verify: %.0f tokens/s, %.0f with SESAME_VERIFY_SESSION (%ld users, %s)\n\n",
+	       median(setups[0].access[0], reps), median(setups[0].access[1], reps), setups[0].users, setups[0].sync);
+	printf("bench: access_token_verify %.0f tokens/s\n", median(setups[0].access[0], reps));
+	printf("bench: access_token_verify_session %.0f tokens/s\n", median(setups[0].access[1], reps));
 	for (k = 0; k < n_sizes * 2; k++) {
 		struct setup *s = &setups[k];
 
@@ -587,6 +636,7 @@ int main(int argc, char **argv)
 		free_pool(setups[k].pool, POOL);
 		sesame_free(setups[k].ctx);
 	}
+	free(setups[0].access_token);
 	keys_free(rs_signer);
 	jose_key_clear(&es_key);
 	return 0;

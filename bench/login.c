@@ -28,12 +28,12 @@
 #include "internal.h"
 #include "jose.h"
 
-#define MAX_REPS     15
-#define POOL	     400 /* returning identities: tokens signed before timing */
-#define APP	     "bench-app"
-#define ISSUER	     "https://issuer.bench.example"
-#define PROVIDER     "ct"
-#define MAX_SIZES    3
+#define MAX_REPS 15
+#define POOL 400 /* returning identities: tokens signed before timing */
+#define APP "bench-app"
+#define ISSUER "https://issuer.bench.example"
+#define PROVIDER "ct"
+#define MAX_SIZES 3
 
 static const char *builddir, *keydir, *workdir;
 static struct sesame_keys *rs_signer; /* RS256 private: the credentials */
@@ -204,7 +204,8 @@ static void base_db(long users, char *path, size_t len)
 	snprintf(sql, sizeof(sql),
 		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld)"
 		 " INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
-		 " SELECT '" PROVIDER "', 'u' || i, 'custom-token', printf('%%024x', i),"
+		 " SELECT '" PROVIDER
+		 "', 'u' || i, 'custom-token', printf('%%024x', i),"
 		 " json_object('name', 'User ' || i, 'email', 'user' || i || '@example.com'), '{}',"
 		 " 1700000000, 1700000000 FROM n",
 		 users);
@@ -335,10 +336,10 @@ static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
 /* One ES256 signature of access-token-like claims with a prepared key. */
 static double rate_sign(double seconds)
 {
-	json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", "0123456789abcdef01234567",
-				   "aud", APP, "iss", "http://127.0.0.1", "iat", (json_int_t)time(NULL), "exp",
-				   (json_int_t)time(NULL) + 1800, "typ", "access", "sid", "0123456789abcdef76543210",
-				   "baas_device_id", "00112233445566778899aabb");
+	json_t *claims =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", "0123456789abcdef01234567", "aud", APP, "iss",
+		      "http://127.0.0.1", "iat", (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 1800, "typ",
+		      "access", "sid", "0123456789abcdef76543210", "baas_device_id", "00112233445566778899aabb");
 	double t0 = now_s(), t;
 	long n = 0;
 
@@ -371,18 +372,20 @@ static double rate_upsert(const char *dbpath, const char *sync, long users, doub
 	sqlite3_busy_timeout(db, 5000);
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s", sync);
 	exec_sql(db, pragma);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
-			       " VALUES ('" PROVIDER "', ?1, 'custom-token', '000000000000000000000001', ?2, '{}', ?3, ?3)"
-			       " ON CONFLICT (instance, uid) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-			       -1, &up, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		db,
+		"INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
+		" VALUES ('" PROVIDER "', ?1, 'custom-token', '000000000000000000000001', ?2, '{}', ?3, ?3)"
+		" ON CONFLICT (instance, uid) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+		-1, &up, NULL) != SQLITE_OK)
 		die("prepare", sqlite3_errmsg(db));
 	t0 = now_s();
 	do {
 		snprintf(uid, sizeof(uid), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
 		exec_sql(db, "BEGIN IMMEDIATE");
 		sqlite3_bind_text(up, 1, uid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1,
+				  SQLITE_STATIC);
 		sqlite3_bind_int64(up, 3, (sqlite3_int64)time(NULL));
 		if (sqlite3_step(up) != SQLITE_DONE)
 			die("upsert", sqlite3_errmsg(db));
@@ -597,7 +600,8 @@ int main(int argc, char **argv)
 	       "sign/s", "upsert/s", "parts/s", "/parts");
 	for (k = 0; k < n_sizes * 2; k++) {
 		struct setup *s = &setups[k];
-		double parts = 1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps));
+		double parts =
+		    1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps));
 
 		printf("%-8ld %-6s %10.0f %10.0f | %9.0f %9.0f %9.0f %10.0f | %7.2fx\n", s->users, s->sync,
 		       median(s->ret, reps), median(s->new_, reps), median(s->verify, reps), median(s->sign, reps),

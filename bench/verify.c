@@ -123,8 +123,8 @@ static json_t *google_claims(int64_t now)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "iss",
 			 issuers[0], "azp", audiences[0], "aud", audiences[0], "sub", "110169484474386276334", "email",
-			 "jane.doe.example@gmail.com", "email_verified", 1, "at_hash", "HK6E_P6Dh8Y93mRNtsDB1Q", "nonce",
-			 "0394852-3190485-2490358", "name", "Jane Doe", "picture",
+			 "jane.doe.example@gmail.com", "email_verified", 1, "at_hash", "HK6E_P6Dh8Y93mRNtsDB1Q",
+			 "nonce", "0394852-3190485-2490358", "name", "Jane Doe", "picture",
 			 "https://lh3.googleusercontent.com/a/ACg8ocJ-2Xq0f9aZk3sVx_example_photo_id=s96-c",
 			 "given_name", "Jane", "family_name", "Doe", "locale", "en", "iat", (json_int_t)now, "exp",
 			 (json_int_t)(now + 3600), "hd", "example.com");

@@ -279,6 +279,8 @@ static void free_pool(json_t **pool, int n)
 	free(pool);
 }
 
+static int cmp_double(const void *a, const void *b);
+
 /* ---- measurements ---------------------------------------------------------- */
 
 static void login_once(sesame_ctx *ctx, const json_t *cred)
@@ -302,6 +304,26 @@ static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds)
 		t = now_s();
 	} while (t - t0 < seconds);
 	return (double)n / (t - t0);
+}
+
+/* Per-login latency percentiles on stderr (one thread, no HTTP): tells
+ * the store's own stalls (WAL checkpoints) from the daemon's. */
+static void latencies(sesame_ctx *ctx, json_t **pool, double seconds)
+{
+	static double lat[200000];
+	double t0 = now_s(), t = t0;
+	long n = 0;
+
+	while (t - t0 < seconds && n < (long)ARRAY_SIZE(lat)) {
+		double a = now_s();
+
+		login_once(ctx, pool[n % POOL]);
+		t = now_s();
+		lat[n++] = (t - a) * 1000;
+	}
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	fprintf(stderr, "in-process latency over %ld logins: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n", n,
+		lat[n / 2], lat[n * 99 / 100], lat[n * 999 / 1000], lat[n - 1]);
 }
 
 static double rate_new(sesame_ctx *ctx, json_t **fresh, int n)
@@ -527,6 +549,7 @@ int main(int argc, char **argv)
 		s.pool = returning_pool(s.users);
 		rate_returning(s.ctx, s.pool, 0.1);
 		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL)));
+		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
 		free_pool(s.pool, POOL);
 		sesame_free(s.ctx);
 		return 0;

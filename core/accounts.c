@@ -53,6 +53,8 @@ struct op {
 	json_t *user;	    /* out: the user record */
 	json_t *identities; /* out: identities of a deleted user */
 	bool created;	    /* out */
+	accounts_then_fn then; /* login: run after the merge, same transaction */
+	void *then_arg;
 };
 
 static int unpack_identity(const json_t *identity, struct ident *id, sesame_error *err)
@@ -260,6 +262,8 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 	json_decref(found);
 	if (rc == SESAME_OK && !o->created)
 		rc = refresh_user(st, txn, o, o->id, true, err);
+	if (rc == SESAME_OK && o->then)
+		rc = o->then(st, txn, o->user, o->then_arg, err);
 	return rc;
 }
 
@@ -278,8 +282,14 @@ static int finish(struct op *o, int rc, json_t **user, bool *created)
 int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t **user, bool *created,
 		   sesame_error *err)
 {
+	return accounts_login_then(st, identity, now, NULL, NULL, user, created, err);
+}
+
+int accounts_login_then(struct store *st, const json_t *identity, int64_t now, accounts_then_fn then, void *arg,
+			json_t **user, bool *created, sesame_error *err)
+{
 	struct ident id;
-	struct op o = {.id = &id, .now = now};
+	struct op o = {.id = &id, .now = now, .then = then, .then_arg = arg};
 	int rc;
 
 	if (user)

@@ -104,8 +104,8 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 			    json_t **session, sesame_error *err)
 {
 	json_t *identity = NULL, *user = NULL;
-	struct sessions *s;
-	struct store *st;
+	struct session_draft draft;
+	struct store *st = NULL;
 	int rc;
 
 	err_clear(err);
@@ -115,15 +115,17 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 	rc = sesame_verify_credential(ctx, provider, credential, &identity, err);
 	if (rc != SESAME_OK)
 		return rc;
-	/* The signing key first: a login that cannot end in a session must
-	 * not create a user either. */
-	rc = ctx_sessions(ctx, &s, err);
-	if (rc == SESAME_OK)
-		rc = ctx_store(ctx, &st, err);
-	if (rc == SESAME_OK)
-		rc = accounts_login(st, identity, ctx_now(ctx), &user, NULL, err);
-	if (rc == SESAME_OK)
-		rc = sessions_create(ctx, st, user, identity, device_id, session, err);
+	rc = ctx_store(ctx, &st, err);
+	if (rc == SESAME_OK) {
+		/* The merge and the session are one transaction: one commit
+		 * (one fsync with synchronous=FULL) per login, not two. */
+		rc = sessions_draft(ctx, identity, device_id, &draft, err);
+		if (rc == SESAME_OK) {
+			rc = accounts_login_then(st, identity, ctx_now(ctx), sessions_draft_insert, &draft, &user, NULL,
+						 err);
+			rc = sessions_draft_finish(ctx, st, user, &draft, rc, session, err);
+		}
+	}
 	json_decref(identity);
 	json_decref(user);
 	return rc;

@@ -309,6 +309,10 @@ struct sesame_provider {
 	 *   {"id": "<provider uid, 1..255 bytes, no NUL>",
 	 *    "data": {...metadata shown to clients, optional...},
 	 *    "private": {...kept for the provider only, optional...}}
+ *
+ * On a later login of the same identity, "data" replaces the stored data;
+ * "private" replaces the stored private data only when present and not
+ * empty (a login without it keeps what an earlier one stored).
 	 *
 	 * The core re-checks it.  Otherwise return SESAME_REJECTED,
 	 * SESAME_MALFORMED, SESAME_UNAVAILABLE or SESAME_INTERNAL and fill err.

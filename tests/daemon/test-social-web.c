@@ -126,6 +126,17 @@ static int setup(void **state)
 				  "client_ids", "web-client", "client_secret", "google-secret", "jwks_uri",
 				  e->s->jwks_url, "token_uri", token_uri, "authorize_uri", authorize_uri,
 				  "redirect_uris", DONE));
+	{
+		char *graph = mockhttp_url(e->s->mock, "/graph");
+
+		social_provider(e->s, "apple",
+				json_pack("{s:s, s:{s:s, s:s}}", "type", "oauth2-apple", "config", "client_id",
+					  "com.example.app", "jwks_uri", e->s->jwks_url));
+		social_provider(e->s, "facebook",
+				json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "oauth2-facebook", "config", "client_id",
+					  "1234567890", "client_secret", "fb-secret", "graph_uri", graph));
+		free(graph);
+	}
 	start_sesamed(e);
 	free(token_uri);
 	free(authorize_uri);
@@ -253,6 +264,47 @@ static void http_login_with_id_token(void **state)
 	assert_int_equal(a.status, 401);
 	answer_clear(&a);
 	free(token);
+}
+
+/* Apple and Facebook credentials over HTTP, as the SDKs send them. */
+static void http_login_apple_and_facebook(void **state)
+{
+	struct env *e = *state;
+	char *token =
+	    social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+			json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
+				  "com.example.app", "sub", "001.apple", "iat", social_now(0), "exp", social_now(600)));
+	char body[8192];
+	struct answer a;
+	json_t *doc;
+
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\", \"provider\": \"oauth2-apple\"}", token);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
+	json_decref(doc);
+	answer_clear(&a);
+	free(token);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"data\": {\"app_id\": \"1234567890\", \"type\": \"USER\", \"is_valid\": true, \"expires_at\": %lld, "
+	    "\"user_id\": \"555\"}}",
+	    (long long)social_now(600));
+	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json", body, NULL);
+	mockhttp_set_str(e->s->mock, "/graph/me", 200, "application/json", "{\"id\": \"555\", \"name\": \"Fay\"}",
+			 NULL);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		 "{\"accessToken\": \"EAAtoken\", \"provider\": \"oauth2-facebook\"}");
+	assert_int_equal(a.status, 200);
+	answer_clear(&a);
+	/* debug_token says no: 401, nothing more. */
+	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json",
+			 "{\"data\": {\"is_valid\": false, \"app_id\": \"1234567890\"}}", NULL);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		 "{\"accessToken\": \"EAAtoken\"}");
+	assert_int_equal(a.status, 401);
+	answer_clear(&a);
 }
 
 /* The decoded query argument `name` of a URL, malloc'd. */
@@ -512,6 +564,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(http_login_with_id_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(http_login_apple_and_facebook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_flow_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_flow_form_post_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_allow_list, setup, teardown),

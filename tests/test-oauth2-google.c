@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "social/socialutil.h"
+#include "testutil.h"
 
 #define RSA_KEY "tests/jws/keys/rsa.pem"
 #define RSA_KID "rsa-1"
@@ -355,9 +356,40 @@ static void config_errors(void **state)
 	json_decref(list);
 }
 
+/* The operator's command line logs in through the same plugin. */
+static void cli_login(void **state)
+{
+	struct social *s = *state;
+	char *config = tu_path(s->dir, "sesame.json"), *token = sign(google_claims("cli-1", "web-client")), *out = NULL,
+	     *errs = NULL, cmd[8192];
+	json_t *doc;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' login google '{\"id_token\": \"%s\"}'", tu_env("SESAME_CLI"),
+		 config, token);
+	if (tu_run(cmd, &out, &errs) != 0)
+		fail_msg("sesame login: %s", errs);
+	doc = json_loads(out, 0, NULL);
+	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
+	json_decref(doc);
+	free(out);
+	free(errs);
+	free(token);
+	/* Refused: exit status 1, nothing written. */
+	token = sign(with(google_claims("cli-2", "web-client"), "exp", json_integer(social_now(-3600))));
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' login google '{\"id_token\": \"%s\"}'", tu_env("SESAME_CLI"),
+		 config, token);
+	assert_int_equal(tu_run(cmd, &out, &errs), 1);
+	assert_int_equal(social_count_users(s), 1);
+	free(out);
+	free(errs);
+	free(token);
+	free(config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(cli_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(id_token_login_and_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_22_claims, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_22_hosted_domain, setup, teardown),

@@ -192,6 +192,20 @@ static void hostile_24_debug_token(void **state)
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
 	mockhttp_set_str(s->mock, "/debug_token", 500, "text/html", "oops", NULL);
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_UNAVAILABLE, "upstream");
+	/* A redirect is refused by the host; the message names the cause but
+	 * not the URL, whose query holds the app secret and the user token. */
+	mockhttp_set_str(s->mock, "/debug_token", 302, "text/html", "", "Location: http://127.0.0.1:1/x");
+	{
+		json_t *cred = token_cred(USER_TOKEN), *id = NULL;
+		sesame_error err;
+
+		assert_int_equal(sesame_verify_credential(s->ctx, "facebook", cred, &id, &err), SESAME_UNAVAILABLE);
+		assert_string_equal(err.reason, "upstream");
+		assert_non_null(strstr(err.text, "redirect"));
+		assert_null(strstr(err.text, APP_SECRET));
+		assert_null(strstr(err.text, "user"));
+		json_decref(cred);
+	}
 	/* The user id is debug_token's: a /me for someone else, or a client
 	 * naming its own id, is refused. */
 	set_debug(s, NULL, NULL);

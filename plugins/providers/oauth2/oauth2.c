@@ -310,6 +310,16 @@ void oa_form_clear(const struct sesame_host *host, struct oa_form *f)
 	f->failed = false;
 }
 
+/* What follows "URL: " in a host HTTP message (the URL cut at 200 bytes). */
+static const char *cause_after_url(const char *text, const char *url)
+{
+	size_t n = strlen(url) < 200 ? strlen(url) : 200;
+
+	if (strncmp(text, url, n) == 0 && text[n] == ':' && text[n + 1] == ' ')
+		return text + n + 2;
+	return strstr(text, url) || strchr(url, '?') ? "the request failed" : text;
+}
+
 int oa_http_json(const struct oa_ctx *c, const char *method, const char *url, const struct oa_form *form,
 		 const char *what, long *status, json_t **reply, sesame_error *err)
 {
@@ -340,8 +350,10 @@ int oa_http_json(const struct oa_ctx *c, const char *method, const char *url, co
 
 		if (rc != SESAME_UNAVAILABLE)
 			return rc;
-		/* Copied first: err->text cannot be both source and target. */
-		snprintf(cause, sizeof(cause), "%s", err ? err->text : "");
+		/* The host's message starts with the URL, whose query may hold
+		 * tokens or the app secret: keep only the cause after it.
+		 * Copied first: err->text cannot be both source and target. */
+		snprintf(cause, sizeof(cause), "%s", err ? cause_after_url(err->text, url) : "");
 		return c->host->error(err, rc, "upstream", "%s cannot be reached: %s", what, cause);
 	}
 	*status = resp.status;

@@ -155,6 +155,13 @@ static int teardown(void **state)
 	if (i == WAIT_SECONDS * 50) {
 		kill(e->pid, SIGKILL);
 		waitpid(e->pid, NULL, 0);
+		fail_msg("sesamed did not stop on SIGTERM");
+	}
+	/* 0: drained, and free of leaks under AddressSanitizer. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char *text = read_log(e);
+
+		fail_msg("sesamed exited with status %d:\n%s", status, text);
 	}
 	social_stop(e->s);
 	free(e->log);

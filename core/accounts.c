@@ -171,13 +171,19 @@ static void reset_outputs(struct op *o)
 	o->created = false;
 }
 
-/* Store the identity's fresh data and private data. */
+/* Store the identity's fresh data, and its private data when the provider
+ * returned some: a login that brings none or an empty object (e.g. an
+ * Apple ID token after a code exchange) keeps what an earlier one stored
+ * (an Apple refresh token needed for revocation at deletion). */
 static int update_identity(struct store *st, sesame_store_txn *txn, const struct op *o, sesame_error *err)
 {
-	json_t *changes = json_pack("{s:o, s:o, s:I}", "data", object_or_empty(o->id->data), "private",
-				    object_or_empty(o->id->priv), "updated", (json_int_t)o->now);
+	json_t *changes = json_pack("{s:o, s:I}", "data", object_or_empty(o->id->data), "updated", (json_int_t)o->now);
 	int rc;
 
+	if (changes && json_object_size(o->id->priv) > 0 && json_object_set(changes, "private", o->id->priv) != 0) {
+		json_decref(changes);
+		changes = NULL;
+	}
 	if (!changes)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	rc = st->desc->identity_update(st->h, txn, o->id->provider, o->id->uid, changes, err);

@@ -551,6 +551,7 @@ static void server_free(struct server *srv)
 	slot_destroy(&srv->slot);
 	metrics_free(srv->metrics);
 	throttle_free(srv->throttle);
+	weblogin_free(srv->weblogin);
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
@@ -581,7 +582,8 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	slot_init(&srv->slot, a);
 	srv->metrics = metrics_new();
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
-	if (!srv->metrics || !srv->throttle) {
+	srv->weblogin = weblogin_new();
+	if (!srv->metrics || !srv->throttle || !srv->weblogin) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}

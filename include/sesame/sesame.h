@@ -131,6 +131,20 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx);
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err);
 
+/*
+ * Run the provider-specific operation `name` of the provider instance
+ * `provider` with `args` (borrowed): e.g. "authorize_url" of the social
+ * providers, which builds the authorization URL of the web redirect flow
+ * from {"redirect", "redirect_uri", "state", "code_challenge"} and refuses a
+ * redirect outside its redirect_uris (SESAME_REJECTED, reason "redirect").
+ * On SESAME_OK `*result` is a new reference (or NULL).  Errors: those of
+ * sesame_verify_credential() for the instance; SESAME_NOT_FOUND (reason
+ * "action") when the provider has no such operation.  Thread-safe.
+ * Since 0.2.
+ */
+SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
+				      json_t **result, sesame_error *err);
+
 /* ---- logins and sessions ------------------------------------------------ */
 
 /*

@@ -463,7 +463,7 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "sesame: no api-key provider is configured\n");
 		rc = exit_code(SESAME_NOT_FOUND);
 	} else {
-		rc = sesame_provider_action(ctx, sys, name, argv[0], args, &out, &err);
+		rc = sesame_provider_action_as(ctx, sys, name, argv[0], args, &out, &err);
 		rc = rc != SESAME_OK ? fail(rc, &err) : out ? print_json(out) : 0;
 	}
 	free(name);

@@ -53,6 +53,8 @@ struct op {
 	json_t *user;	    /* out: the user record */
 	json_t *identities; /* out: identities of a deleted user */
 	bool created;	    /* out */
+	accounts_then_fn then; /* login: run after the merge, same transaction */
+	void *then_arg;
 	const char *user_type; /* create_user(): NULL means "normal" */
 };
 
@@ -170,13 +172,19 @@ static void reset_outputs(struct op *o)
 	o->created = false;
 }
 
-/* Store the identity's fresh data and private data. */
+/* Store the identity's fresh data, and its private data when the provider
+ * returned some: a login that brings none or an empty object (e.g. an
+ * Apple ID token after a code exchange) keeps what an earlier one stored
+ * (an Apple refresh token needed for revocation at deletion). */
 static int update_identity(struct store *st, sesame_store_txn *txn, const struct op *o, sesame_error *err)
 {
-	json_t *changes = json_pack("{s:o, s:o, s:I}", "data", object_or_empty(o->id->data), "private",
-				    object_or_empty(o->id->priv), "updated", (json_int_t)o->now);
+	json_t *changes = json_pack("{s:o, s:I}", "data", object_or_empty(o->id->data), "updated", (json_int_t)o->now);
 	int rc;
 
+	if (changes && json_object_size(o->id->priv) > 0 && json_object_set(changes, "private", o->id->priv) != 0) {
+		json_decref(changes);
+		changes = NULL;
+	}
 	if (!changes)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	rc = st->desc->identity_update(st->h, txn, o->id->provider, o->id->uid, changes, err);
@@ -262,6 +270,8 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 	json_decref(found);
 	if (rc == SESAME_OK && !o->created)
 		rc = refresh_user(st, txn, o, o->id, true, err);
+	if (rc == SESAME_OK && o->then)
+		rc = o->then(st, txn, o->user, o->then_arg, err);
 	return rc;
 }
 
@@ -280,8 +290,14 @@ static int finish(struct op *o, int rc, json_t **user, bool *created)
 int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t **user, bool *created,
 		   sesame_error *err)
 {
+	return accounts_login_then(st, identity, now, NULL, NULL, user, created, err);
+}
+
+int accounts_login_then(struct store *st, const json_t *identity, int64_t now, accounts_then_fn then, void *arg,
+			json_t **user, bool *created, sesame_error *err)
+{
 	struct ident id;
-	struct op o = {.id = &id, .now = now};
+	struct op o = {.id = &id, .now = now, .then = then, .then_arg = arg};
 	int rc;
 
 	if (user)

@@ -132,7 +132,8 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 			    json_t **session, sesame_error *err)
 {
 	json_t *identity = NULL, *user = NULL;
-	struct store *st;
+	struct session_draft draft;
+	struct store *st = NULL;
 	int rc;
 
 	err_clear(err);
@@ -143,10 +144,16 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 	if (rc != SESAME_OK)
 		return rc;
 	rc = ctx_store(ctx, &st, err);
-	if (rc == SESAME_OK)
-		rc = accounts_login(st, identity, ctx_now(ctx), &user, NULL, err);
-	if (rc == SESAME_OK)
-		rc = sessions_create(ctx, st, user, identity, device_id, session, err);
+	if (rc == SESAME_OK) {
+		/* The merge and the session are one transaction: one commit
+		 * (one fsync with synchronous=FULL) per login, not two. */
+		rc = sessions_draft(ctx, identity, device_id, &draft, err);
+		if (rc == SESAME_OK) {
+			rc = accounts_login_then(st, identity, ctx_now(ctx), sessions_draft_insert, &draft, &user, NULL,
+						 err);
+			rc = sessions_draft_finish(ctx, st, user, &draft, rc, session, err);
+		}
+	}
 	json_decref(identity);
 	json_decref(user);
 	return rc;
@@ -362,7 +369,7 @@ static json_t *caller_json(sesame_caller *c, sesame_error *err)
 	return out;
 }
 
-SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
+SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err)
 {
 	struct sesame_instance *in;
@@ -373,7 +380,7 @@ SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, co
 	if (result)
 		*result = NULL;
 	if (!ctx || !ctx->configured || !provider || !name || (caller && caller->ctx != ctx))
-		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: bad arguments");
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action_as: bad arguments");
 	if (!json_is_object(args))
 		return seterr(err, SESAME_MALFORMED, "args", "the arguments must be a JSON object");
 	in = ctx_instance(ctx, provider);

@@ -141,11 +141,11 @@ static void position(const struct doc *d, const struct seg *path, size_t depth, 
 	}
 }
 
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth,
-		     const char *reason, const char *fmt, ...) SESAME_PRINTF(6, 7);
+static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+		     const char *fmt, ...) SESAME_PRINTF(6, 7);
 
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth,
-		     const char *reason, const char *fmt, ...)
+static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+		     const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	int line, col;
@@ -244,13 +244,13 @@ static int get_ttl(const struct doc *d, json_t *obj, const char *section, const 
 }
 
 /* Refuse members of `obj` not in the NULL-terminated `known`. */
-static int check_keys(const struct doc *d, json_t *obj, const struct seg *path, size_t depth,
-		      const char *const *known, const char *what, sesame_error *err)
+static int check_keys(const struct doc *d, json_t *obj, const struct seg *path, size_t depth, const char *const *known,
+		      const char *what, sesame_error *err)
 {
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		const char *const *k;
 		struct seg full[8];
 
@@ -323,7 +323,7 @@ static int resolve_secrets(const struct doc *d, struct seg *path, size_t depth, 
 		json_t *m;
 
 		*shown = json_object();
-		json_object_foreach(v, k, m) {
+		json_object_foreach (v, k, m) {
 			json_t *sm;
 
 			path[depth].key = k;
@@ -337,7 +337,7 @@ static int resolve_secrets(const struct doc *d, struct seg *path, size_t depth, 
 		json_t *m;
 
 		*shown = json_array();
-		json_array_foreach(v, i, m) {
+		json_array_foreach (v, i, m) {
 			json_t *sm;
 
 			path[depth].key = NULL;
@@ -362,9 +362,9 @@ static int resolve_secrets(const struct doc *d, struct seg *path, size_t depth, 
 				util_free_secret(secret);
 			}
 		} else {
-			rc = doc_error(err, d, path, depth, "path",
-				       "\"%s\" is neither \"@/absolute/path\" (a secret file) nor \"@@...\" (a literal @)",
-				       s);
+			rc = doc_error(
+			    err, d, path, depth, "path",
+			    "\"%s\" is neither \"@/absolute/path\" (a secret file) nor \"@@...\" (a literal @)", s);
 		}
 	} else if (json_is_string(v) && key && secret_key(key)) {
 		*shown = json_string(MASK);
@@ -450,10 +450,10 @@ static int load_store(const struct doc *d, json_t *root, struct config *cfg, ses
 
 static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
-	static const char *const known[] = {"app_id", "state_dir", "plugin_dir", "store_dir", "provider_dirs",
-					    "store", "sessions", "signing_key", "listen", "public_url",
-					    "cors_origins", "tls_cert", "tls_key", "admin_key", "test_mode",
-					    "daemon", NULL};
+	static const char *const known[] = {"app_id",	    "state_dir", "plugin_dir",	"store_dir", "provider_dirs",
+					    "store",	    "sessions",	 "signing_key", "listen",    "public_url",
+					    "cors_origins", "tls_cert",	 "tls_key",	"admin_key", "test_mode",
+					    "daemon",	    NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -461,7 +461,8 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 
 	if (check_keys(d, root, &at, 0, known, "the main configuration", err) != SESAME_OK)
 		return SESAME_CONFIG;
-	if (get_string(d, root, "app_id", &cfg->app_id, false, err) || get_path(d, root, "state_dir", &cfg->state_dir, false, err) ||
+	if (get_string(d, root, "app_id", &cfg->app_id, false, err) ||
+	    get_path(d, root, "state_dir", &cfg->state_dir, false, err) ||
 	    get_path(d, root, "plugin_dir", &cfg->plugin_dir, false, err) ||
 	    get_path(d, root, "store_dir", &cfg->store_dir, false, err) ||
 	    get_path(d, root, "signing_key", &cfg->signing_key, true, err) ||
@@ -496,7 +497,8 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 	if (v) {
 		at.key = "provider_dirs";
 		if (!json_is_array(v) || json_array_size(v) > 16)
-			return doc_error(err, d, &at, 1, "type", "\"provider_dirs\": expected an array of up to 16 absolute paths");
+			return doc_error(err, d, &at, 1, "type",
+					 "\"provider_dirs\": expected an array of up to 16 absolute paths");
 		for (i = 0; i < cfg->n_provider_dirs; i++)
 			free(cfg->provider_dirs[i]);
 		free(cfg->provider_dirs);
@@ -509,7 +511,8 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 			struct seg p[2] = {{"provider_dirs", 0}, {NULL, i}};
 
 			if (!json_is_string(e) || json_string_value(e)[0] != '/')
-				return doc_error(err, d, p, 2, "path", "\"provider_dirs\"[%zu]: expected an absolute path", i);
+				return doc_error(err, d, p, 2, "path",
+						 "\"provider_dirs\"[%zu]: expected an absolute path", i);
 			cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(json_string_value(e));
 		}
 	}
@@ -647,7 +650,7 @@ static int load_metadata_fields(const struct doc *d, json_t *v, sesame_error *er
 
 	if (!json_is_array(v))
 		return doc_error(err, d, at, 1, "type", "\"metadata_fields\": expected an array");
-	json_array_foreach(v, i, f) {
+	json_array_foreach (v, i, f) {
 		json_t *name = json_object_get(f, "name"), *fn = json_object_get(f, "field_name");
 		json_t *req = json_object_get(f, "required");
 
@@ -686,9 +689,10 @@ static int load_provider(const struct dropin *e, struct provider_conf *pc, sesam
 	if (!pc->name || !pc->source)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (!util_valid_instance_name(e->name, MAX_NAME))
-		return seterr_at(err, SESAME_CONFIG, "name", e->path, 0, 0,
-				 "provider instance name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_-]* (at most %d characters)",
-				 e->name, MAX_NAME);
+		return seterr_at(
+		    err, SESAME_CONFIG, "name", e->path, 0, 0,
+		    "provider instance name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_-]* (at most %d characters)",
+		    e->name, MAX_NAME);
 	rc = parse_file(e->path, &text, &len, &root, err);
 	if (rc != SESAME_OK)
 		return rc;
@@ -702,7 +706,8 @@ static int load_provider(const struct dropin *e, struct provider_conf *pc, sesam
 	path[0].key = "type";
 	v = json_object_get(root, "type");
 	if (!v) {
-		rc = seterr_at(err, SESAME_CONFIG, "missing", e->path, 1, 1, "missing \"type\" (e.g. \"custom-token\")");
+		rc =
+		    seterr_at(err, SESAME_CONFIG, "missing", e->path, 1, 1, "missing \"type\" (e.g. \"custom-token\")");
 		goto out;
 	}
 	if (!json_is_string(v) || !util_valid_type_name(json_string_value(v), MAX_NAME)) {
@@ -882,8 +887,9 @@ json_t *config_to_json(const struct config *cfg, bool show_secrets)
 	json_object_set_new(o, "store_dir", json_string(cfg->store_dir));
 	json_object_set_new(o, "provider_dirs", dirs);
 	json_object_set(o, "store", cfg->store);
-	json_object_set_new(o, "sessions", json_pack("{s:I, s:I}", "access_ttl", (json_int_t)cfg->access_ttl,
-						     "refresh_ttl", (json_int_t)cfg->refresh_ttl));
+	json_object_set_new(o, "sessions",
+			    json_pack("{s:I, s:I}", "access_ttl", (json_int_t)cfg->access_ttl, "refresh_ttl",
+				      (json_int_t)cfg->refresh_ttl));
 	json_object_set_new(o, "signing_key", str_or_null(cfg->signing_key));
 	json_object_set_new(o, "listen", json_string(cfg->listen));
 	json_object_set_new(o, "public_url", json_string(cfg->public_url));

@@ -75,15 +75,15 @@ void err_set_source(sesame_error *err, const char *source)
 SESAME_API const char *sesame_status_name(int status)
 {
 	static const char *const names[] = {
-		[SESAME_OK] = "ok",
-		[SESAME_REJECTED] = "rejected",
-		[SESAME_MALFORMED] = "malformed",
-		[SESAME_UNAVAILABLE] = "unavailable",
-		[SESAME_INTERNAL] = "internal",
-		[SESAME_CONFIG] = "config",
-		[SESAME_NOT_FOUND] = "not found",
-		[SESAME_CONFLICT] = "conflict",
-		[SESAME_USAGE] = "usage",
+	    [SESAME_OK] = "ok",
+	    [SESAME_REJECTED] = "rejected",
+	    [SESAME_MALFORMED] = "malformed",
+	    [SESAME_UNAVAILABLE] = "unavailable",
+	    [SESAME_INTERNAL] = "internal",
+	    [SESAME_CONFIG] = "config",
+	    [SESAME_NOT_FOUND] = "not found",
+	    [SESAME_CONFLICT] = "conflict",
+	    [SESAME_USAGE] = "usage",
 	};
 
 	if (status < 0 || (size_t)status >= ARRAY_SIZE(names) || !names[status])

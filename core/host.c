@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "internal.h"
 #include "jose.h"
@@ -104,6 +106,39 @@ static int host_jwt_sign(sesame_instance *self, sesame_keys *keys, const char *k
 	if (!token)
 		return seterr(err, SESAME_USAGE, "usage", "jwt_sign: NULL token");
 	return keys_sign(keys, kid, extra_header, claims, token, err);
+}
+
+static int host_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (!out || (!data && len))
+		return SESAME_USAGE;
+	return EVP_Digest(data ? data : "", len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? SESAME_OK
+											      : SESAME_INTERNAL;
+}
+
+static int host_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32])
+{
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+	EVP_MAC *mac;
+	EVP_MAC_CTX *mctx = NULL;
+	size_t n = 0;
+	int ok = 0;
+
+	if (!out || (!key && key_len) || (!data && len))
+		return SESAME_USAGE;
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (mac)
+		mctx = EVP_MAC_CTX_new(mac);
+	/* A zero-length key is legal HMAC, but OpenSSL wants a pointer. */
+	ok = mctx && EVP_MAC_init(mctx, key_len ? key : (const void *)"", key_len, params) == 1 &&
+	     EVP_MAC_update(mctx, data ? data : (const void *)"", len) == 1 && EVP_MAC_final(mctx, out, &n, 32) == 1 &&
+	     n == 32;
+	EVP_MAC_CTX_free(mctx);
+	EVP_MAC_free(mac);
+	return ok ? SESAME_OK : SESAME_INTERNAL;
 }
 
 /* ---- per-instance key/value data ---------------------------------------- */
@@ -229,14 +264,6 @@ static int host_unlink_identity(sesame_instance *self, const char *uid, sesame_e
 	return rc;
 }
 
-static int host_sha256(const void *data, size_t length, unsigned char digest[32])
-{
-	unsigned int n = 0;
-
-	return EVP_Digest(data, length, digest, &n, EVP_sha256(), NULL) == 1 && n == 32 ? SESAME_OK
-											 : SESAME_INTERNAL;
-}
-
 static int host_password_hash(sesame_instance *self, const char *password, size_t length, unsigned log2_n,
 			      unsigned r, unsigned p, char **phc, sesame_error *err)
 {
@@ -295,13 +322,14 @@ const struct sesame_host host_services = {
 	.jwt_verify = host_jwt_verify,
 	.jwt_sign = host_jwt_sign,
 	.app_id = host_app_id,
+	.sha256 = host_sha256,
+	.hmac_sha256 = host_hmac_sha256,
 	.kv_get = host_kv_get,
 	.kv_put = host_kv_put,
 	.kv_delete = host_kv_delete,
 	.set_session_ttl = host_set_session_ttl,
 	.link_identity = host_link_identity,
 	.unlink_identity = host_unlink_identity,
-	.sha256 = host_sha256,
 	.password_hash = host_password_hash,
 	.password_verify = host_password_verify,
 	.end_sessions = host_end_sessions,

@@ -396,6 +396,17 @@ typedef int (*accounts_identity_fn)(void *data, const json_t *identity, sesame_e
 int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t **user, bool *created,
 		   sesame_error *err);
 
+/* Run inside a login's transaction once the user is merged (`user` borrowed). */
+typedef int (*accounts_then_fn)(struct store *st, sesame_store_txn *txn, const json_t *user, void *arg,
+				sesame_error *err);
+
+/*
+ * accounts_login() that also runs `then` (may be NULL) in the same
+ * transaction, after the merge: a login and its session are one commit.
+ */
+int accounts_login_then(struct store *st, const json_t *identity, int64_t now, accounts_then_fn then, void *arg,
+			json_t **user, bool *created, sesame_error *err);
+
 /*
  * Attach a verified identity to the existing user `user_id` and refresh the
  * user's data.  Idempotent when the identity is already this user's.
@@ -479,6 +490,30 @@ void ctx_sessions_close(sesame_ctx *ctx);
  */
 int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
 		    const char *device_id, json_t **out, sesame_error *err);
+
+/*
+ * sessions_create() in three steps, so that a login stores its session in
+ * the login's own transaction: sessions_draft() checks the signing keys
+ * and draws the device id and refresh secret (nothing written);
+ * sessions_draft_insert() stores the session in `txn` (an accounts_then_fn
+ * with the draft as `arg`); sessions_draft_finish() signs the tokens (on
+ * failure it deletes the session) and frees the draft.  Call
+ * sessions_draft_finish() with rc != SESAME_OK to only free it.
+ */
+struct session_draft {
+	const json_t *identity;
+	const char *device_id;
+	char dev[25];
+	char *jti;
+	char sid[SESAME_STORE_ID_LENGTH + 1];
+	int64_t now, expires;
+	bool inserted;
+};
+int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+		   sesame_error *err);
+int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t *user, void *draft, sesame_error *err);
+int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,
+			  json_t **out, sesame_error *err);
 int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err);
 /* End a session; `*user_id` gets its user's id (malloc'd). */
 /* The claims of a refresh token whose session is live (the API key routes

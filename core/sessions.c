@@ -165,73 +165,113 @@ static int64_t session_ttl(sesame_ctx *ctx, const char *provider)
 /*
  * Open a session: the store records the SHA-256 of 256 fresh random bits
  * (the refresh token's "jti"); the two tokens are then signed around the
- * session's id.
+ * session's id.  A login does the steps itself, storing the session in its
+ * own transaction (one commit per login).
  */
-int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
-		    const char *device_id, json_t **out, sesame_error *err)
+int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+		   sesame_error *err)
 {
-	struct store_session_params p = {0};
-	struct sessions *s;
 	unsigned char secret[SECRET_BYTES];
-	char sid[SESAME_STORE_ID_LENGTH + 1], dev[DEVICE_ID_LENGTH + 1], *jti = NULL, *access = NULL;
-	char *refresh = NULL;
-	const char *uid = json_string_value(json_object_get(user, "id"));
-	int64_t now = ctx_now(ctx);
-	json_t *claims;
+	struct sessions *s;
 	int rc;
 
-	*out = NULL;
+	memset(d, 0, sizeof(*d));
+	/* The signing keys first: a login that cannot sign writes nothing. */
 	rc = ctx_sessions(ctx, &s, err);
 	if (rc != SESAME_OK)
 		return rc;
-	if (!uid)
-		return seterr(err, SESAME_INTERNAL, "user", "user record without an id");
 	/* No device id, or the SDKs' all-zero "none": give the session one. */
 	if (!device_id || !*device_id || strspn(device_id, "0") == strlen(device_id) ||
 	    strlen(device_id) > 64) {
-		if (sessions_new_device_id(dev) != SESAME_OK)
+		if (sessions_new_device_id(d->dev) != SESAME_OK)
 			return seterr(err, SESAME_INTERNAL, "random", "no randomness");
-		device_id = dev;
+		device_id = d->dev;
 	}
 	if (util_random(secret, sizeof(secret)) != SESAME_OK)
 		return seterr(err, SESAME_INTERNAL, "random", "no randomness");
-	jti = b64url_encode(secret, sizeof(secret));
+	d->jti = b64url_encode(secret, sizeof(secret));
 	util_wipe(secret, sizeof(secret));
-	if (!jti)
+	if (!d->jti)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	p.user_id = uid;
-	p.device_id = device_id;
-	p.refresh_token = jti;
-	p.provider = identity ? json_string_value(json_object_get(identity, "provider")) : NULL;
-	p.provider_uid = identity ? json_string_value(json_object_get(identity, "id")) : NULL;
-	p.now = now;
-	p.expires = now + session_ttl(ctx, p.provider);
-	rc = store_session_create(st, NULL, &p, sid, err);
-	if (rc != SESAME_OK)
-		goto out;
-	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id, "iss",
-			   ctx->cfg.public_url, "iat", (json_int_t)now, "exp", (json_int_t)p.expires, "typ", "refresh",
-			   "sid", sid, "jti", jti);
-	rc = claims ? sign(s, claims, &refresh, err) : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	d->identity = identity;
+	d->device_id = device_id;
+	d->now = ctx_now(ctx);
+	d->expires =
+	    d->now + session_ttl(ctx, identity ? json_string_value(json_object_get(identity, "provider")) : NULL);
+	return SESAME_OK;
+}
+
+int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t *user, void *draft, sesame_error *err)
+{
+	struct session_draft *d = draft;
+	struct store_session_params p = {0};
+	int rc;
+
+	p.user_id = json_string_value(json_object_get(user, "id"));
+	if (!p.user_id)
+		return seterr(err, SESAME_INTERNAL, "user", "user record without an id");
+	p.device_id = d->device_id;
+	p.refresh_token = d->jti;
+	p.provider = d->identity ? json_string_value(json_object_get(d->identity, "provider")) : NULL;
+	p.provider_uid = d->identity ? json_string_value(json_object_get(d->identity, "id")) : NULL;
+	p.now = d->now;
+	p.expires = d->expires;
+	rc = store_session_create(st, txn, &p, d->sid, err);
+	d->inserted = rc == SESAME_OK;
+	return rc;
+}
+
+int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,
+			  json_t **out, sesame_error *err)
+{
+	const char *uid = json_string_value(json_object_get(user, "id"));
+	char *access = NULL, *refresh = NULL;
+	struct sessions *s = NULL;
+	json_t *claims;
+
+	*out = NULL;
 	if (rc == SESAME_OK)
-		rc = sessions_access_token(ctx, s, user, sid, device_id, &access, err);
+		rc = ctx_sessions(ctx, &s, err);
+	if (rc == SESAME_OK && !uid)
+		rc = seterr(err, SESAME_INTERNAL, "user", "user record without an id");
+	if (rc == SESAME_OK) {
+		claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id,
+				   "iss", ctx->cfg.public_url, "iat", (json_int_t)d->now, "exp", (json_int_t)d->expires,
+				   "typ", "refresh", "sid", d->sid, "jti", d->jti);
+		rc = claims ? sign(s, claims, &refresh, err) : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, d->sid, d->device_id, &access, err);
 	if (rc == SESAME_OK) {
 		*out = json_pack("{s:s, s:s, s:s, s:s}", "access_token", access, "refresh_token", refresh, "user_id",
-				 uid, "device_id", device_id);
+				 uid, "device_id", d->device_id);
 		if (!*out)
 			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
-	if (rc != SESAME_OK) {
+	if (rc != SESAME_OK && d->inserted) {
 		/* Leave no session no client holds a token for. */
 		sesame_error ignored;
 
-		st->desc->session_delete(st->h, NULL, sid, &ignored);
+		st->desc->session_delete(st->h, NULL, d->sid, &ignored);
 	}
-out:
-	util_free_secret(jti);
+	util_free_secret(d->jti);
 	util_free_secret(access);
 	util_free_secret(refresh);
+	memset(d, 0, sizeof(*d));
 	return rc;
+}
+
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+		    const char *device_id, json_t **out, sesame_error *err)
+{
+	struct session_draft d;
+	int rc;
+
+	*out = NULL;
+	rc = sessions_draft(ctx, identity, device_id, &d, err);
+	if (rc == SESAME_OK)
+		rc = sessions_draft_insert(st, NULL, user, &d, err);
+	return sessions_draft_finish(ctx, st, user, &d, rc, out, err);
 }
 
 /* Verify one of sesame's own tokens and check it is of type `typ`. */

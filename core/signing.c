@@ -98,7 +98,8 @@ static int key_from_pem(const char *file, char *pem, bool private, int64_t retir
 	pkey = private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (!pkey)
-		return seterr_at(err, SESAME_CONFIG, "key", file, 0, 0, "not a PEM %s key", private ? "private" : "public");
+		return seterr_at(err, SESAME_CONFIG, "key", file, 0, 0, "not a PEM %s key",
+				 private ? "private" : "public");
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC || EVP_PKEY_get_bits(pkey) != 256) {
 		EVP_PKEY_free(pkey);
 		return seterr_at(err, SESAME_CONFIG, "key", file, 0, 0, "expected an EC P-256 key (ES256)");
@@ -248,7 +249,8 @@ static int load_retired(const char *dir, const struct config *cfg, int64_t now, 
 			continue;
 		}
 		rc = util_read_file(path, false, MAX_KEY_FILE, &pem, NULL, err);
-		if (rc == SESAME_OK && (rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err)) != SESAME_OK)
+		if (rc == SESAME_OK &&
+		    (rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err)) != SESAME_OK)
 			free(pem);
 		if (rc == SESAME_OK && (rc = append_key(sk, &k, err)) != SESAME_OK) {
 			free(k.pem);

@@ -67,8 +67,8 @@ int util_read_file(const char *path, bool secret, size_t max, char **out, size_t
 	}
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
 		seterr(err, SESAME_CONFIG, "permissions",
-		       "%s holds a secret but is accessible by group or others (mode %04o); run chmod 600 on it",
-		       path, (unsigned)(st.st_mode & 07777));
+		       "%s holds a secret but is accessible by group or others (mode %04o); run chmod 600 on it", path,
+		       (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if ((size_t)st.st_size > max) {

@@ -351,11 +351,22 @@ int login_device_id(const json_t *device, char out[25]);
 
 /* ---- server.c: libmicrohttpd ----------------------------------------------- */
 
+/*
+ * The web OAuth redirect flow (weblogin.c): pending logins kept in memory,
+ * bounded, one-time, short-lived.  The two handlers are routes.
+ */
+struct weblogin;
+struct weblogin *weblogin_new(void);
+void weblogin_free(struct weblogin *w);
+void weblogin_start(struct request *req, struct reply *rep);
+void weblogin_callback(struct request *req, struct reply *rep);
+
 struct server {
 	struct MHD_Daemon *mhd;
 	struct app_slot slot;
 	struct metrics *metrics;
 	struct throttle *throttle;
+	struct weblogin *weblogin;
 	struct throttle *anon_throttle; /* anonymous users created per address */
 	const struct route *routes;
 	size_t n_routes;

@@ -426,7 +426,7 @@ static void userpass_action(struct request *req, struct reply *rep, const char *
 		reply_error(rep, 404, "AuthProviderNotFound", "no local-userpass provider named \"%s\"", name);
 		return;
 	}
-	rc = sesame_provider_action(req->app->ctx, NULL, name, what, req->json, &out, &err);
+	rc = sesame_provider_action_as(req->app->ctx, NULL, name, what, req->json, &out, &err);
 	if (rc != SESAME_OK) {
 		if (rc == SESAME_REJECTED)
 			request_login_failed(req);
@@ -500,7 +500,7 @@ static void api_key_action(struct request *req, struct reply *rep, sesame_caller
 		json_decref(args);
 		return;
 	}
-	rc = sesame_provider_action(req->app->ctx, caller, name, what, args, &out, &err);
+	rc = sesame_provider_action_as(req->app->ctx, caller, name, what, args, &out, &err);
 	free(name);
 	json_decref(args);
 	if (rc != SESAME_OK)
@@ -622,6 +622,9 @@ static const struct route table[] = {
     {"GET", ADMIN "/providers", admin_providers, AUTH_ADMIN, 0},
     {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY},
+    {"GET", CLIENT "/app/{app}/auth/providers/{name}/login", weblogin_start, AUTH_NONE, 0},
+    {"GET", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
     {"GET", CLIENT "/auth/profile", profile, AUTH_ACCESS, 0},
     {"POST", CLIENT "/auth/session", session_refresh, AUTH_REFRESH, 0},
     {"DELETE", CLIENT "/auth/session", session_logout, AUTH_REFRESH, 0},

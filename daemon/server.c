@@ -551,6 +551,7 @@ static void server_free(struct server *srv)
 	slot_destroy(&srv->slot);
 	metrics_free(srv->metrics);
 	throttle_free(srv->throttle);
+	weblogin_free(srv->weblogin);
 	throttle_free(srv->anon_throttle);
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
@@ -582,8 +583,9 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	slot_init(&srv->slot, a);
 	srv->metrics = metrics_new();
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
+	srv->weblogin = weblogin_new();
 	srv->anon_throttle = throttle_new(s->daemon.throttle_slots, s->daemon.anon_logins_per_minute);
-	if (!srv->metrics || !srv->throttle || !srv->anon_throttle) {
+	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}

@@ -41,7 +41,7 @@ extern "C" {
 
 /* The provider ABI version this header describes. */
 #define SESAME_PROVIDER_ABI_MAJOR 1
-#define SESAME_PROVIDER_ABI_MINOR 0
+#define SESAME_PROVIDER_ABI_MINOR 1
 #define SESAME_ABI_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
 #define SESAME_PROVIDER_ABI_VERSION SESAME_ABI_VERSION(SESAME_PROVIDER_ABI_MAJOR, SESAME_PROVIDER_ABI_MINOR)
 #define SESAME_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -253,7 +253,22 @@ struct sesame_host {
 	const char *(*app_id)(const sesame_instance *self);
 
 	/*
-	 * ---- Appended after app_id: check each with SESAME_HAS_FIELD() ----
+	 * Since ABI 1.1 (check with SESAME_HAS_FIELD()).  SHA-256 of `length`
+	 * bytes into out[32].  SESAME_OK, or SESAME_INTERNAL when the digest
+	 * cannot be computed.  Used e.g. for Sign in with Apple's nonce.
+	 */
+	int (*sha256)(const void *data, size_t length, unsigned char out[32]);
+
+	/*
+	 * Since ABI 1.1.  HMAC-SHA256 of `length` bytes of `data` with the key
+	 * of `key_length` bytes, into out[32].  SESAME_OK or SESAME_INTERNAL.
+	 * Used e.g. for Facebook's appsecret_proof.  The caller wipes `out`
+	 * when it is a secret.
+	 */
+	int (*hmac_sha256)(const void *key, size_t key_length, const void *data, size_t length, unsigned char out[32]);
+
+	/*
+	 * ---- Appended after hmac_sha256: check each with SESAME_HAS_FIELD() ----
 	 *
 	 * A key/value store private to the instance (its namespace is the
 	 * instance name), kept in sesame's database, so a provider needs no
@@ -309,9 +324,6 @@ struct sesame_host {
 	int (*link_identity)(sesame_instance *self, const char *user_id, const char *uid, const json_t *data,
 			     char **user_id_out, sesame_error *err);
 	int (*unlink_identity)(sesame_instance *self, const char *uid, sesame_error *err);
-
-	/* SHA-256 of `length` bytes into `digest`.  SESAME_OK or SESAME_INTERNAL. */
-	int (*sha256)(const void *data, size_t length, unsigned char digest[32]);
 
 	/*
 	 * Password hashing, so a plugin needs no crypto library: scrypt with
@@ -387,6 +399,10 @@ struct sesame_provider {
 	 *   {"id": "<provider uid, 1..255 bytes, no NUL>",
 	 *    "data": {...metadata shown to clients, optional...},
 	 *    "private": {...kept for the provider only, optional...}}
+ *
+ * On a later login of the same identity, "data" replaces the stored data;
+ * "private" replaces the stored private data only when present and not
+ * empty (a login without it keeps what an earlier one stored).
 	 *
 	 * The core re-checks it.  Otherwise return SESAME_REJECTED,
 	 * SESAME_MALFORMED, SESAME_UNAVAILABLE or SESAME_INTERNAL and fill err.

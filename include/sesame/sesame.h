@@ -131,6 +131,20 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx);
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err);
 
+/*
+ * Run the provider-specific operation `name` of the provider instance
+ * `provider` with `args` (borrowed): e.g. "authorize_url" of the social
+ * providers, which builds the authorization URL of the web redirect flow
+ * from {"redirect", "redirect_uri", "state", "code_challenge"} and refuses a
+ * redirect outside its redirect_uris (SESAME_REJECTED, reason "redirect").
+ * On SESAME_OK `*result` is a new reference (or NULL).  Errors: those of
+ * sesame_verify_credential() for the instance; SESAME_NOT_FOUND (reason
+ * "action") when the provider has no such operation.  Thread-safe.
+ * Since 0.2.
+ */
+SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
+				      json_t **result, sesame_error *err);
+
 /* ---- logins and sessions ------------------------------------------------ */
 
 /*
@@ -320,9 +334,10 @@ SESAME_API int sesame_user_set_disabled(sesame_caller *caller, const char *user_
 SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *user_id, sesame_error *err);
 
 /*
- * Run the provider-specific operation `name` of instance `provider` (e.g.
- * "register" of email/password, "create" of API keys) with `args` (a JSON
- * object, borrowed) through the plugin's action hook.  `caller` is NULL for
+ * sesame_provider_action() on behalf of a caller: run the operation `name`
+ * of instance `provider` (e.g. "register" of email/password, "create" of
+ * API keys) with `args` (a JSON object, borrowed) through the plugin's
+ * action hook.  `caller` is NULL for
  * an unauthenticated operation (registration, password reset), else the
  * user or system caller on whose behalf it runs: the plugin receives a
  * copy of `args` in which the core has set "caller" to {"user_id": ID,
@@ -335,7 +350,7 @@ SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *us
  * or no action hook), SESAME_UNAVAILABLE "provider" (its init failed),
  * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.1.
  */
-SESAME_API int sesame_provider_action(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
+SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err);
 
 /*

@@ -215,6 +215,198 @@ static void test_providers_list(void **state)
 	free(err);
 }
 
+
+/* The value of `key` in the JSON object printed on stdout. */
+static char *out_member(const char *out, const char *key)
+{
+	json_t *v = json_loads(out, 0, NULL);
+	char *r;
+
+	if (!v || !json_is_string(json_object_get(v, key)))
+		fail_msg("no \"%s\" in: %s", key, out);
+	r = strdup(json_string_value(json_object_get(v, key)));
+	json_decref(v);
+	return r;
+}
+
+/* Write the store dir into the config: the account commands need a store. */
+static void with_store(struct env *e)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(e->main);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+}
+
+static void test_login_and_user_commands(void **state)
+{
+	struct env *e = *state;
+	char *out, *err, *uid, *access, args[8192];
+
+	with_store(e);
+	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	assert_int_equal(sesame(e->main, "login fix '{\"user\": \"alice\"}'", &out, &err), 0);
+	uid = out_member(out, "user_id");
+	access = out_member(out, "access_token");
+	free(out);
+	free(err);
+	/* The same identity again: the same user. */
+	assert_int_equal(sesame(e->main, "login fix '{\"user\": \"alice\"}'", &out, &err), 0);
+	{
+		char *again = out_member(out, "user_id");
+
+		assert_string_equal(again, uid);
+		free(again);
+	}
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "token verify --session '%s'", access);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	assert_non_null(strstr(out, uid));
+	free(out);
+	free(err);
+
+	snprintf(args, sizeof(args), "users custom-data %s '{\"plan\": \"gold\"}'", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	assert_non_null(strstr(out, "gold"));
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "users show %s", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	assert_non_null(strstr(out, "\"alice\""));
+	assert_null(strstr(out, "\"private\""));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "users list --limit 10", &out, &err), 0);
+	assert_non_null(strstr(out, uid));
+	free(out);
+	free(err);
+
+	/* Disabled: the login is refused with exit 1 and a one-line reason. */
+	snprintf(args, sizeof(args), "users disable %s", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "login fix '{\"user\": \"alice\"}'", &out, &err), 1);
+	assert_non_null(strstr(err, "disabled"));
+	assert_int_equal(count_lines(err), 1);
+	free(out);
+	free(err);
+	/* ...and its sessions ended. */
+	snprintf(args, sizeof(args), "token verify --session '%s'", access);
+	assert_int_equal(sesame(e->main, args, &out, &err), 1);
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "users enable %s", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	free(out);
+	free(err);
+
+	/* A credential the provider refuses, and a malformed one. */
+	assert_int_equal(sesame(e->main, "login fix '{\"user\": \"\"}'", &out, &err), 1);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "login fix '{\"user\": '", &out, &err), 2);
+	assert_non_null(strstr(err, "not valid JSON"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "login nobody '{}'", &out, &err), 1);
+	assert_non_null(strstr(err, "nobody"));
+	free(out);
+	free(err);
+
+	/* Rotation keeps the old access token valid. */
+	assert_int_equal(sesame(e->main, "keys rotate", &out, &err), 0);
+	assert_non_null(strstr(out, "\"kid\""));
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "token verify '%s'", access);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	free(out);
+	free(err);
+
+	snprintf(args, sizeof(args), "users delete %s", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 0);
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "users show %s", uid);
+	assert_int_equal(sesame(e->main, args, &out, &err), 1);
+	assert_non_null(strstr(err, "sesame: "));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "users frobnicate x", &out, &err), 2);
+	free(out);
+	free(err);
+	free(uid);
+	free(access);
+}
+
+/* `sesame login custom-token` with a token signed by the openssl command line. */
+static void test_custom_token_login(void **state)
+{
+	struct env *e = *state;
+	char text[4096], cmd[8192], *out, *err, *token, *uid, *again;
+	char *secret = tu_write(e->dir, "hs256", "0123456789abcdef0123456789abcdef-cli-test", 0600);
+
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\","
+		 " \"app_id\": \"cli-app\"}",
+		 tu_env("SESAME_TEST_PLUGINS"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(e->main);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"custom-token\", \"config\": {\"signing_keys\": [{\"alg\": \"HS256\", \"key\": \"@%s\"}]},"
+		 " \"metadata_fields\": [{\"name\": \"email\"}]}",
+		 secret);
+	drop(e, "custom-token", text);
+	snprintf(cmd, sizeof(cmd),
+		 "b64() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }; now=$(date +%%s);"
+		 " h=$(printf '{\"alg\":\"HS256\",\"typ\":\"JWT\"}' | b64);"
+		 " p=$(printf '{\"sub\":\"cli-user\",\"aud\":\"cli-app\",\"iat\":%%s,\"exp\":%%s,\"email\":\"c@example.com\"}'"
+		 " $now $((now + 600)) | b64);"
+		 " s=$(printf '%%s.%%s' $h $p | openssl dgst -sha256 -mac HMAC -macopt key:$(cat '%s') -binary | b64);"
+		 " printf '%%s.%%s.%%s' $h $p $s",
+		 secret);
+	assert_int_equal(tu_run(cmd, &token, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "login custom-token '{\"token\": \"%s\"}'", token);
+	assert_int_equal(sesame(e->main, cmd, &out, &err), 0);
+	uid = out_member(out, "user_id");
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, cmd, &out, &err), 0);
+	again = out_member(out, "user_id");
+	assert_string_equal(again, uid);
+	free(out);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "users show %s", uid);
+	assert_int_equal(sesame(e->main, cmd, &out, &err), 0);
+	assert_non_null(strstr(out, "c@example.com"));
+	free(out);
+	free(err);
+	/* A token signed with another secret is refused and creates nobody. */
+	token[strlen(token) - 2] = token[strlen(token) - 2] == 'A' ? 'B' : 'A';
+	snprintf(cmd, sizeof(cmd), "login custom-token '{\"token\": \"%s\"}'", token);
+	assert_int_equal(sesame(e->main, cmd, &out, &err), 1);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "users list", &out, &err), 0);
+	{
+		json_t *list = json_loads(out, 0, NULL);
+
+		assert_int_equal(json_array_size(list), 1);
+		json_decref(list);
+	}
+	free(out);
+	free(err);
+	free(uid);
+	free(again);
+	free(token);
+	free(secret);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +417,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_check_no_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

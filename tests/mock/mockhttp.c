@@ -30,6 +30,7 @@ struct route {
 	char *last_method;
 	char *last_body;
 	char *last_headers; /* "name: value\n" lines, names lowercased */
+	char *last_query;   /* "name: value\n" lines of the decoded query arguments */
 };
 
 struct mockhttp {
@@ -95,6 +96,20 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
+/* Query arguments keep their case; a value may be NULL ("?flag"). */
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	char **acc = cls;
+	size_t old = strlen(*acc), n = old + strlen(key) + (value ? strlen(value) : 0) + 4;
+	char *p = realloc(*acc, n);
+
+	if (!p)
+		die("out of memory");
+	snprintf(p + old, n - old, "%s: %s\n", key, value ? value : "");
+	*acc = p;
+	return MHD_YES;
+}
+
 static void add_headers(struct MHD_Response *resp, const char *headers)
 {
 	char *copy = xstrdup(headers), *line = copy, *next;
@@ -125,7 +140,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct MHD_Response *resp;
 	struct route *r;
 	enum MHD_Result ret;
-	char *headers;
+	char *headers, *query;
 	unsigned delay;
 	int status;
 
@@ -150,6 +165,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	headers = xstrdup("");
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &headers);
+	query = xstrdup("");
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &query);
 	pthread_mutex_lock(&m->lock);
 	r = route_of(m, url, 1);
 	r->hits++;
@@ -159,6 +176,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	r->last_method = xstrdup(method);
 	r->last_body = xstrdup(up->data);
 	r->last_headers = headers;
+	free(r->last_query);
+	r->last_query = query;
 	status = r->status;
 	delay = r->delay_ms;
 	resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
@@ -232,6 +251,7 @@ void mockhttp_stop(struct mockhttp *m)
 		free(r->last_method);
 		free(r->last_body);
 		free(r->last_headers);
+		free(r->last_query);
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -333,31 +353,47 @@ char *mockhttp_last_body(struct mockhttp *m, const char *path)
 	return last_field(m, path, 1);
 }
 
+/* The value of `name` in "name: value\n" lines; malloc'd, NULL when absent. */
+static char *line_value(const char *lines, const char *name, int fold_case)
+{
+	size_t n = strlen(name);
+	const char *line = lines;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+
+		if ((fold_case ? strncasecmp(line, name, n) : strncmp(line, name, n)) == 0 && line[n] == ':') {
+			const char *val = line + n + 1;
+
+			while (*val == ' ')
+				val++;
+			return strndup(val, (size_t)(end - val));
+		}
+		line = end + 1;
+	}
+	return NULL;
+}
+
 char *mockhttp_last_header(struct mockhttp *m, const char *path, const char *name)
 {
 	struct route *r;
-	char *v = NULL;
-	size_t n = strlen(name);
+	char *v;
 
 	pthread_mutex_lock(&m->lock);
 	r = route_of(m, path, 0);
-	if (r && r->last_headers) {
-		const char *line = r->last_headers;
+	v = r ? line_value(r->last_headers, name, 1) : NULL;
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
 
-		while (*line) {
-			const char *end = strchr(line, '\n');
+char *mockhttp_last_query(struct mockhttp *m, const char *path, const char *name)
+{
+	struct route *r;
+	char *v;
 
-			if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-				const char *val = line + n + 1;
-
-				while (*val == ' ')
-					val++;
-				v = strndup(val, (size_t)(end - val));
-				break;
-			}
-			line = end + 1;
-		}
-	}
+	pthread_mutex_lock(&m->lock);
+	r = route_of(m, path, 0);
+	v = r ? line_value(r->last_query, name, 0) : NULL;
 	pthread_mutex_unlock(&m->lock);
 	return v;
 }

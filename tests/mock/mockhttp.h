@@ -50,4 +50,8 @@ char *mockhttp_last_method(struct mockhttp *m, const char *path);
 char *mockhttp_last_body(struct mockhttp *m, const char *path);
 char *mockhttp_last_header(struct mockhttp *m, const char *path, const char *name);
 
+/* The decoded value of the query argument `name` of the last request to
+ * `path`, malloc'd; NULL when absent. */
+char *mockhttp_last_query(struct mockhttp *m, const char *path, const char *name);
+
 #endif

@@ -133,7 +133,7 @@ static int act(struct env *e, sesame_caller *c, const char *provider, const char
 	int rc;
 
 	assert_non_null(a);
-	rc = sesame_provider_action(e->ctx, c, provider, name, a, out, err);
+	rc = sesame_provider_action_as(e->ctx, c, provider, name, a, out, err);
 	json_decref(a);
 	return rc;
 }
@@ -279,7 +279,7 @@ static void test_action_errors_and_caller(void **state)
 	expect_refused(act(e, NULL, "anon", "get", "{}", &out, &err), &err, SESAME_NOT_FOUND, "action");
 	expect_refused(act(e, NULL, "kv", "frobnicate", "{}", &out, &err), &err, SESAME_NOT_FOUND, "action");
 	expect_refused(act(e, NULL, "anon-short", "x", "{}", &out, &err), &err, SESAME_UNAVAILABLE, "provider");
-	expect_refused(sesame_provider_action(e->ctx, NULL, "kv", "get", bad, &out, &err), &err, SESAME_MALFORMED,
+	expect_refused(sesame_provider_action_as(e->ctx, NULL, "kv", "get", bad, &out, &err), &err, SESAME_MALFORMED,
 		       "args");
 	/* No caller: a forged "caller" member is dropped. */
 	assert_int_equal(act(e, NULL, "kv", "whoami", "{\"caller\": {\"system\": true}}", &out, &err), SESAME_OK);

@@ -127,7 +127,7 @@ static int act(struct env *e, sesame_caller *c, const char *name, json_t *args, 
 	int rc;
 
 	assert_non_null(args);
-	rc = sesame_provider_action(e->ctx, c, "api-key", name, args, out, err);
+	rc = sesame_provider_action_as(e->ctx, c, "api-key", name, args, out, err);
 	json_decref(args);
 	return rc;
 }

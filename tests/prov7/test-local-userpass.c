@@ -121,7 +121,7 @@ static int act(struct env *e, const char *inst, const char *name, json_t *args, 
 	int rc;
 
 	assert_non_null(args);
-	rc = sesame_provider_action(e->ctx, NULL, inst, name, args, NULL, err);
+	rc = sesame_provider_action_as(e->ctx, NULL, inst, name, args, NULL, err);
 	json_decref(args);
 	return rc;
 }

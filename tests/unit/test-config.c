@@ -17,8 +17,8 @@
 #include "testutil.h"
 
 struct env {
-	char *dir;      /* temp root */
-	char *main;     /* main config path */
+	char *dir;  /* temp root */
+	char *main; /* main config path */
 	char *vendor, *runtime, *admin;
 };
 
@@ -155,7 +155,8 @@ static void test_main_file_errors(void **state)
 	struct env *e = *state;
 	char *p;
 
-	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n  \"listen\": \"1.2.3.4:1\",\n  \"colour\": 1\n}\n", 0644);
+	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n  \"listen\": \"1.2.3.4:1\",\n  \"colour\": 1\n}\n",
+		     0644);
 	load_fails(p, "unknown-key", p, 4, 3);
 	free(p);
 	p = tu_write(e->dir, "m.json", "{\n  \"test_mode\": \"yes\"\n}\n", 0644);
@@ -296,7 +297,8 @@ static void test_provider_file_errors(void **state)
 	struct env *e = *state;
 	char *p;
 
-	p = tu_write(e->admin, "a.json", "{\n  \"type\": \"fixture-good\",\n  \"disabled\": false,\n  \"confg\": {}\n}", 0644);
+	p = tu_write(e->admin, "a.json", "{\n  \"type\": \"fixture-good\",\n  \"disabled\": false,\n  \"confg\": {}\n}",
+		     0644);
 	load_fails(e->main, "unknown-key", p, 4, 3);
 	unlink(p);
 	free(p);
@@ -321,7 +323,8 @@ static void test_provider_file_errors(void **state)
 	unlink(p);
 	free(p);
 	p = tu_write(e->admin, "a.json",
-		     "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"email\"}, {\"nme\": \"x\"}]}", 0644);
+		     "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"email\"}, {\"nme\": \"x\"}]}",
+		     0644);
 	load_fails(e->main, "unknown-key", p, 2, 42);
 	unlink(p);
 	free(p);
@@ -387,7 +390,8 @@ static void test_readable_secret_refused(void **state)
 	char *secret = tu_write(e->dir, "open-secret.txt", "value", 0644);
 	char text[1024], *p;
 
-	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\",\n \"config\": {\"client_secret\": \"@%s\"}}", secret);
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\",\n \"config\": {\"client_secret\": \"@%s\"}}",
+		 secret);
 	p = tu_write(e->admin, "s.json", text, 0644);
 	load_fails(e->main, "permissions", p, 2, 13);
 	chmod(secret, 0640);
@@ -458,22 +462,22 @@ static void test_locate_positions_nested(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_skipped_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syntax_error_column, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dropin_dir_not_a_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locate_positions_nested, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_skipped_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_syntax_error_column, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dropin_dir_not_a_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_locate_positions_nested, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

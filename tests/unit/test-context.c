@@ -81,7 +81,7 @@ static json_t *provider_entry(sesame_ctx *ctx, const char *name)
 	json_t *list = sesame_providers_json(ctx), *p, *found = NULL;
 	size_t i;
 
-	json_array_foreach(list, i, p)
+	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
 			found = json_incref(p);
 	json_decref(list);
@@ -320,16 +320,16 @@ static void test_config_json_shows_sources(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_verify_through_plugin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provider_answers_pass_through, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_core_rechecks_identity, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_and_disabled_provider, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_broken_plugin_fails_closed_others_work, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_old_struct_plugin_works, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_enabled_provider_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_init_config_error_reported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_configure_twice_and_misuse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_json_shows_sources, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_through_plugin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_provider_answers_pass_through, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_core_rechecks_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_and_disabled_provider, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_plugin_fails_closed_others_work, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_old_struct_plugin_works, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_enabled_provider_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_config_error_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_configure_twice_and_misuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_json_shows_sources, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

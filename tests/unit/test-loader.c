@@ -96,9 +96,9 @@ static void test_path_traversal_refused(void **unused)
 	char *path = NULL;
 
 	/* The file exists one level up, yet the name alone refuses it. */
-	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "../.libs/fixture-good", &desc, &path,
-					      &err),
-			 SESAME_UNAVAILABLE);
+	assert_int_equal(
+	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "../.libs/fixture-good", &desc, &path, &err),
+	    SESAME_UNAVAILABLE);
 	assert_string_equal(err.reason, "name");
 	assert_null(path);
 	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "Fixture-Good", &desc, &path, &err),
@@ -182,19 +182,19 @@ static void test_type_names(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_plugin_loads),
-		cmocka_unit_test(test_old_smaller_struct_loads),
-		cmocka_unit_test(test_wrong_major_refused),
-		cmocka_unit_test(test_too_small_refused),
-		cmocka_unit_test(test_missing_entry_refused),
-		cmocka_unit_test(test_type_mismatch_refused),
-		cmocka_unit_test(test_missing_file_refused),
-		cmocka_unit_test(test_path_traversal_refused),
-		cmocka_unit_test(test_relative_dir_refused),
-		cmocka_unit_test(test_world_writable_dir_refused),
-		cmocka_unit_test(test_group_writable_file_refused),
-		cmocka_unit_test(test_safe_copy_loads),
-		cmocka_unit_test(test_type_names),
+	    cmocka_unit_test(test_good_plugin_loads),
+	    cmocka_unit_test(test_old_smaller_struct_loads),
+	    cmocka_unit_test(test_wrong_major_refused),
+	    cmocka_unit_test(test_too_small_refused),
+	    cmocka_unit_test(test_missing_entry_refused),
+	    cmocka_unit_test(test_type_mismatch_refused),
+	    cmocka_unit_test(test_missing_file_refused),
+	    cmocka_unit_test(test_path_traversal_refused),
+	    cmocka_unit_test(test_relative_dir_refused),
+	    cmocka_unit_test(test_world_writable_dir_refused),
+	    cmocka_unit_test(test_group_writable_file_refused),
+	    cmocka_unit_test(test_safe_copy_loads),
+	    cmocka_unit_test(test_type_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

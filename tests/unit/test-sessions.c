@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -504,6 +505,25 @@ static void test_rotation_and_jwks(void **state)
 	json_decref(s);
 }
 
+
+static void test_unusable_signing_key_writes_nothing(void **state)
+{
+	struct env *e = *state;
+	char *key = tu_write(e->dir, "state/signing-key.pem", "not a key", 0644);
+	json_t *cred = json_pack("{s:s}", "user", "olga"), *out = NULL;
+	sesame_error err;
+
+	/* A signing key that others may read is refused before any write. */
+	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "permissions");
+	assert_null(out);
+	assert_int_equal(count_users(e), 0);
+	chmod(key, 0600);
+	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "key");
+	assert_int_equal(count_users(e), 0);
+	json_decref(cred);
+	free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

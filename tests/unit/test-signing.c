@@ -114,7 +114,8 @@ static void test_empty_or_wrong_key_refused(void **state)
 
 	/* An RSA key is a fine key, but not the ES256 key sesame signs with. */
 	e->cfg.signing_key = tu_path(e->dir, "rsa.pem");
-	snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null && chmod 600 '%s'",
+	snprintf(cmd, sizeof(cmd),
+		 "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null && chmod 600 '%s'",
 		 e->cfg.signing_key, e->cfg.signing_key);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	assert_int_equal(signing_keys_load(&e->cfg, time(NULL), &quiet, &sk, &err), SESAME_CONFIG);
@@ -175,11 +176,11 @@ static void test_retired_keys_pruned_after_tokens_expire(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_generated_on_first_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readable_key_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_or_wrong_key_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_keeps_old_public_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retired_keys_pruned_after_tokens_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generated_on_first_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readable_key_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_or_wrong_key_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotation_keeps_old_public_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retired_keys_pruned_after_tokens_expire, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,7 +72,7 @@ static int ak_init(const struct sesame_host *host, sesame_instance *self, const 
 {
 	struct state *st;
 
-	if (!SESAME_HAS_FIELD(struct sesame_host, sha256, host->struct_size) || !host->kv_get || !host->kv_put ||
+	if (!SESAME_HAS_FIELD(struct sesame_host, unlink_identity, host->struct_size) || !host->kv_get || !host->kv_put ||
 	    !host->kv_delete || !host->link_identity || !host->unlink_identity || !host->sha256)
 		return host->error(err, SESAME_CONFIG, "abi",
 				   "api-key needs a sesame core with key/value and identity services");

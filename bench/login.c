@@ -1,0 +1,670 @@
+/*
+ * bench/login.c — in-process logins through libsesame's public API:
+ * custom-token RS256 credential -> merge into the user -> session with an
+ * ES256 access token, against SQLite with synchronous FULL and NORMAL and
+ * 10^3, 10^5 and 10^6 existing users; logins/s for new and returning
+ * identities, against the sum of the parts measured in the same run (one
+ * credential verification, one ES256 signature, one raw SQLite upsert
+ * transaction on the same database), and the slowdown with the user count.
+ *
+ *   login BUILDDIR KEYDIR WORKDIR [--quick] [--reps N] [--seconds S]
+ *   login BUILDDIR KEYDIR WORKDIR --serve USERS SYNC   write the config of
+ *       a prepared database for sesamed (bench/http.sh) and print its path
+ *   login BUILDDIR KEYDIR WORKDIR --returning USERS SYNC SECONDS   print the
+ *       returning-login rate on that database (bench/http.sh's reference)
+ */
+#include "config.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sesame/sesame.h>
+
+#include "internal.h"
+#include "jose.h"
+
+#define MAX_REPS 15
+#define POOL 400 /* returning identities: tokens signed before timing */
+#define APP "bench-app"
+#define ISSUER "https://issuer.bench.example"
+#define PROVIDER "ct"
+#define MAX_SIZES 3
+
+static const char *builddir, *keydir, *workdir;
+static struct sesame_keys *rs_signer; /* RS256 private: the credentials */
+static struct jose_key es_key;	      /* ES256 private: the "one sign" part */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "login: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	exit(1);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		die("cannot read", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		die("cannot read", path);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		die("cannot write", path);
+}
+
+static void quiet(void *data, int level, const char *msg)
+{
+	(void)data;
+	if (level <= SESAME_LOG_ERR)
+		fprintf(stderr, "sesame: %s\n", msg);
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		die(sql, msg);
+}
+
+/* ---- configuration and databases ---------------------------------------- */
+
+/* Write WORKDIR/NAME/{sesame.json, providers.d/ct.json} for a store at
+ * `db` with `sync`; returns the main config path (static buffer). */
+static const char *write_config(const char *name, const char *db, const char *sync)
+{
+	static char main_path[4096];
+	char dir[4096], path[4096], *pub, *text;
+	json_t *conf;
+
+	snprintf(dir, sizeof(dir), "%s/%s", workdir, name);
+	snprintf(path, sizeof(path), "%s/providers.d", dir);
+	mkdir(dir, 0700);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	mkdir(path, 0700);
+	conf = json_pack("{s:s, s:s, s:s, s:[s], s:s, s:s, s:{s:s, s:s, s:s}, s:{s:i}}", "app_id", APP, "plugin_dir",
+			 "", "store_dir", "", "provider_dirs", "", "state_dir", path, "public_url", "http://127.0.0.1",
+			 "store", "type", "sqlite", "path", db, "synchronous", sync, "daemon", "threads", 2);
+	snprintf(path, sizeof(path), "%s/plugins/providers/.libs", builddir);
+	json_object_set_new(conf, "plugin_dir", json_string(path));
+	snprintf(path, sizeof(path), "%s/plugins/stores/.libs", builddir);
+	json_object_set_new(conf, "store_dir", json_string(path));
+	snprintf(path, sizeof(path), "%s/providers.d", dir);
+	json_array_set_new(json_object_get(conf, "provider_dirs"), 0, json_string(path));
+	text = json_dumps(conf, JSON_INDENT(2));
+	snprintf(main_path, sizeof(main_path), "%s/sesame.json", dir);
+	write_file(main_path, text);
+	free(text);
+	json_decref(conf);
+
+	snprintf(path, sizeof(path), "%s/rsa.pub.pem", keydir);
+	pub = slurp(path);
+	conf = json_pack("{s:s, s:{s:[{s:s, s:s, s:s}], s:[s], s:s}, s:[{s:s}, {s:s}]}", "type", "custom-token",
+			 "config", "signing_keys", "alg", "RS256", "kid", "bench-rs", "key", pub, "audience", APP,
+			 "issuer", ISSUER, "metadata_fields", "name", "email", "name", "name");
+	free(pub);
+	text = json_dumps(conf, JSON_INDENT(2));
+	snprintf(path, sizeof(path), "%s/providers.d/%s.json", dir, PROVIDER);
+	write_file(path, text);
+	free(text);
+	json_decref(conf);
+	return main_path;
+}
+
+static sesame_ctx *open_ctx(const char *main_path)
+{
+	sesame_ctx *ctx = sesame_new();
+	sesame_error err;
+
+	if (!ctx)
+		die("out of memory", NULL);
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_ERR);
+	if (sesame_configure(ctx, main_path, 0, &err) != SESAME_OK)
+		die("sesame_configure", err.text);
+	return ctx;
+}
+
+/*
+ * The base database of `users` users (each with one custom-token identity
+ * "u<i>"), built once with sesame's own schema and kept in WORKDIR: the
+ * store creates the schema, then plain SQL fills it in one transaction.
+ */
+static void base_db(long users, char *path, size_t len)
+{
+	char tmp[4096], sql[2048];
+	struct stat st;
+	sesame_ctx *ctx;
+	json_t *session = NULL, *cred;
+	sesame_error err;
+	sqlite3 *db;
+
+	snprintf(path, len, "%s/users-%ld.db", workdir, users);
+	if (stat(path, &st) == 0)
+		return;
+	fprintf(stderr, "login: building %s (once)\n", path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	ctx = open_ctx(write_config("build", tmp, "normal"));
+	/* One real login so the store has made its schema. */
+	{
+		json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sub", "schema", "aud", APP, "iss", ISSUER,
+					   "iat", (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 3600);
+		char *token = NULL;
+
+		if (keys_sign(rs_signer, NULL, NULL, claims, &token, &err) != SESAME_OK)
+			die("keys_sign", err.text);
+		json_decref(claims);
+		cred = json_pack("{s:s}", "token", token);
+		free(token);
+		if (sesame_login(ctx, PROVIDER, cred, NULL, &session, &err) != SESAME_OK)
+			die("sesame_login", err.text);
+		json_decref(cred);
+		json_decref(session);
+	}
+	sesame_free(ctx);
+	if (sqlite3_open(tmp, &db) != SQLITE_OK)
+		die("sqlite3_open", tmp);
+	exec_sql(db, "PRAGMA synchronous = OFF; BEGIN");
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld)"
+		 " INSERT INTO users (id, type, disabled, created, last_login, data, custom_data)"
+		 " SELECT printf('%%024x', i), 'normal', 0, 1700000000, 1700000000,"
+		 " json_object('name', 'User ' || i, 'email', 'user' || i || '@example.com'), '{}' FROM n",
+		 users);
+	exec_sql(db, sql);
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld)"
+		 " INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
+		 " SELECT '" PROVIDER
+		 "', 'u' || i, 'custom-token', printf('%%024x', i),"
+		 " json_object('name', 'User ' || i, 'email', 'user' || i || '@example.com'), '{}',"
+		 " 1700000000, 1700000000 FROM n",
+		 users);
+	exec_sql(db, sql);
+	exec_sql(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	if (rename(tmp, path) != 0)
+		die("cannot rename", tmp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp-wal", path);
+	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp-shm", path);
+	unlink(tmp);
+}
+
+/* A fresh copy of the base database for one configuration (new logins
+ * add users, so every run starts from the same state). */
+static void copy_db(const char *from, const char *to)
+{
+	char cmd[8192], side[4096];
+
+	snprintf(side, sizeof(side), "%s-wal", to);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", to);
+	unlink(side);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	if (system(cmd) != 0)
+		die("cannot copy", from);
+}
+
+/* ---- credentials ----------------------------------------------------------- */
+
+static json_t *credential(const char *sub)
+{
+	int64_t now = (int64_t)time(NULL);
+	char email[128];
+	json_t *claims, *cred;
+	sesame_error err;
+	char *token = NULL;
+
+	snprintf(email, sizeof(email), "%s@example.com", sub);
+	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "sub", sub, "aud", APP, "iss", ISSUER, "iat",
+			   (json_int_t)now, "exp", (json_int_t)(now + 7200), "email", email, "name", "Bench User");
+	if (!claims || keys_sign(rs_signer, NULL, NULL, claims, &token, &err) != SESAME_OK)
+		die("keys_sign", err.text);
+	cred = json_pack("{s:s}", "token", token);
+	free(token);
+	json_decref(claims);
+	return cred;
+}
+
+/* Existing identities picked at random over the whole user range. */
+static json_t **returning_pool(long users)
+{
+	json_t **pool = malloc(sizeof(*pool) * POOL);
+	char sub[32];
+	int i;
+
+	for (i = 0; i < POOL; i++) {
+		snprintf(sub, sizeof(sub), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
+		pool[i] = credential(sub);
+	}
+	return pool;
+}
+
+static void free_pool(json_t **pool, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_decref(pool[i]);
+	free(pool);
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* ---- measurements ---------------------------------------------------------- */
+
+static void login_once(sesame_ctx *ctx, const json_t *cred)
+{
+	json_t *session = NULL;
+	sesame_error err;
+
+	if (sesame_login(ctx, PROVIDER, cred, NULL, &session, &err) != SESAME_OK)
+		die("sesame_login", err.text);
+	json_decref(session);
+}
+
+static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds)
+{
+	double t0 = now_s(), t;
+	long n = 0;
+
+	do {
+		login_once(ctx, pool[n % POOL]);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return (double)n / (t - t0);
+}
+
+/* Per-login latency percentiles on stderr (one thread, no HTTP): tells
+ * the store's own stalls (WAL checkpoints) from the daemon's. */
+static void latencies(sesame_ctx *ctx, json_t **pool, double seconds)
+{
+	static double lat[200000];
+	double t0 = now_s(), t = t0;
+	long n = 0;
+
+	while (t - t0 < seconds && n < (long)ARRAY_SIZE(lat)) {
+		double a = now_s();
+
+		login_once(ctx, pool[n % POOL]);
+		t = now_s();
+		lat[n++] = (t - a) * 1000;
+	}
+	qsort(lat, (size_t)n, sizeof(double), cmp_double);
+	fprintf(stderr, "in-process latency over %ld logins: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n", n,
+		lat[n / 2], lat[n * 99 / 100], lat[n * 999 / 1000], lat[n - 1]);
+}
+
+static double rate_new(sesame_ctx *ctx, json_t **fresh, int n)
+{
+	double t0 = now_s();
+	int i;
+
+	for (i = 0; i < n; i++)
+		login_once(ctx, fresh[i]);
+	return (double)n / (now_s() - t0);
+}
+
+/* One credential verification (the provider's path, as the login does). */
+static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
+{
+	double t0 = now_s(), t;
+	long n = 0;
+
+	do {
+		json_t *id = NULL;
+		sesame_error err;
+
+		if (sesame_verify_credential(ctx, PROVIDER, pool[n % POOL], &id, &err) != SESAME_OK)
+			die("sesame_verify_credential", err.text);
+		json_decref(id);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return (double)n / (t - t0);
+}
+
+/* One ES256 signature of access-token-like claims with a prepared key. */
+static double rate_sign(double seconds)
+{
+	json_t *claims =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", "0123456789abcdef01234567", "aud", APP, "iss",
+		      "http://127.0.0.1", "iat", (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 1800, "typ",
+		      "access", "sid", "0123456789abcdef76543210", "baas_device_id", "00112233445566778899aabb");
+	double t0 = now_s(), t;
+	long n = 0;
+
+	do {
+		char *token = NULL;
+		sesame_error err;
+
+		if (jws_sign(&es_key, NULL, claims, &token, &err) != SESAME_OK)
+			die("jws_sign", err.text);
+		free(token);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	json_decref(claims);
+	return (double)n / (t - t0);
+}
+
+/* One raw upsert transaction of an existing identity, on the same
+ * database file with the same synchronous setting, own connection. */
+static double rate_upsert(const char *dbpath, const char *sync, long users, double seconds)
+{
+	sqlite3 *db;
+	sqlite3_stmt *up;
+	char pragma[64], uid[32];
+	double t0, t;
+	long n = 0;
+
+	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+		die("sqlite3_open", dbpath);
+	sqlite3_busy_timeout(db, 5000);
+	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s", sync);
+	exec_sql(db, pragma);
+	if (sqlite3_prepare_v2(
+		db,
+		"INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
+		" VALUES ('" PROVIDER "', ?1, 'custom-token', '000000000000000000000001', ?2, '{}', ?3, ?3)"
+		" ON CONFLICT (instance, uid) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+		-1, &up, NULL) != SQLITE_OK)
+		die("prepare", sqlite3_errmsg(db));
+	t0 = now_s();
+	do {
+		snprintf(uid, sizeof(uid), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
+		exec_sql(db, "BEGIN IMMEDIATE");
+		sqlite3_bind_text(up, 1, uid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(up, 3, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(up) != SQLITE_DONE)
+			die("upsert", sqlite3_errmsg(db));
+		sqlite3_reset(up);
+		exec_sql(db, "COMMIT");
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	sqlite3_finalize(up);
+	sqlite3_close(db);
+	return (double)n / (t - t0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double s[MAX_REPS];
+
+	memcpy(s, v, sizeof(double) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* sesame_access_token_verify on a token of a real login: what a resource
+ * server pays per request, without and with the session lookup. */
+static double rate_access(sesame_ctx *ctx, const char *token, unsigned flags, double seconds)
+{
+	double t0 = now_s(), t;
+	long n = 0;
+
+	do {
+		json_t *claims = NULL;
+		sesame_error err;
+
+		if (sesame_access_token_verify(ctx, token, flags, &claims, &err) != SESAME_OK)
+			die("sesame_access_token_verify", err.text);
+		json_decref(claims);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return (double)n / (t - t0);
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+struct setup {
+	long users;
+	const char *sync;
+	char db[4096];
+	sesame_ctx *ctx;
+	json_t **pool;
+	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
+	double ratio_parts[MAX_REPS];
+	double access[2][MAX_REPS];
+	char *access_token;
+};
+
+static void load_keys(void)
+{
+	char path[4096], *pem;
+	json_t *list, *conf;
+	sesame_error err;
+
+	snprintf(path, sizeof(path), "%s/rsa.pem", keydir);
+	pem = slurp(path);
+	list = json_pack("[{s:s, s:s, s:s}]", "alg", "RS256", "kid", "bench-rs", "key", pem);
+	if (keys_from_config(list, &rs_signer, &err) != SESAME_OK)
+		die("keys_from_config", err.text);
+	json_decref(list);
+	free(pem);
+	snprintf(path, sizeof(path), "%s/ec256.pem", keydir);
+	pem = slurp(path);
+	conf = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "kid", "bench-es", "key", pem);
+	if (jose_key_from_config(conf, "es256", &es_key, &err) != SESAME_OK)
+		die("jose_key_from_config", err.text);
+	json_decref(conf);
+	free(pem);
+}
+
+/* A working copy of the base database of `users` and its config. */
+static const char *prepare_setup(struct setup *s, const char *tag, long users, const char *sync)
+{
+	char base[4096], name[64];
+
+	s->users = users;
+	s->sync = sync;
+	base_db(users, base, sizeof(base));
+	snprintf(name, sizeof(name), "%s-%ld-%s", tag, users, sync);
+	snprintf(s->db, sizeof(s->db), "%s/%s.db", workdir, name);
+	copy_db(base, s->db);
+	return write_config(name, s->db, sync);
+}
+
+int main(int argc, char **argv)
+{
+	static const long all_sizes[MAX_SIZES] = {1000, 100000, 1000000};
+	static const char *const syncs[2] = {"full", "normal"};
+	struct setup setups[MAX_SIZES * 2];
+	int reps = 5, n_sizes = 3, n_new = 600, i, rep, k, q;
+	double seconds = 0.6;
+	int tok = 0;
+
+	if (argc < 4)
+		die("usage: login BUILDDIR KEYDIR WORKDIR [--quick] [--reps N] [--seconds S]", NULL);
+	builddir = argv[1];
+	keydir = argv[2];
+	workdir = argv[3];
+	mkdir(workdir, 0700);
+	srand(42);
+	load_keys();
+	if (argc >= 7 && strcmp(argv[4], "--serve") == 0) {
+		struct setup s;
+		const char *conf = prepare_setup(&s, "serve", strtol(argv[5], NULL, 10), argv[6]);
+		json_t **pool = returning_pool(s.users);
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/serve-%ld-%s/tokens.txt", workdir, s.users, s.sync);
+		f = fopen(path, "w");
+		for (i = 0; f && i < POOL; i++)
+			fprintf(f, "%s\n", json_string_value(json_object_get(pool[i], "token")));
+		if (!f || fclose(f) != 0)
+			die("cannot write", path);
+		free_pool(pool, POOL);
+		printf("%s\n%s\n", conf, path);
+		return 0;
+	}
+	if (argc >= 8 && strcmp(argv[4], "--returning") == 0) {
+		struct setup s;
+		const char *conf = prepare_setup(&s, "inproc", strtol(argv[5], NULL, 10), argv[6]);
+
+		s.ctx = open_ctx(conf);
+		s.pool = returning_pool(s.users);
+		rate_returning(s.ctx, s.pool, 0.1);
+		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL)));
+		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
+		free_pool(s.pool, POOL);
+		sesame_free(s.ctx);
+		return 0;
+	}
+	for (i = 4; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			reps = 3;
+			n_sizes = 2;
+			n_new = 300;
+			seconds = 0.3;
+		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+			reps = (int)strtol(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+			seconds = strtod(argv[++i], NULL);
+		} else {
+			die("unknown argument", argv[i]);
+		}
+	}
+	if (reps < 1 || reps > MAX_REPS || seconds <= 0 || seconds > 10)
+		die("--reps must be 1..15 and --seconds 0..10", NULL);
+	if (n_sizes < 3)
+		printf("note: --quick stops at 10^5 users (the slowdown is 10^3 -> 10^5) and runs %d repetitions\n",
+		       reps);
+
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct setup *s = &setups[k];
+
+		memset(s, 0, sizeof(*s));
+		s->ctx = open_ctx(prepare_setup(s, "run", all_sizes[k / 2], syncs[k % 2]));
+		s->pool = returning_pool(s->users);
+		/* Warm: the first logins open connections and prepare statements. */
+		rate_returning(s->ctx, s->pool, 0.05);
+	}
+	{
+		json_t *session = NULL;
+		sesame_error err;
+
+		if (sesame_login(setups[0].ctx, PROVIDER, setups[0].pool[0], NULL, &session, &err) != SESAME_OK)
+			die("sesame_login", err.text);
+		setups[0].access_token = strdup(json_string_value(json_object_get(session, "access_token")));
+		json_decref(session);
+	}
+	fprintf(stderr, "login: signing %d new-identity credentials\n", n_new * reps * n_sizes * 2);
+	for (rep = 0; rep < reps; rep++) {
+		for (k = 0; k < n_sizes * 2; k++) {
+			struct setup *s = &setups[k];
+			json_t **fresh = malloc(sizeof(*fresh) * (size_t)n_new);
+			char sub[64];
+
+			for (q = 0; q < n_new; q++) {
+				snprintf(sub, sizeof(sub), "new-%d-%d", k, tok++);
+				fresh[q] = credential(sub);
+			}
+			/* Side by side: the login, then its parts, then the next setup. */
+			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds);
+			s->new_[rep] = rate_new(s->ctx, fresh, n_new);
+			s->verify[rep] = rate_verify(s->ctx, s->pool, seconds / 3);
+			s->sign[rep] = rate_sign(seconds / 3);
+			s->upsert[rep] = rate_upsert(s->db, s->sync, s->users, seconds / 3);
+			s->ratio_parts[rep] =
+			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
+			free_pool(fresh, n_new);
+		}
+		setups[0].access[0][rep] = rate_access(setups[0].ctx, setups[0].access_token, 0, seconds / 2);
+		setups[0].access[1][rep] =
+		    rate_access(setups[0].ctx, setups[0].access_token, SESAME_VERIFY_SESSION, seconds / 2);
+	}
+
+	printf("\nIn-process login, logins/s (median of %d alternated runs)\n", reps);
+	printf("%-8s %-6s %10s %10s | %9s %9s %9s %10s | %8s\n", "users", "sync", "returning", "new", "verify/s",
+	       "sign/s", "upsert/s", "parts/s", "/parts");
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct setup *s = &setups[k];
+		double parts =
+		    1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps));
+
+		printf("%-8ld %-6s %10.0f %10.0f | %9.0f %9.0f %9.0f %10.0f | %7.2fx\n", s->users, s->sync,
+		       median(s->ret, reps), median(s->new_, reps), median(s->verify, reps), median(s->sign, reps),
+		       median(s->upsert, reps), parts, median(s->ratio_parts, reps));
+	}
+	printf("(parts: one RS256 credential verification + one ES256 signature + one raw upsert transaction)\n");
+	printf("sesame_access_token_verify: %.0f tokens/s, %.0f with SESAME_VERIFY_SESSION (%ld users, %s)\n\n",
+	       median(setups[0].access[0], reps), median(setups[0].access[1], reps), setups[0].users, setups[0].sync);
+	printf("bench: access_token_verify %.0f tokens/s\n", median(setups[0].access[0], reps));
+	printf("bench: access_token_verify_session %.0f tokens/s\n", median(setups[0].access[1], reps));
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct setup *s = &setups[k];
+
+		printf("bench: login_%ld_%s_returning %.0f logins/s\n", s->users, s->sync, median(s->ret, reps));
+		printf("bench: login_%ld_%s_new %.0f logins/s\n", s->users, s->sync, median(s->new_, reps));
+		printf("bench: login_%ld_%s_parts %.0f ops/s\n", s->users, s->sync,
+		       1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps)));
+	}
+	for (k = 0; k < n_sizes * 2; k++)
+		printf("ratio: login_%ld_%s_returning/parts %.3f\n", setups[k].users, setups[k].sync,
+		       median(setups[k].ratio_parts, reps));
+	for (q = 0; q < 2; q++) {
+		struct setup *small = &setups[q], *big = &setups[(n_sizes - 1) * 2 + q];
+		double r[MAX_REPS], nw[MAX_REPS];
+
+		for (rep = 0; rep < reps; rep++) {
+			r[rep] = small->ret[rep] / big->ret[rep];
+			nw[rep] = small->new_[rep] / big->new_[rep];
+		}
+		printf("ratio: login_slowdown_%ld_to_%ld_%s_returning %.3f\n", small->users, big->users, syncs[q],
+		       median(r, reps));
+		printf("ratio: login_slowdown_%ld_to_%ld_%s_new %.3f\n", small->users, big->users, syncs[q],
+		       median(nw, reps));
+	}
+	for (k = 0; k < n_sizes * 2; k++) {
+		free_pool(setups[k].pool, POOL);
+		sesame_free(setups[k].ctx);
+	}
+	free(setups[0].access_token);
+	keys_free(rs_signer);
+	jose_key_clear(&es_key);
+	return 0;
+}

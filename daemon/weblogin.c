@@ -1,0 +1,427 @@
+/*
+ * daemon/weblogin.c — the web OAuth redirect flow of the social providers.
+ *
+ *   GET  .../auth/providers/{name}/login?redirect=URL&state=S
+ *        -> 302 to the provider's authorization URL (built by the provider's
+ *           "authorize_url" action, which also refuses a redirect outside
+ *           its redirect_uris), with a server-side state and PKCE;
+ *   GET or POST (Apple's form_post) .../auth/providers/{name}/callback
+ *        -> the code is logged in through the provider's {authCode}
+ *           credential, and the browser goes to
+ *           URL#_baas_ua=BASE64(access$refresh$user_id$device_id)&_baas_state=S
+ *           (or #_baas_error=MESSAGE&_baas_state=S).
+ *
+ * The pending logins live in sesamed's memory: a bounded table, each entry
+ * one-time and short-lived.  Keeping the daemon provider-agnostic, it knows
+ * no provider's URLs.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "daemon.h"
+
+#define CLIENT "/api/client/v2.0"
+#define WEBLOGIN_SLOTS 1024
+#define WEBLOGIN_TTL 600 /* seconds a browser has to come back */
+#define MAX_CLIENT_STATE 512
+#define MAX_REDIRECT 2048
+#define MAX_CODE 4096
+#define RANDOM_BYTES 32
+#define B64URL_OF_32 43
+
+struct pending {
+	bool used;
+	char state[B64URL_OF_32 + 1];
+	char verifier[B64URL_OF_32 + 1];
+	bool pkce;
+	char provider[ROUTE_PARAM_MAX + 1];
+	char *redirect;
+	char *client_state;
+	time_t expires;
+};
+
+struct weblogin {
+	pthread_mutex_t lock;
+	struct pending slots[WEBLOGIN_SLOTS];
+};
+
+struct weblogin *weblogin_new(void)
+{
+	struct weblogin *w = calloc(1, sizeof(*w));
+
+	if (w)
+		pthread_mutex_init(&w->lock, NULL);
+	return w;
+}
+
+static void pending_clear(struct pending *p)
+{
+	free(p->redirect);
+	free(p->client_state);
+	OPENSSL_cleanse(p, sizeof(*p));
+}
+
+void weblogin_free(struct weblogin *w)
+{
+	size_t i;
+
+	if (!w)
+		return;
+	for (i = 0; i < WEBLOGIN_SLOTS; i++)
+		pending_clear(&w->slots[i]);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+static time_t now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* base64url without padding of `len` bytes; out holds 4 * len / 3 + 4. */
+static void b64url(const unsigned char *in, size_t len, char *out)
+{
+	int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len), i;
+
+	for (i = 0; i < n; i++)
+		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	while (n > 0 && out[n - 1] == '=')
+		out[--n] = '\0';
+}
+
+static bool random_token(char out[B64URL_OF_32 + 1])
+{
+	unsigned char raw[RANDOM_BYTES];
+	char buf[64];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return false;
+	b64url(raw, sizeof(raw), buf);
+	memcpy(out, buf, B64URL_OF_32 + 1);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return true;
+}
+
+static char *url_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), i, j = 0;
+	char *out = malloc(3 * n + 1);
+
+	for (i = 0; out && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			out[j++] = (char)c;
+		} else {
+			out[j++] = '%';
+			out[j++] = hex[c >> 4];
+			out[j++] = hex[c & 15];
+		}
+	}
+	if (out)
+		out[j] = '\0';
+	return out;
+}
+
+/* Keep a pending login; false when the table is full of live ones. */
+static bool pending_put(struct weblogin *w, const struct pending *p)
+{
+	time_t now = now_monotonic();
+	bool stored = false;
+	size_t i;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < WEBLOGIN_SLOTS && !stored; i++) {
+		struct pending *slot = &w->slots[i];
+
+		if (slot->used && slot->expires > now)
+			continue;
+		pending_clear(slot);
+		*slot = *p;
+		stored = true;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return stored;
+}
+
+/* Take (and forget: a state works once) the live pending login of `state`
+ * for `provider`. */
+static bool pending_take(struct weblogin *w, const char *state, const char *provider, struct pending *out)
+{
+	time_t now = now_monotonic();
+	bool found = false;
+	size_t i;
+
+	if (strlen(state) != B64URL_OF_32)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < WEBLOGIN_SLOTS && !found; i++) {
+		struct pending *slot = &w->slots[i];
+
+		if (!slot->used || CRYPTO_memcmp(slot->state, state, B64URL_OF_32) != 0)
+			continue;
+		found = slot->expires > now && strcmp(slot->provider, provider) == 0;
+		if (found) {
+			*out = *slot;
+			memset(slot, 0, sizeof(*slot)); /* ownership of the strings moves to out */
+		}
+		break;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return found;
+}
+
+/* public_url + the callback path of provider `name`, malloc'd. */
+static char *callback_url(const struct request *req, const char *name)
+{
+	const char *base = req->app->set.public_url, *app = req->app->set.app_id;
+	size_t n = strlen(base) + strlen(app) + strlen(name) + 64;
+	char *url = malloc(n);
+
+	if (url)
+		snprintf(url, n, "%s" CLIENT "/app/%s/auth/providers/%s/callback", base, app, name);
+	return url;
+}
+
+static bool text_ok(const char *s, size_t max)
+{
+	size_t i, n = s ? strlen(s) : 0;
+
+	if (!s || n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static void redirect_to(struct reply *rep, const char *location)
+{
+	reply_empty(rep, 302);
+	reply_header(rep, "Location", location);
+	reply_header(rep, "Cache-Control", "no-store");
+}
+
+void weblogin_start(struct request *req, struct reply *rep)
+{
+	const char *name = request_param(req, "name"), *redirect = request_query(req, "redirect");
+	const char *cstate = request_query(req, "state");
+	struct pending p = {.used = true};
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char challenge[64], *callback = NULL;
+	json_t *args = NULL, *result = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!request_app_known(req, rep))
+		return;
+	if (!text_ok(redirect, MAX_REDIRECT) || (cstate && !text_ok(cstate, MAX_CLIENT_STATE))) {
+		reply_error(rep, 400, "BadRequest",
+			    "\"redirect\" (a URL) is required; \"state\" is at most %d characters", MAX_CLIENT_STATE);
+		return;
+	}
+	if (!random_token(p.state) || !random_token(p.verifier)) {
+		reply_error(rep, 500, "InternalServerError", "no randomness");
+		return;
+	}
+	SHA256((const unsigned char *)p.verifier, strlen(p.verifier), digest);
+	b64url(digest, sizeof(digest), challenge);
+	callback = callback_url(req, name);
+	args = callback ? json_pack("{s:s, s:s, s:s, s:s}", "redirect", redirect, "redirect_uri", callback, "state",
+				    p.state, "code_challenge", challenge)
+			: NULL;
+	rc = args ? sesame_provider_action(req->app->ctx, name, "authorize_url", args, &result, &err) : -1;
+	if (rc < 0) {
+		reply_error(rep, 500, "InternalServerError", "out of memory");
+	} else if (rc != SESAME_OK) {
+		/* Never redirect anywhere the provider did not approve. */
+		if (strcmp(err.reason, "redirect") == 0)
+			reply_error(rep, 400, "BadRequest", "%s", err.text);
+		else
+			reply_sesame_error(rep, &err);
+	} else if (!json_is_string(json_object_get(result, "url"))) {
+		reply_error(rep, 500, "InternalServerError", "provider %s built no authorization URL", name);
+	} else {
+		snprintf(p.provider, sizeof(p.provider), "%s", name);
+		p.pkce = json_is_true(json_object_get(result, "pkce"));
+		p.redirect = strdup(redirect);
+		p.client_state = strdup(cstate ? cstate : "");
+		p.expires = now_monotonic() + WEBLOGIN_TTL;
+		if (!p.redirect || !p.client_state) {
+			reply_error(rep, 500, "InternalServerError", "out of memory");
+			pending_clear(&p);
+		} else if (!pending_put(req->srv->weblogin, &p)) {
+			reply_error(rep, 503, "ServiceUnavailable", "too many logins in progress; try again later");
+			pending_clear(&p);
+		} else {
+			redirect_to(rep, json_string_value(json_object_get(result, "url")));
+		}
+	}
+	json_decref(args);
+	json_decref(result);
+	free(callback);
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* The decoded value of `name` in a form body, malloc'd; NULL when absent. */
+static char *form_value(const char *body, size_t len, const char *name)
+{
+	size_t n = strlen(name), i = 0;
+
+	while (body && i < len) {
+		size_t end = i;
+
+		while (end < len && body[end] != '&')
+			end++;
+		if (end - i > n && strncmp(body + i, name, n) == 0 && body[i + n] == '=') {
+			char *out = malloc(end - i), *o = out;
+			size_t k;
+
+			for (k = i + n + 1; out && k < end; k++) {
+				if (body[k] == '%' && k + 2 < end && hexval(body[k + 1]) >= 0 &&
+				    hexval(body[k + 2]) >= 0) {
+					*o++ = (char)(hexval(body[k + 1]) * 16 + hexval(body[k + 2]));
+					k += 2;
+				} else {
+					*o++ = body[k] == '+' ? ' ' : body[k];
+				}
+			}
+			if (out)
+				*o = '\0';
+			return out;
+		}
+		i = end + 1;
+	}
+	return NULL;
+}
+
+/* A callback parameter from the query (GET) or the form body (POST). */
+static char *callback_param(const struct request *req, bool post, const char *name)
+{
+	const char *v;
+
+	if (post)
+		return form_value(req->body, req->body_len, name);
+	v = request_query(req, name);
+	return v ? strdup(v) : NULL;
+}
+
+/* URL#_baas_ua=...&_baas_state=... (or _baas_error), malloc'd. */
+static char *final_location(const struct pending *p, const char *app, const json_t *session, const char *error)
+{
+	char *state = url_encode(p->client_state), *appenc = url_encode(app), *value = NULL, *loc = NULL;
+	size_t n;
+
+	if (session) {
+		const char *parts[] = {json_string_value(json_object_get(session, "access_token")),
+				       json_string_value(json_object_get(session, "refresh_token")),
+				       json_string_value(json_object_get(session, "user_id")),
+				       json_string_value(json_object_get(session, "device_id"))};
+		size_t len = strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + strlen(parts[3]) + 4;
+		char *ua = malloc(len), *b64 = malloc(4 * (len / 3) + 8);
+
+		if (ua && b64) {
+			snprintf(ua, len, "%s$%s$%s$%s", parts[0], parts[1], parts[2], parts[3]);
+			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)ua, (int)strlen(ua));
+			value = url_encode(b64);
+			OPENSSL_cleanse(ua, len);
+			OPENSSL_cleanse(b64, strlen(b64));
+		}
+		free(ua);
+		free(b64);
+	} else {
+		value = url_encode(error);
+	}
+	n = strlen(p->redirect) + (value ? strlen(value) : 0) + (state ? strlen(state) : 0) +
+	    (appenc ? strlen(appenc) : 0) + 96;
+	if (value && state && appenc && (loc = malloc(n)) != NULL)
+		snprintf(loc, n, "%s#%s=%s&_baas_state=%s&_baas_client_app_id=%s", p->redirect,
+			 session ? "_baas_ua" : "_baas_error", value, state, appenc);
+	if (value)
+		OPENSSL_cleanse(value, strlen(value));
+	free(value);
+	free(state);
+	free(appenc);
+	return loc;
+}
+
+static void finish(struct request *req, struct reply *rep, const struct pending *p, const json_t *session,
+		   const char *error)
+{
+	char *loc = final_location(p, req->app->set.app_id, session, error);
+
+	if (!loc) {
+		reply_error(rep, 500, "InternalServerError", "out of memory");
+		return;
+	}
+	redirect_to(rep, loc);
+	OPENSSL_cleanse(loc, strlen(loc));
+	free(loc);
+}
+
+void weblogin_callback(struct request *req, struct reply *rep)
+{
+	const char *name = request_param(req, "name");
+	bool post = strcmp(req->method, "POST") == 0;
+	char *state = callback_param(req, post, "state"), *code = callback_param(req, post, "code");
+	char *error = callback_param(req, post, "error"), *callback = NULL;
+	struct pending p = {0};
+	json_t *cred = NULL, *session = NULL;
+	sesame_error err;
+
+	if (!request_app_known(req, rep))
+		goto out;
+	if (!state || !pending_take(req->srv->weblogin, state, name, &p)) {
+		reply_error(rep, 400, "BadRequest", "unknown, used or expired login state");
+		goto out;
+	}
+	if (error || !text_ok(code, MAX_CODE)) {
+		finish(req, rep, &p, NULL, error && text_ok(error, 128) ? error : "the provider returned no code");
+		goto out;
+	}
+	if (!request_login_allowed(req, rep))
+		goto out;
+	callback = callback_url(req, name);
+	cred = callback ? json_pack("{s:s, s:s}", "authCode", code, "redirect_uri", callback) : NULL;
+	if (cred && p.pkce)
+		json_object_set_new(cred, "code_verifier", json_string(p.verifier));
+	if (!cred) {
+		reply_error(rep, 500, "InternalServerError", "out of memory");
+	} else if (sesame_login(req->app->ctx, name, cred, NULL, &session, &err) == SESAME_OK) {
+		finish(req, rep, &p, session, NULL);
+	} else {
+		if (err.status == SESAME_REJECTED)
+			request_login_failed(req);
+		finish(req, rep, &p, NULL, err.text);
+	}
+out:
+	json_decref(cred);
+	json_decref(session);
+	pending_clear(&p);
+	free(callback);
+	free(state);
+	free(code);
+	free(error);
+}

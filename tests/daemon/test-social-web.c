@@ -1,0 +1,585 @@
+/*
+ * tests/daemon/test-social-web.c — sesamed with the oauth2-google plugin
+ * and a mock Google on loopback: a login over HTTP with an ID token, and
+ * the web redirect flow end to end (the 302 to the authorization URL with
+ * state and PKCE, the callback by GET and by POST form, the final
+ * #_baas_ua fragment), refusing open redirects and replayed states.  The
+ * redirects are followed by hand with libcurl.  Every wait is bounded.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "internal.h"
+#include "jose.h"
+#include "social/socialutil.h"
+#include "testutil.h"
+
+#define WAIT_SECONDS 60
+#define APP "web-app"
+#define PUBLIC_URL "https://auth.example.test"
+#define DONE "https://app.example/done"
+#define CALLBACK PUBLIC_URL "/api/client/v2.0/app/" APP "/auth/providers/google/callback"
+
+struct env {
+	struct social *s; /* dir, mock, keys; its ctx is unused */
+	char *log;
+	pid_t pid;
+	char url[160];
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static char *read_log(const struct env *e)
+{
+	FILE *f = fopen(e->log, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n = 0;
+
+	assert_non_null(buf);
+	if (f) {
+		n = fread(buf, 1, (1 << 20) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void start_sesamed(struct env *e)
+{
+	char *prog = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "sesamed"), *config = tu_path(e->s->dir, "sesame.json");
+	int i;
+
+	e->log = tu_path(e->s->dir, "sesamed.log");
+	e->pid = fork();
+	assert_true(e->pid >= 0);
+	if (e->pid == 0) {
+		int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(prog, prog, "--config", config, "--listen", "127.0.0.1:0", (char *)NULL);
+		_exit(127);
+	}
+	free(prog);
+	free(config);
+	for (i = 0; i < WAIT_SECONDS * 50; i++) {
+		char *text = read_log(e), *at = strstr(text, "listening on "), *end;
+
+		if (at && (end = strchr(at, '\n')) != NULL) {
+			at += strlen("listening on ");
+			assert_true((size_t)(end - at) < sizeof(e->url));
+			memcpy(e->url, at, (size_t)(end - at));
+			e->url[end - at] = '\0';
+			free(text);
+			return;
+		}
+		free(text);
+		if (waitpid(e->pid, NULL, WNOHANG) == e->pid)
+			break;
+		sleep_ms(20);
+	}
+	fail_msg("sesamed did not start");
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char *token_uri, *authorize_uri;
+
+	assert_non_null(e);
+	e->s = social_start("social-web");
+	token_uri = mockhttp_url(e->s->mock, "/token");
+	authorize_uri = mockhttp_url(e->s->mock, "/authorize");
+	/* social_start's sesame.json, with the daemon's app id and public URL. */
+	{
+		char extra[512];
+
+		snprintf(extra, sizeof(extra), "\"app_id\": \"%s\", \"public_url\": \"%s\"", APP, PUBLIC_URL);
+		free(tu_main_config(e->s->dir, extra));
+	}
+	social_provider(e->s, "google",
+			json_pack("{s:s, s:{s:[s], s:s, s:s, s:s, s:s, s:[s]}}", "type", "oauth2-google", "config",
+				  "client_ids", "web-client", "client_secret", "google-secret", "jwks_uri",
+				  e->s->jwks_url, "token_uri", token_uri, "authorize_uri", authorize_uri,
+				  "redirect_uris", DONE));
+	{
+		char *graph = mockhttp_url(e->s->mock, "/graph");
+
+		social_provider(e->s, "apple",
+				json_pack("{s:s, s:{s:s, s:s}}", "type", "oauth2-apple", "config", "client_id",
+					  "com.example.app", "jwks_uri", e->s->jwks_url));
+		social_provider(e->s, "facebook",
+				json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "oauth2-facebook", "config", "client_id",
+					  "1234567890", "client_secret", "fb-secret", "graph_uri", graph));
+		free(graph);
+	}
+	start_sesamed(e);
+	free(token_uri);
+	free(authorize_uri);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	int status = 0, i;
+
+	kill(e->pid, SIGTERM);
+	for (i = 0; i < WAIT_SECONDS * 50 && waitpid(e->pid, &status, WNOHANG) != e->pid; i++)
+		sleep_ms(20);
+	if (i == WAIT_SECONDS * 50) {
+		kill(e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+		fail_msg("sesamed did not stop on SIGTERM");
+	}
+	/* 0: drained, and free of leaks under AddressSanitizer. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char *text = read_log(e);
+
+		fail_msg("sesamed exited with status %d:\n%s", status, text);
+	}
+	social_stop(e->s);
+	free(e->log);
+	free(e);
+	return 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+struct answer {
+	long status;
+	char *body;
+	size_t len;
+	char *location;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	char *p = realloc(a->body, a->len + size * n + 1);
+
+	assert_non_null(p);
+	memcpy(p + a->len, data, size * n);
+	a->len += size * n;
+	p[a->len] = '\0';
+	a->body = p;
+	return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	size_t len = size * n;
+
+	if (len > 10 && strncasecmp(data, "Location: ", 10) == 0) {
+		free(a->location);
+		a->location = strndup(data + 10, len - 10);
+		a->location[strcspn(a->location, "\r\n")] = '\0';
+	}
+	return len;
+}
+
+/* One request, redirects not followed. */
+static struct answer http(struct env *e, const char *method, const char *path, const char *ctype, const char *body)
+{
+	struct answer a = {0};
+	struct curl_slist *h = NULL;
+	char url[4096], hdr[128];
+	CURL *c = curl_easy_init();
+
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "%s%s", e->url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
+	if (body) {
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, hdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	if (curl_easy_perform(c) != CURLE_OK)
+		fail_msg("%s %s: no answer", method, path);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return a;
+}
+
+static void answer_clear(struct answer *a)
+{
+	free(a->body);
+	free(a->location);
+}
+
+static char *sign(const char *sub)
+{
+	return social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+			   json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "iss", "https://accounts.google.com", "aud",
+				     "web-client", "sub", sub, "iat", social_now(0), "exp", social_now(600), "email",
+				     "ada@example.com", "email_verified", 1));
+}
+
+static void http_login_with_id_token(void **state)
+{
+	struct env *e = *state;
+	char *token = sign("g-1"), body[8192];
+	struct answer a;
+	json_t *doc;
+
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\", \"options\": {\"device\": {\"sdk\": \"test\"}}}", token);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	assert_non_null(json_object_get(doc, "access_token"));
+	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
+	json_decref(doc);
+	answer_clear(&a);
+	/* A refused token: 401, and the same bad token again changes nothing. */
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
+	body[strlen(body) - 4] = 'x';
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	assert_int_equal(a.status, 401);
+	answer_clear(&a);
+	free(token);
+}
+
+/* Apple and Facebook credentials over HTTP, as the SDKs send them. */
+static void http_login_apple_and_facebook(void **state)
+{
+	struct env *e = *state;
+	char *token =
+	    social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+			json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
+				  "com.example.app", "sub", "001.apple", "iat", social_now(0), "exp", social_now(600)));
+	char body[8192];
+	struct answer a;
+	json_t *doc;
+
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\", \"provider\": \"oauth2-apple\"}", token);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
+	json_decref(doc);
+	answer_clear(&a);
+	free(token);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"data\": {\"app_id\": \"1234567890\", \"type\": \"USER\", \"is_valid\": true, \"expires_at\": %lld, "
+	    "\"user_id\": \"555\"}}",
+	    (long long)social_now(600));
+	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json", body, NULL);
+	mockhttp_set_str(e->s->mock, "/graph/me", 200, "application/json", "{\"id\": \"555\", \"name\": \"Fay\"}",
+			 NULL);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		 "{\"accessToken\": \"EAAtoken\", \"provider\": \"oauth2-facebook\"}");
+	assert_int_equal(a.status, 200);
+	answer_clear(&a);
+	/* debug_token says no: 401, nothing more. */
+	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json",
+			 "{\"data\": {\"is_valid\": false, \"app_id\": \"1234567890\"}}", NULL);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		 "{\"accessToken\": \"EAAtoken\"}");
+	assert_int_equal(a.status, 401);
+	answer_clear(&a);
+}
+
+/* The decoded query argument `name` of a URL, malloc'd. */
+static char *url_arg(const char *url, const char *name)
+{
+	const char *q = strpbrk(url, "?#");
+
+	assert_non_null(q);
+	return social_form_value(q + 1, name);
+}
+
+static char *b64url_sha256(const char *s)
+{
+	unsigned char d[32];
+	char *out;
+
+	SHA256((const unsigned char *)s, strlen(s), d);
+	out = b64url_encode(d, sizeof(d));
+	assert_non_null(out);
+	return out;
+}
+
+/* Start a web login; the server-side state and the PKCE challenge sent to
+ * Google. */
+static char *start_flow(struct env *e, char **challenge)
+{
+	struct answer a = http(e, "GET",
+			       "/api/client/v2.0/app/" APP
+			       "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example"
+			       "%2Fdone&state=client-state%201",
+			       NULL, NULL);
+	char *authorize = mockhttp_url(e->s->mock, "/authorize?"), *v, *st;
+
+	assert_int_equal(a.status, 302);
+	assert_non_null(a.location);
+	assert_memory_equal(a.location, authorize, strlen(authorize));
+	v = url_arg(a.location, "client_id");
+	assert_string_equal(v, "web-client");
+	free(v);
+	v = url_arg(a.location, "redirect_uri");
+	assert_string_equal(v, CALLBACK);
+	free(v);
+	v = url_arg(a.location, "response_type");
+	assert_string_equal(v, "code");
+	free(v);
+	v = url_arg(a.location, "code_challenge_method");
+	assert_string_equal(v, "S256");
+	free(v);
+	*challenge = url_arg(a.location, "code_challenge");
+	st = url_arg(a.location, "state");
+	assert_non_null(st);
+	/* The client's state stays with sesamed; Google sees a random one. */
+	assert_null(strstr(a.location, "client-state"));
+	answer_clear(&a);
+	free(authorize);
+	return st;
+}
+
+static void check_final(struct env *e, const char *location)
+{
+	const char *frag = strchr(location, '#');
+	char *ua, *st, *app, *parts[4] = {NULL}, *p;
+	unsigned char *raw;
+	size_t n = 0, i;
+
+	assert_non_null(frag);
+	assert_memory_equal(location, DONE "#", strlen(DONE) + 1);
+	ua = social_form_value(frag + 1, "_baas_ua");
+	st = social_form_value(frag + 1, "_baas_state");
+	app = social_form_value(frag + 1, "_baas_client_app_id");
+	assert_non_null(ua);
+	assert_string_equal(st, "client-state 1");
+	assert_string_equal(app, APP);
+	raw = malloc(strlen(ua));
+	assert_non_null(raw);
+	n = (size_t)EVP_DecodeBlock(raw, (const unsigned char *)ua, (int)strlen(ua));
+	while (n > 0 && raw[n - 1] == '\0')
+		n--;
+	raw[n] = '\0';
+	p = (char *)raw;
+	for (i = 0; i < 4; i++) {
+		parts[i] = p;
+		p = strchr(p, '$');
+		if (i < 3) {
+			assert_non_null(p);
+			*p++ = '\0';
+		}
+	}
+	assert_null(p);
+	assert_int_equal(strlen(parts[2]), 24);
+	assert_int_equal(strlen(parts[3]), 24);
+	assert_non_null(strchr(parts[0], '.')); /* a JWT */
+	/* The access token works: the profile is the logged-in user's. */
+	{
+		struct curl_slist *h = NULL;
+		char hdr[4096], url[256];
+		struct answer a = {0};
+		CURL *c = curl_easy_init();
+		json_t *doc;
+
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", parts[0]);
+		snprintf(url, sizeof(url), "%s/api/client/v2.0/auth/profile", e->url);
+		h = curl_slist_append(h, hdr);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+		assert_int_equal(a.status, 200);
+		doc = json_loads(a.body, 0, NULL);
+		assert_string_equal(json_string_value(json_object_get(doc, "user_id")), parts[2]);
+		json_decref(doc);
+		answer_clear(&a);
+		curl_slist_free_all(h);
+		curl_easy_cleanup(c);
+	}
+	free(raw);
+	free(ua);
+	free(st);
+	free(app);
+}
+
+static void set_token_reply(struct env *e, const char *sub)
+{
+	char *token = sign(sub), body[8192];
+
+	snprintf(body, sizeof(body), "{\"access_token\": \"ya29\", \"id_token\": \"%s\"}", token);
+	mockhttp_set_str(e->s->mock, "/token", 200, "application/json", body, NULL);
+	free(token);
+}
+
+static void redirect_flow_round_trip(void **state)
+{
+	struct env *e = *state;
+	char *challenge = NULL, *st = start_flow(e, &challenge), path[1024], *enc, *v, *body, *form;
+	struct answer a;
+
+	set_token_reply(e, "g-web");
+	enc = curl_easy_escape(NULL, st, 0);
+	snprintf(path, sizeof(path),
+		 "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=4%%2F0Ab&state=%s", enc);
+	a = http(e, "GET", path, NULL, NULL);
+	if (a.status != 302)
+		fail_msg("callback: HTTP %ld %s", a.status, a.body ? a.body : "");
+	check_final(e, a.location);
+	answer_clear(&a);
+	/* What sesamed sent Google: the code, its callback, the PKCE verifier. */
+	body = mockhttp_last_body(e->s->mock, "/token");
+	v = social_form_value(body, "code");
+	assert_string_equal(v, "4/0Ab");
+	free(v);
+	v = social_form_value(body, "redirect_uri");
+	assert_string_equal(v, CALLBACK);
+	free(v);
+	v = social_form_value(body, "code_verifier");
+	assert_non_null(v);
+	form = b64url_sha256(v);
+	assert_string_equal(form, challenge);
+	free(form);
+	free(v);
+	free(body);
+	/* A state works once. */
+	a = http(e, "GET", path, NULL, NULL);
+	assert_int_equal(a.status, 400);
+	assert_null(a.location);
+	answer_clear(&a);
+	curl_free(enc);
+	free(st);
+	free(challenge);
+}
+
+static void redirect_flow_form_post_and_errors(void **state)
+{
+	struct env *e = *state;
+	char *challenge = NULL, *st = start_flow(e, &challenge), body[1024], *enc = curl_easy_escape(NULL, st, 0), *err;
+	struct answer a;
+
+	/* The provider says the user declined: back to the app with _baas_error. */
+	snprintf(body, sizeof(body), "error=access_denied&state=%s", enc);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
+		 "application/x-www-form-urlencoded", body);
+	assert_int_equal(a.status, 302);
+	assert_memory_equal(a.location, DONE "#_baas_error=", strlen(DONE) + 13);
+	err = social_form_value(strchr(a.location, '#') + 1, "_baas_error");
+	assert_string_equal(err, "access_denied");
+	free(err);
+	answer_clear(&a);
+	curl_free(enc);
+	free(st);
+	free(challenge);
+	/* A POSTed code (Apple's form_post) logs in like a GET. */
+	st = start_flow(e, &challenge);
+	enc = curl_easy_escape(NULL, st, 0);
+	set_token_reply(e, "g-post");
+	snprintf(body, sizeof(body), "code=c0de&state=%s", enc);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
+		 "application/x-www-form-urlencoded", body);
+	assert_int_equal(a.status, 302);
+	check_final(e, a.location);
+	answer_clear(&a);
+	/* Google refuses the code: the browser learns it in _baas_error. */
+	curl_free(enc);
+	free(st);
+	free(challenge);
+	st = start_flow(e, &challenge);
+	enc = curl_easy_escape(NULL, st, 0);
+	mockhttp_set_str(e->s->mock, "/token", 400, "application/json", "{\"error\": \"invalid_grant\"}", NULL);
+	snprintf(body, sizeof(body), "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=old&state=%s",
+		 enc);
+	a = http(e, "GET", body, NULL, NULL);
+	assert_int_equal(a.status, 302);
+	assert_non_null(strstr(a.location, "#_baas_error="));
+	assert_null(strstr(a.location, "_baas_ua"));
+	answer_clear(&a);
+	curl_free(enc);
+	free(st);
+	free(challenge);
+}
+
+/* No open redirect: only the configured URLs, exactly. */
+static void redirect_allow_list(void **state)
+{
+	struct env *e = *state;
+	const char *bad[] = {"https%3A%2F%2Fevil.example%2Fdone",	 "https%3A%2F%2Fapp.example%2Fdone%2F",
+			     "https%3A%2F%2Fapp.example%2Fdone%3Fx%3D1", "https%3A%2F%2Fapp.example%2Fdon",
+			     "https%3A%2F%2Fapp.example%2Fdone%23",	 NULL};
+	char path[512];
+	struct answer a;
+	size_t i;
+
+	for (i = 0; bad[i]; i++) {
+		snprintf(path, sizeof(path),
+			 "/api/client/v2.0/app/" APP "/auth/providers/google/login?redirect=%s&state=s", bad[i]);
+		a = http(e, "GET", path, NULL, NULL);
+		if (a.status != 400 || a.location)
+			fail_msg("redirect %s: HTTP %ld, Location %s", bad[i], a.status, a.location ? a.location : "-");
+		answer_clear(&a);
+	}
+	a = http(e, "GET", "/api/client/v2.0/app/" APP "/auth/providers/google/login?state=s", NULL, NULL);
+	assert_int_equal(a.status, 400);
+	answer_clear(&a);
+	/* A state sesamed never issued. */
+	a = http(e, "GET",
+		 "/api/client/v2.0/app/" APP
+		 "/auth/providers/google/callback?code=c&state="
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		 NULL, NULL);
+	assert_int_equal(a.status, 400);
+	assert_null(a.location);
+	answer_clear(&a);
+	assert_int_equal(mockhttp_hits(e->s->mock, "/token"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(http_login_with_id_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(http_login_apple_and_facebook, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_flow_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_flow_form_post_and_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_allow_list, setup, teardown),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}

@@ -523,8 +523,9 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 		if (!json_is_object(v))
 			return doc_error(err, d, &at, 1, "type", "\"sessions\": expected an object");
 		if (check_keys(d, v, &at, 1, session_keys, "\"sessions\"", err) ||
-		    get_ttl(d, v, "sessions", "access_ttl", 60, 86400, &cfg->access_ttl, err) ||
-		    get_ttl(d, v, "sessions", "refresh_ttl", 1800, 5LL * 366 * 86400, &cfg->refresh_ttl, err))
+		    get_ttl(d, v, "sessions", "access_ttl", cfg->test_mode ? 1 : 60, 86400, &cfg->access_ttl, err) ||
+		    get_ttl(d, v, "sessions", "refresh_ttl", cfg->test_mode ? 1 : 1800, 5LL * 366 * 86400,
+			    &cfg->refresh_ttl, err))
 			return SESAME_CONFIG;
 	}
 

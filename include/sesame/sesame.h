@@ -188,7 +188,7 @@ SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token,
 /*
  * Verify an access token sesame issued: signature (sesame's current or a
  * retired key), "typ" "access", "aud" the app id, "iss" the public URL,
- * "exp"/"iat" with 60 s of leeway.  With SESAME_VERIFY_SESSION the session
+ * "exp"/"iat" with 5 s of leeway.  With SESAME_VERIFY_SESSION the session
  * must still exist, so logout, revocation, disabling and deletion take
  * effect at once; without it a token stays valid until it expires (30
  * minutes by default) and no store access is made.  On SESAME_OK `*claims`

@@ -1505,6 +1505,41 @@ static void test_failed_logins_throttled(void **state)
 	daemon_free(d);
 }
 
+/* Short lifetimes (allowed in test mode): an expired access token is an
+ * InvalidSession that a refresh cures; an expired session is not. */
+static void test_expired_tokens(void **state)
+{
+	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"sessions\": {\"access_ttl\": 1, \"refresh_ttl\": 8}");
+	struct http r;
+	json_t *s, *a;
+
+	daemon_start(d);
+	s = client_login(d, LOGIN("alpha"), "{\"user\": \"short\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(s);
+	/* 1 s of lifetime + 5 s of leeway are over after 7 s. */
+	sleep_ms(7000);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_int_equal(r.status, 201);
+	a = json_body(&r);
+	http_free(&r);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(a, "access_token"), &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	/* 8 s of session + 5 s of leeway are over 7 s later. */
+	sleep_ms(7000);
+	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	json_decref(a);
+	json_decref(s);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest shared[] = {
@@ -1527,6 +1562,7 @@ int main(void)
 	    cmocka_unit_test(test_admin_api_off),  cmocka_unit_test(test_tls),		cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_sigterm_drains), cmocka_unit_test(test_command_line),
 	    cmocka_unit_test(test_failed_logins_throttled),
+	    cmocka_unit_test(test_expired_tokens),
 	};
 	int failed;
 

@@ -452,6 +452,16 @@ static void userpass_confirm_send(struct request *req, struct reply *rep)
 	userpass_action(req, rep, "confirm/send", 200);
 }
 
+static void userpass_confirm_call(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "confirm/call", 200);
+}
+
+static void userpass_reset_call(struct request *req, struct reply *rep)
+{
+	userpass_action(req, rep, "reset/call", 200);
+}
+
 static void userpass_reset(struct request *req, struct reply *rep)
 {
 	userpass_action(req, rep, "reset", 200);
@@ -642,6 +652,9 @@ static const struct route table[] = {
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE, ROUTE_JSON_BODY},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/send", userpass_confirm_send, AUTH_NONE,
      ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/call", userpass_confirm_call, AUTH_NONE,
+     ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/call", userpass_reset_call, AUTH_NONE, ROUTE_JSON_BODY},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE, ROUTE_JSON_BODY},
     {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY},

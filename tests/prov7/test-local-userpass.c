@@ -1,7 +1,8 @@
 /* tests/prov7/test-local-userpass.c — the local-userpass provider through
  * libsesame and the sesame CLI, with tests/prov7/sender.sh as the mailer:
  * register, confirm, login, reset, and every refusal (hostile-inputs
- * items 35–38). */
+ * items 35–38); the confirm/call and reset/call flows with
+ * tests/prov7/caller.sh as the program that decides. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #include "testutil.h"
 
 struct env {
-	char *dir, *main, *drop, *plugins, *sender;
+	char *dir, *main, *drop, *plugins, *sender, *caller;
 	unsigned log2_n;
 	sesame_ctx *ctx;
 };
@@ -61,6 +62,11 @@ static void configure(struct env *e, unsigned log2_n)
 	free(tu_write(e->drop, "auto.json",
 		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}",
 		      0644));
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
+		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": %u}}}",
+		 e->caller, e->dir, e->caller, e->dir, log2_n);
+	free(tu_write(e->drop, "call.json", text, 0644));
 	free(tu_write(e->drop, "neither.json", "{\"type\": \"local-userpass\", \"config\": {}}", 0644));
 	sesame_free(e->ctx);
 	e->ctx = sesame_new();
@@ -84,6 +90,9 @@ static int setup(void **state)
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->sender = tu_path(e->dir, "sender.sh");
 	copy_file(src, e->sender, 0755);
+	snprintf(src, sizeof(src), "%s/tests/prov7/caller.sh", tu_env("SESAME_TEST_SRCDIR"));
+	e->caller = tu_path(e->dir, "caller.sh");
+	copy_file(src, e->caller, 0755);
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
 		 " \"app_id\": \"test-app\"}",
@@ -105,6 +114,7 @@ static int teardown(void **state)
 	free(e->drop);
 	free(e->plugins);
 	free(e->sender);
+	free(e->caller);
 	free(e);
 	return 0;
 }
@@ -362,6 +372,228 @@ static void test_tokens_expire_and_mailer_failures(void **state)
 
 /* Hostile item 35: a hash weaker than the configuration is replaced at
  * the next successful login. */
+/* What caller.sh answers next, and its exit code. */
+static void answer(struct env *e, const char *text, int code)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", code);
+	free(tu_write(e->dir, "answer", text, 0644));
+	free(tu_write(e->dir, "exit", num, 0644));
+}
+
+/* The last JSON the call program got on its stdin. */
+static json_t *last_call(struct env *e)
+{
+	char cmd[1100], *out = NULL;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", e->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	if (!m)
+		fail_msg("no call: %s", out);
+	free(out);
+	return m;
+}
+
+static int calls_count(struct env *e)
+{
+	char cmd[1100], *out = NULL;
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "cat '%s/calls' 2>/dev/null | wc -l", e->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	n = (int)strtol(out, NULL, 10);
+	free(out);
+	return n;
+}
+
+static int user_count(struct env *e, const char *email)
+{
+	json_t *s = NULL;
+	sesame_error err;
+	int rc = login(e, "call", email, "pass-word", &s, &err);
+
+	json_decref(s);
+	return rc == SESAME_OK ? 1 : strcmp(err.reason, "pending") == 0 ? 0 : -1;
+}
+
+static void test_confirm_call(void **state)
+{
+	struct env *e = *state;
+	json_t *c, *s = NULL;
+	sesame_error err;
+
+	/* success at register: confirmed at once. */
+	assert_int_equal(
+	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "Ann@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	c = last_call(e);
+	assert_string_equal(json_string_value(json_object_get(c, "email")), "Ann@example.org");
+	assert_int_equal(json_string_length(json_object_get(c, "token")), 64);
+	assert_int_equal(json_string_length(json_object_get(c, "tokenId")), 24);
+	assert_null(json_object_get(c, "password"));
+	assert_int_equal(user_count(e, "ann@example.org"), 1);
+	/* The token of a "success" is spent. */
+	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	json_decref(c);
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
+		       SESAME_CONFLICT, "already-confirmed");
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "nobody@example.org"), &err), &err,
+		       SESAME_NOT_FOUND, "user");
+
+	/* pending at register, then confirm/call pending again, then confirm with the token. */
+	answer(e, "{\"status\": \"pending\"}", 0);
+	assert_int_equal(
+	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "bob@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	assert_int_equal(user_count(e, "bob@example.org"), 0);
+	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "BOB@example.org"), &err), SESAME_OK);
+	assert_int_equal(user_count(e, "bob@example.org"), 0);
+	c = last_call(e);
+	assert_string_equal(json_string_value(json_object_get(c, "email")), "bob@example.org");
+	assert_int_equal(act(e, "call", "confirm", token_args(c, NULL), &err), SESAME_OK);
+	json_decref(c);
+	assert_int_equal(user_count(e, "bob@example.org"), 1);
+
+	/* fail at register: refused, and no account left behind. */
+	answer(e, "{\"status\": \"fail\"}", 0);
+	expect_refused(
+	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "pass-word"), &err),
+	    &err, SESAME_REJECTED, "call");
+	expect_refused(login(e, "call", "cy@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
+	c = last_call(e);
+	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	json_decref(c);
+
+	/* A pending user: fail, non-zero exit, garbage all leave it pending. */
+	answer(e, "{\"status\": \"pending\"}", 0);
+	assert_int_equal(
+	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "di@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	answer(e, "{\"status\": \"fail\"}", 0);
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+		       SESAME_REJECTED, "call");
+	answer(e, "{\"status\": \"success\"}", 3);
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+		       SESAME_UNAVAILABLE, "call");
+	answer(e, "garbage {", 0);
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+		       SESAME_REJECTED, "call");
+	answer(e, "{\"status\": \"yes\"}", 0);
+	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+		       SESAME_REJECTED, "call");
+	assert_int_equal(user_count(e, "di@example.org"), 0);
+	/* Refused calls leave no usable token. */
+	c = last_call(e);
+	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	json_decref(c);
+	/* The instance without a call program has no confirm/call. */
+	expect_refused(act(e, "up", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+		       SESAME_NOT_FOUND, "action");
+	answer(e, "{\"status\": \"success\"}", 0);
+	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), SESAME_OK);
+	assert_int_equal(user_count(e, "di@example.org"), 1);
+}
+
+static void test_reset_call(void **state)
+{
+	struct env *e = *state;
+	json_t *c, *s = NULL, *out = NULL;
+	sesame_error err;
+	char cmd[1100];
+	int before;
+
+	assert_int_equal(
+	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "pass-word"), &err),
+	    SESAME_OK);
+	assert_int_equal(login(e, "call", "eve@example.org", "pass-word", &s, &err), SESAME_OK);
+	/* success: the new password now, the old sessions ended; arguments passed through. */
+	assert_int_equal(act(e, "call", "reset/call",
+			     json_pack("{s:s, s:s, s:[s, i]}", "email", "EVE@example.org", "password", "secret-new-1",
+				       "arguments", "question", 42),
+			     &err),
+			 SESAME_OK);
+	c = last_call(e);
+	assert_string_equal(json_string_value(json_object_get(c, "email")), "eve@example.org");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(c, "arguments"), 0)), "question");
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(c, "arguments"), 1)), 42);
+	assert_null(json_object_get(c, "password"));
+	json_decref(c);
+	expect_refused(sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err),
+		       &err, SESAME_REJECTED, "session");
+	json_decref(s);
+	expect_refused(login(e, "call", "eve@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
+	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-1", &s, &err), SESAME_OK);
+	json_decref(s);
+
+	/* pending: nothing changes until reset {password, token, tokenId}. */
+	answer(e, "{\"status\": \"pending\"}", 0);
+	assert_int_equal(act(e, "call", "reset/call",
+			     json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-2"), &err),
+			 SESAME_OK);
+	c = last_call(e);
+	assert_int_equal(json_array_size(json_object_get(c, "arguments")), 0);
+	assert_true(json_is_array(json_object_get(c, "arguments")));
+	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-1", &s, &err), SESAME_OK);
+	json_decref(s);
+	assert_int_equal(act(e, "call", "reset", token_args(c, "secret-new-3"), &err), SESAME_OK);
+	expect_refused(act(e, "call", "reset", token_args(c, "secret-new-4"), &err), &err, SESAME_REJECTED, "token");
+	json_decref(c);
+	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
+	json_decref(s);
+
+	/* fail, non-zero exit, garbage: refused, the password unchanged. */
+	answer(e, "{\"status\": \"fail\"}", 0);
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+		       &err, SESAME_REJECTED, "call");
+	c = last_call(e);
+	expect_refused(act(e, "call", "reset", token_args(c, "secret-new-6"), &err), &err, SESAME_REJECTED, "token");
+	json_decref(c);
+	answer(e, "{\"status\": \"success\"}", 1);
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+		       &err, SESAME_UNAVAILABLE, "call");
+	answer(e, "\x01\x02 not json", 0);
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+		       &err, SESAME_REJECTED, "call");
+	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
+	json_decref(s);
+
+	/* Refused before the program runs: bad password, bad arguments, unknown email. */
+	answer(e, "{\"status\": \"success\"}", 0);
+	before = calls_count(e);
+	expect_refused(act(e, "call", "reset/call", json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "short"),
+			   &err),
+		       &err, SESAME_MALFORMED, "password");
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s%}", "email", "eve@example.org", "password", "nul\0inside", (size_t)10),
+			   &err),
+		       &err, SESAME_MALFORMED, "password");
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7",
+				     "arguments", "not-an-array"),
+			   &err),
+		       &err, SESAME_MALFORMED, "arguments");
+	expect_refused(act(e, "call", "reset/call",
+			   json_pack("{s:s, s:s}", "email", "nobody@example.org", "password", "secret-new-7"), &err),
+		       &err, SESAME_NOT_FOUND, "user");
+	expect_refused(act(e, "up", "reset/call",
+			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7"), &err),
+		       &err, SESAME_NOT_FOUND, "action");
+	assert_int_equal(calls_count(e), before);
+	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
+	json_decref(s);
+	/* No password ever reached the program. */
+	snprintf(cmd, sizeof(cmd), "grep -c secret-new '%s/calls'", e->dir);
+	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "grep -c question '%s/calls'", e->dir);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+}
+
 static void test_rehash_when_parameters_rise(void **state)
 {
 	struct env *e = *state;
@@ -441,6 +673,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_user_and_wrong_password_alike, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_ends_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens_expire_and_mailer_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_confirm_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rehash_when_parameters_rise, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deleted_user_frees_the_address_and_cli, setup, teardown),
 	};

@@ -342,12 +342,23 @@ static const char *const lp_plugins[] = {"local-userpass", NULL};
 static int lp_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-lp", NULL, lp_plugins);
-	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
+	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *caller = tu_path(d->dir, "caller.sh"), text[2048],
+								 *cmd;
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	free(cmd);
+	snprintf(src, sizeof(src), "%s/tests/prov7/caller.sh", tu_env("SESAME_TEST_SRCDIR"));
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, caller, caller) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
+		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
+		 caller, d->dir, caller, d->dir);
+	provider(d, "lp-call", text);
+	free(caller);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
@@ -458,6 +469,149 @@ static void test_userpass_over_http(void **state)
 	free(reset);
 }
 
+#define USERCALL "/api/client/v2.0/app/test-app/auth/providers/lp-call/"
+
+/* What caller.sh answers next, and its exit code. */
+static void answer(const struct daemon *d, const char *text, int code)
+{
+	char num[16];
+
+	snprintf(num, sizeof(num), "%d", code);
+	free(tu_write(d->dir, "answer", text, 0644));
+	free(tu_write(d->dir, "exit", num, 0644));
+}
+
+/* The last JSON caller.sh got, as a confirm/reset body (with `password`
+ * when not NULL). */
+static char *called(const struct daemon *d, const char *password)
+{
+	char cmd[1100], *out = NULL, *body;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", d->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	assert_non_null(m);
+	free(out);
+	json_object_del(m, "email");
+	json_object_del(m, "arguments");
+	if (password)
+		json_object_set_new(m, "password", json_string(password));
+	body = json_dumps(m, 0);
+	json_decref(m);
+	return body;
+}
+
+static void call_login(const struct daemon *d, const char *password, long status)
+{
+	char body[256];
+	struct http r;
+	json_t *s;
+
+	snprintf(body, sizeof(body), "{\"username\": \"una@example.org\", \"password\": \"%s\"}", password);
+	s = client_login(d, LOGIN("lp-call"), body, NULL, &r);
+	if (status == 200 ? !s : r.status != status)
+		fail_msg("login with %s: %ld %s", password, r.status, r.body);
+	json_decref(s);
+	http_free(&r);
+}
+
+static void test_userpass_call_over_http(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	char *body, cmd[1100];
+
+	/* register with a pending answer, then confirm/call: fail, exit 2, garbage, pending, confirm. */
+	answer(d, "{\"status\": \"pending\"}", 0);
+	post(d, USERCALL "register", "{\"email\": \"una@example.org\", \"password\": \"pass-word\"}", &r);
+	assert_int_equal(r.status, 201);
+	http_free(&r);
+	call_login(d, "pass-word", 401);
+	answer(d, "{\"status\": \"fail\"}", 0);
+	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
+	assert_int_equal(r.status, 401);
+	http_free(&r);
+	answer(d, "{\"status\": \"success\"}", 2);
+	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
+	assert_int_equal(r.status, 503);
+	http_free(&r);
+	answer(d, "nonsense", 0);
+	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
+	assert_int_equal(r.status, 401);
+	http_free(&r);
+	call_login(d, "pass-word", 401);
+	answer(d, "{\"status\": \"pending\"}", 0);
+	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	body = called(d, NULL);
+	post(d, USERCALL "confirm", body, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	free(body);
+	call_login(d, "pass-word", 200);
+	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
+	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	http_free(&r);
+	post(d, USERCALL "confirm/call", "{\"email\": \"nobody@example.org\"}", &r);
+	assert_error(&r, 404, "UserNotFound", "user not found");
+	http_free(&r);
+
+	/* reset/call: success at once, with the arguments passed through. */
+	answer(d, "{\"status\": \"success\"}", 0);
+	post(d, USERCALL "reset/call",
+	     "{\"email\": \"una@example.org\", \"password\": \"hidden-one\", \"arguments\": [\"pet\", {\"k\": 1}]}",
+	     &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	call_login(d, "hidden-one", 200);
+	call_login(d, "pass-word", 401);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls' | grep -q '\"arguments\":\\[\"pet\",{\"k\":1}\\]'", d->dir);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	/* pending, then reset completes it. */
+	answer(d, "{\"status\": \"pending\"}", 0);
+	post(d, USERCALL "reset/call", "{\"email\": \"una@example.org\", \"password\": \"hidden-two\", \"arguments\": []}",
+	     &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	call_login(d, "hidden-one", 200);
+	body = called(d, "hidden-three");
+	post(d, USERCALL "reset", body, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	free(body);
+	call_login(d, "hidden-three", 200);
+	/* fail, non-zero exit and garbage refuse; nothing changes. */
+	answer(d, "{\"status\": \"fail\"}", 0);
+	post(d, USERCALL "reset/call", "{\"email\": \"una@example.org\", \"password\": \"hidden-four\", \"arguments\": []}",
+	     &r);
+	assert_int_equal(r.status, 401);
+	http_free(&r);
+	answer(d, "{\"status\": \"success\"}", 9);
+	post(d, USERCALL "reset/call", "{\"email\": \"una@example.org\", \"password\": \"hidden-four\", \"arguments\": []}",
+	     &r);
+	assert_int_equal(r.status, 503);
+	http_free(&r);
+	answer(d, "]]]", 0);
+	post(d, USERCALL "reset/call", "{\"email\": \"una@example.org\", \"password\": \"hidden-four\", \"arguments\": []}",
+	     &r);
+	assert_int_equal(r.status, 401);
+	http_free(&r);
+	call_login(d, "hidden-three", 200);
+	post(d, USERCALL "reset/call", "{\"email\": \"una@example.org\", \"password\": \"short\", \"arguments\": []}", &r);
+	assert_error(&r, 400, "BadRequest", "password must be between 6 and 128 characters");
+	http_free(&r);
+	post(d, USERCALL "reset/call", "{\"email\": \"nobody@example.org\", \"password\": \"hidden-five\"}", &r);
+	assert_error(&r, 404, "UserNotFound", "user not found");
+	http_free(&r);
+	/* The program never saw a password. */
+	snprintf(cmd, sizeof(cmd), "grep -q hidden- '%s/calls'", d->dir);
+	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q pass-word '%s/calls'", d->dir);
+	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest anon[] = {
@@ -473,6 +627,7 @@ int main(void)
 	};
 	const struct CMUnitTest lp[] = {
 	    cmocka_unit_test(test_userpass_over_http),
+	    cmocka_unit_test(test_userpass_call_over_http),
 	};
 	int failed;
 

@@ -13,11 +13,15 @@
  * refused, so no Unicode variant of an address can exist.  The identity id
  * is CANON.  Tokens are single use (deleted when used), hashed at rest and
  * delivered by a configured program that gets {email, token, tokenId} on
- * its standard input.  See sesame-local-userpass(5).
+ * its standard input.  A "call" program (confirm_call_command,
+ * reset_call_command) gets the same, plus the client's "arguments" for a
+ * reset, and decides: {"status": "success"|"pending"|"fail"} on stdout.
+ * See sesame-local-userpass(5).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +48,7 @@
 #define FAILURE_WINDOW	     900
 #define MAX_ARGS	     32
 #define PROGRAM_TIMEOUT_MS   10000
+#define MAX_CALL_OUTPUT	     4096
 
 struct state {
 	const struct sesame_host *host;
@@ -51,6 +56,8 @@ struct state {
 	bool auto_confirm;
 	char **confirm_command; /* NULL-terminated argv, or NULL */
 	char **reset_command;
+	char **confirm_call_command; /* programs that decide: success, pending or fail */
+	char **reset_call_command;
 	int64_t token_ttl;
 	unsigned log2_n, r, p;
 	unsigned max_failures;
@@ -70,6 +77,8 @@ static void state_free(struct state *st)
 		return;
 	argv_free(st->confirm_command);
 	argv_free(st->reset_command);
+	argv_free(st->confirm_call_command);
+	argv_free(st->reset_call_command);
 	free(st->dummy);
 	free(st);
 }
@@ -152,8 +161,9 @@ static int dummy_hash(struct state *st, sesame_error *err)
 static int lp_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
 		   sesame_error *err)
 {
-	static const char *const known[] = {"auto_confirm", "confirm_command", "reset_command", "token_ttl", "scrypt",
-					    "max_failures", NULL};
+	static const char *const known[] = {"auto_confirm",	"confirm_command", "reset_command", "confirm_call_command",
+					    "reset_call_command", "token_ttl",	     "scrypt",	      "max_failures",
+					    NULL};
 	struct state *st;
 	json_int_t ttl = 0, fails = 0;
 	const char *key;
@@ -170,7 +180,8 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 		if (!known[i])
 			return host->error(err, SESAME_CONFIG, "config",
 					   "unknown key \"%s\" (local-userpass knows auto_confirm, confirm_command, "
-					   "reset_command, token_ttl, scrypt, max_failures)",
+					   "reset_command, confirm_call_command, reset_call_command, token_ttl, "
+					   "scrypt, max_failures)",
 					   key);
 	}
 	v = json_object_get(config, "auto_confirm");
@@ -184,9 +195,15 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	rc = config_argv(host, json_object_get(config, "confirm_command"), "confirm_command", &st->confirm_command, err);
 	if (rc == SESAME_OK)
 		rc = config_argv(host, json_object_get(config, "reset_command"), "reset_command", &st->reset_command, err);
-	if (rc == SESAME_OK && st->auto_confirm == (st->confirm_command != NULL))
+	if (rc == SESAME_OK)
+		rc = config_argv(host, json_object_get(config, "confirm_call_command"), "confirm_call_command",
+				 &st->confirm_call_command, err);
+	if (rc == SESAME_OK)
+		rc = config_argv(host, json_object_get(config, "reset_call_command"), "reset_call_command",
+				 &st->reset_call_command, err);
+	if (rc == SESAME_OK && st->auto_confirm == (st->confirm_command || st->confirm_call_command))
 		rc = host->error(err, SESAME_CONFIG, "confirm_command",
-				 "set exactly one of auto_confirm: true and confirm_command");
+				 "set exactly one of auto_confirm: true and confirm_command (or confirm_call_command)");
 	if (rc == SESAME_OK)
 		rc = config_uint(host, config, "token_ttl", 60, 7 * 86400, DEFAULT_TOKEN_TTL, &ttl, err);
 	if (rc == SESAME_OK)
@@ -285,26 +302,55 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run `argv` with `input` on stdin (an in-memory file), no output kept, a
- * clean environment and no other descriptor; SESAME_OK when it exits 0. */
-static int run_sender(const struct state *st, char *const *argv, const char *input, sesame_error *err)
+/* Read what is there on non-blocking `fd` into out[*off..size); past
+ * that, read and drop it (so the writer never blocks), counting it in *off.
+ * True at end of file. */
+static bool drain(int fd, char *out, size_t size, size_t *off)
+{
+	char sink[512];
+	ssize_t n;
+
+	for (;;) {
+		n = *off < size ? read(fd, out + *off, size - *off) : read(fd, sink, sizeof(sink));
+		if (n > 0)
+			*off = *off < size ? *off + (size_t)n : size;
+		else if (!(n < 0 && errno == EINTR))
+			return n == 0;
+	}
+}
+
+/* Run `argv` with `input` on stdin (an in-memory file), a clean
+ * environment and no other descriptor; SESAME_OK when it exits 0.  With
+ * `out`, its standard output (a pipe; at most `out_size` - 1 bytes, more is
+ * refused) is kept there, NUL-terminated; otherwise it goes to /dev/null.
+ * `what` names the program in errors. */
+static int run_program(const struct state *st, char *const *argv, const char *input, const char *what, char *out,
+		       size_t out_size, sesame_error *err)
 {
 	static char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	int in = memfd_create("sesame-token", MFD_CLOEXEC), null = open("/dev/null", O_RDWR | O_CLOEXEC), status = 0;
+	int pipefd[2] = {-1, -1}, res = null;
 	size_t len = strlen(input), off = 0;
 	int64_t deadline = monotonic_ms() + PROGRAM_TIMEOUT_MS;
 	pid_t pid = -1, w = 0;
-	ssize_t n;
+	ssize_t n = 0;
+	bool eof = false;
 
+	if (out && pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == 0)
+		res = pipefd[1];
+	else if (out)
+		res = -1;
 	while (in >= 0 && off < len && ((n = write(in, input + off, len - off)) > 0 || errno == EINTR))
 		off += n > 0 ? (size_t)n : 0;
-	if (in >= 0 && null >= 0 && off == len && lseek(in, 0, SEEK_SET) == 0 && (pid = fork()) == 0) {
+	if (in >= 0 && null >= 0 && res >= 0 && off == len && lseek(in, 0, SEEK_SET) == 0 && (pid = fork()) == 0) {
 		sigset_t none;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setpgid(0, 0);
-		if (dup2(in, 0) == 0 && dup2(null, 1) == 1 && dup2(null, 2) == 2) {
+		/* The pipe's end is blocking for the program. */
+		if (dup2(in, 0) == 0 && dup2(res, 1) == 1 && dup2(null, 2) == 2 &&
+		    (!out || fcntl(1, F_SETFL, 0) == 0)) {
 #ifdef SYS_close_range
 			syscall(SYS_close_range, 3U, ~0U, 0);
 #endif
@@ -312,28 +358,71 @@ static int run_sender(const struct state *st, char *const *argv, const char *inp
 		}
 		_exit(127);
 	}
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	off = 0;
 	if (pid > 0) {
 		setpgid(pid, pid);
-		while ((w = waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline)
-			nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+		while ((w = waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline) {
+			if (out && !eof) {
+				poll(&(struct pollfd){.fd = pipefd[0], .events = POLLIN}, 1, 10);
+				eof = drain(pipefd[0], out, out_size, &off);
+			} else {
+				nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+			}
+		}
 		kill(-pid, SIGKILL);
 		if (w == 0)
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
 	}
+	if (out && pipefd[0] >= 0 && !eof)
+		drain(pipefd[0], out, out_size, &off);
 	if (in >= 0)
 		close(in);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
 	if (null >= 0)
 		close(null);
 	if (pid <= 0 || w <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return st->host->error(err, SESAME_UNAVAILABLE, "sender", "%s did not deliver the token", argv[0]);
+		return st->host->error(err, SESAME_UNAVAILABLE, what, "%s did not %s", argv[0],
+				       out ? "answer" : "deliver the token");
+	if (out && off >= out_size)
+		return st->host->error(err, SESAME_REJECTED, what, "%s answered too much", argv[0]);
+	if (out)
+		out[off] = '\0';
 	return SESAME_OK;
 }
 
-/* Make a token for `canon`, keep its hash, and hand it to `argv`. */
-static int send_token(const struct state *st, char *const *argv, const char *purpose, const char *canon,
-		      const char *email, sesame_error *err)
+/* The decision in a call program's answer: true for "success", false with
+ * *pending for "pending"; "fail" and anything else refused. */
+static int call_answer(const struct state *st, const char *prog, const char *out, bool *pending, sesame_error *err)
 {
+	json_t *a = json_loads(out, JSON_REJECT_DUPLICATES, NULL);
+	const char *status = json_string_value(json_object_get(a, "status"));
+	int rc = SESAME_OK;
+
+	*pending = false;
+	if (!json_is_object(a) || !status)
+		rc = st->host->error(err, SESAME_REJECTED, "call", "%s gave no {\"status\": ...} answer", prog);
+	else if (strcmp(status, "pending") == 0)
+		*pending = true;
+	else if (strcmp(status, "fail") == 0)
+		rc = st->host->error(err, SESAME_REJECTED, "call", "refused");
+	else if (strcmp(status, "success") != 0)
+		rc = st->host->error(err, SESAME_REJECTED, "call", "%s gave an unknown status", prog);
+	json_decref(a);
+	return rc;
+}
+
+/* Make a token for `canon`, keep its hash, and hand it to `argv`.  With
+ * `pending`, `argv` is a call program (given `arguments` too, if any): the
+ * token stays only when it answers "pending" (*pending true); after
+ * "success" (*pending false) the caller completes the flow at once. */
+static int send_token(const struct state *st, char *const *argv, const char *purpose, const char *canon,
+		      const char *email, const json_t *arguments, bool *pending, sesame_error *err)
+{
+	char answer[MAX_CALL_OUTPUT];
 	const struct sesame_host *h = st->host;
 	unsigned char b[TOKEN_BYTES + TOKEN_ID_BYTES];
 	char token[2 * TOKEN_BYTES + 1], id[2 * TOKEN_ID_BYTES + 1], hash[65], kvkey[KV_KEY_SIZE], *text = NULL;
@@ -354,9 +443,16 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 	}
 	if (rc == SESAME_OK) {
 		msg = json_pack("{s:s, s:s, s:s}", "email", email, "token", token, "tokenId", id);
+		if (msg && arguments)
+			json_object_set_new(msg, "arguments", json_deep_copy(arguments));
 		text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-		rc = text ? run_sender(st, argv, text, err) : h->error(err, SESAME_INTERNAL, "memory", "out of memory");
-		if (rc != SESAME_OK) {
+		rc = !text	? h->error(err, SESAME_INTERNAL, "memory", "out of memory")
+		     : pending ? run_program(st, argv, text, "call", answer, sizeof(answer), err)
+				: run_program(st, argv, text, "sender", NULL, 0, err);
+		if (rc == SESAME_OK && pending)
+			rc = call_answer(st, argv[0], answer, pending, err);
+		/* Only a delivered token, or one a call program left pending, stays. */
+		if (rc != SESAME_OK || (pending && !*pending)) {
 			sesame_error ignored;
 
 			h->kv_delete(st->self, kvkey, &ignored);
@@ -430,6 +526,21 @@ static int account_put(const struct state *st, const char *canon, const json_t *
 	return st->host->kv_put(st->self, kvkey, rec, NULL, 0, flags, err);
 }
 
+/* Ask confirm_call_command about account `canon` (record `rec`): confirmed
+ * now after "success", still pending after "pending". */
+static int confirm_call(const struct state *st, const char *canon, json_t *rec, sesame_error *err)
+{
+	bool pending = false;
+	int rc = send_token(st, st->confirm_call_command, "confirm", canon,
+			    json_string_value(json_object_get(rec, "email")), NULL, &pending, err);
+
+	if (rc == SESAME_OK && !pending) {
+		json_object_set_new(rec, "confirmed", json_true());
+		rc = account_put(st, canon, rec, 0, err);
+	}
+	return rc;
+}
+
 static int do_register(const struct state *st, const json_t *args, sesame_error *err)
 {
 	const json_t *email = json_object_get(args, "email"), *pw = json_object_get(args, "password");
@@ -450,8 +561,19 @@ static int do_register(const struct state *st, const json_t *args, sesame_error 
 		if (rc == SESAME_CONFLICT)
 			rc = st->host->error(err, SESAME_CONFLICT, "name-in-use", "name already in use");
 	}
-	if (rc == SESAME_OK && !st->auto_confirm)
-		rc = send_token(st, st->confirm_command, "confirm", canon, json_string_value(email), err);
+	if (rc == SESAME_OK && !st->auto_confirm) {
+		rc = st->confirm_command ? send_token(st, st->confirm_command, "confirm", canon, json_string_value(email), NULL,
+					      NULL, err)
+					 : confirm_call(st, canon, rec, err);
+		/* A call program's refusal leaves no account behind. */
+		if (rc != SESAME_OK && !st->confirm_command) {
+			char kvkey[KV_KEY_SIZE];
+			sesame_error ignored;
+
+			snprintf(kvkey, sizeof(kvkey), "user:%s", canon);
+			st->host->kv_delete(st->self, kvkey, &ignored);
+		}
+	}
 	free(phc);
 	json_decref(rec);
 	return rc;
@@ -490,7 +612,77 @@ static int do_confirm_send(const struct state *st, const json_t *args, sesame_er
 	/* Mail goes to the stored address, never to the variant just sent. */
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->confirm_command, "confirm", canon, json_string_value(json_object_get(rec, "email")),
+				NULL, NULL, err);
+	json_decref(rec);
+	return rc;
+}
+
+static int do_confirm_call(const struct state *st, const json_t *args, sesame_error *err)
+{
+	char canon[MAX_EMAIL + 1];
+	json_t *rec = NULL;
+	int rc = canonical_email(st, json_object_get(args, "email"), canon, err);
+
+	if (rc == SESAME_OK && !st->confirm_call_command)
+		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_call_command is configured");
+	if (rc == SESAME_OK)
+		rc = account_get(st, canon, &rec, err);
+	if (rc == SESAME_OK && json_is_true(json_object_get(rec, "confirmed")))
+		rc = st->host->error(err, SESAME_CONFLICT, "already-confirmed", "user already confirmed");
+	if (rc == SESAME_OK)
+		rc = confirm_call(st, canon, rec, err);
+	json_decref(rec);
+	return rc;
+}
+
+/* Set `phc` as the password of account `canon` and end its sessions. */
+static int set_password(const struct state *st, const char *canon, json_t *rec, const char *phc, sesame_error *err)
+{
+	int rc;
+
+	/* Receiving the reset mail proves the address: confirmed too. */
+	json_object_set_new(rec, "hash", json_string(phc));
+	json_object_set_new(rec, "confirmed", json_true());
+	json_object_set_new(rec, "failures", json_integer(0));
+	rc = account_put(st, canon, rec, 0, err);
+	/* A new password ends every session opened with the old one. */
+	if (rc == SESAME_OK)
+		rc = st->host->end_sessions(st->self, canon, err);
+	return rc;
+}
+
+/* reset/call {email, password, arguments}: the program gets the arguments,
+ * never the password; the password is hashed whether or not the account
+ * exists, so an unknown address costs the same. */
+static int do_reset_call(const struct state *st, const json_t *args, sesame_error *err)
+{
+	const json_t *pw = json_object_get(args, "password"), *arguments = json_object_get(args, "arguments");
+	char canon[MAX_EMAIL + 1], *phc = NULL;
+	json_t *rec = NULL, *none = json_array();
+	bool pending = false;
+	int rc = canonical_email(st, json_object_get(args, "email"), canon, err);
+
+	if (rc == SESAME_OK)
+		rc = check_password(st, pw, err);
+	if (rc == SESAME_OK && arguments && !json_is_array(arguments))
+		rc = st->host->error(err, SESAME_MALFORMED, "arguments", "arguments must be an array");
+	if (rc == SESAME_OK && !st->reset_call_command)
+		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no reset_call_command is configured");
+	if (rc == SESAME_OK && !none)
+		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc == SESAME_OK)
+		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
+					     st->p, &phc, err);
+	if (rc == SESAME_OK)
+		rc = account_get(st, canon, &rec, err);
+	if (rc == SESAME_OK)
+		rc = send_token(st, st->reset_call_command, "reset", canon,
+				json_string_value(json_object_get(rec, "email")), arguments ? arguments : none, &pending,
 				err);
+	if (rc == SESAME_OK && !pending)
+		rc = set_password(st, canon, rec, phc, err);
+	free(phc);
+	json_decref(none);
 	json_decref(rec);
 	return rc;
 }
@@ -507,7 +699,7 @@ static int do_reset_send(const struct state *st, const json_t *args, sesame_erro
 		rc = account_get(st, canon, &rec, err);
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->reset_command, "reset", canon, json_string_value(json_object_get(rec, "email")),
-				err);
+				NULL, NULL, err);
 	json_decref(rec);
 	return rc;
 }
@@ -526,16 +718,8 @@ static int do_reset(const struct state *st, const json_t *args, sesame_error *er
 	if (rc == SESAME_OK)
 		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
 					     st->p, &phc, err);
-	if (rc == SESAME_OK) {
-		/* Receiving the reset mail proves the address: confirmed too. */
-		json_object_set_new(rec, "hash", json_string(phc));
-		json_object_set_new(rec, "confirmed", json_true());
-		json_object_set_new(rec, "failures", json_integer(0));
-		rc = account_put(st, canon, rec, 0, err);
-	}
-	/* A new password ends every session opened with the old one. */
 	if (rc == SESAME_OK)
-		rc = st->host->end_sessions(st->self, canon, err);
+		rc = set_password(st, canon, rec, phc, err);
 	free(phc);
 	json_decref(rec);
 	return rc;
@@ -552,12 +736,17 @@ static int lp_action(void *state, const char *name, const json_t *args, json_t *
 		return do_confirm(st, args, err);
 	if (strcmp(name, "confirm/send") == 0)
 		return do_confirm_send(st, args, err);
+	if (strcmp(name, "confirm/call") == 0)
+		return do_confirm_call(st, args, err);
+	if (strcmp(name, "reset/call") == 0)
+		return do_reset_call(st, args, err);
 	if (strcmp(name, "reset/send") == 0)
 		return do_reset_send(st, args, err);
 	if (strcmp(name, "reset") == 0)
 		return do_reset(st, args, err);
 	return st->host->error(err, SESAME_NOT_FOUND, "action",
-			       "local-userpass has no action \"%s\" (register, confirm, confirm/send, reset/send, reset)",
+			       "local-userpass has no action \"%s\" (register, confirm, confirm/send, "
+			       "confirm/call, reset/send, reset/call, reset)",
 			       name);
 }
 

@@ -11,6 +11,14 @@
  *           URL#_baas_ua=BASE64(access$refresh$user_id$device_id)&_baas_state=S
  *           (or #_baas_error=MESSAGE&_baas_state=S).
  *
+ * Linking: a start request with link=true must carry the linking user's
+ * access token in "Authorization: Bearer"; sesamed verifies it before
+ * redirecting anywhere (401 InvalidSession otherwise) and keeps the user id
+ * and the token in the server-side state entry, never trusting anything the
+ * browser brings back.  At the callback the token is verified again (the
+ * session may have been revoked meanwhile), the code's identity is linked to
+ * that user, and the fragment carries _baas_link=true as well.
+ *
  * The pending logins live in sesamed's memory: a bounded table, each entry
  * one-time and short-lived.  Keeping the daemon provider-agnostic, it knows
  * no provider's URLs.
@@ -47,6 +55,8 @@ struct pending {
 	char provider[ROUTE_PARAM_MAX + 1];
 	char *redirect;
 	char *client_state;
+	char *link_user;  /* linking: the user id verified at the start */
+	char *link_token; /* linking: that user's access token, re-verified at the callback */
 	time_t expires;
 };
 
@@ -68,6 +78,10 @@ static void pending_clear(struct pending *p)
 {
 	free(p->redirect);
 	free(p->client_state);
+	free(p->link_user);
+	if (p->link_token)
+		OPENSSL_cleanse(p->link_token, strlen(p->link_token));
+	free(p->link_token);
 	OPENSSL_cleanse(p, sizeof(*p));
 }
 
@@ -220,8 +234,9 @@ static void redirect_to(struct reply *rep, const char *location)
 void weblogin_start(struct request *req, struct reply *rep)
 {
 	const char *name = request_param(req, "name"), *redirect = request_query(req, "redirect");
-	const char *cstate = request_query(req, "state");
+	const char *cstate = request_query(req, "state"), *link = request_query(req, "link"), *token;
 	struct pending p = {.used = true};
+	sesame_caller *caller = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char challenge[64], *callback = NULL;
 	json_t *args = NULL, *result = NULL;
@@ -235,7 +250,31 @@ void weblogin_start(struct request *req, struct reply *rep)
 			    "\"redirect\" (a URL) is required; \"state\" is at most %d characters", MAX_CLIENT_STATE);
 		return;
 	}
+	if (link && strcmp(link, "true") == 0) {
+		/* Verified before any redirect: a bad token goes nowhere. */
+		if (!request_bearer(req, rep, &token))
+			return;
+		if (sesame_caller_from_access_token(req->app->ctx, token, &caller, &err) != SESAME_OK) {
+			if (strcmp(err.reason, "disabled") == 0)
+				reply_error(rep, 401, "UserDisabled", "%s", err.text);
+			else if (err.status == SESAME_REJECTED || err.status == SESAME_MALFORMED ||
+				 err.status == SESAME_NOT_FOUND)
+				reply_error(rep, 401, "InvalidSession", "invalid session: %s", err.text);
+			else
+				reply_sesame_error(rep, &err);
+			return;
+		}
+		p.link_user = strdup(sesame_caller_user_id(caller));
+		p.link_token = strdup(token);
+		sesame_caller_free(caller);
+		if (!p.link_user || !p.link_token) {
+			reply_error(rep, 500, "InternalServerError", "out of memory");
+			pending_clear(&p);
+			return;
+		}
+	}
 	if (!random_token(p.state) || !random_token(p.verifier)) {
+		pending_clear(&p);
 		reply_error(rep, 500, "InternalServerError", "no randomness");
 		return;
 	}
@@ -248,14 +287,17 @@ void weblogin_start(struct request *req, struct reply *rep)
 	rc = args ? sesame_provider_action(req->app->ctx, name, "authorize_url", args, &result, &err) : -1;
 	if (rc < 0) {
 		reply_error(rep, 500, "InternalServerError", "out of memory");
+		pending_clear(&p);
 	} else if (rc != SESAME_OK) {
 		/* Never redirect anywhere the provider did not approve. */
 		if (strcmp(err.reason, "redirect") == 0)
 			reply_error(rep, 400, "BadRequest", "%s", err.text);
 		else
 			reply_sesame_error(rep, &err);
+		pending_clear(&p);
 	} else if (!json_is_string(json_object_get(result, "url"))) {
 		reply_error(rep, 500, "InternalServerError", "provider %s built no authorization URL", name);
+		pending_clear(&p);
 	} else {
 		snprintf(p.provider, sizeof(p.provider), "%s", name);
 		p.pkce = json_is_true(json_object_get(result, "pkce"));
@@ -328,7 +370,7 @@ static char *callback_param(const struct request *req, bool post, const char *na
 	return v ? strdup(v) : NULL;
 }
 
-/* URL#_baas_ua=...&_baas_state=... (or _baas_error), malloc'd. */
+/* URL#_baas_ua=...[&_baas_link=true]&_baas_state=... (or _baas_error), malloc'd. */
 static char *final_location(const struct pending *p, const char *app, const json_t *session, const char *error)
 {
 	char *state = url_encode(p->client_state), *appenc = url_encode(app), *value = NULL, *loc = NULL;
@@ -357,8 +399,9 @@ static char *final_location(const struct pending *p, const char *app, const json
 	n = strlen(p->redirect) + (value ? strlen(value) : 0) + (state ? strlen(state) : 0) +
 	    (appenc ? strlen(appenc) : 0) + 96;
 	if (value && state && appenc && (loc = malloc(n)) != NULL)
-		snprintf(loc, n, "%s#%s=%s&_baas_state=%s&_baas_client_app_id=%s", p->redirect,
-			 session ? "_baas_ua" : "_baas_error", value, state, appenc);
+		snprintf(loc, n, "%s#%s=%s%s&_baas_state=%s&_baas_client_app_id=%s", p->redirect,
+			 session ? "_baas_ua" : "_baas_error", value, session && p->link_user ? "&_baas_link=true" : "",
+			 state, appenc);
 	if (value)
 		OPENSSL_cleanse(value, strlen(value));
 	free(value);
@@ -379,6 +422,46 @@ static void finish(struct request *req, struct reply *rep, const struct pending 
 	redirect_to(rep, loc);
 	OPENSSL_cleanse(loc, strlen(loc));
 	free(loc);
+}
+
+static int link_error(sesame_error *err, int status, const char *text)
+{
+	memset(err, 0, sizeof(*err));
+	err->status = status;
+	snprintf(err->reason, sizeof(err->reason), "%s", "link");
+	snprintf(err->text, sizeof(err->text), "%s", text);
+	return status;
+}
+
+/* The callback of a linking state: the linking user (from the state entry,
+ * its token verified again) gets the code's identity and a new session. */
+static void link_finish(struct request *req, struct reply *rep, const struct pending *p, const char *name,
+			const json_t *cred)
+{
+	sesame_caller *caller = NULL;
+	json_t *session = NULL;
+	char device_id[25];
+	sesame_error err;
+	int rc;
+
+	rc = sesame_caller_from_access_token(req->app->ctx, p->link_token, &caller, &err);
+	if (rc == SESAME_OK && strcmp(sesame_caller_user_id(caller), p->link_user) != 0)
+		rc = link_error(&err, SESAME_REJECTED, "the session changed users");
+	if (rc == SESAME_OK)
+		rc = sesame_link(caller, p->link_user, name, cred, NULL, &err);
+	if (rc == SESAME_OK && login_device_id(NULL, device_id) != 0)
+		rc = link_error(&err, SESAME_INTERNAL, "no device id");
+	if (rc == SESAME_OK)
+		rc = sesame_session_create(caller, device_id, &session, &err);
+	sesame_caller_free(caller);
+	if (rc == SESAME_OK) {
+		finish(req, rep, p, session, NULL);
+	} else {
+		if (rc == SESAME_REJECTED)
+			request_login_failed(req);
+		finish(req, rep, p, NULL, err.text);
+	}
+	json_decref(session);
 }
 
 void weblogin_callback(struct request *req, struct reply *rep)
@@ -409,6 +492,8 @@ void weblogin_callback(struct request *req, struct reply *rep)
 		json_object_set_new(cred, "code_verifier", json_string(p.verifier));
 	if (!cred) {
 		reply_error(rep, 500, "InternalServerError", "out of memory");
+	} else if (p.link_user) {
+		link_finish(req, rep, &p, name, cred);
 	} else if (sesame_login(req->app->ctx, name, cred, NULL, &session, &err) == SESAME_OK) {
 		finish(req, rep, &p, session, NULL);
 	} else {

@@ -3,7 +3,9 @@
  * and a mock Google on loopback: a login over HTTP with an ID token, and
  * the web redirect flow end to end (the 302 to the authorization URL with
  * state and PKCE, the callback by GET and by POST form, the final
- * #_baas_ua fragment), refusing open redirects and replayed states.  The
+ * #_baas_ua fragment), refusing open redirects and replayed states, and
+ * linking through it (link=true with the user's access token, _baas_link
+ * in the fragment, an identity held by another user refused).  The
  * redirects are followed by hand with libcurl.  Every wait is bounded.
  */
 #include "config.h"
@@ -204,12 +206,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* One request, redirects not followed. */
-static struct answer http(struct env *e, const char *method, const char *path, const char *ctype, const char *body)
+/* One request, redirects not followed; with "Authorization: Bearer" when
+ * `bearer` is not NULL. */
+static struct answer http_bearer(struct env *e, const char *method, const char *path, const char *ctype,
+				 const char *body, const char *bearer)
 {
 	struct answer a = {0};
 	struct curl_slist *h = NULL;
-	char url[4096], hdr[128];
+	char url[4096], hdr[4096];
 	CURL *c = curl_easy_init();
 
 	assert_non_null(c);
@@ -224,15 +228,24 @@ static struct answer http(struct env *e, const char *method, const char *path, c
 	if (body) {
 		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
 		h = curl_slist_append(h, hdr);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	}
+	if (bearer) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", bearer);
+		h = curl_slist_append(h, hdr);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (curl_easy_perform(c) != CURLE_OK)
 		fail_msg("%s %s: no answer", method, path);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return a;
+}
+
+static struct answer http(struct env *e, const char *method, const char *path, const char *ctype, const char *body)
+{
+	return http_bearer(e, method, path, ctype, body, NULL);
 }
 
 static void answer_clear(struct answer *a)
@@ -385,6 +398,7 @@ static void check_final(struct env *e, const char *location)
 	assert_non_null(ua);
 	assert_string_equal(st, "client-state 1");
 	assert_string_equal(app, APP);
+	assert_null(strstr(frag, "_baas_link")); /* a login, not a link */
 	raw = malloc(strlen(ua));
 	assert_non_null(raw);
 	n = (size_t)EVP_DecodeBlock(raw, (const unsigned char *)ua, (int)strlen(ua));
@@ -567,6 +581,262 @@ static void redirect_allow_list(void **state)
 	assert_int_equal(mockhttp_hits(e->s->mock, "/token"), 0);
 }
 
+/* ---- Linking through the redirect flow ---------------------------------------- */
+
+/* Log in with Apple over HTTP as `sub`: the session's access token and user
+ * id, malloc'd. */
+static void apple_login(struct env *e, const char *sub, char **access, char **user_id)
+{
+	char *token =
+	    social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+			json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
+				  "com.example.app", "sub", sub, "iat", social_now(0), "exp", social_now(600)));
+	char body[8192];
+	struct answer a;
+	json_t *doc;
+
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	assert_non_null(doc);
+	*access = strdup(json_string_value(json_object_get(doc, "access_token")));
+	*user_id = strdup(json_string_value(json_object_get(doc, "user_id")));
+	assert_non_null(*access);
+	assert_non_null(*user_id);
+	json_decref(doc);
+	answer_clear(&a);
+	free(token);
+}
+
+#define LINK_START                                                                                                     \
+	"/api/client/v2.0/app/" APP                                                                                    \
+	"/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone"                                       \
+	"&state=link-state&link=true"
+
+/* Start a link as the holder of `access`: the server-side state sent to
+ * Google, malloc'd. */
+static char *start_link(struct env *e, const char *access)
+{
+	struct answer a = http_bearer(e, "GET", LINK_START, NULL, NULL, access);
+	char *authorize = mockhttp_url(e->s->mock, "/authorize?"), *st;
+
+	if (a.status != 302)
+		fail_msg("link start: HTTP %ld %s", a.status, a.body ? a.body : "");
+	assert_non_null(a.location);
+	assert_memory_equal(a.location, authorize, strlen(authorize));
+	/* The token stays with sesamed. */
+	assert_null(strstr(a.location, access));
+	st = url_arg(a.location, "state");
+	assert_non_null(st);
+	answer_clear(&a);
+	free(authorize);
+	return st;
+}
+
+static struct answer callback_get(struct env *e, const char *st)
+{
+	char path[1024], *enc = curl_easy_escape(NULL, st, 0);
+	struct answer a;
+
+	snprintf(path, sizeof(path), "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=c0de&state=%s",
+		 enc);
+	a = http(e, "GET", path, NULL, NULL);
+	curl_free(enc);
+	return a;
+}
+
+/* The parts of the _baas_ua of a final location, malloc'd: [0] access
+ * token, [2] user id. */
+static void ua_parts(const char *location, char *parts[4])
+{
+	char *ua = social_form_value(strchr(location, '#') + 1, "_baas_ua"), *p, *raw;
+	size_t n, i;
+
+	assert_non_null(ua);
+	raw = calloc(1, strlen(ua) + 1);
+	assert_non_null(raw);
+	n = (size_t)EVP_DecodeBlock((unsigned char *)raw, (const unsigned char *)ua, (int)strlen(ua));
+	while (n > 0 && raw[n - 1] == '\0')
+		n--;
+	raw[n] = '\0';
+	p = raw;
+	for (i = 0; i < 4; i++) {
+		char *end = strchr(p, '$');
+
+		assert_true(i == 3 ? end == NULL : end != NULL);
+		parts[i] = end ? strndup(p, (size_t)(end - p)) : strdup(p);
+		assert_non_null(parts[i]);
+		p = end ? end + 1 : p;
+	}
+	free(raw);
+	free(ua);
+}
+
+/* The number of identities in the profile of the holder of `access`. */
+static size_t profile_identities(struct env *e, const char *access, const char *user_id)
+{
+	struct answer a = http_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, access);
+	json_t *doc;
+	size_t n;
+
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "user_id")), user_id);
+	n = json_array_size(json_object_get(doc, "identities"));
+	json_decref(doc);
+	answer_clear(&a);
+	return n;
+}
+
+static void redirect_link_round_trip(void **state)
+{
+	struct env *e = *state;
+	char *access, *user_id, *st, *parts[4], *v;
+	const char *frag;
+	struct answer a;
+	size_t i;
+
+	apple_login(e, "001.linker", &access, &user_id);
+	assert_int_equal(profile_identities(e, access, user_id), 1);
+	st = start_link(e, access);
+	set_token_reply(e, "g-linked");
+	a = callback_get(e, st);
+	if (a.status != 302)
+		fail_msg("link callback: HTTP %ld %s", a.status, a.body ? a.body : "");
+	assert_memory_equal(a.location, DONE "#_baas_ua=", strlen(DONE) + 10);
+	frag = strchr(a.location, '#') + 1;
+	v = social_form_value(frag, "_baas_link");
+	assert_non_null(v);
+	assert_string_equal(v, "true");
+	free(v);
+	v = social_form_value(frag, "_baas_state");
+	assert_string_equal(v, "link-state");
+	free(v);
+	assert_null(strstr(frag, "_baas_error"));
+	/* The same user, with a new session that shows both identities. */
+	ua_parts(a.location, parts);
+	assert_string_equal(parts[2], user_id);
+	assert_string_not_equal(parts[0], access);
+	assert_int_equal(profile_identities(e, parts[0], user_id), 2);
+	answer_clear(&a);
+	/* The linking state works once. */
+	a = callback_get(e, st);
+	assert_int_equal(a.status, 400);
+	assert_null(a.location);
+	answer_clear(&a);
+	assert_int_equal(mockhttp_hits(e->s->mock, "/token"), 1);
+	/* A later Google login of that identity is the same user. */
+	free(st);
+	st = start_flow(e, &v);
+	free(v);
+	a = callback_get(e, st);
+	assert_int_equal(a.status, 302);
+	for (i = 0; i < 4; i++)
+		free(parts[i]);
+	ua_parts(a.location, parts);
+	assert_string_equal(parts[2], user_id);
+	assert_null(strstr(a.location, "_baas_link"));
+	answer_clear(&a);
+	for (i = 0; i < 4; i++)
+		free(parts[i]);
+	free(st);
+	free(access);
+	free(user_id);
+}
+
+/* No valid access token, no redirect: 401 InvalidSession, Google untouched. */
+static void redirect_link_needs_token(void **state)
+{
+	struct env *e = *state;
+	char *access, *user_id, *refresh = NULL, *bad;
+	const char *tokens[3];
+	struct answer a;
+	json_t *doc;
+	size_t i;
+
+	apple_login(e, "001.tokenless", &access, &user_id);
+	/* A refresh token is not an access token. */
+	{
+		char *token = social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+					  json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com",
+						    "aud", "com.example.app", "sub", "001.tokenless", "iat",
+						    social_now(0), "exp", social_now(600)));
+		char body[8192];
+
+		snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
+		a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json",
+			 body);
+		assert_int_equal(a.status, 200);
+		doc = json_loads(a.body, 0, NULL);
+		refresh = strdup(json_string_value(json_object_get(doc, "refresh_token")));
+		json_decref(doc);
+		answer_clear(&a);
+		free(token);
+	}
+	bad = strdup(access);
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+	tokens[0] = NULL;
+	tokens[1] = bad;
+	tokens[2] = refresh;
+	for (i = 0; i < 3; i++) {
+		a = http_bearer(e, "GET", LINK_START, NULL, NULL, tokens[i]);
+		if (a.status != 401 || a.location)
+			fail_msg("link start %zu: HTTP %ld, Location %s", i, a.status, a.location ? a.location : "-");
+		assert_non_null(strstr(a.body, "InvalidSession"));
+		answer_clear(&a);
+	}
+	/* A good token does not open the allow-list. */
+	a = http_bearer(e, "GET",
+			"/api/client/v2.0/app/" APP
+			"/auth/providers/google/login?redirect=https%3A%2F%2Fevil.example%2Fdone&state=s&link=true",
+			NULL, NULL, access);
+	assert_int_equal(a.status, 400);
+	assert_null(a.location);
+	answer_clear(&a);
+	assert_int_equal(mockhttp_hits(e->s->mock, "/token"), 0);
+	assert_int_equal(profile_identities(e, access, user_id), 1);
+	free(bad);
+	free(refresh);
+	free(access);
+	free(user_id);
+}
+
+/* An identity another user holds: _baas_error, nothing linked. */
+static void redirect_link_identity_taken(void **state)
+{
+	struct env *e = *state;
+	char *access, *user_id, *st, *token = sign("g-taken"), body[8192], *v;
+	struct answer a;
+
+	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	assert_int_equal(a.status, 200);
+	answer_clear(&a);
+	free(token);
+	apple_login(e, "001.other", &access, &user_id);
+	st = start_link(e, access);
+	set_token_reply(e, "g-taken");
+	a = callback_get(e, st);
+	assert_int_equal(a.status, 302);
+	assert_memory_equal(a.location, DONE "#_baas_error=", strlen(DONE) + 13);
+	assert_null(strstr(a.location, "_baas_ua"));
+	assert_null(strstr(a.location, "_baas_link"));
+	v = social_form_value(strchr(a.location, '#') + 1, "_baas_state");
+	assert_string_equal(v, "link-state");
+	free(v);
+	answer_clear(&a);
+	assert_int_equal(profile_identities(e, access, user_id), 1);
+	/* Used up even though it failed. */
+	a = callback_get(e, st);
+	assert_int_equal(a.status, 400);
+	answer_clear(&a);
+	free(st);
+	free(access);
+	free(user_id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +845,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(redirect_flow_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_flow_form_post_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_allow_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_link_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_link_needs_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_link_identity_taken, setup, teardown),
 	};
 	int rc;
 

@@ -1,0 +1,404 @@
+/*
+ * tests/daemon/harness.h — running sesamed and talking HTTP to it, shared
+ * by the programs that drive the daemon end to end: start it on a free
+ * loopback port (--listen 127.0.0.1:0, the port read from its start line),
+ * stop it, send requests with libcurl, check App Services error bodies.
+ * Each program writes its own configuration (write_config, daemon_new)
+ * before calling daemon_start().  Every wait is bounded.
+ */
+#ifndef SESAME_DAEMON_HARNESS_H
+#define SESAME_DAEMON_HARNESS_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "testutil.h"
+
+/* Each test program uses part of the harness. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+#define JSON_TYPE_HEADER  "Content-Type: application/json"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Not only base64url characters: operators choose admin keys freely. */
+#define ADMIN_KEY    "admin-key!0123456789$"
+#define WAIT_SECONDS 60 /* generous: sanitizer builds on a shared machine */
+
+/* ---- running sesamed ------------------------------------------------------ */
+
+struct daemon {
+	char *dir;
+	char *config;
+	char *log;
+	pid_t pid;
+	char url[128];
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	if (!f) {
+		buf[0] = '\0';
+		return buf;
+	}
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Occurrences of `needle` in the daemon's log. */
+static int log_count(const struct daemon *d, const char *needle)
+{
+	char *text = read_all(d->log), *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+/* Wait until the log holds `needle` at least `count` times; false when the
+ * daemon exited first or the bounded wait ran out. */
+static bool log_wait(const struct daemon *d, const char *needle, int count)
+{
+	int i;
+
+	for (i = 0; i < WAIT_SECONDS * 50; i++) {
+		if (log_count(d, needle) >= count)
+			return true;
+		if (d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == d->pid)
+			return log_count(d, needle) >= count;
+		sleep_ms(20);
+	}
+	return false;
+}
+
+static char *sesamed_path(void)
+{
+	return tu_path(tu_env("SESAME_TEST_BUILDDIR"), "sesamed");
+}
+
+/* Start sesamed with `args` (after --config FILE); returns its pid with
+ * stdout and stderr going to d->log. */
+static pid_t spawn(struct daemon *d, const char *const *args)
+{
+	const char *argv[16];
+	char *prog = sesamed_path();
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = prog;
+	argv[n++] = "--config";
+	argv[n++] = d->config;
+	while (args && *args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	free(prog);
+	return pid;
+}
+
+
+/* Start on a free port; the URL comes from the start line. */
+static void daemon_start(struct daemon *d)
+{
+	static const char *const args[] = {"--listen", "127.0.0.1:0", NULL};
+	const char *marker = "listening on ";
+	char *text, *at, *end;
+
+	d->pid = spawn(d, args);
+	if (!log_wait(d, marker, 1)) {
+		text = read_all(d->log);
+		fail_msg("sesamed did not start:\n%s", text);
+	}
+	text = read_all(d->log);
+	at = strstr(text, marker) + strlen(marker);
+	end = strchr(at, '\n');
+	assert_non_null(end);
+	assert_true((size_t)(end - at) < sizeof(d->url));
+	memcpy(d->url, at, (size_t)(end - at));
+	d->url[end - at] = '\0';
+	free(text);
+}
+
+/* Wait (bounded) for the process to exit; its exit status, or -1. */
+static int daemon_wait(struct daemon *d)
+{
+	int status, i;
+
+	for (i = 0; i < WAIT_SECONDS * 50; i++) {
+		pid_t r = waitpid(d->pid, &status, WNOHANG);
+
+		if (r == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		sleep_ms(20);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+	return -1;
+}
+
+/* SIGTERM and the exit status (0 expected: drained, and leak-free under ASan). */
+static int daemon_stop(struct daemon *d)
+{
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	return daemon_wait(d);
+}
+
+static void daemon_free(struct daemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+	}
+	tu_rmrf(d->dir);
+	free(d->dir);
+	free(d->config);
+	free(d->log);
+	free(d);
+}
+
+/* ---- HTTP with libcurl ------------------------------------------------------ */
+
+struct http {
+	long status;
+	char *body;
+	size_t len;
+	char *headers;
+	size_t hlen;
+	CURLcode rc;
+};
+
+struct upload {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t collect(char *data, size_t size, size_t n, void *arg, bool headers)
+{
+	struct http *r = arg;
+	char **buf = headers ? &r->headers : &r->body;
+	size_t *len = headers ? &r->hlen : &r->len;
+
+	*buf = realloc(*buf, *len + size * n + 1);
+	assert_non_null(*buf);
+	memcpy(*buf + *len, data, size * n);
+	*len += size * n;
+	(*buf)[*len] = '\0';
+	return size * n;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	return collect(data, size, n, arg, false);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct http *r = arg;
+
+	/* Keep the headers of the final response only. */
+	if (n * size >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		free(r->headers);
+		r->headers = NULL;
+		r->hlen = 0;
+	}
+	return collect(data, size, n, arg, true);
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	size_t chunk = u->len - u->off < size * n ? u->len - u->off : size * n;
+
+	if (chunk > 100)
+		chunk = 100; /* several chunks */
+	memcpy(buf, u->data + u->off, chunk);
+	u->off += chunk;
+	return chunk;
+}
+
+struct req {
+	const char *method;
+	const char *path;
+	const char *headers[8];
+	const char *body;
+	bool chunked;
+	const char *cainfo;
+};
+
+static void http_free(struct http *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+static void http(const struct daemon *d, const struct req *q, struct http *r)
+{
+	struct curl_slist *hl = NULL;
+	struct upload up = {q->body, q->body ? strlen(q->body) : 0, 0};
+	char *url = tu_path(d->url, q->path[0] == '/' ? q->path + 1 : q->path);
+	CURL *c = curl_easy_init();
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (q->cainfo)
+		curl_easy_setopt(c, CURLOPT_CAINFO, q->cainfo);
+	for (i = 0; i < ARRAY_SIZE(q->headers) && q->headers[i]; i++)
+		hl = curl_slist_append(hl, q->headers[i]);
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (q->body && q->chunked) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+	} else if (q->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)up.len);
+	}
+	r->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	free(url);
+}
+
+/* The value of a response header (case-insensitive name), malloc'd, or NULL. */
+static char *header(const struct http *r, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = r->headers;
+
+	while (p && *p) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (!eol)
+			break;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+
+			while (*v == ' ')
+				v++;
+			return strndup(v, (size_t)(eol - v));
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+static void assert_header(const struct http *r, const char *name, const char *expect)
+{
+	char *v = header(r, name);
+
+	if (!v)
+		fail_msg("no %s header in:\n%s", name, r->headers ? r->headers : "");
+	if (strcmp(v, expect) != 0)
+		fail_msg("%s: \"%s\", expected \"%s\"", name, v, expect);
+	free(v);
+}
+
+static void assert_no_header(const struct http *r, const char *name)
+{
+	char *v = header(r, name);
+
+	if (v)
+		fail_msg("unexpected %s: %s", name, v);
+}
+
+static json_t *json_body(const struct http *r)
+{
+	json_error_t e;
+	json_t *v = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, &e);
+
+	if (!v)
+		fail_msg("body is not JSON (%s): %s", e.text, r->body ? r->body : "");
+	return v;
+}
+
+/* The response is the App Services error `code` with `status`, and its
+ * message contains `text`. */
+static void assert_error(const struct http *r, long status, const char *code, const char *text)
+{
+	json_t *v;
+
+	if (r->status != status)
+		fail_msg("status %ld, expected %ld: %s", r->status, status, r->body ? r->body : "");
+	assert_header(r, "Content-Type", "application/json");
+	v = json_body(r);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), code);
+	assert_string_equal(json_string_value(json_object_get(v, "link")), "");
+	if (!strstr(json_string_value(json_object_get(v, "error")), text))
+		fail_msg("error \"%s\" lacks \"%s\"", json_string_value(json_object_get(v, "error")), text);
+	json_decref(v);
+}
+
+#endif /* SESAME_DAEMON_HARNESS_H */

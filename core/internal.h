@@ -71,13 +71,30 @@ void util_free_secret(char *s);
 int util_read_file(const char *path, bool secret, size_t max, char **out, size_t *len, sesame_error *err);
 
 /*
- * OpenSSH's safe_path: `path` and every directory above it must be owned by
- * root or by `uid` and not writable by group or others.  A root-owned
- * directory with the sticky bit (like /tmp) is accepted as an ancestor, as
- * nobody else can replace our entries in it.  SESAME_CONFIG with reason
- * "permissions" naming the offending component.
+ * OpenSSH's safe_path (StrictModes): `path` and every directory above it
+ * must be owned by root or by `uid` and not writable by group or others.
+ * A root-owned directory with the sticky bit (like /tmp) is accepted as an
+ * ancestor, as nobody else can replace our entries in it.  A symbolic link
+ * met on the way must be owned by root or `uid` too, and its target is
+ * checked the same way, up to its own root.  SESAME_CONFIG with reason
+ * "permissions" naming the offending component and how to fix it, "file"
+ * when a component cannot be examined (missing), "path" for a relative or
+ * too long path or too many links.
  */
 int util_check_path_chain(const char *path, uid_t uid, sesame_error *err);
+
+/* util_check_path_chain() for a directory that something is to be created
+ * in: like every directory above a path, it may be a root-owned sticky
+ * directory (as /tmp). */
+int util_check_parent_chain(const char *dir, uid_t uid, sesame_error *err);
+
+/*
+ * Every entry of directory `dir` (dotfiles included, "." and ".." not) must
+ * be owned by root or by `uid` and not writable by group or others:
+ * util_check_path_chain() for the files of a trusted directory.
+ * SESAME_CONFIG with reason "permissions" or "file" naming the entry.
+ */
+int util_check_dir_entries(const char *dir, uid_t uid, sesame_error *err);
 
 /* True when `s` matches [a-z0-9][a-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_type_name(const char *s, size_t max);

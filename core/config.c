@@ -395,10 +395,11 @@ static int set_defaults(struct config *cfg)
 	cfg->provider_dirs = calloc(ARRAY_SIZE(dirs), sizeof(char *));
 	cfg->cors_origins = json_array();
 	cfg->extra = json_object();
+	cfg->program_user = strdup("nobody");
 	cfg->access_ttl = 1800;
 	cfg->refresh_ttl = 60LL * 24 * 3600;
 	if (!cfg->app_id || !cfg->state_dir || !cfg->plugin_dir || !cfg->store_dir || !cfg->listen ||
-	    !cfg->public_url || !cfg->provider_dirs || !cfg->cors_origins || !cfg->extra)
+	    !cfg->public_url || !cfg->provider_dirs || !cfg->cors_origins || !cfg->extra || !cfg->program_user)
 		return SESAME_INTERNAL;
 	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (!(cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(dirs[i])))
@@ -448,12 +449,55 @@ static int load_store(const struct doc *d, json_t *root, struct config *cfg, ses
 	return SESAME_OK;
 }
 
+/*
+ * "programs": {"user": NAME}: whom the programs that plugins run (mailers,
+ * custom-function programs) run as when sesame runs as root.  Resolved
+ * here, so a missing user or root stops the start.  Without root, sesame
+ * cannot switch users and the key changes nothing.
+ */
+static int load_programs(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
+{
+	static const char *const known[] = {"user", NULL};
+	struct seg at[2] = {{"programs", 0}, {"user", 0}};
+	json_t *v = json_object_get(root, "programs"), *user = json_object_get(v, "user");
+	struct program_user u;
+	sesame_error uerr;
+	size_t i, n;
+
+	if (v && !json_is_object(v))
+		return doc_error(err, d, at, 1, "type", "\"programs\": expected an object");
+	if (v && check_keys(d, v, at, 1, known, "\"programs\"", err) != SESAME_OK)
+		return SESAME_CONFIG;
+	if (user) {
+		const char *name = json_string_value(user);
+
+		n = json_string_length(user);
+		for (i = 0; name && i < n; i++)
+			if (name[i] <= ' ' || name[i] == ':' || name[i] == '/' || name[i] == 0x7f)
+				break;
+		if (!name || n == 0 || n > 32 || i < n)
+			return doc_error(err, d, at, 2, "type", "\"programs.user\": expected a user name");
+		free(cfg->program_user);
+		if (!(cfg->program_user = strdup(name)))
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	cfg->program_switch = geteuid() == 0;
+	if (!cfg->program_switch)
+		return SESAME_OK;
+	err_clear(&uerr);
+	if (program_resolve_user(cfg->program_user, &u, &uerr) != SESAME_OK)
+		return doc_error(err, d, at, user ? 2 : 0, "user", "\"programs.user\": %s", uerr.text);
+	cfg->program_uid = u.uid;
+	cfg->program_gid = u.gid;
+	return SESAME_OK;
+}
+
 static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
 	static const char *const known[] = {"app_id",	    "state_dir", "plugin_dir",	"store_dir", "provider_dirs",
 					    "store",	    "sessions",	 "signing_key", "listen",    "public_url",
 					    "cors_origins", "tls_cert",	 "tls_key",	"admin_key", "test_mode",
-					    "daemon",	    NULL};
+					    "daemon",	    "programs",	 NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -543,6 +587,9 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 		json_decref(cfg->cors_origins);
 		cfg->cors_origins = json_deep_copy(v);
 	}
+
+	if (load_programs(d, root, cfg, err) != SESAME_OK)
+		return SESAME_CONFIG;
 
 	v = json_object_get(root, "daemon");
 	if (v) {
@@ -857,6 +904,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_key);
 	util_free_secret(cfg->admin_key);
 	json_decref(cfg->extra);
+	free(cfg->program_user);
 	for (i = 0; i < cfg->n_providers; i++)
 		provider_conf_free(&cfg->providers[i]);
 	free(cfg->providers);
@@ -900,6 +948,7 @@ json_t *config_to_json(const struct config *cfg, bool show_secrets)
 	json_object_set_new(o, "admin_key",
 			    !cfg->admin_key ? json_null() : json_string(show_secrets ? cfg->admin_key : MASK));
 	json_object_set_new(o, "test_mode", json_boolean(cfg->test_mode));
+	json_object_set_new(o, "programs", json_pack("{s:s}", "user", cfg->program_user));
 	json_object_update(o, cfg->extra);
 	for (i = 0; i < cfg->n_providers; i++) {
 		const struct provider_conf *pc = &cfg->providers[i];

@@ -135,6 +135,10 @@ struct config {
 	bool admin_key_from_file;
 	bool test_mode;
 	json_t *extra;         /* main-file sections owned by other parts (daemon) */
+	char *program_user;    /* programs.user: whom programs run as when sesame is root */
+	bool program_switch;   /* sesame runs as root: programs run as program_uid/gid */
+	uid_t program_uid;
+	gid_t program_gid;
 
 	struct provider_conf *providers; /* sorted by name */
 	size_t n_providers;
@@ -384,6 +388,43 @@ int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned
  * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours. */
 int password_verify(sesame_ctx *ctx, const char *password, size_t length, const char *phc, unsigned log2_n,
 		    unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
+
+/* ---- program.c: the host's program services ----------------------------- */
+
+struct program_user {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* How programs run in this context. */
+struct program_setup {
+	bool root;                /* sesame runs as root: programs switch users */
+	struct program_user user; /* programs.user, resolved at start when root */
+	bool scan_proc;           /* find orphans by scanning /proc, not the children lists (tests) */
+	const struct logger *log;
+};
+
+/*
+ * The uid and primary gid of user `name`.  SESAME_CONFIG "user" when there
+ * is no such user, or when it is root or in root's group.
+ */
+int program_resolve_user(const char *name, struct program_user *u, sesame_error *err);
+
+/*
+ * host->program_check(): the request, the program file (trusted path,
+ * regular, executable) and the user.  SESAME_OK or SESAME_CONFIG with reason
+ * "command", "file", "permissions", "path" or "user".
+ */
+int program_check(const struct program_setup *ps, const struct sesame_program *p, sesame_error *err);
+
+/*
+ * host->program_run(): run `p` with the NULL-terminated environment `env`
+ * under a subreaper supervisor, filling `res` (whose struct_size the
+ * caller checked).  See core/program.c.
+ */
+int program_run(const struct program_setup *ps, char *const *env, const struct sesame_program *p,
+		struct sesame_program_result *res, sesame_error *err);
+void program_result_clear(struct sesame_program_result *res);
 
 /* ---- accounts.c ------------------------------------------------------ */
 

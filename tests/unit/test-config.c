@@ -2,6 +2,7 @@
  * rules, secrets, and the FILE:LINE:COL of every error. */
 #include "config.h"
 
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,6 +267,42 @@ static void test_skipped_names(void **state)
 	free(sub);
 }
 
+/* Issue 11 item 15: "programs": {"user"}, resolved at start as root. */
+static void test_programs_user(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *p;
+
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"usr\": \"x\"}}", 0644);
+	load_fails(p, "unknown-key", p, 1, 15);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"a:b\"}}", 0644);
+	load_fails(p, "type", p, 1, 15);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"programs\": []}", 0644);
+	load_fails(p, "type", p, 1, 2);
+	free(p);
+	load_ok(e->main, &cfg);
+	assert_string_equal(cfg.program_user, "nobody");
+	assert_int_equal(cfg.program_switch, geteuid() == 0);
+	config_free(&cfg);
+	if (geteuid() != 0) {
+		print_message("not root: programs.user is not resolved, root and unknown users not checked\n");
+		skip();
+	}
+	assert_int_equal(cfg.program_uid, 0);
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.program_uid, getpwnam("nobody")->pw_uid);
+	config_free(&cfg);
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"root\"}}", 0644);
+	load_fails(p, "user", p, 1, 15);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"no-such-user-here\"}}", 0644);
+	load_fails(p, "user", p, 1, 15);
+	free(p);
+}
+
 static void test_symlink_to_regular_file_counts(void **state)
 {
 	struct env *e = *state;
@@ -469,6 +506,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skipped_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_programs_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),

@@ -158,20 +158,50 @@ static int doc_error(sesame_error *err, const struct doc *d, const struct seg *p
 	return seterr_at(err, SESAME_CONFIG, reason, d->file, line, col, "%s", msg);
 }
 
+/*
+ * What is wrong at a syntax error, in our words: jansson's messages quote
+ * the bytes around the error ("... near 'root:$6$...'"), and a file may be
+ * anything (a drop-in symlinked to /etc/shadow): no error ever shows a
+ * configuration file's bytes, only where they are.
+ */
+static const char *syntax_problem(const json_error_t *jerr)
+{
+	switch (json_error_code(jerr)) {
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of the file";
+	case json_error_end_of_input_expected:
+		return "more after the JSON value";
+	case json_error_duplicate_key:
+		return "a key given twice";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character in a string";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	default:
+		return "not valid JSON here";
+	}
+}
+
 /* Parse a JSON file strictly; syntax errors carry jansson's position. */
 static int parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
 {
 	json_error_t jerr;
+	sesame_error ferr;
 	int rc;
 
 	*root = NULL;
-	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, err);
+	err_clear(&ferr);
+	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, &ferr);
 	if (rc != SESAME_OK)
-		return seterr_at(err, SESAME_CONFIG, err ? err->reason : "file", file, 0, 0, "%s",
-				 err ? err->text : "cannot read");
+		return seterr_at(err, SESAME_CONFIG, ferr.reason, file, 0, 0, "%s", ferr.text);
 	*root = json_loadb(*text, *len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
-		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", jerr.text);
+		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", syntax_problem(&jerr));
 		free(*text);
 		*text = NULL;
 		return SESAME_CONFIG;
@@ -211,7 +241,7 @@ static int get_path(const struct doc *d, json_t *obj, const char *key, char **ou
 	int rc = get_string(d, obj, key, out, nullable, err);
 
 	if (rc == SESAME_OK && json_is_string(json_object_get(obj, key)) && (*out)[0] != '/')
-		return doc_error(err, d, &at, 1, "path", "\"%s\": expected an absolute path, got \"%s\"", key, *out);
+		return doc_error(err, d, &at, 1, "path", "\"%s\": expected an absolute path", key);
 	return rc;
 }
 
@@ -290,8 +320,11 @@ static int read_secret(const struct doc *d, const struct seg *path, size_t depth
 	sesame_error ferr;
 	size_t len;
 
-	if (util_read_file(ref + 1, true, MAX_SECRET_FILE, out, &len, &ferr) != SESAME_OK)
-		return doc_error(err, d, path, depth, ferr.reason, "%s", ferr.text);
+	/* Whoever may replace the file chooses the secret. */
+	err_clear(&ferr);
+	if (util_check_path_chain(ref + 1, geteuid(), &ferr) != SESAME_OK ||
+	    util_read_file(ref + 1, true, MAX_SECRET_FILE, out, &len, &ferr) != SESAME_OK)
+		return doc_error(err, d, path, depth, ferr.reason, "secret file: %s", ferr.text);
 	/* One trailing newline is what editors add, not part of the secret. */
 	if (len > 0 && (*out)[len - 1] == '\n')
 		(*out)[--len] = '\0';
@@ -362,9 +395,10 @@ static int resolve_secrets(const struct doc *d, struct seg *path, size_t depth, 
 				util_free_secret(secret);
 			}
 		} else {
-			rc = doc_error(
-			    err, d, path, depth, "path",
-			    "\"%s\" is neither \"@/absolute/path\" (a secret file) nor \"@@...\" (a literal @)", s);
+			/* The value is not quoted: it may be a secret that starts with @. */
+			rc = doc_error(err, d, path, depth, "path",
+				       "a string starting with @ must be \"@/absolute/path\" (a secret file) or "
+				       "\"@@...\" (a literal @)");
 		}
 	} else if (json_is_string(v) && key && secret_key(key)) {
 		*shown = json_string(MASK);
@@ -621,8 +655,50 @@ static bool is_dev_null(const char *path)
 	return stat(path, &a) == 0 && stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
 }
 
+/* util_check_path_chain() (or with `parent`, util_check_parent_chain()) as
+ * a configuration error about `path`. */
+static int trusted_as(const char *path, bool parent, const char *what, sesame_error *err)
+{
+	sesame_error e;
+	int rc;
+
+	err_clear(&e);
+	rc = parent ? util_check_parent_chain(path, geteuid(), &e) : util_check_path_chain(path, geteuid(), &e);
+	if (rc == SESAME_OK)
+		return SESAME_OK;
+	return seterr_at(err, SESAME_CONFIG, e.reason, path, 0, 0, "untrusted %s: %s", what, e.text);
+}
+
+static int trusted(const char *path, const char *what, sesame_error *err)
+{
+	return trusted_as(path, false, what, err);
+}
+
+/*
+ * The state directory holds the signing key and the database: nobody but
+ * root and sesame's user may be able to replace what is in it.  It need
+ * not exist yet (it is created 0700 on first use); then its nearest
+ * existing ancestor must be safe.
+ */
+static int check_state_dir(const struct config *cfg, sesame_error *err)
+{
+	char *dir = strdup(cfg->state_dir), *slash;
+	int rc = SESAME_OK;
+
+	if (!dir)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	while (access(dir, F_OK) != 0 && errno == ENOENT && (slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	if (access(dir, F_OK) != 0 && errno == ENOENT)
+		dir[1] = '\0'; /* only "/" is left */
+	rc = strcmp(dir, cfg->state_dir) == 0 ? trusted(dir, "state directory", err)
+					      : trusted_as(dir, true, "parent of the state directory", err);
+	free(dir);
+	return rc;
+}
+
 /* Add or replace the entries of one directory in the set. */
-static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struct logger *lg, sesame_error *err)
+static int scan_dir(const char *dir, struct dropin **set, size_t *n, sesame_error *err)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *de;
@@ -633,6 +709,12 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 			return SESAME_OK;
 		return seterr_at(err, SESAME_CONFIG, "file", dir, 0, 0, "cannot read drop-in directory: %s",
 				 strerror(errno));
+	}
+	/* Whoever may add a file here configures sesame (and the programs it
+	 * runs): the directory must be as trusted as the plugins. */
+	if (trusted(dir, "drop-in directory", err) != SESAME_OK) {
+		closedir(dh);
+		return SESAME_CONFIG;
 	}
 	while ((de = readdir(dh)) != NULL) {
 		const char *f = de->d_name;
@@ -660,10 +742,20 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 		if (is_dev_null(e.path) || (S_ISREG(st.st_mode) && st.st_size == 0)) {
 			e.masked = true;
 		} else if (!S_ISREG(st.st_mode)) {
-			log_msg(lg, SESAME_LOG_WARNING, "%s: not a regular file, ignored", e.path);
+			/* Never read: a device or FIFO could block, or hold anything. */
+			rc = seterr_at(err, SESAME_CONFIG, "file", e.path, 0, 0,
+				       "not a regular file (nor a symbolic link to /dev/null, which masks)");
 			free(e.path);
 			free(e.name);
-			continue;
+			break;
+		}
+		/* A mask only removes; what is read must be trusted, link and
+		 * target alike. */
+		if (!e.masked && trusted(e.path, "drop-in", err) != SESAME_OK) {
+			rc = SESAME_CONFIG;
+			free(e.path);
+			free(e.name);
+			break;
 		}
 		for (i = 0; i < *n; i++)
 			if (strcmp((*set)[i].name, e.name) == 0)
@@ -813,7 +905,7 @@ static int load_providers(struct config *cfg, const struct logger *lg, sesame_er
 	int rc = SESAME_OK;
 
 	for (i = 0; i < cfg->n_provider_dirs && rc == SESAME_OK; i++)
-		rc = scan_dir(cfg->provider_dirs[i], &set, &n, lg, err);
+		rc = scan_dir(cfg->provider_dirs[i], &set, &n, err);
 	if (rc == SESAME_OK && n > 0) {
 		qsort(set, n, sizeof(*set), dropin_cmp);
 		cfg->providers = calloc(n, sizeof(*cfg->providers));
@@ -857,7 +949,10 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		log_msg(lg, SESAME_LOG_INFO, "%s not found, using built-in defaults", file);
 		root = json_object();
 	} else {
-		rc = parse_file(file, &text, &len, &root, err);
+		/* It names the plugin and drop-in directories: trusted like them. */
+		rc = access(file, F_OK) == 0 ? trusted(file, "configuration file", err) : SESAME_OK;
+		if (rc == SESAME_OK)
+			rc = parse_file(file, &text, &len, &root, err);
 		if (rc != SESAME_OK)
 			goto fail;
 		cfg->path = strdup(file);
@@ -872,6 +967,8 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		free(text);
 	}
 	json_decref(root);
+	if (rc == SESAME_OK)
+		rc = check_state_dir(cfg, err);
 	if (rc != SESAME_OK)
 		goto fail;
 	rc = load_providers(cfg, lg, err);

@@ -486,8 +486,10 @@ static int load_store(const struct doc *d, json_t *root, struct config *cfg, ses
 /*
  * "programs": {"user": NAME}: whom the programs that plugins run (mailers,
  * custom-function programs) run as when sesame runs as root.  Resolved
- * here, so a missing user or root stops the start.  Without root, sesame
- * cannot switch users and the key changes nothing.
+ * here: a user set here that is missing, or root, stops the start; when
+ * the default "nobody" is missing, only the instances that run programs
+ * fail (closed), saying why.  Without root, sesame cannot switch users and
+ * the key changes nothing.
  */
 static int load_programs(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
@@ -519,8 +521,16 @@ static int load_programs(const struct doc *d, json_t *root, struct config *cfg, 
 	if (!cfg->program_switch)
 		return SESAME_OK;
 	err_clear(&uerr);
-	if (program_resolve_user(cfg->program_user, &u, &uerr) != SESAME_OK)
-		return doc_error(err, d, at, user ? 2 : 0, "user", "\"programs.user\": %s", uerr.text);
+	if (program_resolve_user(cfg->program_user, &u, &uerr) != SESAME_OK) {
+		if (user)
+			return doc_error(err, d, at, 2, "user", "\"programs.user\": %s", uerr.text);
+		if (asprintf(&cfg->program_user_error, "programs.user (default): %s; set programs.user in %s",
+			     uerr.text, d->file) < 0) {
+			cfg->program_user_error = NULL;
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		}
+		return SESAME_OK;
+	}
 	cfg->program_uid = u.uid;
 	cfg->program_gid = u.gid;
 	return SESAME_OK;
@@ -1002,6 +1012,7 @@ void config_free(struct config *cfg)
 	util_free_secret(cfg->admin_key);
 	json_decref(cfg->extra);
 	free(cfg->program_user);
+	free(cfg->program_user_error);
 	for (i = 0; i < cfg->n_providers; i++)
 		provider_conf_free(&cfg->providers[i]);
 	free(cfg->providers);

@@ -313,6 +313,7 @@ static void program_setup_of(const sesame_instance *self, struct program_setup *
 	ps->root = cfg->program_switch;
 	ps->user.uid = cfg->program_uid;
 	ps->user.gid = cfg->program_gid;
+	ps->user_error = cfg->program_user_error;
 	ps->log = &self->ctx->log;
 }
 

@@ -139,6 +139,7 @@ struct config {
 	bool program_switch;   /* sesame runs as root: programs run as program_uid/gid */
 	uid_t program_uid;
 	gid_t program_gid;
+	char *program_user_error; /* why the default programs.user cannot be used, or NULL */
 
 	struct provider_conf *providers; /* sorted by name */
 	size_t n_providers;
@@ -400,6 +401,7 @@ struct program_user {
 struct program_setup {
 	bool root;                /* sesame runs as root: programs switch users */
 	struct program_user user; /* programs.user, resolved at start when root */
+	const char *user_error;   /* why programs.user cannot be used, or NULL */
 	bool scan_proc;           /* find orphans by scanning /proc, not the children lists (tests) */
 	const struct logger *log;
 };

@@ -177,9 +177,10 @@ int program_resolve_user(const char *name, struct program_user *u, sesame_error 
  * sesame cannot switch users: it runs the program as itself and accepts
  * only its own name.
  */
-static int choose_user(const struct program_user *def, bool root, const char *name, int status, struct program_user *u,
+static int choose_user(const struct program_setup *ps, const char *name, int status, struct program_user *u,
 		       bool *switch_user, sesame_error *err)
 {
+	bool root = ps->root;
 	sesame_error e;
 
 	memset(u, 0, sizeof(*u));
@@ -187,7 +188,9 @@ static int choose_user(const struct program_user *def, bool root, const char *na
 	if (!name) {
 		if (!root)
 			return SESAME_OK;
-		*u = *def;
+		if (ps->user_error)
+			return seterr(err, status, "user", "%s", ps->user_error);
+		*u = ps->user;
 		*switch_user = true;
 		return SESAME_OK;
 	}
@@ -216,7 +219,7 @@ int program_check(const struct program_setup *ps, const struct sesame_program *p
 	if (rc == SESAME_OK)
 		rc = check_file(p->argv[0], SESAME_CONFIG, err);
 	if (rc == SESAME_OK)
-		rc = choose_user(&ps->user, ps->root, p->user, SESAME_CONFIG, &u, &sw, err);
+		rc = choose_user(ps, p->user, SESAME_CONFIG, &u, &sw, err);
 	return rc;
 }
 
@@ -761,7 +764,7 @@ int program_run(const struct program_setup *ps, char *const *env, const struct s
 	if (rc == SESAME_OK)
 		rc = check_file(p->argv[0], SESAME_UNAVAILABLE, err);
 	if (rc == SESAME_OK)
-		rc = choose_user(&ps->user, ps->root, p->user, SESAME_UNAVAILABLE, &u, &l.switch_user, err);
+		rc = choose_user(ps, p->user, SESAME_UNAVAILABLE, &u, &l.switch_user, err);
 	if (rc != SESAME_OK)
 		return rc;
 	l.uid = u.uid;

@@ -332,6 +332,16 @@ static void test_refusals(void **state)
 	assert_string_equal(err.reason, "user");
 	p.user = getpwuid(geteuid())->pw_name;
 	assert_int_equal(program_check(&e->ps, &p, &err), geteuid() == 0 ? SESAME_CONFIG : SESAME_OK);
+	/* A default user that could not be resolved at start fails the
+	 * programs that need it, with the reason. */
+	p.user = NULL;
+	e->ps.user_error = "programs.user (default): no user named \"nobody\"";
+	assert_int_equal(program_check(&e->ps, &p, &err), geteuid() == 0 ? SESAME_CONFIG : SESAME_OK);
+	assert_int_equal(program_run(&e->ps, test_env, &p, &r, &err), geteuid() == 0 ? SESAME_UNAVAILABLE : SESAME_OK);
+	if (geteuid() == 0)
+		assert_non_null(strstr(err.text, "no user named"));
+	program_result_clear(&r);
+	e->ps.user_error = NULL;
 	free(bad_interp);
 	free(prog);
 	free(open_dir);

@@ -312,6 +312,61 @@ static void test_program_runs_unprivileged(void **state)
 	json_decref(id);
 }
 
+/* Issue 11 item 15: programs.user of sesame.json chooses the programs'
+ * user, and an instance's own "user" wins over it; never root. */
+static void test_configured_program_user(void **state)
+{
+	struct env *e = *state;
+	char text[4096], expected[256];
+	struct passwd *pw;
+	unsigned daemon_uid = 0, daemon_gid = 0, bin_uid = 0, bin_gid = 0;
+	json_t *id = NULL, *list, *p;
+	sesame_error err;
+	size_t i;
+
+	/* getpwnam() answers in one static buffer: copy before the next call. */
+	if ((pw = getpwnam("daemon")) != NULL) {
+		daemon_uid = (unsigned)pw->pw_uid;
+		daemon_gid = (unsigned)pw->pw_gid;
+	}
+	if ((pw = getpwnam("bin")) != NULL) {
+		bin_uid = (unsigned)pw->pw_uid;
+		bin_gid = (unsigned)pw->pw_gid;
+	}
+	if (geteuid() != 0 || daemon_uid == 0 || bin_uid == 0) {
+		print_message("not root (or no daemon/bin users): programs cannot switch users, not checked\n");
+		skip();
+	}
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+		 " \"app_id\": \"test-app\", \"programs\": {\"user\": \"daemon\"}}",
+		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(tu_write(e->dir, "sesame.json", text, 0644));
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\"], \"user\": \"bin\"}", e->program, e->box);
+	drop_in(e, "cf-bin", text);
+	drop_in(e, "cf-root", "{\"command\": [\"/bin/true\"], \"user\": \"root\"}");
+	sesame_free(e->ctx);
+	e->ctx = sesame_new();
+	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	assert_int_equal(verify(e, "cf", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
+	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", daemon_uid, daemon_gid,
+		 daemon_gid);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
+	json_decref(id);
+	assert_int_equal(verify(e, "cf-bin", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
+	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", bin_uid, bin_gid, bin_gid);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
+	json_decref(id);
+	list = sesame_providers_json(e->ctx);
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), "cf-root") == 0) {
+			assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
+			assert_non_null(strstr(json_string_value(json_object_get(p, "error")), "unprivileged"));
+		}
+	json_decref(list);
+}
+
 /* Issue 11 item 9: a program others could replace is never run. */
 static void test_untrusted_program_refused(void **state)
 {
@@ -470,6 +525,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout_kills_the_process_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escaped_descendant_is_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_program_runs_unprivileged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_configured_program_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_untrusted_program_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_credential_stays_on_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_configurations_refused, setup, teardown),

@@ -12,6 +12,8 @@
 
 #define MAX_UID_LENGTH 255
 #define MAX_IDENTITY_DATA (64 * 1024)
+/* One step of sesame_clock_advance(): a century either way. */
+#define MAX_CLOCK_STEP (100LL * 366 * 86400)
 
 SESAME_API const char *sesame_version(void)
 {
@@ -48,7 +50,21 @@ SESAME_API void sesame_set_logger(sesame_ctx *ctx, sesame_log_fn fn, void *data,
 
 int64_t ctx_now(const struct sesame_ctx *ctx)
 {
-	return (int64_t)time(NULL) + ctx->clock_offset;
+	return (int64_t)time(NULL) + atomic_load(&ctx->clock_offset);
+}
+
+SESAME_API int sesame_clock_advance(sesame_ctx *ctx, int64_t seconds, sesame_error *err)
+{
+	err_clear(err);
+	if (!ctx || !ctx->configured)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_clock_advance: the context is not configured");
+	if (!ctx->cfg.test_mode)
+		return seterr(err, SESAME_USAGE, "test-mode", "the clock can only be moved in test mode");
+	if (seconds > MAX_CLOCK_STEP || seconds < -MAX_CLOCK_STEP)
+		return seterr(err, SESAME_USAGE, "usage", "the clock moves at most %lld seconds at a time",
+			      (long long)MAX_CLOCK_STEP);
+	atomic_fetch_add(&ctx->clock_offset, seconds);
+	return SESAME_OK;
 }
 
 static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const struct provider_conf *pc)

@@ -318,7 +318,9 @@ struct sesame_ctx {
 	bool configured;
 	struct sesame_instance *instances; /* parallel to cfg.providers */
 	size_t n_instances;
-	int64_t clock_offset; /* tests shift the clock */
+	/* Seconds added to the system clock: tests move time forward with
+	 * sesame_clock_advance() (test mode only) or set it directly. */
+	_Atomic int64_t clock_offset;
 	/* The store, opened on first use by ctx_store() under store_lock, so
 	 * that `sesame config check` never touches the database. */
 	pthread_mutex_t store_lock;

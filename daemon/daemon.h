@@ -128,6 +128,7 @@ struct settings {
 	char *tls_cert;
 	char *tls_key;
 	bool admin_enabled;
+	bool test_mode; /* "test_mode" of the main configuration */
 	unsigned char admin_key_hash[32]; /* SHA-256 of the admin key: the key itself is not kept */
 	struct cors cors;
 	struct daemon_settings daemon;
@@ -381,6 +382,7 @@ struct server {
 	char *tls_key_pem;
 	size_t tls_key_len;
 	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
+	int64_t clock_offset; /* seconds the test clock was moved (under lock) */
 };
 
 /* Start listening with the snapshot `a` (reference stolen).  0, or the exit
@@ -396,7 +398,15 @@ void server_stop(struct server *srv);
 
 /* Seconds elapsed since `start` on the monotonic clock. */
 double elapsed_seconds(const struct timespec *start);
-/* Milliseconds on the monotonic clock, for the throttle. */
+/* Milliseconds on the monotonic clock (plus the test clock's offset), for
+ * the throttles and the pending web logins. */
 int64_t monotonic_ms(void);
+/*
+ * Move every clock of the daemon `seconds` forward: the library's (of
+ * `ctx`, the current snapshot's, and of every later snapshot after a
+ * reload) and the daemon's own monotonic_ms().  Test mode only: the
+ * library refuses otherwise (SESAME_USAGE "test-mode").
+ */
+int server_clock_advance(struct server *srv, sesame_ctx *ctx, int64_t seconds, sesame_error *err);
 
 #endif /* SESAMED_DAEMON_H */

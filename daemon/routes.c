@@ -625,6 +625,35 @@ static void admin_users(struct request *req, struct reply *rep)
 	reply_json(rep, 200, users);
 }
 
+/*
+ * POST /api/admin/v1/test/clock {"advance": SECONDS}: move sesamed's clocks
+ * forward, so tests prove expiry without waiting.  Test mode only: the
+ * route does not exist otherwise.  Answers {"offset": total seconds moved}.
+ */
+static void admin_test_clock(struct request *req, struct reply *rep)
+{
+	json_t *advance = json_object_get(req->json, "advance");
+	sesame_error err;
+	int64_t offset;
+
+	if (!req->app->set.test_mode) {
+		reply_error(rep, 404, "NotFound", "no route for %s %s", req->method, req->path);
+		return;
+	}
+	if (!json_is_integer(advance) || json_object_size(req->json) != 1) {
+		reply_error(rep, 400, "BadRequest", "expected {\"advance\": SECONDS} with an integer number of seconds");
+		return;
+	}
+	if (server_clock_advance(req->srv, req->app->ctx, json_integer_value(advance), &err) != SESAME_OK) {
+		reply_error(rep, 400, "BadRequest", "%s", err.text);
+		return;
+	}
+	pthread_mutex_lock(&req->srv->lock);
+	offset = req->srv->clock_offset;
+	pthread_mutex_unlock(&req->srv->lock);
+	reply_json(rep, 200, json_pack("{s:I}", "offset", (json_int_t)offset));
+}
+
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
@@ -665,6 +694,7 @@ static const struct route table[] = {
     {"PUT", CLIENT "/auth/api_keys/{id}/disable", api_key_disable, AUTH_REFRESH, 0},
     {"POST", ADMIN "/api_keys", admin_api_key_create, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
+    {"POST", ADMIN "/test/clock", admin_test_clock, AUTH_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

@@ -46,12 +46,30 @@ double elapsed_seconds(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+/* The test clock's offset, in milliseconds (test mode only, see
+ * server_clock_advance()).  One per process: sesamed runs one server. */
+static _Atomic int64_t clock_offset_ms;
+
 int64_t monotonic_ms(void)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
+}
+
+int server_clock_advance(struct server *srv, sesame_ctx *ctx, int64_t seconds, sesame_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&srv->lock);
+	rc = sesame_clock_advance(ctx, seconds, err);
+	if (rc == SESAME_OK) {
+		atomic_fetch_add(&clock_offset_ms, seconds * 1000);
+		srv->clock_offset += seconds;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
 }
 
 /* ---- per-request state -------------------------------------------------- */
@@ -673,6 +691,15 @@ void server_reload(struct server *srv)
 		metrics_count_reload(srv->metrics, "failure");
 		return;
 	}
+	/* A moved test clock stays moved across reloads. */
+	pthread_mutex_lock(&srv->lock);
+	if (srv->clock_offset != 0) {
+		sesame_error err;
+
+		if (sesame_clock_advance(a->ctx, srv->clock_offset, &err) != SESAME_OK)
+			fprintf(stderr, "sesamed: warning: the test clock is back to real time: %s\n", err.text);
+	}
+	pthread_mutex_unlock(&srv->lock);
 	cur = slot_acquire(&srv->slot);
 	warn_restart_needed(&cur->set, &a->set);
 	app_unref(cur);

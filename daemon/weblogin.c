@@ -99,10 +99,7 @@ void weblogin_free(struct weblogin *w)
 
 static time_t now_monotonic(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(monotonic_ms() / 1000);
 }
 
 /* base64url without padding of `len` bytes; out holds 4 * len / 3 + 4. */

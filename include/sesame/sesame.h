@@ -222,6 +222,16 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
  */
 SESAME_API int sesame_active_sessions(sesame_ctx *ctx, uint64_t *count, sesame_error *err);
 
+/*
+ * Move the context's clock `seconds` forward (or back, when negative), for
+ * tests: every expiry sesame checks (access and refresh tokens, sessions,
+ * one-time tokens, provider key/value entries) and every timestamp it
+ * writes follow the moved clock, so a test proves an expiry by moving time
+ * instead of sleeping.  Refused with SESAME_USAGE (reason "test-mode")
+ * unless the configuration has "test_mode": true.  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_clock_advance(sesame_ctx *ctx, int64_t seconds, sesame_error *err);
+
 /* ---- callers: who asks for an account operation ------------------------ */
 
 /*

@@ -1120,11 +1120,12 @@ static void test_failed_logins_throttled(void **state)
 	daemon_free(d);
 }
 
-/* Short lifetimes (allowed in test mode): an expired access token is an
- * InvalidSession that a refresh cures; an expired session is not. */
+/* Expiry by the test clock: an expired access token is an InvalidSession
+ * that a refresh cures; an expired session is not. */
 static void test_expired_tokens(void **state)
 {
-	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"sessions\": {\"access_ttl\": 1, \"refresh_ttl\": 8}");
+	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"admin_key\": \"" ADMIN_KEY "\", "
+						"\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	struct http r;
 	json_t *s, *a;
 
@@ -1132,8 +1133,12 @@ static void test_expired_tokens(void **state)
 	s = client_login(d, LOGIN("alpha"), "{\"user\": \"short\"}", NULL, &r);
 	http_free(&r);
 	assert_non_null(s);
-	/* 1 s of lifetime + 5 s of leeway are over after 7 s. */
-	sleep_ms(7000);
+	/* Within the lifetime plus the 5 s of leeway own tokens get, it works. */
+	clock_advance(d, 600);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	clock_advance(d, 6);
 	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
@@ -1144,13 +1149,31 @@ static void test_expired_tokens(void **state)
 	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(a, "access_token"), &r);
 	assert_int_equal(r.status, 200);
 	http_free(&r);
-	/* 8 s of session + 5 s of leeway are over 7 s later. */
-	sleep_ms(7000);
+	/* The session itself ends after refresh_ttl (plus the leeway). */
+	clock_advance(d, 3600 - 606 + 6);
 	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
 	json_decref(a);
 	json_decref(s);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
+/* The test clock is test mode's alone: elsewhere its route does not exist
+ * and the library refuses to move time. */
+static void test_clock_needs_test_mode(void **state)
+{
+	struct daemon *d = daemon_new("noclock", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct http r;
+
+	daemon_start(d);
+	http(d,
+	     &(struct req){"POST", "/api/admin/v1/test/clock", {JSON_TYPE_HEADER, AUTH_ADMIN_HEADER},
+			   "{\"advance\": 3600}", false, NULL},
+	     &r);
+	assert_error(&r, 404, "NotFound", "");
+	http_free(&r);
 	assert_int_equal(daemon_stop(d), 0);
 	daemon_free(d);
 }
@@ -1178,6 +1201,7 @@ int main(void)
 	    cmocka_unit_test(test_sigterm_drains), cmocka_unit_test(test_command_line),
 	    cmocka_unit_test(test_failed_logins_throttled),
 	    cmocka_unit_test(test_expired_tokens),
+	    cmocka_unit_test(test_clock_needs_test_mode),
 	};
 	int failed;
 

@@ -268,6 +268,40 @@ static void test_expiry(void **state)
 	json_decref(s);
 }
 
+/* sesame_clock_advance() moves the clock in test mode only. */
+static void test_clock_advance(void **state)
+{
+	struct env *e = *state;
+	char text[4096], *main_file;
+	sesame_ctx *ctx = sesame_new();
+	json_t *s, *out = NULL, *cred = json_pack("{s:s}", "user", "ivan");
+	sesame_error err;
+
+	expect_refused(sesame_clock_advance(e->ctx, 3600, &err), &err, SESAME_USAGE, "test-mode");
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], "
+		 "\"state_dir\": \"%s/state\", \"app_id\": \"test-app\", \"test_mode\": true, "
+		 "\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	main_file = tu_write(e->dir, "test-mode.json", text, 0644);
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(ctx, main_file, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	assert_int_equal(sesame_login(ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
+	assert_int_equal(sesame_clock_advance(ctx, 600, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(sesame_clock_advance(ctx, 6, &err), SESAME_OK);
+	expect_refused(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), &err,
+		       SESAME_REJECTED, "claim");
+	expect_refused(sesame_clock_advance(ctx, 200LL * 366 * 86400, &err), &err, SESAME_USAGE, "usage");
+	json_decref(s);
+	json_decref(cred);
+	sesame_free(ctx);
+	free(main_file);
+}
+
 static void test_logout_and_revoke(void **state)
 {
 	struct env *e = *state;
@@ -538,6 +572,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clock_advance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logout_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disabled_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),

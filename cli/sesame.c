@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"  token verify [--session] TOKEN\n"
 	"                      verify a sesame access token and print its claims;\n"
 	"                      --session also checks its session still exists\n"
-	"  keys rotate         make a new signing key; old tokens stay valid\n"
+	"  keys rotate         make a new signing key; no token or session ends\n"
 	"  users list [--after ID] [--limit N]\n"
 	"  users show|delete|disable|enable|revoke USER_ID\n"
 	"  users custom-data USER_ID [JSON|-]\n"

@@ -498,10 +498,11 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
 		rc = signing_keys_rotate(&ctx->cfg, &ctx->log, kid, err);
 	if (rc != SESAME_OK)
 		return rc;
-	/* This context signs with the new key from now on. */
-	pthread_mutex_lock(&ctx->sessions_lock);
-	ctx_sessions_close(ctx);
-	pthread_mutex_unlock(&ctx->sessions_lock);
+	/* This context signs with the new key from now on; other processes
+	 * notice the changed files within seconds. */
+	rc = sessions_reload(ctx, err);
+	if (rc != SESAME_OK)
+		return rc;
 	if (result && !(*result = json_pack("{s:s}", "kid", kid)))
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return SESAME_OK;

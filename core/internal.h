@@ -305,11 +305,35 @@ int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char 
 
 struct sesame_keys;
 
-/* sesame's own keys, ready to sign and verify. */
+/*
+ * What the key files looked like when they were loaded: a long-running
+ * process (sesamed) compares it now and then with the files, so a key
+ * rotated by another process (`sesame keys rotate`) is picked up without a
+ * restart.
+ */
+struct signing_stamp {
+	bool key_exists, retired_exists;
+	dev_t key_dev, retired_dev;
+	ino_t key_ino, retired_ino;
+	int64_t key_mtime_ns, retired_mtime_ns, key_ctime_ns;
+	off_t key_size;
+};
+
+/* The stamp of the key files of `cfg` now. */
+void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp);
+bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b);
+
+/*
+ * sesame's own keys, ready to sign and verify: an immutable snapshot,
+ * reference-counted, so that a reload after a rotation never frees keys a
+ * request on another thread still signs or verifies with.
+ */
 struct sessions {
+	atomic_uint refs;
 	struct signing_keys sk;   /* sk.keys[0] signs */
 	struct sesame_keys *keys; /* the same keys as a JOSE key set */
 	json_t *jwks;             /* their public halves */
+	struct signing_stamp stamp; /* the files as they were before loading */
 };
 
 struct sesame_ctx {
@@ -326,10 +350,12 @@ struct sesame_ctx {
 	pthread_mutex_t store_lock;
 	bool store_open;
 	struct store store;
-	/* Signing keys, loaded (or generated) on first use by ctx_sessions(). */
+	/* Signing keys, loaded (or generated) on first use by
+	 * sessions_acquire(), reloaded when the key files change. */
 	pthread_mutex_t sessions_lock;
-	bool sessions_ready;
-	struct sessions sessions;
+	struct sessions *sessions; /* NULL until loaded */
+	int64_t sessions_checked;  /* ctx_now() of the last look at the files */
+	int64_t sessions_forced;   /* ... of the last look forced by an unknown kid */
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
@@ -480,8 +506,17 @@ int accounts_users_list(struct store *st, const char *after, size_t limit, json_
 
 /* ---- sessions.c (functions) ----------------------------------------- */
 
-/* The context's signing keys, loaded on first use (thread-safe). */
-int ctx_sessions(sesame_ctx *ctx, struct sessions **s, sesame_error *err);
+/*
+ * The context's signing keys (a reference: sessions_release() it), loaded
+ * on first use and reloaded when the key files changed (looked at no more
+ * than every few seconds; `force` looks now, at most once a second, for an
+ * unknown kid).  Thread-safe.
+ */
+int sessions_acquire(sesame_ctx *ctx, bool force, struct sessions **s, sesame_error *err);
+void sessions_release(struct sessions *s);
+/* Load the keys again now (after this process rotated them). */
+int sessions_reload(sesame_ctx *ctx, sesame_error *err);
+/* Drop the context's keys (sesame_free()). */
 void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
@@ -503,6 +538,7 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
  * sessions_draft_finish() with rc != SESAME_OK to only free it.
  */
 struct session_draft {
+	struct sessions *keys; /* a reference, released by sessions_draft_finish() */
 	const json_t *identity;
 	const char *device_id;
 	char dev[25];

@@ -167,10 +167,12 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 /*
  * A new access token for the session of `refresh_token`: on SESAME_OK
  * `*result` is a new reference to {"access_token"}.  The access token
- * carries the user's current custom data.  Errors: SESAME_REJECTED with
- * reason "malformed", "sig", "claim" (expired), "typ" (not a refresh
- * token), "session" (logged out, revoked, or its user deleted) or
- * "disabled".  Since 0.1.
+ * carries the user's current custom data.  A refresh token is checked
+ * against the store (the SHA-256 of its secret, its session and user),
+ * never against a signing key, so key rotation ends no session.  Errors:
+ * SESAME_MALFORMED "malformed" (not a compact JWS); SESAME_REJECTED with
+ * reason "alg", "typ" (not a refresh token), "session" (expired, logged
+ * out, revoked, or its user deleted) or "disabled".  Since 0.1.
  */
 SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
 				      sesame_error *err);
@@ -207,10 +209,14 @@ SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
 
 /*
  * Make a new signing key; the old one is retired and keeps verifying the
- * tokens it signed until they expire.  Running daemons pick the new key
- * up when they reload.  On SESAME_OK `*result` is a new reference to
- * {"kid": NEW_KID}.  Not thread-safe: no other call may run on `ctx`
- * meanwhile.  Since 0.1.
+ * access tokens it signed until they expire (then it is pruned).  No
+ * session ends: refresh tokens do not depend on a signing key.  This
+ * context signs with the new key at once; other processes using the same
+ * key files (a running sesamed) notice the change within seconds, or at
+ * once when they meet a token with the new kid, and need no reload.  On
+ * SESAME_OK `*result` is a new reference to {"kid": NEW_KID}.  Other calls
+ * may run meanwhile, but not a second rotation of the same key files.
+ * Since 0.1.
  */
 SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);
 

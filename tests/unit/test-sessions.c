@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -263,7 +264,7 @@ static void test_expiry(void **state)
 	/* Past the refresh token's lifetime: the session is over. */
 	e->ctx->clock_offset = 3600 + 7;
 	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "claim");
+		       "session");
 	e->ctx->clock_offset = 0;
 	json_decref(s);
 }
@@ -544,6 +545,187 @@ static void test_rotation_and_jwks(void **state)
 }
 
 
+/* The kid in a token's header (malloc'd). */
+static char *token_kid(const char *tok)
+{
+	size_t len = 0;
+	unsigned char *raw = b64url_decode(tok, (size_t)(strchr(tok, '.') - tok), &len);
+	json_t *header = raw ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
+	char *kid;
+
+	assert_non_null(header);
+	kid = json_is_string(json_object_get(header, "kid")) ? strdup(member(header, "kid")) : NULL;
+	json_decref(header);
+	free(raw);
+	return kid;
+}
+
+/* A second context on the same files, as a running sesamed is beside the
+ * command line that rotates the key. */
+static sesame_ctx *other_process(struct env *e)
+{
+	sesame_ctx *ctx = sesame_new();
+	sesame_error err;
+
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	return ctx;
+}
+
+/*
+ * Rotation ends no session: sessions opened before a rotation refresh after
+ * the old key was pruned, and a process that loaded the keys before the
+ * rotation verifies the new key's tokens at once and signs with it within
+ * seconds, without a reload.
+ */
+static void test_rotation_ends_no_session(void **state)
+{
+	struct env *e = *state;
+	sesame_ctx *daemon = other_process(e);
+	json_t *s, *rot = NULL, *out = NULL, *cred = json_pack("{s:s}", "user", "rita"), *jwks;
+	char *old_kid, *kid, *retired, *file;
+	sesame_error err;
+
+	/* The daemon logs a user in with the first key. */
+	assert_int_equal(sesame_login(daemon, "fix", cred, NULL, &s, &err), SESAME_OK);
+	old_kid = token_kid(member(s, "access_token"));
+	/* The operator rotates it from another process. */
+	assert_int_equal(sesame_keys_rotate(e->ctx, &rot, &err), SESAME_OK);
+	assert_string_not_equal(member(rot, "kid"), old_kid);
+	/* A token of the new key verifies in the daemon at once... */
+	{
+		json_t *other = login(e, "fix", "sam");
+
+		kid = token_kid(member(other, "access_token"));
+		assert_string_equal(kid, member(rot, "kid"));
+		free(kid);
+		assert_int_equal(sesame_access_token_verify(daemon, member(other, "access_token"), 0, &out, &err),
+				 SESAME_OK);
+		json_decref(out);
+		out = NULL;
+		json_decref(other);
+	}
+	/* ...and it signs with the new key a few seconds later. */
+	atomic_fetch_add(&daemon->clock_offset, 6);
+	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	kid = token_kid(member(out, "access_token"));
+	assert_string_equal(kid, member(rot, "kid"));
+	free(kid);
+	json_decref(out);
+	out = NULL;
+	/* Past the old access tokens' lifetime the retired key is pruned by the
+	 * next process that loads the keys... */
+	retired = tu_path(e->dir, "state/signing-key.pem.retired");
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s.pem", old_kid);
+		file = tu_path(retired, name);
+	}
+	assert_int_equal(access(file, F_OK), 0);
+	{
+		sesame_ctx *later = sesame_new();
+
+		sesame_set_logger(later, quiet, NULL, SESAME_LOG_DEBUG);
+		assert_int_equal(sesame_configure(later, e->main, 0, &err), SESAME_OK);
+		atomic_store(&later->clock_offset, 600 + 300 + 10);
+		jwks = sesame_jwks(later, &err);
+		assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
+		json_decref(jwks);
+		assert_int_not_equal(access(file, F_OK), 0);
+		/* ...and the session opened under it still refreshes. */
+		assert_int_equal(sesame_session_refresh(later, member(s, "refresh_token"), &out, &err), SESAME_OK);
+		json_decref(out);
+		out = NULL;
+		sesame_free(later);
+	}
+	/* The daemon too, once it has looked at the files again. */
+	atomic_fetch_add(&daemon->clock_offset, 600 + 300 + 10);
+	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	json_decref(out);
+	assert_int_equal(sesame_session_logout(daemon, member(s, "refresh_token"), &err), SESAME_OK);
+	free(old_kid);
+	free(retired);
+	free(file);
+	json_decref(cred);
+	json_decref(rot);
+	json_decref(s);
+	sesame_free(daemon);
+}
+
+/* A refresh token stands for its session only: its secret must hash to the
+ * session's, and its sid and sub must be that session's. */
+static void test_forged_refresh_tokens_refused(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "tina"), *b = login(e, "fix", "ugo"), *out = NULL;
+	const char *ta = member(a, "refresh_token"), *tb = member(b, "refresh_token");
+	char forged[4096];
+	sesame_error err;
+
+	/* b's payload (sid, sub, jti) with a's header and MAC: b's session
+	 * itself, since its secret is b's (the MAC proves nothing sesame
+	 * relies on); not a way into a's account. */
+	snprintf(forged, sizeof(forged), "%.*s%.*s%s", (int)(strchr(ta, '.') - ta), ta,
+		 (int)(strrchr(tb, '.') - strchr(tb, '.')), strchr(tb, '.'), strrchr(ta, '.'));
+	assert_int_equal(sesame_session_refresh(e->ctx, forged, &out, &err), SESAME_OK);
+	{
+		json_t *claims = NULL;
+
+		assert_int_equal(sesame_access_token_verify(e->ctx, member(out, "access_token"), 0, &claims, &err),
+				 SESAME_OK);
+		assert_string_equal(member(claims, "sub"), member(b, "user_id"));
+		json_decref(claims);
+	}
+	json_decref(out);
+	out = NULL;
+	/* a's secret with b's user id or session id: refused. */
+	{
+		size_t len = 0;
+		const char *p1 = strchr(ta, '.') + 1, *p2 = strrchr(ta, '.');
+		unsigned char *raw = b64url_decode(p1, (size_t)(p2 - p1), &len);
+		json_t *claims = json_loadb((const char *)raw, len, 0, NULL);
+		char *text, *payload;
+		const char *members[] = {"sub", "sid"};
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			json_t *c = json_deep_copy(claims);
+
+			json_object_set_new(c, members[i],
+					    json_string(i == 0 ? member(b, "user_id") : "0123456789abcdef01234567"));
+			text = json_dumps(c, JSON_COMPACT);
+			payload = b64url_encode(text, strlen(text));
+			snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
+			expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED,
+				       "session");
+			free(text);
+			free(payload);
+			json_decref(c);
+		}
+		/* An unknown secret. */
+		json_object_set_new(claims, "jti", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+		text = json_dumps(claims, JSON_COMPACT);
+		payload = b64url_encode(text, strlen(text));
+		snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
+		expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED, "session");
+		expect_refused(sesame_session_logout(e->ctx, forged, &err), &err, SESAME_REJECTED, "session");
+		free(text);
+		free(payload);
+		json_decref(claims);
+		free(raw);
+	}
+	/* Not a JWS at all, or two payload members named alike. */
+	expect_refused(sesame_session_refresh(e->ctx, "a.b", &out, &err), &err, SESAME_MALFORMED, "malformed");
+	assert_null(out);
+	/* a still works. */
+	assert_int_equal(sesame_session_refresh(e->ctx, ta, &out, &err), SESAME_OK);
+	json_decref(out);
+	json_decref(a);
+	json_decref(b);
+}
+
 static void test_unusable_signing_key_writes_nothing(void **state)
 {
 	struct env *e = *state;
@@ -581,6 +763,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};
 

@@ -323,6 +323,11 @@ SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *us
 	struct store *st;
 	int rc = caller_may(caller, user_id, SELF_OR_SYSTEM, &st, err);
 
+	/* Checked here, before the write: every access token of the user
+	 * carries it, and a token over the size front ends accept would lock
+	 * the user out. */
+	if (rc == SESAME_OK && json_is_object(data))
+		rc = sessions_check_token_size(caller->ctx, data, err);
 	return rc == SESAME_OK ? accounts_custom_data_set(st, user_id, data, 0, err) : rc;
 }
 

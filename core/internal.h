@@ -561,6 +561,14 @@ int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, 
 int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
 			   sesame_error *err);
 json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);
+/*
+ * Whether an access token carrying `custom_data` (borrowed) as user_data
+ * fits SESAME_ACCESS_TOKEN_MAX with this configuration, whatever the
+ * user, session and device: a token with the longest values of those is
+ * signed and measured.  SESAME_OK, or SESAME_MALFORMED "size" saying how
+ * large the token would be.
+ */
+int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err);
 
 /* ---- api.c ------------------------------------------------------------ */
 

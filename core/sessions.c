@@ -247,6 +247,8 @@ static int sign_refresh(json_t *claims, const char *jti, char **token, sesame_er
 static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
 				 const char *device_id, char **token, sesame_error *err)
 {
+	int rc;
+
 	int64_t now = ctx_now(ctx);
 	json_t *custom = json_object_get(user, "custom_data");
 	json_t *claims = json_pack("{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"),
@@ -258,7 +260,49 @@ static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (json_is_object(custom) && json_object_size(custom) > 0)
 		json_object_set(claims, "user_data", custom);
-	return sign(s, claims, token, err);
+	rc = sign(s, claims, token, err);
+	/* Only a configuration changed since the custom data was set (a longer
+	 * app id or URL) can get here: say so rather than issue a token no
+	 * front end accepts. */
+	if (rc == SESAME_OK && strlen(*token) > SESAME_ACCESS_TOKEN_MAX) {
+		log_msg(&ctx->log, SESAME_LOG_ERR,
+			"user %s: the access token would be %zu bytes, more than %d: reduce the user's custom data",
+			json_string_value(json_object_get(user, "id")), strlen(*token), SESAME_ACCESS_TOKEN_MAX);
+		util_free_secret(*token);
+		*token = NULL;
+		rc = seterr(err, SESAME_INTERNAL, "size", "the access token would be too large");
+	}
+	return rc;
+}
+
+int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err)
+{
+	/* The longest values: ids of 24 digits, a library-given device id of
+	 * 64 characters, the time as it is. */
+	static const char id[] = "ffffffffffffffffffffffff";
+	char device[65];
+	struct sessions *s;
+	json_t *user;
+	char *token = NULL;
+	int rc;
+
+	memset(device, 'f', 64);
+	device[64] = '\0';
+	rc = sessions_acquire(ctx, false, &s, err);
+	if (rc != SESAME_OK)
+		return rc;
+	user = json_pack("{s:s, s:O}", "id", id, "custom_data", custom_data);
+	rc = user ? sessions_access_token(ctx, s, user, id, device, &token, err)
+		  : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sessions_release(s);
+	json_decref(user);
+	if (rc == SESAME_INTERNAL && err && strcmp(err->reason, "size") == 0)
+		return seterr(err, SESAME_MALFORMED, "size",
+			      "custom data this large would make access tokens longer than the %d bytes allowed; "
+			      "keep it smaller",
+			      SESAME_ACCESS_TOKEN_MAX);
+	util_free_secret(token);
+	return rc;
 }
 
 /* The refresh-token lifetime of a session opened with an identity of

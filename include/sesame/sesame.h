@@ -45,6 +45,14 @@ typedef struct sesame_ctx sesame_ctx;
  */
 typedef void (*sesame_log_fn)(void *data, int level, const char *message);
 
+/*
+ * The longest access token sesame issues, in bytes.  A front end accepting
+ * sesame's access tokens must accept bearer tokens of this length (sesamed
+ * does); custom data that would make a longer token is refused when it is
+ * set.  Since 0.1.
+ */
+#define SESAME_ACCESS_TOKEN_MAX 16384
+
 /* Flags for sesame_configure(). */
 #define SESAME_CONFIGURE_NO_DEFAULT_FILE 0x1u /* path NULL: a missing default main file is an error */
 
@@ -372,8 +380,10 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 /*
  * The user's custom data (a new reference to an object, {} when unset), or
  * replace it with `data` (borrowed): a JSON object of at most 16 KiB of
- * compact JSON (SESAME_MALFORMED "size" or "type").  Access tokens carry it
- * as "user_data" from the next refresh on.  Since 0.1.
+ * compact JSON, and small enough that an access token carrying it stays
+ * within SESAME_ACCESS_TOKEN_MAX (about 11 KiB of custom data with short
+ * app ids and URLs) (SESAME_MALFORMED "size" or "type").  Access tokens
+ * carry it as "user_data" from the next refresh on.  Since 0.1.
  */
 SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *user_id, json_t **data,
 					   sesame_error *err);

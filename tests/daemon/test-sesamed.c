@@ -739,10 +739,11 @@ static json_t *client_login(const struct daemon *d, const char *path, const char
 static void bearer_call(const struct daemon *d, const char *method, const char *path, const char *token,
 			struct http *r)
 {
-	char auth[4096];
+	char auth[32 * 1024];
 	struct req q = {method, path, {auth, NULL}, NULL, false, NULL};
 
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= sizeof(auth))
+		fail_msg("a bearer token of %zu bytes does not fit the test's buffer", strlen(token));
 	http(d, &q, r);
 }
 
@@ -951,6 +952,55 @@ static void test_link_and_self_delete(void **state)
 	json_decref(l);
 	json_decref(o);
 	json_decref(s);
+}
+
+/*
+ * Custom data and the bearer limit agree: the largest custom data the
+ * admin API accepts still gives access tokens sesamed accepts, and a
+ * little more is refused with a clear 400 rather than locking the user out.
+ */
+static void test_custom_data_fits_tokens(void **state)
+{
+	struct daemon *d = daemon_new("bigdata", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct http r;
+	json_t *s, *a;
+	char path[256], *body = malloc(20000);
+	struct req q = {"PUT", path, {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER, NULL}, body, false, NULL};
+	size_t n, accepted = 0;
+
+	daemon_start(d);
+	s = client_login(d, LOGIN("alpha"), "{\"user\": \"bigdata\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(s);
+	assert_non_null(body);
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/custom_data", str(s, "user_id"));
+	/* From 16 KiB down, 256 bytes at a time: refused until it fits. */
+	for (n = 16 * 1024; n > 0 && !accepted; n -= 256) {
+		snprintf(body, 20000, "{\"blob\": \"%0*d\"}", (int)n, 0);
+		http(d, &q, &r);
+		if (r.status == 200)
+			accepted = n;
+		else
+			assert_error(&r, 400, "BadRequest", "access tokens longer than the 16384 bytes allowed");
+		http_free(&r);
+	}
+	assert_true(accepted > 8 * 1024);
+	assert_true(accepted < 16 * 1024);
+	/* Every token now carries it, and every call with it works. */
+	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_int_equal(r.status, 201);
+	a = json_body(&r);
+	http_free(&r);
+	assert_true(strlen(str(a, "access_token")) > accepted);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(a, "access_token"), &r);
+	if (r.status != 200)
+		fail_msg("profile with a %zu-byte token: %ld %s", strlen(str(a, "access_token")), r.status, r.body);
+	http_free(&r);
+	json_decref(a);
+	json_decref(s);
+	free(body);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
 }
 
 static void test_admin_users_and_custom_data(void **state)
@@ -1202,6 +1252,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_logins_throttled),
 	    cmocka_unit_test(test_expired_tokens),
 	    cmocka_unit_test(test_clock_needs_test_mode),
+	    cmocka_unit_test(test_custom_data_fits_tokens),
 	};
 	int failed;
 

@@ -358,33 +358,11 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
 				      json_t **result, sesame_error *err)
 {
-	struct sesame_instance *in;
-	int rc;
-
-	err_clear(err);
-	if (result)
-		*result = NULL;
-	if (!ctx || !ctx->configured || !provider || !name || !result)
-		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: bad arguments");
-	in = ctx_instance(ctx, provider);
-	if (!in || in->st == INSTANCE_DISABLED)
-		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
-	err_set_source(err, provider);
-	if (in->st == INSTANCE_FAILED)
-		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
-			      in->error);
-	if (!SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) || !in->desc->action)
-		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no operation \"%.64s\"", provider,
-			      name);
-	rc = in->desc->action(in->state, name, args, result, err);
-	if (rc != SESAME_OK) {
-		json_decref(*result);
-		*result = NULL;
-		if (rc < SESAME_REJECTED || rc > SESAME_USAGE)
-			rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d",
-				    provider, rc);
-		if (err)
-			err->status = rc;
+	/* An action with no caller: any "caller" member of `args` is removed,
+	 * so nobody claims an identity inside JSON. */
+	if (!result) {
+		err_clear(err);
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: NULL result");
 	}
-	return rc;
+	return sesame_provider_action_as(ctx, NULL, provider, name, args, result, err);
 }

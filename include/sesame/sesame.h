@@ -141,14 +141,16 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 
 /*
  * Run the provider-specific operation `name` of the provider instance
- * `provider` with `args` (borrowed): e.g. "authorize_url" of the social
- * providers, which builds the authorization URL of the web redirect flow
- * from {"redirect", "redirect_uri", "state", "code_challenge"} and refuses a
- * redirect outside its redirect_uris (SESAME_REJECTED, reason "redirect").
- * On SESAME_OK `*result` is a new reference (or NULL).  Errors: those of
- * sesame_verify_credential() for the instance; SESAME_NOT_FOUND (reason
- * "action") when the provider has no such operation.  Thread-safe.
- * Since 0.2.
+ * `provider` with `args` (a JSON object, borrowed) on behalf of nobody:
+ * e.g. "authorize_url" of the social providers, which builds the
+ * authorization URL of the web redirect flow from {"redirect",
+ * "redirect_uri", "state", "code_challenge"} and refuses a redirect outside
+ * its redirect_uris (SESAME_REJECTED, reason "redirect").  The same as
+ * sesame_provider_action_as() with a NULL caller: a "caller" member of
+ * `args` is removed before the plugin sees them, so no program can claim
+ * to be a user or the system user inside JSON.  On SESAME_OK `*result` is
+ * a new reference (or NULL).  Errors: those of sesame_provider_action_as().
+ * Thread-safe.  Since 0.1.
  */
 SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
 				      json_t **result, sesame_error *err);

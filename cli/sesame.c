@@ -7,12 +7,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sesame/sesame.h>
 
@@ -58,6 +63,8 @@ static const char usage_text[] =
 	"  -v, --verbose       log informational messages to stderr\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
+	"\n"
+	"Run as root, sesame acts as the owner of the state directory.\n"
 	"\n"
 	"Exit status: 0 ok, 1 refused, 2 usage or configuration error,\n"
 	"3 provider or store unavailable.  See sesame(1).\n";
@@ -112,6 +119,82 @@ static int print_json(json_t *v)
 	return 0;
 }
 
+/* mkdir -p `dir`: parents 0755, `dir` 0700.  -1 with errno. */
+static int make_dirs(const char *dir)
+{
+	char *copy = strdup(dir), *p;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (p = strchr(copy + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(copy, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(copy);
+	return rc;
+}
+
+/*
+ * Run as root, act as the owner of the state directory, so that no file
+ * the command creates (the database, a rotated signing key) is root's
+ * alone and unreadable by the daemon.  A missing state directory is made
+ * for the service user when that user exists (as a first run before
+ * systemd-tmpfiles would); a root-owned one, or no service user, keeps
+ * root (a private installation).  Called once the configuration is read
+ * (secrets may be root's) and before anything touches the state.
+ */
+static int become_state_owner(sesame_ctx *ctx)
+{
+	json_t *cfg = sesame_config_json(ctx, 0);
+	const char *dir = json_string_value(json_object_get(cfg, "state_dir"));
+	const struct passwd *pw = NULL;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	int rc = 0;
+
+	if (geteuid() != 0 || !dir) {
+		json_decref(cfg);
+		return 0;
+	}
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || !(pw = getpwnam(SESAME_SERVICE_USER))) {
+			json_decref(cfg);
+			return 0;
+		}
+		if (make_dirs(dir) != 0 || chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+			fprintf(stderr, "sesame: cannot create the state directory %s for user %s: %s\n", dir,
+				SESAME_SERVICE_USER, strerror(errno));
+			json_decref(cfg);
+			return EXIT_UNAVAILABLE;
+		}
+		st.st_uid = pw->pw_uid;
+		st.st_gid = pw->pw_gid;
+	} else if (st.st_uid == 0) {
+		json_decref(cfg);
+		return 0;
+	}
+	uid = st.st_uid;
+	pw = getpwuid(uid);
+	gid = pw ? pw->pw_gid : st.st_gid;
+	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) != 0 || setgid(gid) != 0 || setuid(uid) != 0 ||
+	    setuid(0) == 0) {
+		fprintf(stderr,
+			"sesame: the state directory %s belongs to %s (uid %u) and sesame, run as root, cannot act as "
+			"that user: %s; run it as that user instead (sudo -u %s sesame ...)\n",
+			dir, pw ? pw->pw_name : "another user", (unsigned)uid, strerror(errno),
+			pw ? pw->pw_name : "#UID");
+		rc = EXIT_USAGE;
+	}
+	json_decref(cfg);
+	return rc;
+}
+
 static sesame_ctx *open_ctx(const struct cli *cli, int *rc)
 {
 	sesame_ctx *ctx = sesame_new();
@@ -131,7 +214,11 @@ static sesame_ctx *open_ctx(const struct cli *cli, int *rc)
 		*rc = exit_code(st) == EXIT_REFUSED ? EXIT_USAGE : exit_code(st);
 		return NULL;
 	}
-	*rc = 0;
+	*rc = become_state_owner(ctx);
+	if (*rc != 0) {
+		sesame_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 

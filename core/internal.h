@@ -79,6 +79,11 @@ int util_read_file(const char *path, bool secret, size_t max, char **out, size_t
  */
 int util_check_path_chain(const char *path, uid_t uid, sesame_error *err);
 
+/* mkdir -p: create the missing directories above `path` (0755) and
+ * `path` itself (`mode`).  SESAME_CONFIG "file" naming the one that
+ * cannot be created. */
+int util_make_dirs(const char *path, mode_t mode, sesame_error *err);
+
 /* True when `s` matches [a-z0-9][a-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_type_name(const char *s, size_t max);
 /* True when `s` matches [A-Za-z0-9][A-Za-z0-9_-]* and is at most `max` bytes. */

@@ -161,9 +161,7 @@ static int write_private_file(const char *path, const char *data, sesame_error *
 
 static int ensure_dir(const char *dir, sesame_error *err)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return seterr(err, SESAME_CONFIG, "file", "cannot create directory %s: %s", dir, strerror(errno));
-	return SESAME_OK;
+	return util_make_dirs(dir, 0700, err);
 }
 
 static char *signing_key_path(const struct config *cfg)

@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -241,6 +244,51 @@ static void with_store(struct env *e)
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 }
 
+/*
+ * Run by root, sesame acts as the owner of the state directory: the files
+ * it makes there (a rotated signing key, the database) belong to the
+ * daemon's user, not to root, so the daemon can still read them.
+ */
+static void test_root_acts_as_state_owner(void **state)
+{
+	struct env *e = *state;
+	const struct passwd *nobody = getpwnam("nobody");
+	char text[4096], *sdir, *main_file, *key, *db, *out, *err;
+	struct stat st;
+
+	if (geteuid() != 0 || !nobody) {
+		skip();
+		return;
+	}
+	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	sdir = tu_path(e->dir, "state");
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(chown(sdir, nobody->pw_uid, nobody->pw_gid), 0);
+	/* nobody must reach the state directory through the test's own. */
+	assert_int_equal(chmod(e->dir, 0755), 0);
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, sdir);
+	main_file = tu_write(e->dir, "owned.json", text, 0644);
+	assert_int_equal(sesame(main_file, "keys rotate", &out, &err), 0);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(main_file, "login fix '{\"user\": \"root-run\"}'", &out, &err), 0);
+	free(out);
+	free(err);
+	key = tu_path(sdir, "signing-key.pem");
+	db = tu_path(sdir, "sesame.db");
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_uid, nobody->pw_uid);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(db, &st), 0);
+	assert_int_equal(st.st_uid, nobody->pw_uid);
+	free(key);
+	free(db);
+	free(sdir);
+	free(main_file);
+}
+
 static void test_login_and_user_commands(void **state)
 {
 	struct env *e = *state;
@@ -418,6 +466,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_acts_as_state_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),
 	};
 

@@ -124,33 +124,26 @@ static bool access_caller(struct request *req, struct reply *rep, sesame_caller 
 	return true;
 }
 
-static void count_login(struct request *req, const char *name, const char *outcome)
+/* The SESAME_PROVIDER_CAP_* flags of instance `name`; 0 when it is unknown
+ * or disabled.  A lookup, not a listing: it runs on every login. */
+static unsigned provider_caps(struct request *req, const char *name, bool *known)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	const char *known = "unknown";
-	size_t i;
+	unsigned caps = 0;
+	int rc = sesame_provider_capabilities(req->app->ctx, name, &caps, NULL);
 
-	/* Only configured names become metric labels: a client cannot grow the
-	 * number of series by inventing provider names. */
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			known = name;
-	metrics_count_login(req->srv->metrics, known, outcome);
-	json_decref(list);
+	if (known)
+		*known = rc == SESAME_OK;
+	return rc == SESAME_OK ? caps : 0;
 }
 
-/* Whether instance `name` is of type anon-user, whose logins create users. */
-static bool provider_is_anonymous(struct request *req, const char *name)
+static void count_login(struct request *req, const char *name, const char *outcome)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	bool anon = false;
-	size_t i;
+	bool known;
 
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			anon = strcmp(json_string_value(json_object_get(p, "type")), "anon-user") == 0;
-	json_decref(list);
-	return anon;
+	/* Only enabled instances' names become metric labels: a client cannot
+	 * grow the number of series by inventing provider names. */
+	provider_caps(req, name, &known);
+	metrics_count_login(req->srv->metrics, known ? name : "unknown", outcome);
 }
 
 static const char *login_outcome(int status)
@@ -210,7 +203,9 @@ static void login(struct request *req, struct reply *rep)
 		if (rc == SESAME_OK)
 			rc = sesame_session_create(caller, device_id, &session, &err);
 	} else {
-		if (provider_is_anonymous(req, name) && !request_anon_login_allowed(req, rep)) {
+		/* Every anonymous login creates a user: those are throttled per address. */
+		if ((provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_ANONYMOUS) &&
+		    !request_anon_login_allowed(req, rep)) {
 			json_decref(credential);
 			return;
 		}
@@ -394,20 +389,6 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 
 /* ---- email/password ------------------------------------------------------------ */
 
-/* Whether instance `name` is of type `type`. */
-static bool provider_is(struct request *req, const char *name, const char *type)
-{
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	bool is = false;
-	size_t i;
-
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			is = strcmp(json_string_value(json_object_get(p, "type")), type) == 0;
-	json_decref(list);
-	return is;
-}
-
 /*
  * POST /api/client/v2.0/app/{app}/auth/providers/{name}/ACTION for the
  * unauthenticated email/password operations; throttled per client address
@@ -422,8 +403,8 @@ static void userpass_action(struct request *req, struct reply *rep, const char *
 
 	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
 		return;
-	if (!provider_is(req, name, "local-userpass")) {
-		reply_error(rep, 404, "AuthProviderNotFound", "no local-userpass provider named \"%s\"", name);
+	if (!(provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_EMAIL_PASSWORD)) {
+		reply_error(rep, 404, "AuthProviderNotFound", "no email/password provider named \"%s\"", name);
 		return;
 	}
 	rc = sesame_provider_action_as(req->app->ctx, NULL, name, what, req->json, &out, &err);
@@ -474,21 +455,14 @@ static void userpass_reset_send(struct request *req, struct reply *rep)
 
 /* ---- API keys ---------------------------------------------------------------- */
 
-/* The name of the (first) api-key instance, malloc'd, or NULL after
- * answering 404. */
-static char *api_key_instance(struct request *req, struct reply *rep)
+/* The name of the (first by name) instance serving the API key routes,
+ * valid as long as the request's snapshot, or NULL after answering 404. */
+static const char *api_key_instance(struct request *req, struct reply *rep)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	char *name = NULL;
-	size_t i;
+	const char *name = NULL;
 
-	json_array_foreach(list, i, p)
-		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
-		    json_is_true(json_object_get(p, "enabled")))
-			name = strdup(json_string_value(json_object_get(p, "name")));
-	json_decref(list);
-	if (!name)
-		reply_error(rep, 404, "AuthProviderNotFound", "no api-key provider is configured");
+	if (sesame_provider_find(req->app->ctx, SESAME_PROVIDER_CAP_API_KEYS, &name, NULL) != SESAME_OK)
+		reply_error(rep, 404, "AuthProviderNotFound", "no API key provider is configured");
 	return name;
 }
 
@@ -499,7 +473,7 @@ static char *api_key_instance(struct request *req, struct reply *rep)
 static void api_key_action(struct request *req, struct reply *rep, sesame_caller *caller, const char *what,
 			   json_t *args, unsigned status)
 {
-	char *name = api_key_instance(req, rep);
+	const char *name = api_key_instance(req, rep);
 	json_t *out = NULL;
 	sesame_error err;
 	int rc;
@@ -511,7 +485,6 @@ static void api_key_action(struct request *req, struct reply *rep, sesame_caller
 		return;
 	}
 	rc = sesame_provider_action_as(req->app->ctx, caller, name, what, args, &out, &err);
-	free(name);
 	json_decref(args);
 	if (rc != SESAME_OK)
 		reply_sesame_error(rep, &err);

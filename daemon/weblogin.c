@@ -241,10 +241,19 @@ void weblogin_start(struct request *req, struct reply *rep)
 	char challenge[64], *callback = NULL;
 	json_t *args = NULL, *result = NULL;
 	sesame_error err;
+	unsigned caps;
 	int rc;
 
 	if (!request_app_known(req, rep))
 		return;
+	if (sesame_provider_capabilities(req->app->ctx, name, &caps, &err) != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	if (!(caps & SESAME_PROVIDER_CAP_WEB_REDIRECT)) {
+		reply_error(rep, 400, "BadRequest", "provider \"%s\" has no web redirect flow", name);
+		return;
+	}
 	if (!text_ok(redirect, MAX_REDIRECT) || (cstate && !text_ok(cstate, MAX_CLIENT_STATE))) {
 		reply_error(rep, 400, "BadRequest",
 			    "\"redirect\" (a URL) is required; \"state\" is at most %d characters", MAX_CLIENT_STATE);

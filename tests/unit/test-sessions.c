@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -395,6 +396,7 @@ static void test_linking(void **state)
 	cred = json_object();
 	expect_refused(sesame_link(leo, member(a, "user_id"), "anon-user", cred, &user, &err), &err, SESAME_REJECTED,
 		       "link-type");
+	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	json_decref(cred);
 	/* A fresh session for the caller, as the link route answers. */
 	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
@@ -467,6 +469,32 @@ static void test_anonymous_user_deleted_at_logout(void **state)
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* Anonymous means: every identity comes from an instance that declares
+ * SESAME_PROVIDER_CAP_ANONYMOUS now.  Once the anonymous instance is gone
+ * from the configuration, its users are no longer deleted at logout. */
+static void test_anonymous_is_a_capability_of_the_instance(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "anon-user", NULL), *out = NULL;
+	char *anon = tu_path(e->drop, "anon-user.json");
+	sesame_caller *sys;
+	sesame_ctx *ctx;
+	sesame_error err;
+
+	assert_int_equal(unlink(anon), 0);
+	ctx = sesame_new();
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
+	assert_int_equal(sesame_session_logout(ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	sys = sesame_caller_system(ctx);
+	assert_int_equal(sesame_user_get(sys, member(a, "user_id"), &out, &err), SESAME_OK);
+	json_decref(out);
+	sesame_caller_free(sys);
+	sesame_free(ctx);
+	free(anon);
+	json_decref(a);
 }
 
 static void test_rotation_and_jwks(void **state)
@@ -545,6 +573,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};

@@ -29,6 +29,9 @@
  * the nodes sharing one store, which NTP keeps far below this. */
 #define OWN_TOKEN_LEEWAY 5
 #define DEVICE_ID_LENGTH 24
+/* What App Services answers for a refresh token whose session is gone;
+ * realm-web's logOut() ignores exactly this error and fails on any other. */
+#define NO_REFRESH_TOKEN "failed to find refresh token"
 
 static const char *const es256_only[] = {"ES256", NULL};
 
@@ -277,9 +280,10 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
 	return sessions_draft_finish(ctx, st, user, &d, rc, out, err);
 }
 
-/* Verify one of sesame's own tokens and check it is of type `typ`. */
-static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, const char *typ, json_t **claims,
-		      sesame_error *err)
+/* Verify one of sesame's own tokens at time `now` and check it is of type
+ * `typ`. */
+static int verify_own_at(sesame_ctx *ctx, struct sessions *s, const char *token, const char *typ, int64_t now,
+			 json_t **claims, sesame_error *err)
 {
 	const char *aud[] = {ctx->cfg.app_id, NULL}, *iss[] = {ctx->cfg.public_url, NULL};
 	struct sesame_jwt_rules rules = {
@@ -295,7 +299,7 @@ static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, co
 	*claims = NULL;
 	if (!token || !*token)
 		return seterr(err, SESAME_REJECTED, "token", "no %s token given", typ);
-	rc = keys_verify(s->keys, token, &rules, ctx_now(ctx), claims, err);
+	rc = keys_verify(s->keys, token, &rules, now, claims, err);
 	if (rc != SESAME_OK)
 		return rc;
 	got = json_string_value(json_object_get(*claims, "typ"));
@@ -308,30 +312,68 @@ static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, co
 	return SESAME_OK;
 }
 
-/* The live session a refresh token stands for. */
+static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, const char *typ, json_t **claims,
+		      sesame_error *err)
+{
+	return verify_own_at(ctx, s, token, typ, ctx_now(ctx), claims, err);
+}
+
+/*
+ * Whether `token`, refused for a claim, is one of sesame's refresh tokens
+ * that merely expired: verified again (signature, audience, issuer, type)
+ * as of the second before its "exp".  The unverified payload is read only
+ * to pick that moment.  Its session is gone with it, and clients log out
+ * with such tokens (realm-web expects them to be "not found").
+ */
+static bool refresh_expired(sesame_ctx *ctx, struct sessions *s, const char *token)
+{
+	struct jws_token t = {0};
+	json_t *payload = NULL, *claims = NULL, *exp;
+	bool expired = false;
+
+	if (jws_parse(token, 0, &t, NULL) == SESAME_OK)
+		payload = json_loadb((const char *)t.payload, t.payload_len, JSON_REJECT_DUPLICATES, NULL);
+	exp = json_object_get(payload, "exp");
+	if (json_is_integer(exp) && json_integer_value(exp) > 0 && json_integer_value(exp) <= ctx_now(ctx))
+		expired =
+		    verify_own_at(ctx, s, token, "refresh", json_integer_value(exp) - 1, &claims, NULL) == SESAME_OK;
+	json_decref(claims);
+	json_decref(payload);
+	jws_token_clear(&t);
+	return expired;
+}
+
+/* The live session a refresh token stands for.  A session that no longer
+ * exists is "failed to find refresh token", the App Services text. */
 static int session_of_refresh(sesame_ctx *ctx, struct sessions *s, struct store *st, const char *token,
 			      json_t **claims, json_t **session, sesame_error *err)
 {
+	sesame_error e;
 	const char *jti;
 	char hash[SESAME_STORE_HASH_LENGTH + 1];
 	int rc;
 
 	*session = NULL;
-	rc = verify_own(ctx, s, token, "refresh", claims, err);
-	if (rc != SESAME_OK)
+	rc = verify_own(ctx, s, token, "refresh", claims, &e);
+	if (rc == SESAME_REJECTED && strcmp(e.reason, "claim") == 0 && refresh_expired(ctx, s, token))
+		return seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
+	if (rc != SESAME_OK) {
+		if (err)
+			*err = e;
 		return rc;
+	}
 	jti = json_string_value(json_object_get(*claims, "jti"));
 	if (!jti || store_token_hash(jti, hash) != SESAME_OK)
 		rc = seterr(err, SESAME_REJECTED, "typ", "not a sesame refresh token");
 	if (rc == SESAME_OK)
 		rc = st->desc->session_get_by_hash(st->h, NULL, hash, session, err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK &&
 	    (strcmp(json_string_value(json_object_get(*session, "id")),
 		    json_string_value(json_object_get(*claims, "sid"))) != 0 ||
 	     json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx)))
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc != SESAME_OK) {
 		json_decref(*claims);
 		json_decref(*session);
@@ -402,7 +444,7 @@ int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, 
 	if (rc == SESAME_OK)
 		rc = st->desc->session_delete(st->h, NULL, json_string_value(json_object_get(session, "id")), err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK && !(*user_id = strdup(json_string_value(json_object_get(session, "user_id")))))
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	json_decref(claims);

@@ -194,9 +194,11 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
  * A new access token for the session of `refresh_token`: on SESAME_OK
  * `*result` is a new reference to {"access_token"}.  The access token
  * carries the user's current custom data.  Errors: SESAME_REJECTED with
- * reason "malformed", "sig", "claim" (expired), "typ" (not a refresh
- * token), "session" (logged out, revoked, or its user deleted) or
- * "disabled".  Since 0.1.
+ * reason "malformed", "sig", "claim", "typ" (not a refresh token),
+ * "session" or "disabled".  A refresh token whose session no longer exists
+ * (logged out, revoked, its user disabled or deleted, a password reset, or
+ * expired) is SESAME_REJECTED "session" with the text "failed to find
+ * refresh token", the App Services wording that SDKs look for.  Since 0.1.
  */
 SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
 				      sesame_error *err);
@@ -206,7 +208,8 @@ SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token
  * identities come from providers with SESAME_PROVIDER_CAP_ANONYMOUS; an
  * identity of an instance no longer configured does not count as
  * anonymous) is deleted with its last session.  Errors as
- * sesame_session_refresh().  Since 0.1.
+ * sesame_session_refresh(): a session that has already ended is
+ * SESAME_REJECTED "session" "failed to find refresh token".  Since 0.1.
  */
 SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token, sesame_error *err);
 

@@ -261,10 +261,16 @@ static void test_expiry(void **state)
 	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
-	/* Past the refresh token's lifetime: the session is over. */
+	/* Past the refresh token's lifetime: the session is over, and it says
+	 * so as App Services does, for a refresh and for a logout (which
+	 * realm-web then treats as done). */
 	e->ctx->clock_offset = 3600 + 7;
 	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "claim");
+		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	expect_refused(sesame_session_logout(e->ctx, member(s, "refresh_token"), &err), &err, SESAME_REJECTED,
+		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
 	e->ctx->clock_offset = 0;
 	json_decref(s);
 }
@@ -293,9 +299,14 @@ static void test_logout_and_revoke(void **state)
 	assert_int_equal(sesame_user_revoke_sessions(sys, member(b, "user_id"), &err), SESAME_OK);
 	expect_refused(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
 		       "session");
-	/* Logging out twice is refused: the session is gone. */
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* Logging out twice is refused with the App Services text: the session
+	 * is gone. */
 	expect_refused(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
 		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* An access token is no refresh token, whatever its session's state. */
+	expect_refused(sesame_session_logout(e->ctx, member(b, "access_token"), &err), &err, SESAME_REJECTED, "typ");
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);

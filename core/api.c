@@ -186,6 +186,27 @@ SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_i
 	return rc;
 }
 
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err)
+{
+	const char *sid;
+	struct store *st;
+	int rc;
+
+	err_clear(err);
+	if (!result)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_session_access_token: NULL result");
+	*result = NULL;
+	if (caller && caller->system)
+		return seterr(err, SESAME_USAGE, "usage", "the system user has no sessions");
+	rc = caller_may(caller, caller ? caller->user_id : NULL, SELF_OR_SYSTEM, &st, err);
+	if (rc != SESAME_OK)
+		return rc;
+	sid = json_string_value(json_object_get(caller->claims, "sid"));
+	if (!sid)
+		return seterr(err, SESAME_REJECTED, "session", "the caller's token names no session");
+	return sessions_access_for(caller->ctx, sid, caller->user_id, result, err);
+}
+
 SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
 			   const json_t *credential, json_t **user, sesame_error *err)
 {

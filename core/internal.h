@@ -530,6 +530,10 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
  * take it as bearer, as the SDKs send it). */
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err);
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
+/* A fresh access token for the live session `sid` of user `user_id`, opening
+ * nothing: `*out` = {access_token, user_id, device_id}.  SESAME_REJECTED
+ * "session" when it has ended, expired or is another user's; "disabled". */
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err);
 int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
 			   sesame_error *err);
 json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);

@@ -430,6 +430,43 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
 	return rc;
 }
 
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err)
+{
+	struct sessions *s;
+	struct store *st;
+	json_t *session = NULL, *user = NULL;
+	const char *owner;
+	char *access = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = st->desc->session_get(st->h, NULL, sid, &session, err);
+	owner = json_string_value(json_object_get(session, "user_id"));
+	/* A session of another user is one this caller does not have. */
+	if (rc == SESAME_NOT_FOUND ||
+	    (rc == SESAME_OK && (json_integer_value(json_object_get(session, "expires")) <= ctx_now(ctx) || !owner ||
+				 strcmp(owner, user_id) != 0)))
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc == SESAME_OK)
+		rc = st->desc->user_get(st->h, NULL, user_id, &user, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session's user no longer exists");
+	if (rc == SESAME_OK && json_is_true(json_object_get(user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, sid, json_string_value(json_object_get(session, "device_id")),
+					   &access, err);
+	if (rc == SESAME_OK && !(*out = json_pack("{s:s, s:s, s:O}", "access_token", access, "user_id", user_id,
+						    "device_id", json_object_get(session, "device_id"))))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	util_free_secret(access);
+	json_decref(session);
+	json_decref(user);
+	return rc;
+}
+
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err)
 {
 	struct sessions *s;

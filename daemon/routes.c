@@ -163,16 +163,47 @@ static const char *login_outcome(int status)
 }
 
 /*
+ * The answer to a link: a fresh access token of the caller's own session,
+ * no new session (the SDKs keep their refresh token and throw away the one
+ * of a link answer, so a new session would outlive every logout).
+ * "refresh_token" is null: realm-web accepts a string or null there and
+ * realm-core does not read it when linking.
+ */
+static int login_link(struct request *req, struct reply *rep, const char *name, const json_t *credential)
+{
+	sesame_caller *caller = NULL;
+	json_t *session = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!access_caller(req, rep, &caller))
+		return -1;
+	rc = sesame_link(caller, sesame_caller_user_id(caller), name, credential, NULL, &err);
+	if (rc == SESAME_OK)
+		rc = sesame_session_access_token(caller, &session, &err);
+	if (rc == SESAME_OK) {
+		json_object_set_new(session, "refresh_token", json_null());
+		reply_json(rep, 200, session);
+	} else if (rc == SESAME_REJECTED && strcmp(err.reason, "session") == 0) {
+		/* The caller's session ended after its token was checked. */
+		reply_token_error(rep, &err);
+	} else {
+		reply_sesame_error(rep, &err);
+	}
+	sesame_caller_free(caller);
+	return rc;
+}
+
+/*
  * POST /api/client/v2.0/app/{app}/auth/providers/{name}/login[?link=true]:
  * verify the credential, merge the identity into a user, open a session.
  * With link=true and the caller's access token, attach the identity to
- * the caller's user instead, and answer with fresh tokens.
+ * the caller's user instead (see login_link()).
  */
 static void login(struct request *req, struct reply *rep)
 {
 	const char *name = request_param(req, "name"), *link = request_query(req, "link"), *token;
 	json_t *credential = NULL, *session = NULL;
-	sesame_caller *caller = NULL;
 	const json_t *device;
 	char msg[256], device_id[25];
 	sesame_error err;
@@ -195,24 +226,22 @@ static void login(struct request *req, struct reply *rep)
 			return;
 		}
 		req->bearer = token;
-		if (!access_caller(req, rep, &caller)) {
-			json_decref(credential);
+		rc = login_link(req, rep, name, credential);
+		json_decref(credential);
+		if (rc < 0)
 			return;
-		}
-		rc = sesame_link(caller, sesame_caller_user_id(caller), name, credential, NULL, &err);
-		if (rc == SESAME_OK)
-			rc = sesame_session_create(caller, device_id, &session, &err);
-	} else {
-		/* Every anonymous login creates a user: those are throttled per address. */
-		if ((provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_ANONYMOUS) &&
-		    !request_anon_login_allowed(req, rep)) {
-			json_decref(credential);
-			return;
-		}
-		rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
+		count_login(req, name, login_outcome(rc));
+		if (rc == SESAME_REJECTED)
+			request_login_failed(req);
+		return;
 	}
+	/* Every anonymous login creates a user: those are throttled per address. */
+	if ((provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_ANONYMOUS) && !request_anon_login_allowed(req, rep)) {
+		json_decref(credential);
+		return;
+	}
+	rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
 	json_decref(credential);
-	sesame_caller_free(caller);
 	count_login(req, name, login_outcome(rc));
 	if (rc != SESAME_OK) {
 		if (rc == SESAME_REJECTED)

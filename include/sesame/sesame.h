@@ -300,11 +300,23 @@ SESAME_API const json_t *sesame_caller_claims(const sesame_caller *caller);
 /*
  * Open a new session for the caller's own user (not the system user),
  * on device `device_id` (NULL: the caller's device).  `*session` as in
- * sesame_login().  Used after linking, which App Services answers with
- * fresh tokens.  Since 0.1.
+ * sesame_login().  Since 0.1.
  */
 SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session,
 				     sesame_error *err);
+
+/*
+ * A fresh access token for the session the caller's own token belongs to
+ * (its "sid"), carrying the user's current data and custom data; no
+ * session is opened.  This is what a link answers: App Services clients
+ * replace their access token with it and keep their refresh token.  On
+ * SESAME_OK `*result` is a new reference to {"access_token", "user_id",
+ * "device_id"} (the session's device).  Errors: SESAME_USAGE for the system
+ * user; SESAME_REJECTED "session" when the session has ended or expired,
+ * "disabled" for a disabled user; SESAME_UNAVAILABLE.  Thread-safe.
+ * Since 0.1.
+ */
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err);
 
 /*
  * Verify `credential` with `provider` and attach the identity to user

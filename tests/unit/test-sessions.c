@@ -409,7 +409,7 @@ static void test_linking(void **state)
 		       "link-type");
 	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	json_decref(cred);
-	/* A fresh session for the caller, as the link route answers. */
+	/* A new session for the caller, for embedders that want one. */
 	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
 	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
 	assert_string_equal(member(s, "device_id"), member(a, "device_id"));
@@ -421,6 +421,62 @@ static void test_linking(void **state)
 	sesame_caller_free(leo);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* The sid claim of a token, decoded after verification. */
+static char *token_sid(struct env *e, const char *access_token)
+{
+	json_t *claims = NULL;
+	sesame_error err;
+	char *sid;
+
+	assert_int_equal(sesame_access_token_verify(e->ctx, access_token, SESAME_VERIFY_SESSION, &claims, &err),
+			 SESAME_OK);
+	sid = strdup(member(claims, "sid"));
+	json_decref(claims);
+	return sid;
+}
+
+/* What a link answers: a fresh access token of the caller's own session.
+ * However many links, the number of sessions stays the same. */
+static void test_link_answers_the_callers_session(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "lena"), *cred, *out = NULL;
+	sesame_caller *lena = NULL, *sys = sesame_caller_system(e->ctx);
+	uint64_t before = 0, after = 0;
+	char user[32], *sid = token_sid(e, member(a, "access_token")), *got;
+	sesame_error err;
+	int i;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &lena, &err), SESAME_OK);
+	assert_int_equal(sesame_active_sessions(e->ctx, &before, &err), SESAME_OK);
+	for (i = 0; i < 5; i++) {
+		snprintf(user, sizeof(user), "lena-%d", i);
+		cred = json_pack("{s:s}", "user", user);
+		assert_int_equal(sesame_link(lena, member(a, "user_id"), "other", cred, NULL, &err), SESAME_OK);
+		json_decref(cred);
+		assert_int_equal(sesame_session_access_token(lena, &out, &err), SESAME_OK);
+		assert_string_equal(member(out, "user_id"), member(a, "user_id"));
+		assert_string_equal(member(out, "device_id"), member(a, "device_id"));
+		assert_null(json_object_get(out, "refresh_token"));
+		got = token_sid(e, member(out, "access_token"));
+		assert_string_equal(got, sid);
+		free(got);
+		json_decref(out);
+		out = NULL;
+	}
+	assert_int_equal(sesame_active_sessions(e->ctx, &after, &err), SESAME_OK);
+	assert_int_equal(after, before);
+	/* No session for the system user, none after the caller's has ended. */
+	expect_refused(sesame_session_access_token(sys, &out, &err), &err, SESAME_USAGE, "usage");
+	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	expect_refused(sesame_session_access_token(lena, &out, &err), &err, SESAME_REJECTED, "session");
+	assert_null(out);
+	free(sid);
+	sesame_caller_free(lena);
+	sesame_caller_free(sys);
+	json_decref(a);
 }
 
 static void test_delete_calls_hooks_and_ends_sessions(void **state)
@@ -585,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_answers_the_callers_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};

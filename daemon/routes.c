@@ -167,13 +167,16 @@ static const char *login_outcome(int status)
  * no new session (the SDKs keep their refresh token and throw away the one
  * of a link answer, so a new session would outlive every logout).
  * "refresh_token" is null: realm-web accepts a string or null there and
- * realm-core does not read it when linking.
+ * realm-core does not read it when linking.  On a refused conflicting link
+ * repeated within the window, the non-retryable 409 ends realm-web's
+ * refresh-and-retry loop (see linkguard.c).
  */
 static int login_link(struct request *req, struct reply *rep, const char *name, const json_t *credential)
 {
 	sesame_caller *caller = NULL;
 	json_t *session = NULL;
 	sesame_error err;
+	const char *sid;
 	int rc;
 
 	if (!access_caller(req, rep, &caller))
@@ -184,6 +187,12 @@ static int login_link(struct request *req, struct reply *rep, const char *name, 
 	if (rc == SESAME_OK) {
 		json_object_set_new(session, "refresh_token", json_null());
 		reply_json(rep, 200, session);
+	} else if (rc == SESAME_CONFLICT && strcmp(err.reason, "linked") == 0) {
+		sid = json_string_value(json_object_get(sesame_caller_claims(caller), "sid"));
+		if (linkguard_conflict(req->srv->linkguard, sid, name, credential, monotonic_ms()) > LINKGUARD_ANSWERED)
+			reply_error(rep, 409, "AccountNameInUse", "%s", err.text);
+		else
+			reply_sesame_error(rep, &err);
 	} else if (rc == SESAME_REJECTED && strcmp(err.reason, "session") == 0) {
 		/* The caller's session ended after its token was checked. */
 		reply_token_error(rep, &err);

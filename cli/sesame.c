@@ -38,7 +38,8 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  config check        validate the configuration and print it merged,\n"
 	"                      with the file each provider came from, secrets masked\n"
-	"  providers list      list provider instances: type, state, plugin, source\n"
+	"  providers list      list provider instances: type, state, capabilities,\n"
+	"                      plugin, source\n"
 	"  login NAME [CREDENTIAL_JSON|-]\n"
 	"                      log in with provider instance NAME (credential\n"
 	"                      default {}); prints user_id, device_id and tokens\n"
@@ -508,21 +509,6 @@ static int cmd_users(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* The first enabled instance of type api-key, malloc'd, or NULL. */
-static char *api_key_instance(sesame_ctx *ctx)
-{
-	json_t *list = sesame_providers_json(ctx), *p;
-	char *name = NULL;
-	size_t i;
-
-	json_array_foreach(list, i, p)
-		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
-		    json_is_true(json_object_get(p, "enabled")))
-			name = strdup(json_string_value(json_object_get(p, "name")));
-	json_decref(list);
-	return name;
-}
-
 /* sesame apikeys create --server NAME | apikeys delete KEY_ID */
 static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 {
@@ -530,7 +516,7 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 	sesame_caller *sys;
 	sesame_error err;
 	sesame_ctx *ctx;
-	char *name;
+	const char *name = NULL;
 	int rc;
 
 	if (argc == 3 && strcmp(argv[0], "create") == 0 && strcmp(argv[1], "--server") == 0)
@@ -544,16 +530,15 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 		json_decref(args);
 		return args ? rc : EXIT_UNAVAILABLE;
 	}
-	name = api_key_instance(ctx);
+	/* The instance serving the API key routes, as sesamed picks it. */
 	sys = sesame_caller_system(ctx);
-	if (!name) {
-		fprintf(stderr, "sesame: no api-key provider is configured\n");
+	if (sesame_provider_find(ctx, SESAME_PROVIDER_CAP_API_KEYS, &name, &err) != SESAME_OK) {
+		fprintf(stderr, "sesame: no API key provider is configured\n");
 		rc = exit_code(SESAME_NOT_FOUND);
 	} else {
 		rc = sesame_provider_action_as(ctx, sys, name, argv[0], args, &out, &err);
 		rc = rc != SESAME_OK ? fail(rc, &err) : out ? print_json(out) : 0;
 	}
-	free(name);
 	sesame_caller_free(sys);
 	json_decref(args);
 	sesame_free(ctx);

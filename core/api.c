@@ -186,6 +186,27 @@ SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_i
 	return rc;
 }
 
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err)
+{
+	const char *sid;
+	struct store *st;
+	int rc;
+
+	err_clear(err);
+	if (!result)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_session_access_token: NULL result");
+	*result = NULL;
+	if (caller && caller->system)
+		return seterr(err, SESAME_USAGE, "usage", "the system user has no sessions");
+	rc = caller_may(caller, caller ? caller->user_id : NULL, SELF_OR_SYSTEM, &st, err);
+	if (rc != SESAME_OK)
+		return rc;
+	sid = json_string_value(json_object_get(caller->claims, "sid"));
+	if (!sid)
+		return seterr(err, SESAME_REJECTED, "session", "the caller's token names no session");
+	return sessions_access_for(caller->ctx, sid, caller->user_id, result, err);
+}
+
 SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
 			   const json_t *credential, json_t **user, sesame_error *err)
 {
@@ -199,7 +220,8 @@ SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const cha
 	if (rc == SESAME_OK)
 		rc = sesame_verify_credential(caller->ctx, provider, credential, &identity, err);
 	if (rc == SESAME_OK)
-		rc = accounts_link(st, user_id, identity, ctx_now(caller->ctx), &linked, err);
+		rc = accounts_link(st, user_id, identity, ctx_instance_caps(caller->ctx, provider),
+				   ctx_now(caller->ctx), &linked, err);
 	json_decref(identity);
 	json_decref(linked);
 	if (rc == SESAME_OK && user)
@@ -331,8 +353,11 @@ SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *us
 	return rc == SESAME_OK ? accounts_custom_data_set(st, user_id, data, 0, err) : rc;
 }
 
-/* True when every identity of `user` is anonymous. */
-static bool anonymous_only(const json_t *user)
+/* True when every identity of `user` comes from a provider instance with
+ * SESAME_PROVIDER_CAP_ANONYMOUS.  An identity of an instance no longer
+ * configured (or disabled) counts as not anonymous: a user is never deleted
+ * on a guess. */
+static bool anonymous_only(sesame_ctx *ctx, const json_t *user)
 {
 	json_t *ids = json_object_get(user, "identities"), *id;
 	size_t i;
@@ -340,7 +365,8 @@ static bool anonymous_only(const json_t *user)
 	if (json_array_size(ids) == 0)
 		return false;
 	json_array_foreach(ids, i, id)
-		if (strcmp(json_string_value(json_object_get(id, "provider_type")) ?: "", "anon-user") != 0)
+		if (!(ctx_instance_caps(ctx, json_string_value(json_object_get(id, "provider"))) &
+		      SESAME_PROVIDER_CAP_ANONYMOUS))
 			return false;
 	return true;
 }
@@ -367,7 +393,7 @@ static json_t *caller_json(sesame_caller *c, sesame_error *err)
 		return NULL;
 	}
 	out = json_pack("{s:s, s:O, s:b}", "user_id", c->user_id, "type", json_object_get(user, "type"), "anonymous",
-			anonymous_only(user));
+			anonymous_only(c->ctx, user));
 	json_decref(user);
 	if (!out)
 		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -463,7 +489,7 @@ SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token,
 	/* An anonymous user cannot log in again: with its last session gone it
 	 * is unreachable, so it goes (as App Services does). */
 	if (ctx_store(ctx, &st, err) == SESAME_OK && accounts_user_get(st, user_id, &user, err) == SESAME_OK &&
-	    anonymous_only(user) &&
+	    anonymous_only(ctx, user) &&
 	    st->desc->sessions_count(st->h, NULL, user_id, ctx_now(ctx), &left, err) == SESAME_OK && left == 0 &&
 	    api_delete_user(ctx, st, user_id, err) != SESAME_OK)
 		log_msg(&ctx->log, SESAME_LOG_WARNING, "could not delete anonymous user %s after logout: %s", user_id,

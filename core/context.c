@@ -67,6 +67,21 @@ SESAME_API int sesame_clock_advance(sesame_ctx *ctx, int64_t seconds, sesame_err
 	return SESAME_OK;
 }
 
+/* The capabilities a descriptor declares, as the core applies them: none
+ * before ABI 1.2 (the field is read only when struct_size covers it),
+ * unknown bits dropped, and an anonymous provider never linked. */
+static unsigned descriptor_caps(const struct sesame_provider *desc)
+{
+	unsigned caps;
+
+	if (!SESAME_HAS_FIELD(struct sesame_provider, capabilities, desc->struct_size))
+		return 0;
+	caps = desc->capabilities & SESAME_PROVIDER_CAP_ALL;
+	if (caps & SESAME_PROVIDER_CAP_ANONYMOUS)
+		caps |= SESAME_PROVIDER_CAP_NO_LINK;
+	return caps;
+}
+
 static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const struct provider_conf *pc)
 {
 	sesame_error e;
@@ -82,6 +97,8 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
 		json_t *config = json_deep_copy(pc->config);
+
+		in->caps = descriptor_caps(in->desc);
 
 		/* The drop-in's metadata_fields are handed to the provider, which
 		 * alone knows what its credentials carry. */
@@ -204,6 +221,46 @@ static const char *state_name(enum instance_state st)
 	return st == INSTANCE_READY ? "ready" : st == INSTANCE_DISABLED ? "disabled" : "failed";
 }
 
+/* The names of the capability flags in sesame_providers_json(). */
+static const struct {
+	unsigned flag;
+	const char *name;
+} cap_names[] = {
+	{SESAME_PROVIDER_CAP_ANONYMOUS, "anonymous"},
+	{SESAME_PROVIDER_CAP_NO_LINK, "no-link"},
+	{SESAME_PROVIDER_CAP_ONE_PER_USER, "one-per-user"},
+	{SESAME_PROVIDER_CAP_EMAIL_PASSWORD, "email-password"},
+	{SESAME_PROVIDER_CAP_API_KEYS, "api-keys"},
+	{SESAME_PROVIDER_CAP_WEB_REDIRECT, "web-redirect"},
+};
+
+/* "anonymous,no-link" for messages; unknown bits as one hex number. */
+static const char *caps_text(unsigned caps, char *buf, size_t size)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(cap_names) && used < size; i++)
+		if (caps & cap_names[i].flag)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", cap_names[i].name);
+	if ((caps & ~(unsigned)SESAME_PROVIDER_CAP_ALL) && used < size)
+		snprintf(buf + used, size - used, "%s0x%x", used ? "," : "", caps & ~(unsigned)SESAME_PROVIDER_CAP_ALL);
+	return buf;
+}
+
+static json_t *caps_json(unsigned caps)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; list && i < ARRAY_SIZE(cap_names); i++)
+		if ((caps & cap_names[i].flag) && json_array_append_new(list, json_string(cap_names[i].name)) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
 SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 {
 	json_t *list;
@@ -220,6 +277,7 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 
 		if (!o)
 			continue;
+		json_object_set_new(o, "capabilities", caps_json(in->caps));
 		json_object_set_new(o, "plugin", in->plugin_path ? json_string(in->plugin_path) : json_null());
 		if (in->desc) {
 			json_object_set_new(o, "version", json_string(in->desc->version));
@@ -269,6 +327,51 @@ struct sesame_instance *ctx_instance(sesame_ctx *ctx, const char *name)
 	if (!name)
 		return NULL;
 	return bsearch(name, ctx->instances, ctx->n_instances, sizeof(*ctx->instances), instance_cmp);
+}
+
+unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name)
+{
+	const struct sesame_instance *in = ctx_instance(ctx, name);
+
+	return in ? in->caps : 0;
+}
+
+SESAME_API int sesame_provider_capabilities(sesame_ctx *ctx, const char *provider, unsigned *caps, sesame_error *err)
+{
+	const struct sesame_instance *in;
+
+	err_clear(err);
+	if (!ctx || !ctx->configured || !provider || !caps)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_capabilities: bad arguments");
+	*caps = 0;
+	in = ctx_instance(ctx, provider);
+	if (!in || in->st == INSTANCE_DISABLED)
+		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%.128s\"", provider);
+	*caps = in->caps;
+	return SESAME_OK;
+}
+
+SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char **provider, sesame_error *err)
+{
+	char names[128];
+	size_t i;
+
+	err_clear(err);
+	if (provider)
+		*provider = NULL;
+	if (!ctx || !ctx->configured || !provider || caps == 0)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_find: bad arguments");
+	/* ctx->instances is sorted by name: the first match is the first by name. */
+	for (i = 0; i < ctx->n_instances; i++) {
+		const struct sesame_instance *in = &ctx->instances[i];
+
+		if (in->st != INSTANCE_DISABLED && (in->caps & caps) == caps) {
+			*provider = in->conf->name;
+			return SESAME_OK;
+		}
+	}
+	return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider has the capabilities %s",
+		      caps_text(caps, names, sizeof(names)));
 }
 
 /* The core does not trust what a plugin returns: re-check its shape. */

@@ -223,7 +223,8 @@ static int host_link_identity(sesame_instance *self, const char *user_id, const 
 			     self->conf->type, "id", uid, "data", data ? json_deep_copy(data) : json_object(), "private");
 	if (!identity)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	rc = user_id ? accounts_link(st, user_id, identity, ctx_now(self->ctx), &user, err)
+	/* The provider's own capabilities hold for what it links itself. */
+	rc = user_id ? accounts_link(st, user_id, identity, self->caps, ctx_now(self->ctx), &user, err)
 		     : accounts_create_server_user(st, identity, ctx_now(self->ctx), &user, err);
 	json_decref(identity);
 	if (rc == SESAME_OK && user_id_out &&

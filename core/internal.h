@@ -188,6 +188,10 @@ struct sesame_instance {
 	enum instance_state st;
 	char error[SESAME_ERROR_TEXT_LENGTH];
 	int64_t session_ttl;   /* set_session_ttl() from init(); 0: cfg.refresh_ttl */
+	/* SESAME_PROVIDER_CAP_* of the descriptor, kept when init() fails (the
+	 * instance still answers as what it is, unavailable); 0 when the
+	 * plugin did not load or is disabled. */
+	unsigned caps;
 };
 
 /* ---- store.c -------------------------------------------------------- */
@@ -380,6 +384,11 @@ int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err);
 /* Seconds since the epoch as the context sees it. */
 int64_t ctx_now(const struct sesame_ctx *ctx);
 
+/* The SESAME_PROVIDER_CAP_* flags of the instance named `name`: 0 for an
+ * unknown, disabled or unloadable instance (an identity of an instance no
+ * longer configured has no capability). */
+unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name);
+
 /* ---- host.c ---------------------------------------------------------- */
 
 /* The host services table handed to every provider. */
@@ -442,16 +451,17 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
 
 /*
  * Attach a verified identity to the existing user `user_id` and refresh the
- * user's data.  Idempotent when the identity is already this user's.
+ * user's data; `caps` are the SESAME_PROVIDER_CAP_* flags of the identity's
+ * provider instance.  Idempotent when the identity is already this user's.
  * Errors: SESAME_NOT_FOUND "user"; SESAME_REJECTED "disabled";
  * SESAME_CONFLICT "linked" ("a user already exists with the specified
  * provider") when another user holds it; SESAME_REJECTED "link-type" for an
- * anon-user or local-userpass identity, which App Services never links
- * into an existing user.  Nothing is written on error.  `*user` as in
+ * identity of an anonymous or no-link provider, or a second identity of a
+ * one-per-user type.  Nothing is written on error.  `*user` as in
  * accounts_login().
  */
-int accounts_link(struct store *st, const char *user_id, const json_t *identity, int64_t now, json_t **user,
-		  sesame_error *err);
+int accounts_link(struct store *st, const char *user_id, const json_t *identity, unsigned caps, int64_t now,
+		  json_t **user, sesame_error *err);
 
 /*
  * Detach identity (provider, uid) from user `user_id`, end the sessions
@@ -563,6 +573,10 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
  * take it as bearer, as the SDKs send it). */
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err);
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
+/* A fresh access token for the live session `sid` of user `user_id`, opening
+ * nothing: `*out` = {access_token, user_id, device_id}.  SESAME_REJECTED
+ * "session" when it has ended, expired or is another user's; "disabled". */
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err);
 int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
 			   sesame_error *err);
 json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);

@@ -48,6 +48,9 @@
 #define KEY_FORCED_INTERVAL 1
 /* Refresh tokens are a few hundred bytes; anything longer is not one. */
 #define REFRESH_MAX_LENGTH 4096
+/* What App Services answers for a refresh token whose session is gone;
+ * realm-web's logOut() ignores exactly this error and fails on any other. */
+#define NO_REFRESH_TOKEN "failed to find refresh token"
 
 static const char *const es256_only[] = {"ES256", NULL};
 
@@ -527,12 +530,12 @@ static int session_of_refresh(sesame_ctx *ctx, struct store *st, const char *tok
 	if (rc == SESAME_OK)
 		rc = st->desc->session_get_by_hash(st->h, NULL, hash, session, err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK &&
 	    (!json_equal(json_object_get(*session, "id"), json_object_get(*claims, "sid")) ||
 	     !json_equal(json_object_get(*session, "user_id"), json_object_get(*claims, "sub")) ||
 	     json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx)))
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc != SESAME_OK) {
 		json_decref(*claims);
 		json_decref(*session);
@@ -591,6 +594,46 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
 	return rc;
 }
 
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err)
+{
+	struct sessions *s = NULL;
+	struct store *st;
+	json_t *session = NULL, *user = NULL;
+	const char *owner;
+	char *access = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = st->desc->session_get(st->h, NULL, sid, &session, err);
+	owner = json_string_value(json_object_get(session, "user_id"));
+	/* A session of another user is one this caller does not have. */
+	if (rc == SESAME_NOT_FOUND ||
+	    (rc == SESAME_OK && (json_integer_value(json_object_get(session, "expires")) <= ctx_now(ctx) || !owner ||
+				 strcmp(owner, user_id) != 0)))
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc == SESAME_OK)
+		rc = st->desc->user_get(st->h, NULL, user_id, &user, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session's user no longer exists");
+	if (rc == SESAME_OK && json_is_true(json_object_get(user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc == SESAME_OK)
+		rc = sessions_acquire(ctx, false, &s, err);
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, sid, json_string_value(json_object_get(session, "device_id")),
+					   &access, err);
+	if (rc == SESAME_OK && !(*out = json_pack("{s:s, s:s, s:O}", "access_token", access, "user_id", user_id,
+						    "device_id", json_object_get(session, "device_id"))))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sessions_release(s);
+	util_free_secret(access);
+	json_decref(session);
+	json_decref(user);
+	return rc;
+}
+
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err)
 {
 	struct store *st;
@@ -604,7 +647,7 @@ int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, 
 	if (rc == SESAME_OK)
 		rc = st->desc->session_delete(st->h, NULL, json_string_value(json_object_get(session, "id")), err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK && !(*user_id = strdup(json_string_value(json_object_get(session, "user_id")))))
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	json_decref(claims);

@@ -212,6 +212,31 @@ unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms);
 /* Record a failed login of `client`.  Thread-safe. */
 void throttle_fail(struct throttle *t, const char *client, int64_t now_ms);
 
+/* ---- linkguard.c: refused conflicting links, to end retry storms ---------- */
+
+/* Slots of the table, seconds an entry lives after its latest attempt, and
+ * how many identical attempts get the retryable 401 before the 409. */
+#define LINKGUARD_SLOTS 1024
+#define LINKGUARD_WINDOW 60
+#define LINKGUARD_ANSWERED 2
+
+struct linkguard;
+
+/* A table of `slots` entries, each forgotten `window_seconds` after its
+ * latest attempt.  NULL on failure. */
+struct linkguard *linkguard_new(size_t slots, unsigned window_seconds);
+void linkguard_free(struct linkguard *g);
+/*
+ * Record one refused conflicting link by session `sid` of the identity in
+ * `credential` (borrowed) through instance `provider`, at `now_ms`; returns
+ * how many identical attempts the window holds, this one included (1 when
+ * the attempt cannot be keyed).  Only a keyed hash is kept.  Thread-safe.
+ */
+unsigned linkguard_conflict(struct linkguard *g, const char *sid, const char *provider, const json_t *credential,
+			    int64_t now_ms);
+/* The number of live entries at `now_ms` (tests: the table is bounded). */
+size_t linkguard_used(struct linkguard *g, int64_t now_ms);
+
 /* ---- router.c: the route table -------------------------------------------- */
 
 /* What a route requires of the Authorization header, checked before its handler. */
@@ -369,6 +394,7 @@ struct server {
 	struct throttle *throttle;
 	struct weblogin *weblogin;
 	struct throttle *anon_throttle; /* anonymous users created per address */
+	struct linkguard *linkguard;	/* refused conflicting links (linkguard.c) */
 	const struct route *routes;
 	size_t n_routes;
 	const char *config_path; /* for reloads; NULL: the default file */

@@ -571,6 +571,7 @@ static void server_free(struct server *srv)
 	throttle_free(srv->throttle);
 	weblogin_free(srv->weblogin);
 	throttle_free(srv->anon_throttle);
+	linkguard_free(srv->linkguard);
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
@@ -603,7 +604,8 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
 	srv->weblogin = weblogin_new();
 	srv->anon_throttle = throttle_new(s->daemon.throttle_slots, s->daemon.anon_logins_per_minute);
-	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle) {
+	srv->linkguard = linkguard_new(LINKGUARD_SLOTS, LINKGUARD_WINDOW);
+	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}

@@ -238,10 +238,19 @@ void weblogin_start(struct request *req, struct reply *rep)
 	char challenge[64], *callback = NULL;
 	json_t *args = NULL, *result = NULL;
 	sesame_error err;
+	unsigned caps;
 	int rc;
 
 	if (!request_app_known(req, rep))
 		return;
+	if (sesame_provider_capabilities(req->app->ctx, name, &caps, &err) != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	if (!(caps & SESAME_PROVIDER_CAP_WEB_REDIRECT)) {
+		reply_error(rep, 400, "BadRequest", "provider \"%s\" has no web redirect flow", name);
+		return;
+	}
 	if (!text_ok(redirect, MAX_REDIRECT) || (cstate && !text_ok(cstate, MAX_CLIENT_STATE))) {
 		reply_error(rep, 400, "BadRequest",
 			    "\"redirect\" (a URL) is required; \"state\" is at most %d characters", MAX_CLIENT_STATE);
@@ -374,9 +383,11 @@ static char *final_location(const struct pending *p, const char *app, const json
 	size_t n;
 
 	if (session) {
+		/* A link keeps the caller's session: no refresh token, an empty
+		 * field (realm-web splits on "$" and uses only the access token). */
+		const char *refresh = json_string_value(json_object_get(session, "refresh_token"));
 		const char *parts[] = {json_string_value(json_object_get(session, "access_token")),
-				       json_string_value(json_object_get(session, "refresh_token")),
-				       json_string_value(json_object_get(session, "user_id")),
+				       refresh ? refresh : "", json_string_value(json_object_get(session, "user_id")),
 				       json_string_value(json_object_get(session, "device_id"))};
 		size_t len = strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + strlen(parts[3]) + 4;
 		char *ua = malloc(len), *b64 = malloc(4 * (len / 3) + 8);
@@ -431,13 +442,13 @@ static int link_error(sesame_error *err, int status, const char *text)
 }
 
 /* The callback of a linking state: the linking user (from the state entry,
- * its token verified again) gets the code's identity and a new session. */
+ * its token verified again) gets the code's identity and a fresh access
+ * token of the session it linked from (no new session). */
 static void link_finish(struct request *req, struct reply *rep, const struct pending *p, const char *name,
 			const json_t *cred)
 {
 	sesame_caller *caller = NULL;
 	json_t *session = NULL;
-	char device_id[25];
 	sesame_error err;
 	int rc;
 
@@ -446,10 +457,8 @@ static void link_finish(struct request *req, struct reply *rep, const struct pen
 		rc = link_error(&err, SESAME_REJECTED, "the session changed users");
 	if (rc == SESAME_OK)
 		rc = sesame_link(caller, p->link_user, name, cred, NULL, &err);
-	if (rc == SESAME_OK && login_device_id(NULL, device_id) != 0)
-		rc = link_error(&err, SESAME_INTERNAL, "no device id");
 	if (rc == SESAME_OK)
-		rc = sesame_session_create(caller, device_id, &session, &err);
+		rc = sesame_session_access_token(caller, &session, &err);
 	sesame_caller_free(caller);
 	if (rc == SESAME_OK) {
 		finish(req, rep, p, session, NULL);

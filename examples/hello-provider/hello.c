@@ -184,5 +184,6 @@ __attribute__((visibility("default"))) const struct sesame_provider sesame_provi
 	.init = hello_init,
 	.verify = hello_verify,
 	.fini = hello_fini,
-	/* .action and .user_deleted are optional and left NULL. */
+	/* Optional and left out: .action and .user_deleted (NULL), and
+	 * .capabilities (0: an ordinary, linkable provider; since ABI 1.2). */
 };

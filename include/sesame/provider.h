@@ -41,7 +41,7 @@ extern "C" {
 
 /* The provider ABI version this header describes. */
 #define SESAME_PROVIDER_ABI_MAJOR 1
-#define SESAME_PROVIDER_ABI_MINOR 1
+#define SESAME_PROVIDER_ABI_MINOR 2
 #define SESAME_ABI_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
 #define SESAME_PROVIDER_ABI_VERSION SESAME_ABI_VERSION(SESAME_PROVIDER_ABI_MAJOR, SESAME_PROVIDER_ABI_MINOR)
 #define SESAME_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -367,6 +367,7 @@ struct sesame_host {
  *
  * Required (ABI 1.0): abi_version, struct_size, type, version, description,
  * init, verify, fini.  Optional, NULL allowed: action, user_deleted.
+ * Optional, 0 allowed: capabilities (since ABI 1.2).
  */
 struct sesame_provider {
 	uint32_t abi_version;
@@ -427,6 +428,30 @@ struct sesame_provider {
 	 * is logged and the deletion goes on.  Reentrant.
 	 */
 	int (*user_deleted)(void *state, const json_t *identity, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  The provider's capabilities, SESAME_PROVIDER_CAP_*
+	 * flags of <sesame/common.h> ORed together (0: none, an ordinary
+	 * provider whose identities may be linked into any user):
+	 *
+	 *   SESAME_PROVIDER_CAP_ANONYMOUS       each login is a new user, deleted
+	 *                                       at the logout of its last session
+	 *                                       (implies NO_LINK);
+	 *   SESAME_PROVIDER_CAP_NO_LINK         never linked into an existing user;
+	 *   SESAME_PROVIDER_CAP_ONE_PER_USER    at most one identity of this type
+	 *                                       per user;
+	 *   SESAME_PROVIDER_CAP_EMAIL_PASSWORD  serves the email/password client
+	 *                                       routes through its actions;
+	 *   SESAME_PROVIDER_CAP_API_KEYS        serves the user API key routes
+	 *                                       through its actions;
+	 *   SESAME_PROVIDER_CAP_WEB_REDIRECT    supports the web redirect flow
+	 *                                       ("authorize_url" and "authCode").
+	 *
+	 * The core reads it only when struct_size covers it: a plugin built
+	 * against an older header has no capabilities.  Unknown bits are
+	 * ignored.
+	 */
+	uint32_t capabilities;
 };
 
 /* The smallest struct_size the core accepts: everything up to fini. */

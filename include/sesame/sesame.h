@@ -115,12 +115,38 @@ SESAME_API json_t *sesame_config_json(const sesame_ctx *ctx, unsigned flags);
 
 /*
  * The provider instances as a JSON array (a new reference), in lexical
- * order of name, each {"name", "type", "enabled", "state", "plugin",
- * "source", "version", "description", "error"}; "state" is "ready",
- * "disabled" or "failed" (then "error" says why).  NULL before
- * sesame_configure().  Since 0.1.
+ * order of name, each {"name", "type", "enabled", "state", "capabilities",
+ * "plugin", "source", "version", "description", "error"}; "state" is
+ * "ready", "disabled" or "failed" (then "error" says why); "capabilities"
+ * lists the names of the instance's SESAME_PROVIDER_CAP_* flags
+ * ("anonymous", "no-link", "one-per-user", "email-password", "api-keys",
+ * "web-redirect"; empty for a disabled instance or one whose plugin did not
+ * load).  NULL before sesame_configure().  Since 0.1.
  */
 SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx);
+
+/*
+ * The capabilities of provider instance `provider`: SESAME_PROVIDER_CAP_*
+ * flags (<sesame/common.h>) in `*caps`, as its plugin declares them (an
+ * anonymous provider's always include SESAME_PROVIDER_CAP_NO_LINK).  A
+ * cheap lookup (no allocation, no store access) for the fronts, which
+ * decide by capability, never by type name.  An instance whose plugin
+ * failed to initialise keeps its capabilities (its operations then answer
+ * SESAME_UNAVAILABLE); one whose plugin did not load has none.  Errors:
+ * SESAME_NOT_FOUND "provider" for an unknown or disabled instance (`*caps`
+ * 0), SESAME_USAGE.  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_provider_capabilities(sesame_ctx *ctx, const char *provider, unsigned *caps, sesame_error *err);
+
+/*
+ * The first enabled provider instance, in lexical order of name, that has
+ * every capability of `caps` (non-zero): e.g. the instance serving the
+ * user API key routes, SESAME_PROVIDER_CAP_API_KEYS.  `*provider` is its
+ * name, valid as long as the context.  Errors: SESAME_NOT_FOUND "provider"
+ * when none has them, SESAME_USAGE (`caps` 0, NULL arguments).
+ * Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char **provider, sesame_error *err);
 
 /*
  * Verify `credential` (borrowed) with the provider instance `provider` and
@@ -181,16 +207,22 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
  * against the store (the SHA-256 of its secret, its session and user),
  * never against a signing key, so key rotation ends no session.  Errors:
  * SESAME_MALFORMED "malformed" (not a compact JWS); SESAME_REJECTED with
- * reason "alg", "typ" (not a refresh token), "session" (expired, logged
- * out, revoked, or its user deleted) or "disabled".  Since 0.1.
+ * reason "alg", "typ" (not a refresh token), "session" or "disabled".  A
+ * refresh token whose session no longer exists (logged out, revoked, its
+ * user disabled or deleted, a password reset, or expired) is
+ * SESAME_REJECTED "session" with the text "failed to find refresh token",
+ * the App Services wording that SDKs look for.  Since 0.1.
  */
 SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
 				      sesame_error *err);
 
 /*
- * End the session of `refresh_token`.  An anonymous user (one whose only
- * identities are anon-user ones) is deleted with its last session.
- * Errors as sesame_session_refresh().  Since 0.1.
+ * End the session of `refresh_token`.  An anonymous user (one all of whose
+ * identities come from providers with SESAME_PROVIDER_CAP_ANONYMOUS; an
+ * identity of an instance no longer configured does not count as
+ * anonymous) is deleted with its last session.  Errors as
+ * sesame_session_refresh(): a session that has already ended is
+ * SESAME_REJECTED "session" "failed to find refresh token".  Since 0.1.
  */
 SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token, sesame_error *err);
 
@@ -295,22 +327,43 @@ SESAME_API const json_t *sesame_caller_claims(const sesame_caller *caller);
 /*
  * Open a new session for the caller's own user (not the system user),
  * on device `device_id` (NULL: the caller's device).  `*session` as in
- * sesame_login().  Used after linking, which App Services answers with
- * fresh tokens.  Since 0.1.
+ * sesame_login().  Since 0.1.
  */
 SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session,
 				     sesame_error *err);
 
 /*
+ * A fresh access token for the session the caller's own token belongs to
+ * (its "sid"), carrying the user's current data and custom data; no
+ * session is opened.  This is what a link answers: App Services clients
+ * replace their access token with it and keep their refresh token.  On
+ * SESAME_OK `*result` is a new reference to {"access_token", "user_id",
+ * "device_id"} (the session's device).  Errors: SESAME_USAGE for the system
+ * user; SESAME_REJECTED "session" when the session has ended or expired,
+ * "disabled" for a disabled user; SESAME_UNAVAILABLE.  Thread-safe.
+ * Since 0.1.
+ */
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err);
+
+/*
  * Verify `credential` with `provider` and attach the identity to user
- * `user_id`.  On SESAME_OK `*user` (NULL allowed) is a new reference to the
- * user as sesame_user_get() shows it.  Errors: those of
- * sesame_verify_credential(); SESAME_CONFLICT "linked" ("a user already
+ * `user_id` (the App Services linking rules).  Linking an identity the user
+ * already holds refreshes its data.  On SESAME_OK `*user` (NULL allowed) is
+ * a new reference to the user as sesame_user_get() shows it.  Errors: those
+ * of sesame_verify_credential(); SESAME_CONFLICT "linked" ("a user already
  * exists with the specified provider") when another user holds the
- * identity; SESAME_REJECTED "link-type" for an anon-user or local-userpass
- * identity, which is never linked into an existing user; SESAME_REJECTED
+ * identity; SESAME_REJECTED "link-type" when the provider's capabilities
+ * forbid it: an identity of a SESAME_PROVIDER_CAP_ANONYMOUS provider
+ * ("linking an anonymous identity is not allowed") or of a
+ * SESAME_PROVIDER_CAP_NO_LINK one ("linking a TYPE identity is not
+ * allowed"), or a second identity of a SESAME_PROVIDER_CAP_ONE_PER_USER
+ * type ("linking a TYPE identity is not allowed when one is already
+ * linked", e.g. a second email/password account); SESAME_REJECTED
  * "forbidden" when a user caller names another user; SESAME_NOT_FOUND
- * "user".  Nothing is written on error.  Since 0.1.
+ * "user".  Nothing is written on error.  An anonymous user that links an
+ * identity of a provider without SESAME_PROVIDER_CAP_ANONYMOUS (e.g. an
+ * email/password one: "try anonymously, then sign up") is no longer
+ * anonymous.  Since 0.1.
  */
 SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
 			   const json_t *credential, json_t **user, sesame_error *err);

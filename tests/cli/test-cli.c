@@ -181,6 +181,41 @@ static void test_config_check_failed_plugin(void **state)
 	free(err);
 }
 
+/* The listing shows each instance's capabilities, and `sesame apikeys`
+ * picks its provider by capability, not by type name. */
+static void test_providers_capabilities(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+	json_t *list, *caps;
+
+	drop(e, "guest", "{\"type\": \"anon-user\"}");
+	assert_int_equal(sesame(e->main, "apikeys delete some-key", &out, &err), 1);
+	assert_non_null(strstr(err, "no API key provider is configured"));
+	free(out);
+	free(err);
+	drop(e, "keys", "{\"type\": \"fixture-caps\"}");
+	assert_int_equal(sesame(e->main, "providers list", &out, &err), 0);
+	list = json_loads(out, 0, NULL);
+	assert_non_null(list);
+	caps = json_object_get(json_array_get(list, 0), "capabilities");
+	assert_int_equal(json_array_size(caps), 2);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "anonymous");
+	assert_string_equal(json_string_value(json_array_get(caps, 1)), "no-link");
+	caps = json_object_get(json_array_get(list, 1), "capabilities");
+	assert_int_equal(json_array_size(caps), 2);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "one-per-user");
+	assert_string_equal(json_string_value(json_array_get(caps, 1)), "api-keys");
+	json_decref(list);
+	free(out);
+	free(err);
+	/* The fixture serving "api-keys" has no actions: its refusal, not "none configured". */
+	assert_int_equal(sesame(e->main, "apikeys delete some-key", &out, &err), 1);
+	assert_non_null(strstr(err, "provider \"keys\" has no action"));
+	free(out);
+	free(err);
+}
+
 static void test_providers_list(void **state)
 {
 	struct env *e = *state;
@@ -465,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_check_no_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_providers_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_acts_as_state_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),

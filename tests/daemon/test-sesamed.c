@@ -935,8 +935,18 @@ static void test_link_and_self_delete(void **state)
 	http_free(&r);
 	/* An anonymous identity is never linked into an existing user. */
 	assert_null(client_login(*state, LOGIN("anon-user") "?link=true", "{}", str(s, "access_token"), &r));
-	assert_error(&r, 400, "BadRequest", "anon");
+	assert_error(&r, 400, "BadRequest", "linking an anonymous identity is not allowed");
 	http_free(&r);
+	/* The web redirect flow is for providers that declare it. */
+	{
+		struct req q = {"GET", LOGIN("anon-user") "?redirect=https%3A%2F%2Fapp.example.test%2F&state=s",
+				{NULL}, NULL, false, NULL};
+
+		http(*state, &q, &r);
+		assert_error(&r, 400, "BadRequest", "provider \"anon-user\" has no web redirect flow");
+		assert_no_header(&r, "Location");
+		http_free(&r);
+	}
 
 	bearer_call(*state, "DELETE", "/api/client/v2.0/auth/delete", str(l, "access_token"), &r);
 	assert_int_equal(r.status, 204);

@@ -715,8 +715,10 @@ static void redirect_link_round_trip(void **state)
 	assert_string_equal(v, "link-state");
 	free(v);
 	assert_null(strstr(frag, "_baas_error"));
-	/* The same user, with a new session that shows both identities. */
+	/* The same user, with a fresh access token of the linking session that
+	 * shows both identities, and no refresh token: a link opens no session. */
 	ua_parts(a.location, parts);
+	assert_string_equal(parts[1], "");
 	assert_string_equal(parts[2], user_id);
 	assert_string_not_equal(parts[0], access);
 	assert_int_equal(profile_identities(e, parts[0], user_id), 2);

@@ -261,10 +261,16 @@ static void test_expiry(void **state)
 	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
-	/* Past the refresh token's lifetime: the session is over. */
+	/* Past the refresh token's lifetime: the session is over, and it says
+	 * so as App Services does, for a refresh and for a logout (which
+	 * realm-web then treats as done). */
 	e->ctx->clock_offset = 3600 + 7;
 	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
 		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	expect_refused(sesame_session_logout(e->ctx, member(s, "refresh_token"), &err), &err, SESAME_REJECTED,
+		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
 	e->ctx->clock_offset = 0;
 	json_decref(s);
 }
@@ -327,9 +333,14 @@ static void test_logout_and_revoke(void **state)
 	assert_int_equal(sesame_user_revoke_sessions(sys, member(b, "user_id"), &err), SESAME_OK);
 	expect_refused(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
 		       "session");
-	/* Logging out twice is refused: the session is gone. */
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* Logging out twice is refused with the App Services text: the session
+	 * is gone. */
 	expect_refused(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
 		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* An access token is no refresh token, whatever its session's state. */
+	expect_refused(sesame_session_logout(e->ctx, member(b, "access_token"), &err), &err, SESAME_REJECTED, "typ");
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);
@@ -430,8 +441,9 @@ static void test_linking(void **state)
 	cred = json_object();
 	expect_refused(sesame_link(leo, member(a, "user_id"), "anon-user", cred, &user, &err), &err, SESAME_REJECTED,
 		       "link-type");
+	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	json_decref(cred);
-	/* A fresh session for the caller, as the link route answers. */
+	/* A new session for the caller, for embedders that want one. */
 	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
 	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
 	assert_string_equal(member(s, "device_id"), member(a, "device_id"));
@@ -443,6 +455,62 @@ static void test_linking(void **state)
 	sesame_caller_free(leo);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* The sid claim of a token, decoded after verification. */
+static char *token_sid(struct env *e, const char *access_token)
+{
+	json_t *claims = NULL;
+	sesame_error err;
+	char *sid;
+
+	assert_int_equal(sesame_access_token_verify(e->ctx, access_token, SESAME_VERIFY_SESSION, &claims, &err),
+			 SESAME_OK);
+	sid = strdup(member(claims, "sid"));
+	json_decref(claims);
+	return sid;
+}
+
+/* What a link answers: a fresh access token of the caller's own session.
+ * However many links, the number of sessions stays the same. */
+static void test_link_answers_the_callers_session(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "lena"), *cred, *out = NULL;
+	sesame_caller *lena = NULL, *sys = sesame_caller_system(e->ctx);
+	uint64_t before = 0, after = 0;
+	char user[32], *sid = token_sid(e, member(a, "access_token")), *got;
+	sesame_error err;
+	int i;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &lena, &err), SESAME_OK);
+	assert_int_equal(sesame_active_sessions(e->ctx, &before, &err), SESAME_OK);
+	for (i = 0; i < 5; i++) {
+		snprintf(user, sizeof(user), "lena-%d", i);
+		cred = json_pack("{s:s}", "user", user);
+		assert_int_equal(sesame_link(lena, member(a, "user_id"), "other", cred, NULL, &err), SESAME_OK);
+		json_decref(cred);
+		assert_int_equal(sesame_session_access_token(lena, &out, &err), SESAME_OK);
+		assert_string_equal(member(out, "user_id"), member(a, "user_id"));
+		assert_string_equal(member(out, "device_id"), member(a, "device_id"));
+		assert_null(json_object_get(out, "refresh_token"));
+		got = token_sid(e, member(out, "access_token"));
+		assert_string_equal(got, sid);
+		free(got);
+		json_decref(out);
+		out = NULL;
+	}
+	assert_int_equal(sesame_active_sessions(e->ctx, &after, &err), SESAME_OK);
+	assert_int_equal(after, before);
+	/* No session for the system user, none after the caller's has ended. */
+	expect_refused(sesame_session_access_token(sys, &out, &err), &err, SESAME_USAGE, "usage");
+	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	expect_refused(sesame_session_access_token(lena, &out, &err), &err, SESAME_REJECTED, "session");
+	assert_null(out);
+	free(sid);
+	sesame_caller_free(lena);
+	sesame_caller_free(sys);
+	json_decref(a);
 }
 
 static void test_delete_calls_hooks_and_ends_sessions(void **state)
@@ -502,6 +570,32 @@ static void test_anonymous_user_deleted_at_logout(void **state)
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* Anonymous means: every identity comes from an instance that declares
+ * SESAME_PROVIDER_CAP_ANONYMOUS now.  Once the anonymous instance is gone
+ * from the configuration, its users are no longer deleted at logout. */
+static void test_anonymous_is_a_capability_of_the_instance(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "anon-user", NULL), *out = NULL;
+	char *anon = tu_path(e->drop, "anon-user.json");
+	sesame_caller *sys;
+	sesame_ctx *ctx;
+	sesame_error err;
+
+	assert_int_equal(unlink(anon), 0);
+	ctx = sesame_new();
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
+	assert_int_equal(sesame_session_logout(ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	sys = sesame_caller_system(ctx);
+	assert_int_equal(sesame_user_get(sys, member(a, "user_id"), &out, &err), SESAME_OK);
+	json_decref(out);
+	sesame_caller_free(sys);
+	sesame_free(ctx);
+	free(anon);
+	json_decref(a);
 }
 
 static void test_rotation_and_jwks(void **state)
@@ -762,6 +856,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_answers_the_callers_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),

@@ -101,4 +101,5 @@ const struct sesame_provider sesame_provider_entry = {
 	.init = anon_init,
 	.verify = anon_verify,
 	.fini = anon_fini,
+	.capabilities = SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_NO_LINK,
 };

@@ -416,4 +416,5 @@ const struct sesame_provider sesame_provider_entry = {
 	.verify = ak_verify,
 	.fini = ak_fini,
 	.action = ak_action,
+	.capabilities = SESAME_PROVIDER_CAP_API_KEYS,
 };

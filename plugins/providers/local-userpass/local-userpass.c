@@ -854,4 +854,5 @@ const struct sesame_provider sesame_provider_entry = {
 	.fini = lp_fini,
 	.action = lp_action,
 	.user_deleted = lp_user_deleted,
+	.capabilities = SESAME_PROVIDER_CAP_ONE_PER_USER | SESAME_PROVIDER_CAP_EMAIL_PASSWORD,
 };

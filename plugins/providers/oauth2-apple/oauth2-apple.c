@@ -568,4 +568,5 @@ const struct sesame_provider sesame_provider_entry = {
     .fini = apple_fini,
     .action = apple_action,
     .user_deleted = apple_user_deleted,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
 };

@@ -507,4 +507,5 @@ const struct sesame_provider sesame_provider_entry = {
     .verify = facebook_verify,
     .fini = facebook_fini,
     .action = facebook_action,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
 };

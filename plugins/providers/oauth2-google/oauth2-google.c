@@ -355,4 +355,5 @@ const struct sesame_provider sesame_provider_entry = {
     .verify = google_verify,
     .fini = google_fini,
     .action = google_action,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
 };

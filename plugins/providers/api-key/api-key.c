@@ -406,6 +406,9 @@ static int ak_action(void *state, const char *name, const json_t *args, json_t *
 			       "api-key has no action \"%s\" (create, list, get, enable, disable, delete)", name);
 }
 
+/* A key's identity shows the key's name. */
+static const char *const default_metadata[] = {"name", NULL};
+
 const struct sesame_provider sesame_provider_entry = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_provider),
@@ -416,4 +419,5 @@ const struct sesame_provider sesame_provider_entry = {
 	.verify = ak_verify,
 	.fini = ak_fini,
 	.action = ak_action,
+	.metadata_defaults = default_metadata,
 };

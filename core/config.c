@@ -704,8 +704,10 @@ static int load_metadata_fields(const struct doc *d, json_t *v, struct metadata_
 		rc = metadata_field_init(&spec->fields[i], json_string_value(name), fn ? json_string_value(fn) : NULL,
 					 json_is_true(req), &e);
 		if (rc != SESAME_OK) {
-			rc = rc == SESAME_CONFIG ? doc_error(err, d, at, 3, e.reason, "\"metadata_fields\"[%zu]: %s", i, e.text)
-						 : seterr(err, rc, e.reason, "%s", e.text);
+			if (rc == SESAME_CONFIG)
+				rc = doc_error(err, d, at, 3, e.reason, "\"metadata_fields\"[%zu]: %s", i, e.text);
+			else
+				rc = seterr(err, rc, e.reason, "%s", e.text);
 			break;
 		}
 		spec->n++;
@@ -713,8 +715,8 @@ static int load_metadata_fields(const struct doc *d, json_t *v, struct metadata_
 			if (strcmp(spec->fields[j].name, spec->fields[i].name) == 0) {
 				at[2].key = fn ? "field_name" : "name";
 				rc = doc_error(err, d, at, 3, "duplicate",
-					       "\"metadata_fields\"[%zu]: field_name \"%s\" is also the name of [%zu]", i,
-					       spec->fields[i].name, j);
+					       "\"metadata_fields\"[%zu]: field_name \"%s\" is used by [%zu] too",
+					       i, spec->fields[i].name, j);
 				break;
 			}
 		}

@@ -25,9 +25,8 @@
 #include "internal.h"
 
 /* The profile fields realm-core reads as strings (a number there breaks it). */
-static const char *const string_fields[] = {"name",	 "email",  "picture", "picture_url", "first_name",
-					    "last_name", "gender", "birthday", "min_age",    "max_age",
-					    NULL};
+static const char *const string_fields[] = {"name",   "email",	  "picture", "picture_url", "first_name", "last_name",
+					    "gender", "birthday", "min_age", "max_age",	    NULL};
 
 void metadata_field_clear(struct metadata_field *f)
 {
@@ -160,8 +159,9 @@ static int keep(json_t *kept, const char *name, const char *shown, const json_t 
 		if (required)
 			return seterr(err, SESAME_REJECTED, "claim",
 				      "metadata field \"%s\" is longer than %d characters", shown, METADATA_MAX_CHARS);
-		log_msg(lg, SESAME_LOG_WARNING, "provider %s: metadata field \"%s\" is longer than %d characters: not kept",
-			provider, shown, METADATA_MAX_CHARS);
+		log_msg(lg, SESAME_LOG_WARNING,
+			"provider %s: metadata field \"%s\" is longer than %d characters: not kept", provider, shown,
+			METADATA_MAX_CHARS);
 		return SESAME_OK;
 	}
 	if (json_object_set_new(kept, name, json_deep_copy(v)) != 0)
@@ -215,10 +215,10 @@ int metadata_keep(const struct metadata_spec *spec, const char *const *defaults,
 		}
 	} else if (defaults) {
 		for (i = 0; rc == SESAME_OK && defaults[i]; i++)
-			rc = keep(out, defaults[i], defaults[i], json_object_get(data, defaults[i]), false, lg, provider,
-				  err);
+			rc = keep(out, defaults[i], defaults[i], json_object_get(data, defaults[i]), false, lg,
+				  provider, err);
 	} else if (data) {
-		json_object_foreach((json_t *)data, key, v) {
+		json_object_foreach ((json_t *)data, key, v) {
 			rc = keep(out, key, key, v, false, lg, provider, err);
 			if (rc != SESAME_OK)
 				break;

@@ -32,14 +32,15 @@
 #define HMAC_SECRET "metadata-test-secret-0123456789abcdefghij"
 
 /* The custom-function program: what it answers depends on "who". */
-static const char program[] = "#!/bin/sh\n"
-			      "IFS= read -r cred\n"
-			      "case \"$cred\" in\n"
-			      "*'\"who\":\"full\"'*) echo '{\"id\": \"cf-full\", \"name\": \"Ann\", \"data\": "
-			      "{\"email\": \"ann@example.com\", \"age\": 36, \"min_age\": 18, \"picture\": "
-			      "\"https://img.example/ann.png\", \"address\": {\"city\": \"Paris\"}, \"a.b\": \"dotted\"}}' ;;\n"
-			      "*) echo '{\"id\": \"cf-bare\"}' ;;\n"
-			      "esac\n";
+static const char program[] =
+    "#!/bin/sh\n"
+    "IFS= read -r cred\n"
+    "case \"$cred\" in\n"
+    "*'\"who\":\"full\"'*) echo '{\"id\": \"cf-full\", \"name\": \"Ann\", \"data\": "
+    "{\"email\": \"ann@example.com\", \"age\": 36, \"min_age\": 18, \"picture\": "
+    "\"https://img.example/ann.png\", \"address\": {\"city\": \"Paris\"}, \"a.b\": \"dotted\"}}' ;;\n"
+    "*) echo '{\"id\": \"cf-bare\"}' ;;\n"
+    "esac\n";
 
 static json_t *field(const char *name, const char *field_name, int required)
 {
@@ -92,9 +93,10 @@ static int setup(void **state)
 	instance(s, "apple-meta", "oauth2-apple",
 		 json_pack("{s:s, s:s}", "client_id", APPLE_ID, "jwks_uri", s->jwks_url),
 		 json_pack("[o, o]", field("name", NULL, 1), field("email", "mail", -1)));
-	instance(s, "ct", "custom-token",
-		 json_pack("{s:[{s:s, s:s}], s:[s]}", "signing_keys", "alg", "HS256", "key", ref, "audience", "social-app"),
-		 NULL);
+	instance(
+	    s, "ct", "custom-token",
+	    json_pack("{s:[{s:s, s:s}], s:[s]}", "signing_keys", "alg", "HS256", "key", ref, "audience", "social-app"),
+	    NULL);
 	instance(s, "anon", "anon-user", json_object(), NULL);
 	instance(s, "anon-meta", "anon-user", json_object(), json_pack("[o]", field("name", NULL, 0)));
 	instance(s, "anon-strict", "anon-user", json_object(), json_pack("[o]", field("name", NULL, 1)));
@@ -106,8 +108,7 @@ static int setup(void **state)
 	instance(s, "ak-meta", "api-key", json_object(), json_pack("[o]", field("name", "key_name", 1)));
 	instance(s, "up", "local-userpass", json_pack("{s:b, s:{s:i}}", "auto_confirm", 1, "scrypt", "log2_n", 10),
 		 NULL);
-	instance(s, "up-meta", "local-userpass",
-		 json_pack("{s:b, s:{s:i}}", "auto_confirm", 1, "scrypt", "log2_n", 10),
+	instance(s, "up-meta", "local-userpass", json_pack("{s:b, s:{s:i}}", "auto_confirm", 1, "scrypt", "log2_n", 10),
 		 json_pack("[o]", field("email", "mail", 1)));
 	social_configure(s);
 	free(graph);
@@ -166,7 +167,7 @@ static void test_every_type_ready_with_metadata_fields(void **state)
 	size_t i;
 
 	assert_int_equal(json_array_size(list), 17);
-	json_array_foreach(list, i, p)
+	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "state")), "ready") != 0)
 			fail_msg("%s is %s: %s", json_string_value(json_object_get(p, "name")),
 				 json_string_value(json_object_get(p, "state")),
@@ -178,11 +179,11 @@ static void test_every_type_ready_with_metadata_fields(void **state)
 
 static json_t *google_cred(const char *sub, const char *locale)
 {
-	json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:s, s:s, s:s, s:s}", "iss",
-				   "https://accounts.google.com", "aud", "web-client", "sub", sub, "iat", social_now(0),
-				   "exp", social_now(3600), "email", "ada@example.com", "email_verified", 1, "name",
-				   "Ada Lovelace", "given_name", "Ada", "family_name", "Lovelace", "picture",
-				   "https://lh3.example/ada.png");
+	json_t *claims =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:s, s:s, s:s, s:s}", "iss", "https://accounts.google.com",
+		      "aud", "web-client", "sub", sub, "iat", social_now(0), "exp", social_now(3600), "email",
+		      "ada@example.com", "email_verified", 1, "name", "Ada Lovelace", "given_name", "Ada",
+		      "family_name", "Lovelace", "picture", "https://lh3.example/ada.png");
 	char *token;
 	json_t *cred;
 
@@ -397,8 +398,8 @@ static char *new_key(struct social *s, const char *instance, const char *who)
 	sesame_error err;
 	char *key;
 
-	assert_int_equal(sesame_caller_from_access_token(s->ctx, json_string_value(json_object_get(session, "access_token")),
-							 &caller, &err),
+	assert_int_equal(sesame_caller_from_access_token(
+			     s->ctx, json_string_value(json_object_get(session, "access_token")), &caller, &err),
 			 SESAME_OK);
 	args = json_pack("{s:s}", "name", "build-bot");
 	if (sesame_provider_action_as(s->ctx, caller, instance, "create", args, &out, &err) != SESAME_OK)
@@ -456,13 +457,13 @@ static void test_local_userpass(void **state)
 		json_decref(args);
 		out = NULL;
 	}
-	d = profile_after_login(s, "up", json_pack("{s:s, s:s}", "username", "lu@example.com", "password",
-						      "correct horse"));
+	d = profile_after_login(s, "up",
+				json_pack("{s:s, s:s}", "username", "lu@example.com", "password", "correct horse"));
 	assert_str(d, "email", "lu@example.com");
 	assert_keys(d, 1);
 	json_decref(d);
-	d = profile_after_login(s, "up-meta", json_pack("{s:s, s:s}", "username", "lu@example.com", "password",
-							   "correct horse"));
+	d = profile_after_login(s, "up-meta",
+				json_pack("{s:s, s:s}", "username", "lu@example.com", "password", "correct horse"));
 	assert_str(d, "mail", "lu@example.com");
 	assert_keys(d, 1);
 	json_decref(d);

@@ -387,7 +387,8 @@ struct sesame_provider {
 	 * drop-in, with "@/path" secrets already replaced by the file contents,
 	 * and nothing else: the drop-in's "metadata_fields" are the core's
 	 * (see metadata_defaults) and never appear in it.  Refuse unknown keys
-	 * and bad values with SESAME_CONFIG, naming the key in the message.  On SESAME_OK, `*state` is what later calls get.
+	 * and bad values with SESAME_CONFIG, naming the key in the message.
+	 * On SESAME_OK, `*state` is what later calls get.
 	 * Called once per instance, from one thread.
 	 */
 	int (*init)(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,

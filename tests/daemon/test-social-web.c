@@ -150,8 +150,8 @@ static int setup(void **state)
 					json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}}", "type",
 						  "oauth2-apple", "config", "client_id", "com.example.app", "team_id",
 						  "TEAM123456", "key_id", "KEY1234567", "private_key", ref, "jwks_uri",
-						  e->s->jwks_url, "token_uri", apple_token, "authorize_uri", authorize_uri,
-						  "redirect_uris", DONE));
+						  e->s->jwks_url, "token_uri", apple_token, "authorize_uri",
+						  authorize_uri, "redirect_uris", DONE));
 		}
 		free(p8key);
 		free(p8);

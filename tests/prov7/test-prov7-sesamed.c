@@ -200,6 +200,51 @@ static void test_cf_login_and_refusals(void **state)
 	http_free(&r);
 }
 
+/* The SDKs send values as canonical EJSON; the program gets plain JSON. */
+static void test_cf_program_gets_plain_json(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	char *path = tu_path(d->dir, "dump.txt"), *text, *nl;
+	json_t *s, *got, *want;
+
+	s = client_login(d, LOGIN("cf"),
+			 "{\"mode\": \"dump\", \"n\": {\"$numberInt\": \"2\"}, \"l\": {\"$numberLong\": "
+			 "\"9007199254740993\"}, \"d\": {\"$numberDouble\": \"2.5\"}, \"o\": {\"$oid\": "
+			 "\"65F0C0FFEE0123456789ABCD\"}, \"t\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}, "
+			 "\"args\": [{\"$numberInt\": \"-1\"}, {\"$date\": \"1970-01-01T00:00:01Z\"}], "
+			 "\"data\": {\"$oid\": \"x\", \"kept\": true}, \"provider\": \"custom-function\", "
+			 "\"options\": {\"device\": {\"deviceId\": {\"$oid\": \"65f0c0ffee0123456789abcd\"}}}}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("custom-function login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(s);
+	text = read_all(path);
+	nl = strchr(text, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	got = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	want = json_loads("{\"mode\": \"dump\", \"n\": 2, \"l\": 9007199254740993, \"d\": 2.5, \"o\": "
+			  "\"65f0c0ffee0123456789abcd\", \"t\": 1700000000000, \"args\": [-1, 1000], \"data\": "
+			  "{\"$oid\": \"x\", \"kept\": true}}",
+			  0, NULL);
+	if (!got || !json_equal(got, want))
+		fail_msg("the program got %s", text);
+	json_decref(got);
+	json_decref(want);
+	free(text);
+	/* A value JSON cannot hold is refused before the program runs. */
+	unlink(path);
+	assert_null(client_login(d, LOGIN("cf"), "{\"mode\": \"dump\", \"x\": {\"$numberDouble\": \"-Infinity\"}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "\"x\"");
+	http_free(&r);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+}
+
 static const char *const ak_plugins[] = {"api-key", "anon-user", NULL};
 
 static int ak_setup(void **state)
@@ -620,6 +665,7 @@ int main(void)
 	};
 	const struct CMUnitTest cf[] = {
 	    cmocka_unit_test(test_cf_login_and_refusals),
+	    cmocka_unit_test(test_cf_program_gets_plain_json),
 	};
 	const struct CMUnitTest ak[] = {
 	    cmocka_unit_test(test_user_api_keys_over_http),

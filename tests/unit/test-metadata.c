@@ -89,8 +89,9 @@ static void test_paths_field_names_and_escapes(void **state)
 	out = keep_ok(spec, NULL,
 		      "{\"profile\": {\"name\": \"Ada\", \"age\": 36}, \"https://example.com/roles\": [\"a\", \"b\"],"
 		      " \"a\\\\b\": 1, \"deep\": {\"x\": {\"y\": {\"z\": true}}}, \"email\": \"e@x\", \"other\": 1}");
-	assert_json(out, "{\"name\": \"Ada\", \"roles\": [\"a\", \"b\"], \"a\\\\b\": 1, \"why\": {\"z\": true},"
-			 " \"mail\": \"e@x\"}");
+	assert_json(out,
+		    "{\"name\": \"Ada\", \"roles\": [\"a\", \"b\"], \"a\\\\b\": 1, \"why\": {\"z\": true},"
+		    " \"mail\": \"e@x\"}");
 	json_decref(out);
 	/* A path through a non-object, or to null, is simply absent. */
 	out = keep_ok(spec, NULL, "{\"profile\": \"flat\", \"deep\": {\"x\": [1]}, \"email\": null}");
@@ -179,8 +180,9 @@ static void test_standard_fields_are_strings(void **state)
 	out = keep_ok(NULL, NULL,
 		      "{\"min_age\": 21, \"max_age\": 1.5, \"gender\": true, \"birthday\": [1815, 12, 10],"
 		      " \"name\": {\"first\": \"Ada\"}, \"age\": 36, \"email\": \"e@x\"}");
-	assert_json(out, "{\"min_age\": \"21\", \"max_age\": \"1.5\", \"gender\": \"true\", \"birthday\": "
-			 "\"[1815,12,10]\", \"name\": \"{\\\"first\\\":\\\"Ada\\\"}\", \"age\": 36, \"email\": \"e@x\"}");
+	assert_json(out,
+		    "{\"min_age\": \"21\", \"max_age\": \"1.5\", \"gender\": \"true\", \"birthday\": "
+		    "\"[1815,12,10]\", \"name\": \"{\\\"first\\\":\\\"Ada\\\"}\", \"age\": 36, \"email\": \"e@x\"}");
 	json_decref(out);
 }
 
@@ -291,8 +293,8 @@ static void test_config_errors(void **state)
 		   "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"a\",\n"
 		   " \"field_name\": \"0123456789012345678901234567890123456789012345678901234567890123\"}]}",
 		   "type", 3, 2);
-	drop_fails(e, "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"a\", \"required\": 1}]}", "type",
-		   2, 36);
+	drop_fails(e, "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"a\", \"required\": 1}]}",
+		   "type", 2, 36);
 	/* Two fields under one name. */
 	drop_fails(e,
 		   "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"x.email\"},\n"
@@ -331,10 +333,11 @@ static void test_plugin_config_never_sees_the_key(void **state)
 	json_t *list, *id = NULL, *cred = json_pack("{s:s}", "user", "ann");
 	sesame_error err;
 
-	free(tu_write(e->drop, "fix.json",
-		      "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"},"
-		      " \"metadata_fields\": [{\"name\": \"greeting\", \"field_name\": \"hello\", \"required\": true}]}",
-		      0644));
+	free(
+	    tu_write(e->drop, "fix.json",
+		     "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"},"
+		     " \"metadata_fields\": [{\"name\": \"greeting\", \"field_name\": \"hello\", \"required\": true}]}",
+		     0644));
 	sesame_set_logger(ctx, quiet_fn, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("%s", err.text);

@@ -513,7 +513,13 @@ static void api_key_action(struct request *req, struct reply *rep, sesame_caller
 	rc = sesame_provider_action_as(req->app->ctx, caller, name, what, args, &out, &err);
 	free(name);
 	json_decref(args);
-	if (rc != SESAME_OK)
+	/* The hosted service's codes for an unknown (or another user's) key and
+	 * a name it does not accept. */
+	if (rc == SESAME_NOT_FOUND && strcmp(err.reason, "key") == 0)
+		reply_error(rep, 404, "APIKeyNotFound", "API key not found");
+	else if (rc == SESAME_MALFORMED && strcmp(err.reason, "name") == 0)
+		reply_error(rep, 400, "InvalidParameter", "%s", err.text);
+	else if (rc != SESAME_OK)
 		reply_sesame_error(rep, &err);
 	else if (out)
 		reply_json(rep, status, out);

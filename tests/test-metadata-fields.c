@@ -12,6 +12,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,10 @@ static int setup(void **state)
 	    s, "ct", "custom-token",
 	    json_pack("{s:[{s:s, s:s}], s:[s]}", "signing_keys", "alg", "HS256", "key", ref, "audience", "social-app"),
 	    NULL);
+	instance(
+	    s, "ct-meta", "custom-token",
+	    json_pack("{s:[{s:s, s:s}], s:[s]}", "signing_keys", "alg", "HS256", "key", ref, "audience", "social-app"),
+	    json_pack("[o, o]", field("profile.email", "email", 1), field("https://example\\.com/roles", "roles", 0)));
 	instance(s, "anon", "anon-user", json_object(), NULL);
 	instance(s, "anon-meta", "anon-user", json_object(), json_pack("[o]", field("name", NULL, 0)));
 	instance(s, "anon-strict", "anon-user", json_object(), json_pack("[o]", field("name", NULL, 1)));
@@ -166,7 +171,7 @@ static void test_every_type_ready_with_metadata_fields(void **state)
 	json_t *list = sesame_providers_json(s->ctx), *p;
 	size_t i;
 
-	assert_int_equal(json_array_size(list), 17);
+	assert_int_equal(json_array_size(list), 18);
 	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "state")), "ready") != 0)
 			fail_msg("%s is %s: %s", json_string_value(json_object_get(p, "name")),
@@ -320,26 +325,52 @@ static void test_apple(void **state)
 
 /* ---- custom-token -------------------------------------------------------- */
 
-static void test_custom_token_keeps_nothing_by_default(void **state)
+/* A custom JWT signed with the instances' HS256 secret. */
+static char *ct_token(json_t *claims)
 {
-	struct social *s = *state;
-	json_t *claims = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "sub", "ct-1", "aud", "social-app", "iat",
-				   social_now(0), "exp", social_now(600), "email", "c@example.com", "name", "C");
-	json_t *list = json_pack("[{s:s, s:s}]", "alg", "HS256", "key", HMAC_SECRET), *d;
+	json_t *list = json_pack("[{s:s, s:s}]", "alg", "HS256", "key", HMAC_SECRET);
 	struct sesame_keys *keys = NULL;
 	char *token = NULL;
 	sesame_error err;
 
 	assert_int_equal(keys_from_config(list, &keys, &err), SESAME_OK);
 	assert_int_equal(keys_sign(keys, NULL, NULL, claims, &token, &err), SESAME_OK);
-	/* App Services keeps no claim of a custom JWT that is not configured. */
-	d = profile_after_login(s, "ct", json_pack("{s:s}", "token", token));
-	assert_keys(d, 0);
-	json_decref(d);
 	keys_free(keys);
 	json_decref(list);
 	json_decref(claims);
+	return token;
+}
+
+static json_t *ct_cred(const char *sub, bool with_email)
+{
+	json_t *claims =
+	    json_pack("{s:s, s:s, s:I, s:I, s:s, s:[s, s]}", "sub", sub, "aud", "social-app", "iat", social_now(0),
+		      "exp", social_now(600), "name", "C", "https://example.com/roles", "admin", "ops");
+	char *token;
+	json_t *cred;
+
+	if (with_email)
+		json_object_set_new(claims, "profile", json_pack("{s:s}", "email", "c@example.com"));
+	token = ct_token(claims);
+	cred = json_pack("{s:s}", "token", token);
 	free(token);
+	return cred;
+}
+
+static void test_custom_token(void **state)
+{
+	struct social *s = *state;
+	json_t *d = profile_after_login(s, "ct", ct_cred("ct-1", true));
+
+	/* App Services keeps no claim of a custom JWT that is not configured. */
+	assert_keys(d, 0);
+	json_decref(d);
+	d = profile_after_login(s, "ct-meta", ct_cred("ct-2", true));
+	assert_str(d, "email", "c@example.com");
+	assert_int_equal(json_array_size(json_object_get(d, "roles")), 2);
+	assert_keys(d, 2);
+	json_decref(d);
+	social_refuse(s, "ct-meta", ct_cred("ct-3", false), SESAME_REJECTED, "claim");
 }
 
 /* ---- anon-user ----------------------------------------------------------- */
@@ -476,7 +507,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_google, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_facebook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_apple, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_custom_token_keeps_nothing_by_default, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_token, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anon_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_custom_function, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api_key, setup, teardown),

@@ -96,14 +96,11 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 	err_clear(&e);
 	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
+		/* The plugin sees its "config" object only: metadata_fields are
+		 * the core's (see core/metadata.c). */
 		json_t *config = json_deep_copy(pc->config);
 
 		in->caps = descriptor_caps(in->desc);
-
-		/* The drop-in's metadata_fields are handed to the provider, which
-		 * alone knows what its credentials carry. */
-		if (config && pc->metadata_fields)
-			json_object_set(config, "metadata_fields", pc->metadata_fields);
 		err_clear(&e);
 		rc = config ? in->desc->init(&host_services, in, config, &in->state, &e) : SESAME_INTERNAL;
 		json_decref(config);
@@ -381,8 +378,6 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	json_t *priv = json_object_get(id, "private");
 	const char *key;
 	json_t *v;
-	char *dump;
-	size_t size;
 
 	if (!json_is_object(id))
 		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity that is not an object",
@@ -401,20 +396,47 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)))
 		return seterr(err, SESAME_INTERNAL, "identity",
 			      "provider %s returned identity data or private data that is not an object", in->conf->name);
-	dump = json_dumps(id, JSON_COMPACT);
-	size = dump ? strlen(dump) : 0;
-	free(dump);
-	if (!dump || size > MAX_IDENTITY_DATA)
-		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity larger than %d bytes",
-			      in->conf->name, MAX_IDENTITY_DATA);
 	return SESAME_OK;
+}
+
+/* Bytes of `v` as compact JSON; SIZE_MAX when it cannot be encoded. */
+static size_t json_size(const json_t *v)
+{
+	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t n = dump ? strlen(dump) : SIZE_MAX;
+
+	free(dump);
+	return n;
+}
+
+/* The provider's default metadata (ABI 1.2), or NULL: keep everything. */
+static const char *const *metadata_defaults(const struct sesame_instance *in)
+{
+	if (!SESAME_HAS_FIELD(struct sesame_provider, metadata_defaults, in->desc->struct_size))
+		return NULL;
+	return in->desc->metadata_defaults;
+}
+
+int ctx_identity_metadata(const struct sesame_instance *in, const json_t *data, json_t **kept, sesame_error *err)
+{
+	int rc = metadata_keep(in->conf->metadata, metadata_defaults(in), data, &in->ctx->log, in->conf->name, kept,
+			       err);
+
+	/* What is kept is stored: bounded, whatever a credential carried. */
+	if (rc == SESAME_OK && json_size(*kept) > MAX_IDENTITY_DATA) {
+		json_decref(*kept);
+		*kept = NULL;
+		rc = seterr(err, SESAME_REJECTED, "claim", "the profile data of this login is larger than %d bytes",
+			    MAX_IDENTITY_DATA);
+	}
+	return rc;
 }
 
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err)
 {
 	struct sesame_instance *in;
-	json_t *id = NULL, *out, *data, *priv;
+	json_t *id = NULL, *out, *data = NULL, *priv;
 	int rc;
 
 	err_clear(err);
@@ -440,17 +462,22 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
 	else if (err && err->text[0] == '\0')
 		seterr(err, rc, NULL, "provider %s: %s", provider, sesame_status_name(rc));
+	/* Decided here, once per login: which profile fields are kept. */
+	if (rc == SESAME_OK)
+		rc = ctx_identity_metadata(in, json_object_get(id, "data"), &data, err);
+	priv = json_object_get(id, "private");
+	if (rc == SESAME_OK && priv && json_size(priv) > MAX_IDENTITY_DATA)
+		rc = seterr(err, SESAME_INTERNAL, "identity", "provider %s returned private data larger than %d bytes",
+			    provider, MAX_IDENTITY_DATA);
 	if (err && rc != SESAME_OK)
 		err->status = rc;
 	if (rc != SESAME_OK) {
+		json_decref(data);
 		json_decref(id);
 		return rc;
 	}
-	data = json_object_get(id, "data");
-	priv = json_object_get(id, "private");
 	out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "provider", in->conf->name, "provider_type", in->conf->type, "id",
-			json_object_get(id, "id"), "data", data ? json_incref(data) : json_object(), "private",
-			priv ? json_incref(priv) : json_object());
+			json_object_get(id, "id"), "data", data, "private", priv ? json_incref(priv) : json_object());
 	json_decref(id);
 	if (!out)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");

@@ -208,7 +208,7 @@ static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_e
 static int host_link_identity(sesame_instance *self, const char *user_id, const char *uid, const json_t *data,
 			      char **user_id_out, sesame_error *err)
 {
-	json_t *identity, *user = NULL;
+	json_t *identity, *user = NULL, *kept = NULL;
 	struct store *st;
 	int rc;
 
@@ -217,10 +217,13 @@ static int host_link_identity(sesame_instance *self, const char *user_id, const 
 	if (!uid || (data && !json_is_object(data)))
 		return seterr(err, SESAME_MALFORMED, "identity", "link_identity: a uid and an object (or NULL) as data");
 	rc = ctx_store(self->ctx, &st, err);
+	/* An issued identity's data follows the instance's metadata rules too. */
+	if (rc == SESAME_OK)
+		rc = ctx_identity_metadata(self, data, &kept, err);
 	if (rc != SESAME_OK)
 		return rc;
 	identity = json_pack("{s:s, s:s, s:s, s:o, s:{}}", "provider", self->conf->name, "provider_type",
-			     self->conf->type, "id", uid, "data", data ? json_deep_copy(data) : json_object(), "private");
+			     self->conf->type, "id", uid, "data", kept, "private");
 	if (!identity)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	/* The provider's own capabilities hold for what it links itself. */

@@ -89,6 +89,53 @@ bool util_valid_type_name(const char *s, size_t max);
 /* True when `s` matches [A-Za-z0-9][A-Za-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_instance_name(const char *s, size_t max);
 
+/* ---- metadata.c: the profile fields the core keeps of an identity ------ */
+
+#define METADATA_MAX_FIELDS 64   /* entries of a drop-in's metadata_fields */
+#define METADATA_MAX_DEPTH 16    /* segments of a dot path */
+#define METADATA_MAX_CHARS 4096  /* characters of a kept value (App Services' limit) */
+#define METADATA_NAME_MAX 63     /* bytes of a field_name (App Services: < 64) */
+
+/* One configured metadata field. */
+struct metadata_field {
+	char **path;  /* the dot path's segments, unescaped */
+	size_t depth;
+	char *name;   /* field_name, or the last segment */
+	char *shown;  /* the configured dot path, for messages */
+	bool required;
+};
+
+/* A drop-in's metadata_fields, parsed. */
+struct metadata_spec {
+	struct metadata_field *fields;
+	size_t n;
+};
+
+/*
+ * Parse one entry: `name` a dot path ("\." a literal dot, "\\" a literal
+ * backslash) of 1 to METADATA_MAX_DEPTH non-empty segments; `field_name`
+ * NULL for the last segment.  SESAME_CONFIG "path" for a bad path,
+ * SESAME_INTERNAL when out of memory; `f` is left cleared on error.
+ */
+int metadata_field_init(struct metadata_field *f, const char *name, const char *field_name, bool required,
+			sesame_error *err);
+void metadata_field_clear(struct metadata_field *f);
+/* Free a spec and its fields (NULL allowed). */
+void metadata_spec_free(struct metadata_spec *spec);
+
+/*
+ * The profile fields kept of a provider's identity `data` (borrowed, an
+ * object or NULL): the configured fields of `spec`, or without one (NULL)
+ * the names of `defaults` (NULL-terminated), or without those (NULL) every
+ * member.  Values longer than METADATA_MAX_CHARS characters are left out
+ * (logged); the standard fields become strings and "picture" and
+ * "picture_url" are both set when either is.  On SESAME_OK `*kept` is a new
+ * object.  SESAME_REJECTED "claim" naming the field when a required one is
+ * missing or too long.  `provider` names the instance in the log.
+ */
+int metadata_keep(const struct metadata_spec *spec, const char *const *defaults, const json_t *data,
+		  const struct logger *lg, const char *provider, json_t **kept, sesame_error *err);
+
 /* ---- config.c -------------------------------------------------------- */
 
 /* One provider instance: one NAME.json drop-in. */
@@ -99,7 +146,8 @@ struct provider_conf {
 	bool disabled;
 	json_t *config;        /* with @/path secrets resolved; handed to init() */
 	json_t *shown;         /* the same with secrets masked, for display */
-	json_t *metadata_fields; /* array or NULL */
+	json_t *metadata_fields; /* array or NULL, as configured (for display) */
+	struct metadata_spec *metadata; /* the same parsed, or NULL */
 };
 
 struct config {
@@ -369,6 +417,14 @@ struct sesame_ctx {
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
 };
+
+/*
+ * The profile fields the core keeps of identity data `data` (borrowed, an
+ * object or NULL) that instance `in` vouches for: metadata_keep() with the
+ * instance's metadata_fields and its provider's default set, at most 64 KiB
+ * as JSON (SESAME_REJECTED "claim" beyond).  `*kept` is a new object.
+ */
+int ctx_identity_metadata(const struct sesame_instance *in, const json_t *data, json_t **kept, sesame_error *err);
 
 /* The provider instance named `name`, or NULL (disabled and failed ones
  * included: check ->st). */

@@ -249,6 +249,7 @@ enum route_auth {
 
 /* Route flags. */
 #define ROUTE_JSON_BODY 0x1u /* the body must be a JSON object: req->json is set */
+#define ROUTE_EJSON 0x2u     /* and its Extended JSON values are decoded (ejson.c) */
 
 struct request;
 typedef void route_handler(struct request *req, struct reply *rep);
@@ -374,6 +375,22 @@ bool device_id_valid(const char *s);
 /* The device id of a login: the client's options.device.deviceId when
  * valid, else a new one.  -1 when the random generator fails. */
 int login_device_id(const json_t *device, char out[25]);
+
+/* ---- ejson.c: MongoDB Extended JSON in client bodies ----------------------- */
+
+#define EJSON_MAX_DEPTH 64
+#define EJSON_MAX_DEPTH_TEXT "64"
+
+/*
+ * Decode the canonical (and relaxed) Extended JSON values among the members
+ * of `body` (an object or array; the body itself is never a value) in
+ * place, by the mapping at the top of ejson.c and in sesamed(8): numbers,
+ * $oid as 24 lowercase hex digits, $date as integer milliseconds.  -1 with
+ * a message naming the member's path for a malformed wrapper, a type with
+ * no plain JSON form, or nesting deeper than EJSON_MAX_DEPTH; `body` may
+ * then be partly decoded.
+ */
+int ejson_decode(json_t *body, char *msg, size_t mlen);
 
 /* ---- server.c: libmicrohttpd ----------------------------------------------- */
 

@@ -524,7 +524,13 @@ static void api_key_action(struct request *req, struct reply *rep, sesame_caller
 	}
 	rc = sesame_provider_action_as(req->app->ctx, caller, name, what, args, &out, &err);
 	json_decref(args);
-	if (rc != SESAME_OK)
+	/* The hosted service's codes for an unknown (or another user's) key and
+	 * a name it does not accept. */
+	if (rc == SESAME_NOT_FOUND && strcmp(err.reason, "key") == 0)
+		reply_error(rep, 404, "APIKeyNotFound", "API key not found");
+	else if (rc == SESAME_MALFORMED && strcmp(err.reason, "name") == 0)
+		reply_error(rep, 400, "InvalidParameter", "%s", err.text);
+	else if (rc != SESAME_OK)
 		reply_sesame_error(rep, &err);
 	else if (out)
 		reply_json(rep, status, out);
@@ -670,8 +676,8 @@ static const struct route table[] = {
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
     {"GET", "/metrics", metrics, AUTH_NONE, 0},
     {"GET", ADMIN "/providers", admin_providers, AUTH_ADMIN, 0},
-    {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY | ROUTE_EJSON},
     {"GET", CLIENT "/app/{app}/auth/providers/{name}/login", weblogin_start, AUTH_NONE, 0},
     {"GET", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
@@ -688,16 +694,20 @@ static const struct route table[] = {
     {"PUT", ADMIN "/users/{id}/logout", admin_user_logout, AUTH_ADMIN, 0},
     {"GET", ADMIN "/users/{id}/custom_data", admin_custom_data_get, AUTH_ADMIN, 0},
     {"PUT", ADMIN "/users/{id}/custom_data", admin_custom_data_put, AUTH_ADMIN, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/register", userpass_register, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/register", userpass_register, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/send", userpass_confirm_send, AUTH_NONE,
-     ROUTE_JSON_BODY},
+     ROUTE_JSON_BODY | ROUTE_EJSON},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/call", userpass_confirm_call, AUTH_NONE,
-     ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/call", userpass_reset_call, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY},
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/call", userpass_reset_call, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY | ROUTE_EJSON},
     {"GET", CLIENT "/auth/api_keys", api_keys_list, AUTH_REFRESH, 0},
     {"GET", CLIENT "/auth/api_keys/{id}", api_key_get, AUTH_REFRESH, 0},
     {"DELETE", CLIENT "/auth/api_keys/{id}", api_key_delete, AUTH_REFRESH, 0},

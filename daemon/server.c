@@ -311,7 +311,8 @@ static void request_run(struct request *req)
 		return;
 	}
 	if (route->flags & ROUTE_JSON_BODY) {
-		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0) {
+		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0 ||
+		    ((route->flags & ROUTE_EJSON) && ejson_decode(req->json, msg, sizeof(msg)) != 0)) {
 			reply_error(&req->reply, 400, "BadRequest", "%s", msg);
 			return;
 		}

@@ -4,7 +4,10 @@
  *   GET  .../auth/providers/{name}/login?redirect=URL&state=S
  *        -> 302 to the provider's authorization URL (built by the provider's
  *           "authorize_url" action, which also refuses a redirect outside
- *           its redirect_uris), with a server-side state and PKCE;
+ *           its redirect_uris), with a server-side state and PKCE; with
+ *           providerRedirectHeader=true (realm-web's linking, a fetch()
+ *           that must not follow the redirect) 200 with the URL in
+ *           X-Baas-Location instead;
  *   GET or POST (Apple's form_post) .../auth/providers/{name}/callback
  *        -> the code is logged in through the provider's {authCode}
  *           credential, and the browser goes to
@@ -228,10 +231,20 @@ static void redirect_to(struct reply *rep, const char *location)
 	reply_header(rep, "Cache-Control", "no-store");
 }
 
+/* The redirect as realm-web's linking asks for it: a 2xx it can read
+ * (its fetch() accepts only response.ok) naming the URL in a header. */
+static void redirect_in_header(struct reply *rep, const char *location)
+{
+	reply_empty(rep, 200);
+	reply_header(rep, "X-Baas-Location", location);
+	reply_header(rep, "Cache-Control", "no-store");
+}
+
 void weblogin_start(struct request *req, struct reply *rep)
 {
 	const char *name = request_param(req, "name"), *redirect = request_query(req, "redirect");
 	const char *cstate = request_query(req, "state"), *link = request_query(req, "link"), *token;
+	const char *in_header = request_query(req, "providerRedirectHeader");
 	struct pending p = {.used = true};
 	sesame_caller *caller = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -316,6 +329,8 @@ void weblogin_start(struct request *req, struct reply *rep)
 		} else if (!pending_put(req->srv->weblogin, &p)) {
 			reply_error(rep, 503, "ServiceUnavailable", "too many logins in progress; try again later");
 			pending_clear(&p);
+		} else if (in_header && strcmp(in_header, "true") == 0) {
+			redirect_in_header(rep, json_string_value(json_object_get(result, "url")));
 		} else {
 			redirect_to(rep, json_string_value(json_object_get(result, "url")));
 		}
@@ -476,6 +491,8 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	bool post = strcmp(req->method, "POST") == 0;
 	char *state = callback_param(req, post, "state"), *code = callback_param(req, post, "code");
 	char *error = callback_param(req, post, "error"), *callback = NULL;
+	/* Apple's form_post carries the user's name, once, in "user". */
+	char *user = post ? callback_param(req, post, "user") : NULL;
 	struct pending p = {0};
 	json_t *cred = NULL, *session = NULL;
 	sesame_error err;
@@ -496,6 +513,10 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	cred = callback ? json_pack("{s:s, s:s}", "authCode", code, "redirect_uri", callback) : NULL;
 	if (cred && p.pkce)
 		json_object_set_new(cred, "code_verifier", json_string(p.verifier));
+	if (cred && user && json_object_set_new(cred, "user", json_string(user)) != 0) {
+		json_decref(cred);
+		cred = NULL;
+	}
 	if (!cred) {
 		reply_error(rep, 500, "InternalServerError", "out of memory");
 	} else if (p.link_user) {
@@ -515,4 +536,5 @@ out:
 	free(state);
 	free(code);
 	free(error);
+	free(user);
 }

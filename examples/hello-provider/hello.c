@@ -113,10 +113,10 @@ static int hello_init(const struct sesame_host *host, sesame_instance *self, con
 	 * on a later minor checks with SESAME_HAS_FIELD() before the call. */
 	if (!SESAME_HAS_FIELD(struct sesame_host, ct_equal, host->struct_size))
 		return SESAME_INTERNAL;
+	/* `config` is the drop-in's "config" object and nothing else (the
+	 * core applies "metadata_fields" itself): every other key is a typo. */
 	json_object_foreach((json_t *)config, key, v) {
-		/* The core adds the drop-in's "metadata_fields"; this provider
-		 * has no metadata to map, so it accepts and ignores them. */
-		if (strcmp(key, "users") != 0 && strcmp(key, "metadata_fields") != 0)
+		if (strcmp(key, "users") != 0)
 			return host->error(err, SESAME_CONFIG, "unknown-key",
 					   "unknown key \"%s\" in the hello configuration (expected \"users\")", key);
 	}

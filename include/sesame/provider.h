@@ -366,8 +366,9 @@ struct sesame_host {
  *   };
  *
  * Required (ABI 1.0): abi_version, struct_size, type, version, description,
- * init, verify, fini.  Optional, NULL allowed: action, user_deleted.
- * Optional, 0 allowed: capabilities (since ABI 1.2).
+ * init, verify, fini.  Optional, NULL allowed: action, user_deleted, and
+ * metadata_defaults (since ABI 1.2).  Optional, 0 allowed: capabilities
+ * (since ABI 1.2).
  */
 struct sesame_provider {
 	uint32_t abi_version;
@@ -384,9 +385,11 @@ struct sesame_provider {
 	/*
 	 * Create the state of one instance.  `host` and `self` stay valid until
 	 * fini(); `config` (borrowed) is the "config" object of the instance's
-	 * drop-in, with "@/path" secrets already replaced by the file contents.
-	 * Refuse unknown keys and bad values with SESAME_CONFIG, naming the key
-	 * in the message.  On SESAME_OK, `*state` is what later calls get.
+	 * drop-in, with "@/path" secrets already replaced by the file contents,
+	 * and nothing else: the drop-in's "metadata_fields" are the core's
+	 * (see metadata_defaults) and never appear in it.  Refuse unknown keys
+	 * and bad values with SESAME_CONFIG, naming the key in the message.
+	 * On SESAME_OK, `*state` is what later calls get.
 	 * Called once per instance, from one thread.
 	 */
 	int (*init)(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
@@ -398,12 +401,19 @@ struct sesame_provider {
 	 * reference to an object:
 	 *
 	 *   {"id": "<provider uid, 1..255 bytes, no NUL>",
-	 *    "data": {...metadata shown to clients, optional...},
+	 *    "data": {...every profile field the provider knows, optional...},
 	 *    "private": {...kept for the provider only, optional...}}
- *
- * On a later login of the same identity, "data" replaces the stored data;
- * "private" replaces the stored private data only when present and not
- * empty (a login without it keeps what an earlier one stored).
+	 *
+	 * Of "data" the core keeps the fields the drop-in's metadata_fields
+	 * name (dot paths into it), or else the provider's metadata_defaults,
+	 * and shows them to clients.  Use App Services' names where they exist
+	 * (name, first_name, last_name, email, picture, gender, birthday,
+	 * min_age, max_age); the core makes those strings.
+	 *
+	 * On a later login of the same identity, the kept data replaces the
+	 * stored data; "private" replaces the stored private data only when
+	 * present and not empty (a login without it keeps what an earlier one
+	 * stored).
 	 *
 	 * The core re-checks it.  Otherwise return SESAME_REJECTED,
 	 * SESAME_MALFORMED, SESAME_UNAVAILABLE or SESAME_INTERNAL and fill err.
@@ -452,6 +462,16 @@ struct sesame_provider {
 	 * ignored.
 	 */
 	uint32_t capabilities;
+
+	/*
+	 * Since ABI 1.2 (the core checks it with SESAME_HAS_FIELD()).  The
+	 * names of the "data" members the core keeps when the drop-in
+	 * configures no "metadata_fields": a NULL-terminated list, e.g.
+	 * {"name", "email", NULL}; an empty list ({NULL}) keeps none.  NULL
+	 * (and every plugin built before ABI 1.2) keeps every member.
+	 * Document the set in the provider's man page.
+	 */
+	const char *const *metadata_defaults;
 };
 
 /* The smallest struct_size the core accepts: everything up to fini. */

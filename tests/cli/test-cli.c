@@ -253,6 +253,50 @@ static void test_providers_list(void **state)
 	free(err);
 }
 
+/* Every built-in provider type starts with metadata_fields in its drop-in:
+ * the key is the core's, never handed to the plugin's configuration. */
+static void test_providers_list_metadata_fields_every_type(void **state)
+{
+	static const char *const types[][2] = {
+	    {"anon-user", "{}"},
+	    {"api-key", "{}"},
+	    {"local-userpass", "{\"auto_confirm\": true}"},
+	    {"custom-function", "{\"command\": [\"/bin/true\"]}"},
+	    {"custom-token",
+	     "{\"signing_keys\": [{\"alg\": \"HS256\", \"key\": \"0123456789abcdef0123456789abcdef\"}]}"},
+	    {"oauth2-google", "{\"client_id\": \"web-client\"}"},
+	    {"oauth2-facebook", "{\"client_id\": \"1234\", \"client_secret\": \"fb-secret-0123456789\"}"},
+	    {"oauth2-apple", "{\"client_id\": \"com.example.app\"}"},
+	};
+	struct env *e = *state;
+	char text[1024], *out, *err;
+	json_t *list, *p;
+	size_t i;
+
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_PLUGINS"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(e->main);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"type\": \"%s\", \"config\": %s, \"metadata_fields\": [{\"name\": \"profile.name\","
+			 " \"field_name\": \"name\", \"required\": true}, {\"name\": \"email\"}]}",
+			 types[i][0], types[i][1]);
+		drop(e, types[i][0], text);
+	}
+	if (sesame(e->main, "providers list", &out, &err) != 0)
+		fail_msg("providers list: %s%s", out, err);
+	list = json_loads(out, 0, NULL);
+	assert_int_equal(json_array_size(list), 8);
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "state")), "ready") != 0)
+			fail_msg("%s: %s", json_string_value(json_object_get(p, "type")),
+				 json_string_value(json_object_get(p, "error")));
+	json_decref(list);
+	free(out);
+	free(err);
+}
 
 /* The value of `key` in the JSON object printed on stdout. */
 static char *out_member(const char *out, const char *key)
@@ -501,6 +545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_capabilities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_providers_list_metadata_fields_every_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_acts_as_state_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),

@@ -850,6 +850,57 @@ static void test_same_identity_same_user(void **state)
 	json_decref(a);
 }
 
+/* realm-web sends the device id back as canonical EJSON {"$oid": ...}:
+ * kept like the plain form, in the answer and the access token. */
+static void test_device_id_ejson(void **state)
+{
+	struct http r;
+	json_t *s, *p;
+
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"65f0c0ffee0123456789abcd\"}, \"platform\": \"Chrome\"}}}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	p = jwt_payload(str(s, "access_token"));
+	assert_string_equal(str(p, "baas_device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(p);
+	json_decref(s);
+	/* Upper-case hex is the same ObjectId. */
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"65F0C0FFEE0123456789ABCD\"}}}}",
+			 NULL, &r);
+	assert_non_null(s);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(s);
+	/* The all-zero id means none: a new one. */
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"000000000000000000000000\"}}}}",
+			 NULL, &r);
+	assert_non_null(s);
+	http_free(&r);
+	assert_int_equal(strlen(str(s, "device_id")), 24);
+	assert_string_not_equal(str(s, "device_id"), "000000000000000000000000");
+	json_decref(s);
+	/* A malformed wrapper is refused, naming the member; nobody logs in. */
+	assert_null(client_login(*state, LOGIN("alpha"),
+				 "{\"user\": \"dev2\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+				 "\"65f0c0ffee\"}}}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "options.device.deviceId");
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"user\": \"dev2\", \"n\": {\"$numberDouble\": \"NaN\"}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "\"n\": $numberDouble \"NaN\"");
+	http_free(&r);
+}
+
 static void test_wrong_bearer_kinds(void **state)
 {
 	struct http r;
@@ -1249,6 +1300,7 @@ int main(void)
 	    cmocka_unit_test(test_request_log),
 	    cmocka_unit_test(test_login_profile_refresh_logout),
 	    cmocka_unit_test(test_same_identity_same_user),
+	    cmocka_unit_test(test_device_id_ejson),
 	    cmocka_unit_test(test_wrong_bearer_kinds),
 	    cmocka_unit_test(test_login_errors),
 	    cmocka_unit_test(test_link_and_self_delete),

@@ -157,18 +157,20 @@ static json_t *shown(const char *id, const json_t *rec)
 			 json_object_get(rec, "disabled"));
 }
 
+/* The names App Services accepts: ASCII letters, digits, "_" and "-"
+ * (it refuses "My very cool key" with InvalidParameter). */
 static int check_name(const struct state *st, const json_t *name, sesame_error *err)
 {
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 	const char *s = json_string_value(name);
-	size_t i, n = json_string_length(name);
+	size_t n = json_string_length(name);
 
 	if (!s || n == 0 || n > MAX_NAME_LENGTH)
-		return st->host->error(err, SESAME_MALFORMED, "name", "the API key needs a name of 1 to %d bytes",
+		return st->host->error(err, SESAME_MALFORMED, "name", "the API key needs a name of 1 to %d characters",
 				       MAX_NAME_LENGTH);
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return st->host->error(err, SESAME_MALFORMED, "name",
-					       "the API key's name must not contain control characters");
+	if (strspn(s, allowed) != n)
+		return st->host->error(err, SESAME_MALFORMED, "name",
+				       "API key name can only contain ASCII letters, numbers, underscores, and hyphens");
 	return SESAME_OK;
 }
 
@@ -406,6 +408,9 @@ static int ak_action(void *state, const char *name, const json_t *args, json_t *
 			       "api-key has no action \"%s\" (create, list, get, enable, disable, delete)", name);
 }
 
+/* A key's identity shows the key's name. */
+static const char *const default_metadata[] = {"name", NULL};
+
 const struct sesame_provider sesame_provider_entry = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_provider),
@@ -417,4 +422,5 @@ const struct sesame_provider sesame_provider_entry = {
 	.fini = ak_fini,
 	.action = ak_action,
 	.capabilities = SESAME_PROVIDER_CAP_API_KEYS,
+	.metadata_defaults = default_metadata,
 };

@@ -9,7 +9,8 @@
 # call, or the user's logout on a refresh-token call.  It starts nothing:
 # tests/interop/run starts sesamed and sets SESAME_INTEROP_*.  One line per
 # check ("ok - NAME" or "FAIL - NAME: why"), then "realm-core: N passed,
-# N failed"; exit status 1 when any check failed.
+# N failed"; exit status 1 when any check failed.  JSON is read with
+# tools.js (node), as jq is not everywhere.
 set -u
 
 base=$SESAME_INTEROP_URL
@@ -24,7 +25,7 @@ hosted_logout="invalid session: failed to find refresh token"
 device='{"appId":"'$app'","platform":"Linux","platformVersion":"6.1.0","sdk":"Cpp","sdkVersion":"1.0.0",'\
 '"cpuArch":"x86_64","deviceName":"interop","deviceVersion":"1","frameworkName":"","frameworkVersion":"",'\
 '"coreVersion":"14.10.0","bundleId":"org.sesame.interop"}'
-unique=$(node -e 'process.stdout.write(require("crypto").randomBytes(4).toString("hex"))')
+unique=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/realm-core.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -50,8 +51,9 @@ end() {
 	fi
 }
 
-# get PATH: the member at PATH of the last answer (strings raw), or nothing.
-get() { printf '%s' "$body" | node "$tools" get "$1" 2>/dev/null; }
+# pick VAR=PATH...: set each VAR to the member at PATH of the last answer
+# (strings raw, other values as JSON, empty when missing), in one node run.
+pick() { eval "$(printf '%s' "$body" | node "$tools" pick "$@")"; }
 
 want_status() {
 	[ "$status" = "$1" ] || flunk "$last answered $status, expected $1: $body"
@@ -59,21 +61,26 @@ want_status() {
 want_eq() {
 	[ "$1" = "$2" ] || flunk "$3: got \"$1\", expected \"$2\""
 }
+want_in() {
+	case "$1" in
+	*"$2"*) ;;
+	*) flunk "$3 \"$1\" lacks \"$2\"" ;;
+	esac
+}
 # want_error STATUS CODE TEXT: the App Services error body.
 want_error() {
 	want_status "$1"
 	[ -z "$why" ] || return 0
-	want_eq "$(get error_code)" "$2" "error_code of $last"
-	case "$(get error)" in
-	*"$3"*) ;;
-	*) flunk "error of $last \"$(get error)\" lacks \"$3\"" ;;
-	esac
+	pick e_code=error_code e_text=error
+	want_eq "$e_code" "$2" "error_code of $last"
+	want_in "$e_text" "$3" "error of $last"
 }
 
 # ---- requests as realm-core sends them ----------------------------------------
 
 requests=0
 # send METHOD URL [BEARER [BODY]]: $status, $body and $last (what was sent).
+# The bearer goes through a curl config file, not argv.
 send() {
 	last="$1 ${2#"$base"}"
 	set -- "$1" "$2" "${3:-}" "${4:-}"
@@ -128,27 +135,6 @@ access=""
 refresh=""
 device_id=""
 
-# login NAME CREDENTIAL-MEMBERS [link]: POST .../providers/NAME/login with the
-# credential's members plus options.device; on 200 the answer becomes the
-# current user (a link keeps the user and takes only the access token, as
-# realm-core does).
-login() {
-	members=$2
-	[ -n "$members" ] && members="$members,"
-	if [ "${3:-}" = link ]; then
-		authed POST "$auth/providers/$1/login?link=true" access "{$members\"options\":{\"device\":$device}}"
-		[ "$status" = 200 ] && access=$(get access_token)
-		return 0
-	fi
-	send POST "$auth/providers/$1/login" "" "{$members\"options\":{\"device\":$device}}"
-	if [ "$status" = 200 ]; then
-		user=$(get user_id)
-		access=$(get access_token)
-		refresh=$(get refresh_token)
-		device_id=$(get device_id)
-	fi
-}
-
 # authed METHOD URL access|refresh [BODY]: realm-core's
 # do_authenticated_request for the current user.
 authed() {
@@ -172,11 +158,28 @@ authed() {
 		last=$first_last
 		return 0
 	fi
-	access=$(get access_token)
+	pick access=access_token
 	send "$1" "$2" "$access" "${4:-}"
 }
 
-# The JSON line a mailbox program (mailbox.sh) last wrote for an address.
+# login NAME CREDENTIAL-MEMBERS [link]: POST .../providers/NAME/login with the
+# credential's members plus options.device; on 200 the answer becomes the
+# current user.  A link (an access-token call) keeps the user and takes only
+# the answer's access token, as realm-core does.
+login() {
+	members=$2
+	[ -n "$members" ] && members="$members,"
+	if [ "${3:-}" = link ]; then
+		authed POST "$auth/providers/$1/login?link=true" access "{$members\"options\":{\"device\":$device}}"
+		[ "$status" != 200 ] || pick access=access_token
+		return 0
+	fi
+	send POST "$auth/providers/$1/login" "" "{$members\"options\":{\"device\":$device}}"
+	[ "$status" != 200 ] || pick user=user_id access=access_token refresh=refresh_token device_id=device_id
+}
+
+# mail KIND ADDRESS: the JSON line a mailbox program (mailbox.sh) last wrote
+# for an address, as the last answer.
 mail() {
 	body=$(grep -F "\"email\":\"$2\"" "$mailbox/$1" 2>/dev/null | tail -n 1)
 }
@@ -185,16 +188,17 @@ save_user() { eval "${1}_user=\$user ${1}_access=\$access ${1}_refresh=\$refresh
 use_user() { eval "user=\$${1}_user access=\$${1}_access refresh=\$${1}_refresh"; }
 
 jwt() { node "$tools" mint "$@"; }
-claims() { node "$tools" claims "$1"; }
+claim() { node "$tools" claims "$1" "$2"; }
 
 # ---- the checks ------------------------------------------------------------------
 
 begin "location: no headers; hostname, ws_hostname and deployment fields"
 plain GET "$client/app/$app/location"
 want_status 200
-want_eq "$(get hostname)" "$base" "hostname"
-want_eq "$(get ws_hostname)" "ws${base#http}" "ws_hostname"
-[ -n "$(get deployment_model)" ] && [ -n "$(get location)" ] || flunk "no deployment_model or location: $body"
+pick hostname=hostname ws=ws_hostname model=deployment_model location=location
+want_eq "$hostname" "$base" "hostname"
+want_eq "$ws" "ws${base#http}" "ws_hostname"
+[ -n "$model" ] && [ -n "$location" ] || flunk "no deployment_model or location: $body"
 end
 
 begin "anonymous: {\"provider\":\"anon-user\"} and options.device log in"
@@ -210,24 +214,25 @@ save_user anon
 begin "profile: GET /auth/profile with the access token; data members are strings"
 authed GET "$client/auth/profile" access
 want_status 200
-want_eq "$(get user_id)" "$user" "user_id"
-want_eq "$(get type)" normal "type"
-want_eq "$(get identities.0.provider_type)" anon-user "identities.0.provider_type"
-[ -n "$(get identities.0.id)" ] || flunk "identities.0.id is missing"
+pick p_user=user_id p_type=type p_ptype=identities.0.provider_type p_id=identities.0.id
+want_eq "$p_user" "$user" "user_id"
+want_eq "$p_type" normal "type"
+want_eq "$p_ptype" anon-user "identities.0.provider_type"
+[ -n "$p_id" ] || flunk "identities.0.id is missing"
 printf '%s' "$body" | node -e '
 	const p = JSON.parse(require("fs").readFileSync(0, "utf8"));
 	if (typeof p.data !== "object" || p.data === null) throw new Error("data is not an object");
 	for (const [k, v] of Object.entries(p.data)) if (typeof v !== "string") throw new Error(`data.${k} is not a string`);
-' 2>"$work/err" || flunk "$(tail -n 1 "$work/err")"
+' 2>"$work/err" || flunk "$(grep Error "$work/err" | tail -n 1)"
 end
 
 begin "refresh: POST /auth/session with the refresh token and an empty body answers 201 {access_token}"
 authed POST "$client/auth/session" refresh
 want_status 201
-next=$(get access_token)
+pick next=access_token
 [ -n "$next" ] || flunk "no access_token: $body"
-want_eq "$(claims "$next" | node "$tools" get sub 2>/dev/null)" "$user" "sub of the new access token"
-access=$next
+[ -z "$next" ] || want_eq "$(claim "$next" sub)" "$user" "sub of the new access token"
+[ -z "$next" ] || access=$next
 end
 
 begin "refresh on 401: a refused access token is refreshed once and the call retried"
@@ -245,9 +250,10 @@ login custom-token "\"provider\":\"custom-token\",\"token\":\"$(jwt "$jwt_sub" '
 want_status 200
 authed GET "$client/auth/profile" access
 want_status 200
-want_eq "$(get data.email)" "core-$unique@example.com" "data.email"
-want_eq "$(get data.name)" "Core Jay" "data.name"
-want_eq "$(get identities.0.id)" "$jwt_sub" "identities.0.id"
+pick email=data.email nick=data.name p_id=identities.0.id
+want_eq "$email" "core-$unique@example.com" "data.email"
+want_eq "$nick" "Core Jay" "data.name"
+want_eq "$p_id" "$jwt_sub" "identities.0.id"
 end
 save_user jwt
 
@@ -256,8 +262,8 @@ plain PUT "$base/api/admin/v1/users/$user/custom_data" admin '{"plan":"gold","se
 want_status 200
 authed POST "$client/auth/session" refresh
 want_status 201
-access=$(get access_token)
-want_eq "$(claims "$access" | node "$tools" get user_data 2>/dev/null)" '{"plan":"gold","seats":5}' "user_data"
+pick access=access_token
+want_eq "$(claim "$access" user_data)" '{"plan":"gold","seats":5}' "user_data"
 end
 save_user jwt
 
@@ -265,7 +271,8 @@ begin "function: the BSON payload as canonical EJSON, no \"provider\", plain num
 login custom-function "\"username\":\"core-$unique\",\"pin\":{\"\$numberInt\":\"4711\"}"
 want_status 200
 authed GET "$client/auth/profile" access
-want_eq "$(get identities.0.id)" "fn-core-$unique" "identities.0.id"
+pick p_id=identities.0.id
+want_eq "$p_id" "fn-core-$unique" "identities.0.id"
 end
 
 # ---- email/password, on the auto-confirmed instance named after its type ----
@@ -282,8 +289,7 @@ begin "email/password: reset/send, then reset {password, token, tokenId}"
 send POST "$auth/providers/local-userpass/reset/send" "" "{\"email\":\"$amy\"}"
 want_status 200
 mail reset "$amy"
-token=$(get token)
-token_id=$(get tokenId)
+pick token=token token_id=tokenId
 [ -n "$token" ] && [ -n "$token_id" ] || flunk "no reset token was mailed to $amy"
 send POST "$auth/providers/local-userpass/reset" "" \
 	"{\"password\":\"amys-new-password\",\"token\":\"$token\",\"tokenId\":\"$token_id\"}"
@@ -293,19 +299,20 @@ want_status 200
 end
 save_user amy
 
-begin "email/password: reset/call {email, password, arguments} with EJSON arguments decoded"
+begin "email/password: reset/call {email, password, arguments} sets the password"
 send POST "$auth/providers/local-userpass/reset/call" "" \
 	"{\"email\":\"$amy\",\"password\":\"amys-third-password\",\"arguments\":[{\"\$numberInt\":\"7\"},\"core\"]}"
 want_status 200
-mail reset-call "$amy"
-want_eq "$(get arguments)" '[7,"core"]' "arguments the reset function got"
-end
-
-begin "email/password: the password reset/call set logs in"
 login local-userpass "\"provider\":\"local-userpass\",\"username\":\"$amy\",\"password\":\"amys-third-password\""
 want_status 200
 end
 save_user amy
+
+begin "email/password: the reset function gets the EJSON arguments decoded"
+mail reset-call "$amy"
+pick args=arguments
+want_eq "$args" '[7,"core"]' "arguments the reset function got"
+end
 
 # ---- email/password, on the instance that mails confirmations ----
 ben="ben-$unique@example.com"
@@ -313,7 +320,8 @@ begin "email/password: confirm {token, tokenId} from the confirmation mail"
 send POST "$auth/providers/userpass-confirm/register" "" "{\"email\":\"$ben\",\"password\":\"bens-password\"}"
 want_status 201
 mail confirm "$ben"
-send POST "$auth/providers/userpass-confirm/confirm" "" "{\"token\":\"$(get token)\",\"tokenId\":\"$(get tokenId)\"}"
+pick token=token token_id=tokenId
+send POST "$auth/providers/userpass-confirm/confirm" "" "{\"token\":\"$token\",\"tokenId\":\"$token_id\"}"
 want_status 200
 login userpass-confirm "\"provider\":\"local-userpass\",\"username\":\"$ben\",\"password\":\"bens-password\""
 want_status 200
@@ -335,10 +343,8 @@ end
 begin "email/password: confirm/send for a confirmed address is a 400 \"already confirmed\""
 send POST "$auth/providers/userpass-confirm/confirm/send" "" "{\"email\":\"$ben\"}"
 want_status 400
-case "$(get error)" in
-*"already confirmed"*) ;;
-*) flunk "error \"$(get error)\" lacks \"already confirmed\"" ;;
-esac
+pick e_text=error
+want_in "$e_text" "already confirmed" "error"
 end
 
 # ---- API keys, with amy's refresh token ----
@@ -346,18 +352,19 @@ use_user amy
 begin "API keys: create {name} answers {_id, key, name, disabled}; fetch and fetch all"
 authed POST "$client/auth/api_keys" refresh '{"name":"core-key"}'
 want_status 201
-key_id=$(get _id)
-key=$(get key)
-want_eq "$(get name)" core-key "name"
-want_eq "$(get disabled)" false "disabled"
+pick key_id=_id key=key k_name=name k_disabled=disabled
+want_eq "$k_name" core-key "name"
+want_eq "$k_disabled" false "disabled"
 printf '%s' "$key_id" | grep -Eq '^[0-9a-f]{24}$' || flunk "_id \"$key_id\" is not an ObjectId (realm-core parses it as one)"
 authed GET "$client/auth/api_keys/$key_id" refresh
 want_status 200
-want_eq "$(get _id)" "$key_id" "_id of fetch"
-[ -z "$(get key)" ] || flunk "fetch shows the key"
+pick k_id=_id k_key=key
+want_eq "$k_id" "$key_id" "_id of fetch"
+[ -z "$k_key" ] || flunk "fetch shows the key"
 authed GET "$client/auth/api_keys" refresh
 want_status 200
-want_eq "$(get 0._id)" "$key_id" "_id of fetch all"
+pick k_id=0._id
+want_eq "$k_id" "$key_id" "_id of fetch all"
 end
 
 begin "API keys: disable refuses the key's login (401 AuthError); enable logs in as its user"
@@ -387,7 +394,7 @@ end
 
 begin "API keys: another user's key is 404 APIKeyNotFound"
 authed POST "$client/auth/api_keys" refresh '{"name":"amys-key"}'
-other_key=$(get _id)
+pick other_key=_id
 use_user jwt
 authed GET "$client/auth/api_keys/$other_key" refresh
 want_error 404 APIKeyNotFound "API key not found"
@@ -397,7 +404,8 @@ begin "API keys: a name with spaces is a 400 InvalidParameter"
 use_user amy
 authed POST "$client/auth/api_keys" refresh '{"name":"amy key"}'
 want_status 400
-want_eq "$(get error_code)" InvalidParameter "error_code"
+pick e_code=error_code
+want_eq "$e_code" InvalidParameter "error_code"
 end
 
 # ---- linking ----
@@ -408,8 +416,8 @@ save_user upgrade
 send POST "$auth/providers/local-userpass/register" "" "{\"email\":\"$dan\",\"password\":\"dans-password\"}"
 login local-userpass "\"provider\":\"local-userpass\",\"username\":\"$dan\",\"password\":\"dans-password\"" link
 want_status 200
-want_eq "$(get user_id)" "$upgrade_user" "user_id of the link answer"
-save_user upgrade
+pick l_user=user_id
+want_eq "$l_user" "$upgrade_user" "user_id of the link answer"
 login local-userpass "\"provider\":\"local-userpass\",\"username\":\"$dan\",\"password\":\"dans-password\""
 want_status 200
 want_eq "$user" "$upgrade_user" "user of the email/password login"
@@ -420,8 +428,9 @@ begin "link: the link's access token belongs to the caller's session (a link ope
 login anon-user '"provider":"anon-user"'
 login custom-token "\"provider\":\"custom-token\",\"token\":\"$(jwt "core-linked-$unique")\"" link
 want_status 200
-want_eq "$(get user_id)" "$user" "user_id of the link answer"
-link_access=$(get access_token)
+pick l_user=user_id
+want_eq "$l_user" "$user" "user_id of the link answer"
+link_access=$access
 authed DELETE "$client/auth/session" refresh
 want_status 204
 send GET "$client/auth/profile" "$link_access"
@@ -434,23 +443,19 @@ eli="eli-$unique@example.com"
 send POST "$auth/providers/local-userpass/register" "" "{\"email\":\"$eli\",\"password\":\"elis-password\"}"
 login local-userpass "\"provider\":\"local-userpass\",\"username\":\"$eli\",\"password\":\"elis-password\"" link
 case "$status" in 4??) ;; *) flunk "$last answered $status, expected a refusal: $body" ;; esac
-case "$(get error)" in
-*"linking a local-userpass identity is not allowed"*) ;;
-*) flunk "error \"$(get error)\" lacks \"linking a local-userpass identity is not allowed\"" ;;
-esac
+pick e_text=error
+want_in "$e_text" "linking a local-userpass identity is not allowed" "error"
 end
 
 begin "link conflict: another user's identity answers 401 InvalidSession \"$conflict\", and again after one refresh"
 login anon-user '"provider":"anon-user"'
-before=$requests
-send POST "$auth/providers/custom-token/login?link=true" "$access" \
-	"{\"provider\":\"custom-token\",\"token\":\"$(jwt "$jwt_sub")\",\"options\":{\"device\":$device}}"
+conflicting="{\"provider\":\"custom-token\",\"token\":\"$(jwt "$jwt_sub")\",\"options\":{\"device\":$device}}"
+send POST "$auth/providers/custom-token/login?link=true" "$access" "$conflicting"
 want_error 401 InvalidSession "$conflict"
 authed POST "$client/auth/session" refresh
 want_status 201
-access=$(get access_token)
-send POST "$auth/providers/custom-token/login?link=true" "$access" \
-	"{\"provider\":\"custom-token\",\"token\":\"$(jwt "$jwt_sub")\",\"options\":{\"device\":$device}}"
+pick access=access_token
+send POST "$auth/providers/custom-token/login?link=true" "$access" "$conflicting"
 want_error 401 InvalidSession "$conflict"
 end
 

@@ -1,14 +1,16 @@
 // tests/interop/tools.js — small helpers of the interop suite, as a module
 // (realm-web.js) and as a command for realm-core.sh, which has no JSON tool
 // of its own:
-//   node tools.js get PATH       print the member at PATH (dots, array
-//                                indexes: identities.0.id) of the JSON on
-//                                stdin: strings raw, anything else as JSON;
-//                                exit 1 when it is missing
+//   node tools.js pick VAR=PATH...  shell assignments VAR='value' of the
+//                                members at PATH (dots, array indexes:
+//                                identities.0.id) of the JSON on stdin:
+//                                strings raw, anything else as JSON, '' when
+//                                missing or when stdin is not JSON
 //   node tools.js mint SUB [JSON]  an HS256 JWT for the custom-token
 //                                provider: sub, aud (the app id), iat, exp,
 //                                plus the members of JSON
-//   node tools.js claims TOKEN   the claims of a JWT, unverified
+//   node tools.js claims TOKEN PATH  the claim at PATH of a JWT, unverified,
+//                                as pick prints it (raw string or JSON)
 // The JWT secret is read from $SESAME_INTEROP_JWT_SECRET_FILE, the app id
 // from $SESAME_INTEROP_APP (both set by tests/interop/run).
 "use strict";
@@ -44,22 +46,40 @@ function jwtClaims(token) {
   return JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
 }
 
+/** A member as the shell sees it: strings raw, other values as JSON. */
+function text(value) {
+  if (value === undefined) return "";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** `value` quoted for a POSIX shell. */
+function shellQuote(value) {
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
 module.exports = { dig, mintJwt, jwtClaims };
 
 if (require.main === module) {
   const [cmd, ...args] = process.argv.slice(2);
   try {
-    if (cmd === "get" && args.length === 1) {
-      const text = fs.readFileSync(0, "utf8");
-      const value = dig(text === "" ? undefined : JSON.parse(text), args[0]);
-      if (value === undefined) process.exit(1);
-      process.stdout.write(typeof value === "string" ? value : JSON.stringify(value));
+    if (cmd === "pick" && args.length > 0) {
+      let doc;
+      try {
+        doc = JSON.parse(fs.readFileSync(0, "utf8"));
+      } catch {
+        doc = undefined;
+      }
+      for (const arg of args) {
+        const m = /^([a-z_][a-z0-9_]*)=(.*)$/.exec(arg);
+        if (!m) throw new Error(`"${arg}" is not VAR=PATH with a lowercase shell variable name`);
+        process.stdout.write(`${m[1]}=${shellQuote(text(dig(doc, m[2])))}\n`);
+      }
     } else if (cmd === "mint" && (args.length === 1 || args.length === 2)) {
       process.stdout.write(mintJwt(args[0], args[1] ? JSON.parse(args[1]) : {}));
-    } else if (cmd === "claims" && args.length === 1) {
-      process.stdout.write(JSON.stringify(jwtClaims(args[0])));
+    } else if (cmd === "claims" && args.length === 2) {
+      process.stdout.write(text(dig(jwtClaims(args[0]), args[1])));
     } else {
-      process.stderr.write("usage: tools.js get PATH | mint SUB [JSON] | claims TOKEN\n");
+      process.stderr.write("usage: tools.js pick VAR=PATH... | mint SUB [JSON] | claims TOKEN PATH\n");
       process.exit(2);
     }
   } catch (err) {

@@ -11,6 +11,8 @@
 # check ("ok - NAME" or "FAIL - NAME: why"), then "realm-core: N passed,
 # N failed"; exit status 1 when any check failed.  JSON is read with
 # tools.js (node), as jq is not everywhere.
+# Most variables the checks read are set by pick, through eval.
+# shellcheck disable=SC2154
 set -u
 
 base=$SESAME_INTEROP_URL

@@ -45,6 +45,9 @@ static const char usage_text[] =
 	"                      default {}); prints user_id, device_id and tokens\n"
 	"  link USER_ID NAME [CREDENTIAL_JSON|-]\n"
 	"                      attach the credential's identity to a user\n"
+	"  action NAME ACTION [JSON|-]\n"
+	"                      run an action of provider instance NAME as the\n"
+	"                      system user (arguments default {}); prints its answer\n"
 	"  token verify [--session] TOKEN\n"
 	"                      verify a sesame access token and print its claims;\n"
 	"                      --session also checks its session still exists\n"
@@ -337,6 +340,33 @@ static int cmd_login(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* sesame action NAME ACTION [JSON|-]: any instance's action, as the
+ * system user; prints its answer (or {} when it has none). */
+static int cmd_action(const struct cli *cli, int argc, char **argv)
+{
+	json_t *args, *out = NULL;
+	sesame_caller *sys;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc < 2 || argc > 3)
+		return usage_error("usage: sesame action NAME ACTION [JSON|-]");
+	args = json_arg(argc == 3 ? argv[2] : NULL, "{}", "the action's arguments", true);
+	if (!args)
+		return EXIT_USAGE;
+	ctx = open_ctx(cli, &rc);
+	if (ctx) {
+		sys = sesame_caller_system(ctx);
+		rc = sesame_provider_action_as(ctx, sys, argv[0], argv[1], args, &out, &err);
+		rc = rc == SESAME_OK ? print_json(out ? out : json_object()) : fail(rc, &err);
+		sesame_caller_free(sys);
+		sesame_free(ctx);
+	}
+	json_decref(args);
+	return rc;
+}
+
 static int cmd_link(const struct cli *cli, int argc, char **argv)
 {
 	json_t *cred, *user = NULL;
@@ -556,6 +586,7 @@ static const struct command commands[] = {
 	{"providers", "list", cmd_providers_list},
 	{"login", NULL, cmd_login},
 	{"link", NULL, cmd_link},
+	{"action", NULL, cmd_action},
 	{"token", "verify", cmd_token_verify},
 	{"keys", "rotate", cmd_keys_rotate},
 	{"users", NULL, cmd_users},

@@ -373,38 +373,91 @@ static bool anonymous_only(sesame_ctx *ctx, const json_t *user)
 
 /* ---- provider actions ------------------------------------------------------- */
 
-/* What the plugin learns of the caller: never taken from the client. */
-static json_t *caller_json(sesame_caller *c, sesame_error *err)
+/*
+ * What the plugin learns of the caller, never taken from the client: the
+ * typed caller of action_as(); `*user` (to release) holds its strings.
+ */
+static int caller_info(sesame_caller *c, struct sesame_action_caller *info, json_t **user, sesame_error *err)
 {
-	json_t *user = NULL, *out;
 	struct store *st;
 	int rc;
 
-	if (c->system)
-		return json_pack("{s:b}", "system", 1);
+	memset(info, 0, sizeof(*info));
+	info->struct_size = sizeof(*info);
+	*user = NULL;
+	if (!c) {
+		info->kind = SESAME_CALLER_NONE;
+		return SESAME_OK;
+	}
+	if (c->system) {
+		info->kind = SESAME_CALLER_SYSTEM;
+		return SESAME_OK;
+	}
 	rc = ctx_store(c->ctx, &st, err);
 	if (rc == SESAME_OK)
-		rc = accounts_user_get(st, c->user_id, &user, err);
-	if (rc != SESAME_OK)
-		return NULL;
-	if (json_is_true(json_object_get(user, "disabled"))) {
-		json_decref(user);
-		seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
-		return NULL;
+		rc = accounts_user_get(st, c->user_id, user, err);
+	if (rc == SESAME_OK && json_is_true(json_object_get(*user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc != SESAME_OK) {
+		json_decref(*user);
+		*user = NULL;
+		return rc;
 	}
-	out = json_pack("{s:s, s:O, s:b}", "user_id", c->user_id, "type", json_object_get(user, "type"), "anonymous",
-			anonymous_only(c->ctx, user));
-	json_decref(user);
-	if (!out)
-		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	return out;
+	info->kind = SESAME_CALLER_USER;
+	info->user_id = c->user_id;
+	info->user_type = json_string_value(json_object_get(*user, "type"));
+	info->anonymous = anonymous_only(c->ctx, *user);
+	return SESAME_OK;
+}
+
+/* The same, as the "caller" member that plugins built before ABI 1.2 read
+ * from their arguments; NULL for no caller (or out of memory). */
+static json_t *caller_member(const struct sesame_action_caller *info)
+{
+	if (info->kind == SESAME_CALLER_SYSTEM)
+		return json_pack("{s:b}", "system", 1);
+	if (info->kind == SESAME_CALLER_USER)
+		return json_pack("{s:s, s:s, s:b}", "user_id", info->user_id, "type", info->user_type ?: "normal",
+				 "anonymous", info->anonymous);
+	return NULL;
+}
+
+/* Run the instance's action hook: action_as() with the typed caller when
+ * the plugin has it, else action() with the caller inside the arguments.
+ * Either way the client's own "caller" member is gone. */
+static int run_action(struct sesame_instance *in, const struct sesame_action_caller *info, const char *name,
+		      const json_t *args, json_t **out, sesame_error *err)
+{
+	bool typed = SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as;
+	json_t *copy = NULL, *who;
+	int rc;
+
+	if (typed && !json_object_get(args, "caller"))
+		return in->desc->action_as(in->state, info, name, args, out, err);
+	copy = json_deep_copy(args);
+	if (!copy)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	json_object_del(copy, "caller");
+	if (typed) {
+		rc = in->desc->action_as(in->state, info, name, copy, out, err);
+	} else {
+		who = caller_member(info);
+		if (info->kind != SESAME_CALLER_NONE && (!who || json_object_set_new(copy, "caller", who) != 0)) {
+			json_decref(copy);
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		}
+		rc = in->desc->action(in->state, name, copy, out, err);
+	}
+	json_decref(copy);
+	return rc;
 }
 
 SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err)
 {
+	struct sesame_action_caller info;
 	struct sesame_instance *in;
-	json_t *copy, *who = NULL, *out = NULL;
+	json_t *user = NULL, *out = NULL;
 	int rc;
 
 	err_clear(err);
@@ -420,21 +473,15 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 	if (in->st == INSTANCE_FAILED)
 		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
 			      in->error);
-	if (!SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) || !in->desc->action)
+	if (!(SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as) &&
+	    !(SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) && in->desc->action))
 		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no action \"%s\"", provider, name);
-	if (caller && !(who = caller_json(caller, err)))
-		return err && err->status != SESAME_OK ? err->status : SESAME_INTERNAL;
-	copy = json_deep_copy(args);
-	if (!copy) {
-		json_decref(who);
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	}
-	json_object_del(copy, "caller");
-	if (who)
-		json_object_set_new(copy, "caller", who);
+	rc = caller_info(caller, &info, &user, err);
+	if (rc != SESAME_OK)
+		return rc;
 	err_set_source(err, provider);
-	rc = in->desc->action(in->state, name, copy, &out, err);
-	json_decref(copy);
+	rc = run_action(in, &info, name, args, &out, err);
+	json_decref(user);
 	if (rc < SESAME_OK || rc > SESAME_USAGE)
 		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
 	else if (rc != SESAME_OK && err && err->text[0] == '\0')

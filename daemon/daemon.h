@@ -245,6 +245,7 @@ enum route_auth {
 	AUTH_ADMIN,   /* the admin key; the route answers 404 when none is configured */
 	AUTH_ACCESS,  /* a bearer token, in req->bearer: the handler verifies it is an access token */
 	AUTH_REFRESH, /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
+	AUTH_ACCESS_OR_ADMIN, /* the admin key (req->as_admin: the system user), or else AUTH_ACCESS */
 };
 
 /* Route flags. */
@@ -280,7 +281,8 @@ struct route_match {
 enum route_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 
 /* Match `method` and `path` against the table.  A {param} matches one
- * non-empty segment of at most ROUTE_PARAM_MAX bytes. */
+ * non-empty segment of at most ROUTE_PARAM_MAX bytes; a last {param*} the
+ * rest of the path (non-empty segments, at most ROUTE_PARAM_MAX bytes). */
 enum route_result router_match(const struct route *routes, size_t n, const char *method, const char *path,
 			       struct route_match *m);
 /* The value of the {name} parameter of a match, or NULL. */
@@ -312,6 +314,7 @@ struct request {
 	size_t body_len, body_cap;
 	bool too_large;
 	bool queued;
+	bool as_admin; /* an AUTH_ACCESS_OR_ADMIN route got the admin key */
 	struct reply reply;
 };
 

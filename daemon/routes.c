@@ -19,6 +19,7 @@
 
 #define CLIENT "/api/client/v2.0"
 #define ADMIN  "/api/admin/v1"
+#define SESAME "/api/sesame/v1"
 
 /* GET /api/client/v2.0/app/{app}/location: where clients send every later
  * call. */
@@ -642,6 +643,39 @@ static void admin_users(struct request *req, struct reply *rep)
 	reply_json(rep, 200, users);
 }
 
+/* ---- sesame's own namespace -------------------------------------------------- */
+
+/*
+ * POST /api/sesame/v1/providers/{name}/actions/{action}: any action of any
+ * provider instance (built in or not), on behalf of the user of the bearer
+ * access token, or of the system user with the admin key.  The body (a
+ * JSON object) is the action's arguments; the plugin learns the caller
+ * from the core, never from the body.  Answers the action's JSON, {} when
+ * it has none.
+ */
+static void provider_action(struct request *req, struct reply *rep)
+{
+	const char *name = request_param(req, "name"), *action = request_param(req, "action");
+	sesame_caller *caller = NULL;
+	json_t *out = NULL;
+	sesame_error err;
+
+	if (req->as_admin) {
+		caller = sesame_caller_system(req->app->ctx);
+		if (!caller) {
+			reply_error(rep, 500, "InternalServerError", "internal server error");
+			return;
+		}
+	} else if (!access_caller(req, rep, &caller)) {
+		return;
+	}
+	if (sesame_provider_action_as(req->app->ctx, caller, name, action, req->json, &out, &err) != SESAME_OK)
+		reply_sesame_error(rep, &err);
+	else
+		reply_json(rep, 200, out ? out : json_object());
+	sesame_caller_free(caller);
+}
+
 /*
  * POST /api/admin/v1/test/clock {"advance": SECONDS}: move sesamed's clocks
  * forward, so tests prove expiry without waiting.  Test mode only: the
@@ -716,6 +750,7 @@ static const struct route table[] = {
     {"POST", ADMIN "/api_keys", admin_api_key_create, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
     {"POST", ADMIN "/test/clock", admin_test_clock, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/providers/{name}/actions/{action*}", provider_action, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

@@ -193,6 +193,16 @@ static bool auth_passes(struct request *req)
 			return false;
 		}
 		return true;
+	case AUTH_ACCESS_OR_ADMIN:
+		/* The admin key, when one is configured, acts as the system
+		 * user; any other bearer must be a user's access token. */
+		if (s->admin_enabled &&
+		    admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
+		    admin_key_matches(s, token, len)) {
+			req->as_admin = true;
+			return true;
+		}
+		return request_bearer(req, &req->reply, &req->bearer);
 	case AUTH_ACCESS:
 	case AUTH_REFRESH:
 		return request_bearer(req, &req->reply, &req->bearer);

@@ -355,6 +355,30 @@ struct sesame_host {
 	int (*end_sessions)(sesame_instance *self, const char *uid, sesame_error *err);
 };
 
+/* Kinds of caller of an action (struct sesame_action_caller). */
+#define SESAME_CALLER_NONE 0   /* unauthenticated: e.g. registration, password reset */
+#define SESAME_CALLER_USER 1   /* a user, by a valid access or refresh token of a live session */
+#define SESAME_CALLER_SYSTEM 2 /* the system user: an operator, or the admin key */
+
+/*
+ * Since ABI 1.2.  Who asks for an action (action_as()), filled in by the
+ * core.  Read its fields only up to struct_size (later minors append).
+ *
+ *   kind       SESAME_CALLER_*.
+ *   user_id    the user's id (24 hex digits) for SESAME_CALLER_USER, else
+ *              NULL.
+ *   user_type  "normal" or "server" for SESAME_CALLER_USER, else NULL.
+ *   anonymous  1 when every identity of the user comes from an anonymous
+ *              provider (SESAME_PROVIDER_CAP_ANONYMOUS), else 0.
+ */
+struct sesame_action_caller {
+	uint32_t struct_size;
+	unsigned kind;
+	const char *user_id;
+	const char *user_type;
+	int anonymous;
+};
+
 /*
  * The provider descriptor, exported by the plugin as
  *
@@ -367,8 +391,8 @@ struct sesame_host {
  *
  * Required (ABI 1.0): abi_version, struct_size, type, version, description,
  * init, verify, fini.  Optional, NULL allowed: action, user_deleted, and
- * metadata_defaults (since ABI 1.2).  Optional, 0 allowed: capabilities
- * (since ABI 1.2).
+ * metadata_defaults and action_as (since ABI 1.2).  Optional, 0 allowed:
+ * capabilities (since ABI 1.2).
  */
 struct sesame_provider {
 	uint32_t abi_version;
@@ -429,6 +453,14 @@ struct sesame_provider {
 	 * "register", "confirm", "reset" for email/password) with `args`
 	 * (borrowed).  On SESAME_OK, `*result` may be set to a new reference to
 	 * a JSON value returned to the client, or left NULL.  Reentrant.
+	 *
+	 * `args` carries who asks as a "caller" member the core fills in (any
+	 * "caller" a client sent is removed first): absent for an
+	 * unauthenticated call, {"system": true} for the system user, or
+	 * {"user_id", "type", "anonymous"} for a user.  Since ABI 1.2 a plugin
+	 * should implement action_as() instead, which gets the caller as a
+	 * typed argument; the core calls action() only when action_as is NULL
+	 * or beyond the plugin's struct_size.
 	 */
 	int (*action)(void *state, const char *name, const json_t *args, json_t **result, sesame_error *err);
 
@@ -472,6 +504,18 @@ struct sesame_provider {
 	 * Document the set in the provider's man page.
 	 */
 	const char *const *metadata_defaults;
+
+	/*
+	 * Since ABI 1.2; optional, NULL allowed.  action() with the caller as
+	 * a typed argument: `caller` (never NULL, valid during the call) is
+	 * filled in by the core from what authenticated the request, never
+	 * from client JSON, and `args` (borrowed, an object) holds no "caller"
+	 * member.  When set, the core calls it for every action of the
+	 * instance and never calls action().  Same results as action().
+	 * Reentrant.
+	 */
+	int (*action_as)(void *state, const struct sesame_action_caller *caller, const char *name, const json_t *args,
+			 json_t **result, sesame_error *err);
 };
 
 /* The smallest struct_size the core accepts: everything up to fini. */

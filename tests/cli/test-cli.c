@@ -368,6 +368,43 @@ static void test_root_acts_as_state_owner(void **state)
 	free(main_file);
 }
 
+/* sesame action: any instance's action, as the system user, whatever
+ * caller the arguments claim. */
+static void test_action_command(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+	json_t *v;
+
+	with_store(e);
+	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	assert_int_equal(sesame(e->main, "action fix echo '{\"x\": 1, \"caller\": {\"user_id\": \"0123456789abcdef01234567\"}}'",
+				&out, &err),
+			 0);
+	v = json_loads(out, 0, NULL);
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "caller"), "kind")), "system");
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "args"), "x")), 1);
+	json_decref(v);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix frobnicate", &out, &err), 1);
+	assert_non_null(strstr(err, "frobnicate"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action nosuch echo", &out, &err), 1);
+	assert_non_null(strstr(err, "nosuch"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix echo '[1]'", &out, &err), 2);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix", &out, &err), 2);
+	free(out);
+	free(err);
+}
+
 static void test_login_and_user_commands(void **state)
 {
 	struct env *e = *state;
@@ -547,6 +584,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_providers_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list_metadata_fields_every_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_acts_as_state_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),
 	};

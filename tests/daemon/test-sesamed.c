@@ -1064,6 +1064,62 @@ static void test_custom_data_fits_tokens(void **state)
 	daemon_free(d);
 }
 
+/* Any provider's action over HTTP: the caller is the access token's user
+ * or, with the admin key, the system user; never what the body claims. */
+static void test_provider_actions(void **state)
+{
+	const char *forged = "{\"x\": 1, \"caller\": {\"system\": true}}";
+	struct http r;
+	json_t *s = client_login(*state, LOGIN("alpha"), "{\"user\": \"actor\"}", NULL, &r), *v;
+	char auth[4096];
+	struct req q = {"POST", "/api/sesame/v1/providers/alpha/actions/echo", {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER},
+			forged, false, NULL};
+
+	http_free(&r);
+	assert_non_null(s);
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(json_object_get(v, "caller"), "kind"), "system");
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	json_decref(v);
+	/* A user's access token: that user. */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", str(s, "access_token"));
+	q.headers[0] = auth;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(json_object_get(v, "caller"), "kind"), "user");
+	assert_string_equal(str(json_object_get(v, "caller"), "user_id"), str(s, "user_id"));
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	json_decref(v);
+	/* A refresh token, no token: 401. */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", str(s, "refresh_token"));
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	q.headers[0] = JSON_TYPE_HEADER;
+	q.headers[1] = NULL;
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	/* Action names may have several segments; unknown ones are refused by
+	 * the plugin, unknown instances by the core. */
+	q.headers[0] = AUTH_ADMIN_HEADER;
+	q.headers[1] = JSON_TYPE_HEADER;
+	q.path = "/api/sesame/v1/providers/alpha/actions/confirm/send";
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "confirm/send");
+	http_free(&r);
+	q.path = "/api/sesame/v1/providers/nosuch/actions/echo";
+	http(*state, &q, &r);
+	assert_error(&r, 404, "AuthProviderNotFound", "nosuch");
+	http_free(&r);
+	json_decref(s);
+}
+
 static void test_admin_users_and_custom_data(void **state)
 {
 	struct http r;
@@ -1305,6 +1361,7 @@ int main(void)
 	    cmocka_unit_test(test_login_errors),
 	    cmocka_unit_test(test_link_and_self_delete),
 	    cmocka_unit_test(test_admin_users_and_custom_data),
+	    cmocka_unit_test(test_provider_actions),
 	    cmocka_unit_test(test_jwks_published),
 	    cmocka_unit_test(test_parallel_first_logins_one_user),
 	};

@@ -47,6 +47,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "fix.json", text, 0644));
 	free(tu_write(e->drop, "other.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
+	free(tu_write(e->drop, "v11.json", "{\"type\": \"fixture-v11\"}", 0644));
 	e->ctx = sesame_new();
 	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
@@ -820,6 +821,61 @@ static void test_forged_refresh_tokens_refused(void **state)
 	json_decref(b);
 }
 
+/*
+ * The caller reaches a plugin only as the core fills it in: typed for a
+ * plugin with action_as(), as the "caller" member for one built against
+ * ABI 1.1; a "caller" the client put in the arguments never arrives.
+ */
+static void test_action_callers(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "vera"), *forged = json_pack("{s:i, s:{s:b}}", "x", 1, "caller", "system", 1);
+	json_t *out = NULL, *c;
+	sesame_caller *sys = sesame_caller_system(e->ctx), *user = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(s, "access_token"), &user, &err), SESAME_OK);
+	/* Typed: nobody, the system user, a user. */
+	assert_int_equal(sesame_provider_action_as(e->ctx, NULL, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "args"), "x")), 1);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	json_decref(out);
+	assert_int_equal(sesame_provider_action(e->ctx, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, sys, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "system");
+	assert_true(json_is_null(json_object_get(json_object_get(out, "caller"), "user_id")));
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, user, "fix", "echo", forged, &out, &err), SESAME_OK);
+	c = json_object_get(out, "caller");
+	assert_string_equal(member(c, "kind"), "user");
+	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
+	assert_string_equal(member(c, "user_type"), "normal");
+	assert_false(json_is_true(json_object_get(c, "anonymous")));
+	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
+	json_decref(out);
+	/* ABI 1.1: the member, filled by the core. */
+	assert_int_equal(sesame_provider_action_as(e->ctx, NULL, "v11", "echo", forged, &out, &err), SESAME_OK);
+	assert_null(json_object_get(out, "caller"));
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, sys, "v11", "echo", forged, &out, &err), SESAME_OK);
+	assert_true(json_is_true(json_object_get(json_object_get(out, "caller"), "system")));
+	assert_int_equal(json_object_size(json_object_get(out, "caller")), 1);
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, user, "v11", "echo", forged, &out, &err), SESAME_OK);
+	c = json_object_get(out, "caller");
+	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
+	assert_string_equal(member(c, "type"), "normal");
+	assert_null(json_object_get(c, "system"));
+	json_decref(out);
+	sesame_caller_free(user);
+	sesame_caller_free(sys);
+	json_decref(forged);
+	json_decref(s);
+}
+
 static void test_unusable_signing_key_writes_nothing(void **state)
 {
 	struct env *e = *state;
@@ -861,6 +917,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_callers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};
 

@@ -7,12 +7,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sesame/sesame.h>
 
@@ -33,16 +38,20 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  config check        validate the configuration and print it merged,\n"
 	"                      with the file each provider came from, secrets masked\n"
-	"  providers list      list provider instances: type, state, plugin, source\n"
+	"  providers list      list provider instances: type, state, capabilities,\n"
+	"                      plugin, source\n"
 	"  login NAME [CREDENTIAL_JSON|-]\n"
 	"                      log in with provider instance NAME (credential\n"
 	"                      default {}); prints user_id, device_id and tokens\n"
 	"  link USER_ID NAME [CREDENTIAL_JSON|-]\n"
 	"                      attach the credential's identity to a user\n"
+	"  action NAME ACTION [JSON|-]\n"
+	"                      run an action of provider instance NAME as the\n"
+	"                      system user (arguments default {}); prints its answer\n"
 	"  token verify [--session] TOKEN\n"
 	"                      verify a sesame access token and print its claims;\n"
 	"                      --session also checks its session still exists\n"
-	"  keys rotate         make a new signing key; old tokens stay valid\n"
+	"  keys rotate         make a new signing key; no token or session ends\n"
 	"  users list [--after ID] [--limit N]\n"
 	"  users show|delete|disable|enable|revoke USER_ID\n"
 	"  users custom-data USER_ID [JSON|-]\n"
@@ -58,6 +67,8 @@ static const char usage_text[] =
 	"  -v, --verbose       log informational messages to stderr\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
+	"\n"
+	"Run as root, sesame acts as the owner of the state directory.\n"
 	"\n"
 	"Exit status: 0 ok, 1 refused, 2 usage or configuration error,\n"
 	"3 provider or store unavailable.  See sesame(1).\n";
@@ -112,6 +123,82 @@ static int print_json(json_t *v)
 	return 0;
 }
 
+/* mkdir -p `dir`: parents 0755, `dir` 0700.  -1 with errno. */
+static int make_dirs(const char *dir)
+{
+	char *copy = strdup(dir), *p;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (p = strchr(copy + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(copy, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(copy);
+	return rc;
+}
+
+/*
+ * Run as root, act as the owner of the state directory, so that no file
+ * the command creates (the database, a rotated signing key) is root's
+ * alone and unreadable by the daemon.  A missing state directory is made
+ * for the service user when that user exists (as a first run before
+ * systemd-tmpfiles would); a root-owned one, or no service user, keeps
+ * root (a private installation).  Called once the configuration is read
+ * (secrets may be root's) and before anything touches the state.
+ */
+static int become_state_owner(sesame_ctx *ctx)
+{
+	json_t *cfg = sesame_config_json(ctx, 0);
+	const char *dir = json_string_value(json_object_get(cfg, "state_dir"));
+	const struct passwd *pw = NULL;
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	int rc = 0;
+
+	if (geteuid() != 0 || !dir) {
+		json_decref(cfg);
+		return 0;
+	}
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT || !(pw = getpwnam(SESAME_SERVICE_USER))) {
+			json_decref(cfg);
+			return 0;
+		}
+		if (make_dirs(dir) != 0 || chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+			fprintf(stderr, "sesame: cannot create the state directory %s for user %s: %s\n", dir,
+				SESAME_SERVICE_USER, strerror(errno));
+			json_decref(cfg);
+			return EXIT_UNAVAILABLE;
+		}
+		st.st_uid = pw->pw_uid;
+		st.st_gid = pw->pw_gid;
+	} else if (st.st_uid == 0) {
+		json_decref(cfg);
+		return 0;
+	}
+	uid = st.st_uid;
+	pw = getpwuid(uid);
+	gid = pw ? pw->pw_gid : st.st_gid;
+	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) != 0 || setgid(gid) != 0 || setuid(uid) != 0 ||
+	    setuid(0) == 0) {
+		fprintf(stderr,
+			"sesame: the state directory %s belongs to %s (uid %u) and sesame, run as root, cannot act as "
+			"that user: %s; run it as that user instead (sudo -u %s sesame ...)\n",
+			dir, pw ? pw->pw_name : "another user", (unsigned)uid, strerror(errno),
+			pw ? pw->pw_name : "#UID");
+		rc = EXIT_USAGE;
+	}
+	json_decref(cfg);
+	return rc;
+}
+
 static sesame_ctx *open_ctx(const struct cli *cli, int *rc)
 {
 	sesame_ctx *ctx = sesame_new();
@@ -131,7 +218,11 @@ static sesame_ctx *open_ctx(const struct cli *cli, int *rc)
 		*rc = exit_code(st) == EXIT_REFUSED ? EXIT_USAGE : exit_code(st);
 		return NULL;
 	}
-	*rc = 0;
+	*rc = become_state_owner(ctx);
+	if (*rc != 0) {
+		sesame_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -246,6 +337,33 @@ static int cmd_login(const struct cli *cli, int argc, char **argv)
 		sesame_free(ctx);
 	}
 	json_decref(cred);
+	return rc;
+}
+
+/* sesame action NAME ACTION [JSON|-]: any instance's action, as the
+ * system user; prints its answer (or {} when it has none). */
+static int cmd_action(const struct cli *cli, int argc, char **argv)
+{
+	json_t *args, *out = NULL;
+	sesame_caller *sys;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc < 2 || argc > 3)
+		return usage_error("usage: sesame action NAME ACTION [JSON|-]");
+	args = json_arg(argc == 3 ? argv[2] : NULL, "{}", "the action's arguments", true);
+	if (!args)
+		return EXIT_USAGE;
+	ctx = open_ctx(cli, &rc);
+	if (ctx) {
+		sys = sesame_caller_system(ctx);
+		rc = sesame_provider_action_as(ctx, sys, argv[0], argv[1], args, &out, &err);
+		rc = rc == SESAME_OK ? print_json(out ? out : json_object()) : fail(rc, &err);
+		sesame_caller_free(sys);
+		sesame_free(ctx);
+	}
+	json_decref(args);
 	return rc;
 }
 
@@ -421,21 +539,6 @@ static int cmd_users(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* The first enabled instance of type api-key, malloc'd, or NULL. */
-static char *api_key_instance(sesame_ctx *ctx)
-{
-	json_t *list = sesame_providers_json(ctx), *p;
-	char *name = NULL;
-	size_t i;
-
-	json_array_foreach(list, i, p)
-		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
-		    json_is_true(json_object_get(p, "enabled")))
-			name = strdup(json_string_value(json_object_get(p, "name")));
-	json_decref(list);
-	return name;
-}
-
 /* sesame apikeys create --server NAME | apikeys delete KEY_ID */
 static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 {
@@ -443,7 +546,7 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 	sesame_caller *sys;
 	sesame_error err;
 	sesame_ctx *ctx;
-	char *name;
+	const char *name = NULL;
 	int rc;
 
 	if (argc == 3 && strcmp(argv[0], "create") == 0 && strcmp(argv[1], "--server") == 0)
@@ -457,16 +560,15 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 		json_decref(args);
 		return args ? rc : EXIT_UNAVAILABLE;
 	}
-	name = api_key_instance(ctx);
+	/* The instance serving the API key routes, as sesamed picks it. */
 	sys = sesame_caller_system(ctx);
-	if (!name) {
-		fprintf(stderr, "sesame: no api-key provider is configured\n");
+	if (sesame_provider_find(ctx, SESAME_PROVIDER_CAP_API_KEYS, &name, &err) != SESAME_OK) {
+		fprintf(stderr, "sesame: no API key provider is configured\n");
 		rc = exit_code(SESAME_NOT_FOUND);
 	} else {
 		rc = sesame_provider_action_as(ctx, sys, name, argv[0], args, &out, &err);
 		rc = rc != SESAME_OK ? fail(rc, &err) : out ? print_json(out) : 0;
 	}
-	free(name);
 	sesame_caller_free(sys);
 	json_decref(args);
 	sesame_free(ctx);
@@ -484,6 +586,7 @@ static const struct command commands[] = {
 	{"providers", "list", cmd_providers_list},
 	{"login", NULL, cmd_login},
 	{"link", NULL, cmd_link},
+	{"action", NULL, cmd_action},
 	{"token", "verify", cmd_token_verify},
 	{"keys", "rotate", cmd_keys_rotate},
 	{"users", NULL, cmd_users},

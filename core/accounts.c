@@ -30,9 +30,6 @@
 #define LIST_DEFAULT	100
 #define LIST_MAX	1000
 
-/* Identity types App Services never links into an existing user. */
-static const char *const unlinkable_types[] = {"anon-user", "local-userpass", NULL};
-
 /* One verified identity, unpacked once from the core's identity object. */
 struct ident {
 	const char *provider;
@@ -56,6 +53,7 @@ struct op {
 	accounts_then_fn then; /* login: run after the merge, same transaction */
 	void *then_arg;
 	const char *user_type; /* create_user(): NULL means "normal" */
+	unsigned caps;	       /* link: SESAME_PROVIDER_CAP_* of the identity's instance */
 };
 
 static int unpack_identity(const json_t *identity, struct ident *id, sesame_error *err)
@@ -341,14 +339,36 @@ int accounts_create_server_user(struct store *st, const json_t *identity, int64_
 	return finish(&o, rc, user, NULL);
 }
 
-static bool unlinkable(const char *type)
+/*
+ * May a new identity of this provider join user o->user_id?  The App
+ * Services rules, by capability: an anonymous (or never-linked) provider's
+ * identity never joins an existing user; a one-per-user type's joins only a
+ * user without one ("try anonymously, then sign up" links email/password
+ * into an anonymous user).
+ */
+static int check_linkable(struct store *st, sesame_store_txn *txn, const struct op *o, sesame_error *err)
 {
+	json_t *identities = NULL, *rec;
 	size_t i;
+	int rc;
 
-	for (i = 0; unlinkable_types[i]; i++)
-		if (strcmp(type, unlinkable_types[i]) == 0)
-			return true;
-	return false;
+	if (o->caps & SESAME_PROVIDER_CAP_ANONYMOUS)
+		return seterr(err, SESAME_REJECTED, "link-type", "linking an anonymous identity is not allowed");
+	if (o->caps & SESAME_PROVIDER_CAP_NO_LINK)
+		return seterr(err, SESAME_REJECTED, "link-type", "linking a %s identity is not allowed", o->id->type);
+	if (!(o->caps & SESAME_PROVIDER_CAP_ONE_PER_USER))
+		return SESAME_OK;
+	rc = st->desc->identities_of_user(st->h, txn, o->user_id, &identities, err);
+	json_array_foreach(identities, i, rec)
+	{
+		const char *type = json_string_value(json_object_get(rec, "provider_type"));
+
+		if (rc == SESAME_OK && type && strcmp(type, o->id->type) == 0)
+			rc = seterr(err, SESAME_REJECTED, "link-type",
+				    "linking a %s identity is not allowed when one is already linked", o->id->type);
+	}
+	json_decref(identities);
+	return rc;
 }
 
 static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
@@ -375,10 +395,8 @@ static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 		else
 			rc = update_identity(st, txn, o, err);
 	} else if (rc == SESAME_NOT_FOUND) {
-		if (unlinkable(o->id->type))
-			rc = seterr(err, SESAME_REJECTED, "link-type",
-				    "a %s identity cannot be linked to an existing user", o->id->type);
-		else
+		rc = check_linkable(st, txn, o, err);
+		if (rc == SESAME_OK)
 			rc = insert_identity(st, txn, o, o->user_id, err);
 	}
 	json_decref(found);
@@ -387,11 +405,11 @@ static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 	return rc;
 }
 
-int accounts_link(struct store *st, const char *user_id, const json_t *identity, int64_t now, json_t **user,
-		  sesame_error *err)
+int accounts_link(struct store *st, const char *user_id, const json_t *identity, unsigned caps, int64_t now,
+		  json_t **user, sesame_error *err)
 {
 	struct ident id;
-	struct op o = {.id = &id, .user_id = user_id, .now = now};
+	struct op o = {.id = &id, .user_id = user_id, .now = now, .caps = caps};
 	int rc;
 
 	if (user)

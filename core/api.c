@@ -186,6 +186,27 @@ SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_i
 	return rc;
 }
 
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err)
+{
+	const char *sid;
+	struct store *st;
+	int rc;
+
+	err_clear(err);
+	if (!result)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_session_access_token: NULL result");
+	*result = NULL;
+	if (caller && caller->system)
+		return seterr(err, SESAME_USAGE, "usage", "the system user has no sessions");
+	rc = caller_may(caller, caller ? caller->user_id : NULL, SELF_OR_SYSTEM, &st, err);
+	if (rc != SESAME_OK)
+		return rc;
+	sid = json_string_value(json_object_get(caller->claims, "sid"));
+	if (!sid)
+		return seterr(err, SESAME_REJECTED, "session", "the caller's token names no session");
+	return sessions_access_for(caller->ctx, sid, caller->user_id, result, err);
+}
+
 SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
 			   const json_t *credential, json_t **user, sesame_error *err)
 {
@@ -199,7 +220,8 @@ SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const cha
 	if (rc == SESAME_OK)
 		rc = sesame_verify_credential(caller->ctx, provider, credential, &identity, err);
 	if (rc == SESAME_OK)
-		rc = accounts_link(st, user_id, identity, ctx_now(caller->ctx), &linked, err);
+		rc = accounts_link(st, user_id, identity, ctx_instance_caps(caller->ctx, provider),
+				   ctx_now(caller->ctx), &linked, err);
 	json_decref(identity);
 	json_decref(linked);
 	if (rc == SESAME_OK && user)
@@ -323,11 +345,19 @@ SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *us
 	struct store *st;
 	int rc = caller_may(caller, user_id, SELF_OR_SYSTEM, &st, err);
 
+	/* Checked here, before the write: every access token of the user
+	 * carries it, and a token over the size front ends accept would lock
+	 * the user out. */
+	if (rc == SESAME_OK && json_is_object(data))
+		rc = sessions_check_token_size(caller->ctx, data, err);
 	return rc == SESAME_OK ? accounts_custom_data_set(st, user_id, data, 0, err) : rc;
 }
 
-/* True when every identity of `user` is anonymous. */
-static bool anonymous_only(const json_t *user)
+/* True when every identity of `user` comes from a provider instance with
+ * SESAME_PROVIDER_CAP_ANONYMOUS.  An identity of an instance no longer
+ * configured (or disabled) counts as not anonymous: a user is never deleted
+ * on a guess. */
+static bool anonymous_only(sesame_ctx *ctx, const json_t *user)
 {
 	json_t *ids = json_object_get(user, "identities"), *id;
 	size_t i;
@@ -335,45 +365,99 @@ static bool anonymous_only(const json_t *user)
 	if (json_array_size(ids) == 0)
 		return false;
 	json_array_foreach(ids, i, id)
-		if (strcmp(json_string_value(json_object_get(id, "provider_type")) ?: "", "anon-user") != 0)
+		if (!(ctx_instance_caps(ctx, json_string_value(json_object_get(id, "provider"))) &
+		      SESAME_PROVIDER_CAP_ANONYMOUS))
 			return false;
 	return true;
 }
 
 /* ---- provider actions ------------------------------------------------------- */
 
-/* What the plugin learns of the caller: never taken from the client. */
-static json_t *caller_json(sesame_caller *c, sesame_error *err)
+/*
+ * What the plugin learns of the caller, never taken from the client: the
+ * typed caller of action_as(); `*user` (to release) holds its strings.
+ */
+static int caller_info(sesame_caller *c, struct sesame_action_caller *info, json_t **user, sesame_error *err)
 {
-	json_t *user = NULL, *out;
 	struct store *st;
 	int rc;
 
-	if (c->system)
-		return json_pack("{s:b}", "system", 1);
+	memset(info, 0, sizeof(*info));
+	info->struct_size = sizeof(*info);
+	*user = NULL;
+	if (!c) {
+		info->kind = SESAME_CALLER_NONE;
+		return SESAME_OK;
+	}
+	if (c->system) {
+		info->kind = SESAME_CALLER_SYSTEM;
+		return SESAME_OK;
+	}
 	rc = ctx_store(c->ctx, &st, err);
 	if (rc == SESAME_OK)
-		rc = accounts_user_get(st, c->user_id, &user, err);
-	if (rc != SESAME_OK)
-		return NULL;
-	if (json_is_true(json_object_get(user, "disabled"))) {
-		json_decref(user);
-		seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
-		return NULL;
+		rc = accounts_user_get(st, c->user_id, user, err);
+	if (rc == SESAME_OK && json_is_true(json_object_get(*user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc != SESAME_OK) {
+		json_decref(*user);
+		*user = NULL;
+		return rc;
 	}
-	out = json_pack("{s:s, s:O, s:b}", "user_id", c->user_id, "type", json_object_get(user, "type"), "anonymous",
-			anonymous_only(user));
-	json_decref(user);
-	if (!out)
-		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	return out;
+	info->kind = SESAME_CALLER_USER;
+	info->user_id = c->user_id;
+	info->user_type = json_string_value(json_object_get(*user, "type"));
+	info->anonymous = anonymous_only(c->ctx, *user);
+	return SESAME_OK;
+}
+
+/* The same, as the "caller" member that plugins built before ABI 1.2 read
+ * from their arguments; NULL for no caller (or out of memory). */
+static json_t *caller_member(const struct sesame_action_caller *info)
+{
+	if (info->kind == SESAME_CALLER_SYSTEM)
+		return json_pack("{s:b}", "system", 1);
+	if (info->kind == SESAME_CALLER_USER)
+		return json_pack("{s:s, s:s, s:b}", "user_id", info->user_id, "type", info->user_type ?: "normal",
+				 "anonymous", info->anonymous);
+	return NULL;
+}
+
+/* Run the instance's action hook: action_as() with the typed caller when
+ * the plugin has it, else action() with the caller inside the arguments.
+ * Either way the client's own "caller" member is gone. */
+static int run_action(struct sesame_instance *in, const struct sesame_action_caller *info, const char *name,
+		      const json_t *args, json_t **out, sesame_error *err)
+{
+	bool typed = SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as;
+	json_t *copy = NULL, *who;
+	int rc;
+
+	if (typed && !json_object_get(args, "caller"))
+		return in->desc->action_as(in->state, info, name, args, out, err);
+	copy = json_deep_copy(args);
+	if (!copy)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	json_object_del(copy, "caller");
+	if (typed) {
+		rc = in->desc->action_as(in->state, info, name, copy, out, err);
+	} else {
+		who = caller_member(info);
+		if (info->kind != SESAME_CALLER_NONE && (!who || json_object_set_new(copy, "caller", who) != 0)) {
+			json_decref(copy);
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		}
+		rc = in->desc->action(in->state, name, copy, out, err);
+	}
+	json_decref(copy);
+	return rc;
 }
 
 SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err)
 {
+	struct sesame_action_caller info;
 	struct sesame_instance *in;
-	json_t *copy, *who = NULL, *out = NULL;
+	json_t *user = NULL, *out = NULL;
 	int rc;
 
 	err_clear(err);
@@ -389,21 +473,15 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 	if (in->st == INSTANCE_FAILED)
 		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
 			      in->error);
-	if (!SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) || !in->desc->action)
+	if (!(SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as) &&
+	    !(SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) && in->desc->action))
 		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no action \"%s\"", provider, name);
-	if (caller && !(who = caller_json(caller, err)))
-		return err && err->status != SESAME_OK ? err->status : SESAME_INTERNAL;
-	copy = json_deep_copy(args);
-	if (!copy) {
-		json_decref(who);
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	}
-	json_object_del(copy, "caller");
-	if (who)
-		json_object_set_new(copy, "caller", who);
+	rc = caller_info(caller, &info, &user, err);
+	if (rc != SESAME_OK)
+		return rc;
 	err_set_source(err, provider);
-	rc = in->desc->action(in->state, name, copy, &out, err);
-	json_decref(copy);
+	rc = run_action(in, &info, name, args, &out, err);
+	json_decref(user);
 	if (rc < SESAME_OK || rc > SESAME_USAGE)
 		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
 	else if (rc != SESAME_OK && err && err->text[0] == '\0')
@@ -458,7 +536,7 @@ SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token,
 	/* An anonymous user cannot log in again: with its last session gone it
 	 * is unreachable, so it goes (as App Services does). */
 	if (ctx_store(ctx, &st, err) == SESAME_OK && accounts_user_get(st, user_id, &user, err) == SESAME_OK &&
-	    anonymous_only(user) &&
+	    anonymous_only(ctx, user) &&
 	    st->desc->sessions_count(st->h, NULL, user_id, ctx_now(ctx), &left, err) == SESAME_OK && left == 0 &&
 	    api_delete_user(ctx, st, user_id, err) != SESAME_OK)
 		log_msg(&ctx->log, SESAME_LOG_WARNING, "could not delete anonymous user %s after logout: %s", user_id,
@@ -498,10 +576,11 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
 		rc = signing_keys_rotate(&ctx->cfg, &ctx->log, kid, err);
 	if (rc != SESAME_OK)
 		return rc;
-	/* This context signs with the new key from now on. */
-	pthread_mutex_lock(&ctx->sessions_lock);
-	ctx_sessions_close(ctx);
-	pthread_mutex_unlock(&ctx->sessions_lock);
+	/* This context signs with the new key from now on; other processes
+	 * notice the changed files within seconds. */
+	rc = sessions_reload(ctx, err);
+	if (rc != SESAME_OK)
+		return rc;
 	if (result && !(*result = json_pack("{s:s}", "kid", kid)))
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return SESAME_OK;

@@ -688,11 +688,17 @@ static int trusted(const char *path, const char *what, sesame_error *err)
  * The state directory holds the signing key and the database: nobody but
  * root and sesame's user may be able to replace what is in it.  It need
  * not exist yet (it is created 0700 on first use); then its nearest
- * existing ancestor must be safe.
+ * existing ancestor must be safe.  Run by root, sesame(1) acts as the
+ * state directory's owner once configured (the service user of a packaged
+ * installation), and reads the state only as that user: the directory may
+ * then be that user's.  sesamed run as root does not switch, and its
+ * signing key check refuses a state directory another user owns.
  */
 static int check_state_dir(const struct config *cfg, sesame_error *err)
 {
 	char *dir = strdup(cfg->state_dir), *slash;
+	struct stat st;
+	sesame_error e;
 	int rc = SESAME_OK;
 
 	if (!dir)
@@ -701,8 +707,15 @@ static int check_state_dir(const struct config *cfg, sesame_error *err)
 		*slash = '\0';
 	if (access(dir, F_OK) != 0 && errno == ENOENT)
 		dir[1] = '\0'; /* only "/" is left */
-	rc = strcmp(dir, cfg->state_dir) == 0 ? trusted(dir, "state directory", err)
-					      : trusted_as(dir, true, "parent of the state directory", err);
+	if (strcmp(dir, cfg->state_dir) != 0) {
+		rc = trusted_as(dir, true, "parent of the state directory", err);
+	} else if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0) {
+		err_clear(&e);
+		if (util_check_path_chain(dir, st.st_uid, &e) != SESAME_OK)
+			rc = seterr_at(err, SESAME_CONFIG, e.reason, dir, 0, 0, "untrusted state directory: %s", e.text);
+	} else {
+		rc = trusted(dir, "state directory", err);
+	}
 	free(dir);
 	return rc;
 }
@@ -791,35 +804,92 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, sesame_erro
 	return rc;
 }
 
-static int load_metadata_fields(const struct doc *d, json_t *v, sesame_error *err)
+/*
+ * Validate and parse a drop-in's metadata_fields into `*out` (the rules of
+ * core/metadata.c): every error names the entry's position.
+ */
+static int load_metadata_fields(const struct doc *d, json_t *v, struct metadata_spec **out, sesame_error *err)
 {
 	static const char *const known[] = {"name", "field_name", "required", NULL};
 	struct seg at[3] = {{"metadata_fields", 0}, {NULL, 0}, {NULL, 0}};
-	size_t i;
+	struct metadata_spec *spec;
+	sesame_error e;
+	size_t i, j;
 	json_t *f;
+	int rc = SESAME_OK;
 
-	if (!json_is_array(v))
-		return doc_error(err, d, at, 1, "type", "\"metadata_fields\": expected an array");
+	*out = NULL;
+	if (!json_is_array(v) || json_array_size(v) > METADATA_MAX_FIELDS)
+		return doc_error(err, d, at, 1, "type", "\"metadata_fields\": expected an array of at most %d fields",
+				 METADATA_MAX_FIELDS);
+	spec = calloc(1, sizeof(*spec));
+	if (spec)
+		spec->fields = calloc(json_array_size(v) + 1, sizeof(*spec->fields));
+	if (!spec || !spec->fields) {
+		metadata_spec_free(spec);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
 	json_array_foreach (v, i, f) {
 		json_t *name = json_object_get(f, "name"), *fn = json_object_get(f, "field_name");
 		json_t *req = json_object_get(f, "required");
 
 		at[1].index = i;
-		if (!json_is_object(f))
-			return doc_error(err, d, at, 2, "type", "\"metadata_fields\"[%zu]: expected an object", i);
-		if (check_keys(d, f, at, 2, known, "a metadata field", err) != SESAME_OK)
-			return SESAME_CONFIG;
-		if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 255)
-			return doc_error(err, d, at, 2, "type",
-					 "\"metadata_fields\"[%zu]: \"name\" must be a non-empty string", i);
+		at[2].key = NULL;
+		if (!json_is_object(f)) {
+			rc = doc_error(err, d, at, 2, "type", "\"metadata_fields\"[%zu]: expected an object", i);
+			break;
+		}
+		if ((rc = check_keys(d, f, at, 2, known, "a metadata field", err)) != SESAME_OK)
+			break;
+		at[2].key = "name";
+		if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 255 ||
+		    strlen(json_string_value(name)) != json_string_length(name)) {
+			rc = doc_error(err, d, at, name ? 3 : 2, "type",
+				       "\"metadata_fields\"[%zu]: \"name\" must be a non-empty string (a dot path)", i);
+			break;
+		}
 		at[2].key = "field_name";
-		if (fn && (!json_is_string(fn) || json_string_length(fn) == 0 || json_string_length(fn) >= 64))
-			return doc_error(err, d, at, 3, "type",
-					 "\"field_name\": expected a string of 1 to 63 characters");
+		if (fn && (!json_is_string(fn) || json_string_length(fn) == 0 ||
+			   json_string_length(fn) > METADATA_NAME_MAX ||
+			   strlen(json_string_value(fn)) != json_string_length(fn))) {
+			rc = doc_error(err, d, at, 3, "type", "\"field_name\": expected a string of 1 to %d characters",
+				       METADATA_NAME_MAX);
+			break;
+		}
 		at[2].key = "required";
-		if (req && !json_is_boolean(req))
-			return doc_error(err, d, at, 3, "type", "\"required\": expected true or false");
+		if (req && !json_is_boolean(req)) {
+			rc = doc_error(err, d, at, 3, "type", "\"required\": expected true or false");
+			break;
+		}
+		at[2].key = "name";
+		err_clear(&e);
+		rc = metadata_field_init(&spec->fields[i], json_string_value(name), fn ? json_string_value(fn) : NULL,
+					 json_is_true(req), &e);
+		if (rc != SESAME_OK) {
+			if (rc == SESAME_CONFIG)
+				rc = doc_error(err, d, at, 3, e.reason, "\"metadata_fields\"[%zu]: %s", i, e.text);
+			else
+				rc = seterr(err, rc, e.reason, "%s", e.text);
+			break;
+		}
+		spec->n++;
+		for (j = 0; j < i; j++) {
+			if (strcmp(spec->fields[j].name, spec->fields[i].name) == 0) {
+				at[2].key = fn ? "field_name" : "name";
+				rc = doc_error(err, d, at, 3, "duplicate",
+					       "\"metadata_fields\"[%zu]: field_name \"%s\" is used by [%zu] too",
+					       i, spec->fields[i].name, j);
+				break;
+			}
+		}
+		if (rc != SESAME_OK)
+			break;
 	}
+	if (rc != SESAME_OK) {
+		metadata_spec_free(spec);
+		return rc;
+	}
+	*out = spec;
 	return SESAME_OK;
 }
 
@@ -884,7 +954,7 @@ static int load_provider(const struct dropin *e, struct provider_conf *pc, sesam
 
 	v = json_object_get(root, "metadata_fields");
 	if (v) {
-		rc = load_metadata_fields(&d, v, err);
+		rc = load_metadata_fields(&d, v, &pc->metadata, err);
 		if (rc != SESAME_OK)
 			goto out;
 		pc->metadata_fields = json_incref(v);
@@ -906,6 +976,7 @@ static void provider_conf_free(struct provider_conf *pc)
 	json_decref(pc->config);
 	json_decref(pc->shown);
 	json_decref(pc->metadata_fields);
+	metadata_spec_free(pc->metadata);
 }
 
 static int load_providers(struct config *cfg, const struct logger *lg, sesame_error *err)

@@ -12,6 +12,8 @@
 
 #define MAX_UID_LENGTH 255
 #define MAX_IDENTITY_DATA (64 * 1024)
+/* One step of sesame_clock_advance(): a century either way. */
+#define MAX_CLOCK_STEP (100LL * 366 * 86400)
 
 SESAME_API const char *sesame_version(void)
 {
@@ -48,7 +50,36 @@ SESAME_API void sesame_set_logger(sesame_ctx *ctx, sesame_log_fn fn, void *data,
 
 int64_t ctx_now(const struct sesame_ctx *ctx)
 {
-	return (int64_t)time(NULL) + ctx->clock_offset;
+	return (int64_t)time(NULL) + atomic_load(&ctx->clock_offset);
+}
+
+SESAME_API int sesame_clock_advance(sesame_ctx *ctx, int64_t seconds, sesame_error *err)
+{
+	err_clear(err);
+	if (!ctx || !ctx->configured)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_clock_advance: the context is not configured");
+	if (!ctx->cfg.test_mode)
+		return seterr(err, SESAME_USAGE, "test-mode", "the clock can only be moved in test mode");
+	if (seconds > MAX_CLOCK_STEP || seconds < -MAX_CLOCK_STEP)
+		return seterr(err, SESAME_USAGE, "usage", "the clock moves at most %lld seconds at a time",
+			      (long long)MAX_CLOCK_STEP);
+	atomic_fetch_add(&ctx->clock_offset, seconds);
+	return SESAME_OK;
+}
+
+/* The capabilities a descriptor declares, as the core applies them: none
+ * before ABI 1.2 (the field is read only when struct_size covers it),
+ * unknown bits dropped, and an anonymous provider never linked. */
+static unsigned descriptor_caps(const struct sesame_provider *desc)
+{
+	unsigned caps;
+
+	if (!SESAME_HAS_FIELD(struct sesame_provider, capabilities, desc->struct_size))
+		return 0;
+	caps = desc->capabilities & SESAME_PROVIDER_CAP_ALL;
+	if (caps & SESAME_PROVIDER_CAP_ANONYMOUS)
+		caps |= SESAME_PROVIDER_CAP_NO_LINK;
+	return caps;
 }
 
 static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const struct provider_conf *pc)
@@ -65,12 +96,11 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 	err_clear(&e);
 	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
+		/* The plugin sees its "config" object only: metadata_fields are
+		 * the core's (see core/metadata.c). */
 		json_t *config = json_deep_copy(pc->config);
 
-		/* The drop-in's metadata_fields are handed to the provider, which
-		 * alone knows what its credentials carry. */
-		if (config && pc->metadata_fields)
-			json_object_set(config, "metadata_fields", pc->metadata_fields);
+		in->caps = descriptor_caps(in->desc);
 		err_clear(&e);
 		rc = config ? in->desc->init(&host_services, in, config, &in->state, &e) : SESAME_INTERNAL;
 		json_decref(config);
@@ -188,6 +218,46 @@ static const char *state_name(enum instance_state st)
 	return st == INSTANCE_READY ? "ready" : st == INSTANCE_DISABLED ? "disabled" : "failed";
 }
 
+/* The names of the capability flags in sesame_providers_json(). */
+static const struct {
+	unsigned flag;
+	const char *name;
+} cap_names[] = {
+	{SESAME_PROVIDER_CAP_ANONYMOUS, "anonymous"},
+	{SESAME_PROVIDER_CAP_NO_LINK, "no-link"},
+	{SESAME_PROVIDER_CAP_ONE_PER_USER, "one-per-user"},
+	{SESAME_PROVIDER_CAP_EMAIL_PASSWORD, "email-password"},
+	{SESAME_PROVIDER_CAP_API_KEYS, "api-keys"},
+	{SESAME_PROVIDER_CAP_WEB_REDIRECT, "web-redirect"},
+};
+
+/* "anonymous,no-link" for messages; unknown bits as one hex number. */
+static const char *caps_text(unsigned caps, char *buf, size_t size)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(cap_names) && used < size; i++)
+		if (caps & cap_names[i].flag)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "", cap_names[i].name);
+	if ((caps & ~(unsigned)SESAME_PROVIDER_CAP_ALL) && used < size)
+		snprintf(buf + used, size - used, "%s0x%x", used ? "," : "", caps & ~(unsigned)SESAME_PROVIDER_CAP_ALL);
+	return buf;
+}
+
+static json_t *caps_json(unsigned caps)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; list && i < ARRAY_SIZE(cap_names); i++)
+		if ((caps & cap_names[i].flag) && json_array_append_new(list, json_string(cap_names[i].name)) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+	return list;
+}
+
 SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 {
 	json_t *list;
@@ -204,6 +274,7 @@ SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx)
 
 		if (!o)
 			continue;
+		json_object_set_new(o, "capabilities", caps_json(in->caps));
 		json_object_set_new(o, "plugin", in->plugin_path ? json_string(in->plugin_path) : json_null());
 		if (in->desc) {
 			json_object_set_new(o, "version", json_string(in->desc->version));
@@ -255,6 +326,51 @@ struct sesame_instance *ctx_instance(sesame_ctx *ctx, const char *name)
 	return bsearch(name, ctx->instances, ctx->n_instances, sizeof(*ctx->instances), instance_cmp);
 }
 
+unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name)
+{
+	const struct sesame_instance *in = ctx_instance(ctx, name);
+
+	return in ? in->caps : 0;
+}
+
+SESAME_API int sesame_provider_capabilities(sesame_ctx *ctx, const char *provider, unsigned *caps, sesame_error *err)
+{
+	const struct sesame_instance *in;
+
+	err_clear(err);
+	if (!ctx || !ctx->configured || !provider || !caps)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_capabilities: bad arguments");
+	*caps = 0;
+	in = ctx_instance(ctx, provider);
+	if (!in || in->st == INSTANCE_DISABLED)
+		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%.128s\"", provider);
+	*caps = in->caps;
+	return SESAME_OK;
+}
+
+SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char **provider, sesame_error *err)
+{
+	char names[128];
+	size_t i;
+
+	err_clear(err);
+	if (provider)
+		*provider = NULL;
+	if (!ctx || !ctx->configured || !provider || caps == 0)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_find: bad arguments");
+	/* ctx->instances is sorted by name: the first match is the first by name. */
+	for (i = 0; i < ctx->n_instances; i++) {
+		const struct sesame_instance *in = &ctx->instances[i];
+
+		if (in->st != INSTANCE_DISABLED && (in->caps & caps) == caps) {
+			*provider = in->conf->name;
+			return SESAME_OK;
+		}
+	}
+	return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider has the capabilities %s",
+		      caps_text(caps, names, sizeof(names)));
+}
+
 /* The core does not trust what a plugin returns: re-check its shape. */
 static int check_identity(const struct sesame_instance *in, json_t *id, sesame_error *err)
 {
@@ -262,8 +378,6 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	json_t *priv = json_object_get(id, "private");
 	const char *key;
 	json_t *v;
-	char *dump;
-	size_t size;
 
 	if (!json_is_object(id))
 		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity that is not an object",
@@ -282,20 +396,47 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	if ((data && !json_is_object(data)) || (priv && !json_is_object(priv)))
 		return seterr(err, SESAME_INTERNAL, "identity",
 			      "provider %s returned identity data or private data that is not an object", in->conf->name);
-	dump = json_dumps(id, JSON_COMPACT);
-	size = dump ? strlen(dump) : 0;
-	free(dump);
-	if (!dump || size > MAX_IDENTITY_DATA)
-		return seterr(err, SESAME_INTERNAL, "identity", "provider %s returned an identity larger than %d bytes",
-			      in->conf->name, MAX_IDENTITY_DATA);
 	return SESAME_OK;
+}
+
+/* Bytes of `v` as compact JSON; SIZE_MAX when it cannot be encoded. */
+static size_t json_size(const json_t *v)
+{
+	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t n = dump ? strlen(dump) : SIZE_MAX;
+
+	free(dump);
+	return n;
+}
+
+/* The provider's default metadata (ABI 1.2), or NULL: keep everything. */
+static const char *const *metadata_defaults(const struct sesame_instance *in)
+{
+	if (!SESAME_HAS_FIELD(struct sesame_provider, metadata_defaults, in->desc->struct_size))
+		return NULL;
+	return in->desc->metadata_defaults;
+}
+
+int ctx_identity_metadata(const struct sesame_instance *in, const json_t *data, json_t **kept, sesame_error *err)
+{
+	int rc = metadata_keep(in->conf->metadata, metadata_defaults(in), data, &in->ctx->log, in->conf->name, kept,
+			       err);
+
+	/* What is kept is stored: bounded, whatever a credential carried. */
+	if (rc == SESAME_OK && json_size(*kept) > MAX_IDENTITY_DATA) {
+		json_decref(*kept);
+		*kept = NULL;
+		rc = seterr(err, SESAME_REJECTED, "claim", "the profile data of this login is larger than %d bytes",
+			    MAX_IDENTITY_DATA);
+	}
+	return rc;
 }
 
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err)
 {
 	struct sesame_instance *in;
-	json_t *id = NULL, *out, *data, *priv;
+	json_t *id = NULL, *out, *data = NULL, *priv;
 	int rc;
 
 	err_clear(err);
@@ -321,17 +462,22 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
 	else if (err && err->text[0] == '\0')
 		seterr(err, rc, NULL, "provider %s: %s", provider, sesame_status_name(rc));
+	/* Decided here, once per login: which profile fields are kept. */
+	if (rc == SESAME_OK)
+		rc = ctx_identity_metadata(in, json_object_get(id, "data"), &data, err);
+	priv = json_object_get(id, "private");
+	if (rc == SESAME_OK && priv && json_size(priv) > MAX_IDENTITY_DATA)
+		rc = seterr(err, SESAME_INTERNAL, "identity", "provider %s returned private data larger than %d bytes",
+			    provider, MAX_IDENTITY_DATA);
 	if (err && rc != SESAME_OK)
 		err->status = rc;
 	if (rc != SESAME_OK) {
+		json_decref(data);
 		json_decref(id);
 		return rc;
 	}
-	data = json_object_get(id, "data");
-	priv = json_object_get(id, "private");
 	out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "provider", in->conf->name, "provider_type", in->conf->type, "id",
-			json_object_get(id, "id"), "data", data ? json_incref(data) : json_object(), "private",
-			priv ? json_incref(priv) : json_object());
+			json_object_get(id, "id"), "data", data, "private", priv ? json_incref(priv) : json_object());
 	json_decref(id);
 	if (!out)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -342,33 +488,11 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
 				      json_t **result, sesame_error *err)
 {
-	struct sesame_instance *in;
-	int rc;
-
-	err_clear(err);
-	if (result)
-		*result = NULL;
-	if (!ctx || !ctx->configured || !provider || !name || !result)
-		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: bad arguments");
-	in = ctx_instance(ctx, provider);
-	if (!in || in->st == INSTANCE_DISABLED)
-		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
-	err_set_source(err, provider);
-	if (in->st == INSTANCE_FAILED)
-		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
-			      in->error);
-	if (!SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) || !in->desc->action)
-		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no operation \"%.64s\"", provider,
-			      name);
-	rc = in->desc->action(in->state, name, args, result, err);
-	if (rc != SESAME_OK) {
-		json_decref(*result);
-		*result = NULL;
-		if (rc < SESAME_REJECTED || rc > SESAME_USAGE)
-			rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d",
-				    provider, rc);
-		if (err)
-			err->status = rc;
+	/* An action with no caller: any "caller" member of `args` is removed,
+	 * so nobody claims an identity inside JSON. */
+	if (!result) {
+		err_clear(err);
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: NULL result");
 	}
-	return rc;
+	return sesame_provider_action_as(ctx, NULL, provider, name, args, result, err);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -209,7 +210,7 @@ static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_e
 static int host_link_identity(sesame_instance *self, const char *user_id, const char *uid, const json_t *data,
 			      char **user_id_out, sesame_error *err)
 {
-	json_t *identity, *user = NULL;
+	json_t *identity, *user = NULL, *kept = NULL;
 	struct store *st;
 	int rc;
 
@@ -218,13 +219,17 @@ static int host_link_identity(sesame_instance *self, const char *user_id, const 
 	if (!uid || (data && !json_is_object(data)))
 		return seterr(err, SESAME_MALFORMED, "identity", "link_identity: a uid and an object (or NULL) as data");
 	rc = ctx_store(self->ctx, &st, err);
+	/* An issued identity's data follows the instance's metadata rules too. */
+	if (rc == SESAME_OK)
+		rc = ctx_identity_metadata(self, data, &kept, err);
 	if (rc != SESAME_OK)
 		return rc;
 	identity = json_pack("{s:s, s:s, s:s, s:o, s:{}}", "provider", self->conf->name, "provider_type",
-			     self->conf->type, "id", uid, "data", data ? json_deep_copy(data) : json_object(), "private");
+			     self->conf->type, "id", uid, "data", kept, "private");
 	if (!identity)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	rc = user_id ? accounts_link(st, user_id, identity, ctx_now(self->ctx), &user, err)
+	/* The provider's own capabilities hold for what it links itself. */
+	rc = user_id ? accounts_link(st, user_id, identity, self->caps, ctx_now(self->ctx), &user, err)
 		     : accounts_create_server_user(st, identity, ctx_now(self->ctx), &user, err);
 	json_decref(identity);
 	if (rc == SESAME_OK && user_id_out &&
@@ -310,7 +315,9 @@ static void program_setup_of(const sesame_instance *self, struct program_setup *
 	const struct config *cfg = &self->ctx->cfg;
 
 	memset(ps, 0, sizeof(*ps));
-	ps->root = cfg->program_switch;
+	/* Root at start, but sesame(1) may have become the state directory's
+	 * owner since: switch users only while still root. */
+	ps->root = cfg->program_switch && geteuid() == 0;
 	ps->user.uid = cfg->program_uid;
 	ps->user.gid = cfg->program_gid;
 	ps->user_error = cfg->program_user_error;

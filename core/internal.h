@@ -96,10 +96,62 @@ int util_check_parent_chain(const char *dir, uid_t uid, sesame_error *err);
  */
 int util_check_dir_entries(const char *dir, uid_t uid, sesame_error *err);
 
+/* mkdir -p: create the missing directories above `path` (0755) and
+ * `path` itself (`mode`).  SESAME_CONFIG "file" naming the one that
+ * cannot be created. */
+int util_make_dirs(const char *path, mode_t mode, sesame_error *err);
+
 /* True when `s` matches [a-z0-9][a-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_type_name(const char *s, size_t max);
 /* True when `s` matches [A-Za-z0-9][A-Za-z0-9_-]* and is at most `max` bytes. */
 bool util_valid_instance_name(const char *s, size_t max);
+
+/* ---- metadata.c: the profile fields the core keeps of an identity ------ */
+
+#define METADATA_MAX_FIELDS 64   /* entries of a drop-in's metadata_fields */
+#define METADATA_MAX_DEPTH 16    /* segments of a dot path */
+#define METADATA_MAX_CHARS 4096  /* characters of a kept value (App Services' limit) */
+#define METADATA_NAME_MAX 63     /* bytes of a field_name (App Services: < 64) */
+
+/* One configured metadata field. */
+struct metadata_field {
+	char **path;  /* the dot path's segments, unescaped */
+	size_t depth;
+	char *name;   /* field_name, or the last segment */
+	char *shown;  /* the configured dot path, for messages */
+	bool required;
+};
+
+/* A drop-in's metadata_fields, parsed. */
+struct metadata_spec {
+	struct metadata_field *fields;
+	size_t n;
+};
+
+/*
+ * Parse one entry: `name` a dot path ("\." a literal dot, "\\" a literal
+ * backslash) of 1 to METADATA_MAX_DEPTH non-empty segments; `field_name`
+ * NULL for the last segment.  SESAME_CONFIG "path" for a bad path,
+ * SESAME_INTERNAL when out of memory; `f` is left cleared on error.
+ */
+int metadata_field_init(struct metadata_field *f, const char *name, const char *field_name, bool required,
+			sesame_error *err);
+void metadata_field_clear(struct metadata_field *f);
+/* Free a spec and its fields (NULL allowed). */
+void metadata_spec_free(struct metadata_spec *spec);
+
+/*
+ * The profile fields kept of a provider's identity `data` (borrowed, an
+ * object or NULL): the configured fields of `spec`, or without one (NULL)
+ * the names of `defaults` (NULL-terminated), or without those (NULL) every
+ * member.  Values longer than METADATA_MAX_CHARS characters are left out
+ * (logged); the standard fields become strings and "picture" and
+ * "picture_url" are both set when either is.  On SESAME_OK `*kept` is a new
+ * object.  SESAME_REJECTED "claim" naming the field when a required one is
+ * missing or too long.  `provider` names the instance in the log.
+ */
+int metadata_keep(const struct metadata_spec *spec, const char *const *defaults, const json_t *data,
+		  const struct logger *lg, const char *provider, json_t **kept, sesame_error *err);
 
 /* ---- config.c -------------------------------------------------------- */
 
@@ -111,7 +163,8 @@ struct provider_conf {
 	bool disabled;
 	json_t *config;        /* with @/path secrets resolved; handed to init() */
 	json_t *shown;         /* the same with secrets masked, for display */
-	json_t *metadata_fields; /* array or NULL */
+	json_t *metadata_fields; /* array or NULL, as configured (for display) */
+	struct metadata_spec *metadata; /* the same parsed, or NULL */
 };
 
 struct config {
@@ -205,6 +258,10 @@ struct sesame_instance {
 	enum instance_state st;
 	char error[SESAME_ERROR_TEXT_LENGTH];
 	int64_t session_ttl;   /* set_session_ttl() from init(); 0: cfg.refresh_ttl */
+	/* SESAME_PROVIDER_CAP_* of the descriptor, kept when init() fails (the
+	 * instance still answers as what it is, unavailable); 0 when the
+	 * plugin did not load or is disabled. */
+	unsigned caps;
 };
 
 /* ---- store.c -------------------------------------------------------- */
@@ -327,11 +384,35 @@ int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char 
 
 struct sesame_keys;
 
-/* sesame's own keys, ready to sign and verify. */
+/*
+ * What the key files looked like when they were loaded: a long-running
+ * process (sesamed) compares it now and then with the files, so a key
+ * rotated by another process (`sesame keys rotate`) is picked up without a
+ * restart.
+ */
+struct signing_stamp {
+	bool key_exists, retired_exists;
+	dev_t key_dev, retired_dev;
+	ino_t key_ino, retired_ino;
+	int64_t key_mtime_ns, retired_mtime_ns, key_ctime_ns;
+	off_t key_size;
+};
+
+/* The stamp of the key files of `cfg` now. */
+void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp);
+bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b);
+
+/*
+ * sesame's own keys, ready to sign and verify: an immutable snapshot,
+ * reference-counted, so that a reload after a rotation never frees keys a
+ * request on another thread still signs or verifies with.
+ */
 struct sessions {
+	atomic_uint refs;
 	struct signing_keys sk;   /* sk.keys[0] signs */
 	struct sesame_keys *keys; /* the same keys as a JOSE key set */
 	json_t *jwks;             /* their public halves */
+	struct signing_stamp stamp; /* the files as they were before loading */
 };
 
 struct sesame_ctx {
@@ -340,20 +421,32 @@ struct sesame_ctx {
 	bool configured;
 	struct sesame_instance *instances; /* parallel to cfg.providers */
 	size_t n_instances;
-	int64_t clock_offset; /* tests shift the clock */
+	/* Seconds added to the system clock: tests move time forward with
+	 * sesame_clock_advance() (test mode only) or set it directly. */
+	_Atomic int64_t clock_offset;
 	/* The store, opened on first use by ctx_store() under store_lock, so
 	 * that `sesame config check` never touches the database. */
 	pthread_mutex_t store_lock;
 	bool store_open;
 	struct store store;
-	/* Signing keys, loaded (or generated) on first use by ctx_sessions(). */
+	/* Signing keys, loaded (or generated) on first use by
+	 * sessions_acquire(), reloaded when the key files change. */
 	pthread_mutex_t sessions_lock;
-	bool sessions_ready;
-	struct sessions sessions;
+	struct sessions *sessions; /* NULL until loaded */
+	int64_t sessions_checked;  /* ctx_now() of the last look at the files */
+	int64_t sessions_forced;   /* ... of the last look forced by an unknown kid */
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
 };
+
+/*
+ * The profile fields the core keeps of identity data `data` (borrowed, an
+ * object or NULL) that instance `in` vouches for: metadata_keep() with the
+ * instance's metadata_fields and its provider's default set, at most 64 KiB
+ * as JSON (SESAME_REJECTED "claim" beyond).  `*kept` is a new object.
+ */
+int ctx_identity_metadata(const struct sesame_instance *in, const json_t *data, json_t **kept, sesame_error *err);
 
 /* The provider instance named `name`, or NULL (disabled and failed ones
  * included: check ->st). */
@@ -368,6 +461,11 @@ int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err);
 
 /* Seconds since the epoch as the context sees it. */
 int64_t ctx_now(const struct sesame_ctx *ctx);
+
+/* The SESAME_PROVIDER_CAP_* flags of the instance named `name`: 0 for an
+ * unknown, disabled or unloadable instance (an identity of an instance no
+ * longer configured has no capability). */
+unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name);
 
 /* ---- host.c ---------------------------------------------------------- */
 
@@ -469,16 +567,17 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
 
 /*
  * Attach a verified identity to the existing user `user_id` and refresh the
- * user's data.  Idempotent when the identity is already this user's.
+ * user's data; `caps` are the SESAME_PROVIDER_CAP_* flags of the identity's
+ * provider instance.  Idempotent when the identity is already this user's.
  * Errors: SESAME_NOT_FOUND "user"; SESAME_REJECTED "disabled";
  * SESAME_CONFLICT "linked" ("a user already exists with the specified
  * provider") when another user holds it; SESAME_REJECTED "link-type" for an
- * anon-user or local-userpass identity, which App Services never links
- * into an existing user.  Nothing is written on error.  `*user` as in
+ * identity of an anonymous or no-link provider, or a second identity of a
+ * one-per-user type.  Nothing is written on error.  `*user` as in
  * accounts_login().
  */
-int accounts_link(struct store *st, const char *user_id, const json_t *identity, int64_t now, json_t **user,
-		  sesame_error *err);
+int accounts_link(struct store *st, const char *user_id, const json_t *identity, unsigned caps, int64_t now,
+		  json_t **user, sesame_error *err);
 
 /*
  * Detach identity (provider, uid) from user `user_id`, end the sessions
@@ -538,8 +637,17 @@ int accounts_users_list(struct store *st, const char *after, size_t limit, json_
 
 /* ---- sessions.c (functions) ----------------------------------------- */
 
-/* The context's signing keys, loaded on first use (thread-safe). */
-int ctx_sessions(sesame_ctx *ctx, struct sessions **s, sesame_error *err);
+/*
+ * The context's signing keys (a reference: sessions_release() it), loaded
+ * on first use and reloaded when the key files changed (looked at no more
+ * than every few seconds; `force` looks now, at most once a second, for an
+ * unknown kid).  Thread-safe.
+ */
+int sessions_acquire(sesame_ctx *ctx, bool force, struct sessions **s, sesame_error *err);
+void sessions_release(struct sessions *s);
+/* Load the keys again now (after this process rotated them). */
+int sessions_reload(sesame_ctx *ctx, sesame_error *err);
+/* Drop the context's keys (sesame_free()). */
 void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
@@ -561,6 +669,7 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
  * sessions_draft_finish() with rc != SESAME_OK to only free it.
  */
 struct session_draft {
+	struct sessions *keys; /* a reference, released by sessions_draft_finish() */
 	const json_t *identity;
 	const char *device_id;
 	char dev[25];
@@ -580,9 +689,21 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
  * take it as bearer, as the SDKs send it). */
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err);
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
+/* A fresh access token for the live session `sid` of user `user_id`, opening
+ * nothing: `*out` = {access_token, user_id, device_id}.  SESAME_REJECTED
+ * "session" when it has ended, expired or is another user's; "disabled". */
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err);
 int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
 			   sesame_error *err);
 json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);
+/*
+ * Whether an access token carrying `custom_data` (borrowed) as user_data
+ * fits SESAME_ACCESS_TOKEN_MAX with this configuration, whatever the
+ * user, session and device: a token with the longest values of those is
+ * signed and measured.  SESAME_OK, or SESAME_MALFORMED "size" saying how
+ * large the token would be.
+ */
+int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err);
 
 /* ---- api.c ------------------------------------------------------------ */
 

@@ -6,12 +6,26 @@
  * "iss" (public_url), "iat", "exp", "typ": "access", "sid",
  * "baas_device_id", "user_data"}.
  *
- * A refresh token is also a signed JWT, because the App Services client
- * SDKs decode it (realm-core reads its "exp"): {"sub", "aud", "iss",
- * "iat", "exp", "typ": "refresh", "sid", "jti"}.  Its "jti" carries 256
- * random bits; the store keeps only their SHA-256, so a database dump
- * yields no usable token, and the lookup never keys on the token string
- * (ECDSA signatures are malleable).
+ * A refresh token keeps the JWT form because the App Services client SDKs
+ * decode it (realm-core reads its "exp"): {"sub", "aud", "iss", "iat",
+ * "exp", "typ": "refresh", "sid", "jti"}.  Its authority is its "jti": 256
+ * random bits whose SHA-256 alone the store keeps, so a database dump
+ * yields no usable token, and the lookup never keys on the token string.
+ * sesame verifies a refresh token by that lookup and by comparing the
+ * payload's "sid" and "sub" with the session found — never with a signing
+ * key: a refresh token outlives any number of key rotations (sessions last
+ * 60 days, anonymous ones years, while a retired key is kept only as long
+ * as the access tokens it signed), so `sesame keys rotate` ends no session.
+ * Its signature is therefore an HS256 MAC keyed by the jti itself, which
+ * costs a microsecond where an ES256 signature costs tens: it only lets a
+ * holder check that the token is intact.  (Tokens issued before this rule
+ * carry an ES256 signature; they are verified the same way.)
+ *
+ * The signing keys are a reference-counted snapshot (struct sessions):
+ * a long-running process looks at the key files every KEY_CHECK_INTERVAL
+ * seconds (and at once, at most every second, when an access token names a
+ * kid it does not know) and loads them again when another process rotated
+ * them, so a rotation reaches a running sesamed without a reload.
  */
 #include "config.h"
 
@@ -29,16 +43,32 @@
  * the nodes sharing one store, which NTP keeps far below this. */
 #define OWN_TOKEN_LEEWAY 5
 #define DEVICE_ID_LENGTH 24
+/* Seconds between two looks at the key files, and between two forced ones. */
+#define KEY_CHECK_INTERVAL 5
+#define KEY_FORCED_INTERVAL 1
+/* Refresh tokens are a few hundred bytes; anything longer is not one. */
+#define REFRESH_MAX_LENGTH 4096
+/* What App Services answers for a refresh token whose session is gone;
+ * realm-web's logOut() ignores exactly this error and fails on any other. */
+#define NO_REFRESH_TOKEN "failed to find refresh token"
 
 static const char *const es256_only[] = {"ES256", NULL};
 
-static void sessions_clear(struct sessions *s)
+static void sessions_free(struct sessions *s)
 {
+	if (!s)
+		return;
 	if (s->keys)
 		keys_free(s->keys);
 	signing_keys_free(&s->sk);
 	json_decref(s->jwks);
-	memset(s, 0, sizeof(*s));
+	free(s);
+}
+
+void sessions_release(struct sessions *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		sessions_free(s);
 }
 
 /* The public half of a P-256 key as a JWK. */
@@ -61,18 +91,23 @@ static json_t *public_jwk(const struct signing_key *k)
 	return jwk;
 }
 
-static int sessions_load(sesame_ctx *ctx, struct sessions *s, sesame_error *err)
+static int sessions_load(sesame_ctx *ctx, struct sessions **out, sesame_error *err)
 {
+	struct sessions *s = calloc(1, sizeof(*s));
 	json_t *list = json_array(), *keys = json_array();
 	size_t i;
 	int rc;
 
-	memset(s, 0, sizeof(*s));
-	if (!list || !keys) {
+	*out = NULL;
+	if (!s || !list || !keys) {
+		free(s);
 		json_decref(list);
 		json_decref(keys);
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
+	atomic_init(&s->refs, 1);
+	/* Stamped before reading: a change made meanwhile shows at the next look. */
+	signing_keys_stamp(&ctx->cfg, &s->stamp);
 	rc = signing_keys_load(&ctx->cfg, ctx_now(ctx), &ctx->log, &s->sk, err);
 	for (i = 0; rc == SESAME_OK && i < s->sk.n; i++) {
 		const struct signing_key *k = &s->sk.keys[i];
@@ -93,30 +128,82 @@ static int sessions_load(sesame_ctx *ctx, struct sessions *s, sesame_error *err)
 			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	json_decref(keys);
-	if (rc != SESAME_OK)
-		sessions_clear(s);
+	if (rc != SESAME_OK) {
+		sessions_free(s);
+		return rc;
+	}
+	*out = s;
+	return SESAME_OK;
+}
+
+/* Replace the context's keys by `fresh` (reference stolen); under the lock. */
+static void sessions_install(sesame_ctx *ctx, struct sessions *fresh)
+{
+	sessions_release(ctx->sessions);
+	ctx->sessions = fresh;
+}
+
+int sessions_acquire(sesame_ctx *ctx, bool force, struct sessions **out, sesame_error *err)
+{
+	int64_t now = ctx_now(ctx);
+	int rc = SESAME_OK;
+
+	*out = NULL;
+	pthread_mutex_lock(&ctx->sessions_lock);
+	if (ctx->sessions && (now - ctx->sessions_checked >= KEY_CHECK_INTERVAL ||
+			      (force && now - ctx->sessions_forced >= KEY_FORCED_INTERVAL))) {
+		struct signing_stamp stamp;
+
+		ctx->sessions_checked = now;
+		if (force)
+			ctx->sessions_forced = now;
+		signing_keys_stamp(&ctx->cfg, &stamp);
+		if (!signing_stamp_equal(&stamp, &ctx->sessions->stamp)) {
+			struct sessions *fresh;
+			sesame_error e;
+
+			/* A broken file keeps the keys in use: they still work. */
+			if (sessions_load(ctx, &fresh, &e) == SESAME_OK) {
+				sessions_install(ctx, fresh);
+				log_msg(&ctx->log, SESAME_LOG_NOTICE, "signing keys reloaded: signing with kid %s",
+					fresh->sk.keys[0].kid);
+			} else {
+				log_msg(&ctx->log, SESAME_LOG_WARNING,
+					"the signing key files changed but cannot be loaded; keeping the loaded keys: %s",
+					e.text);
+			}
+		}
+	}
+	if (!ctx->sessions) {
+		rc = sessions_load(ctx, &ctx->sessions, err);
+		ctx->sessions_checked = now;
+	}
+	if (ctx->sessions) {
+		atomic_fetch_add(&ctx->sessions->refs, 1);
+		*out = ctx->sessions;
+	}
+	pthread_mutex_unlock(&ctx->sessions_lock);
 	return rc;
 }
 
-int ctx_sessions(sesame_ctx *ctx, struct sessions **out, sesame_error *err)
+int sessions_reload(sesame_ctx *ctx, sesame_error *err)
 {
-	int rc = SESAME_OK;
+	struct sessions *fresh;
+	int rc = sessions_load(ctx, &fresh, err);
 
+	if (rc != SESAME_OK)
+		return rc;
 	pthread_mutex_lock(&ctx->sessions_lock);
-	if (!ctx->sessions_ready) {
-		rc = sessions_load(ctx, &ctx->sessions, err);
-		ctx->sessions_ready = rc == SESAME_OK;
-	}
+	sessions_install(ctx, fresh);
+	ctx->sessions_checked = ctx_now(ctx);
 	pthread_mutex_unlock(&ctx->sessions_lock);
-	*out = rc == SESAME_OK ? &ctx->sessions : NULL;
-	return rc;
+	return SESAME_OK;
 }
 
 void ctx_sessions_close(sesame_ctx *ctx)
 {
-	if (ctx->sessions_ready)
-		sessions_clear(&ctx->sessions);
-	ctx->sessions_ready = false;
+	sessions_release(ctx->sessions);
+	ctx->sessions = NULL;
 }
 
 static int sessions_new_device_id(char id[DEVICE_ID_LENGTH + 1])
@@ -139,9 +226,32 @@ static int sign(struct sessions *s, json_t *claims, char **token, sesame_error *
 	return rc;
 }
 
-static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
-			  const char *device_id, char **token, sesame_error *err)
+/* A refresh token: `claims` (stolen) with an HS256 MAC keyed by its jti
+ * (see the top of this file: no signing key is involved). */
+static int sign_refresh(json_t *claims, const char *jti, char **token, sesame_error *err)
 {
+	struct jose_key k = {.alg = JOSE_HS256, .has_private = true};
+	int rc;
+
+	k.secret_len = strlen(jti);
+	k.secret = (unsigned char *)strdup(jti);
+	if (!k.secret) {
+		json_decref(claims);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	rc = jose_key_prepare(&k, err);
+	if (rc == SESAME_OK)
+		rc = jws_sign(&k, NULL, claims, token, err);
+	jose_key_clear(&k);
+	json_decref(claims);
+	return rc;
+}
+
+static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
+				 const char *device_id, char **token, sesame_error *err)
+{
+	int rc;
+
 	int64_t now = ctx_now(ctx);
 	json_t *custom = json_object_get(user, "custom_data");
 	json_t *claims = json_pack("{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"),
@@ -153,7 +263,49 @@ static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (json_is_object(custom) && json_object_size(custom) > 0)
 		json_object_set(claims, "user_data", custom);
-	return sign(s, claims, token, err);
+	rc = sign(s, claims, token, err);
+	/* Only a configuration changed since the custom data was set (a longer
+	 * app id or URL) can get here: say so rather than issue a token no
+	 * front end accepts. */
+	if (rc == SESAME_OK && strlen(*token) > SESAME_ACCESS_TOKEN_MAX) {
+		log_msg(&ctx->log, SESAME_LOG_ERR,
+			"user %s: the access token would be %zu bytes, more than %d: reduce the user's custom data",
+			json_string_value(json_object_get(user, "id")), strlen(*token), SESAME_ACCESS_TOKEN_MAX);
+		util_free_secret(*token);
+		*token = NULL;
+		rc = seterr(err, SESAME_INTERNAL, "size", "the access token would be too large");
+	}
+	return rc;
+}
+
+int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err)
+{
+	/* The longest values: ids of 24 digits, a library-given device id of
+	 * 64 characters, the time as it is. */
+	static const char id[] = "ffffffffffffffffffffffff";
+	char device[65];
+	struct sessions *s;
+	json_t *user;
+	char *token = NULL;
+	int rc;
+
+	memset(device, 'f', 64);
+	device[64] = '\0';
+	rc = sessions_acquire(ctx, false, &s, err);
+	if (rc != SESAME_OK)
+		return rc;
+	user = json_pack("{s:s, s:O}", "id", id, "custom_data", custom_data);
+	rc = user ? sessions_access_token(ctx, s, user, id, device, &token, err)
+		  : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sessions_release(s);
+	json_decref(user);
+	if (rc == SESAME_INTERNAL && err && strcmp(err->reason, "size") == 0)
+		return seterr(err, SESAME_MALFORMED, "size",
+			      "custom data this large would make access tokens longer than the %d bytes allowed; "
+			      "keep it smaller",
+			      SESAME_ACCESS_TOKEN_MAX);
+	util_free_secret(token);
+	return rc;
 }
 
 /* The refresh-token lifetime of a session opened with an identity of
@@ -167,7 +319,7 @@ static int64_t session_ttl(sesame_ctx *ctx, const char *provider)
 
 /*
  * Open a session: the store records the SHA-256 of 256 fresh random bits
- * (the refresh token's "jti"); the two tokens are then signed around the
+ * (the refresh token's "jti"); the two tokens are then made around the
  * session's id.  A login does the steps itself, storing the session in its
  * own transaction (one commit per login).
  */
@@ -175,12 +327,11 @@ int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_i
 		   sesame_error *err)
 {
 	unsigned char secret[SECRET_BYTES];
-	struct sessions *s;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	/* The signing keys first: a login that cannot sign writes nothing. */
-	rc = ctx_sessions(ctx, &s, err);
+	rc = sessions_acquire(ctx, false, &d->keys, err);
 	if (rc != SESAME_OK)
 		return rc;
 	/* No device id, or the SDKs' all-zero "none": give the session one. */
@@ -229,22 +380,20 @@ int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user,
 {
 	const char *uid = json_string_value(json_object_get(user, "id"));
 	char *access = NULL, *refresh = NULL;
-	struct sessions *s = NULL;
 	json_t *claims;
 
 	*out = NULL;
-	if (rc == SESAME_OK)
-		rc = ctx_sessions(ctx, &s, err);
-	if (rc == SESAME_OK && !uid)
+	if (rc == SESAME_OK && (!uid || !d->keys))
 		rc = seterr(err, SESAME_INTERNAL, "user", "user record without an id");
 	if (rc == SESAME_OK) {
 		claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id,
 				   "iss", ctx->cfg.public_url, "iat", (json_int_t)d->now, "exp", (json_int_t)d->expires,
 				   "typ", "refresh", "sid", d->sid, "jti", d->jti);
-		rc = claims ? sign(s, claims, &refresh, err) : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		rc = claims ? sign_refresh(claims, d->jti, &refresh, err)
+			    : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	if (rc == SESAME_OK)
-		rc = sessions_access_token(ctx, s, user, d->sid, d->device_id, &access, err);
+		rc = sessions_access_token(ctx, d->keys, user, d->sid, d->device_id, &access, err);
 	if (rc == SESAME_OK) {
 		*out = json_pack("{s:s, s:s, s:s, s:s}", "access_token", access, "refresh_token", refresh, "user_id",
 				 uid, "device_id", d->device_id);
@@ -257,6 +406,7 @@ int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user,
 
 		st->desc->session_delete(st->h, NULL, d->sid, &ignored);
 	}
+	sessions_release(d->keys);
 	util_free_secret(d->jti);
 	util_free_secret(access);
 	util_free_secret(refresh);
@@ -277,9 +427,10 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
 	return sessions_draft_finish(ctx, st, user, &d, rc, out, err);
 }
 
-/* Verify one of sesame's own tokens and check it is of type `typ`. */
-static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, const char *typ, json_t **claims,
-		      sesame_error *err)
+static int refresh_claims(const char *token, json_t **claims, sesame_error *err);
+
+/* Verify one of sesame's own access tokens. */
+static int verify_access(sesame_ctx *ctx, const char *token, json_t **claims, sesame_error *err)
 {
 	const char *aud[] = {ctx->cfg.app_id, NULL}, *iss[] = {ctx->cfg.public_url, NULL};
 	struct sesame_jwt_rules rules = {
@@ -289,49 +440,102 @@ static int verify_own(sesame_ctx *ctx, struct sessions *s, const char *token, co
 		.algorithms = es256_only,
 		.leeway = OWN_TOKEN_LEEWAY,
 	};
+	struct sessions *s;
 	const char *got;
 	int rc;
 
 	*claims = NULL;
 	if (!token || !*token)
-		return seterr(err, SESAME_REJECTED, "token", "no %s token given", typ);
+		return seterr(err, SESAME_REJECTED, "token", "no access token given");
+	rc = sessions_acquire(ctx, false, &s, err);
+	if (rc != SESAME_OK)
+		return rc;
 	rc = keys_verify(s->keys, token, &rules, ctx_now(ctx), claims, err);
+	sessions_release(s);
+	/* A kid this process does not know yet: another process may have
+	 * rotated the key.  Look at the files (at most once a second). */
+	if (rc == SESAME_REJECTED && err && strcmp(err->reason, "nokey") == 0) {
+		rc = sessions_acquire(ctx, true, &s, err);
+		if (rc != SESAME_OK)
+			return rc;
+		rc = keys_verify(s->keys, token, &rules, ctx_now(ctx), claims, err);
+		sessions_release(s);
+	}
+	/* A refresh token fails on its algorithm; say what it is. */
+	if (rc == SESAME_REJECTED && err && strcmp(err->reason, "alg") == 0) {
+		json_t *other = NULL;
+		sesame_error ignored;
+
+		if (refresh_claims(token, &other, &ignored) == SESAME_OK)
+			rc = seterr(err, SESAME_REJECTED, "typ", "not a sesame access token (a refresh token)");
+		json_decref(other);
+	}
 	if (rc != SESAME_OK)
 		return rc;
 	got = json_string_value(json_object_get(*claims, "typ"));
-	if (!got || strcmp(got, typ) != 0 || !json_is_string(json_object_get(*claims, "sid")) ||
+	if (!got || strcmp(got, "access") != 0 || !json_is_string(json_object_get(*claims, "sid")) ||
 	    !json_is_string(json_object_get(*claims, "sub"))) {
 		json_decref(*claims);
 		*claims = NULL;
-		return seterr(err, SESAME_REJECTED, "typ", "not a sesame %s token", typ);
+		return seterr(err, SESAME_REJECTED, "typ", "not a sesame access token");
 	}
 	return SESAME_OK;
 }
 
-/* The live session a refresh token stands for. */
-static int session_of_refresh(sesame_ctx *ctx, struct sessions *s, struct store *st, const char *token,
-			      json_t **claims, json_t **session, sesame_error *err)
+/*
+ * The claims of a refresh token, read without a signing key (see the top
+ * of this file): a well-formed compact JWS whose payload is an object with
+ * "typ": "refresh" and the strings "sid", "sub" and "jti".
+ */
+static int refresh_claims(const char *token, json_t **claims, sesame_error *err)
 {
-	const char *jti;
+	struct jws_token t;
+	json_t *c;
+	const char *typ;
+	int rc;
+
+	*claims = NULL;
+	if (!token || !*token)
+		return seterr(err, SESAME_REJECTED, "token", "no refresh token given");
+	rc = jws_parse(token, REFRESH_MAX_LENGTH, &t, err);
+	if (rc != SESAME_OK)
+		return rc;
+	c = json_loadb((const char *)t.payload, t.payload_len, JSON_REJECT_DUPLICATES, NULL);
+	jws_token_clear(&t);
+	typ = json_string_value(json_object_get(c, "typ"));
+	if (!json_is_object(c) || !typ || strcmp(typ, "refresh") != 0 || !json_is_string(json_object_get(c, "sid")) ||
+	    !json_is_string(json_object_get(c, "sub")) || !json_is_string(json_object_get(c, "jti"))) {
+		json_decref(c);
+		return seterr(err, SESAME_REJECTED, "typ", "not a sesame refresh token");
+	}
+	*claims = c;
+	return SESAME_OK;
+}
+
+/* The live session a refresh token stands for: the store's session whose
+ * refresh hash is the SHA-256 of the token's jti, with the token's sid and
+ * sub, not expired. */
+static int session_of_refresh(sesame_ctx *ctx, struct store *st, const char *token, json_t **claims,
+			      json_t **session, sesame_error *err)
+{
 	char hash[SESAME_STORE_HASH_LENGTH + 1];
 	int rc;
 
 	*session = NULL;
-	rc = verify_own(ctx, s, token, "refresh", claims, err);
+	rc = refresh_claims(token, claims, err);
 	if (rc != SESAME_OK)
 		return rc;
-	jti = json_string_value(json_object_get(*claims, "jti"));
-	if (!jti || store_token_hash(jti, hash) != SESAME_OK)
-		rc = seterr(err, SESAME_REJECTED, "typ", "not a sesame refresh token");
+	if (store_token_hash(json_string_value(json_object_get(*claims, "jti")), hash) != SESAME_OK)
+		rc = seterr(err, SESAME_INTERNAL, "hash", "cannot hash the refresh token");
 	if (rc == SESAME_OK)
 		rc = st->desc->session_get_by_hash(st->h, NULL, hash, session, err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK &&
-	    (strcmp(json_string_value(json_object_get(*session, "id")),
-		    json_string_value(json_object_get(*claims, "sid"))) != 0 ||
+	    (!json_equal(json_object_get(*session, "id"), json_object_get(*claims, "sid")) ||
+	     !json_equal(json_object_get(*session, "user_id"), json_object_get(*claims, "sub")) ||
 	     json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx)))
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc != SESAME_OK) {
 		json_decref(*claims);
 		json_decref(*session);
@@ -342,37 +546,38 @@ static int session_of_refresh(sesame_ctx *ctx, struct sessions *s, struct store 
 
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err)
 {
-	struct sessions *s;
 	struct store *st;
 	json_t *session = NULL;
 	int rc;
 
 	*claims = NULL;
-	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+	if ((rc = ctx_store(ctx, &st, err)) != SESAME_OK)
 		return rc;
-	rc = session_of_refresh(ctx, s, st, refresh_token, claims, &session, err);
+	rc = session_of_refresh(ctx, st, refresh_token, claims, &session, err);
 	json_decref(session);
 	return rc;
 }
 
 int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err)
 {
-	struct sessions *s;
+	struct sessions *s = NULL;
 	struct store *st;
 	json_t *claims = NULL, *session = NULL, *user = NULL;
 	char *access = NULL;
 	int rc;
 
 	*out = NULL;
-	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+	if ((rc = ctx_store(ctx, &st, err)) != SESAME_OK)
 		return rc;
-	rc = session_of_refresh(ctx, s, st, refresh_token, &claims, &session, err);
+	rc = session_of_refresh(ctx, st, refresh_token, &claims, &session, err);
 	if (rc == SESAME_OK)
 		rc = st->desc->user_get(st->h, NULL, json_string_value(json_object_get(session, "user_id")), &user, err);
 	if (rc == SESAME_NOT_FOUND)
 		rc = seterr(err, SESAME_REJECTED, "session", "the session's user no longer exists");
 	if (rc == SESAME_OK && json_is_true(json_object_get(user, "disabled")))
 		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc == SESAME_OK)
+		rc = sessions_acquire(ctx, false, &s, err);
 	if (rc == SESAME_OK)
 		rc = st->desc->session_touch(st->h, NULL, json_string_value(json_object_get(session, "id")),
 					     ctx_now(ctx), 0, err);
@@ -381,6 +586,7 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
 					   json_string_value(json_object_get(session, "device_id")), &access, err);
 	if (rc == SESAME_OK && !(*out = json_pack("{s:s}", "access_token", access)))
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sessions_release(s);
 	util_free_secret(access);
 	json_decref(claims);
 	json_decref(session);
@@ -388,21 +594,60 @@ int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, s
 	return rc;
 }
 
+int sessions_access_for(sesame_ctx *ctx, const char *sid, const char *user_id, json_t **out, sesame_error *err)
+{
+	struct sessions *s = NULL;
+	struct store *st;
+	json_t *session = NULL, *user = NULL;
+	const char *owner;
+	char *access = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+		return rc;
+	rc = st->desc->session_get(st->h, NULL, sid, &session, err);
+	owner = json_string_value(json_object_get(session, "user_id"));
+	/* A session of another user is one this caller does not have. */
+	if (rc == SESAME_NOT_FOUND ||
+	    (rc == SESAME_OK && (json_integer_value(json_object_get(session, "expires")) <= ctx_now(ctx) || !owner ||
+				 strcmp(owner, user_id) != 0)))
+		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+	if (rc == SESAME_OK)
+		rc = st->desc->user_get(st->h, NULL, user_id, &user, err);
+	if (rc == SESAME_NOT_FOUND)
+		rc = seterr(err, SESAME_REJECTED, "session", "the session's user no longer exists");
+	if (rc == SESAME_OK && json_is_true(json_object_get(user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc == SESAME_OK)
+		rc = sessions_acquire(ctx, false, &s, err);
+	if (rc == SESAME_OK)
+		rc = sessions_access_token(ctx, s, user, sid, json_string_value(json_object_get(session, "device_id")),
+					   &access, err);
+	if (rc == SESAME_OK && !(*out = json_pack("{s:s, s:s, s:O}", "access_token", access, "user_id", user_id,
+						    "device_id", json_object_get(session, "device_id"))))
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	sessions_release(s);
+	util_free_secret(access);
+	json_decref(session);
+	json_decref(user);
+	return rc;
+}
+
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err)
 {
-	struct sessions *s;
 	struct store *st;
 	json_t *claims = NULL, *session = NULL;
 	int rc;
 
 	*user_id = NULL;
-	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK || (rc = ctx_store(ctx, &st, err)) != SESAME_OK)
+	if ((rc = ctx_store(ctx, &st, err)) != SESAME_OK)
 		return rc;
-	rc = session_of_refresh(ctx, s, st, refresh_token, &claims, &session, err);
+	rc = session_of_refresh(ctx, st, refresh_token, &claims, &session, err);
 	if (rc == SESAME_OK)
 		rc = st->desc->session_delete(st->h, NULL, json_string_value(json_object_get(session, "id")), err);
 	if (rc == SESAME_NOT_FOUND)
-		rc = seterr(err, SESAME_REJECTED, "session", "the session has ended");
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
 	if (rc == SESAME_OK && !(*user_id = strdup(json_string_value(json_object_get(session, "user_id")))))
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	json_decref(claims);
@@ -413,15 +658,12 @@ int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, 
 int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_session, json_t **claims,
 			   sesame_error *err)
 {
-	struct sessions *s;
 	struct store *st;
 	json_t *session = NULL;
 	int rc;
 
 	*claims = NULL;
-	if ((rc = ctx_sessions(ctx, &s, err)) != SESAME_OK)
-		return rc;
-	rc = verify_own(ctx, s, token, "access", claims, err);
+	rc = verify_access(ctx, token, claims, err);
 	if (rc != SESAME_OK || !check_session)
 		return rc;
 	rc = ctx_store(ctx, &st, err);
@@ -442,8 +684,11 @@ int sessions_verify_access(sesame_ctx *ctx, const char *token, bool check_sessio
 json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err)
 {
 	struct sessions *s;
+	json_t *jwks;
 
-	if (ctx_sessions(ctx, &s, err) != SESAME_OK)
+	if (sessions_acquire(ctx, false, &s, err) != SESAME_OK)
 		return NULL;
-	return json_incref(s->jwks);
+	jwks = json_incref(s->jwks);
+	sessions_release(s);
+	return jwks;
 }

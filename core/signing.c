@@ -5,8 +5,9 @@
  * The current key is one PEM file (config "signing_key", by default
  * STATE_DIR/signing-key.pem).  Rotation writes a new key and moves the old
  * public key to SIGNING_KEY.retired/KID.pem; retired keys still verify the
- * tokens they signed until those expire (their file's mtime is the moment
- * of retirement), then they are pruned.  A key id is the first 16 hex
+ * access tokens they signed until those expire (their file's mtime is the
+ * moment of retirement), then they are pruned.  Refresh tokens never
+ * depend on these keys (core/sessions.c), so pruning ends no session.  A key id is the first 16 hex
  * digits of SHA-256 over the public key's DER form: stable, and unrelated
  * to anything secret.
  */
@@ -160,9 +161,7 @@ static int write_private_file(const char *path, const char *data, sesame_error *
 
 static int ensure_dir(const char *dir, sesame_error *err)
 {
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return seterr(err, SESAME_CONFIG, "file", "cannot create directory %s: %s", dir, strerror(errno));
-	return SESAME_OK;
+	return util_make_dirs(dir, 0700, err);
 }
 
 static char *signing_key_path(const struct config *cfg)
@@ -339,6 +338,44 @@ out:
 	free(rdir);
 	free(path);
 	return rc;
+}
+
+static int64_t stat_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp)
+{
+	char *path = signing_key_path(cfg), *rdir = path ? retired_dir(path) : NULL;
+	struct stat st;
+
+	memset(stamp, 0, sizeof(*stamp));
+	if (path && stat(path, &st) == 0) {
+		stamp->key_exists = true;
+		stamp->key_dev = st.st_dev;
+		stamp->key_ino = st.st_ino;
+		stamp->key_mtime_ns = stat_ns(&st.st_mtim);
+		stamp->key_ctime_ns = stat_ns(&st.st_ctim);
+		stamp->key_size = st.st_size;
+	}
+	/* A rotation adds a file to the retired directory: its mtime moves. */
+	if (rdir && stat(rdir, &st) == 0) {
+		stamp->retired_exists = true;
+		stamp->retired_dev = st.st_dev;
+		stamp->retired_ino = st.st_ino;
+		stamp->retired_mtime_ns = stat_ns(&st.st_mtim);
+	}
+	free(rdir);
+	free(path);
+}
+
+bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b)
+{
+	return a->key_exists == b->key_exists && a->retired_exists == b->retired_exists && a->key_dev == b->key_dev &&
+	       a->key_ino == b->key_ino && a->key_mtime_ns == b->key_mtime_ns && a->key_ctime_ns == b->key_ctime_ns &&
+	       a->key_size == b->key_size && a->retired_dev == b->retired_dev && a->retired_ino == b->retired_ino &&
+	       a->retired_mtime_ns == b->retired_mtime_ns;
 }
 
 int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],

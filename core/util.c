@@ -267,3 +267,22 @@ bool util_valid_instance_name(const char *s, size_t max)
 {
 	return name_matches(s, max, true);
 }
+
+int util_make_dirs(const char *path, mode_t mode, sesame_error *err)
+{
+	char *dir = strdup(path), *p;
+	int rc = SESAME_OK;
+
+	if (!dir)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	for (p = strchr(dir + 1, '/'); p && rc == SESAME_OK; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			rc = seterr(err, SESAME_CONFIG, "file", "cannot create directory %s: %s", dir, strerror(errno));
+		*p = '/';
+	}
+	if (rc == SESAME_OK && mkdir(dir, mode) != 0 && errno != EEXIST)
+		rc = seterr(err, SESAME_CONFIG, "file", "cannot create directory %s: %s", dir, strerror(errno));
+	free(dir);
+	return rc;
+}

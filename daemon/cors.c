@@ -122,7 +122,12 @@ void cors_apply(const struct cors *c, const char *origin, struct reply *rep)
 	if (!cors_origin_allowed(c, origin))
 		return;
 	reply_header(rep, "Access-Control-Allow-Origin", origin);
-	reply_header(rep, "Access-Control-Expose-Headers", "Retry-After, X-Request-Id");
+	/* realm-web reads X-Baas-Location from a fetch() made with
+	 * credentials: "include", which the browser blocks without
+	 * Allow-Credentials.  sesamed sets and reads no cookie, so the
+	 * credentials such a request may carry grant nothing here. */
+	reply_header(rep, "Access-Control-Allow-Credentials", "true");
+	reply_header(rep, "Access-Control-Expose-Headers", "Retry-After, X-Request-Id, X-Baas-Location");
 }
 
 /* Whether `method` is one of the comma-separated `allow` list. */
@@ -155,6 +160,7 @@ bool cors_preflight(const struct cors *c, const char *origin, const char *reques
 	if (!ok)
 		return false;
 	reply_header(rep, "Access-Control-Allow-Origin", origin);
+	reply_header(rep, "Access-Control-Allow-Credentials", "true");
 	reply_header(rep, "Access-Control-Allow-Methods", allow);
 	reply_header(rep, "Access-Control-Allow-Headers", ALLOWED_HEADERS);
 	reply_header(rep, "Access-Control-Max-Age", MAX_AGE);

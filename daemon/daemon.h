@@ -128,6 +128,7 @@ struct settings {
 	char *tls_cert;
 	char *tls_key;
 	bool admin_enabled;
+	bool test_mode; /* "test_mode" of the main configuration */
 	unsigned char admin_key_hash[32]; /* SHA-256 of the admin key: the key itself is not kept */
 	struct cors cors;
 	struct daemon_settings daemon;
@@ -211,6 +212,31 @@ unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms);
 /* Record a failed login of `client`.  Thread-safe. */
 void throttle_fail(struct throttle *t, const char *client, int64_t now_ms);
 
+/* ---- linkguard.c: refused conflicting links, to end retry storms ---------- */
+
+/* Slots of the table, seconds an entry lives after its latest attempt, and
+ * how many identical attempts get the retryable 401 before the 409. */
+#define LINKGUARD_SLOTS 1024
+#define LINKGUARD_WINDOW 60
+#define LINKGUARD_ANSWERED 2
+
+struct linkguard;
+
+/* A table of `slots` entries, each forgotten `window_seconds` after its
+ * latest attempt.  NULL on failure. */
+struct linkguard *linkguard_new(size_t slots, unsigned window_seconds);
+void linkguard_free(struct linkguard *g);
+/*
+ * Record one refused conflicting link by session `sid` of the identity in
+ * `credential` (borrowed) through instance `provider`, at `now_ms`; returns
+ * how many identical attempts the window holds, this one included (1 when
+ * the attempt cannot be keyed).  Only a keyed hash is kept.  Thread-safe.
+ */
+unsigned linkguard_conflict(struct linkguard *g, const char *sid, const char *provider, const json_t *credential,
+			    int64_t now_ms);
+/* The number of live entries at `now_ms` (tests: the table is bounded). */
+size_t linkguard_used(struct linkguard *g, int64_t now_ms);
+
 /* ---- router.c: the route table -------------------------------------------- */
 
 /* What a route requires of the Authorization header, checked before its handler. */
@@ -219,10 +245,12 @@ enum route_auth {
 	AUTH_ADMIN,   /* the admin key; the route answers 404 when none is configured */
 	AUTH_ACCESS,  /* a bearer token, in req->bearer: the handler verifies it is an access token */
 	AUTH_REFRESH, /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
+	AUTH_ACCESS_OR_ADMIN, /* the admin key (req->as_admin: the system user), or else AUTH_ACCESS */
 };
 
 /* Route flags. */
 #define ROUTE_JSON_BODY 0x1u /* the body must be a JSON object: req->json is set */
+#define ROUTE_EJSON 0x2u     /* and its Extended JSON values are decoded (ejson.c) */
 
 struct request;
 typedef void route_handler(struct request *req, struct reply *rep);
@@ -253,7 +281,8 @@ struct route_match {
 enum route_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 
 /* Match `method` and `path` against the table.  A {param} matches one
- * non-empty segment of at most ROUTE_PARAM_MAX bytes. */
+ * non-empty segment of at most ROUTE_PARAM_MAX bytes; a last {param*} the
+ * rest of the path (non-empty segments, at most ROUTE_PARAM_MAX bytes). */
 enum route_result router_match(const struct route *routes, size_t n, const char *method, const char *path,
 			       struct route_match *m);
 /* The value of the {name} parameter of a match, or NULL. */
@@ -285,6 +314,7 @@ struct request {
 	size_t body_len, body_cap;
 	bool too_large;
 	bool queued;
+	bool as_admin; /* an AUTH_ACCESS_OR_ADMIN route got the admin key */
 	struct reply reply;
 };
 
@@ -349,6 +379,22 @@ bool device_id_valid(const char *s);
  * valid, else a new one.  -1 when the random generator fails. */
 int login_device_id(const json_t *device, char out[25]);
 
+/* ---- ejson.c: MongoDB Extended JSON in client bodies ----------------------- */
+
+#define EJSON_MAX_DEPTH 64
+#define EJSON_MAX_DEPTH_TEXT "64"
+
+/*
+ * Decode the canonical (and relaxed) Extended JSON values among the members
+ * of `body` (an object or array; the body itself is never a value) in
+ * place, by the mapping at the top of ejson.c and in sesamed(8): numbers,
+ * $oid as 24 lowercase hex digits, $date as integer milliseconds.  -1 with
+ * a message naming the member's path for a malformed wrapper, a type with
+ * no plain JSON form, or nesting deeper than EJSON_MAX_DEPTH; `body` may
+ * then be partly decoded.
+ */
+int ejson_decode(json_t *body, char *msg, size_t mlen);
+
 /* ---- server.c: libmicrohttpd ----------------------------------------------- */
 
 /*
@@ -368,6 +414,7 @@ struct server {
 	struct throttle *throttle;
 	struct weblogin *weblogin;
 	struct throttle *anon_throttle; /* anonymous users created per address */
+	struct linkguard *linkguard;	/* refused conflicting links (linkguard.c) */
 	const struct route *routes;
 	size_t n_routes;
 	const char *config_path; /* for reloads; NULL: the default file */
@@ -381,6 +428,7 @@ struct server {
 	char *tls_key_pem;
 	size_t tls_key_len;
 	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
+	int64_t clock_offset; /* seconds the test clock was moved (under lock) */
 };
 
 /* Start listening with the snapshot `a` (reference stolen).  0, or the exit
@@ -396,7 +444,15 @@ void server_stop(struct server *srv);
 
 /* Seconds elapsed since `start` on the monotonic clock. */
 double elapsed_seconds(const struct timespec *start);
-/* Milliseconds on the monotonic clock, for the throttle. */
+/* Milliseconds on the monotonic clock (plus the test clock's offset), for
+ * the throttles and the pending web logins. */
 int64_t monotonic_ms(void);
+/*
+ * Move every clock of the daemon `seconds` forward: the library's (of
+ * `ctx`, the current snapshot's, and of every later snapshot after a
+ * reload) and the daemon's own monotonic_ms().  Test mode only: the
+ * library refuses otherwise (SESAME_USAGE "test-mode").
+ */
+int server_clock_advance(struct server *srv, sesame_ctx *ctx, int64_t seconds, sesame_error *err);
 
 #endif /* SESAMED_DAEMON_H */

@@ -18,7 +18,7 @@
 
 /* Longest bearer token accepted: sesame's access tokens are far smaller;
  * anything longer is not ours and is not worth verifying. */
-#define MAX_BEARER 16384
+#define MAX_BEARER SESAME_ACCESS_TOKEN_MAX
 
 const char *request_header(const struct request *req, const char *name)
 {

@@ -1,6 +1,8 @@
 /*
  * daemon/router.c — matching a request's method and path against the route
- * table of routes.c.  Patterns are literal segments and {param} segments;
+ * table of routes.c.  Patterns are literal segments and {param} segments,
+ * and may end with a {param*} segment that takes the rest of the path (one
+ * or more segments: action names such as "confirm/send");
  * the table is small, so a linear scan in table order is all it needs and
  * keeps the precedence obvious: the first row whose path and method match
  * wins; when no row has the method, the first row with the path decides
@@ -34,7 +36,17 @@ static bool pattern_matches(const char *pattern, const char *path, struct route_
 		s++;
 		plen = segment_length(p);
 		slen = segment_length(s);
-		if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+		if (plen >= 3 && p[0] == '{' && p[plen - 2] == '*' && p[plen - 1] == '}' && p[plen] == '\0') {
+			/* The rest of the path, without empty segments. */
+			slen = strlen(s);
+			if (slen == 0 || slen > ROUTE_PARAM_MAX || m->n_params == ROUTE_MAX_PARAMS || s[slen - 1] == '/' ||
+			    strstr(s, "//"))
+				return false;
+			m->params[m->n_params].name = p + 1;
+			m->params[m->n_params].name_len = plen - 3;
+			memcpy(m->params[m->n_params].value, s, slen + 1);
+			m->n_params++;
+		} else if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
 			if (slen == 0 || slen > ROUTE_PARAM_MAX || m->n_params == ROUTE_MAX_PARAMS)
 				return false;
 			m->params[m->n_params].name = p + 1;

@@ -19,6 +19,7 @@
 
 #define CLIENT "/api/client/v2.0"
 #define ADMIN  "/api/admin/v1"
+#define SESAME "/api/sesame/v1"
 
 /* GET /api/client/v2.0/app/{app}/location: where clients send every later
  * call. */
@@ -124,33 +125,26 @@ static bool access_caller(struct request *req, struct reply *rep, sesame_caller 
 	return true;
 }
 
-static void count_login(struct request *req, const char *name, const char *outcome)
+/* The SESAME_PROVIDER_CAP_* flags of instance `name`; 0 when it is unknown
+ * or disabled.  A lookup, not a listing: it runs on every login. */
+static unsigned provider_caps(struct request *req, const char *name, bool *known)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	const char *known = "unknown";
-	size_t i;
+	unsigned caps = 0;
+	int rc = sesame_provider_capabilities(req->app->ctx, name, &caps, NULL);
 
-	/* Only configured names become metric labels: a client cannot grow the
-	 * number of series by inventing provider names. */
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			known = name;
-	metrics_count_login(req->srv->metrics, known, outcome);
-	json_decref(list);
+	if (known)
+		*known = rc == SESAME_OK;
+	return rc == SESAME_OK ? caps : 0;
 }
 
-/* Whether instance `name` is of type anon-user, whose logins create users. */
-static bool provider_is_anonymous(struct request *req, const char *name)
+static void count_login(struct request *req, const char *name, const char *outcome)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	bool anon = false;
-	size_t i;
+	bool known;
 
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			anon = strcmp(json_string_value(json_object_get(p, "type")), "anon-user") == 0;
-	json_decref(list);
-	return anon;
+	/* Only enabled instances' names become metric labels: a client cannot
+	 * grow the number of series by inventing provider names. */
+	provider_caps(req, name, &known);
+	metrics_count_login(req->srv->metrics, known ? name : "unknown", outcome);
 }
 
 static const char *login_outcome(int status)
@@ -170,16 +164,56 @@ static const char *login_outcome(int status)
 }
 
 /*
+ * The answer to a link: a fresh access token of the caller's own session,
+ * no new session (the SDKs keep their refresh token and throw away the one
+ * of a link answer, so a new session would outlive every logout).
+ * "refresh_token" is null: realm-web accepts a string or null there and
+ * realm-core does not read it when linking.  On a refused conflicting link
+ * repeated within the window, the non-retryable 409 ends realm-web's
+ * refresh-and-retry loop (see linkguard.c).
+ */
+static int login_link(struct request *req, struct reply *rep, const char *name, const json_t *credential)
+{
+	sesame_caller *caller = NULL;
+	json_t *session = NULL;
+	sesame_error err;
+	const char *sid;
+	int rc;
+
+	if (!access_caller(req, rep, &caller))
+		return -1;
+	rc = sesame_link(caller, sesame_caller_user_id(caller), name, credential, NULL, &err);
+	if (rc == SESAME_OK)
+		rc = sesame_session_access_token(caller, &session, &err);
+	if (rc == SESAME_OK) {
+		json_object_set_new(session, "refresh_token", json_null());
+		reply_json(rep, 200, session);
+	} else if (rc == SESAME_CONFLICT && strcmp(err.reason, "linked") == 0) {
+		sid = json_string_value(json_object_get(sesame_caller_claims(caller), "sid"));
+		if (linkguard_conflict(req->srv->linkguard, sid, name, credential, monotonic_ms()) > LINKGUARD_ANSWERED)
+			reply_error(rep, 409, "AccountNameInUse", "%s", err.text);
+		else
+			reply_sesame_error(rep, &err);
+	} else if (rc == SESAME_REJECTED && strcmp(err.reason, "session") == 0) {
+		/* The caller's session ended after its token was checked. */
+		reply_token_error(rep, &err);
+	} else {
+		reply_sesame_error(rep, &err);
+	}
+	sesame_caller_free(caller);
+	return rc;
+}
+
+/*
  * POST /api/client/v2.0/app/{app}/auth/providers/{name}/login[?link=true]:
  * verify the credential, merge the identity into a user, open a session.
  * With link=true and the caller's access token, attach the identity to
- * the caller's user instead, and answer with fresh tokens.
+ * the caller's user instead (see login_link()).
  */
 static void login(struct request *req, struct reply *rep)
 {
 	const char *name = request_param(req, "name"), *link = request_query(req, "link"), *token;
 	json_t *credential = NULL, *session = NULL;
-	sesame_caller *caller = NULL;
 	const json_t *device;
 	char msg[256], device_id[25];
 	sesame_error err;
@@ -202,22 +236,22 @@ static void login(struct request *req, struct reply *rep)
 			return;
 		}
 		req->bearer = token;
-		if (!access_caller(req, rep, &caller)) {
-			json_decref(credential);
+		rc = login_link(req, rep, name, credential);
+		json_decref(credential);
+		if (rc < 0)
 			return;
-		}
-		rc = sesame_link(caller, sesame_caller_user_id(caller), name, credential, NULL, &err);
-		if (rc == SESAME_OK)
-			rc = sesame_session_create(caller, device_id, &session, &err);
-	} else {
-		if (provider_is_anonymous(req, name) && !request_anon_login_allowed(req, rep)) {
-			json_decref(credential);
-			return;
-		}
-		rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
+		count_login(req, name, login_outcome(rc));
+		if (rc == SESAME_REJECTED)
+			request_login_failed(req);
+		return;
 	}
+	/* Every anonymous login creates a user: those are throttled per address. */
+	if ((provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_ANONYMOUS) && !request_anon_login_allowed(req, rep)) {
+		json_decref(credential);
+		return;
+	}
+	rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
 	json_decref(credential);
-	sesame_caller_free(caller);
 	count_login(req, name, login_outcome(rc));
 	if (rc != SESAME_OK) {
 		if (rc == SESAME_REJECTED)
@@ -394,20 +428,6 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 
 /* ---- email/password ------------------------------------------------------------ */
 
-/* Whether instance `name` is of type `type`. */
-static bool provider_is(struct request *req, const char *name, const char *type)
-{
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	bool is = false;
-	size_t i;
-
-	json_array_foreach(list, i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			is = strcmp(json_string_value(json_object_get(p, "type")), type) == 0;
-	json_decref(list);
-	return is;
-}
-
 /*
  * POST /api/client/v2.0/app/{app}/auth/providers/{name}/ACTION for the
  * unauthenticated email/password operations; throttled per client address
@@ -422,8 +442,8 @@ static void userpass_action(struct request *req, struct reply *rep, const char *
 
 	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
 		return;
-	if (!provider_is(req, name, "local-userpass")) {
-		reply_error(rep, 404, "AuthProviderNotFound", "no local-userpass provider named \"%s\"", name);
+	if (!(provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_EMAIL_PASSWORD)) {
+		reply_error(rep, 404, "AuthProviderNotFound", "no email/password provider named \"%s\"", name);
 		return;
 	}
 	rc = sesame_provider_action_as(req->app->ctx, NULL, name, what, req->json, &out, &err);
@@ -474,21 +494,14 @@ static void userpass_reset_send(struct request *req, struct reply *rep)
 
 /* ---- API keys ---------------------------------------------------------------- */
 
-/* The name of the (first) api-key instance, malloc'd, or NULL after
- * answering 404. */
-static char *api_key_instance(struct request *req, struct reply *rep)
+/* The name of the (first by name) instance serving the API key routes,
+ * valid as long as the request's snapshot, or NULL after answering 404. */
+static const char *api_key_instance(struct request *req, struct reply *rep)
 {
-	json_t *list = sesame_providers_json(req->app->ctx), *p;
-	char *name = NULL;
-	size_t i;
+	const char *name = NULL;
 
-	json_array_foreach(list, i, p)
-		if (!name && strcmp(json_string_value(json_object_get(p, "type")), "api-key") == 0 &&
-		    json_is_true(json_object_get(p, "enabled")))
-			name = strdup(json_string_value(json_object_get(p, "name")));
-	json_decref(list);
-	if (!name)
-		reply_error(rep, 404, "AuthProviderNotFound", "no api-key provider is configured");
+	if (sesame_provider_find(req->app->ctx, SESAME_PROVIDER_CAP_API_KEYS, &name, NULL) != SESAME_OK)
+		reply_error(rep, 404, "AuthProviderNotFound", "no API key provider is configured");
 	return name;
 }
 
@@ -499,7 +512,7 @@ static char *api_key_instance(struct request *req, struct reply *rep)
 static void api_key_action(struct request *req, struct reply *rep, sesame_caller *caller, const char *what,
 			   json_t *args, unsigned status)
 {
-	char *name = api_key_instance(req, rep);
+	const char *name = api_key_instance(req, rep);
 	json_t *out = NULL;
 	sesame_error err;
 	int rc;
@@ -511,9 +524,14 @@ static void api_key_action(struct request *req, struct reply *rep, sesame_caller
 		return;
 	}
 	rc = sesame_provider_action_as(req->app->ctx, caller, name, what, args, &out, &err);
-	free(name);
 	json_decref(args);
-	if (rc != SESAME_OK)
+	/* The hosted service's codes for an unknown (or another user's) key and
+	 * a name it does not accept. */
+	if (rc == SESAME_NOT_FOUND && strcmp(err.reason, "key") == 0)
+		reply_error(rep, 404, "APIKeyNotFound", "API key not found");
+	else if (rc == SESAME_MALFORMED && strcmp(err.reason, "name") == 0)
+		reply_error(rep, 400, "InvalidParameter", "%s", err.text);
+	else if (rc != SESAME_OK)
 		reply_sesame_error(rep, &err);
 	else if (out)
 		reply_json(rep, status, out);
@@ -625,13 +643,75 @@ static void admin_users(struct request *req, struct reply *rep)
 	reply_json(rep, 200, users);
 }
 
+/* ---- sesame's own namespace -------------------------------------------------- */
+
+/*
+ * POST /api/sesame/v1/providers/{name}/actions/{action}: any action of any
+ * provider instance (built in or not), on behalf of the user of the bearer
+ * access token, or of the system user with the admin key.  The body (a
+ * JSON object) is the action's arguments; the plugin learns the caller
+ * from the core, never from the body.  Answers the action's JSON, {} when
+ * it has none.
+ */
+static void provider_action(struct request *req, struct reply *rep)
+{
+	const char *name = request_param(req, "name"), *action = request_param(req, "action");
+	sesame_caller *caller = NULL;
+	json_t *out = NULL;
+	sesame_error err;
+
+	if (req->as_admin) {
+		caller = sesame_caller_system(req->app->ctx);
+		if (!caller) {
+			reply_error(rep, 500, "InternalServerError", "internal server error");
+			return;
+		}
+	} else if (!access_caller(req, rep, &caller)) {
+		return;
+	}
+	if (sesame_provider_action_as(req->app->ctx, caller, name, action, req->json, &out, &err) != SESAME_OK)
+		reply_sesame_error(rep, &err);
+	else
+		reply_json(rep, 200, out ? out : json_object());
+	sesame_caller_free(caller);
+}
+
+/*
+ * POST /api/admin/v1/test/clock {"advance": SECONDS}: move sesamed's clocks
+ * forward, so tests prove expiry without waiting.  Test mode only: the
+ * route does not exist otherwise.  Answers {"offset": total seconds moved}.
+ */
+static void admin_test_clock(struct request *req, struct reply *rep)
+{
+	json_t *advance = json_object_get(req->json, "advance");
+	sesame_error err;
+	int64_t offset;
+
+	if (!req->app->set.test_mode) {
+		reply_error(rep, 404, "NotFound", "no route for %s %s", req->method, req->path);
+		return;
+	}
+	if (!json_is_integer(advance) || json_object_size(req->json) != 1) {
+		reply_error(rep, 400, "BadRequest", "expected {\"advance\": SECONDS} with an integer number of seconds");
+		return;
+	}
+	if (server_clock_advance(req->srv, req->app->ctx, json_integer_value(advance), &err) != SESAME_OK) {
+		reply_error(rep, 400, "BadRequest", "%s", err.text);
+		return;
+	}
+	pthread_mutex_lock(&req->srv->lock);
+	offset = req->srv->clock_offset;
+	pthread_mutex_unlock(&req->srv->lock);
+	reply_json(rep, 200, json_pack("{s:I}", "offset", (json_int_t)offset));
+}
+
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
     {"GET", "/metrics", metrics, AUTH_NONE, 0},
     {"GET", ADMIN "/providers", admin_providers, AUTH_ADMIN, 0},
-    {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY | ROUTE_EJSON},
     {"GET", CLIENT "/app/{app}/auth/providers/{name}/login", weblogin_start, AUTH_NONE, 0},
     {"GET", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/callback", weblogin_callback, AUTH_NONE, 0},
@@ -648,16 +728,20 @@ static const struct route table[] = {
     {"PUT", ADMIN "/users/{id}/logout", admin_user_logout, AUTH_ADMIN, 0},
     {"GET", ADMIN "/users/{id}/custom_data", admin_custom_data_get, AUTH_ADMIN, 0},
     {"PUT", ADMIN "/users/{id}/custom_data", admin_custom_data_put, AUTH_ADMIN, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/register", userpass_register, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE, ROUTE_JSON_BODY},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/register", userpass_register, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm", userpass_confirm, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/send", userpass_confirm_send, AUTH_NONE,
-     ROUTE_JSON_BODY},
+     ROUTE_JSON_BODY | ROUTE_EJSON},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/confirm/call", userpass_confirm_call, AUTH_NONE,
-     ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/call", userpass_reset_call, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE, ROUTE_JSON_BODY},
-    {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY},
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/call", userpass_reset_call, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset", userpass_reset, AUTH_NONE, ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/app/{app}/auth/providers/{name}/reset/send", userpass_reset_send, AUTH_NONE,
+     ROUTE_JSON_BODY | ROUTE_EJSON},
+    {"POST", CLIENT "/auth/api_keys", api_key_create, AUTH_REFRESH, ROUTE_JSON_BODY | ROUTE_EJSON},
     {"GET", CLIENT "/auth/api_keys", api_keys_list, AUTH_REFRESH, 0},
     {"GET", CLIENT "/auth/api_keys/{id}", api_key_get, AUTH_REFRESH, 0},
     {"DELETE", CLIENT "/auth/api_keys/{id}", api_key_delete, AUTH_REFRESH, 0},
@@ -665,6 +749,8 @@ static const struct route table[] = {
     {"PUT", CLIENT "/auth/api_keys/{id}/disable", api_key_disable, AUTH_REFRESH, 0},
     {"POST", ADMIN "/api_keys", admin_api_key_create, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
+    {"POST", ADMIN "/test/clock", admin_test_clock, AUTH_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/providers/{name}/actions/{action*}", provider_action, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

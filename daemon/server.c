@@ -46,12 +46,30 @@ double elapsed_seconds(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+/* The test clock's offset, in milliseconds (test mode only, see
+ * server_clock_advance()).  One per process: sesamed runs one server. */
+static _Atomic int64_t clock_offset_ms;
+
 int64_t monotonic_ms(void)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
+}
+
+int server_clock_advance(struct server *srv, sesame_ctx *ctx, int64_t seconds, sesame_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&srv->lock);
+	rc = sesame_clock_advance(ctx, seconds, err);
+	if (rc == SESAME_OK) {
+		atomic_fetch_add(&clock_offset_ms, seconds * 1000);
+		srv->clock_offset += seconds;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
 }
 
 /* ---- per-request state -------------------------------------------------- */
@@ -175,6 +193,16 @@ static bool auth_passes(struct request *req)
 			return false;
 		}
 		return true;
+	case AUTH_ACCESS_OR_ADMIN:
+		/* The admin key, when one is configured, acts as the system
+		 * user; any other bearer must be a user's access token. */
+		if (s->admin_enabled &&
+		    admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
+		    admin_key_matches(s, token, len)) {
+			req->as_admin = true;
+			return true;
+		}
+		return request_bearer(req, &req->reply, &req->bearer);
 	case AUTH_ACCESS:
 	case AUTH_REFRESH:
 		return request_bearer(req, &req->reply, &req->bearer);
@@ -293,7 +321,8 @@ static void request_run(struct request *req)
 		return;
 	}
 	if (route->flags & ROUTE_JSON_BODY) {
-		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0) {
+		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0 ||
+		    ((route->flags & ROUTE_EJSON) && ejson_decode(req->json, msg, sizeof(msg)) != 0)) {
 			reply_error(&req->reply, 400, "BadRequest", "%s", msg);
 			return;
 		}
@@ -553,6 +582,7 @@ static void server_free(struct server *srv)
 	throttle_free(srv->throttle);
 	weblogin_free(srv->weblogin);
 	throttle_free(srv->anon_throttle);
+	linkguard_free(srv->linkguard);
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
@@ -585,7 +615,8 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
 	srv->weblogin = weblogin_new();
 	srv->anon_throttle = throttle_new(s->daemon.throttle_slots, s->daemon.anon_logins_per_minute);
-	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle) {
+	srv->linkguard = linkguard_new(LINKGUARD_SLOTS, LINKGUARD_WINDOW);
+	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}
@@ -673,6 +704,15 @@ void server_reload(struct server *srv)
 		metrics_count_reload(srv->metrics, "failure");
 		return;
 	}
+	/* A moved test clock stays moved across reloads. */
+	pthread_mutex_lock(&srv->lock);
+	if (srv->clock_offset != 0) {
+		sesame_error err;
+
+		if (sesame_clock_advance(a->ctx, srv->clock_offset, &err) != SESAME_OK)
+			fprintf(stderr, "sesamed: warning: the test clock is back to real time: %s\n", err.text);
+	}
+	pthread_mutex_unlock(&srv->lock);
 	cur = slot_acquire(&srv->slot);
 	warn_restart_needed(&cur->set, &a->set);
 	app_unref(cur);

@@ -138,6 +138,7 @@ int settings_load(struct settings *s, const json_t *config, char *msg, size_t le
 	s->listen = dup_or_null(json_object_get(config, "listen"));
 	s->tls_cert = dup_or_null(json_object_get(config, "tls_cert"));
 	s->tls_key = dup_or_null(json_object_get(config, "tls_key"));
+	s->test_mode = json_is_true(json_object_get(config, "test_mode"));
 	if (!s->app_id || !s->listen || !public_url) {
 		snprintf(msg, len, "the configuration lacks app_id, listen or public_url");
 		goto fail;

@@ -4,7 +4,10 @@
  *   GET  .../auth/providers/{name}/login?redirect=URL&state=S
  *        -> 302 to the provider's authorization URL (built by the provider's
  *           "authorize_url" action, which also refuses a redirect outside
- *           its redirect_uris), with a server-side state and PKCE;
+ *           its redirect_uris), with a server-side state and PKCE; with
+ *           providerRedirectHeader=true (realm-web's linking, a fetch()
+ *           that must not follow the redirect) 200 with the URL in
+ *           X-Baas-Location instead;
  *   GET or POST (Apple's form_post) .../auth/providers/{name}/callback
  *        -> the code is logged in through the provider's {authCode}
  *           credential, and the browser goes to
@@ -99,10 +102,7 @@ void weblogin_free(struct weblogin *w)
 
 static time_t now_monotonic(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(monotonic_ms() / 1000);
 }
 
 /* base64url without padding of `len` bytes; out holds 4 * len / 3 + 4. */
@@ -231,20 +231,39 @@ static void redirect_to(struct reply *rep, const char *location)
 	reply_header(rep, "Cache-Control", "no-store");
 }
 
+/* The redirect as realm-web's linking asks for it: a 2xx it can read
+ * (its fetch() accepts only response.ok) naming the URL in a header. */
+static void redirect_in_header(struct reply *rep, const char *location)
+{
+	reply_empty(rep, 200);
+	reply_header(rep, "X-Baas-Location", location);
+	reply_header(rep, "Cache-Control", "no-store");
+}
+
 void weblogin_start(struct request *req, struct reply *rep)
 {
 	const char *name = request_param(req, "name"), *redirect = request_query(req, "redirect");
 	const char *cstate = request_query(req, "state"), *link = request_query(req, "link"), *token;
+	const char *in_header = request_query(req, "providerRedirectHeader");
 	struct pending p = {.used = true};
 	sesame_caller *caller = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char challenge[64], *callback = NULL;
 	json_t *args = NULL, *result = NULL;
 	sesame_error err;
+	unsigned caps;
 	int rc;
 
 	if (!request_app_known(req, rep))
 		return;
+	if (sesame_provider_capabilities(req->app->ctx, name, &caps, &err) != SESAME_OK) {
+		reply_sesame_error(rep, &err);
+		return;
+	}
+	if (!(caps & SESAME_PROVIDER_CAP_WEB_REDIRECT)) {
+		reply_error(rep, 400, "BadRequest", "provider \"%s\" has no web redirect flow", name);
+		return;
+	}
 	if (!text_ok(redirect, MAX_REDIRECT) || (cstate && !text_ok(cstate, MAX_CLIENT_STATE))) {
 		reply_error(rep, 400, "BadRequest",
 			    "\"redirect\" (a URL) is required; \"state\" is at most %d characters", MAX_CLIENT_STATE);
@@ -310,6 +329,8 @@ void weblogin_start(struct request *req, struct reply *rep)
 		} else if (!pending_put(req->srv->weblogin, &p)) {
 			reply_error(rep, 503, "ServiceUnavailable", "too many logins in progress; try again later");
 			pending_clear(&p);
+		} else if (in_header && strcmp(in_header, "true") == 0) {
+			redirect_in_header(rep, json_string_value(json_object_get(result, "url")));
 		} else {
 			redirect_to(rep, json_string_value(json_object_get(result, "url")));
 		}
@@ -377,9 +398,11 @@ static char *final_location(const struct pending *p, const char *app, const json
 	size_t n;
 
 	if (session) {
+		/* A link keeps the caller's session: no refresh token, an empty
+		 * field (realm-web splits on "$" and uses only the access token). */
+		const char *refresh = json_string_value(json_object_get(session, "refresh_token"));
 		const char *parts[] = {json_string_value(json_object_get(session, "access_token")),
-				       json_string_value(json_object_get(session, "refresh_token")),
-				       json_string_value(json_object_get(session, "user_id")),
+				       refresh ? refresh : "", json_string_value(json_object_get(session, "user_id")),
 				       json_string_value(json_object_get(session, "device_id"))};
 		size_t len = strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + strlen(parts[3]) + 4;
 		char *ua = malloc(len), *b64 = malloc(4 * (len / 3) + 8);
@@ -434,13 +457,13 @@ static int link_error(sesame_error *err, int status, const char *text)
 }
 
 /* The callback of a linking state: the linking user (from the state entry,
- * its token verified again) gets the code's identity and a new session. */
+ * its token verified again) gets the code's identity and a fresh access
+ * token of the session it linked from (no new session). */
 static void link_finish(struct request *req, struct reply *rep, const struct pending *p, const char *name,
 			const json_t *cred)
 {
 	sesame_caller *caller = NULL;
 	json_t *session = NULL;
-	char device_id[25];
 	sesame_error err;
 	int rc;
 
@@ -449,10 +472,8 @@ static void link_finish(struct request *req, struct reply *rep, const struct pen
 		rc = link_error(&err, SESAME_REJECTED, "the session changed users");
 	if (rc == SESAME_OK)
 		rc = sesame_link(caller, p->link_user, name, cred, NULL, &err);
-	if (rc == SESAME_OK && login_device_id(NULL, device_id) != 0)
-		rc = link_error(&err, SESAME_INTERNAL, "no device id");
 	if (rc == SESAME_OK)
-		rc = sesame_session_create(caller, device_id, &session, &err);
+		rc = sesame_session_access_token(caller, &session, &err);
 	sesame_caller_free(caller);
 	if (rc == SESAME_OK) {
 		finish(req, rep, p, session, NULL);
@@ -470,6 +491,8 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	bool post = strcmp(req->method, "POST") == 0;
 	char *state = callback_param(req, post, "state"), *code = callback_param(req, post, "code");
 	char *error = callback_param(req, post, "error"), *callback = NULL;
+	/* Apple's form_post carries the user's name, once, in "user". */
+	char *user = post ? callback_param(req, post, "user") : NULL;
 	struct pending p = {0};
 	json_t *cred = NULL, *session = NULL;
 	sesame_error err;
@@ -490,6 +513,10 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	cred = callback ? json_pack("{s:s, s:s}", "authCode", code, "redirect_uri", callback) : NULL;
 	if (cred && p.pkce)
 		json_object_set_new(cred, "code_verifier", json_string(p.verifier));
+	if (cred && user && json_object_set_new(cred, "user", json_string(user)) != 0) {
+		json_decref(cred);
+		cred = NULL;
+	}
 	if (!cred) {
 		reply_error(rep, 500, "InternalServerError", "out of memory");
 	} else if (p.link_user) {
@@ -509,4 +536,5 @@ out:
 	free(state);
 	free(code);
 	free(error);
+	free(user);
 }

@@ -112,6 +112,13 @@ expect "$tmp/check" '"secret": "********"' "config check masks an inline secret"
 ! grep -q -e alice-secret-from-a-file -e bob-inline-secret "$tmp/check" ||
 	fail "config check printed a secret: $(cat "$tmp/check")"
 
+# The plugin's own action, through the command line as the system user.
+run 0 "$tmp/users" action hello-demo users
+expect "$tmp/users" '"alice"' "sesame action hello-demo users"
+expect "$tmp/users" '"bob"' "sesame action hello-demo users"
+run 1 "$tmp/nope" action hello-demo frobnicate
+expect "$tmp/nope.err" 'frobnicate' "an unknown action"
+
 # A second instance with a bad configuration fails closed with the
 # plugin's message; the first keeps working.
 echo '{"type": "hello", "config": {"users": {}}}' >"$tmp/providers.d/hello-broken.json"

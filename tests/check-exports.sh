@@ -1,14 +1,15 @@
 #!/bin/sh
 # tests/check-exports.sh — the ABI guard: libsesame.so must export exactly the
-# symbols listed in tests/libsesame.exports, and every provider or store
-# plugin built in the tree exactly its one entry symbol (jansson's
-# check-exports).  Run by `make check` with the harness environment.
+# symbols listed in core/libsesame.map, each under the version node it is
+# listed in, and every provider or store plugin built in the tree exactly
+# its one entry symbol (jansson's check-exports).  Run by `make check` with
+# the harness environment.
 set -eu
 
 srcdir=${SESAME_TEST_SRCDIR:?run me through make check (SESAME_TEST_SRCDIR unset)}
 builddir=${SESAME_TEST_BUILDDIR:?run me through make check (SESAME_TEST_BUILDDIR unset)}
 NM=${NM:-nm}
-list="$srcdir/tests/libsesame.exports"
+map="$srcdir/core/libsesame.map"
 lib="$builddir/.libs/libsesame.so"
 
 if ! command -v "$NM" >/dev/null 2>&1; then
@@ -23,28 +24,46 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-exports.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# The dynamic symbols a file defines, one name a line, sorted, without
-# symbol versions and without the markers some linkers add on their own.
+# The dynamic symbols a file defines, one "name VERSION" a line (VERSION
+# "-" when unversioned), sorted, without the version nodes themselves and
+# the markers some linkers add on their own.
 exported() {
 	"$NM" -D --defined-only "$1" |
-		awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' |
-		grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start |
+		awk 'NF >= 3 && $2 != "A" {
+			n = $3; v = "-"
+			if (index(n, "@")) { v = n; sub(/^[^@]*@+/, "", v); sub(/@.*/, "", n) }
+			print n, v }' |
+		grep -v -E '^(_init|_fini|_edata|_end|__bss_start) ' |
 		LC_ALL=C sort -u
+}
+
+# The symbols of the version script, "name NODE", in the order written.
+listed() {
+	sed -e 's|/\*.*\*/||g' -e '/\/\*/,/\*\//d' "$map" |
+		awk '/^[A-Za-z_][A-Za-z0-9_.]* *\{/ { node = $1; global = 0; next }
+		     /^global:/ { global = 1; next }
+		     /^local:/ { global = 0; next }
+		     global && /^[ \t]*[A-Za-z_][A-Za-z0-9_]*;/ { s = $1; sub(/;$/, "", s); print s, node }'
 }
 
 status=0
 
-if ! LC_ALL=C sort -u -c "$list" 2>/dev/null; then
-	echo "check-exports: $list is not sorted and unique; regenerate it with LC_ALL=C sort -u" >&2
+listed >"$tmp/listed"
+if ! awk '{ print $1 }' "$tmp/listed" | LC_ALL=C sort -c 2>/dev/null; then
+	echo "check-exports: the symbols of each node of $map are not sorted (LC_ALL=C)" >&2
+	status=1
+fi
+if [ -n "$(awk '{ print $1 }' "$tmp/listed" | LC_ALL=C sort | uniq -d)" ]; then
+	echo "check-exports: a symbol is listed twice in $map" >&2
 	status=1
 fi
 
 exported "$lib" >"$tmp/actual"
-LC_ALL=C sort -u "$list" >"$tmp/expected"
+LC_ALL=C sort -u "$tmp/listed" >"$tmp/expected"
 if ! cmp -s "$tmp/expected" "$tmp/actual"; then
 	cat >&2 <<MSG
-check-exports: the symbols exported by libsesame.so differ from
-  $list
+check-exports: the symbols exported by libsesame.so (name and version node)
+differ from $map
 ('-' listed but not exported, '+' exported but not listed):
 MSG
 	diff -u "$tmp/expected" "$tmp/actual" | sed -n '3,$p' | grep '^[-+]' >&2 || true
@@ -52,9 +71,10 @@ MSG
 Changing what libsesame exports is an ABI decision, not a build detail:
   - a symbol exported by mistake: give it internal linkage or drop its
     sesame_ prefix (only sesame_* leaves the library);
-  - a new public function: add it to tests/libsesame.exports and bump
+  - a new public function: add it to core/libsesame.map, in the node of
+    the release that introduces it (a new node after a release), and bump
     SESAME_LT_VERSION in configure.ac (interfaces added: C+1:0:A+1);
-  - a removed or changed function: update the list and bump
+  - a removed or changed function: update the map and bump
     SESAME_LT_VERSION to C+1:0:0 (a new soname; applications must rebuild).
 MSG
 	status=1
@@ -62,7 +82,7 @@ fi
 
 # Plugins: exactly their entry descriptor, nothing else.
 check_plugin() { # FILE ENTRY
-	exported "$1" >"$tmp/plugin"
+	exported "$1" | awk '{ print $1 }' >"$tmp/plugin"
 	if [ "$(cat "$tmp/plugin")" != "$2" ]; then
 		echo "check-exports: $1 must export exactly '$2'; it exports:" >&2
 		sed 's/^/  /' "$tmp/plugin" >&2
@@ -83,6 +103,6 @@ for so in "$builddir"/plugins/stores/.libs/*.so; do
 done
 
 if [ "$status" -eq 0 ]; then
-	echo "check-exports: libsesame.so exports the $(wc -l <"$tmp/expected" | tr -d ' ') listed symbols; $plugins plugin(s) export only their entry"
+	echo "check-exports: libsesame.so exports the $(wc -l <"$tmp/expected" | tr -d ' ') listed symbols with their versions; $plugins plugin(s) export only their entry"
 fi
 exit "$status"

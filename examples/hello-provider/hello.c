@@ -9,10 +9,12 @@
  *                                   "name": "Alice"}}}}
  *
  * and vouches for the identity {"id": "alice", "data": {"name": "Alice"}}.
- * It is small on purpose: it shows the descriptor filled with designated
- * initializers, configuration validation with clear errors, the host
- * services (error, log, ct_equal, wipe) and an immutable state that makes
- * verify() reentrant.  Build it with the Makefile beside it; see
+ * Its one action, "users", lists the configured user names for the system
+ * user (`sesame action NAME users`).  It is small on purpose: it shows the
+ * descriptor filled with designated initializers, configuration validation
+ * with clear errors, the host services (error, log, ct_equal, wipe), an
+ * action with the caller the core vouches for, and an immutable state that
+ * makes verify() reentrant.  Build it with the Makefile beside it; see
  * sesame-provider(3).
  *
  * Copyright (c) 2026 the sesame developers. MIT licensed, see COPYING.
@@ -113,10 +115,10 @@ static int hello_init(const struct sesame_host *host, sesame_instance *self, con
 	 * on a later minor checks with SESAME_HAS_FIELD() before the call. */
 	if (!SESAME_HAS_FIELD(struct sesame_host, ct_equal, host->struct_size))
 		return SESAME_INTERNAL;
+	/* `config` is the drop-in's "config" object and nothing else (the
+	 * core applies "metadata_fields" itself): every other key is a typo. */
 	json_object_foreach((json_t *)config, key, v) {
-		/* The core adds the drop-in's "metadata_fields"; this provider
-		 * has no metadata to map, so it accepts and ignores them. */
-		if (strcmp(key, "users") != 0 && strcmp(key, "metadata_fields") != 0)
+		if (strcmp(key, "users") != 0)
 			return host->error(err, SESAME_CONFIG, "unknown-key",
 					   "unknown key \"%s\" in the hello configuration (expected \"users\")", key);
 	}
@@ -173,6 +175,34 @@ static int hello_verify(void *state, const json_t *credential, json_t **identity
 	return SESAME_OK;
 }
 
+/*
+ * "users": the configured user names, for the system user only.  The caller
+ * comes from the core (ABI 1.2), which never takes it from the arguments a
+ * client sends.
+ */
+static int hello_action(void *state, const struct sesame_action_caller *caller, const char *name, const json_t *args,
+			json_t **result, sesame_error *err)
+{
+	const struct hello *h = state;
+	json_t *names;
+	size_t i;
+
+	(void)args;
+	if (strcmp(name, "users") != 0)
+		return h->host->error(err, SESAME_NOT_FOUND, "action", "hello has no action \"%s\" (users)", name);
+	if (caller->kind != SESAME_CALLER_SYSTEM)
+		return h->host->error(err, SESAME_REJECTED, "forbidden", "only the system user may list the users");
+	names = json_array();
+	for (i = 0; names && i < h->n_users; i++)
+		if (json_array_append_new(names, json_string(h->users[i].username)) != 0) {
+			json_decref(names);
+			names = NULL;
+		}
+	if (!names || !(*result = json_pack("{s:o}", "users", names)))
+		return h->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	return SESAME_OK;
+}
+
 /* The one exported symbol.  Everything else is static, and the Makefile
  * builds with -fvisibility=hidden, so nothing else leaves the plugin. */
 __attribute__((visibility("default"))) const struct sesame_provider sesame_provider_entry = {
@@ -184,5 +214,8 @@ __attribute__((visibility("default"))) const struct sesame_provider sesame_provi
 	.init = hello_init,
 	.verify = hello_verify,
 	.fini = hello_fini,
-	/* .action and .user_deleted are optional and left NULL. */
+	/* Since ABI 1.2: the action with a typed caller. */
+	.action_as = hello_action,
+	/* Optional and left out: .action and .user_deleted (NULL), and
+	 * .capabilities (0: an ordinary, linkable provider; since ABI 1.2). */
 };

@@ -64,6 +64,48 @@ typedef enum sesame_status {
 	SESAME_USAGE = 8
 } sesame_status;
 
+/*
+ * Provider capabilities: what the core and the fronts (sesamed, the sesame
+ * command line) do differently for the identities of a provider.  A
+ * provider declares them in its descriptor (struct sesame_provider's
+ * `capabilities`, since provider ABI 1.2); applications read them with
+ * sesame_provider_capabilities() and sesame_provider_find().  Nothing in
+ * sesame decides by a provider's type name: a third-party provider gets any
+ * of these behaviours by declaring the flag.  Values are stable; new flags
+ * are only ever appended.
+ *
+ *   SESAME_PROVIDER_CAP_ANONYMOUS       every login creates a new user.  A
+ *       user all of whose identities come from such providers is anonymous:
+ *       it is deleted when its last session logs out, the provider actions
+ *       see it as {"anonymous": true}, sesamed throttles these logins per
+ *       client address, and its identities are never linked into another
+ *       user (the flag implies SESAME_PROVIDER_CAP_NO_LINK).
+ *   SESAME_PROVIDER_CAP_NO_LINK         identities of this provider are never
+ *       linked into an existing user (SESAME_REJECTED "link-type").
+ *   SESAME_PROVIDER_CAP_ONE_PER_USER    a user holds at most one identity of
+ *       this provider's type: linking a second one is SESAME_REJECTED
+ *       "link-type" (e.g. one email/password account per user).
+ *   SESAME_PROVIDER_CAP_EMAIL_PASSWORD  the provider serves the App Services
+ *       email/password client routes (register, confirm, confirm/send,
+ *       confirm/call, reset, reset/send, reset/call) through its actions of
+ *       those names.
+ *   SESAME_PROVIDER_CAP_API_KEYS        the provider serves the user API key
+ *       client routes (/auth/api_keys) through its actions "create", "list",
+ *       "get", "delete", "enable" and "disable"; the fronts use the first
+ *       such instance in order of name.
+ *   SESAME_PROVIDER_CAP_WEB_REDIRECT    the provider supports the web redirect
+ *       (OAuth) flow: an "authorize_url" action, and a credential
+ *       {"authCode", "redirect_uri", "code_verifier"} from the callback.
+ */
+#define SESAME_PROVIDER_CAP_ANONYMOUS 0x01u
+#define SESAME_PROVIDER_CAP_NO_LINK 0x02u
+#define SESAME_PROVIDER_CAP_ONE_PER_USER 0x04u
+#define SESAME_PROVIDER_CAP_EMAIL_PASSWORD 0x08u
+#define SESAME_PROVIDER_CAP_API_KEYS 0x10u
+#define SESAME_PROVIDER_CAP_WEB_REDIRECT 0x20u
+/* Every flag this version knows; the core ignores the others. */
+#define SESAME_PROVIDER_CAP_ALL 0x3fu
+
 /* Log levels, with syslog's values. */
 #define SESAME_LOG_ERR 3
 #define SESAME_LOG_WARNING 4

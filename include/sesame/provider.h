@@ -464,6 +464,30 @@ struct sesame_host {
 	void (*program_result_clear)(struct sesame_program_result *result);
 };
 
+/* Kinds of caller of an action (struct sesame_action_caller). */
+#define SESAME_CALLER_NONE 0   /* unauthenticated: e.g. registration, password reset */
+#define SESAME_CALLER_USER 1   /* a user, by a valid access or refresh token of a live session */
+#define SESAME_CALLER_SYSTEM 2 /* the system user: an operator, or the admin key */
+
+/*
+ * Since ABI 1.2.  Who asks for an action (action_as()), filled in by the
+ * core.  Read its fields only up to struct_size (later minors append).
+ *
+ *   kind       SESAME_CALLER_*.
+ *   user_id    the user's id (24 hex digits) for SESAME_CALLER_USER, else
+ *              NULL.
+ *   user_type  "normal" or "server" for SESAME_CALLER_USER, else NULL.
+ *   anonymous  1 when every identity of the user comes from an anonymous
+ *              provider (SESAME_PROVIDER_CAP_ANONYMOUS), else 0.
+ */
+struct sesame_action_caller {
+	uint32_t struct_size;
+	unsigned kind;
+	const char *user_id;
+	const char *user_type;
+	int anonymous;
+};
+
 /*
  * The provider descriptor, exported by the plugin as
  *
@@ -475,7 +499,9 @@ struct sesame_host {
  *   };
  *
  * Required (ABI 1.0): abi_version, struct_size, type, version, description,
- * init, verify, fini.  Optional, NULL allowed: action, user_deleted.
+ * init, verify, fini.  Optional, NULL allowed: action, user_deleted, and
+ * metadata_defaults and action_as (since ABI 1.2).  Optional, 0 allowed:
+ * capabilities (since ABI 1.2).
  */
 struct sesame_provider {
 	uint32_t abi_version;
@@ -492,9 +518,11 @@ struct sesame_provider {
 	/*
 	 * Create the state of one instance.  `host` and `self` stay valid until
 	 * fini(); `config` (borrowed) is the "config" object of the instance's
-	 * drop-in, with "@/path" secrets already replaced by the file contents.
-	 * Refuse unknown keys and bad values with SESAME_CONFIG, naming the key
-	 * in the message.  On SESAME_OK, `*state` is what later calls get.
+	 * drop-in, with "@/path" secrets already replaced by the file contents,
+	 * and nothing else: the drop-in's "metadata_fields" are the core's
+	 * (see metadata_defaults) and never appear in it.  Refuse unknown keys
+	 * and bad values with SESAME_CONFIG, naming the key in the message.
+	 * On SESAME_OK, `*state` is what later calls get.
 	 * Called once per instance, from one thread.
 	 */
 	int (*init)(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
@@ -506,12 +534,19 @@ struct sesame_provider {
 	 * reference to an object:
 	 *
 	 *   {"id": "<provider uid, 1..255 bytes, no NUL>",
-	 *    "data": {...metadata shown to clients, optional...},
+	 *    "data": {...every profile field the provider knows, optional...},
 	 *    "private": {...kept for the provider only, optional...}}
- *
- * On a later login of the same identity, "data" replaces the stored data;
- * "private" replaces the stored private data only when present and not
- * empty (a login without it keeps what an earlier one stored).
+	 *
+	 * Of "data" the core keeps the fields the drop-in's metadata_fields
+	 * name (dot paths into it), or else the provider's metadata_defaults,
+	 * and shows them to clients.  Use App Services' names where they exist
+	 * (name, first_name, last_name, email, picture, gender, birthday,
+	 * min_age, max_age); the core makes those strings.
+	 *
+	 * On a later login of the same identity, the kept data replaces the
+	 * stored data; "private" replaces the stored private data only when
+	 * present and not empty (a login without it keeps what an earlier one
+	 * stored).
 	 *
 	 * The core re-checks it.  Otherwise return SESAME_REJECTED,
 	 * SESAME_MALFORMED, SESAME_UNAVAILABLE or SESAME_INTERNAL and fill err.
@@ -527,6 +562,14 @@ struct sesame_provider {
 	 * "register", "confirm", "reset" for email/password) with `args`
 	 * (borrowed).  On SESAME_OK, `*result` may be set to a new reference to
 	 * a JSON value returned to the client, or left NULL.  Reentrant.
+	 *
+	 * `args` carries who asks as a "caller" member the core fills in (any
+	 * "caller" a client sent is removed first): absent for an
+	 * unauthenticated call, {"system": true} for the system user, or
+	 * {"user_id", "type", "anonymous"} for a user.  Since ABI 1.2 a plugin
+	 * should implement action_as() instead, which gets the caller as a
+	 * typed argument; the core calls action() only when action_as is NULL
+	 * or beyond the plugin's struct_size.
 	 */
 	int (*action)(void *state, const char *name, const json_t *args, json_t **result, sesame_error *err);
 
@@ -536,6 +579,52 @@ struct sesame_provider {
 	 * is logged and the deletion goes on.  Reentrant.
 	 */
 	int (*user_deleted)(void *state, const json_t *identity, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  The provider's capabilities, SESAME_PROVIDER_CAP_*
+	 * flags of <sesame/common.h> ORed together (0: none, an ordinary
+	 * provider whose identities may be linked into any user):
+	 *
+	 *   SESAME_PROVIDER_CAP_ANONYMOUS       each login is a new user, deleted
+	 *                                       at the logout of its last session
+	 *                                       (implies NO_LINK);
+	 *   SESAME_PROVIDER_CAP_NO_LINK         never linked into an existing user;
+	 *   SESAME_PROVIDER_CAP_ONE_PER_USER    at most one identity of this type
+	 *                                       per user;
+	 *   SESAME_PROVIDER_CAP_EMAIL_PASSWORD  serves the email/password client
+	 *                                       routes through its actions;
+	 *   SESAME_PROVIDER_CAP_API_KEYS        serves the user API key routes
+	 *                                       through its actions;
+	 *   SESAME_PROVIDER_CAP_WEB_REDIRECT    supports the web redirect flow
+	 *                                       ("authorize_url" and "authCode").
+	 *
+	 * The core reads it only when struct_size covers it: a plugin built
+	 * against an older header has no capabilities.  Unknown bits are
+	 * ignored.
+	 */
+	uint32_t capabilities;
+
+	/*
+	 * Since ABI 1.2 (the core checks it with SESAME_HAS_FIELD()).  The
+	 * names of the "data" members the core keeps when the drop-in
+	 * configures no "metadata_fields": a NULL-terminated list, e.g.
+	 * {"name", "email", NULL}; an empty list ({NULL}) keeps none.  NULL
+	 * (and every plugin built before ABI 1.2) keeps every member.
+	 * Document the set in the provider's man page.
+	 */
+	const char *const *metadata_defaults;
+
+	/*
+	 * Since ABI 1.2; optional, NULL allowed.  action() with the caller as
+	 * a typed argument: `caller` (never NULL, valid during the call) is
+	 * filled in by the core from what authenticated the request, never
+	 * from client JSON, and `args` (borrowed, an object) holds no "caller"
+	 * member.  When set, the core calls it for every action of the
+	 * instance and never calls action().  Same results as action().
+	 * Reentrant.
+	 */
+	int (*action_as)(void *state, const struct sesame_action_caller *caller, const char *name, const json_t *args,
+			 json_t **result, sesame_error *err);
 };
 
 /* The smallest struct_size the core accepts: everything up to fini. */

@@ -45,6 +45,14 @@ typedef struct sesame_ctx sesame_ctx;
  */
 typedef void (*sesame_log_fn)(void *data, int level, const char *message);
 
+/*
+ * The longest access token sesame issues, in bytes.  A front end accepting
+ * sesame's access tokens must accept bearer tokens of this length (sesamed
+ * does); custom data that would make a longer token is refused when it is
+ * set.  Since 0.1.
+ */
+#define SESAME_ACCESS_TOKEN_MAX 16384
+
 /* Flags for sesame_configure(). */
 #define SESAME_CONFIGURE_NO_DEFAULT_FILE 0x1u /* path NULL: a missing default main file is an error */
 
@@ -107,12 +115,38 @@ SESAME_API json_t *sesame_config_json(const sesame_ctx *ctx, unsigned flags);
 
 /*
  * The provider instances as a JSON array (a new reference), in lexical
- * order of name, each {"name", "type", "enabled", "state", "plugin",
- * "source", "version", "description", "error"}; "state" is "ready",
- * "disabled" or "failed" (then "error" says why).  NULL before
- * sesame_configure().  Since 0.1.
+ * order of name, each {"name", "type", "enabled", "state", "capabilities",
+ * "plugin", "source", "version", "description", "error"}; "state" is
+ * "ready", "disabled" or "failed" (then "error" says why); "capabilities"
+ * lists the names of the instance's SESAME_PROVIDER_CAP_* flags
+ * ("anonymous", "no-link", "one-per-user", "email-password", "api-keys",
+ * "web-redirect"; empty for a disabled instance or one whose plugin did not
+ * load).  NULL before sesame_configure().  Since 0.1.
  */
 SESAME_API json_t *sesame_providers_json(const sesame_ctx *ctx);
+
+/*
+ * The capabilities of provider instance `provider`: SESAME_PROVIDER_CAP_*
+ * flags (<sesame/common.h>) in `*caps`, as its plugin declares them (an
+ * anonymous provider's always include SESAME_PROVIDER_CAP_NO_LINK).  A
+ * cheap lookup (no allocation, no store access) for the fronts, which
+ * decide by capability, never by type name.  An instance whose plugin
+ * failed to initialise keeps its capabilities (its operations then answer
+ * SESAME_UNAVAILABLE); one whose plugin did not load has none.  Errors:
+ * SESAME_NOT_FOUND "provider" for an unknown or disabled instance (`*caps`
+ * 0), SESAME_USAGE.  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_provider_capabilities(sesame_ctx *ctx, const char *provider, unsigned *caps, sesame_error *err);
+
+/*
+ * The first enabled provider instance, in lexical order of name, that has
+ * every capability of `caps` (non-zero): e.g. the instance serving the
+ * user API key routes, SESAME_PROVIDER_CAP_API_KEYS.  `*provider` is its
+ * name, valid as long as the context.  Errors: SESAME_NOT_FOUND "provider"
+ * when none has them, SESAME_USAGE (`caps` 0, NULL arguments).
+ * Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char **provider, sesame_error *err);
 
 /*
  * Verify `credential` (borrowed) with the provider instance `provider` and
@@ -133,14 +167,16 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 
 /*
  * Run the provider-specific operation `name` of the provider instance
- * `provider` with `args` (borrowed): e.g. "authorize_url" of the social
- * providers, which builds the authorization URL of the web redirect flow
- * from {"redirect", "redirect_uri", "state", "code_challenge"} and refuses a
- * redirect outside its redirect_uris (SESAME_REJECTED, reason "redirect").
- * On SESAME_OK `*result` is a new reference (or NULL).  Errors: those of
- * sesame_verify_credential() for the instance; SESAME_NOT_FOUND (reason
- * "action") when the provider has no such operation.  Thread-safe.
- * Since 0.2.
+ * `provider` with `args` (a JSON object, borrowed) on behalf of nobody:
+ * e.g. "authorize_url" of the social providers, which builds the
+ * authorization URL of the web redirect flow from {"redirect",
+ * "redirect_uri", "state", "code_challenge"} and refuses a redirect outside
+ * its redirect_uris (SESAME_REJECTED, reason "redirect").  The same as
+ * sesame_provider_action_as() with a NULL caller: a "caller" member of
+ * `args` is removed before the plugin sees them, so no program can claim
+ * to be a user or the system user inside JSON.  On SESAME_OK `*result` is
+ * a new reference (or NULL).  Errors: those of sesame_provider_action_as().
+ * Thread-safe.  Since 0.1.
  */
 SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
 				      json_t **result, sesame_error *err);
@@ -167,18 +203,26 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 /*
  * A new access token for the session of `refresh_token`: on SESAME_OK
  * `*result` is a new reference to {"access_token"}.  The access token
- * carries the user's current custom data.  Errors: SESAME_REJECTED with
- * reason "malformed", "sig", "claim" (expired), "typ" (not a refresh
- * token), "session" (logged out, revoked, or its user deleted) or
- * "disabled".  Since 0.1.
+ * carries the user's current custom data.  A refresh token is checked
+ * against the store (the SHA-256 of its secret, its session and user),
+ * never against a signing key, so key rotation ends no session.  Errors:
+ * SESAME_MALFORMED "malformed" (not a compact JWS); SESAME_REJECTED with
+ * reason "alg", "typ" (not a refresh token), "session" or "disabled".  A
+ * refresh token whose session no longer exists (logged out, revoked, its
+ * user disabled or deleted, a password reset, or expired) is
+ * SESAME_REJECTED "session" with the text "failed to find refresh token",
+ * the App Services wording that SDKs look for.  Since 0.1.
  */
 SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
 				      sesame_error *err);
 
 /*
- * End the session of `refresh_token`.  An anonymous user (one whose only
- * identities are anon-user ones) is deleted with its last session.
- * Errors as sesame_session_refresh().  Since 0.1.
+ * End the session of `refresh_token`.  An anonymous user (one all of whose
+ * identities come from providers with SESAME_PROVIDER_CAP_ANONYMOUS; an
+ * identity of an instance no longer configured does not count as
+ * anonymous) is deleted with its last session.  Errors as
+ * sesame_session_refresh(): a session that has already ended is
+ * SESAME_REJECTED "session" "failed to find refresh token".  Since 0.1.
  */
 SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token, sesame_error *err);
 
@@ -207,10 +251,14 @@ SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
 
 /*
  * Make a new signing key; the old one is retired and keeps verifying the
- * tokens it signed until they expire.  Running daemons pick the new key
- * up when they reload.  On SESAME_OK `*result` is a new reference to
- * {"kid": NEW_KID}.  Not thread-safe: no other call may run on `ctx`
- * meanwhile.  Since 0.1.
+ * access tokens it signed until they expire (then it is pruned).  No
+ * session ends: refresh tokens do not depend on a signing key.  This
+ * context signs with the new key at once; other processes using the same
+ * key files (a running sesamed) notice the change within seconds, or at
+ * once when they meet a token with the new kid, and need no reload.  On
+ * SESAME_OK `*result` is a new reference to {"kid": NEW_KID}.  Other calls
+ * may run meanwhile, but not a second rotation of the same key files.
+ * Since 0.1.
  */
 SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);
 
@@ -221,6 +269,16 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
  * Since 0.1.
  */
 SESAME_API int sesame_active_sessions(sesame_ctx *ctx, uint64_t *count, sesame_error *err);
+
+/*
+ * Move the context's clock `seconds` forward (or back, when negative), for
+ * tests: every expiry sesame checks (access and refresh tokens, sessions,
+ * one-time tokens, provider key/value entries) and every timestamp it
+ * writes follow the moved clock, so a test proves an expiry by moving time
+ * instead of sleeping.  Refused with SESAME_USAGE (reason "test-mode")
+ * unless the configuration has "test_mode": true.  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_clock_advance(sesame_ctx *ctx, int64_t seconds, sesame_error *err);
 
 /* ---- callers: who asks for an account operation ------------------------ */
 
@@ -269,22 +327,43 @@ SESAME_API const json_t *sesame_caller_claims(const sesame_caller *caller);
 /*
  * Open a new session for the caller's own user (not the system user),
  * on device `device_id` (NULL: the caller's device).  `*session` as in
- * sesame_login().  Used after linking, which App Services answers with
- * fresh tokens.  Since 0.1.
+ * sesame_login().  Since 0.1.
  */
 SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session,
 				     sesame_error *err);
 
 /*
+ * A fresh access token for the session the caller's own token belongs to
+ * (its "sid"), carrying the user's current data and custom data; no
+ * session is opened.  This is what a link answers: App Services clients
+ * replace their access token with it and keep their refresh token.  On
+ * SESAME_OK `*result` is a new reference to {"access_token", "user_id",
+ * "device_id"} (the session's device).  Errors: SESAME_USAGE for the system
+ * user; SESAME_REJECTED "session" when the session has ended or expired,
+ * "disabled" for a disabled user; SESAME_UNAVAILABLE.  Thread-safe.
+ * Since 0.1.
+ */
+SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **result, sesame_error *err);
+
+/*
  * Verify `credential` with `provider` and attach the identity to user
- * `user_id`.  On SESAME_OK `*user` (NULL allowed) is a new reference to the
- * user as sesame_user_get() shows it.  Errors: those of
- * sesame_verify_credential(); SESAME_CONFLICT "linked" ("a user already
+ * `user_id` (the App Services linking rules).  Linking an identity the user
+ * already holds refreshes its data.  On SESAME_OK `*user` (NULL allowed) is
+ * a new reference to the user as sesame_user_get() shows it.  Errors: those
+ * of sesame_verify_credential(); SESAME_CONFLICT "linked" ("a user already
  * exists with the specified provider") when another user holds the
- * identity; SESAME_REJECTED "link-type" for an anon-user or local-userpass
- * identity, which is never linked into an existing user; SESAME_REJECTED
+ * identity; SESAME_REJECTED "link-type" when the provider's capabilities
+ * forbid it: an identity of a SESAME_PROVIDER_CAP_ANONYMOUS provider
+ * ("linking an anonymous identity is not allowed") or of a
+ * SESAME_PROVIDER_CAP_NO_LINK one ("linking a TYPE identity is not
+ * allowed"), or a second identity of a SESAME_PROVIDER_CAP_ONE_PER_USER
+ * type ("linking a TYPE identity is not allowed when one is already
+ * linked", e.g. a second email/password account); SESAME_REJECTED
  * "forbidden" when a user caller names another user; SESAME_NOT_FOUND
- * "user".  Nothing is written on error.  Since 0.1.
+ * "user".  Nothing is written on error.  An anonymous user that links an
+ * identity of a provider without SESAME_PROVIDER_CAP_ANONYMOUS (e.g. an
+ * email/password one: "try anonymously, then sign up") is no longer
+ * anonymous.  Since 0.1.
  */
 SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
 			   const json_t *credential, json_t **user, sesame_error *err);
@@ -356,8 +435,10 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 /*
  * The user's custom data (a new reference to an object, {} when unset), or
  * replace it with `data` (borrowed): a JSON object of at most 16 KiB of
- * compact JSON (SESAME_MALFORMED "size" or "type").  Access tokens carry it
- * as "user_data" from the next refresh on.  Since 0.1.
+ * compact JSON, and small enough that an access token carrying it stays
+ * within SESAME_ACCESS_TOKEN_MAX (about 11 KiB of custom data with short
+ * app ids and URLs) (SESAME_MALFORMED "size" or "type").  Access tokens
+ * carry it as "user_data" from the next refresh on.  Since 0.1.
  */
 SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *user_id, json_t **data,
 					   sesame_error *err);

@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -178,6 +181,41 @@ static void test_config_check_failed_plugin(void **state)
 	free(err);
 }
 
+/* The listing shows each instance's capabilities, and `sesame apikeys`
+ * picks its provider by capability, not by type name. */
+static void test_providers_capabilities(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+	json_t *list, *caps;
+
+	drop(e, "guest", "{\"type\": \"anon-user\"}");
+	assert_int_equal(sesame(e->main, "apikeys delete some-key", &out, &err), 1);
+	assert_non_null(strstr(err, "no API key provider is configured"));
+	free(out);
+	free(err);
+	drop(e, "keys", "{\"type\": \"fixture-caps\"}");
+	assert_int_equal(sesame(e->main, "providers list", &out, &err), 0);
+	list = json_loads(out, 0, NULL);
+	assert_non_null(list);
+	caps = json_object_get(json_array_get(list, 0), "capabilities");
+	assert_int_equal(json_array_size(caps), 2);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "anonymous");
+	assert_string_equal(json_string_value(json_array_get(caps, 1)), "no-link");
+	caps = json_object_get(json_array_get(list, 1), "capabilities");
+	assert_int_equal(json_array_size(caps), 2);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "one-per-user");
+	assert_string_equal(json_string_value(json_array_get(caps, 1)), "api-keys");
+	json_decref(list);
+	free(out);
+	free(err);
+	/* The fixture serving "api-keys" has no actions: its refusal, not "none configured". */
+	assert_int_equal(sesame(e->main, "apikeys delete some-key", &out, &err), 1);
+	assert_non_null(strstr(err, "provider \"keys\" has no action"));
+	free(out);
+	free(err);
+}
+
 static void test_providers_list(void **state)
 {
 	struct env *e = *state;
@@ -215,6 +253,50 @@ static void test_providers_list(void **state)
 	free(err);
 }
 
+/* Every built-in provider type starts with metadata_fields in its drop-in:
+ * the key is the core's, never handed to the plugin's configuration. */
+static void test_providers_list_metadata_fields_every_type(void **state)
+{
+	static const char *const types[][2] = {
+	    {"anon-user", "{}"},
+	    {"api-key", "{}"},
+	    {"local-userpass", "{\"auto_confirm\": true}"},
+	    {"custom-function", "{\"command\": [\"/bin/true\"]}"},
+	    {"custom-token",
+	     "{\"signing_keys\": [{\"alg\": \"HS256\", \"key\": \"0123456789abcdef0123456789abcdef\"}]}"},
+	    {"oauth2-google", "{\"client_id\": \"web-client\"}"},
+	    {"oauth2-facebook", "{\"client_id\": \"1234\", \"client_secret\": \"fb-secret-0123456789\"}"},
+	    {"oauth2-apple", "{\"client_id\": \"com.example.app\"}"},
+	};
+	struct env *e = *state;
+	char text[1024], *out, *err;
+	json_t *list, *p;
+	size_t i;
+
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_PLUGINS"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(e->main);
+	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"type\": \"%s\", \"config\": %s, \"metadata_fields\": [{\"name\": \"profile.name\","
+			 " \"field_name\": \"name\", \"required\": true}, {\"name\": \"email\"}]}",
+			 types[i][0], types[i][1]);
+		drop(e, types[i][0], text);
+	}
+	if (sesame(e->main, "providers list", &out, &err) != 0)
+		fail_msg("providers list: %s%s", out, err);
+	list = json_loads(out, 0, NULL);
+	assert_int_equal(json_array_size(list), 8);
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "state")), "ready") != 0)
+			fail_msg("%s: %s", json_string_value(json_object_get(p, "type")),
+				 json_string_value(json_object_get(p, "error")));
+	json_decref(list);
+	free(out);
+	free(err);
+}
 
 /* The value of `key` in the JSON object printed on stdout. */
 static char *out_member(const char *out, const char *key)
@@ -239,6 +321,88 @@ static void with_store(struct env *e)
 		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	free(e->main);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+}
+
+/*
+ * Run by root, sesame acts as the owner of the state directory: the files
+ * it makes there (a rotated signing key, the database) belong to the
+ * daemon's user, not to root, so the daemon can still read them.
+ */
+static void test_root_acts_as_state_owner(void **state)
+{
+	struct env *e = *state;
+	const struct passwd *nobody = getpwnam("nobody");
+	char text[4096], *sdir, *main_file, *key, *db, *out, *err;
+	struct stat st;
+
+	if (geteuid() != 0 || !nobody) {
+		skip();
+		return;
+	}
+	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	sdir = tu_path(e->dir, "state");
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	assert_int_equal(chown(sdir, nobody->pw_uid, nobody->pw_gid), 0);
+	/* nobody must reach the state directory through the test's own. */
+	assert_int_equal(chmod(e->dir, 0755), 0);
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, sdir);
+	main_file = tu_write(e->dir, "owned.json", text, 0644);
+	assert_int_equal(sesame(main_file, "keys rotate", &out, &err), 0);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(main_file, "login fix '{\"user\": \"root-run\"}'", &out, &err), 0);
+	free(out);
+	free(err);
+	key = tu_path(sdir, "signing-key.pem");
+	db = tu_path(sdir, "sesame.db");
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_uid, nobody->pw_uid);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(db, &st), 0);
+	assert_int_equal(st.st_uid, nobody->pw_uid);
+	free(key);
+	free(db);
+	free(sdir);
+	free(main_file);
+}
+
+/* sesame action: any instance's action, as the system user, whatever
+ * caller the arguments claim. */
+static void test_action_command(void **state)
+{
+	struct env *e = *state;
+	char *out, *err;
+	json_t *v;
+
+	with_store(e);
+	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	assert_int_equal(sesame(e->main, "action fix echo '{\"x\": 1, \"caller\": {\"user_id\": \"0123456789abcdef01234567\"}}'",
+				&out, &err),
+			 0);
+	v = json_loads(out, 0, NULL);
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "caller"), "kind")), "system");
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "args"), "x")), 1);
+	json_decref(v);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix frobnicate", &out, &err), 1);
+	assert_non_null(strstr(err, "frobnicate"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action nosuch echo", &out, &err), 1);
+	assert_non_null(strstr(err, "nosuch"));
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix echo '[1]'", &out, &err), 2);
+	free(out);
+	free(err);
+	assert_int_equal(sesame(e->main, "action fix", &out, &err), 2);
+	free(out);
+	free(err);
 }
 
 static void test_login_and_user_commands(void **state)
@@ -417,7 +581,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_check_no_provider, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_check_failed_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_providers_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_providers_capabilities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_providers_list_metadata_fields_every_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_user_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_acts_as_state_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_token_login, setup, teardown),
 	};
 

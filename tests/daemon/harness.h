@@ -401,4 +401,24 @@ static void assert_error(const struct http *r, long status, const char *code, co
 	json_decref(v);
 }
 
+/*
+ * Move the daemon's clocks `seconds` forward through the test-clock route
+ * (test mode and the admin key ADMIN_KEY must be configured): expiry is
+ * tested by moving time, never by sleeping.
+ */
+static void clock_advance(const struct daemon *d, long seconds)
+{
+	char body[64];
+	struct http r = {0};
+
+	snprintf(body, sizeof(body), "{\"advance\": %ld}", seconds);
+	http(d,
+	     &(struct req){"POST", "/api/admin/v1/test/clock",
+			   {JSON_TYPE_HEADER, "Authorization: Bearer " ADMIN_KEY}, body, false, NULL},
+	     &r);
+	if (r.status != 200)
+		fail_msg("moving the clock: HTTP %ld %s", r.status, r.body ? r.body : "");
+	http_free(&r);
+}
+
 #endif /* SESAME_DAEMON_HARNESS_H */

@@ -95,11 +95,15 @@ static void test_actual_response_headers(void **state)
 	cors_apply(&c, "https://app.example.com", &rep);
 	assert_string_equal(reply_header_value(&rep, "Access-Control-Allow-Origin"), "https://app.example.com");
 	assert_string_equal(reply_header_value(&rep, "Vary"), "Origin");
+	/* realm-web's linking fetch (credentials: "include") reads X-Baas-Location. */
+	assert_string_equal(reply_header_value(&rep, "Access-Control-Allow-Credentials"), "true");
+	assert_non_null(strstr(reply_header_value(&rep, "Access-Control-Expose-Headers"), "X-Baas-Location"));
 	reply_clear(&rep);
 
 	cors_apply(&c, "https://evil.net", &rep);
 	assert_null(reply_header_value(&rep, "Access-Control-Allow-Origin"));
 	assert_null(reply_header_value(&rep, "Access-Control-Expose-Headers"));
+	assert_null(reply_header_value(&rep, "Access-Control-Allow-Credentials"));
 	assert_string_equal(reply_header_value(&rep, "Vary"), "Origin");
 	reply_clear(&rep);
 
@@ -131,6 +135,7 @@ static void test_preflight(void **state)
 	assert_non_null(strstr(reply_header_value(&rep, "Access-Control-Allow-Headers"), "Content-Type"));
 	assert_non_null(reply_header_value(&rep, "Access-Control-Max-Age"));
 	assert_string_equal(reply_header_value(&rep, "Allow"), "GET, POST, OPTIONS");
+	assert_string_equal(reply_header_value(&rep, "Access-Control-Allow-Credentials"), "true");
 	reply_clear(&rep);
 
 	/* Refused: another origin, a method the path lacks, no method asked. */

@@ -28,6 +28,7 @@ static const struct route table[] = {
     {"DELETE", "/auth/session", h_b, AUTH_REFRESH, 0},
     {"GET", "/keys/special", h_b, AUTH_NONE, 0},
     {"GET", "/keys/{id}", h_a, AUTH_NONE, 0},
+    {"POST", "/providers/{name}/actions/{action*}", h_b, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
 };
 
 static enum route_result match(const char *method, const char *path, struct route_match *m)
@@ -50,6 +51,25 @@ static void test_literal_and_params(void **state)
 	assert_int_equal(m.n_params, 2);
 	assert_string_equal(route_param(&m, "app"), "x");
 	assert_string_equal(route_param(&m, "name"), "anon-user");
+}
+
+/* A last {param*} takes the rest of the path: non-empty segments. */
+static void test_tail_param(void **state)
+{
+	struct route_match m;
+	char long_path[600];
+
+	assert_int_equal(match("POST", "/providers/mail/actions/confirm/send", &m), ROUTE_FOUND);
+	assert_string_equal(route_param(&m, "name"), "mail");
+	assert_string_equal(route_param(&m, "action"), "confirm/send");
+	assert_int_equal(match("POST", "/providers/mail/actions/reset", &m), ROUTE_FOUND);
+	assert_string_equal(route_param(&m, "action"), "reset");
+	assert_int_equal(match("POST", "/providers/mail/actions/", &m), ROUTE_NOT_FOUND);
+	assert_int_equal(match("POST", "/providers/mail/actions", &m), ROUTE_NOT_FOUND);
+	assert_int_equal(match("POST", "/providers/mail/actions/a//b", &m), ROUTE_NOT_FOUND);
+	assert_int_equal(match("POST", "/providers/mail/actions/a/", &m), ROUTE_NOT_FOUND);
+	snprintf(long_path, sizeof(long_path), "/providers/mail/actions/%0300d", 0);
+	assert_int_equal(match("POST", long_path, &m), ROUTE_NOT_FOUND);
 }
 
 static void test_not_found(void **state)
@@ -159,7 +179,8 @@ static void test_served_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_literal_and_params),	   cmocka_unit_test(test_not_found),
+	    cmocka_unit_test(test_literal_and_params),
+	    cmocka_unit_test(test_tail_param),	   cmocka_unit_test(test_not_found),
 	    cmocka_unit_test(test_bad_method_lists_allow), cmocka_unit_test(test_method_picks_row),
 	    cmocka_unit_test(test_first_row_wins),	   cmocka_unit_test(test_param_length_bound),
 	    cmocka_unit_test(test_served_table),

@@ -739,10 +739,11 @@ static json_t *client_login(const struct daemon *d, const char *path, const char
 static void bearer_call(const struct daemon *d, const char *method, const char *path, const char *token,
 			struct http *r)
 {
-	char auth[4096];
+	char auth[32 * 1024];
 	struct req q = {method, path, {auth, NULL}, NULL, false, NULL};
 
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= sizeof(auth))
+		fail_msg("a bearer token of %zu bytes does not fit the test's buffer", strlen(token));
 	http(d, &q, r);
 }
 
@@ -849,6 +850,57 @@ static void test_same_identity_same_user(void **state)
 	json_decref(a);
 }
 
+/* realm-web sends the device id back as canonical EJSON {"$oid": ...}:
+ * kept like the plain form, in the answer and the access token. */
+static void test_device_id_ejson(void **state)
+{
+	struct http r;
+	json_t *s, *p;
+
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"65f0c0ffee0123456789abcd\"}, \"platform\": \"Chrome\"}}}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	p = jwt_payload(str(s, "access_token"));
+	assert_string_equal(str(p, "baas_device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(p);
+	json_decref(s);
+	/* Upper-case hex is the same ObjectId. */
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"65F0C0FFEE0123456789ABCD\"}}}}",
+			 NULL, &r);
+	assert_non_null(s);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(s);
+	/* The all-zero id means none: a new one. */
+	s = client_login(*state, LOGIN("alpha"),
+			 "{\"user\": \"dev\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+			 "\"000000000000000000000000\"}}}}",
+			 NULL, &r);
+	assert_non_null(s);
+	http_free(&r);
+	assert_int_equal(strlen(str(s, "device_id")), 24);
+	assert_string_not_equal(str(s, "device_id"), "000000000000000000000000");
+	json_decref(s);
+	/* A malformed wrapper is refused, naming the member; nobody logs in. */
+	assert_null(client_login(*state, LOGIN("alpha"),
+				 "{\"user\": \"dev2\", \"options\": {\"device\": {\"deviceId\": {\"$oid\": "
+				 "\"65f0c0ffee\"}}}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "options.device.deviceId");
+	http_free(&r);
+	assert_null(client_login(*state, LOGIN("alpha"), "{\"user\": \"dev2\", \"n\": {\"$numberDouble\": \"NaN\"}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "\"n\": $numberDouble \"NaN\"");
+	http_free(&r);
+}
+
 static void test_wrong_bearer_kinds(void **state)
 {
 	struct http r;
@@ -934,8 +986,18 @@ static void test_link_and_self_delete(void **state)
 	http_free(&r);
 	/* An anonymous identity is never linked into an existing user. */
 	assert_null(client_login(*state, LOGIN("anon-user") "?link=true", "{}", str(s, "access_token"), &r));
-	assert_error(&r, 400, "BadRequest", "anon");
+	assert_error(&r, 400, "BadRequest", "linking an anonymous identity is not allowed");
 	http_free(&r);
+	/* The web redirect flow is for providers that declare it. */
+	{
+		struct req q = {"GET", LOGIN("anon-user") "?redirect=https%3A%2F%2Fapp.example.test%2F&state=s",
+				{NULL}, NULL, false, NULL};
+
+		http(*state, &q, &r);
+		assert_error(&r, 400, "BadRequest", "provider \"anon-user\" has no web redirect flow");
+		assert_no_header(&r, "Location");
+		http_free(&r);
+	}
 
 	bearer_call(*state, "DELETE", "/api/client/v2.0/auth/delete", str(l, "access_token"), &r);
 	assert_int_equal(r.status, 204);
@@ -950,6 +1012,111 @@ static void test_link_and_self_delete(void **state)
 	json_decref(p);
 	json_decref(l);
 	json_decref(o);
+	json_decref(s);
+}
+
+/*
+ * Custom data and the bearer limit agree: the largest custom data the
+ * admin API accepts still gives access tokens sesamed accepts, and a
+ * little more is refused with a clear 400 rather than locking the user out.
+ */
+static void test_custom_data_fits_tokens(void **state)
+{
+	struct daemon *d = daemon_new("bigdata", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct http r;
+	json_t *s, *a;
+	char path[256], *body = malloc(20000);
+	struct req q = {"PUT", path, {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER, NULL}, body, false, NULL};
+	size_t n, accepted = 0;
+
+	daemon_start(d);
+	s = client_login(d, LOGIN("alpha"), "{\"user\": \"bigdata\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(s);
+	assert_non_null(body);
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/custom_data", str(s, "user_id"));
+	/* From 16 KiB down, 256 bytes at a time: refused until it fits. */
+	for (n = 16 * 1024; n > 0 && !accepted; n -= 256) {
+		snprintf(body, 20000, "{\"blob\": \"%0*d\"}", (int)n, 0);
+		http(d, &q, &r);
+		if (r.status == 200)
+			accepted = n;
+		else
+			assert_error(&r, 400, "BadRequest", "access tokens longer than the 16384 bytes allowed");
+		http_free(&r);
+	}
+	assert_true(accepted > 8 * 1024);
+	assert_true(accepted < 16 * 1024);
+	/* Every token now carries it, and every call with it works. */
+	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
+	assert_int_equal(r.status, 201);
+	a = json_body(&r);
+	http_free(&r);
+	assert_true(strlen(str(a, "access_token")) > accepted);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(a, "access_token"), &r);
+	if (r.status != 200)
+		fail_msg("profile with a %zu-byte token: %ld %s", strlen(str(a, "access_token")), r.status, r.body);
+	http_free(&r);
+	json_decref(a);
+	json_decref(s);
+	free(body);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
+/* Any provider's action over HTTP: the caller is the access token's user
+ * or, with the admin key, the system user; never what the body claims. */
+static void test_provider_actions(void **state)
+{
+	const char *forged = "{\"x\": 1, \"caller\": {\"system\": true}}";
+	struct http r;
+	json_t *s = client_login(*state, LOGIN("alpha"), "{\"user\": \"actor\"}", NULL, &r), *v;
+	char auth[4096];
+	struct req q = {"POST", "/api/sesame/v1/providers/alpha/actions/echo", {AUTH_ADMIN_HEADER, JSON_TYPE_HEADER},
+			forged, false, NULL};
+
+	http_free(&r);
+	assert_non_null(s);
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(json_object_get(v, "caller"), "kind"), "system");
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	json_decref(v);
+	/* A user's access token: that user. */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", str(s, "access_token"));
+	q.headers[0] = auth;
+	http(*state, &q, &r);
+	assert_int_equal(r.status, 200);
+	v = json_body(&r);
+	http_free(&r);
+	assert_string_equal(str(json_object_get(v, "caller"), "kind"), "user");
+	assert_string_equal(str(json_object_get(v, "caller"), "user_id"), str(s, "user_id"));
+	assert_null(json_object_get(json_object_get(v, "args"), "caller"));
+	json_decref(v);
+	/* A refresh token, no token: 401. */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", str(s, "refresh_token"));
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	q.headers[0] = JSON_TYPE_HEADER;
+	q.headers[1] = NULL;
+	http(*state, &q, &r);
+	assert_error(&r, 401, "InvalidSession", "");
+	http_free(&r);
+	/* Action names may have several segments; unknown ones are refused by
+	 * the plugin, unknown instances by the core. */
+	q.headers[0] = AUTH_ADMIN_HEADER;
+	q.headers[1] = JSON_TYPE_HEADER;
+	q.path = "/api/sesame/v1/providers/alpha/actions/confirm/send";
+	http(*state, &q, &r);
+	assert_error(&r, 400, "BadRequest", "confirm/send");
+	http_free(&r);
+	q.path = "/api/sesame/v1/providers/nosuch/actions/echo";
+	http(*state, &q, &r);
+	assert_error(&r, 404, "AuthProviderNotFound", "nosuch");
+	http_free(&r);
 	json_decref(s);
 }
 
@@ -1120,11 +1287,12 @@ static void test_failed_logins_throttled(void **state)
 	daemon_free(d);
 }
 
-/* Short lifetimes (allowed in test mode): an expired access token is an
- * InvalidSession that a refresh cures; an expired session is not. */
+/* Expiry by the test clock: an expired access token is an InvalidSession
+ * that a refresh cures; an expired session is not. */
 static void test_expired_tokens(void **state)
 {
-	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"sessions\": {\"access_ttl\": 1, \"refresh_ttl\": 8}");
+	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"admin_key\": \"" ADMIN_KEY "\", "
+						"\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	struct http r;
 	json_t *s, *a;
 
@@ -1132,8 +1300,12 @@ static void test_expired_tokens(void **state)
 	s = client_login(d, LOGIN("alpha"), "{\"user\": \"short\"}", NULL, &r);
 	http_free(&r);
 	assert_non_null(s);
-	/* 1 s of lifetime + 5 s of leeway are over after 7 s. */
-	sleep_ms(7000);
+	/* Within the lifetime plus the 5 s of leeway own tokens get, it works. */
+	clock_advance(d, 600);
+	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	clock_advance(d, 6);
 	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(s, "access_token"), &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
@@ -1144,13 +1316,31 @@ static void test_expired_tokens(void **state)
 	bearer_call(d, "GET", "/api/client/v2.0/auth/profile", str(a, "access_token"), &r);
 	assert_int_equal(r.status, 200);
 	http_free(&r);
-	/* 8 s of session + 5 s of leeway are over 7 s later. */
-	sleep_ms(7000);
+	/* The session itself ends after refresh_ttl (plus the leeway). */
+	clock_advance(d, 3600 - 606 + 6);
 	bearer_call(d, "POST", "/api/client/v2.0/auth/session", str(s, "refresh_token"), &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
 	json_decref(a);
 	json_decref(s);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+}
+
+/* The test clock is test mode's alone: elsewhere its route does not exist
+ * and the library refuses to move time. */
+static void test_clock_needs_test_mode(void **state)
+{
+	struct daemon *d = daemon_new("noclock", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct http r;
+
+	daemon_start(d);
+	http(d,
+	     &(struct req){"POST", "/api/admin/v1/test/clock", {JSON_TYPE_HEADER, AUTH_ADMIN_HEADER},
+			   "{\"advance\": 3600}", false, NULL},
+	     &r);
+	assert_error(&r, 404, "NotFound", "");
+	http_free(&r);
 	assert_int_equal(daemon_stop(d), 0);
 	daemon_free(d);
 }
@@ -1166,10 +1356,12 @@ int main(void)
 	    cmocka_unit_test(test_request_log),
 	    cmocka_unit_test(test_login_profile_refresh_logout),
 	    cmocka_unit_test(test_same_identity_same_user),
+	    cmocka_unit_test(test_device_id_ejson),
 	    cmocka_unit_test(test_wrong_bearer_kinds),
 	    cmocka_unit_test(test_login_errors),
 	    cmocka_unit_test(test_link_and_self_delete),
 	    cmocka_unit_test(test_admin_users_and_custom_data),
+	    cmocka_unit_test(test_provider_actions),
 	    cmocka_unit_test(test_jwks_published),
 	    cmocka_unit_test(test_parallel_first_logins_one_user),
 	};
@@ -1178,6 +1370,8 @@ int main(void)
 	    cmocka_unit_test(test_sigterm_drains), cmocka_unit_test(test_command_line),
 	    cmocka_unit_test(test_failed_logins_throttled),
 	    cmocka_unit_test(test_expired_tokens),
+	    cmocka_unit_test(test_clock_needs_test_mode),
+	    cmocka_unit_test(test_custom_data_fits_tokens),
 	};
 	int failed;
 

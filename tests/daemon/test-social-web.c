@@ -5,8 +5,10 @@
  * state and PKCE, the callback by GET and by POST form, the final
  * #_baas_ua fragment), refusing open redirects and replayed states, and
  * linking through it (link=true with the user's access token, _baas_link
- * in the fragment, an identity held by another user refused).  The
- * redirects are followed by hand with libcurl.  Every wait is bounded.
+ * in the fragment, an identity held by another user refused, the
+ * X-Baas-Location form realm-web asks for with providerRedirectHeader),
+ * and Apple's form_post with the user's name.  The redirects are followed
+ * by hand with libcurl.  Every wait is bounded.
  */
 #include "config.h"
 
@@ -131,9 +133,29 @@ static int setup(void **state)
 	{
 		char *graph = mockhttp_url(e->s->mock, "/graph");
 
+		char *apple_token = mockhttp_url(e->s->mock, "/apple/token"), *p8key, *p8;
+
 		social_provider(e->s, "apple",
 				json_pack("{s:s, s:{s:s, s:s}}", "type", "oauth2-apple", "config", "client_id",
 					  "com.example.app", "jwks_uri", e->s->jwks_url));
+		/* The web flow: a code exchanged with a client secret signed by the
+		 * team's key (the test EC key, 0600 as secrets must be). */
+		p8key = social_read_src("tests/jws/keys/ec256.pem");
+		p8 = tu_write(e->s->dir, "AuthKey.p8", p8key, 0600);
+		{
+			char ref[4200];
+
+			snprintf(ref, sizeof(ref), "@%s", p8);
+			social_provider(e->s, "apple-web",
+					json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}}", "type",
+						  "oauth2-apple", "config", "client_id", "com.example.app", "team_id",
+						  "TEAM123456", "key_id", "KEY1234567", "private_key", ref, "jwks_uri",
+						  e->s->jwks_url, "token_uri", apple_token, "authorize_uri",
+						  authorize_uri, "redirect_uris", DONE));
+		}
+		free(p8key);
+		free(p8);
+		free(apple_token);
 		social_provider(e->s, "facebook",
 				json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "oauth2-facebook", "config", "client_id",
 					  "1234567890", "client_secret", "fb-secret", "graph_uri", graph));
@@ -178,6 +200,7 @@ struct answer {
 	char *body;
 	size_t len;
 	char *location;
+	char *baas_location; /* X-Baas-Location */
 };
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -202,6 +225,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		free(a->location);
 		a->location = strndup(data + 10, len - 10);
 		a->location[strcspn(a->location, "\r\n")] = '\0';
+	}
+	if (len > 17 && strncasecmp(data, "X-Baas-Location: ", 17) == 0) {
+		free(a->baas_location);
+		a->baas_location = strndup(data + 17, len - 17);
+		a->baas_location[strcspn(a->baas_location, "\r\n")] = '\0';
 	}
 	return len;
 }
@@ -252,6 +280,7 @@ static void answer_clear(struct answer *a)
 {
 	free(a->body);
 	free(a->location);
+	free(a->baas_location);
 }
 
 static char *sign(const char *sub)
@@ -279,7 +308,8 @@ static void http_login_with_id_token(void **state)
 	answer_clear(&a);
 	/* A refused token: 401, and the same bad token again changes nothing. */
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
-	body[strlen(body) - 4] = 'x';
+	/* A character of the signature, changed whatever it was. */
+	body[strlen(body) - 4] = body[strlen(body) - 4] == 'x' ? 'y' : 'x';
 	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
 	assert_int_equal(a.status, 401);
 	answer_clear(&a);
@@ -715,8 +745,10 @@ static void redirect_link_round_trip(void **state)
 	assert_string_equal(v, "link-state");
 	free(v);
 	assert_null(strstr(frag, "_baas_error"));
-	/* The same user, with a new session that shows both identities. */
+	/* The same user, with a fresh access token of the linking session that
+	 * shows both identities, and no refresh token: a link opens no session. */
 	ua_parts(a.location, parts);
+	assert_string_equal(parts[1], "");
 	assert_string_equal(parts[2], user_id);
 	assert_string_not_equal(parts[0], access);
 	assert_int_equal(profile_identities(e, parts[0], user_id), 2);
@@ -837,6 +869,113 @@ static void redirect_link_identity_taken(void **state)
 	free(user_id);
 }
 
+/* realm-web's linkCredentials(Credentials.google({redirectUrl})): a fetch()
+ * with the access token and providerRedirectHeader=true, which accepts only
+ * a 2xx and reads the provider's URL from X-Baas-Location. */
+static void redirect_link_header_form(void **state)
+{
+	struct env *e = *state;
+	char *access, *user_id, *st, *parts[4], *authorize = mockhttp_url(e->s->mock, "/authorize?");
+	struct answer a;
+	size_t i;
+
+	apple_login(e, "001.header", &access, &user_id);
+	a = http_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, access);
+	if (a.status != 200)
+		fail_msg("link start: HTTP %ld %s", a.status, a.body ? a.body : "");
+	assert_null(a.location);
+	assert_non_null(a.baas_location);
+	assert_memory_equal(a.baas_location, authorize, strlen(authorize));
+	assert_null(strstr(a.baas_location, access));
+	st = url_arg(a.baas_location, "state");
+	assert_non_null(st);
+	answer_clear(&a);
+	/* The browser window then goes there, and the callback links as usual. */
+	set_token_reply(e, "g-header-linked");
+	a = callback_get(e, st);
+	assert_int_equal(a.status, 302);
+	ua_parts(a.location, parts);
+	assert_string_equal(parts[2], user_id);
+	assert_int_equal(profile_identities(e, parts[0], user_id), 2);
+	answer_clear(&a);
+	for (i = 0; i < 4; i++)
+		free(parts[i]);
+	free(st);
+	/* A login start may ask for the header form too; false keeps the 302. */
+	a = http(e, "GET",
+		 "/api/client/v2.0/app/" APP
+		 "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=true",
+		 NULL, NULL);
+	assert_int_equal(a.status, 200);
+	assert_non_null(a.baas_location);
+	answer_clear(&a);
+	a = http(e, "GET",
+		 "/api/client/v2.0/app/" APP
+		 "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=false",
+		 NULL, NULL);
+	assert_int_equal(a.status, 302);
+	assert_null(a.baas_location);
+	answer_clear(&a);
+	/* A bad token still goes nowhere, whatever form was asked for. */
+	a = http_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, "not-a-token");
+	assert_int_equal(a.status, 401);
+	assert_null(a.baas_location);
+	answer_clear(&a);
+	free(authorize);
+	free(access);
+	free(user_id);
+}
+
+/* Sign in with Apple on the web: Apple posts the code back with the user's
+ * name (first authorization only) in the form's "user" field. */
+static void apple_form_post_with_name(void **state)
+{
+	struct env *e = *state;
+	struct answer a = http(e, "GET",
+			       "/api/client/v2.0/app/" APP
+			       "/auth/providers/apple-web/login?redirect=https%3A%2F%2Fapp.example%2Fdone&state=s1",
+			       NULL, NULL);
+	char *st, *enc, *user, body[2048], *token, reply[8192], *parts[4];
+	json_t *doc, *data;
+	size_t i;
+
+	if (a.status != 302)
+		fail_msg("apple start: HTTP %ld %s", a.status, a.body ? a.body : "");
+	st = url_arg(a.location, "state");
+	assert_non_null(st);
+	answer_clear(&a);
+	token = social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
+			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "iss", "https://appleid.apple.com", "aud",
+				      "com.example.app", "sub", "001.web", "iat", social_now(0), "exp",
+				      social_now(600), "email", "ada@example.com", "email_verified", "true"));
+	snprintf(reply, sizeof(reply), "{\"access_token\": \"a\", \"id_token\": \"%s\"}", token);
+	mockhttp_set_str(e->s->mock, "/apple/token", 200, "application/json", reply, NULL);
+	enc = curl_easy_escape(NULL, st, 0);
+	user = curl_easy_escape(NULL, "{\"name\":{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\"}}", 0);
+	snprintf(body, sizeof(body), "code=c0de&state=%s&user=%s", enc, user);
+	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple-web/callback",
+		 "application/x-www-form-urlencoded", body);
+	if (a.status != 302 || !strstr(a.location, "#_baas_ua="))
+		fail_msg("apple callback: HTTP %ld %s", a.status, a.location ? a.location : "-");
+	ua_parts(a.location, parts);
+	answer_clear(&a);
+	a = http_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, parts[0]);
+	assert_int_equal(a.status, 200);
+	doc = json_loads(a.body, 0, NULL);
+	data = json_object_get(doc, "data");
+	assert_string_equal(json_string_value(json_object_get(data, "name")), "Ada Lovelace");
+	assert_string_equal(json_string_value(json_object_get(data, "first_name")), "Ada");
+	assert_string_equal(json_string_value(json_object_get(data, "email")), "ada@example.com");
+	json_decref(doc);
+	answer_clear(&a);
+	for (i = 0; i < 4; i++)
+		free(parts[i]);
+	curl_free(enc);
+	curl_free(user);
+	free(token);
+	free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -848,6 +987,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(redirect_link_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_link_needs_token, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_link_identity_taken, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_link_header_form, setup, teardown),
+	    cmocka_unit_test_setup_teardown(apple_form_post_with_name, setup, teardown),
 	};
 	int rc;
 

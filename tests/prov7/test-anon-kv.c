@@ -373,6 +373,7 @@ static void test_anon_logout_deletes_link_signs_up(void **state)
 	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(f, "access_token"), &fc, &err), SESAME_OK);
 	expect_refused(sesame_link(fc, member(f, "user_id"), "anon", cred, &out, &err), &err, SESAME_REJECTED,
 		       "link-type");
+	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	/* An anonymous user links a real identity: it signed up and stays. */
 	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(b, "access_token"), &bc, &err), SESAME_OK);
 	assert_int_equal(act(e, bc, "kv", "whoami", "{}", &out, &err), SESAME_OK);

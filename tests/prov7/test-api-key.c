@@ -330,6 +330,32 @@ static void test_server_keys(void **state)
 	sesame_caller_free(sys);
 }
 
+/* No public entry point lets a program claim to be somebody inside the
+ * JSON arguments: sesame_provider_action() runs an action with no caller,
+ * whatever "caller" member the arguments carry. */
+static void test_caller_cannot_be_claimed_in_json(void **state)
+{
+	struct env *e = *state;
+	json_t *args = json_pack("{s:{s:b}, s:s, s:b}", "caller", "system", 1, "name", "forged", "server", 1);
+	json_t *k = NULL, *users = NULL;
+	sesame_caller *sys = sesame_caller_system(e->ctx);
+	sesame_error err;
+
+	expect_refused(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
+		       "forbidden");
+	assert_null(k);
+	json_decref(args);
+	args = json_pack("{s:{s:s}, s:s}", "caller", "user_id", "0123456789abcdef01234567", "name", "forged");
+	expect_refused(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
+		       "forbidden");
+	json_decref(args);
+	/* Nothing was created: no server user exists. */
+	assert_int_equal(sesame_users_list(sys, NULL, 0, &users, &err), SESAME_OK);
+	assert_int_equal(json_array_size(users), 0);
+	json_decref(users);
+	sesame_caller_free(sys);
+}
+
 static void test_deleting_the_user_deletes_its_keys(void **state)
 {
 	struct env *e = *state;
@@ -404,6 +430,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stored_hashed_and_wrong_keys_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limit_and_who_may_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_caller_cannot_be_claimed_in_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deleting_the_user_deletes_its_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_server_key, setup, teardown),
 	};

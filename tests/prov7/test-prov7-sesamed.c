@@ -73,12 +73,13 @@ static void test_anon_login_link_logout(void **state)
 	assert_string_equal(str(json_array_get(json_object_get(p, "identities"), 0), "provider_type"), "anon-user");
 	json_decref(p);
 
-	/* An anonymous identity is never linked into an existing user. */
+	/* An anonymous identity is never linked into an existing user (the
+	 * hosted service answers 500 with this text; 400 says whose fault). */
 	f = client_login(d, LOGIN("alpha"), "{\"user\": \"existing\"}", NULL, &r);
 	http_free(&r);
 	assert_non_null(f);
 	assert_null(client_login(d, LOGIN("anon-user") "?link=true", "{}", str(f, "access_token"), &r));
-	assert_error(&r, 400, "BadRequest", "anon");
+	assert_error(&r, 400, "BadRequest", "linking an anonymous identity is not allowed");
 	http_free(&r);
 
 	/* An anonymous user logging out is gone. */
@@ -90,7 +91,8 @@ static void test_anon_login_link_logout(void **state)
 	http_free(&r);
 	json_decref(a);
 
-	/* An anonymous user who links a real identity signed up: logout keeps it. */
+	/* An anonymous user who links a real identity signed up: logging out
+	 * its last (and only: the link opened none) session keeps it. */
 	a = client_login(d, LOGIN("anon-user"), "{}", NULL, &r);
 	http_free(&r);
 	assert_non_null(a);
@@ -99,9 +101,8 @@ static void test_anon_login_link_logout(void **state)
 		fail_msg("link: %ld %s", r.status, r.body);
 	http_free(&r);
 	assert_string_equal(str(l, "user_id"), str(a, "user_id"));
+	assert_true(json_is_null(json_object_get(l, "refresh_token")));
 	bearer_call(d, "DELETE", "/api/client/v2.0/auth/session", str(a, "refresh_token"), &r);
-	http_free(&r);
-	bearer_call(d, "DELETE", "/api/client/v2.0/auth/session", str(l, "refresh_token"), &r);
 	assert_int_equal(r.status, 204);
 	http_free(&r);
 	p = client_login(d, LOGIN("alpha"), "{\"user\": \"signed-up\"}", NULL, &r);
@@ -201,6 +202,51 @@ static void test_cf_login_and_refusals(void **state)
 	http_free(&r);
 }
 
+/* The SDKs send values as canonical EJSON; the program gets plain JSON. */
+static void test_cf_program_gets_plain_json(void **state)
+{
+	struct daemon *d = *state;
+	struct http r;
+	char *path = tu_path(d->dir, "box/dump.txt"), *text, *nl;
+	json_t *s, *got, *want;
+
+	s = client_login(d, LOGIN("cf"),
+			 "{\"mode\": \"dump\", \"n\": {\"$numberInt\": \"2\"}, \"l\": {\"$numberLong\": "
+			 "\"9007199254740993\"}, \"d\": {\"$numberDouble\": \"2.5\"}, \"o\": {\"$oid\": "
+			 "\"65F0C0FFEE0123456789ABCD\"}, \"t\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}, "
+			 "\"args\": [{\"$numberInt\": \"-1\"}, {\"$date\": \"1970-01-01T00:00:01Z\"}], "
+			 "\"data\": {\"$oid\": \"x\", \"kept\": true}, \"provider\": \"custom-function\", "
+			 "\"options\": {\"device\": {\"deviceId\": {\"$oid\": \"65f0c0ffee0123456789abcd\"}}}}",
+			 NULL, &r);
+	if (!s)
+		fail_msg("custom-function login: %ld %s", r.status, r.body);
+	http_free(&r);
+	assert_string_equal(str(s, "device_id"), "65f0c0ffee0123456789abcd");
+	json_decref(s);
+	text = read_all(path);
+	nl = strchr(text, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	got = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	want = json_loads("{\"mode\": \"dump\", \"n\": 2, \"l\": 9007199254740993, \"d\": 2.5, \"o\": "
+			  "\"65f0c0ffee0123456789abcd\", \"t\": 1700000000000, \"args\": [-1, 1000], \"data\": "
+			  "{\"$oid\": \"x\", \"kept\": true}}",
+			  0, NULL);
+	if (!got || !json_equal(got, want))
+		fail_msg("the program got %s", text);
+	json_decref(got);
+	json_decref(want);
+	free(text);
+	/* A value JSON cannot hold is refused before the program runs. */
+	unlink(path);
+	assert_null(client_login(d, LOGIN("cf"), "{\"mode\": \"dump\", \"x\": {\"$numberDouble\": \"-Infinity\"}}",
+				 NULL, &r));
+	assert_error(&r, 400, "BadRequest", "\"x\"");
+	http_free(&r);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+}
+
 static const char *const ak_plugins[] = {"api-key", "anon-user", NULL};
 
 static int ak_setup(void **state)
@@ -284,7 +330,7 @@ static void test_user_api_keys_over_http(void **state)
 	assert_int_equal(r.status, 204);
 	http_free(&r);
 	call(d, "GET", path, str(s, "refresh_token"), NULL, &r);
-	assert_error(&r, 404, "NotFound", "API key not found");
+	assert_error(&r, 404, "APIKeyNotFound", "API key not found");
 	http_free(&r);
 	assert_null(client_login(d, LOGIN("api-key"), body, NULL, &r));
 	assert_error(&r, 401, "AuthError", "invalid API key");
@@ -300,6 +346,78 @@ static void test_user_api_keys_over_http(void **state)
 	assert_error(&r, 403, "Forbidden", "anonymous");
 	http_free(&r);
 	json_decref(s);
+}
+
+/* App Services' answers: 404 APIKeyNotFound for an unknown key or another
+ * user's, on every route; 400 InvalidParameter for a name it refuses. */
+static void test_api_key_error_codes(void **state)
+{
+	static const char *const names[] = {"{\"name\": \"My very cool key\"}", "{\"name\": \"caf\u00e9\"}",
+					    "{\"name\": \"a.b\"}", "{\"name\": \"\"}", "{\"name\": 7}", "{}"};
+	static const char *const ops[][2] = {{"GET", ""}, {"DELETE", ""}, {"PUT", "/enable"}, {"PUT", "/disable"}};
+	struct daemon *d = *state;
+	struct http r;
+	json_t *ann = client_login(d, LOGIN("alpha"), "{\"user\": \"ann-codes\"}", NULL, &r), *bob, *k, *list;
+	char path[256], long_name[128];
+	size_t i, j;
+
+	http_free(&r);
+	bob = client_login(d, LOGIN("alpha"), "{\"user\": \"bob-codes\"}", NULL, &r);
+	http_free(&r);
+	assert_non_null(ann);
+	assert_non_null(bob);
+	call(d, "POST", API_KEYS, str(ann, "refresh_token"), "{\"name\": \"Ann_key-1\"}", &r);
+	assert_int_equal(r.status, 201);
+	k = json_body(&r);
+	http_free(&r);
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		const char *ids[] = {str(k, "_id"), "65f0c0ffee0123456789abcd", "not-an-id"};
+
+		for (j = 0; j < ARRAY_SIZE(ids); j++) {
+			/* Ann's key as Bob, then ids nobody has. */
+			snprintf(path, sizeof(path), API_KEYS "/%s%s", ids[j], ops[i][1]);
+			call(d, ops[i][0], path, str(bob, "refresh_token"), NULL, &r);
+			assert_error(&r, 404, "APIKeyNotFound", "API key not found");
+			http_free(&r);
+		}
+	}
+	/* Bob changed nothing: Ann's key is there and enabled. */
+	snprintf(path, sizeof(path), API_KEYS "/%s", str(k, "_id"));
+	call(d, "GET", path, str(ann, "refresh_token"), NULL, &r);
+	assert_int_equal(r.status, 200);
+	list = json_body(&r);
+	http_free(&r);
+	assert_true(json_is_false(json_object_get(list, "disabled")));
+	json_decref(list);
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		call(d, "POST", API_KEYS, str(ann, "refresh_token"), names[i], &r);
+		assert_error(&r, 400, "InvalidParameter", "name");
+		http_free(&r);
+	}
+	call(d, "POST", API_KEYS, str(ann, "refresh_token"), "{\"name\": \"My very cool key\"}", &r);
+	assert_error(&r, 400, "InvalidParameter",
+		     "API key name can only contain ASCII letters, numbers, underscores, and hyphens");
+	http_free(&r);
+	memset(long_name, 'a', 101);
+	long_name[101] = '\0';
+	snprintf(path, sizeof(path), "{\"name\": \"%s\"}", long_name);
+	call(d, "POST", API_KEYS, str(ann, "refresh_token"), path, &r);
+	assert_error(&r, 400, "InvalidParameter", "1 to 100");
+	http_free(&r);
+	long_name[100] = '\0';
+	snprintf(path, sizeof(path), "{\"name\": \"%s\"}", long_name);
+	call(d, "POST", API_KEYS, str(ann, "refresh_token"), path, &r);
+	assert_int_equal(r.status, 201);
+	http_free(&r);
+	/* The refused names created nothing. */
+	call(d, "GET", API_KEYS, str(ann, "refresh_token"), NULL, &r);
+	list = json_body(&r);
+	http_free(&r);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	json_decref(k);
+	json_decref(ann);
+	json_decref(bob);
 }
 
 static void test_server_api_key_over_admin_api(void **state)
@@ -623,9 +741,11 @@ int main(void)
 	};
 	const struct CMUnitTest cf[] = {
 	    cmocka_unit_test(test_cf_login_and_refusals),
+	    cmocka_unit_test(test_cf_program_gets_plain_json),
 	};
 	const struct CMUnitTest ak[] = {
 	    cmocka_unit_test(test_user_api_keys_over_http),
+	    cmocka_unit_test(test_api_key_error_codes),
 	    cmocka_unit_test(test_server_api_key_over_admin_api),
 	};
 	const struct CMUnitTest lp[] = {

@@ -69,11 +69,12 @@ static char *login_as(struct fx *f, const char *provider, const char *type, cons
 	return user_id;
 }
 
-static int link_to(struct fx *f, const char *user_id, const char *provider, const char *type, const char *uid,
-		   const char *data, int64_t now)
+/* Link with an instance declaring the capabilities `caps`. */
+static int link_caps(struct fx *f, const char *user_id, const char *provider, const char *type, const char *uid,
+		     const char *data, unsigned caps, int64_t now)
 {
 	json_t *id = su_identity(provider, type, uid, data), *user = NULL;
-	int rc = accounts_link(&f->st, user_id, id, now, &user, &f->err);
+	int rc = accounts_link(&f->st, user_id, id, caps, now, &user, &f->err);
 
 	json_decref(id);
 	if (rc == SESAME_OK)
@@ -82,6 +83,12 @@ static int link_to(struct fx *f, const char *user_id, const char *provider, cons
 		assert_null(user);
 	json_decref(user);
 	return rc;
+}
+
+static int link_to(struct fx *f, const char *user_id, const char *provider, const char *type, const char *uid,
+		   const char *data, int64_t now)
+{
+	return link_caps(f, user_id, provider, type, uid, data, 0, now);
 }
 
 static json_t *user_data(struct fx *f, const char *user_id)
@@ -245,20 +252,89 @@ static void test_link_refuses_identity_of_another_user(void **state)
 	free(b);
 }
 
-static void test_link_refuses_anonymous_and_userpass_identities(void **state)
+#define ANON SESAME_PROVIDER_CAP_ANONYMOUS
+#define ONE  SESAME_PROVIDER_CAP_ONE_PER_USER
+
+/* A refused link: the reason, the exact message, and nothing written. */
+static void expect_link_refused(struct fx *f, const char *user_id, const char *provider, const char *type,
+				const char *uid, unsigned caps, const char *text)
+{
+	char *before = snapshot(f), *after;
+
+	assert_int_equal(link_caps(f, user_id, provider, type, uid, NULL, caps, NOW), SESAME_REJECTED);
+	assert_string_equal(f->err.reason, "link-type");
+	assert_string_equal(f->err.text, text);
+	after = snapshot(f);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+/* The App Services linking rules, decided by the instance's capabilities,
+ * never by the type name. */
+static void test_link_rules_follow_capabilities(void **state)
 {
 	struct fx *f = *state;
-	char *a = login_as(f, "google", "oauth2-google", "g1", NULL, NOW, NULL), *before = snapshot(f), *after;
+	char *a = login_as(f, "google", "oauth2-google", "g1", NULL, NOW, NULL);
 
-	assert_int_equal(link_to(f, a, "anon-user", "anon-user", "anon1", NULL, NOW), SESAME_REJECTED);
-	assert_string_equal(f->err.reason, "link-type");
-	assert_int_equal(link_to(f, a, "local-userpass", "local-userpass", "me@x", NULL, NOW), SESAME_REJECTED);
-	assert_string_equal(f->err.reason, "link-type");
+	/* An anonymous identity never joins a user, whatever its type name. */
+	expect_link_refused(f, a, "anon-user", "anon-user", "anon1", ANON | SESAME_PROVIDER_CAP_NO_LINK,
+			    "linking an anonymous identity is not allowed");
+	expect_link_refused(f, a, "guest", "third-party-guest", "anon2", ANON,
+			    "linking an anonymous identity is not allowed");
+	expect_link_refused(f, a, "kiosk", "kiosk-card", "k1", SESAME_PROVIDER_CAP_NO_LINK,
+			    "linking a kiosk-card identity is not allowed");
+	/* An email/password identity joins a user that has none ... */
+	assert_int_equal(link_caps(f, a, "local-userpass", "local-userpass", "me@x", NULL, ONE, NOW), SESAME_OK);
+	/* ... again idempotently, but a second one of the type (even through
+	 * another instance) is refused. */
+	assert_int_equal(link_caps(f, a, "local-userpass", "local-userpass", "me@x", NULL, ONE, NOW + 1), SESAME_OK);
+	expect_link_refused(f, a, "staff-userpass", "local-userpass", "other@x", ONE,
+			    "linking a local-userpass identity is not allowed when one is already linked");
+	/* A third-party one-per-user type gets its own name in the message. */
+	assert_int_equal(link_caps(f, a, "htpasswd", "htpasswd", "ann", NULL, ONE, NOW), SESAME_OK);
+	expect_link_refused(f, a, "htpasswd", "htpasswd", "bob", ONE,
+			    "linking a htpasswd identity is not allowed when one is already linked");
+	/* Without the capability, any number of identities of one type. */
+	assert_int_equal(link_to(f, a, "google", "oauth2-google", "g2", NULL, NOW), SESAME_OK);
+	free(a);
+}
+
+/* "Try anonymously, then sign up": the anonymous user gains an
+ * email/password identity, and a login with it returns that same user. */
+static void test_anonymous_user_links_email_password(void **state)
+{
+	struct fx *f = *state;
+	char *a = login_as(f, "anon-user", "anon-user", "anon-x", NULL, NOW, NULL), *b;
+
+	assert_int_equal(link_caps(f, a, "local-userpass", "local-userpass", "new@x", "{\"email\": \"new@x\"}", ONE,
+				   NOW + 1),
+			 SESAME_OK);
+	b = login_as(f, "local-userpass", "local-userpass", "new@x", NULL, NOW + 2, NULL);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+/* An identity another user holds: SESAME_CONFLICT "linked", whatever the
+ * capabilities, and nothing changes. */
+static void test_link_conflict_before_capabilities(void **state)
+{
+	struct fx *f = *state;
+	char *a = login_as(f, "google", "oauth2-google", "g1", NULL, NOW, NULL);
+	char *b = login_as(f, "local-userpass", "local-userpass", "taken@x", NULL, NOW, NULL);
+	char *before = snapshot(f), *after;
+
+	assert_int_equal(link_caps(f, a, "local-userpass", "local-userpass", "taken@x", NULL, ONE, NOW + 1),
+			 SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "linked");
+	assert_string_equal(f->err.text, "a user already exists with the specified provider");
 	after = snapshot(f);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
 	free(a);
+	free(b);
 }
 
 static void test_link_is_idempotent_and_checks_the_user(void **state)
@@ -570,7 +646,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_latest_login_wins_on_conflicting_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_refuses_identity_of_another_user, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_link_refuses_anonymous_and_userpass_identities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_rules_follow_capabilities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_anonymous_user_links_email_password, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_conflict_before_capabilities, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_is_idempotent_and_checks_the_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unlink_refuses_the_last_identity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_calls_the_hook_per_identity_and_leaves_no_row, setup, teardown),

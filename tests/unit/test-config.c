@@ -455,6 +455,26 @@ static void test_untrusted_state_dir(void **state)
 		load_ok(m, &cfg);
 		config_free(&cfg);
 	}
+	/* Run by root, sesame(1) acts as the state directory's owner (the
+	 * service user): it may be that user's, but never writable by others,
+	 * and the directories above it stay root's. */
+	if (geteuid() == 0) {
+		char *owned = tu_mkdir(open_dir, "owned", 0700);
+
+		assert_int_equal(chown(owned, 65534, 65534), 0);
+		snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"provider_dirs\": []}", owned);
+		free(m);
+		m = tu_write(e->dir, "m.json", text, 0644);
+		load_ok(m, &cfg);
+		config_free(&cfg);
+		chmod(owned, 0770);
+		untrusted(m, owned, "(mode 0770)");
+		chmod(owned, 0700);
+		chmod(open_dir, 0777);
+		untrusted(m, open_dir, "(mode 0777)");
+		chmod(open_dir, 0755);
+		free(owned);
+	}
 	free(m);
 	free(sticky);
 	free(open_dir);

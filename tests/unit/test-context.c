@@ -233,6 +233,86 @@ static void test_old_struct_plugin_works(void **state)
 	sesame_free(ctx);
 }
 
+/* The names in an instance's "capabilities", comma-separated. */
+static void assert_caps_listed(sesame_ctx *ctx, const char *name, const char *expect)
+{
+	json_t *p = provider_entry(ctx, name), *c;
+	char got[256] = "";
+	size_t i;
+
+	assert_non_null(p);
+	assert_true(json_is_array(json_object_get(p, "capabilities")));
+	json_array_foreach (json_object_get(p, "capabilities"), i, c) {
+		size_t used = strlen(got);
+
+		snprintf(got + used, sizeof(got) - used, "%s%s", i ? "," : "", json_string_value(c));
+	}
+	assert_string_equal(got, expect);
+	json_decref(p);
+}
+
+static void expect_caps(sesame_ctx *ctx, const char *name, int status, unsigned expect)
+{
+	unsigned caps = 0xdeadu;
+	sesame_error err;
+
+	assert_int_equal(sesame_provider_capabilities(ctx, name, &caps, &err), status);
+	assert_int_equal(caps, expect);
+	if (status != SESAME_OK)
+		assert_string_equal(err.reason, "provider");
+}
+
+/* Capabilities come from the descriptor, only when its struct_size covers
+ * the field (the old fixture has garbage where the field would be), without
+ * the bits this core does not know, and an anonymous provider is never
+ * linked. */
+static void test_capabilities(void **state)
+{
+	struct env *e = *state;
+	const char *found = NULL;
+	sesame_ctx *ctx;
+	sesame_error err;
+
+	drop(e, "b-caps", "{\"type\": \"fixture-caps\"}");
+	drop(e, "a-caps", "{\"type\": \"fixture-caps\"}");
+	drop(e, "old", "{\"type\": \"fixture-old-struct\"}");
+	drop(e, "plain", "{\"type\": \"fixture-good\"}");
+	drop(e, "guest", "{\"type\": \"anon-user\"}");
+	drop(e, "off", "{\"type\": \"fixture-caps\", \"disabled\": true}");
+	drop(e, "broken", "{\"type\": \"fixture-caps\", \"config\": {\"typo\": 1}}");
+	drop(e, "unloadable", "{\"type\": \"fixture-wrong-major\"}");
+	ctx = configure_ok(e);
+	expect_caps(ctx, "a-caps", SESAME_OK, SESAME_PROVIDER_CAP_ONE_PER_USER | SESAME_PROVIDER_CAP_API_KEYS);
+	expect_caps(ctx, "old", SESAME_OK, 0);
+	expect_caps(ctx, "plain", SESAME_OK, 0);
+	expect_caps(ctx, "guest", SESAME_OK, SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_NO_LINK);
+	/* An instance whose init failed is still what it is (its operations
+	 * answer unavailable); one whose plugin never loaded is nothing. */
+	expect_caps(ctx, "broken", SESAME_OK, SESAME_PROVIDER_CAP_ONE_PER_USER | SESAME_PROVIDER_CAP_API_KEYS);
+	expect_caps(ctx, "unloadable", SESAME_OK, 0);
+	expect_caps(ctx, "off", SESAME_NOT_FOUND, 0);
+	expect_caps(ctx, "nope", SESAME_NOT_FOUND, 0);
+	assert_int_equal(sesame_provider_capabilities(ctx, NULL, NULL, &err), SESAME_USAGE);
+	assert_caps_listed(ctx, "a-caps", "one-per-user,api-keys");
+	assert_caps_listed(ctx, "guest", "anonymous,no-link");
+	assert_caps_listed(ctx, "old", "");
+	assert_caps_listed(ctx, "off", "");
+	/* The first enabled instance by name that has them all. */
+	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_API_KEYS, &found, &err), SESAME_OK);
+	assert_string_equal(found, "a-caps");
+	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_ANONYMOUS, &found, &err), SESAME_OK);
+	assert_string_equal(found, "guest");
+	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_API_KEYS, &found,
+					      &err),
+			 SESAME_NOT_FOUND);
+	assert_null(found);
+	assert_string_equal(err.reason, "provider");
+	assert_string_equal(err.text, "no enabled provider has the capabilities anonymous,api-keys");
+	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_WEB_REDIRECT, &found, &err), SESAME_NOT_FOUND);
+	assert_int_equal(sesame_provider_find(ctx, 0, &found, &err), SESAME_USAGE);
+	sesame_free(ctx);
+}
+
 static void test_no_enabled_provider_refused(void **state)
 {
 	struct env *e = *state;
@@ -326,6 +406,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_and_disabled_provider, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_plugin_fails_closed_others_work, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_old_struct_plugin_works, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_capabilities, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_enabled_provider_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_init_config_error_reported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_configure_twice_and_misuse, setup, teardown),

@@ -44,7 +44,7 @@ static void test_good_plugin_loads(void **unused)
 	assert_non_null(desc);
 	assert_string_equal(desc->type, "fixture-good");
 	assert_string_equal(path, want);
-	assert_non_null(desc->action);
+	assert_non_null(desc->action_as);
 	free(path);
 	free(want);
 }

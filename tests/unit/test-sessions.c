@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -46,6 +47,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "fix.json", text, 0644));
 	free(tu_write(e->drop, "other.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
+	free(tu_write(e->drop, "v11.json", "{\"type\": \"fixture-v11\"}", 0644));
 	e->ctx = sesame_new();
 	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
@@ -260,12 +262,52 @@ static void test_expiry(void **state)
 	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
-	/* Past the refresh token's lifetime: the session is over. */
+	/* Past the refresh token's lifetime: the session is over, and it says
+	 * so as App Services does, for a refresh and for a logout (which
+	 * realm-web then treats as done). */
 	e->ctx->clock_offset = 3600 + 7;
 	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "claim");
+		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	expect_refused(sesame_session_logout(e->ctx, member(s, "refresh_token"), &err), &err, SESAME_REJECTED,
+		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
 	e->ctx->clock_offset = 0;
 	json_decref(s);
+}
+
+/* sesame_clock_advance() moves the clock in test mode only. */
+static void test_clock_advance(void **state)
+{
+	struct env *e = *state;
+	char text[4096], *main_file;
+	sesame_ctx *ctx = sesame_new();
+	json_t *s, *out = NULL, *cred = json_pack("{s:s}", "user", "ivan");
+	sesame_error err;
+
+	expect_refused(sesame_clock_advance(e->ctx, 3600, &err), &err, SESAME_USAGE, "test-mode");
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], "
+		 "\"state_dir\": \"%s/state\", \"app_id\": \"test-app\", \"test_mode\": true, "
+		 "\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	main_file = tu_write(e->dir, "test-mode.json", text, 0644);
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(ctx, main_file, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	assert_int_equal(sesame_login(ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
+	assert_int_equal(sesame_clock_advance(ctx, 600, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(sesame_clock_advance(ctx, 6, &err), SESAME_OK);
+	expect_refused(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), &err,
+		       SESAME_REJECTED, "claim");
+	expect_refused(sesame_clock_advance(ctx, 200LL * 366 * 86400, &err), &err, SESAME_USAGE, "usage");
+	json_decref(s);
+	json_decref(cred);
+	sesame_free(ctx);
+	free(main_file);
 }
 
 static void test_logout_and_revoke(void **state)
@@ -292,9 +334,14 @@ static void test_logout_and_revoke(void **state)
 	assert_int_equal(sesame_user_revoke_sessions(sys, member(b, "user_id"), &err), SESAME_OK);
 	expect_refused(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
 		       "session");
-	/* Logging out twice is refused: the session is gone. */
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* Logging out twice is refused with the App Services text: the session
+	 * is gone. */
 	expect_refused(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
 		       "session");
+	assert_string_equal(err.text, "failed to find refresh token");
+	/* An access token is no refresh token, whatever its session's state. */
+	expect_refused(sesame_session_logout(e->ctx, member(b, "access_token"), &err), &err, SESAME_REJECTED, "typ");
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);
@@ -395,8 +442,9 @@ static void test_linking(void **state)
 	cred = json_object();
 	expect_refused(sesame_link(leo, member(a, "user_id"), "anon-user", cred, &user, &err), &err, SESAME_REJECTED,
 		       "link-type");
+	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	json_decref(cred);
-	/* A fresh session for the caller, as the link route answers. */
+	/* A new session for the caller, for embedders that want one. */
 	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
 	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
 	assert_string_equal(member(s, "device_id"), member(a, "device_id"));
@@ -408,6 +456,62 @@ static void test_linking(void **state)
 	sesame_caller_free(leo);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* The sid claim of a token, decoded after verification. */
+static char *token_sid(struct env *e, const char *access_token)
+{
+	json_t *claims = NULL;
+	sesame_error err;
+	char *sid;
+
+	assert_int_equal(sesame_access_token_verify(e->ctx, access_token, SESAME_VERIFY_SESSION, &claims, &err),
+			 SESAME_OK);
+	sid = strdup(member(claims, "sid"));
+	json_decref(claims);
+	return sid;
+}
+
+/* What a link answers: a fresh access token of the caller's own session.
+ * However many links, the number of sessions stays the same. */
+static void test_link_answers_the_callers_session(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "lena"), *cred, *out = NULL;
+	sesame_caller *lena = NULL, *sys = sesame_caller_system(e->ctx);
+	uint64_t before = 0, after = 0;
+	char user[32], *sid = token_sid(e, member(a, "access_token")), *got;
+	sesame_error err;
+	int i;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &lena, &err), SESAME_OK);
+	assert_int_equal(sesame_active_sessions(e->ctx, &before, &err), SESAME_OK);
+	for (i = 0; i < 5; i++) {
+		snprintf(user, sizeof(user), "lena-%d", i);
+		cred = json_pack("{s:s}", "user", user);
+		assert_int_equal(sesame_link(lena, member(a, "user_id"), "other", cred, NULL, &err), SESAME_OK);
+		json_decref(cred);
+		assert_int_equal(sesame_session_access_token(lena, &out, &err), SESAME_OK);
+		assert_string_equal(member(out, "user_id"), member(a, "user_id"));
+		assert_string_equal(member(out, "device_id"), member(a, "device_id"));
+		assert_null(json_object_get(out, "refresh_token"));
+		got = token_sid(e, member(out, "access_token"));
+		assert_string_equal(got, sid);
+		free(got);
+		json_decref(out);
+		out = NULL;
+	}
+	assert_int_equal(sesame_active_sessions(e->ctx, &after, &err), SESAME_OK);
+	assert_int_equal(after, before);
+	/* No session for the system user, none after the caller's has ended. */
+	expect_refused(sesame_session_access_token(sys, &out, &err), &err, SESAME_USAGE, "usage");
+	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	expect_refused(sesame_session_access_token(lena, &out, &err), &err, SESAME_REJECTED, "session");
+	assert_null(out);
+	free(sid);
+	sesame_caller_free(lena);
+	sesame_caller_free(sys);
+	json_decref(a);
 }
 
 static void test_delete_calls_hooks_and_ends_sessions(void **state)
@@ -469,6 +573,32 @@ static void test_anonymous_user_deleted_at_logout(void **state)
 	json_decref(b);
 }
 
+/* Anonymous means: every identity comes from an instance that declares
+ * SESAME_PROVIDER_CAP_ANONYMOUS now.  Once the anonymous instance is gone
+ * from the configuration, its users are no longer deleted at logout. */
+static void test_anonymous_is_a_capability_of_the_instance(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "anon-user", NULL), *out = NULL;
+	char *anon = tu_path(e->drop, "anon-user.json");
+	sesame_caller *sys;
+	sesame_ctx *ctx;
+	sesame_error err;
+
+	assert_int_equal(unlink(anon), 0);
+	ctx = sesame_new();
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
+	assert_int_equal(sesame_session_logout(ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	sys = sesame_caller_system(ctx);
+	assert_int_equal(sesame_user_get(sys, member(a, "user_id"), &out, &err), SESAME_OK);
+	json_decref(out);
+	sesame_caller_free(sys);
+	sesame_free(ctx);
+	free(anon);
+	json_decref(a);
+}
+
 static void test_rotation_and_jwks(void **state)
 {
 	struct env *e = *state;
@@ -510,6 +640,242 @@ static void test_rotation_and_jwks(void **state)
 }
 
 
+/* The kid in a token's header (malloc'd). */
+static char *token_kid(const char *tok)
+{
+	size_t len = 0;
+	unsigned char *raw = b64url_decode(tok, (size_t)(strchr(tok, '.') - tok), &len);
+	json_t *header = raw ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
+	char *kid;
+
+	assert_non_null(header);
+	kid = json_is_string(json_object_get(header, "kid")) ? strdup(member(header, "kid")) : NULL;
+	json_decref(header);
+	free(raw);
+	return kid;
+}
+
+/* A second context on the same files, as a running sesamed is beside the
+ * command line that rotates the key. */
+static sesame_ctx *other_process(struct env *e)
+{
+	sesame_ctx *ctx = sesame_new();
+	sesame_error err;
+
+	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
+		fail_msg("configure: %s", err.text);
+	return ctx;
+}
+
+/*
+ * Rotation ends no session: sessions opened before a rotation refresh after
+ * the old key was pruned, and a process that loaded the keys before the
+ * rotation verifies the new key's tokens at once and signs with it within
+ * seconds, without a reload.
+ */
+static void test_rotation_ends_no_session(void **state)
+{
+	struct env *e = *state;
+	sesame_ctx *daemon = other_process(e);
+	json_t *s, *rot = NULL, *out = NULL, *cred = json_pack("{s:s}", "user", "rita"), *jwks;
+	char *old_kid, *kid, *retired, *file;
+	sesame_error err;
+
+	/* The daemon logs a user in with the first key. */
+	assert_int_equal(sesame_login(daemon, "fix", cred, NULL, &s, &err), SESAME_OK);
+	old_kid = token_kid(member(s, "access_token"));
+	/* The operator rotates it from another process. */
+	assert_int_equal(sesame_keys_rotate(e->ctx, &rot, &err), SESAME_OK);
+	assert_string_not_equal(member(rot, "kid"), old_kid);
+	/* A token of the new key verifies in the daemon at once... */
+	{
+		json_t *other = login(e, "fix", "sam");
+
+		kid = token_kid(member(other, "access_token"));
+		assert_string_equal(kid, member(rot, "kid"));
+		free(kid);
+		assert_int_equal(sesame_access_token_verify(daemon, member(other, "access_token"), 0, &out, &err),
+				 SESAME_OK);
+		json_decref(out);
+		out = NULL;
+		json_decref(other);
+	}
+	/* ...and it signs with the new key a few seconds later. */
+	atomic_fetch_add(&daemon->clock_offset, 6);
+	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	kid = token_kid(member(out, "access_token"));
+	assert_string_equal(kid, member(rot, "kid"));
+	free(kid);
+	json_decref(out);
+	out = NULL;
+	/* Past the old access tokens' lifetime the retired key is pruned by the
+	 * next process that loads the keys... */
+	retired = tu_path(e->dir, "state/signing-key.pem.retired");
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s.pem", old_kid);
+		file = tu_path(retired, name);
+	}
+	assert_int_equal(access(file, F_OK), 0);
+	{
+		sesame_ctx *later = sesame_new();
+
+		sesame_set_logger(later, quiet, NULL, SESAME_LOG_DEBUG);
+		assert_int_equal(sesame_configure(later, e->main, 0, &err), SESAME_OK);
+		atomic_store(&later->clock_offset, 600 + 300 + 10);
+		jwks = sesame_jwks(later, &err);
+		assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
+		json_decref(jwks);
+		assert_int_not_equal(access(file, F_OK), 0);
+		/* ...and the session opened under it still refreshes. */
+		assert_int_equal(sesame_session_refresh(later, member(s, "refresh_token"), &out, &err), SESAME_OK);
+		json_decref(out);
+		out = NULL;
+		sesame_free(later);
+	}
+	/* The daemon too, once it has looked at the files again. */
+	atomic_fetch_add(&daemon->clock_offset, 600 + 300 + 10);
+	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	json_decref(out);
+	assert_int_equal(sesame_session_logout(daemon, member(s, "refresh_token"), &err), SESAME_OK);
+	free(old_kid);
+	free(retired);
+	free(file);
+	json_decref(cred);
+	json_decref(rot);
+	json_decref(s);
+	sesame_free(daemon);
+}
+
+/* A refresh token stands for its session only: its secret must hash to the
+ * session's, and its sid and sub must be that session's. */
+static void test_forged_refresh_tokens_refused(void **state)
+{
+	struct env *e = *state;
+	json_t *a = login(e, "fix", "tina"), *b = login(e, "fix", "ugo"), *out = NULL;
+	const char *ta = member(a, "refresh_token"), *tb = member(b, "refresh_token");
+	char forged[4096];
+	sesame_error err;
+
+	/* b's payload (sid, sub, jti) with a's header and MAC: b's session
+	 * itself, since its secret is b's (the MAC proves nothing sesame
+	 * relies on); not a way into a's account. */
+	snprintf(forged, sizeof(forged), "%.*s%.*s%s", (int)(strchr(ta, '.') - ta), ta,
+		 (int)(strrchr(tb, '.') - strchr(tb, '.')), strchr(tb, '.'), strrchr(ta, '.'));
+	assert_int_equal(sesame_session_refresh(e->ctx, forged, &out, &err), SESAME_OK);
+	{
+		json_t *claims = NULL;
+
+		assert_int_equal(sesame_access_token_verify(e->ctx, member(out, "access_token"), 0, &claims, &err),
+				 SESAME_OK);
+		assert_string_equal(member(claims, "sub"), member(b, "user_id"));
+		json_decref(claims);
+	}
+	json_decref(out);
+	out = NULL;
+	/* a's secret with b's user id or session id: refused. */
+	{
+		size_t len = 0;
+		const char *p1 = strchr(ta, '.') + 1, *p2 = strrchr(ta, '.');
+		unsigned char *raw = b64url_decode(p1, (size_t)(p2 - p1), &len);
+		json_t *claims = json_loadb((const char *)raw, len, 0, NULL);
+		char *text, *payload;
+		const char *members[] = {"sub", "sid"};
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			json_t *c = json_deep_copy(claims);
+
+			json_object_set_new(c, members[i],
+					    json_string(i == 0 ? member(b, "user_id") : "0123456789abcdef01234567"));
+			text = json_dumps(c, JSON_COMPACT);
+			payload = b64url_encode(text, strlen(text));
+			snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
+			expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED,
+				       "session");
+			free(text);
+			free(payload);
+			json_decref(c);
+		}
+		/* An unknown secret. */
+		json_object_set_new(claims, "jti", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+		text = json_dumps(claims, JSON_COMPACT);
+		payload = b64url_encode(text, strlen(text));
+		snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
+		expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED, "session");
+		expect_refused(sesame_session_logout(e->ctx, forged, &err), &err, SESAME_REJECTED, "session");
+		free(text);
+		free(payload);
+		json_decref(claims);
+		free(raw);
+	}
+	/* Not a JWS at all, or two payload members named alike. */
+	expect_refused(sesame_session_refresh(e->ctx, "a.b", &out, &err), &err, SESAME_MALFORMED, "malformed");
+	assert_null(out);
+	/* a still works. */
+	assert_int_equal(sesame_session_refresh(e->ctx, ta, &out, &err), SESAME_OK);
+	json_decref(out);
+	json_decref(a);
+	json_decref(b);
+}
+
+/*
+ * The caller reaches a plugin only as the core fills it in: typed for a
+ * plugin with action_as(), as the "caller" member for one built against
+ * ABI 1.1; a "caller" the client put in the arguments never arrives.
+ */
+static void test_action_callers(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "vera"), *forged = json_pack("{s:i, s:{s:b}}", "x", 1, "caller", "system", 1);
+	json_t *out = NULL, *c;
+	sesame_caller *sys = sesame_caller_system(e->ctx), *user = NULL;
+	sesame_error err;
+
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(s, "access_token"), &user, &err), SESAME_OK);
+	/* Typed: nobody, the system user, a user. */
+	assert_int_equal(sesame_provider_action_as(e->ctx, NULL, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "args"), "x")), 1);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	json_decref(out);
+	assert_int_equal(sesame_provider_action(e->ctx, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, sys, "fix", "echo", forged, &out, &err), SESAME_OK);
+	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "system");
+	assert_true(json_is_null(json_object_get(json_object_get(out, "caller"), "user_id")));
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, user, "fix", "echo", forged, &out, &err), SESAME_OK);
+	c = json_object_get(out, "caller");
+	assert_string_equal(member(c, "kind"), "user");
+	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
+	assert_string_equal(member(c, "user_type"), "normal");
+	assert_false(json_is_true(json_object_get(c, "anonymous")));
+	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
+	json_decref(out);
+	/* ABI 1.1: the member, filled by the core. */
+	assert_int_equal(sesame_provider_action_as(e->ctx, NULL, "v11", "echo", forged, &out, &err), SESAME_OK);
+	assert_null(json_object_get(out, "caller"));
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, sys, "v11", "echo", forged, &out, &err), SESAME_OK);
+	assert_true(json_is_true(json_object_get(json_object_get(out, "caller"), "system")));
+	assert_int_equal(json_object_size(json_object_get(out, "caller")), 1);
+	json_decref(out);
+	assert_int_equal(sesame_provider_action_as(e->ctx, user, "v11", "echo", forged, &out, &err), SESAME_OK);
+	c = json_object_get(out, "caller");
+	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
+	assert_string_equal(member(c, "type"), "normal");
+	assert_null(json_object_get(c, "system"));
+	json_decref(out);
+	sesame_caller_free(user);
+	sesame_caller_free(sys);
+	json_decref(forged);
+	json_decref(s);
+}
+
 static void test_unusable_signing_key_writes_nothing(void **state)
 {
 	struct env *e = *state;
@@ -538,6 +904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clock_advance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logout_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disabled_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
@@ -545,7 +912,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_answers_the_callers_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_action_callers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};
 

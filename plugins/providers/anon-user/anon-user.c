@@ -92,6 +92,9 @@ static void anon_fini(void *state)
 	free(state);
 }
 
+/* An anonymous user has no profile. */
+static const char *const no_metadata[] = {NULL};
+
 const struct sesame_provider sesame_provider_entry = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_provider),
@@ -101,4 +104,6 @@ const struct sesame_provider sesame_provider_entry = {
 	.init = anon_init,
 	.verify = anon_verify,
 	.fini = anon_fini,
+	.capabilities = SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_NO_LINK,
+	.metadata_defaults = no_metadata,
 };

@@ -137,16 +137,16 @@ struct who {
 	bool system;
 };
 
-static int caller_of(const struct state *st, const json_t *args, bool anonymous_ok, struct who *w,
+/* Who asks, from the typed caller the core fills in (never from the
+ * arguments, which a client writes). */
+static int caller_of(const struct state *st, const struct sesame_action_caller *c, bool anonymous_ok, struct who *w,
 		     sesame_error *err)
 {
-	json_t *c = json_object_get(args, "caller");
-
-	w->system = json_is_true(json_object_get(c, "system"));
-	w->user_id = json_string_value(json_object_get(c, "user_id"));
+	w->system = c->kind == SESAME_CALLER_SYSTEM;
+	w->user_id = c->kind == SESAME_CALLER_USER ? c->user_id : NULL;
 	if (!w->system && !w->user_id)
 		return st->host->error(err, SESAME_REJECTED, "forbidden", "API keys need a logged-in user");
-	if (!anonymous_ok && !w->system && json_is_true(json_object_get(c, "anonymous")))
+	if (!anonymous_ok && !w->system && c->anonymous)
 		return st->host->error(err, SESAME_REJECTED, "forbidden", "anonymous users cannot create API keys");
 	return SESAME_OK;
 }
@@ -157,18 +157,20 @@ static json_t *shown(const char *id, const json_t *rec)
 			 json_object_get(rec, "disabled"));
 }
 
+/* The names App Services accepts: ASCII letters, digits, "_" and "-"
+ * (it refuses "My very cool key" with InvalidParameter). */
 static int check_name(const struct state *st, const json_t *name, sesame_error *err)
 {
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 	const char *s = json_string_value(name);
-	size_t i, n = json_string_length(name);
+	size_t n = json_string_length(name);
 
 	if (!s || n == 0 || n > MAX_NAME_LENGTH)
-		return st->host->error(err, SESAME_MALFORMED, "name", "the API key needs a name of 1 to %d bytes",
+		return st->host->error(err, SESAME_MALFORMED, "name", "the API key needs a name of 1 to %d characters",
 				       MAX_NAME_LENGTH);
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return st->host->error(err, SESAME_MALFORMED, "name",
-					       "the API key's name must not contain control characters");
+	if (strspn(s, allowed) != n)
+		return st->host->error(err, SESAME_MALFORMED, "name",
+				       "API key name can only contain ASCII letters, numbers, underscores, and hyphens");
 	return SESAME_OK;
 }
 
@@ -214,7 +216,7 @@ static int new_key(const struct state *st, char id[ID_HEX + 1], char key[KEY_HEX
 	return SESAME_OK;
 }
 
-static int create(const struct state *st, const json_t *args, json_t **result, sesame_error *err)
+static int create(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, json_t **result, sesame_error *err)
 {
 	const struct sesame_host *h = st->host;
 	const json_t *name = json_object_get(args, "name");
@@ -224,7 +226,7 @@ static int create(const struct state *st, const json_t *args, json_t **result, s
 	struct who w;
 	int rc, slot = -1;
 
-	rc = caller_of(st, args, false, &w, err);
+	rc = caller_of(st, caller, false, &w, err);
 	if (rc == SESAME_OK && server != w.system)
 		rc = h->error(err, SESAME_REJECTED, "forbidden",
 			      server ? "only the administrator creates server API keys"
@@ -275,12 +277,12 @@ out:
 
 /* The record of key `id` if the caller may see it; NOT_FOUND "key" otherwise
  * (another user's key is not found, not forbidden). */
-static int owned_record(const struct state *st, const json_t *args, char kvkey[KV_KEY_SIZE], json_t **rec,
+static int owned_record(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, char kvkey[KV_KEY_SIZE], json_t **rec,
 			sesame_error *err)
 {
 	const char *id = json_string_value(json_object_get(args, "id"));
 	struct who w;
-	int rc = caller_of(st, args, true, &w, err);
+	int rc = caller_of(st, caller, true, &w, err);
 
 	*rec = NULL;
 	if (rc != SESAME_OK)
@@ -300,11 +302,11 @@ static int owned_record(const struct state *st, const json_t *args, char kvkey[K
 	return rc;
 }
 
-static int get(const struct state *st, const json_t *args, json_t **result, sesame_error *err)
+static int get(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, json_t **result, sesame_error *err)
 {
 	char kvkey[KV_KEY_SIZE];
 	json_t *rec;
-	int rc = owned_record(st, args, kvkey, &rec, err);
+	int rc = owned_record(st, caller, args, kvkey, &rec, err);
 
 	if (rc == SESAME_OK && !(*result = shown(kvkey + 4, rec)))
 		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -312,11 +314,11 @@ static int get(const struct state *st, const json_t *args, json_t **result, sesa
 	return rc;
 }
 
-static int set_disabled(const struct state *st, const json_t *args, bool disabled, sesame_error *err)
+static int set_disabled(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, bool disabled, sesame_error *err)
 {
 	char kvkey[KV_KEY_SIZE];
 	json_t *rec;
-	int rc = owned_record(st, args, kvkey, &rec, err);
+	int rc = owned_record(st, caller, args, kvkey, &rec, err);
 
 	if (rc == SESAME_OK) {
 		json_object_set_new(rec, "disabled", json_boolean(disabled));
@@ -327,13 +329,13 @@ static int set_disabled(const struct state *st, const json_t *args, bool disable
 	return rc;
 }
 
-static int delete(const struct state *st, const json_t *args, sesame_error *err)
+static int delete(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, sesame_error *err)
 {
 	char kvkey[KV_KEY_SIZE];
 	json_t *rec;
 	sesame_error ignored;
 	json_int_t slot;
-	int rc = owned_record(st, args, kvkey, &rec, err);
+	int rc = owned_record(st, caller, args, kvkey, &rec, err);
 
 	if (rc != SESAME_OK)
 		return rc;
@@ -350,12 +352,12 @@ static int delete(const struct state *st, const json_t *args, sesame_error *err)
 	return rc;
 }
 
-static int list(const struct state *st, const json_t *args, json_t **result, sesame_error *err)
+static int list(const struct state *st, const struct sesame_action_caller *caller, const json_t *args, json_t **result, sesame_error *err)
 {
 	char kvkey[KV_KEY_SIZE];
 	json_t *out = json_array(), *slot, *rec;
 	struct who w;
-	int i, rc = caller_of(st, args, true, &w, err);
+	int i, rc = caller_of(st, caller, true, &w, err);
 
 	if (rc == SESAME_OK && w.system)
 		rc = st->host->error(err, SESAME_REJECTED, "forbidden", "list API keys as their user");
@@ -388,23 +390,27 @@ static int list(const struct state *st, const json_t *args, json_t **result, ses
 	return rc;
 }
 
-static int ak_action(void *state, const char *name, const json_t *args, json_t **result, sesame_error *err)
+static int ak_action(void *state, const struct sesame_action_caller *caller, const char *name, const json_t *args,
+		     json_t **result, sesame_error *err)
 {
 	const struct state *st = state;
 
 	if (strcmp(name, "create") == 0)
-		return create(st, args, result, err);
+		return create(st, caller, args, result, err);
 	if (strcmp(name, "list") == 0)
-		return list(st, args, result, err);
+		return list(st, caller, args, result, err);
 	if (strcmp(name, "get") == 0)
-		return get(st, args, result, err);
+		return get(st, caller, args, result, err);
 	if (strcmp(name, "enable") == 0 || strcmp(name, "disable") == 0)
-		return set_disabled(st, args, strcmp(name, "disable") == 0, err);
+		return set_disabled(st, caller, args, strcmp(name, "disable") == 0, err);
 	if (strcmp(name, "delete") == 0)
-		return delete(st, args, err);
+		return delete(st, caller, args, err);
 	return st->host->error(err, SESAME_NOT_FOUND, "action",
 			       "api-key has no action \"%s\" (create, list, get, enable, disable, delete)", name);
 }
+
+/* A key's identity shows the key's name. */
+static const char *const default_metadata[] = {"name", NULL};
 
 const struct sesame_provider sesame_provider_entry = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
@@ -415,5 +421,7 @@ const struct sesame_provider sesame_provider_entry = {
 	.init = ak_init,
 	.verify = ak_verify,
 	.fini = ak_fini,
-	.action = ak_action,
+	.action_as = ak_action,
+	.capabilities = SESAME_PROVIDER_CAP_API_KEYS,
+	.metadata_defaults = default_metadata,
 };

@@ -171,23 +171,29 @@ static void first_line(const struct sesame_program_result *r, char *msg, size_t 
 	msg[n] = '\0';
 }
 
-/* The identity in the program's output: "id", {"id"} or {"id", "name"}. */
+/*
+ * The identity in the program's output: "id", {"id"}, {"id", "name"}, each
+ * object form optionally with "data", an object of further profile fields
+ * (the drop-in's metadata_fields pick among them and "name").
+ */
 static int parse_identity(const struct state *st, const struct sesame_program_result *r, json_t **identity,
 			  sesame_error *err)
 {
 	const struct sesame_host *h = st->host;
 	json_t *v = json_loadb(r->output, r->output_length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 	json_t *id = json_is_string(v) ? v : json_object_get(v, "id"), *name = json_object_get(v, "name");
+	json_t *data = json_object_get(v, "data"), *profile = NULL;
 	const char *key;
 	json_t *m;
 	int rc = SESAME_OK;
 
+	*identity = NULL;
 	if (!v)
 		return h->error(err, SESAME_REJECTED, "output",
 				"the program's output is not one JSON value (or has more after it)");
 	if (json_is_object(v))
 		json_object_foreach(v, key, m)
-			if (strcmp(key, "id") != 0 && strcmp(key, "name") != 0)
+			if (strcmp(key, "id") != 0 && strcmp(key, "name") != 0 && strcmp(key, "data") != 0)
 				rc = h->error(err, SESAME_REJECTED, "output", "the program's output has an unknown member");
 	if (rc == SESAME_OK && (!json_is_string(id) || json_string_length(id) == 0 ||
 				json_string_length(id) > MAX_ID_LENGTH ||
@@ -196,11 +202,15 @@ static int parse_identity(const struct state *st, const struct sesame_program_re
 			      "the program's id must be a string of 1 to %d bytes without NUL", MAX_ID_LENGTH);
 	if (rc == SESAME_OK && name && !json_is_string(name))
 		rc = h->error(err, SESAME_REJECTED, "output", "the program's name must be a string");
+	if (rc == SESAME_OK && data && !json_is_object(data))
+		rc = h->error(err, SESAME_REJECTED, "output", "the program's data must be an object");
 	if (rc == SESAME_OK) {
-		*identity = name ? json_pack("{s:O, s:{s:O}}", "id", id, "data", "name", name)
-				 : json_pack("{s:O}", "id", id);
+		profile = data ? json_deep_copy(data) : json_object();
+		if (profile && (!name || json_object_set(profile, "name", name) == 0))
+			*identity = json_pack("{s:O, s:O}", "id", id, "data", profile);
 		if (!*identity)
 			rc = h->error(err, SESAME_INTERNAL, "memory", "out of memory");
+		json_decref(profile);
 	}
 	json_decref(v);
 	return rc;

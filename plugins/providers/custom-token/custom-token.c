@@ -2,8 +2,9 @@
  * plugins/providers/custom-token/custom-token.c — the custom-token provider:
  * logs users in with a JWT signed by the application's own issuer, verified
  * with configured keys or a JWKS URI through the host services (no crypto
- * or HTTP of its own).  The identity is the token's `sub`; configured
- * metadata fields are copied from the claims.  See sesame-custom-token(5).
+ * or HTTP of its own).  The identity is the token's `sub`; its data are all
+ * the claims, of which the core keeps the drop-in's metadata_fields (none
+ * by default).  See sesame-custom-token(5).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,18 +20,6 @@
 #define DEFAULT_LEEWAY	 60
 #define MAX_TOKEN_LENGTH (1024 * 1024)
 #define MAX_SUB_LENGTH	 255
-#define MAX_FIELD_CHARS	 4096
-#define MAX_FIELDS	 64
-#define MAX_PATH_DEPTH	 16
-
-/* One metadata field: a path into the claims and the name it gets. */
-struct field {
-	char **path; /* unescaped segments */
-	size_t depth;
-	char *name;  /* field_name, or the last segment */
-	char *shown; /* the configured dot path, for messages */
-	bool required;
-};
 
 struct state {
 	const struct sesame_host *host;
@@ -40,20 +29,7 @@ struct state {
 	char *issuer;
 	const char *issuers[2];
 	struct sesame_jwt_rules rules;
-	struct field *fields;
-	size_t n_fields;
 };
-
-static void field_clear(struct field *f)
-{
-	size_t i;
-
-	for (i = 0; i < f->depth; i++)
-		free(f->path[i]);
-	free(f->path);
-	free(f->name);
-	free(f->shown);
-}
 
 static void state_free(struct state *st)
 {
@@ -66,9 +42,6 @@ static void state_free(struct state *st)
 	for (i = 0; i < MAX_AUDIENCES; i++)
 		free(st->audiences[i]);
 	free(st->issuer);
-	for (i = 0; i < st->n_fields; i++)
-		field_clear(&st->fields[i]);
-	free(st->fields);
 	free(st);
 }
 
@@ -76,9 +49,8 @@ static void state_free(struct state *st)
 
 static int check_known_keys(struct state *st, const json_t *config, sesame_error *err)
 {
-	static const char *const known[] = {"audience",		"require_any_audience", "issuer",
-					    "leeway",		"signing_keys",		"jwk_uri",
-					    "max_token_length", "metadata_fields",	NULL};
+	static const char *const known[] = {"audience", "require_any_audience", "issuer", "leeway", "signing_keys",
+					    "jwk_uri",	"max_token_length",	NULL};
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -192,95 +164,6 @@ static int load_keys(struct state *st, const json_t *config, sesame_error *err)
 	return st->host->keys_from_config(st->self, keys, &st->keys, err);
 }
 
-/* Split a dot path; "\." is a literal dot and "\\" a literal backslash. */
-static int parse_path(const char *s, struct field *f)
-{
-	size_t len = strlen(s), i;
-	char *seg = malloc(len + 1);
-	size_t n = 0;
-
-	f->path = calloc(MAX_PATH_DEPTH, sizeof(*f->path));
-	if (!seg || !f->path) {
-		free(seg);
-		return -1;
-	}
-	for (i = 0; i <= len; i++) {
-		if (s[i] == '\\' && (s[i + 1] == '.' || s[i + 1] == '\\')) {
-			seg[n++] = s[++i];
-		} else if (s[i] == '.' || s[i] == '\0') {
-			if (n == 0 || f->depth == MAX_PATH_DEPTH) {
-				free(seg);
-				return -1;
-			}
-			seg[n] = '\0';
-			f->path[f->depth] = strdup(seg);
-			if (!f->path[f->depth]) {
-				free(seg);
-				return -1;
-			}
-			f->depth++;
-			n = 0;
-		} else {
-			seg[n++] = s[i];
-		}
-	}
-	free(seg);
-	return 0;
-}
-
-static int load_field(struct state *st, const json_t *spec, size_t i, struct field *f, sesame_error *err)
-{
-	json_t *name = json_object_get(spec, "name"), *fname = json_object_get(spec, "field_name");
-	json_t *req = json_object_get(spec, "required");
-	size_t j;
-
-	if (!json_is_object(spec) || !json_is_string(name) || (fname && !json_is_string(fname)) ||
-	    (req && !json_is_boolean(req)))
-		return st->host->error(err, SESAME_CONFIG, "config",
-				       "\"metadata_fields\"[%zu] must be {\"name\": string, \"field_name\": string, "
-				       "\"required\": boolean}",
-				       i);
-	f->required = json_is_true(req);
-	f->shown = strdup(json_string_value(name));
-	if (!f->shown)
-		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-	if (parse_path(f->shown, f) != 0)
-		return st->host->error(err, SESAME_CONFIG, "config",
-				       "\"metadata_fields\"[%zu]: \"%s\" is not a dot path of 1 to %d non-empty names",
-				       i, f->shown, MAX_PATH_DEPTH);
-	f->name = strdup(fname ? json_string_value(fname) : f->path[f->depth - 1]);
-	if (!f->name)
-		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-	for (j = 0; j < i; j++)
-		if (strcmp(st->fields[j].name, f->name) == 0)
-			return st->host->error(err, SESAME_CONFIG, "config",
-					       "\"metadata_fields\"[%zu]: field_name \"%s\" is used twice", i, f->name);
-	return SESAME_OK;
-}
-
-static int load_fields(struct state *st, const json_t *config, sesame_error *err)
-{
-	json_t *list = json_object_get(config, "metadata_fields");
-	size_t i;
-	int rc;
-
-	if (!list)
-		return SESAME_OK;
-	if (!json_is_array(list) || json_array_size(list) > MAX_FIELDS)
-		return st->host->error(err, SESAME_CONFIG, "config",
-				       "\"metadata_fields\" must be an array of at most %d", MAX_FIELDS);
-	st->fields = calloc(json_array_size(list) + 1, sizeof(*st->fields));
-	if (!st->fields)
-		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-	for (i = 0; i < json_array_size(list); i++) {
-		rc = load_field(st, json_array_get(list, i), i, &st->fields[i], err);
-		st->n_fields++;
-		if (rc != SESAME_OK)
-			return rc;
-	}
-	return SESAME_OK;
-}
-
 static int ct_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
 		   sesame_error *err)
 {
@@ -306,8 +189,6 @@ static int ct_init(const struct sesame_host *host, sesame_instance *self, const 
 	if (rc == SESAME_OK)
 		rc = load_rules(st, config, err);
 	if (rc == SESAME_OK)
-		rc = load_fields(st, config, err);
-	if (rc == SESAME_OK)
 		rc = load_keys(st, config, err);
 	if (rc != SESAME_OK)
 		goto fail;
@@ -324,69 +205,6 @@ static void ct_fini(void *state)
 }
 
 /* ---- verification ------------------------------------------------------- */
-
-static const json_t *lookup(const json_t *claims, const struct field *f)
-{
-	const json_t *v = claims;
-	size_t i;
-
-	for (i = 0; v && i < f->depth; i++)
-		v = json_is_object(v) ? json_object_get(v, f->path[i]) : NULL;
-	return v;
-}
-
-/* Characters (UTF-8 code points) of a value: a string's own, or its JSON text's. */
-static size_t value_chars(const json_t *v)
-{
-	const char *s;
-	char *dump = NULL;
-	size_t n = 0, len, i;
-
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		len = json_string_length(v);
-	} else {
-		dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!dump)
-			return SIZE_MAX;
-		s = dump;
-		len = strlen(dump);
-	}
-	for (i = 0; i < len; i++)
-		n += ((unsigned char)s[i] & 0xc0) != 0x80;
-	free(dump);
-	return n;
-}
-
-static int map_fields(struct state *st, const json_t *claims, json_t *data, sesame_error *err)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_fields; i++) {
-		const struct field *f = &st->fields[i];
-		const json_t *v = lookup(claims, f);
-
-		if (!v || json_is_null(v)) {
-			if (f->required)
-				return st->host->error(err, SESAME_REJECTED, "claim",
-						       "the token lacks the required metadata field \"%s\"", f->shown);
-			continue;
-		}
-		if (value_chars(v) > MAX_FIELD_CHARS) {
-			if (f->required)
-				return st->host->error(err, SESAME_REJECTED, "claim",
-						       "metadata field \"%s\" is longer than %d characters", f->shown,
-						       MAX_FIELD_CHARS);
-			st->host->log(st->self, SESAME_LOG_WARNING,
-				      "metadata field \"%s\" is longer than %d characters: not copied", f->shown,
-				      MAX_FIELD_CHARS);
-			continue;
-		}
-		if (json_object_set_new(data, f->name, json_deep_copy(v)) != 0)
-			return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-	}
-	return SESAME_OK;
-}
 
 static int check_credential(struct state *st, const json_t *credential, const char **token, sesame_error *err)
 {
@@ -411,7 +229,7 @@ static int check_credential(struct state *st, const json_t *credential, const ch
 static int ct_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	struct state *st = state;
-	json_t *claims = NULL, *sub, *data = NULL;
+	json_t *claims = NULL, *sub;
 	const char *token = NULL;
 	int rc;
 
@@ -429,22 +247,17 @@ static int ct_verify(void *state, const json_t *credential, json_t **identity, s
 				     "claim \"sub\" must be a string of 1 to %d bytes without NUL", MAX_SUB_LENGTH);
 		goto out;
 	}
-	data = json_object();
-	if (!data) {
-		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-		goto out;
-	}
-	rc = map_fields(st, claims, data, err);
-	if (rc != SESAME_OK)
-		goto out;
-	*identity = json_pack("{s:O, s:O}", "id", sub, "data", data);
+	/* Every claim is profile data; the drop-in's metadata_fields pick. */
+	*identity = json_pack("{s:O, s:O}", "id", sub, "data", claims);
 	if (!*identity)
 		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 out:
-	json_decref(data);
 	json_decref(claims);
 	return rc;
 }
+
+/* App Services keeps no claim of a custom JWT unless configured. */
+static const char *const no_metadata[] = {NULL};
 
 const struct sesame_provider sesame_provider_entry = {
     .abi_version = SESAME_PROVIDER_ABI_VERSION,
@@ -455,4 +268,5 @@ const struct sesame_provider sesame_provider_entry = {
     .init = ct_init,
     .verify = ct_verify,
     .fini = ct_fini,
+    .metadata_defaults = no_metadata,
 };

@@ -794,6 +794,9 @@ static int lp_user_deleted(void *state, const json_t *identity, sesame_error *er
 	return rc == SESAME_NOT_FOUND ? SESAME_OK : rc;
 }
 
+/* The account's address is its profile. */
+static const char *const default_metadata[] = {"email", NULL};
+
 const struct sesame_provider sesame_provider_entry = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_provider),
@@ -805,4 +808,6 @@ const struct sesame_provider sesame_provider_entry = {
 	.fini = lp_fini,
 	.action = lp_action,
 	.user_deleted = lp_user_deleted,
+	.capabilities = SESAME_PROVIDER_CAP_ONE_PER_USER | SESAME_PROVIDER_CAP_EMAIL_PASSWORD,
+	.metadata_defaults = default_metadata,
 };

@@ -36,6 +36,7 @@
 #define MAX_CODE 4096
 #define MAX_NONCE 512
 #define MAX_REFRESH 4096
+#define MAX_USER 4096
 
 struct state {
 	struct oa_ctx c;
@@ -438,17 +439,64 @@ static int exchange_code(struct state *st, const char *code, const json_t *crede
 	return rc;
 }
 
-static int apple_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
+/*
+ * The user's name, which Apple gives the app once, at the first
+ * authorization, beside the token and not in it: the credential's "user",
+ * Apple's own object {"name": {"firstName", "lastName"}, "email"} or its
+ * JSON text (the form_post field).  Unsigned, like any profile data a
+ * client sends; its email is ignored (the token's verified one counts).
+ * `*names` gets a new object with name, first_name and last_name when given.
+ */
+static int names_of_user(struct state *st, const json_t *credential, json_t **names, sesame_error *err)
 {
-	static const char *const allowed[] = {"id_token",  "authCode",	   "code",	    "nonce",
-					      "client_id", "redirect_uri", "code_verifier", NULL};
+	const json_t *user = json_object_get(credential, "user"), *name;
+	const char *first, *last;
+	json_t *parsed = NULL;
+	int rc = SESAME_OK;
+
+	*names = json_object();
+	if (!*names)
+		return st->c.host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (!user)
+		return SESAME_OK;
+	if (json_is_string(user) && json_string_length(user) <= MAX_USER)
+		user = parsed = json_loadb(json_string_value(user), json_string_length(user), JSON_REJECT_DUPLICATES,
+					   NULL);
+	if (!json_is_object(user)) {
+		json_decref(parsed);
+		return st->c.host->error(err, SESAME_MALFORMED, "credential",
+					 "\"user\" must be Apple's user object, or its JSON text of at most %d bytes",
+					 MAX_USER);
+	}
+	name = json_object_get(user, "name");
+	rc = oa_copy_string(&st->c, *names, "first_name", name, "firstName", err);
+	if (rc == SESAME_OK)
+		rc = oa_copy_string(&st->c, *names, "last_name", name, "lastName", err);
+	first = json_string_value(json_object_get(*names, "first_name"));
+	last = json_string_value(json_object_get(*names, "last_name"));
+	if (rc == SESAME_OK && (first || last)) {
+		size_t n = (first ? strlen(first) : 0) + (last ? strlen(last) : 0) + 2;
+		char *full = malloc(n);
+
+		if (full)
+			snprintf(full, n, "%s%s%s", first ? first : "", first && last ? " " : "", last ? last : "");
+		if (!full || json_object_set_new(*names, "name", json_string(full)) != 0)
+			rc = st->c.host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+		free(full);
+	}
+	json_decref(parsed);
+	return rc;
+}
+
+static int verify_credential(struct state *st, const json_t *credential, json_t **identity, sesame_error *err)
+{
+	static const char *const allowed[] = {"id_token",     "authCode",      "code", "nonce", "client_id",
+					      "redirect_uri", "code_verifier", "user", NULL};
 	static const char *const strings[] = {"client_id", "redirect_uri", "code_verifier", NULL};
-	struct state *st = state;
 	const char *token = NULL, *code = NULL, *code2 = NULL, *nonce = NULL, *other = NULL;
 	size_t i;
 	int rc;
 
-	*identity = NULL;
 	rc = oa_check_credential_keys(&st->c, credential, allowed, err);
 	if (rc == SESAME_OK)
 		rc = oa_credential_string(&st->c, credential, "id_token", MAX_TOKEN, &token, err);
@@ -471,6 +519,26 @@ static int apple_verify(void *state, const json_t *credential, json_t **identity
 					 "\"client_id\", \"redirect_uri\" and \"code_verifier\" go with a code");
 	return token ? verify_id_token(st, token, nonce, NULL, NULL, identity, err)
 		     : exchange_code(st, code ? code : code2, credential, nonce, identity, err);
+}
+
+static int apple_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
+{
+	int rc;
+	json_t *names = NULL;
+	struct state *st = state;
+
+	*identity = NULL;
+	rc = names_of_user(st, credential, &names, err);
+	if (rc == SESAME_OK)
+		rc = verify_credential(st, credential, identity, err);
+	if (rc == SESAME_OK && json_object_update(json_object_get(*identity, "data"), names) != 0)
+		rc = st->c.host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc != SESAME_OK) {
+		json_decref(*identity);
+		*identity = NULL;
+	}
+	json_decref(names);
+	return rc;
 }
 
 /* ---- account deletion --------------------------------------------------- */
@@ -563,6 +631,9 @@ static int apple_action(void *state, const char *name, const json_t *args, json_
 	return st->c.host->error(err, SESAME_NOT_FOUND, "action", "oauth2-apple has no action \"%.64s\"", name);
 }
 
+/* App Services' Apple metadata: what the user granted, name when given. */
+static const char *const default_metadata[] = {"name", "first_name", "last_name", "email", "is_private_email", NULL};
+
 const struct sesame_provider sesame_provider_entry = {
     .abi_version = SESAME_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct sesame_provider),
@@ -574,4 +645,6 @@ const struct sesame_provider sesame_provider_entry = {
     .fini = apple_fini,
     .action = apple_action,
     .user_deleted = apple_user_deleted,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
+    .metadata_defaults = default_metadata,
 };

@@ -288,13 +288,35 @@ static int copy_int(const struct state *st, json_t *data, const char *to, const 
 		   : st->c.host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 }
 
+/* Whether `key` is one of the NULL-terminated `list`. */
+static bool listed(const char *const *list, const char *key)
+{
+	while (*list && strcmp(*list, key) != 0)
+		list++;
+	return *list != NULL;
+}
+
+/*
+ * The profile data of a /me answer: App Services' fields under their names
+ * (picture.data.url as picture, age_range as min_age and max_age), and any
+ * other field the configured "fields" asked for as Graph returned it, for
+ * metadata_fields to pick.
+ */
 static int metadata_from_me(struct state *st, const json_t *me, json_t *data, sesame_error *err)
 {
 	static const char *const plain[] = {"name", "first_name", "last_name", "gender", "birthday", "email", NULL};
-	const json_t *age = json_object_get(me, "age_range");
+	static const char *const mapped[] = {"id", "picture", "age_range", NULL};
+	const json_t *age = json_object_get(me, "age_range"), *v;
+	const char *key;
 	size_t i;
 	int rc = SESAME_OK;
 
+	json_object_foreach((json_t *)me, key, v) {
+		if (listed(plain, key) || listed(mapped, key))
+			continue;
+		if (json_object_set_new(data, key, json_deep_copy(v)) != 0)
+			return st->c.host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
 	for (i = 0; rc == SESAME_OK && plain[i]; i++)
 		rc = oa_copy_string(&st->c, data, plain[i], me, plain[i], err);
 	if (rc == SESAME_OK)
@@ -502,6 +524,10 @@ static int facebook_action(void *state, const char *name, const json_t *args, js
 	return st->c.host->error(err, SESAME_NOT_FOUND, "action", "oauth2-facebook has no action \"%.64s\"", name);
 }
 
+/* App Services' Facebook metadata, each only when the user granted it. */
+static const char *const default_metadata[] = {"name",	   "first_name", "last_name", "picture", "gender",
+					       "birthday", "min_age",	 "max_age",   "email",	 NULL};
+
 const struct sesame_provider sesame_provider_entry = {
     .abi_version = SESAME_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct sesame_provider),
@@ -512,4 +538,6 @@ const struct sesame_provider sesame_provider_entry = {
     .verify = facebook_verify,
     .fini = facebook_fini,
     .action = facebook_action,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
+    .metadata_defaults = default_metadata,
 };

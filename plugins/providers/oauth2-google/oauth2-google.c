@@ -193,6 +193,11 @@ static int identity_from_claims(struct state *st, const json_t *claims, json_t *
 	 * downstream can take it for proof of ownership. */
 	if (rc == SESAME_OK && oa_claim_true(claims, "email_verified"))
 		rc = oa_copy_string(&st->c, data, "email", claims, "email", err);
+	/* Kept only when metadata_fields name them. */
+	if (rc == SESAME_OK)
+		rc = oa_copy_string(&st->c, data, "locale", claims, "locale", err);
+	if (rc == SESAME_OK)
+		rc = oa_copy_string(&st->c, data, "hd", claims, "hd", err);
 	if (rc == SESAME_OK) {
 		*identity = json_pack("{s:s, s:O}", "id", sub, "data", data);
 		if (!*identity)
@@ -345,6 +350,9 @@ static int google_action(void *state, const char *name, const json_t *args, json
 	return st->c.host->error(err, SESAME_NOT_FOUND, "action", "oauth2-google has no action \"%.64s\"", name);
 }
 
+/* App Services' Google metadata; locale and hd only when configured. */
+static const char *const default_metadata[] = {"name", "first_name", "last_name", "picture", "email", NULL};
+
 const struct sesame_provider sesame_provider_entry = {
     .abi_version = SESAME_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct sesame_provider),
@@ -355,4 +363,6 @@ const struct sesame_provider sesame_provider_entry = {
     .verify = google_verify,
     .fini = google_fini,
     .action = google_action,
+    .capabilities = SESAME_PROVIDER_CAP_WEB_REDIRECT,
+    .metadata_defaults = default_metadata,
 };

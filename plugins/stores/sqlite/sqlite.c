@@ -567,6 +567,25 @@ static int parse_config(sesame_store_handle *h, const json_t *config, sesame_err
 }
 
 /*
+ * mkdir -p: the missing directories above `dir` 0755, `dir` itself 0700
+ * (a first run on a fresh prefix has no PREFIX/var/lib either).
+ */
+static int make_dirs(char *dir)
+{
+	char *p;
+
+	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
  * Create the database file 0600 (and its directory 0700 when missing) before
  * SQLite opens it, and refuse a file that others may read or that is not
  * ours: it holds password hashes and sessions.
@@ -583,7 +602,7 @@ static int prepare_file(const sesame_store_handle *h, sesame_error *err)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		if (make_dirs(dir) != 0) {
 			int e = errno;
 
 			free(dir);

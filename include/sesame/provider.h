@@ -341,6 +341,14 @@ struct sesame_host {
 	 *   successful login.  SESAME_MALFORMED "hash" when `phc` is not such
 	 *   a string.  Both always run the KDF once: to make an unknown user
 	 *   cost what a wrong password costs, verify against a dummy hash.
+	 *
+	 * Both run within a process-wide memory budget (sesame.json's
+	 * "password_hashing"; one run takes 128 * r * (N + p + 2) bytes): when
+	 * it is in use they wait a bounded time in a bounded queue, then fail
+	 * with SESAME_UNAVAILABLE "busy" (sesamed: 503 with Retry-After);
+	 * pass it on, as the request may be retried.  A single run larger than
+	 * the whole budget is SESAME_CONFIG "budget": hash once in init() (a
+	 * dummy hash, say) so that such parameters stop the instance at start.
 	 */
 	int (*password_hash)(sesame_instance *self, const char *password, size_t length, unsigned log2_n, unsigned r,
 			     unsigned p, char **phc, sesame_error *err);

@@ -422,6 +422,8 @@ struct sesame_ctx {
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
+	/* When the host's kv_add() next deletes expired provider data. */
+	_Atomic int64_t kv_purge_due;
 };
 
 /*

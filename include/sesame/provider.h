@@ -361,6 +361,32 @@ struct sesame_host {
 	 * holds it (a user that never logged in has no session).
 	 */
 	int (*end_sessions)(sesame_instance *self, const char *uid, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2 (check with SESAME_HAS_FIELD() and for NULL).  Add
+	 * `delta` to the counter kept as the value of `key` in the instance's
+	 * key/value store, atomically: one store transaction, so counters
+	 * shared by several threads or several sesamed nodes over one
+	 * database lose no update.  A missing or expired entry counts as 0;
+	 * the result never goes below 0.  `*value` gets the new value.
+	 *
+	 * `limit` > 0 with `delta` > 0: when the result would exceed `limit`,
+	 * nothing is written, `*value` gets the value as it is, and the
+	 * answer is SESAME_REJECTED "limit" (a throttle: count an attempt
+	 * only while under the limit, refuse it otherwise).  `limit` 0: no
+	 * limit.
+	 *
+	 * `expires` > 0 (seconds since the epoch, host->now() based) is the
+	 * entry's expiry from this write on, 0 none: a counter written with
+	 * now + W restarts from 0 once W seconds pass without a change.  The
+	 * entry is not bound to a user.
+	 *
+	 * Errors: SESAME_MALFORMED "key" as kv_get; SESAME_MALFORMED "value"
+	 * when the entry holds something other than an integer;
+	 * SESAME_UNAVAILABLE when the database cannot be reached.
+	 */
+	int (*kv_add)(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
+		      int64_t *value, sesame_error *err);
 };
 
 /* Kinds of caller of an action (struct sesame_action_caller). */

@@ -546,7 +546,7 @@ static void test_userpass_over_http(void **state)
 	assert_error(&r, 400, "UserpassTokenInvalid", "invalid token data");
 	http_free(&r);
 	post(d, USERPASS "confirm/send", "{\"email\": \"zoe@example.org\"}", &r);
-	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	assert_error(&r, 400, "UserAlreadyConfirmed", "user already confirmed");
 	http_free(&r);
 	post(d, USERPASS "confirm/send", "{\"email\": \"nobody@example.org\"}", &r);
 	assert_error(&r, 404, "UserNotFound", "user not found");
@@ -670,7 +670,7 @@ static void test_userpass_call_over_http(void **state)
 	free(body);
 	call_login(d, "pass-word", 200);
 	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
-	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	assert_error(&r, 400, "UserAlreadyConfirmed", "user already confirmed");
 	http_free(&r);
 	post(d, USERCALL "confirm/call", "{\"email\": \"nobody@example.org\"}", &r);
 	assert_error(&r, 404, "UserNotFound", "user not found");

@@ -253,6 +253,23 @@ static void test_one_canonical_address(void **state)
 	expect_refused(act(e, "up", "register", json_pack("{s:s, s:s}", "email", "no-at-sign", "password", "pw-654321"),
 			   &err),
 		       &err, SESAME_MALFORMED, "email");
+	/* The longest address fits the store's key ("user:" + 250 = 255
+	 * bytes); one byte more is refused as an address, not as a key. */
+	{
+		char addr[300];
+
+		memset(addr, 'a', 250);
+		memcpy(addr + 250 - 12, "@example.com", 13);
+		assert_int_equal(
+		    act(e, "up", "register", json_pack("{s:s, s:s}", "email", addr, "password", "pw-123456"), &err),
+		    SESAME_OK);
+		memset(addr, 'b', 251);
+		memcpy(addr + 251 - 12, "@example.com", 13);
+		expect_refused(
+		    act(e, "up", "register", json_pack("{s:s, s:s}", "email", addr, "password", "pw-123456"), &err),
+		    &err, SESAME_MALFORMED, "email");
+		assert_non_null(strstr(err.text, "250"));
+	}
 	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "MIXED@example.COM"), &err), SESAME_OK);
 	mail = last_mail(e);
 	assert_string_equal(json_string_value(json_object_get(mail, "email")), "Mixed@Example.com");

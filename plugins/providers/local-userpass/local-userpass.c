@@ -51,7 +51,8 @@
 
 #define MIN_PASSWORD	     6
 #define MAX_PASSWORD	     128
-#define MAX_EMAIL	     254
+/* "user:" + the address must fit the host's 255-byte key limit. */
+#define MAX_EMAIL	     250
 #define KV_KEY_SIZE	     300
 #define TOKEN_BYTES	     32
 #define TOKEN_ID_BYTES	     12

@@ -25,6 +25,17 @@
 #define MAX_NAME 64
 #define MASK "********"
 
+/* "password_hashing" defaults: four concurrent scrypt runs with the
+ * default parameters (N = 2^17, r = 8: 128 MiB and 3 KiB each) fit in the
+ * budget, a fifth waits; at most 64 requests wait, 5 seconds each. */
+#define KDF_BUDGET_DEFAULT (520ULL << 20)
+#define KDF_BUDGET_MIN (1ULL << 20)
+#define KDF_BUDGET_MAX (1ULL << 40)
+#define KDF_QUEUE_DEFAULT 64
+#define KDF_QUEUE_MAX 65536
+#define KDF_WAIT_DEFAULT 5000
+#define KDF_WAIT_MAX 60000
+
 /* ---- locating a JSON path in the text, for error positions ------------ */
 
 /*
@@ -432,6 +443,9 @@ static int set_defaults(struct config *cfg)
 	cfg->program_user = strdup("nobody");
 	cfg->access_ttl = 1800;
 	cfg->refresh_ttl = 60LL * 24 * 3600;
+	cfg->kdf_memory_budget = KDF_BUDGET_DEFAULT;
+	cfg->kdf_queue = KDF_QUEUE_DEFAULT;
+	cfg->kdf_wait_ms = KDF_WAIT_DEFAULT;
 	if (!cfg->app_id || !cfg->state_dir || !cfg->plugin_dir || !cfg->store_dir || !cfg->listen ||
 	    !cfg->public_url || !cfg->provider_dirs || !cfg->cors_origins || !cfg->extra || !cfg->program_user)
 		return SESAME_INTERNAL;
@@ -536,12 +550,51 @@ static int load_programs(const struct doc *d, json_t *root, struct config *cfg, 
 	return SESAME_OK;
 }
 
+/* An integer member `key` of section `section`, from `min` to `max`. */
+static int get_range(const struct doc *d, json_t *obj, const char *section, const char *key, uint64_t min, uint64_t max,
+		     const char *unit, uint64_t *out, sesame_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	struct seg at[2] = {{section, 0}, {key, 0}};
+
+	if (!v)
+		return SESAME_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
+	    (uint64_t)json_integer_value(v) > max)
+		return doc_error(err, d, at, 2, "range", "\"%s.%s\": expected an integer from %llu to %llu%s", section,
+				 key, (unsigned long long)min, (unsigned long long)max, unit);
+	*out = (uint64_t)json_integer_value(v);
+	return SESAME_OK;
+}
+
+/* "password_hashing": {"memory_budget", "queue", "wait_ms"}. */
+static int load_password_hashing(const struct doc *d, json_t *v, struct config *cfg, sesame_error *err)
+{
+	static const char *const known[] = {"memory_budget", "queue", "wait_ms", NULL};
+	static const struct seg at = {"password_hashing", 0};
+	uint64_t budget = cfg->kdf_memory_budget, queue = cfg->kdf_queue, wait = cfg->kdf_wait_ms;
+
+	if (!json_is_object(v))
+		return doc_error(err, d, &at, 1, "type", "\"password_hashing\": expected an object");
+	if (check_keys(d, v, &at, 1, known, "\"password_hashing\"", err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "memory_budget", KDF_BUDGET_MIN, KDF_BUDGET_MAX, " bytes", &budget,
+		      err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "queue", 0, KDF_QUEUE_MAX, "", &queue, err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "wait_ms", 0, KDF_WAIT_MAX, " milliseconds", &wait, err) != SESAME_OK)
+		return SESAME_CONFIG;
+	cfg->kdf_memory_budget = budget;
+	cfg->kdf_queue = (unsigned)queue;
+	cfg->kdf_wait_ms = (unsigned)wait;
+	return SESAME_OK;
+}
+
 static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
-	static const char *const known[] = {"app_id",	    "state_dir", "plugin_dir",	"store_dir", "provider_dirs",
-					    "store",	    "sessions",	 "signing_key", "listen",    "public_url",
-					    "cors_origins", "tls_cert",	 "tls_key",	"admin_key", "test_mode",
-					    "daemon",	    "programs",	 NULL};
+	static const char *const known[] = {
+	    "app_id",	"state_dir",   "plugin_dir", "store_dir",  "provider_dirs",    "store",
+	    "sessions", "signing_key", "listen",     "public_url", "cors_origins",     "tls_cert",
+	    "tls_key",	"admin_key",   "test_mode",  "daemon",	   "password_hashing", "programs",
+	    NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -633,6 +686,9 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 	}
 
 	if (load_programs(d, root, cfg, err) != SESAME_OK)
+		return SESAME_CONFIG;
+	v = json_object_get(root, "password_hashing");
+	if (v && load_password_hashing(d, v, cfg, err) != SESAME_OK)
 		return SESAME_CONFIG;
 
 	v = json_object_get(root, "daemon");
@@ -1128,6 +1184,9 @@ json_t *config_to_json(const struct config *cfg, bool show_secrets)
 			    !cfg->admin_key ? json_null() : json_string(show_secrets ? cfg->admin_key : MASK));
 	json_object_set_new(o, "test_mode", json_boolean(cfg->test_mode));
 	json_object_set_new(o, "programs", json_pack("{s:s}", "user", cfg->program_user));
+	json_object_set_new(o, "password_hashing",
+			    json_pack("{s:I, s:I, s:I}", "memory_budget", (json_int_t)cfg->kdf_memory_budget, "queue",
+				      (json_int_t)cfg->kdf_queue, "wait_ms", (json_int_t)cfg->kdf_wait_ms));
 	json_object_update(o, cfg->extra);
 	for (i = 0; i < cfg->n_providers; i++) {
 		const struct provider_conf *pc = &cfg->providers[i];

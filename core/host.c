@@ -196,6 +196,101 @@ static int host_kv_delete(sesame_instance *self, const char *key, sesame_error *
 	return rc == SESAME_OK ? st->desc->kv_delete(st->h, NULL, self->conf->name, key, err) : rc;
 }
 
+/* Expired entries (throttle counters of addresses nobody uses again,
+ * tokens nobody redeemed) are deleted at most this often, by kv_add(),
+ * whose counters are most of what expires. */
+#define KV_PURGE_INTERVAL 3600
+
+struct kv_add_op {
+	const char *instance, *key;
+	int64_t delta, limit, expires, now;
+	int64_t value;
+	bool refused;
+};
+
+/* The body of kv_add's transaction: read, add, write (or refuse). */
+static int kv_add_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct kv_add_op *op = arg;
+	json_t *old = NULL, *v;
+	int64_t n = 0;
+	int rc = st->desc->kv_get(st->h, txn, op->instance, op->key, op->now, &old, err);
+
+	op->refused = false;
+	if (rc == SESAME_NOT_FOUND) {
+		err_clear(err);
+		rc = SESAME_OK;
+	} else if (rc == SESAME_OK && !json_is_integer(old)) {
+		rc =
+		    seterr(err, SESAME_MALFORMED, "value", "kv_add: the value of \"%.64s\" is not an integer", op->key);
+	}
+	n = json_integer_value(old);
+	json_decref(old);
+	if (rc != SESAME_OK)
+		return rc;
+	op->value = n;
+	if (__builtin_add_overflow(n, op->delta, &n))
+		n = op->delta > 0 ? INT64_MAX : 0;
+	if (n < 0)
+		n = 0;
+	if (op->limit > 0 && op->delta > 0 && n > op->limit) {
+		op->refused = true;
+		return SESAME_OK;
+	}
+	op->value = n;
+	if (!(v = json_integer(n)))
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = st->desc->kv_put(st->h, txn, op->instance, op->key, v, NULL, op->expires, 0, op->now, err);
+	json_decref(v);
+	return rc;
+}
+
+/* Delete expired entries when KV_PURGE_INTERVAL has passed since the last
+ * time; one thread does it, the others go on. */
+static void kv_purge_now_and_then(sesame_instance *self, struct store *st, int64_t now)
+{
+	int64_t due = atomic_load(&self->ctx->kv_purge_due);
+	uint64_t count = 0;
+	sesame_error e;
+
+	if (now < due || !atomic_compare_exchange_strong(&self->ctx->kv_purge_due, &due, now + KV_PURGE_INTERVAL))
+		return;
+	err_clear(&e);
+	if (st->desc->kv_purge(st->h, NULL, now, &count, &e) != SESAME_OK)
+		log_msg(&self->ctx->log, SESAME_LOG_WARNING, "deleting expired provider data: %s", e.text);
+	else if (count > 0)
+		log_msg(&self->ctx->log, SESAME_LOG_DEBUG, "deleted %llu expired provider data entries",
+			(unsigned long long)count);
+}
+
+static int host_kv_add(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
+		       int64_t *value, sesame_error *err)
+{
+	struct kv_add_op op = {.instance = self->conf->name,
+			       .key = key,
+			       .delta = delta,
+			       .limit = limit,
+			       .expires = expires,
+			       .now = ctx_now(self->ctx)};
+	struct store *st;
+	int rc;
+
+	if (!value || expires < 0 || limit < 0)
+		return seterr(err, SESAME_USAGE, "usage", "kv_add: NULL value, negative limit or negative expiry");
+	*value = 0;
+	rc = kv_open(self, key, &st, err);
+	if (rc == SESAME_OK)
+		rc = store_transact(st, SESAME_STORE_TXN_WRITE, kv_add_txn, &op, err);
+	if (rc != SESAME_OK)
+		return rc;
+	*value = op.value;
+	kv_purge_now_and_then(self, st, op.now);
+	if (op.refused)
+		return seterr(err, SESAME_REJECTED, "limit", "kv_add: \"%.64s\" is at its limit of %lld", key,
+			      (long long)limit);
+	return SESAME_OK;
+}
+
 static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_error *err)
 {
 	if (seconds < SESSION_TTL_MIN || seconds > SESSION_TTL_MAX)
@@ -386,6 +481,7 @@ const struct sesame_host host_services = {
 	.password_hash = host_password_hash,
 	.password_verify = host_password_verify,
 	.end_sessions = host_end_sessions,
+	.kv_add = host_kv_add,
 	.program_check = host_program_check,
 	.program_run = host_program_run,
 	.program_result_clear = program_result_clear,

@@ -187,6 +187,12 @@ struct config {
 	char *admin_key;       /* secret */
 	bool admin_key_from_file;
 	bool test_mode;
+	/* "password_hashing": the share of the process-wide memory budget of
+	 * password derivations (core/password.c) this context may see in use,
+	 * and how many requests may wait for it, for how long. */
+	uint64_t kdf_memory_budget; /* bytes */
+	unsigned kdf_queue;         /* requests waiting at most */
+	unsigned kdf_wait_ms;       /* how long each may wait */
 	json_t *extra;         /* main-file sections owned by other parts (daemon) */
 	char *program_user;    /* programs.user: whom programs run as when sesame is root */
 	bool program_switch;   /* sesame runs as root: programs run as program_uid/gid */
@@ -438,6 +444,8 @@ struct sesame_ctx {
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
+	/* When the host's kv_add() next deletes expired provider data. */
+	_Atomic int64_t kv_purge_due;
 };
 
 /*
@@ -477,14 +485,35 @@ extern const struct sesame_host host_services;
 #define PASSWORD_LOG2N_MIN 10
 #define PASSWORD_LOG2N_MAX 20
 
+/* The bytes one scrypt derivation with these parameters allocates:
+ * 128·r·(2^log2_n + p + 2). */
+uint64_t password_scrypt_bytes(unsigned log2_n, unsigned r, unsigned p);
+
+/*
+ * Reserve `bytes` of the process-wide budget of password derivations
+ * before running one, and give them back with password_release() after.
+ * With ctx's kdf_memory_budget in use, wait (at most kdf_wait_ms, and only
+ * when fewer than kdf_queue requests wait already) for others to give
+ * memory back.  A reservation made while ctx is being configured waits as
+ * long as it takes.  Errors: SESAME_UNAVAILABLE "busy" (no memory in
+ * time, or the queue is full); SESAME_CONFIG "budget" when `bytes` alone
+ * exceed kdf_memory_budget.  Thread-safe.
+ */
+int password_reserve(sesame_ctx *ctx, uint64_t bytes, sesame_error *err);
+void password_release(uint64_t bytes);
+/* The bytes reserved and the requests waiting right now (for tests). */
+void password_gate_state(uint64_t *used, unsigned *waiting);
+
 /* Hash `password` with scrypt (N = 2^log2_n, r, p) and a fresh salt into
- * a PHC string (*phc, malloc'd).  SESAME_USAGE for parameters out of
- * range, SESAME_INTERNAL when OpenSSL fails. */
+ * a PHC string (*phc, malloc'd), within a reservation of
+ * password_reserve() (whose errors it returns).  SESAME_USAGE for
+ * parameters out of range, SESAME_INTERNAL when OpenSSL fails. */
 int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned log2_n, unsigned r, unsigned p,
 		  char **phc, sesame_error *err);
 /* Check `password` against `phc`, in constant time: *match 1 or 0;
  * *weaker (NULL allowed) 1 when the hash's parameters are below
- * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours. */
+ * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours;
+ * the errors of password_reserve(). */
 int password_verify(sesame_ctx *ctx, const char *password, size_t length, const char *phc, unsigned log2_n,
 		    unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
 

@@ -418,6 +418,14 @@ struct sesame_host {
 	 *   successful login.  SESAME_MALFORMED "hash" when `phc` is not such
 	 *   a string.  Both always run the KDF once: to make an unknown user
 	 *   cost what a wrong password costs, verify against a dummy hash.
+	 *
+	 * Both run within a process-wide memory budget (sesame.json's
+	 * "password_hashing"; one run takes 128 * r * (N + p + 2) bytes): when
+	 * it is in use they wait a bounded time in a bounded queue, then fail
+	 * with SESAME_UNAVAILABLE "busy" (sesamed: 503 with Retry-After);
+	 * pass it on, as the request may be retried.  A single run larger than
+	 * the whole budget is SESAME_CONFIG "budget": hash once in init() (a
+	 * dummy hash, say) so that such parameters stop the instance at start.
 	 */
 	int (*password_hash)(sesame_instance *self, const char *password, size_t length, unsigned log2_n, unsigned r,
 			     unsigned p, char **phc, sesame_error *err);
@@ -430,6 +438,32 @@ struct sesame_host {
 	 * holds it (a user that never logged in has no session).
 	 */
 	int (*end_sessions)(sesame_instance *self, const char *uid, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2 (check with SESAME_HAS_FIELD() and for NULL).  Add
+	 * `delta` to the counter kept as the value of `key` in the instance's
+	 * key/value store, atomically: one store transaction, so counters
+	 * shared by several threads or several sesamed nodes over one
+	 * database lose no update.  A missing or expired entry counts as 0;
+	 * the result never goes below 0.  `*value` gets the new value.
+	 *
+	 * `limit` > 0 with `delta` > 0: when the result would exceed `limit`,
+	 * nothing is written, `*value` gets the value as it is, and the
+	 * answer is SESAME_REJECTED "limit" (a throttle: count an attempt
+	 * only while under the limit, refuse it otherwise).  `limit` 0: no
+	 * limit.
+	 *
+	 * `expires` > 0 (seconds since the epoch, host->now() based) is the
+	 * entry's expiry from this write on, 0 none: a counter written with
+	 * now + W restarts from 0 once W seconds pass without a change.  The
+	 * entry is not bound to a user.
+	 *
+	 * Errors: SESAME_MALFORMED "key" as kv_get; SESAME_MALFORMED "value"
+	 * when the entry holds something other than an integer;
+	 * SESAME_UNAVAILABLE when the database cannot be reached.
+	 */
+	int (*kv_add)(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
+		      int64_t *value, sesame_error *err);
 
 	/*
 	 * ---- Since ABI 1.2: check each with SESAME_HAS_FIELD() ----

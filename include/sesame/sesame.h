@@ -160,7 +160,10 @@ SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char *
  * what the provider answered (SESAME_REJECTED, SESAME_MALFORMED,
  * SESAME_UNAVAILABLE, SESAME_INTERNAL), or SESAME_INTERNAL with reason
  * "identity" when the provider returned an identity the core refuses.
- * Thread-safe.  Since 0.1.
+ * A provider that hashes passwords passes on SESAME_UNAVAILABLE "busy"
+ * when the process-wide memory budget of password hashing (sesame.json's
+ * "password_hashing") stayed in use past its wait: the request may be
+ * retried later.  Thread-safe.  Since 0.1.
  */
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err);
@@ -427,7 +430,9 @@ SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *us
  * or NULL.  Errors: SESAME_NOT_FOUND "provider" (no such enabled
  * instance), SESAME_NOT_FOUND "action" (the plugin has no such operation
  * or no action hook), SESAME_UNAVAILABLE "provider" (its init failed),
- * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.1.
+ * SESAME_MALFORMED "args", and what the plugin returns (e.g.
+ * SESAME_UNAVAILABLE "busy" as for sesame_verify_credential(), or
+ * SESAME_REJECTED "throttled").  Since 0.1.
  */
 SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err);

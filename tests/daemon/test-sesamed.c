@@ -47,11 +47,14 @@ static struct daemon *daemon_new(const char *tag, const char *extra)
 
 /* ---- the shared daemon -------------------------------------------------------- */
 
+/* Every login holds one of its address's login_failures_per_minute tokens
+ * while it runs: test_parallel_first_logins_one_user runs 12 at once,
+ * after the failures of test_login_errors. */
 static int group_setup(void **state)
 {
 	struct daemon *d =
 	    daemon_new("sesamed", "\"admin_key\": \"" ADMIN_KEY "\", \"cors_origins\": [\"https://app.example.test\"], "
-				  "\"daemon\": {\"max_body_bytes\": 4096, \"login_failures_per_minute\": 5}");
+				  "\"daemon\": {\"max_body_bytes\": 4096, \"login_failures_per_minute\": 30}");
 
 	daemon_start(d);
 	*state = d;

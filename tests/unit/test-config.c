@@ -128,8 +128,56 @@ static void test_defaults_without_main_file(void **state)
 	assert_string_equal(cfg.provider_dirs[1], SESAME_RUNTIME_DROPIN_DIR);
 	assert_string_equal(cfg.provider_dirs[2], SESAME_ADMIN_DROPIN_DIR);
 	assert_string_equal(json_string_value(json_object_get(cfg.store, "type")), "sqlite");
+	/* Four scrypt runs with the default parameters fit, a fifth waits. */
+	assert_int_equal(cfg.kdf_memory_budget, 520ULL << 20);
+	assert_true(cfg.kdf_memory_budget >= 4 * password_scrypt_bytes(17, 8, 1));
+	assert_true(cfg.kdf_memory_budget < 5 * password_scrypt_bytes(17, 8, 1));
+	assert_int_equal(cfg.kdf_queue, 64);
+	assert_int_equal(cfg.kdf_wait_ms, 5000);
 	config_free(&cfg);
 	free(missing);
+}
+
+static void test_password_hashing(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	json_t *shown;
+	char *p = tu_write(e->dir, "ph.json",
+			   "{\"password_hashing\": {\"memory_budget\": 268435456, \"queue\": 0, \"wait_ms\": 250}}", 0644);
+
+	load_ok(p, &cfg);
+	assert_int_equal(cfg.kdf_memory_budget, 268435456);
+	assert_int_equal(cfg.kdf_queue, 0);
+	assert_int_equal(cfg.kdf_wait_ms, 250);
+	shown = config_to_json(&cfg, false);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(shown, "password_hashing"), "memory_budget")),
+			 268435456);
+	json_decref(shown);
+	config_free(&cfg);
+	free(p);
+	/* Each bad value names its key, file, line and column. */
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\n  \"memory_budget\": 1000}}", 0644);
+	load_fails(p, "range", p, 2, 3);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"memory_budget\": 1099511627777}}", 0644);
+	load_fails(p, "range", p, 1, 23);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"queue\": -1}}", 0644);
+	load_fails(p, "range", p, 1, 23);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"wait_ms\": \"5s\"}}", 0644);
+	load_fails(p, "range", p, 1, 23);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"wait_ms\": 60001}}", 0644);
+	load_fails(p, "range", p, 1, 23);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"budget\": 1}}", 0644);
+	load_fails(p, "unknown-key", p, 1, 23);
+	free(p);
+	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": 512}", 0644);
+	load_fails(p, "type", p, 1, 2);
+	free(p);
 }
 
 static void test_main_file_values(void **state)
@@ -714,6 +762,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_password_hashing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),

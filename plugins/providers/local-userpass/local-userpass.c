@@ -3,17 +3,29 @@
  * provider.  Accounts live in the host key/value store:
  *
  *   "user:CANON"  {"email" (as registered: where mail goes), "hash" (scrypt
- *                 PHC, host->password_hash), "confirmed", "failures",
- *                 "failures_since"}
+ *                 PHC, host->password_hash), "confirmed"}
  *   "token:ID"    {"email": CANON, "purpose": "confirm"|"reset", "hash":
  *                 SHA-256 of the token}, expiring after token_ttl
+ *   "current:PURPOSE:H"  the ID of the one token of PURPOSE of the address
+ *                 whose CANON has the SHA-256 H (hex): a token that is not
+ *                 the current one is refused, so issuing a new token
+ *                 retires every earlier one
+ *   "failures:H"  failed logins of the address H (existing or not), a
+ *                 host->kv_add counter that restarts after FAILURE_WINDOW
+ *                 seconds without a failure; past max_failures logins are
+ *                 refused before any password is hashed
+ *   "mails:H"     messages (mails and call programs) for the address H,
+ *                 a counter that restarts an hour after the last one;
+ *                 past max_mails_per_hour requests are refused
  *
  * CANON, the form that decides uniqueness, is the whole address with ASCII
  * letters lower-cased; addresses with other than printable ASCII are
  * refused, so no Unicode variant of an address can exist.  The identity id
- * is CANON.  Tokens are single use (deleted when used), hashed at rest and
- * delivered by a configured program that gets {email, token, tokenId} on
- * its standard input.  A "call" program (confirm_call_command,
+ * is CANON.  The counters live in the store, shared by every sesamed node
+ * of one database, and are keyed by a hash so that addresses nobody
+ * registered are not kept in clear.  Tokens are single use (deleted when
+ * used), hashed at rest and delivered by a configured program that gets
+ * {email, token, tokenId} on its standard input.  A "call" program (confirm_call_command,
  * reset_call_command) gets the same, plus the client's "arguments" for a
  * reset, and decides: {"status": "success"|"pending"|"fail"} on stdout.
  * See sesame-local-userpass(5).
@@ -30,13 +42,16 @@
 
 #define MIN_PASSWORD	     6
 #define MAX_PASSWORD	     128
-#define MAX_EMAIL	     254
+/* "user:" + the address must fit the host's 255-byte key limit. */
+#define MAX_EMAIL	     250
 #define KV_KEY_SIZE	     300
 #define TOKEN_BYTES	     32
 #define TOKEN_ID_BYTES	     12
 #define DEFAULT_TOKEN_TTL    1800
-#define DEFAULT_MAX_FAILURES 10
+#define DEFAULT_MAX_FAILURES 100
 #define FAILURE_WINDOW	     900
+#define DEFAULT_MAX_MAILS    10
+#define MAIL_WINDOW	     3600
 #define MAX_ARGS	     32
 #define PROGRAM_TIMEOUT_MS   10000
 #define MAX_CALL_OUTPUT	     4096
@@ -51,7 +66,8 @@ struct state {
 	char **reset_call_command;
 	int64_t token_ttl;
 	unsigned log2_n, r, p;
-	unsigned max_failures;
+	unsigned max_failures; /* failed logins per address across all clients */
+	unsigned max_mails;    /* messages per address and hour */
 	char *dummy; /* a hash of a random password: unknown users cost a KDF run too */
 };
 
@@ -179,19 +195,20 @@ static int dummy_hash(struct state *st, sesame_error *err)
 static int lp_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
 		   sesame_error *err)
 {
-	static const char *const known[] = {"auto_confirm",	"confirm_command", "reset_command", "confirm_call_command",
-					    "reset_call_command", "token_ttl",	     "scrypt",	      "max_failures",
-					    NULL};
+	static const char *const known[] = {
+	    "auto_confirm", "confirm_command", "reset_command", "confirm_call_command", "reset_call_command",
+	    "token_ttl",    "scrypt",	       "max_failures",	"max_mails_per_hour",	NULL};
 	struct state *st;
-	json_int_t ttl = 0, fails = 0;
+	json_int_t ttl = 0, fails = 0, mails = 0;
 	const char *key;
 	json_t *v;
 	size_t i;
 	int rc;
 
-	if (!SESAME_HAS_FIELD(struct sesame_host, end_sessions, host->struct_size) || !host->end_sessions ||
+	if (!SESAME_HAS_FIELD(struct sesame_host, kv_add, host->struct_size) || !host->kv_add || !host->end_sessions ||
 	    !host->password_hash || !host->password_verify || !host->kv_get || !host->sha256)
-		return host->error(err, SESAME_CONFIG, "abi", "local-userpass needs a sesame core with password services");
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "local-userpass needs a sesame core with password and counter services (ABI 1.2)");
 	if (!SESAME_HAS_FIELD(struct sesame_host, program_result_clear, host->struct_size) || !host->program_check ||
 	    !host->program_run || !host->program_result_clear)
 		return host->error(err, SESAME_CONFIG, "abi",
@@ -203,7 +220,7 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 			return host->error(err, SESAME_CONFIG, "config",
 					   "unknown key \"%s\" (local-userpass knows auto_confirm, confirm_command, "
 					   "reset_command, confirm_call_command, reset_call_command, token_ttl, "
-					   "scrypt, max_failures)",
+					   "scrypt, max_failures, max_mails_per_hour)",
 					   key);
 	}
 	v = json_object_get(config, "auto_confirm");
@@ -231,11 +248,14 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	if (rc == SESAME_OK)
 		rc = config_uint(host, config, "token_ttl", 60, 7 * 86400, DEFAULT_TOKEN_TTL, &ttl, err);
 	if (rc == SESAME_OK)
-		rc = config_uint(host, config, "max_failures", 1, 1000, DEFAULT_MAX_FAILURES, &fails, err);
+		rc = config_uint(host, config, "max_failures", 1, 100000, DEFAULT_MAX_FAILURES, &fails, err);
+	if (rc == SESAME_OK)
+		rc = config_uint(host, config, "max_mails_per_hour", 1, 1000, DEFAULT_MAX_MAILS, &mails, err);
 	if (rc == SESAME_OK)
 		rc = config_scrypt(st, json_object_get(config, "scrypt"), err);
 	st->token_ttl = ttl;
 	st->max_failures = (unsigned)fails;
+	st->max_mails = (unsigned)mails;
 	if (rc == SESAME_OK)
 		rc = dummy_hash(st, err);
 	if (rc != SESAME_OK) {
@@ -316,6 +336,110 @@ static int token_hash(const struct state *st, const char *token, char out[65], s
 	return SESAME_OK;
 }
 
+/* The store key PREFIX + the SHA-256 (hex) of `canon`: the counters and
+ * token pointers of an address, which may be one nobody registered. */
+static int address_key(const struct state *st, const char *prefix, const char *canon, char out[KV_KEY_SIZE],
+		       sesame_error *err)
+{
+	char h[65];
+	int rc = token_hash(st, canon, h, err);
+
+	if (rc == SESAME_OK)
+		snprintf(out, KV_KEY_SIZE, "%s%s", prefix, h);
+	return rc;
+}
+
+/* Count one more of the counter PREFIX+H of `canon`, refused past `limit`
+ * (SESAME_REJECTED "throttled" with `what` as the message); the counter
+ * restarts `window` seconds after its last change. */
+static int count_up(const struct state *st, const char *prefix, const char *canon, unsigned limit, int64_t window,
+		    const char *what, sesame_error *err)
+{
+	char kvkey[KV_KEY_SIZE];
+	int64_t n;
+	int rc = address_key(st, prefix, canon, kvkey, err);
+
+	if (rc == SESAME_OK)
+		rc = st->host->kv_add(st->self, kvkey, 1, limit, st->host->now(st->self) + window, &n, err);
+	if (rc == SESAME_REJECTED)
+		return st->host->error(err, SESAME_REJECTED, "throttled", "%s", what);
+	return rc;
+}
+
+/* Reserve a login attempt of `canon`: refused once max_failures failed
+ * logins of the address (by anyone, from anywhere) are counted. */
+static int failure_reserve(const struct state *st, const char *canon, sesame_error *err)
+{
+	return count_up(st, "failures:", canon, st->max_failures, FAILURE_WINDOW,
+			"too many failed logins for this user; try again later", err);
+}
+
+/* Give back the reservation of an attempt that did not fail (the right
+ * password, or no answer at all). */
+static void failure_refund(const struct state *st, const char *canon)
+{
+	char kvkey[KV_KEY_SIZE];
+	sesame_error ignored;
+	int64_t n;
+
+	if (address_key(st, "failures:", canon, kvkey, &ignored) == SESAME_OK)
+		st->host->kv_add(st->self, kvkey, -1, 0, st->host->now(st->self) + FAILURE_WINDOW, &n, &ignored);
+}
+
+/* Count a message (a mail, or a call program's run) for `canon`: refused
+ * past max_mails_per_hour, whether or not the address has an account. */
+static int mail_reserve(const struct state *st, const char *canon, sesame_error *err)
+{
+	return count_up(st, "mails:", canon, st->max_mails, MAIL_WINDOW,
+			"too many messages for this address; try again later", err);
+}
+
+/* Make token `id` the one current token of `purpose` for `canon`. */
+static int token_make_current(const struct state *st, const char *purpose, const char *canon, const char *id,
+			      sesame_error *err)
+{
+	char kvkey[KV_KEY_SIZE], prefix[32];
+	json_t *v = json_string(id);
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "current:%s:", purpose);
+	rc = v ? address_key(st, prefix, canon, kvkey, err)
+	       : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc == SESAME_OK)
+		rc = st->host->kv_put(st->self, kvkey, v, NULL, st->host->now(st->self) + st->token_ttl, 0, err);
+	json_decref(v);
+	return rc;
+}
+
+/* Whether token `id` is the current token of `purpose` for `canon`. */
+static bool token_is_current(const struct state *st, const char *purpose, const char *canon, const char *id)
+{
+	char kvkey[KV_KEY_SIZE], prefix[32];
+	sesame_error ignored;
+	json_t *v = NULL;
+	bool current;
+
+	snprintf(prefix, sizeof(prefix), "current:%s:", purpose);
+	if (address_key(st, prefix, canon, kvkey, &ignored) != SESAME_OK ||
+	    st->host->kv_get(st->self, kvkey, &v, &ignored) != SESAME_OK)
+		return false;
+	current = json_is_string(v) && strcmp(json_string_value(v), id) == 0;
+	json_decref(v);
+	return current;
+}
+
+/* Retire the tokens of `canon` (its account is gone). */
+static void tokens_retire(const struct state *st, const char *canon)
+{
+	static const char *const prefixes[] = {"current:confirm:", "current:reset:"};
+	char kvkey[KV_KEY_SIZE];
+	sesame_error ignored;
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (address_key(st, prefixes[i], canon, kvkey, &ignored) == SESAME_OK)
+			st->host->kv_delete(st->self, kvkey, &ignored);
+}
+
 /* ---- delivering tokens -------------------------------------------------------- */
 
 /* Run `argv` (a mailer, or with `out` a call program) with `input` on its
@@ -392,6 +516,9 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 		rc = rec ? h->kv_put(st->self, kvkey, rec, NULL, h->now(st->self) + st->token_ttl, SESAME_KV_CREATE, err)
 			 : h->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
+	/* From now on every earlier token of this purpose is refused. */
+	if (rc == SESAME_OK)
+		rc = token_make_current(st, purpose, canon, id, err);
 	if (rc == SESAME_OK) {
 		msg = json_pack("{s:s, s:s, s:s}", "email", email, "token", token, "tokenId", id);
 		if (msg && arguments)
@@ -442,7 +569,9 @@ static int use_token(const struct state *st, const json_t *args, const char *pur
 	stored = json_string_value(json_object_get(rec, "hash"));
 	email = json_string_value(json_object_get(rec, "email"));
 	ok = rc == SESAME_OK && stored && strlen(stored) == 64 && h->ct_equal(stored, hash, 64) && email &&
-	     strlen(email) <= MAX_EMAIL && strcmp(json_string_value(json_object_get(rec, "purpose")) ?: "", purpose) == 0;
+	     strlen(email) <= MAX_EMAIL &&
+	     strcmp(json_string_value(json_object_get(rec, "purpose")) ?: "", purpose) == 0 &&
+	     token_is_current(st, purpose, email, id);
 	/* Single use: whoever deletes it first used it. */
 	if (rc == SESAME_OK && ok && h->kv_delete(st->self, kvkey, err) != SESAME_OK)
 		ok = 0;
@@ -501,12 +630,15 @@ static int do_register(const struct state *st, const json_t *args, sesame_error 
 
 	if (rc == SESAME_OK)
 		rc = check_password(st, pw, err);
+	/* A registration that will mail or call counts as a message to the
+	 * address, before any hashing. */
+	if (rc == SESAME_OK && !st->auto_confirm)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
 					     st->p, &phc, err);
 	if (rc == SESAME_OK) {
-		rec = json_pack("{s:O, s:s, s:b, s:i, s:i}", "email", email, "hash", phc, "confirmed", st->auto_confirm,
-				"failures", 0, "failures_since", 0);
+		rec = json_pack("{s:O, s:s, s:b}", "email", email, "hash", phc, "confirmed", st->auto_confirm);
 		rc = rec ? account_put(st, canon, rec, SESAME_KV_CREATE, err)
 			 : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 		if (rc == SESAME_CONFLICT)
@@ -554,12 +686,14 @@ static int do_confirm_send(const struct state *st, const json_t *args, sesame_er
 	json_t *rec = NULL;
 	int rc = canonical_email(st, json_object_get(args, "email"), canon, err);
 
+	if (rc == SESAME_OK && !st->confirm_command)
+		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_command is configured");
+	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
 	if (rc == SESAME_OK && json_is_true(json_object_get(rec, "confirmed")))
 		rc = st->host->error(err, SESAME_CONFLICT, "already-confirmed", "user already confirmed");
-	if (rc == SESAME_OK && !st->confirm_command)
-		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_command is configured");
 	/* Mail goes to the stored address, never to the variant just sent. */
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->confirm_command, "confirm", canon, json_string_value(json_object_get(rec, "email")),
@@ -576,6 +710,8 @@ static int do_confirm_call(const struct state *st, const json_t *args, sesame_er
 
 	if (rc == SESAME_OK && !st->confirm_call_command)
 		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_call_command is configured");
+	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
 	if (rc == SESAME_OK && json_is_true(json_object_get(rec, "confirmed")))
@@ -594,7 +730,6 @@ static int set_password(const struct state *st, const char *canon, json_t *rec, 
 	/* Receiving the reset mail proves the address: confirmed too. */
 	json_object_set_new(rec, "hash", json_string(phc));
 	json_object_set_new(rec, "confirmed", json_true());
-	json_object_set_new(rec, "failures", json_integer(0));
 	rc = account_put(st, canon, rec, 0, err);
 	/* A new password ends every session opened with the old one. */
 	if (rc == SESAME_OK)
@@ -622,6 +757,8 @@ static int do_reset_call(const struct state *st, const json_t *args, sesame_erro
 	if (rc == SESAME_OK && !none)
 		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
+	if (rc == SESAME_OK)
 		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
 					     st->p, &phc, err);
 	if (rc == SESAME_OK)
@@ -647,7 +784,16 @@ static int do_reset_send(const struct state *st, const json_t *args, sesame_erro
 	if (rc == SESAME_OK && !st->reset_command)
 		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no reset_command is configured");
 	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
+	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
+	/* An address without an account gets the answer an account gets, and
+	 * no mail: reset/send tells nobody which addresses are registered. */
+	if (rc == SESAME_NOT_FOUND) {
+		if (err)
+			memset(err, 0, sizeof(*err));
+		return SESAME_OK;
+	}
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->reset_command, "reset", canon, json_string_value(json_object_get(rec, "email")),
 				NULL, NULL, err);
@@ -703,31 +849,13 @@ static int lp_action(void *state, const char *name, const json_t *args, json_t *
 
 /* ---- login ----------------------------------------------------------------------- */
 
-/* Count a failure, or clear them after a success. */
-static void note_attempt(const struct state *st, const char *canon, json_t *rec, bool failed)
-{
-	int64_t now = st->host->now(st->self), since = json_integer_value(json_object_get(rec, "failures_since"));
-	json_int_t n = json_integer_value(json_object_get(rec, "failures"));
-	sesame_error ignored;
-
-	if (!failed && n == 0)
-		return;
-	if (failed && now - since >= FAILURE_WINDOW) {
-		n = 0;
-		json_object_set_new(rec, "failures_since", json_integer(now));
-	}
-	json_object_set_new(rec, "failures", json_integer(failed ? n + 1 : 0));
-	account_put(st, canon, rec, 0, &ignored);
-}
-
-static bool throttled(const struct state *st, const json_t *rec)
-{
-	int64_t since = json_integer_value(json_object_get(rec, "failures_since"));
-
-	return json_integer_value(json_object_get(rec, "failures")) >= st->max_failures &&
-	       st->host->now(st->self) - since < FAILURE_WINDOW;
-}
-
+/*
+ * A login: the attempt is counted against the address before any hashing
+ * (known or not: the same answer either way), the password checked
+ * against the account's hash or a dummy one (the same work either way),
+ * and the count given back unless the attempt failed, so only failed
+ * logins add up to max_failures.
+ */
 static int lp_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	const struct state *st = state;
@@ -735,44 +863,43 @@ static int lp_verify(void *state, const json_t *credential, json_t **identity, s
 	const json_t *pw = json_object_get(credential, "password");
 	char canon[MAX_EMAIL + 1], *phc = NULL;
 	json_t *rec = NULL;
+	sesame_error ignored;
 	int rc, match = 0, weaker = 0;
 	bool known;
 
 	rc = canonical_email(st, json_object_get(credential, "username"), canon, err);
 	if (rc == SESAME_OK)
 		rc = check_password(st, pw, err);
+	if (rc == SESAME_OK)
+		rc = failure_reserve(st, canon, err);
 	if (rc != SESAME_OK)
 		return rc;
 	rc = account_get(st, canon, &rec, err);
-	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND)
+	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND) {
+		failure_refund(st, canon);
 		return rc;
-	known = rc == SESAME_OK;
-	if (known && throttled(st, rec)) {
-		json_decref(rec);
-		return h->error(err, SESAME_REJECTED, "throttled", "too many failed logins for this account; try later");
 	}
+	known = rc == SESAME_OK;
 	/* An unknown user costs the same KDF run as a wrong password. */
 	rc = h->password_verify(st->self, json_string_value(pw), json_string_length(pw),
 				known ? json_string_value(json_object_get(rec, "hash")) : st->dummy, st->log2_n, st->r,
 				st->p, &match, &weaker, err);
-	if (rc == SESAME_OK && (!known || !match)) {
-		if (known)
-			note_attempt(st, canon, rec, true);
+	/* Only a wrong password (or an unknown user) keeps its count. */
+	if (rc != SESAME_OK || (known && match))
+		failure_refund(st, canon);
+	if (rc == SESAME_OK && (!known || !match))
 		rc = h->error(err, SESAME_REJECTED, "password", "invalid username/password");
-	}
 	if (rc == SESAME_OK && !json_is_true(json_object_get(rec, "confirmed")))
 		rc = h->error(err, SESAME_REJECTED, "pending", "confirmation required: confirm the email address first");
+	/* A weaker hash is replaced now; when that fails (no memory free, say)
+	 * the login stands and the next one tries again. */
 	if (rc == SESAME_OK && weaker &&
 	    h->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r, st->p, &phc,
-			     err) == SESAME_OK)
+			     &ignored) == SESAME_OK) {
 		json_object_set_new(rec, "hash", json_string(phc));
+		account_put(st, canon, rec, 0, &ignored);
+	}
 	if (rc == SESAME_OK) {
-		note_attempt(st, canon, rec, false);
-		if (phc) {
-			sesame_error ignored;
-
-			account_put(st, canon, rec, 0, &ignored);
-		}
 		*identity = json_pack("{s:s, s:{s:O}}", "id", canon, "data", "email", json_object_get(rec, "email"));
 		if (!*identity)
 			rc = h->error(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -791,6 +918,9 @@ static int lp_user_deleted(void *state, const json_t *identity, sesame_error *er
 
 	snprintf(kvkey, sizeof(kvkey), "user:%s", json_string_value(json_object_get(identity, "id")) ?: "");
 	rc = st->host->kv_delete(st->self, kvkey, err);
+	/* Its tokens die with it: none may reach an account registered later
+	 * with the same address. */
+	tokens_retire(st, json_string_value(json_object_get(identity, "id")) ?: "");
 	return rc == SESAME_NOT_FOUND ? SESAME_OK : rc;
 }
 

@@ -170,12 +170,13 @@ static int doc_error(sesame_error *err, const struct doc *d, const struct seg *p
 }
 
 /*
- * What is wrong at a syntax error, in our words: jansson's messages quote
- * the bytes around the error ("... near 'root:$6$...'"), and a file may be
- * anything (a drop-in symlinked to /etc/shadow): no error ever shows a
- * configuration file's bytes, only where they are.
+ * What is wrong at a syntax error, without the file's bytes: jansson's
+ * messages end in the text around the error ("... near 'root:$6$...'"),
+ * and a file may be anything (a drop-in symlinked to /etc/shadow).  Its
+ * own words before that are kept, except the few that quote a byte or an
+ * escape of the file (a byte's value, "\uXXXX"), which get ours.
  */
-static const char *syntax_problem(const json_error_t *jerr)
+static const char *syntax_words(const json_error_t *jerr)
 {
 	switch (json_error_code(jerr)) {
 	case json_error_invalid_utf8:
@@ -198,9 +199,22 @@ static const char *syntax_problem(const json_error_t *jerr)
 	}
 }
 
+static void syntax_message(const json_error_t *jerr, char *out, size_t size)
+{
+	const char *near = strstr(jerr->text, " near ");
+	size_t n = near ? (size_t)(near - jerr->text) : strlen(jerr->text);
+
+	if (n == 0 || memmem(jerr->text, n, "0x", 2) || memmem(jerr->text, n, "\\u", 2) ||
+	    memmem(jerr->text, n, "Unicode", 7))
+		snprintf(out, size, "%s", syntax_words(jerr));
+	else
+		snprintf(out, size, "%.*s", (int)n, jerr->text);
+}
+
 /* Parse a JSON file strictly; syntax errors carry jansson's position. */
 static int parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
 {
+	char msg[SESAME_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	sesame_error ferr;
 	int rc;
@@ -212,7 +226,8 @@ static int parse_file(const char *file, char **text, size_t *len, json_t **root,
 		return seterr_at(err, SESAME_CONFIG, ferr.reason, file, 0, 0, "%s", ferr.text);
 	*root = json_loadb(*text, *len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
-		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", syntax_problem(&jerr));
+		syntax_message(&jerr, msg, sizeof(msg));
+		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", msg);
 		free(*text);
 		*text = NULL;
 		return SESAME_CONFIG;
@@ -252,7 +267,7 @@ static int get_path(const struct doc *d, json_t *obj, const char *key, char **ou
 	int rc = get_string(d, obj, key, out, nullable, err);
 
 	if (rc == SESAME_OK && json_is_string(json_object_get(obj, key)) && (*out)[0] != '/')
-		return doc_error(err, d, &at, 1, "path", "\"%s\": expected an absolute path", key);
+		return doc_error(err, d, &at, 1, "path", "\"%s\": expected an absolute path, got \"%s\"", key, *out);
 	return rc;
 }
 

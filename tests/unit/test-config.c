@@ -156,28 +156,7 @@ static void test_password_hashing(void **state)
 	json_decref(shown);
 	config_free(&cfg);
 	free(p);
-	/* Each bad value names its key, file, line and column. */
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\n  \"memory_budget\": 1000}}", 0644);
-	load_fails(p, "range", p, 2, 3);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"memory_budget\": 1099511627777}}", 0644);
-	load_fails(p, "range", p, 1, 23);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"queue\": -1}}", 0644);
-	load_fails(p, "range", p, 1, 23);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"wait_ms\": \"5s\"}}", 0644);
-	load_fails(p, "range", p, 1, 23);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"wait_ms\": 60001}}", 0644);
-	load_fails(p, "range", p, 1, 23);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": {\"budget\": 1}}", 0644);
-	load_fails(p, "unknown-key", p, 1, 23);
-	free(p);
-	p = tu_write(e->dir, "ph.json", "{\"password_hashing\": 512}", 0644);
-	load_fails(p, "type", p, 1, 2);
-	free(p);
+	/* Bad values: tests/config/invalid/password-hashing-*. */
 }
 
 static void test_main_file_values(void **state)
@@ -196,43 +175,6 @@ static void test_main_file_values(void **state)
 	assert_string_equal(json_string_value(json_object_get(cfg.store, "path")), "/var/x.db");
 	assert_string_equal(cfg.path, p);
 	config_free(&cfg);
-	free(p);
-}
-
-static void test_main_file_errors(void **state)
-{
-	struct env *e = *state;
-	char *p;
-
-	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n  \"listen\": \"1.2.3.4:1\",\n  \"colour\": 1\n}\n",
-		     0644);
-	load_fails(p, "unknown-key", p, 4, 3);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\n  \"test_mode\": \"yes\"\n}\n", 0644);
-	load_fails(p, "type", p, 2, 3);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"sessions\": {\n    \"access_ttl\": 1.5}}", 0644);
-	load_fails(p, "range", p, 2, 5);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"sessions\": {\"refresh_ttl\": 10}}", 0644);
-	load_fails(p, "range", p, 1, 15);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"plugin_dir\": \"relative/dir\"}", 0644);
-	load_fails(p, "path", p, 1, 2);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"store\": {\"type\": \"sqlite\", \"pth\": \"/x\"}}", 0644);
-	load_fails(p, "unknown-key", p, 1, 30);
-	free(p);
-	/* Syntax errors carry jansson's position. */
-	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n}\n", 0644);
-	load_fails(p, "syntax", p, 3, 1);
-	free(p);
-	/* Duplicate keys are refused, not last-one-wins. */
-	p = tu_write(e->dir, "m.json", "{\"app_id\": \"a\",\n \"app_id\": \"b\"}", 0644);
-	load_fails(p, "syntax", p, 2, 9);
-	free(p);
-	p = tu_write(e->dir, "m.json", "[1, 2]", 0644);
-	load_fails(p, "type", p, 1, 1);
 	free(p);
 }
 
@@ -535,15 +477,7 @@ static void test_programs_user(void **state)
 	struct config cfg;
 	char *p;
 
-	p = tu_write(e->dir, "m.json", "{\"programs\": {\"usr\": \"x\"}}", 0644);
-	load_fails(p, "unknown-key", p, 1, 15);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"a:b\"}}", 0644);
-	load_fails(p, "type", p, 1, 15);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"programs\": []}", 0644);
-	load_fails(p, "type", p, 1, 2);
-	free(p);
+	/* Bad shapes: tests/config/invalid/programs-*. */
 	load_ok(e->main, &cfg);
 	assert_string_equal(cfg.program_user, "nobody");
 	assert_int_equal(cfg.program_switch, geteuid() == 0);
@@ -588,63 +522,6 @@ static void test_dangling_symlink_is_an_error(void **state)
 	assert_int_equal(symlink("/nonexistent/target.json", link), 0);
 	load_fails(e->main, "file", link, 0, 0);
 	free(link);
-}
-
-static void test_provider_file_errors(void **state)
-{
-	struct env *e = *state;
-	char *p;
-
-	p = tu_write(e->admin, "a.json", "{\n  \"type\": \"fixture-good\",\n  \"disabled\": false,\n  \"confg\": {}\n}",
-		     0644);
-	load_fails(e->main, "unknown-key", p, 4, 3);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"disabled\": false}", 0644);
-	load_fails(e->main, "missing", p, 1, 1);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"../../tmp/evil\"}", 0644);
-	load_fails(e->main, "name", p, 1, 2);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"disabled\": \"no\"}", 0644);
-	load_fails(e->main, "type", p, 1, 26);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"type\": \"other\"}", 0644);
-	load_fails(e->main, "syntax", p, 1, 31);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"config\": []}", 0644);
-	load_fails(e->main, "type", p, 1, 26);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json",
-		     "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"email\"}, {\"nme\": \"x\"}]}",
-		     0644);
-	load_fails(e->main, "unknown-key", p, 2, 42);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "bad name.json", "{\"type\": \"fixture-good\"}", 0644);
-	load_fails(e->main, "name", p, 0, 0);
-	unlink(p);
-	free(p);
-}
-
-static void test_syntax_error_column(void **state)
-{
-	struct env *e = *state;
-	char *p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\",\n \"config\": {\"x\": tru}}", 0644);
-	struct config cfg;
-	sesame_error err;
-
-	assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
-	assert_string_equal(err.reason, "syntax");
-	assert_string_equal(err.source, p);
-	assert_int_equal(err.line, 2);
-	assert_true(err.column > 0);
-	free(p);
 }
 
 static void test_secrets_from_files(void **state)
@@ -763,7 +640,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_password_hashing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
@@ -777,8 +653,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_programs_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_syntax_error_column, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),

@@ -4,8 +4,10 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -401,6 +403,53 @@ static int host_end_sessions(sesame_instance *self, const char *uid, sesame_erro
 	return rc;
 }
 
+/* ---- external programs ---------------------------------------------------- */
+
+static void program_setup_of(const sesame_instance *self, struct program_setup *ps)
+{
+	const struct config *cfg = &self->ctx->cfg;
+
+	memset(ps, 0, sizeof(*ps));
+	/* Root at start, but sesame(1) may have become the state directory's
+	 * owner since: switch users only while still root. */
+	ps->root = cfg->program_switch && geteuid() == 0;
+	ps->user.uid = cfg->program_uid;
+	ps->user.gid = cfg->program_gid;
+	ps->user_error = cfg->program_user_error;
+	ps->log = &self->ctx->log;
+}
+
+static int host_program_check(sesame_instance *self, const struct sesame_program *program, sesame_error *err)
+{
+	struct program_setup ps;
+
+	program_setup_of(self, &ps);
+	return program_check(&ps, program, err);
+}
+
+static int host_program_run(sesame_instance *self, const struct sesame_program *program,
+			    struct sesame_program_result *result, sesame_error *err)
+{
+	/* The whole environment: a fixed PATH and who is asking, nothing of
+	 * sesame's own (its environment may hold secrets). */
+	char vars[4][SESAME_ERROR_SOURCE_LENGTH], *env[5];
+	struct program_setup ps;
+	size_t i;
+
+	if (!result || result->struct_size < sizeof(*result))
+		return seterr(err, SESAME_USAGE, "usage", "program_run: NULL result or struct_size too small");
+	*result = (struct sesame_program_result){.struct_size = result->struct_size};
+	snprintf(vars[0], sizeof(vars[0]), "PATH=/usr/local/bin:/usr/bin:/bin");
+	snprintf(vars[1], sizeof(vars[1]), "SESAME_PROVIDER=%s", self->conf->name);
+	snprintf(vars[2], sizeof(vars[2]), "SESAME_PROVIDER_TYPE=%s", self->conf->type);
+	snprintf(vars[3], sizeof(vars[3]), "SESAME_APP_ID=%s", self->ctx->cfg.app_id);
+	for (i = 0; i < 4; i++)
+		env[i] = vars[i];
+	env[4] = NULL;
+	program_setup_of(self, &ps);
+	return program_run(&ps, env, program, result, err);
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -433,4 +482,7 @@ const struct sesame_host host_services = {
 	.password_verify = host_password_verify,
 	.end_sessions = host_end_sessions,
 	.kv_add = host_kv_add,
+	.program_check = host_program_check,
+	.program_run = host_program_run,
+	.program_result_clear = program_result_clear,
 };

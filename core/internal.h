@@ -71,13 +71,30 @@ void util_free_secret(char *s);
 int util_read_file(const char *path, bool secret, size_t max, char **out, size_t *len, sesame_error *err);
 
 /*
- * OpenSSH's safe_path: `path` and every directory above it must be owned by
- * root or by `uid` and not writable by group or others.  A root-owned
- * directory with the sticky bit (like /tmp) is accepted as an ancestor, as
- * nobody else can replace our entries in it.  SESAME_CONFIG with reason
- * "permissions" naming the offending component.
+ * OpenSSH's safe_path (StrictModes): `path` and every directory above it
+ * must be owned by root or by `uid` and not writable by group or others.
+ * A root-owned directory with the sticky bit (like /tmp) is accepted as an
+ * ancestor, as nobody else can replace our entries in it.  A symbolic link
+ * met on the way must be owned by root or `uid` too, and its target is
+ * checked the same way, up to its own root.  SESAME_CONFIG with reason
+ * "permissions" naming the offending component and how to fix it, "file"
+ * when a component cannot be examined (missing), "path" for a relative or
+ * too long path or too many links.
  */
 int util_check_path_chain(const char *path, uid_t uid, sesame_error *err);
+
+/* util_check_path_chain() for a directory that something is to be created
+ * in: like every directory above a path, it may be a root-owned sticky
+ * directory (as /tmp). */
+int util_check_parent_chain(const char *dir, uid_t uid, sesame_error *err);
+
+/*
+ * Every entry of directory `dir` (dotfiles included, "." and ".." not) must
+ * be owned by root or by `uid` and not writable by group or others:
+ * util_check_path_chain() for the files of a trusted directory.
+ * SESAME_CONFIG with reason "permissions" or "file" naming the entry.
+ */
+int util_check_dir_entries(const char *dir, uid_t uid, sesame_error *err);
 
 /* mkdir -p: create the missing directories above `path` (0755) and
  * `path` itself (`mode`).  SESAME_CONFIG "file" naming the one that
@@ -177,6 +194,11 @@ struct config {
 	unsigned kdf_queue;         /* requests waiting at most */
 	unsigned kdf_wait_ms;       /* how long each may wait */
 	json_t *extra;         /* main-file sections owned by other parts (daemon) */
+	char *program_user;    /* programs.user: whom programs run as when sesame is root */
+	bool program_switch;   /* sesame runs as root: programs run as program_uid/gid */
+	uid_t program_uid;
+	gid_t program_gid;
+	char *program_user_error; /* why the default programs.user cannot be used, or NULL */
 
 	struct provider_conf *providers; /* sorted by name */
 	size_t n_providers;
@@ -494,6 +516,44 @@ int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned
  * the errors of password_reserve(). */
 int password_verify(sesame_ctx *ctx, const char *password, size_t length, const char *phc, unsigned log2_n,
 		    unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
+
+/* ---- program.c: the host's program services ----------------------------- */
+
+struct program_user {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* How programs run in this context. */
+struct program_setup {
+	bool root;                /* sesame runs as root: programs switch users */
+	struct program_user user; /* programs.user, resolved at start when root */
+	const char *user_error;   /* why programs.user cannot be used, or NULL */
+	bool scan_proc;           /* find orphans by scanning /proc, not the children lists (tests) */
+	const struct logger *log;
+};
+
+/*
+ * The uid and primary gid of user `name`.  SESAME_CONFIG "user" when there
+ * is no such user, or when it is root or in root's group.
+ */
+int program_resolve_user(const char *name, struct program_user *u, sesame_error *err);
+
+/*
+ * host->program_check(): the request, the program file (trusted path,
+ * regular, executable) and the user.  SESAME_OK or SESAME_CONFIG with reason
+ * "command", "file", "permissions", "path" or "user".
+ */
+int program_check(const struct program_setup *ps, const struct sesame_program *p, sesame_error *err);
+
+/*
+ * host->program_run(): run `p` with the NULL-terminated environment `env`
+ * under a subreaper supervisor, filling `res` (whose struct_size the
+ * caller checked).  See core/program.c.
+ */
+int program_run(const struct program_setup *ps, char *const *env, const struct sesame_program *p,
+		struct sesame_program_result *res, sesame_error *err);
+void program_result_clear(struct sesame_program_result *res);
 
 /* ---- accounts.c ------------------------------------------------------ */
 

@@ -144,6 +144,83 @@ struct sesame_http_response {
 	char *content_type;
 };
 
+/* Flags of struct sesame_program (since ABI 1.2). */
+#define SESAME_PROGRAM_STDOUT 0x1u /* capture standard output into the result (else /dev/null) */
+#define SESAME_PROGRAM_STDERR 0x2u /* keep the first 4096 bytes of standard error (else /dev/null) */
+
+/*
+ * Since ABI 1.2.  A program to run with sesame_host.program_run.  Zero-fill
+ * it and set struct_size = sizeof(struct sesame_program).  The program gets:
+ *
+ *   - argv exactly as given, through execve(): no shell, no PATH lookup;
+ *   - `input` on its standard input (an in-memory file: it may read it or
+ *     not, and never blocks sesame);
+ *   - its standard output captured (SESAME_PROGRAM_STDOUT) or /dev/null,
+ *     its standard error likewise (SESAME_PROGRAM_STDERR);
+ *   - no other file descriptor, every signal unblocked and at its default;
+ *   - the environment PATH=/usr/local/bin:/usr/bin:/bin, SESAME_PROVIDER
+ *     (the instance name), SESAME_PROVIDER_TYPE and SESAME_APP_ID, nothing
+ *     else; the working directory "/";
+ *   - when sesame runs as root: the identity of `user`, or by default of
+ *     the main configuration's programs.user ("nobody" unless set), with
+ *     that user's primary group and no supplementary group.  Never root.
+ *
+ * When the program exits, dies, times out or writes too much, every
+ * process it started is killed with SIGKILL, also those that called
+ * setsid() or forked twice: each program runs under a process of its own
+ * that is their subreaper.
+ *
+ *   argv          NULL-terminated, 1 to 64 strings of at most 4096 bytes,
+ *                 argv[0] the program's absolute path.
+ *   input         bytes for standard input (NULL when input_length is 0),
+ *                 at most 1 MiB.  sesame does not keep them.
+ *   timeout_ms    0: 10000; else 100 to 300000.
+ *   max_output    largest standard output kept; 0: 65536; at most 16 MiB.
+ *                 A program that writes more is killed.
+ *   user          NULL: programs.user.  Else a user name, which must not
+ *                 be root; when sesame does not run as root, only the name
+ *                 of the user sesame runs as is accepted.
+ */
+struct sesame_program {
+	uint32_t struct_size;
+	unsigned flags;
+	const char *const *argv;
+	const void *input;
+	size_t input_length;
+	long timeout_ms;
+	size_t max_output;
+	const char *user;
+};
+
+/* How a program ended: sesame_program_result.outcome (since ABI 1.2). */
+#define SESAME_PROGRAM_EXITED 1		  /* it exited; `code` is its exit status */
+#define SESAME_PROGRAM_SIGNALED 2	  /* a signal killed it; `code` is the signal */
+#define SESAME_PROGRAM_TIMED_OUT 3	  /* it ran past timeout_ms and was killed */
+#define SESAME_PROGRAM_OUTPUT_TOO_LARGE 4 /* it wrote more than max_output and was killed */
+
+/*
+ * Since ABI 1.2.  What sesame_host.program_run reports.  Zero-fill it and
+ * set struct_size = sizeof(struct sesame_program_result); release it with
+ * sesame_host.program_result_clear(), which wipes the buffers.
+ *
+ *   outcome, code   SESAME_PROGRAM_* and its exit status or signal.
+ *   output          with SESAME_PROGRAM_STDOUT: what the program wrote on
+ *                   standard output (up to max_output bytes), NUL-terminated
+ *                   (the NUL not counted in output_length); else NULL.
+ *   errors          with SESAME_PROGRAM_STDERR: the first 4096 bytes of its
+ *                   standard error, NUL-terminated; else NULL.  It is the
+ *                   program's text: never pass it on unfiltered.
+ */
+struct sesame_program_result {
+	uint32_t struct_size;
+	int outcome;
+	int code;
+	char *output;
+	size_t output_length;
+	char *errors;
+	size_t errors_length;
+};
+
 /*
  * The host services table the core hands to a plugin's init().  The pointer
  * stays valid until fini() returns.  All functions are thread-safe.
@@ -387,6 +464,38 @@ struct sesame_host {
 	 */
 	int (*kv_add)(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
 		      int64_t *value, sesame_error *err);
+
+	/*
+	 * ---- Since ABI 1.2: check each with SESAME_HAS_FIELD() ----
+	 *
+	 * Running an external program (a mailer, a program that decides a
+	 * login), so that no plugin carries fork/exec code of its own; see
+	 * struct sesame_program for what the program gets.
+	 *
+	 * program_check: everything that can be checked without running it:
+	 *   the request's fields; argv[0], which must be a regular executable
+	 *   file owned by root or by the user sesame runs as, and which, like
+	 *   every directory above it, group and others cannot write; and the
+	 *   user.  Call it from init() with the request verify() will make, so
+	 *   a bad command stops the instance at start.  SESAME_OK, or
+	 *   SESAME_CONFIG with reason "command" (bad request), "file" (missing
+	 *   or not a regular executable file), "permissions" (an untrusted
+	 *   path; the message names the path and says how to fix it) or "user".
+	 * program_run: check again, then run the program and wait for it.
+	 *   SESAME_OK when it ran, however it ended: `result` says how.
+	 *   SESAME_UNAVAILABLE when it could not be run: reason "program" (it
+	 *   could not be started: missing, not executable, the user cannot be
+	 *   switched to, no process left), "permissions" or "file" (its path is
+	 *   no longer trusted), "user"; SESAME_USAGE for a bad request.  Call
+	 *   program_result_clear() after every call.  Reentrant; the calling
+	 *   thread blocks until the program and its descendants are gone.
+	 * program_result_clear: wipe and free what a result holds; safe on a
+	 *   zero-filled result and to call twice.
+	 */
+	int (*program_check)(sesame_instance *self, const struct sesame_program *program, sesame_error *err);
+	int (*program_run)(sesame_instance *self, const struct sesame_program *program,
+			   struct sesame_program_result *result, sesame_error *err);
+	void (*program_result_clear)(struct sesame_program_result *result);
 };
 
 /* Kinds of caller of an action (struct sesame_action_caller). */

@@ -28,6 +28,7 @@
 
 struct env {
 	char *dir, *main, *drop, *plugins, *sender, *caller;
+	char *box; /* where the programs, as their own user, keep their outbox */
 	unsigned log2_n;
 	sesame_ctx *ctx;
 };
@@ -63,7 +64,7 @@ static void configure(struct env *e, unsigned log2_n)
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"max_failures\": 3, \"scrypt\": {\"log2_n\": %u, \"r\": 8, "
 		 "\"p\": 1}}}",
-		 e->sender, e->dir, e->sender, e->dir, log2_n);
+		 e->sender, e->box, e->sender, e->box, log2_n);
 	free(tu_write(e->drop, "up.json", text, 0644));
 	free(tu_write(e->drop, "auto.json",
 		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}",
@@ -71,7 +72,7 @@ static void configure(struct env *e, unsigned log2_n)
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
 		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": %u}, \"max_mails_per_hour\": 100}}",
-		 e->caller, e->dir, e->caller, e->dir, log2_n);
+		 e->caller, e->box, e->caller, e->box, log2_n);
 	free(tu_write(e->drop, "call.json", text, 0644));
 	free(tu_write(e->drop, "neither.json", "{\"type\": \"local-userpass\", \"config\": {}}", 0644));
 	free(tu_write(e->drop, "ceil.json",
@@ -81,7 +82,7 @@ static void configure(struct env *e, unsigned log2_n)
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"max_mails_per_hour\": 3, \"scrypt\": {\"log2_n\": 10}}}",
-		 e->sender, e->dir, e->sender, e->dir);
+		 e->sender, e->box, e->sender, e->box);
 	free(tu_write(e->drop, "mailer.json", text, 0644));
 	sesame_free(e->ctx);
 	e->ctx = sesame_new();
@@ -108,6 +109,7 @@ static int setup(void **state)
 	snprintf(src, sizeof(src), "%s/tests/prov7/caller.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->caller = tu_path(e->dir, "caller.sh");
 	copy_file(src, e->caller, 0755);
+	e->box = tu_program_dir(e->dir, "box");
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
 		 " \"app_id\": \"test-app\", \"password_hashing\": {\"queue\": 0}}",
@@ -130,6 +132,7 @@ static int teardown(void **state)
 	free(e->plugins);
 	free(e->sender);
 	free(e->caller);
+	free(e->box);
 	free(e);
 	return 0;
 }
@@ -169,7 +172,7 @@ static json_t *last_mail(struct env *e)
 	char cmd[1100], *out = NULL;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", e->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", e->box);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	if (!m)
@@ -403,7 +406,7 @@ static void test_tokens_expire_and_mailer_failures(void **state)
 	expect_refused(act(e, "up", "confirm", json_pack("{s:s, s:s}", "token", "x", "tokenId", "y"), &err), &err,
 		       SESAME_REJECTED, "token");
 	/* The mailer is down: unavailable, and the account still pending. */
-	flag = tu_write(e->dir, "fail", "", 0644);
+	flag = tu_write(e->box, "fail", "", 0644);
 	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), &err,
 		       SESAME_UNAVAILABLE, "sender");
 	unlink(flag);
@@ -422,8 +425,8 @@ static void answer(struct env *e, const char *text, int code)
 	char num[16];
 
 	snprintf(num, sizeof(num), "%d", code);
-	free(tu_write(e->dir, "answer", text, 0644));
-	free(tu_write(e->dir, "exit", num, 0644));
+	free(tu_write(e->box, "answer", text, 0644));
+	free(tu_write(e->box, "exit", num, 0644));
 }
 
 /* The last JSON the call program got on its stdin. */
@@ -432,7 +435,7 @@ static json_t *last_call(struct env *e)
 	char cmd[1100], *out = NULL;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", e->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", e->box);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	if (!m)
@@ -446,7 +449,7 @@ static int calls_count(struct env *e)
 	char cmd[1100], *out = NULL;
 	int n;
 
-	snprintf(cmd, sizeof(cmd), "cat '%s/calls' 2>/dev/null | wc -l", e->dir);
+	snprintf(cmd, sizeof(cmd), "cat '%s/calls' 2>/dev/null | wc -l", e->box);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	n = (int)strtol(out, NULL, 10);
 	free(out);
@@ -632,9 +635,9 @@ static void test_reset_call(void **state)
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
 	json_decref(s);
 	/* No password ever reached the program. */
-	snprintf(cmd, sizeof(cmd), "grep -c secret-new '%s/calls'", e->dir);
+	snprintf(cmd, sizeof(cmd), "grep -c secret-new '%s/calls'", e->box);
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
-	snprintf(cmd, sizeof(cmd), "grep -c question '%s/calls'", e->dir);
+	snprintf(cmd, sizeof(cmd), "grep -c question '%s/calls'", e->box);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 }
 
@@ -817,7 +820,7 @@ static int mails_count(struct env *e)
 	char cmd[1100], *out = NULL;
 	int n;
 
-	snprintf(cmd, sizeof(cmd), "cat '%s/outbox' 2>/dev/null | wc -l", e->dir);
+	snprintf(cmd, sizeof(cmd), "cat '%s/outbox' 2>/dev/null | wc -l", e->box);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	n = (int)strtol(out, NULL, 10);
 	free(out);

@@ -156,7 +156,7 @@ static int cf_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-cf", NULL, cf_plugins);
 	char src[1024], *program = tu_path(d->dir, "cf-program.sh"), text[2048];
-	char *cmd;
+	char *cmd, *box = tu_program_dir(d->dir, "box");
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, program, program) > 0);
@@ -164,9 +164,10 @@ static int cf_setup(void **state)
 	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"custom-function\", \"config\": {\"command\": [\"%s\", \"%s\", \"99\"], \"timeout\": 1}}",
-		 program, d->dir);
+		 program, box);
 	provider(d, "cf", text);
 	free(program);
+	free(box);
 	daemon_start(d);
 	*state = d;
 	return 0;
@@ -209,7 +210,7 @@ static void test_cf_program_gets_plain_json(void **state)
 {
 	struct daemon *d = *state;
 	struct http r;
-	char *path = tu_path(d->dir, "dump.txt"), *text, *nl;
+	char *path = tu_path(d->dir, "box/dump.txt"), *text, *nl;
 	json_t *s, *got, *want;
 
 	s = client_login(d, LOGIN("cf"),
@@ -464,7 +465,7 @@ static int lp_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-lp", NULL, lp_plugins);
 	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *caller = tu_path(d->dir, "caller.sh"), text[2048],
-								 *cmd;
+								 *cmd, *box = tu_program_dir(d->dir, "box");
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
@@ -478,15 +479,16 @@ static int lp_setup(void **state)
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
 		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}, "
 		 "\"max_mails_per_hour\": 100}}",
-		 caller, d->dir, caller, d->dir);
+		 caller, box, caller, box);
 	provider(d, "lp-call", text);
 	free(caller);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, d->dir, sender, d->dir);
+		 sender, box, sender, box);
 	provider(d, "local-userpass", text);
 	free(sender);
+	free(box);
 	daemon_start(d);
 	*state = d;
 	return 0;
@@ -508,7 +510,7 @@ static char *mailed(const struct daemon *d, const char *password)
 	char cmd[1100], *out = NULL, *body;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	assert_non_null(m);
@@ -599,8 +601,8 @@ static void answer(const struct daemon *d, const char *text, int code)
 	char num[16];
 
 	snprintf(num, sizeof(num), "%d", code);
-	free(tu_write(d->dir, "answer", text, 0644));
-	free(tu_write(d->dir, "exit", num, 0644));
+	free(tu_write(d->dir, "box/answer", text, 0644));
+	free(tu_write(d->dir, "box/exit", num, 0644));
 }
 
 /* The last JSON caller.sh got, as a confirm/reset body (with `password`
@@ -610,7 +612,7 @@ static char *called(const struct daemon *d, const char *password)
 	char cmd[1100], *out = NULL, *body;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/calls'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	assert_non_null(m);
@@ -689,7 +691,8 @@ static void test_userpass_call_over_http(void **state)
 	http_free(&r);
 	call_login(d, "hidden-one", 200);
 	call_login(d, "pass-word", 401);
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls' | grep -q '\"arguments\":\\[\"pet\",{\"k\":1}\\]'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/calls' | grep -q '\"arguments\":\\[\"pet\",{\"k\":1}\\]'",
+		 d->dir);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	/* pending, then reset completes it. */
 	answer(d, "{\"status\": \"pending\"}", 0);
@@ -728,9 +731,9 @@ static void test_userpass_call_over_http(void **state)
 	assert_error(&r, 404, "UserNotFound", "user not found");
 	http_free(&r);
 	/* The program never saw a password. */
-	snprintf(cmd, sizeof(cmd), "grep -q hidden- '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "grep -q hidden- '%s/box/calls'", d->dir);
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q pass-word '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "grep -q pass-word '%s/box/calls'", d->dir);
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
 }
 
@@ -758,7 +761,7 @@ static char *install_sender(const struct daemon *d)
 static int abuse_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-abuse", "\"daemon\": {\"login_failures_per_minute\": 100000}", lp_plugins);
-	char *sender = install_sender(d), text[2048];
+	char *sender = install_sender(d), text[2048], *box = tu_program_dir(d->dir, "box");
 
 	provider(d, "up", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 14, "
 			  "\"scrypt\": {\"log2_n\": 10}}}");
@@ -766,9 +769,10 @@ static int abuse_setup(void **state)
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, d->dir, sender, d->dir);
+		 sender, box, sender, box);
 	provider(d, "mail", text);
 	free(sender);
+	free(box);
 	daemon_start(d);
 	*state = d;
 	return 0;
@@ -960,7 +964,7 @@ static int outbox_count(const struct daemon *d, const char *needle)
 	char cmd[1200], *out = NULL;
 	int n;
 
-	snprintf(cmd, sizeof(cmd), "grep -c '%s' '%s/outbox' 2>/dev/null || true", needle, d->dir);
+	snprintf(cmd, sizeof(cmd), "grep -c '%s' '%s/box/outbox' 2>/dev/null || true", needle, d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	n = (int)strtol(out, NULL, 10);
 	free(out);

@@ -31,21 +31,12 @@
  * See sesame-local-userpass(5).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sesame/provider.h>
 
@@ -101,8 +92,25 @@ static void state_free(struct state *st)
 
 /* ---- configuration ----------------------------------------------------------- */
 
-static int config_argv(const struct sesame_host *h, const json_t *v, const char *key, char ***out, sesame_error *err)
+/* How a command runs: a mailer's output is not kept, a call program's
+ * answer is (at most `out_size` - 1 bytes). */
+static struct sesame_program program_of(char *const *argv, size_t out_size)
 {
+	return (struct sesame_program){
+		.struct_size = sizeof(struct sesame_program),
+		.flags = out_size ? SESAME_PROGRAM_STDOUT : 0,
+		.argv = (const char *const *)argv,
+		.timeout_ms = PROGRAM_TIMEOUT_MS,
+		.max_output = out_size ? out_size - 1 : 0,
+	};
+}
+
+static int config_argv(const struct sesame_host *h, sesame_instance *self, const json_t *v, const char *key,
+		       size_t out_size, char ***out, sesame_error *err)
+{
+	struct sesame_program prog;
+	int rc;
+
 	size_t i, n = json_array_size(v);
 	json_t *a;
 
@@ -121,6 +129,16 @@ static int config_argv(const struct sesame_host *h, const json_t *v, const char 
 	}
 	if ((*out)[0][0] != '/')
 		return h->error(err, SESAME_CONFIG, key, "%s[0] must be an absolute path", key);
+	/* A missing or untrusted program stops the instance now rather than
+	 * failing every registration. */
+	prog = program_of(*out, out_size);
+	rc = h->program_check(self, &prog, err);
+	if (rc != SESAME_OK) {
+		char text[SESAME_ERROR_TEXT_LENGTH];
+
+		snprintf(text, sizeof(text), "%s", err ? err->text : "");
+		return h->error(err, rc, err ? err->reason : key, "%s: %s", key, text);
+	}
 	return SESAME_OK;
 }
 
@@ -191,6 +209,10 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	    !host->password_hash || !host->password_verify || !host->kv_get || !host->sha256)
 		return host->error(err, SESAME_CONFIG, "abi",
 				   "local-userpass needs a sesame core with password and counter services (ABI 1.2)");
+	if (!SESAME_HAS_FIELD(struct sesame_host, program_result_clear, host->struct_size) || !host->program_check ||
+	    !host->program_run || !host->program_result_clear)
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "local-userpass needs a sesame core that runs programs (provider ABI 1.2)");
 	json_object_foreach((json_t *)config, key, v) {
 		for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
 			;
@@ -209,15 +231,17 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	st->host = host;
 	st->self = self;
 	st->auto_confirm = json_is_true(v);
-	rc = config_argv(host, json_object_get(config, "confirm_command"), "confirm_command", &st->confirm_command, err);
+	rc = config_argv(host, self, json_object_get(config, "confirm_command"), "confirm_command", 0,
+			 &st->confirm_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "reset_command"), "reset_command", &st->reset_command, err);
+		rc = config_argv(host, self, json_object_get(config, "reset_command"), "reset_command", 0,
+				 &st->reset_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "confirm_call_command"), "confirm_call_command",
-				 &st->confirm_call_command, err);
+		rc = config_argv(host, self, json_object_get(config, "confirm_call_command"), "confirm_call_command",
+				 MAX_CALL_OUTPUT, &st->confirm_call_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "reset_call_command"), "reset_call_command",
-				 &st->reset_call_command, err);
+		rc = config_argv(host, self, json_object_get(config, "reset_call_command"), "reset_call_command",
+				 MAX_CALL_OUTPUT, &st->reset_call_command, err);
 	if (rc == SESAME_OK && st->auto_confirm == (st->confirm_command || st->confirm_call_command))
 		rc = host->error(err, SESAME_CONFIG, "confirm_command",
 				 "set exactly one of auto_confirm: true and confirm_command (or confirm_call_command)");
@@ -418,104 +442,31 @@ static void tokens_retire(const struct state *st, const char *canon)
 
 /* ---- delivering tokens -------------------------------------------------------- */
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read what is there on non-blocking `fd` into out[*off..size); past
- * that, read and drop it (so the writer never blocks), counting it in *off.
- * True at end of file. */
-static bool drain(int fd, char *out, size_t size, size_t *off)
-{
-	char sink[512];
-	ssize_t n;
-
-	for (;;) {
-		n = *off < size ? read(fd, out + *off, size - *off) : read(fd, sink, sizeof(sink));
-		if (n > 0)
-			*off = *off < size ? *off + (size_t)n : size;
-		else if (!(n < 0 && errno == EINTR))
-			return n == 0;
-	}
-}
-
-/* Run `argv` with `input` on stdin (an in-memory file), a clean
- * environment and no other descriptor; SESAME_OK when it exits 0.  With
- * `out`, its standard output (a pipe; at most `out_size` - 1 bytes, more is
- * refused) is kept there, NUL-terminated; otherwise it goes to /dev/null.
+/* Run `argv` (a mailer, or with `out` a call program) with `input` on its
+ * standard input through the core, which gives it a clean environment, an
+ * unprivileged user and a timeout, and kills whatever it leaves behind.
+ * SESAME_OK when it exits 0.  With `out`, its standard output (at most
+ * `out_size` - 1 bytes, more is refused) is kept there, NUL-terminated.
  * `what` names the program in errors. */
 static int run_program(const struct state *st, char *const *argv, const char *input, const char *what, char *out,
 		       size_t out_size, sesame_error *err)
 {
-	static char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-	int in = memfd_create("sesame-token", MFD_CLOEXEC), null = open("/dev/null", O_RDWR | O_CLOEXEC), status = 0;
-	int pipefd[2] = {-1, -1}, res = null;
-	size_t len = strlen(input), off = 0;
-	int64_t deadline = monotonic_ms() + PROGRAM_TIMEOUT_MS;
-	pid_t pid = -1, w = 0;
-	ssize_t n = 0;
-	bool eof = false;
+	struct sesame_program prog = program_of(argv, out_size);
+	struct sesame_program_result r = {.struct_size = sizeof(r)};
+	int rc;
 
-	if (out && pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == 0)
-		res = pipefd[1];
-	else if (out)
-		res = -1;
-	while (in >= 0 && off < len && ((n = write(in, input + off, len - off)) > 0 || errno == EINTR))
-		off += n > 0 ? (size_t)n : 0;
-	if (in >= 0 && null >= 0 && res >= 0 && off == len && lseek(in, 0, SEEK_SET) == 0 && (pid = fork()) == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setpgid(0, 0);
-		/* The pipe's end is blocking for the program. */
-		if (dup2(in, 0) == 0 && dup2(res, 1) == 1 && dup2(null, 2) == 2 &&
-		    (!out || fcntl(1, F_SETFL, 0) == 0)) {
-#ifdef SYS_close_range
-			syscall(SYS_close_range, 3U, ~0U, 0);
-#endif
-			execve(argv[0], argv, env);
-		}
-		_exit(127);
-	}
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	off = 0;
-	if (pid > 0) {
-		setpgid(pid, pid);
-		while ((w = waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline) {
-			if (out && !eof) {
-				poll(&(struct pollfd){.fd = pipefd[0], .events = POLLIN}, 1, 10);
-				eof = drain(pipefd[0], out, out_size, &off);
-			} else {
-				nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
-			}
-		}
-		kill(-pid, SIGKILL);
-		if (w == 0)
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-	}
-	if (out && pipefd[0] >= 0 && !eof)
-		drain(pipefd[0], out, out_size, &off);
-	if (in >= 0)
-		close(in);
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (null >= 0)
-		close(null);
-	if (pid <= 0 || w <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return st->host->error(err, SESAME_UNAVAILABLE, what, "%s did not %s", argv[0],
-				       out ? "answer" : "deliver the token");
-	if (out && off >= out_size)
-		return st->host->error(err, SESAME_REJECTED, what, "%s answered too much", argv[0]);
-	if (out)
-		out[off] = '\0';
-	return SESAME_OK;
+	prog.input = input;
+	prog.input_length = strlen(input);
+	rc = st->host->program_run(st->self, &prog, &r, err);
+	if (rc == SESAME_OK && r.outcome == SESAME_PROGRAM_OUTPUT_TOO_LARGE)
+		rc = st->host->error(err, SESAME_REJECTED, what, "%s answered too much", argv[0]);
+	else if (rc == SESAME_OK && (r.outcome != SESAME_PROGRAM_EXITED || r.code != 0))
+		rc = st->host->error(err, SESAME_UNAVAILABLE, what, "%s did not %s", argv[0],
+				     out ? "answer" : "deliver the token");
+	else if (rc == SESAME_OK && out)
+		memcpy(out, r.output, r.output_length + 1);
+	st->host->program_result_clear(&r);
+	return rc;
 }
 
 /* The decision in a call program's answer: true for "success", false with

@@ -279,13 +279,19 @@ static void apple_fini(void *state)
 /* ---- ID token ----------------------------------------------------------- */
 
 /* The token's nonce must be the hex SHA-256 of the raw nonce the client
- * holds: a stolen ID token cannot be replayed by someone without it. */
+ * holds: a stolen ID token cannot be replayed by someone without it.  A
+ * token that carries a nonce is bound to it, so leaving the nonce out
+ * never skips the check; require_nonce only decides about tokens
+ * without one. */
 static int check_nonce(struct state *st, const json_t *claims, const char *raw, sesame_error *err)
 {
 	json_t *v = json_object_get(claims, "nonce");
 	unsigned char digest[32];
 	char hex[65];
 
+	if (!raw && v)
+		return st->c.host->error(err, SESAME_REJECTED, "claim",
+					 "the id_token carries a nonce: send the raw \"nonce\" beside it");
 	if (!raw && !st->require_nonce)
 		return SESAME_OK;
 	if (!raw)

@@ -373,10 +373,15 @@ static int verify_access_token(struct state *st, const char *token, json_t **ide
 
 /* ---- Limited Login ------------------------------------------------------ */
 
+/* A token that carries a nonce is bound to it: leaving the nonce out never
+ * skips the check.  require_nonce only decides about tokens without one. */
 static int check_nonce(struct state *st, const json_t *claims, const char *nonce, sesame_error *err)
 {
 	json_t *v = json_object_get(claims, "nonce");
 
+	if (!nonce && v)
+		return st->c.host->error(err, SESAME_REJECTED, "claim",
+					 "the id_token carries a nonce: send the \"nonce\" beside it");
 	if (!nonce && !st->require_nonce)
 		return SESAME_OK;
 	if (!nonce)

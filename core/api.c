@@ -472,7 +472,7 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
 	if (in->st == INSTANCE_FAILED)
 		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
-			      in->error);
+			      in->cause);
 	if (!(SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as) &&
 	    !(SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) && in->desc->action))
 		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no action \"%s\"", provider, name);

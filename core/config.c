@@ -152,6 +152,61 @@ static void position(const struct doc *d, const struct seg *path, size_t depth, 
 	}
 }
 
+#define MAX_PATH_SEGS 16
+#define MAX_PATH_KEY 255
+
+int config_position(const char *file, const char *path, int *line, int *col)
+{
+	struct seg segs[MAX_PATH_SEGS];
+	char keys[MAX_PATH_SEGS][MAX_PATH_KEY + 1], *text = NULL;
+	struct doc d = {file, NULL, 0};
+	sesame_error ignored;
+	const char *p = path;
+	size_t depth = 0;
+
+	*line = *col = 0;
+	if (!file || !path)
+		return SESAME_USAGE;
+	/* "a.b[2].c": members and element indexes. */
+	while (*p) {
+		if (depth == MAX_PATH_SEGS)
+			return SESAME_MALFORMED;
+		if (*p == '[') {
+			char *end;
+			unsigned long i = strtoul(p + 1, &end, 10);
+
+			if (end == p + 1 || *end != ']')
+				return SESAME_MALFORMED;
+			segs[depth].key = NULL;
+			segs[depth++].index = i;
+			p = end + 1;
+		} else {
+			size_t n = strcspn(p, ".[");
+
+			if (n == 0 || n > MAX_PATH_KEY)
+				return SESAME_MALFORMED;
+			memcpy(keys[depth], p, n);
+			keys[depth][n] = '\0';
+			segs[depth].key = keys[depth];
+			segs[depth++].index = 0;
+			p += n;
+		}
+		if (*p == '.' && p[1] != '\0' && p[1] != '.' && p[1] != '[')
+			p++;
+		else if (*p && *p != '[')
+			return SESAME_MALFORMED;
+	}
+	if (depth == 0)
+		return SESAME_MALFORMED;
+	err_clear(&ignored);
+	if (util_read_file(file, false, MAX_CONFIG_FILE, &text, &d.len, &ignored) != SESAME_OK)
+		return SESAME_MALFORMED;
+	d.text = text;
+	position(&d, segs, depth, line, col);
+	free(text);
+	return SESAME_OK;
+}
+
 static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
 		     const char *fmt, ...) SESAME_PRINTF(6, 7);
 

@@ -4,9 +4,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -450,6 +452,139 @@ static int host_program_run(sesame_instance *self, const struct sesame_program *
 	return program_run(&ps, env, program, result, err);
 }
 
+/* ---- encoders, digests, crypt(3), files, ids (since ABI 1.2) ------------- */
+
+static int host_random_id(char *out, size_t bytes)
+{
+	unsigned char b[64];
+
+	if (!out || bytes == 0 || bytes > sizeof(b))
+		return SESAME_USAGE;
+	if (util_random(b, bytes) != SESAME_OK)
+		return SESAME_INTERNAL;
+	encode_hex(b, bytes, out);
+	util_wipe(b, bytes);
+	return SESAME_OK;
+}
+
+static void file_stamp_of(const struct stat *st, struct sesame_file_stamp *stamp)
+{
+	memset(stamp, 0, sizeof(*stamp));
+	stamp->device = (uint64_t)st->st_dev;
+	stamp->inode = (uint64_t)st->st_ino;
+	stamp->size = (uint64_t)st->st_size;
+	stamp->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	stamp->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static int host_file_read(sesame_instance *self, const char *path, size_t max, char **data, size_t *length,
+			  struct sesame_file_stamp *stamp, sesame_error *err)
+{
+	struct sesame_file_stamp before;
+	struct stat st;
+	int rc;
+
+	if (!data || !path)
+		return seterr(err, SESAME_USAGE, "usage", "file_read: NULL path or data");
+	*data = NULL;
+	if (length)
+		*length = 0;
+	if (path[0] != '/')
+		return seterr(err, SESAME_CONFIG, "file", "%s: expected an absolute path", path);
+	/* Stamped before the read: a change made meanwhile shows as a change. */
+	if (stat(path, &st) != 0)
+		return seterr(err, SESAME_CONFIG, "file", "cannot read %s: %s", path, strerror(errno));
+	file_stamp_of(&st, &before);
+	rc = util_check_path_chain(path, geteuid(), err);
+	if (rc == SESAME_OK)
+		rc = util_read_file(path, true, max, data, length, err);
+	if (rc != SESAME_OK) {
+		err_set_source(err, self->conf->name);
+		return rc;
+	}
+	if (stamp)
+		*stamp = before;
+	return SESAME_OK;
+}
+
+static int host_file_changed(sesame_instance *self, const char *path, const struct sesame_file_stamp *stamp,
+			     int *changed, sesame_error *err)
+{
+	struct sesame_file_stamp now;
+	struct stat st;
+
+	(void)self;
+	if (!path || !stamp || !changed)
+		return seterr(err, SESAME_USAGE, "usage", "file_changed: NULL path, stamp or changed");
+	if (stat(path, &st) != 0) {
+		*changed = 1;
+		return SESAME_OK;
+	}
+	file_stamp_of(&st, &now);
+	*changed = memcmp(&now, stamp, sizeof(now)) != 0;
+	return SESAME_OK;
+}
+
+struct kv_replace_op {
+	const char *instance, *key, *user_id;
+	const json_t *expected, *value;
+	int64_t expires, now;
+};
+
+static int kv_replace_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct kv_replace_op *op = arg;
+	json_t *cur = NULL;
+	int rc = st->desc->kv_get(st->h, txn, op->instance, op->key, op->now, &cur, err);
+	bool same;
+
+	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND)
+		return rc;
+	same = op->expected ? rc == SESAME_OK && json_equal(cur, (json_t *)op->expected) : rc == SESAME_NOT_FOUND;
+	json_decref(cur);
+	if (!same)
+		return seterr(err, SESAME_CONFLICT, "changed", "kv_replace: \"%.64s\" was changed meanwhile", op->key);
+	err_clear(err);
+	return st->desc->kv_put(st->h, txn, op->instance, op->key, op->value, op->user_id, op->expires, 0, op->now,
+				err);
+}
+
+static int host_kv_replace(sesame_instance *self, const char *key, const json_t *expected, const json_t *value,
+			   const char *user_id, int64_t expires, sesame_error *err)
+{
+	struct kv_replace_op op = {.instance = self->conf->name,
+				   .key = key,
+				   .user_id = user_id,
+				   .expected = expected,
+				   .value = value,
+				   .expires = expires,
+				   .now = ctx_now(self->ctx)};
+	struct store *st;
+	int rc;
+
+	if (!value || expires < 0)
+		return seterr(err, SESAME_USAGE, "usage", "kv_replace: NULL value or negative expiry");
+	rc = kv_open(self, key, &st, err);
+	return rc == SESAME_OK ? store_transact(st, SESAME_STORE_TXN_WRITE, kv_replace_txn, &op, err) : rc;
+}
+
+static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason,
+			     const char *path, const char *fmt, ...)
+{
+	char msg[SESAME_ERROR_TEXT_LENGTH], where[300];
+	int line = 0, col = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(where, sizeof(where), "config.%s", path ? path : "");
+	if (path && *path)
+		config_position(self->conf->source, where, &line, &col);
+	/* Without a position (a path that is not one): FILE: message. */
+	return seterr_at(err, status, reason, self->conf->source, line, col, "%s", msg);
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -485,4 +620,13 @@ const struct sesame_host host_services = {
 	.program_check = host_program_check,
 	.program_run = host_program_run,
 	.program_result_clear = program_result_clear,
+	.encode = encode_text,
+	.decode = decode_text,
+	.digest = digest_by_name,
+	.crypt_verify = crypt_check,
+	.file_read = host_file_read,
+	.file_changed = host_file_changed,
+	.random_id = host_random_id,
+	.kv_replace = host_kv_replace,
+	.config_error = host_config_error,
 };

@@ -215,6 +215,14 @@ struct config {
  * says FILE:LINE:COL: what.
  */
 int config_load(struct config *cfg, const char *path, unsigned flags, const struct logger *lg, sesame_error *err);
+/*
+ * The line and column of member `path` ("config.scrypt.log2_n",
+ * "config.signing_keys[1].kid") in the JSON file `file`, as configuration
+ * errors name them (the deepest part of the path found).  SESAME_OK, or
+ * SESAME_MALFORMED for a path that is not of that form or a file that
+ * cannot be read (*line and *col 0).
+ */
+int config_position(const char *file, const char *path, int *line, int *col);
 void config_free(struct config *cfg);
 json_t *config_to_json(const struct config *cfg, bool show_secrets);
 
@@ -262,7 +270,11 @@ struct sesame_instance {
 	char *plugin_path;
 	void *state;
 	enum instance_state st;
-	char error[SESAME_ERROR_TEXT_LENGTH];
+	/* Why a failed instance failed: `error` for operators (the drop-in,
+	 * then the cause; shown by sesame_providers_json), `cause` alone for
+	 * the errors of its logins (short enough for a sesame_error). */
+	char error[1024];
+	char cause[SESAME_ERROR_TEXT_LENGTH];
 	int64_t session_ttl;   /* set_session_ttl() from init(); 0: cfg.refresh_ttl */
 	/* SESAME_PROVIDER_CAP_* of the descriptor, kept when init() fails (the
 	 * instance still answers as what it is, unavailable); 0 when the
@@ -474,6 +486,19 @@ int64_t ctx_now(const struct sesame_ctx *ctx);
  * unknown, disabled or unloadable instance (an identity of an instance no
  * longer configured has no capability). */
 unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name);
+
+/* ---- encode.c: encodings, digests, crypt(3), for the core and plugins ---- */
+
+/* `n` bytes as 2n lowercase hex digits and a NUL in `out`. */
+void encode_hex(const void *in, size_t n, char *out);
+/* The host's encode(), decode(), digest() and crypt_verify(); see
+ * sesame/provider.h for what each answers. */
+int encode_text(int encoding, const void *in, size_t len, char **text, sesame_error *err);
+int decode_text(int encoding, const char *text, size_t len, unsigned char **data, size_t *data_len,
+		sesame_error *err);
+int digest_by_name(const char *name, const void *data, size_t len, unsigned char out[SESAME_DIGEST_MAX],
+		   size_t *out_len, sesame_error *err);
+int crypt_check(const char *password, size_t len, const char *hash, int *match, sesame_error *err);
 
 /* ---- host.c ---------------------------------------------------------- */
 

@@ -52,7 +52,7 @@ static int key_id(EVP_PKEY *pkey, char kid[SIGNING_KID_SIZE])
 {
 	unsigned char *der = NULL, md[32];
 	unsigned int mdlen = 0;
-	int len = i2d_PUBKEY(pkey, &der), i;
+	int len = i2d_PUBKEY(pkey, &der);
 
 	if (len <= 0)
 		return SESAME_INTERNAL;
@@ -61,8 +61,7 @@ static int key_id(EVP_PKEY *pkey, char kid[SIGNING_KID_SIZE])
 		return SESAME_INTERNAL;
 	}
 	OPENSSL_free(der);
-	for (i = 0; i < 8; i++)
-		snprintf(kid + 2 * i, 3, "%02x", md[i]);
+	encode_hex(md, 8, kid);
 	return SESAME_OK;
 }
 

@@ -422,6 +422,8 @@ int login_body_split(const json_t *body, bool strip_provider, json_t **credentia
 /* The token of an "Authorization: Bearer TOKEN" value, or false (missing,
  * another scheme, empty, characters outside RFC 6750's b64token). */
 bool bearer_token(const char *authorization, const char **token, size_t *len);
+/* `n` bytes as 2*n lowercase hex digits and a NUL in `out`. */
+void hex_encode(const unsigned char *in, size_t n, char *out);
 /* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
  * NUL.  -1 when the random generator fails. */
 int random_hex(char *out, size_t nbytes);

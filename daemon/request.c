@@ -144,8 +144,7 @@ static int identifier_key(const struct request *req, const char *instance, const
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, req->srv->ident_key, sizeof(req->srv->ident_key),
 		      (const unsigned char *)msg, at + n, mac, sizeof(mac), &mac_len) != NULL &&
 	    mac_len == sizeof(mac)) {
-		for (i = 0; i < 16; i++)
-			snprintf(out + 2 * i, 3, "%02x", mac[i]);
+		hex_encode(mac, 16, out);
 		rc = 0;
 	}
 	OPENSSL_cleanse(msg, at + n);
@@ -310,19 +309,25 @@ bool bearer_token(const char *authorization, const char **token, size_t *len)
 	return true;
 }
 
-int random_hex(char *out, size_t nbytes)
+void hex_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[32];
 	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+int random_hex(char *out, size_t nbytes)
+{
+	unsigned char raw[32];
 
 	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
 		return -1;
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[2 * nbytes] = '\0';
+	hex_encode(raw, nbytes, out);
 	return 0;
 }
 

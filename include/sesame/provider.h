@@ -221,6 +221,28 @@ struct sesame_program_result {
 	size_t errors_length;
 };
 
+/* Encodings of sesame_host.encode() and decode() (since ABI 1.2). */
+#define SESAME_ENCODING_HEX 1	    /* lowercase hexadecimal (decode accepts either case) */
+#define SESAME_ENCODING_BASE64 2    /* RFC 4648 section 4, with padding */
+#define SESAME_ENCODING_BASE64URL 3 /* RFC 4648 section 5, without padding (strict, as in JWS) */
+#define SESAME_ENCODING_URL 4	    /* percent-encoding of a URL query or form component (encode only) */
+
+/* The largest digest sesame_host.digest() writes (EVP_MAX_MD_SIZE). */
+#define SESAME_DIGEST_MAX 64
+
+/*
+ * Since ABI 1.2.  What a file looked like when sesame_host.file_read() read
+ * it, for sesame_host.file_changed().  Opaque to the plugin: keep it and
+ * pass it back.
+ */
+struct sesame_file_stamp {
+	uint64_t device;
+	uint64_t inode;
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
 /*
  * The host services table the core hands to a plugin's init().  The pointer
  * stays valid until fini() returns.  All functions are thread-safe.
@@ -325,7 +347,7 @@ struct sesame_host {
 	/*
 	 * The application id ("app_id" of sesame.json), e.g. the default
 	 * audience of tokens minted for this application.  Valid as long as
-	 * `self`.  Appended after jwt_sign: check it with SESAME_HAS_FIELD().
+	 * `self`.  ABI 1.0 (the last field of that minor).
 	 */
 	const char *(*app_id)(const sesame_instance *self);
 
@@ -345,7 +367,7 @@ struct sesame_host {
 	int (*hmac_sha256)(const void *key, size_t key_length, const void *data, size_t length, unsigned char out[32]);
 
 	/*
-	 * ---- Appended after hmac_sha256: check each with SESAME_HAS_FIELD() ----
+	 * ---- Since ABI 1.1, like sha256: check each with SESAME_HAS_FIELD() ----
 	 *
 	 * A key/value store private to the instance (its namespace is the
 	 * instance name), kept in sesame's database, so a provider needs no
@@ -496,6 +518,94 @@ struct sesame_host {
 	int (*program_run)(sesame_instance *self, const struct sesame_program *program,
 			   struct sesame_program_result *result, sesame_error *err);
 	void (*program_result_clear)(struct sesame_program_result *result);
+
+	/*
+	 * Since ABI 1.2.  Encoders, so a plugin needs no library of its own.
+	 *
+	 * encode: `length` bytes of `data` as text in `encoding`
+	 *   (SESAME_ENCODING_*): `*text` is NUL-terminated, to release with
+	 *   free().  SESAME_USAGE for an unknown encoding, SESAME_INTERNAL when
+	 *   out of memory.
+	 * decode: the bytes of `length` characters of `text` (hex, base64 or
+	 *   base64url; strictly: no whitespace, no stray padding, zero trailing
+	 *   bits for base64url): `*data` (NUL-terminated, the NUL not counted in
+	 *   `*data_length`) to release with free().  SESAME_MALFORMED "encoding"
+	 *   for text that is not of the encoding, SESAME_USAGE for
+	 *   SESAME_ENCODING_URL or an unknown encoding.
+	 */
+	int (*encode)(int encoding, const void *data, size_t length, char **text, sesame_error *err);
+	int (*decode)(int encoding, const char *text, size_t length, unsigned char **data, size_t *data_length,
+		      sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  The digest named `name` (an OpenSSL digest name such
+	 * as "SHA-256", "SHA-512", "SHA-1" or "MD5", through EVP) of `length`
+	 * bytes into out[SESAME_DIGEST_MAX]; `*out_length` gets its size.
+	 * SESAME_USAGE "digest" for a name OpenSSL does not know.  (SHA-1 and
+	 * MD5 exist to check hashes that others made, e.g. htpasswd's {SHA}.)
+	 */
+	int (*digest)(const char *name, const void *data, size_t length, unsigned char out[SESAME_DIGEST_MAX],
+		      size_t *out_length, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  Check `password` (`length` bytes, no NUL) against a
+	 * crypt(3)-format hash ("$2b$...", "$6$...", "$5$...", "$y$...", ...)
+	 * through the system's libcrypt, comparing in constant time: `*match`
+	 * 1 or 0.  SESAME_MALFORMED "hash" for a hash libcrypt does not
+	 * support or that is not of the crypt format, "password" for a
+	 * password with a NUL byte.  Reentrant.
+	 */
+	int (*crypt_verify)(const char *password, size_t length, const char *hash, int *match, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  Read a file the instance trusts, with the rules of
+	 * "@/path" secrets: an absolute path of a regular file that is not
+	 * accessible by group or others, owned like every directory above it
+	 * by root or the user sesame runs as and writable by nobody else.
+	 * `*data` (NUL-terminated, the NUL not counted in `*length`) is to wipe
+	 * and release with free(); `stamp` (NULL allowed) records what the file
+	 * looked like.  SESAME_CONFIG "file" (missing, unreadable, not a regular
+	 * file), "permissions" (the message names the path and the fix) or
+	 * "size" (larger than `max`).
+	 * file_changed: `*changed` 1 when the file at `path` is no longer the
+	 *   one `stamp` describes (replaced, written, removed), else 0; cheap
+	 *   (one stat), so a plugin may call it on every verify() and reload.
+	 */
+	int (*file_read)(sesame_instance *self, const char *path, size_t max, char **data, size_t *length,
+			 struct sesame_file_stamp *stamp, sesame_error *err);
+	int (*file_changed)(sesame_instance *self, const char *path, const struct sesame_file_stamp *stamp,
+			    int *changed, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  A random identifier: `bytes` (1 to 64) bytes of
+	 * secure randomness as 2 * `bytes` lowercase hex digits and a NUL in
+	 * `out`.  SESAME_OK, SESAME_USAGE or SESAME_INTERNAL.
+	 */
+	int (*random_id)(char *out, size_t bytes);
+
+	/*
+	 * Since ABI 1.2.  Compare and set an entry of the instance's key/value
+	 * store, atomically: replace the value of `key` by `value` only when it
+	 * is still `expected` (compared as JSON; NULL: only when there is no
+	 * live entry).  `user_id` and `expires` as kv_put().  SESAME_CONFLICT
+	 * "changed" when another call changed it first (nothing written), and
+	 * the errors of kv_put().  Use it to write back a record read earlier
+	 * without undoing a concurrent change.
+	 */
+	int (*kv_replace)(sesame_instance *self, const char *key, const json_t *expected, const json_t *value,
+			  const char *user_id, int64_t expires, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  error() for a problem with the instance's
+	 * configuration at `path`, a member of its "config" object
+	 * ("client_id", "scrypt.log2_n", "signing_keys[1].kid"): the message
+	 * names the drop-in file and the member's line and column
+	 * ("FILE:LINE:COL: message", with err->source, line and column set),
+	 * as the core's own configuration errors do.  For init(); returns
+	 * `status`.
+	 */
+	int (*config_error)(sesame_instance *self, sesame_error *err, int status, const char *reason,
+			    const char *path, const char *fmt, ...) SESAME_PRINTF(6, 7);
 };
 
 /* Kinds of caller of an action (struct sesame_action_caller). */

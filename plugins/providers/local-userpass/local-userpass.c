@@ -209,10 +209,12 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	    !host->password_hash || !host->password_verify || !host->kv_get || !host->sha256)
 		return host->error(err, SESAME_CONFIG, "abi",
 				   "local-userpass needs a sesame core with password and counter services (ABI 1.2)");
-	if (!SESAME_HAS_FIELD(struct sesame_host, program_result_clear, host->struct_size) || !host->program_check ||
-	    !host->program_run || !host->program_result_clear)
+	if (!SESAME_HAS_FIELD(struct sesame_host, kv_replace, host->struct_size) || !host->program_check ||
+	    !host->program_run || !host->program_result_clear || !host->digest || !host->encode || !host->random_id ||
+	    !host->kv_replace)
 		return host->error(err, SESAME_CONFIG, "abi",
-				   "local-userpass needs a sesame core that runs programs (provider ABI 1.2)");
+				   "local-userpass needs a sesame core that runs programs and offers the encoding, "
+				   "digest, random id and compare-and-set services (provider ABI 1.2)");
 	json_object_foreach((json_t *)config, key, v) {
 		for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
 			;
@@ -315,25 +317,22 @@ static int check_password(const struct state *st, const json_t *v, sesame_error 
 	return SESAME_OK;
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
+/* The SHA-256 of `token` in hex. */
 static int token_hash(const struct state *st, const char *token, char out[65], sesame_error *err)
 {
-	unsigned char d[32];
+	unsigned char d[SESAME_DIGEST_MAX];
+	size_t n = 0;
+	char *text = NULL;
+	int rc = st->host->digest("SHA-256", token, strlen(token), d, &n, err);
 
-	if (st->host->sha256(token, strlen(token), d) != SESAME_OK)
-		return st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the token");
-	hex(d, sizeof(d), out);
-	return SESAME_OK;
+	if (rc == SESAME_OK)
+		rc = st->host->encode(SESAME_ENCODING_HEX, d, n, &text, err);
+	if (rc == SESAME_OK && strlen(text) != 64)
+		rc = st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the token");
+	if (rc == SESAME_OK)
+		memcpy(out, text, 65);
+	st->host->free(text);
+	return rc;
 }
 
 /* The store key PREFIX + the SHA-256 (hex) of `canon`: the counters and
@@ -499,16 +498,12 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 {
 	char answer[MAX_CALL_OUTPUT];
 	const struct sesame_host *h = st->host;
-	unsigned char b[TOKEN_BYTES + TOKEN_ID_BYTES];
 	char token[2 * TOKEN_BYTES + 1], id[2 * TOKEN_ID_BYTES + 1], hash[65], kvkey[KV_KEY_SIZE], *text = NULL;
 	json_t *rec = NULL, *msg = NULL;
 	int rc;
 
-	if (h->random(b, sizeof(b)) != SESAME_OK)
+	if (h->random_id(token, TOKEN_BYTES) != SESAME_OK || h->random_id(id, TOKEN_ID_BYTES) != SESAME_OK)
 		return h->error(err, SESAME_INTERNAL, "random", "no randomness");
-	hex(b, TOKEN_BYTES, token);
-	hex(b + TOKEN_BYTES, TOKEN_ID_BYTES, id);
-	h->wipe(b, sizeof(b));
 	rc = token_hash(st, token, hash, err);
 	if (rc == SESAME_OK) {
 		rec = json_pack("{s:s, s:s, s:s}", "email", canon, "purpose", purpose, "hash", hash);
@@ -892,12 +887,21 @@ static int lp_verify(void *state, const json_t *credential, json_t **identity, s
 	if (rc == SESAME_OK && !json_is_true(json_object_get(rec, "confirmed")))
 		rc = h->error(err, SESAME_REJECTED, "pending", "confirmation required: confirm the email address first");
 	/* A weaker hash is replaced now; when that fails (no memory free, say)
-	 * the login stands and the next one tries again. */
+	 * the login stands and the next one tries again.  Only if the record
+	 * is still the one read above: a reset that completed meanwhile must
+	 * not get its old password back. */
 	if (rc == SESAME_OK && weaker &&
 	    h->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r, st->p, &phc,
 			     &ignored) == SESAME_OK) {
-		json_object_set_new(rec, "hash", json_string(phc));
-		account_put(st, canon, rec, 0, &ignored);
+		json_t *stronger = json_deep_copy(rec);
+		char kvkey[KV_KEY_SIZE];
+
+		snprintf(kvkey, sizeof(kvkey), "user:%s", canon);
+		if (stronger && json_object_set_new(stronger, "hash", json_string(phc)) == 0 &&
+		    h->kv_replace(st->self, kvkey, rec, stronger, NULL, 0, &ignored) != SESAME_OK)
+			h->log(st->self, SESAME_LOG_INFO, "the stronger hash of an account was not stored: %s",
+			       ignored.text);
+		json_decref(stronger);
 	}
 	if (rc == SESAME_OK) {
 		*identity = json_pack("{s:s, s:{s:O}}", "id", canon, "data", "email", json_object_get(rec, "email"));

@@ -439,9 +439,9 @@ static int operator_code(const struct rx_compiler *c, const char *key)
 		const char *name;
 		int code;
 	} ops[] = {
-	    {"eq", OP_EQ},   {"ne", OP_NE},	  {"gt", OP_GT},   {"gte", OP_GTE},	{"lt", OP_LT},
-	    {"lte", OP_LTE}, {"in", OP_IN},	  {"nin", OP_NIN}, {"exists", OP_EXISTS}, {"elemMatch", OP_ELEMMATCH},
-	    {"and", K_AND},  {"or", K_OR},	  {"nor", K_NOR},
+	    {"eq", OP_EQ},   {"ne", OP_NE}, {"gt", OP_GT},   {"gte", OP_GTE},	    {"lt", OP_LT},
+	    {"lte", OP_LTE}, {"in", OP_IN}, {"nin", OP_NIN}, {"exists", OP_EXISTS}, {"elemMatch", OP_ELEMMATCH},
+	    {"and", K_AND},  {"or", K_OR},  {"nor", K_NOR},
 	};
 	size_t i;
 
@@ -486,8 +486,8 @@ static int compile_list(struct rx_compiler *c, const char *key, int code, const 
 		if ((rc = enter(c, NULL, i)) != SESAME_OK)
 			return rc;
 		if (left && !json_is_object(e))
-			return cerr(c, "type", "each element of \"%s\" here must be an operator object like {\"$gt\": 0}",
-				    key);
+			return cerr(c, "type",
+				    "each element of \"%s\" here must be an operator object like {\"$gt\": 0}", key);
 		rc = left ? compile_cond(c, left, e, level + 1, &(*out)->kids[i])
 			  : compile_expr(c, e, level + 1, &(*out)->kids[i]);
 		if (rc != SESAME_OK)
@@ -545,7 +545,8 @@ static int compile_operator(struct rx_compiler *c, const struct operand *left, c
 		if (c->mode == RX_RULE && is_expansion(v))
 			return parse_expansion(c, json_string_value(v), json_string_length(v), &n->right);
 		if (!json_is_array(v))
-			return cerr(c, "type", "\"%s\" takes an array%s", key, c->mode == RX_RULE ? " or an expansion" : "");
+			return cerr(c, "type", "\"%s\" takes an array%s", key,
+				    c->mode == RX_RULE ? " or an expansion" : "");
 		if (json_array_size(v) > RULES_MAX_LIST && c->d)
 			return cerr(c, "size", "\"%s\" has more than %d elements", key, RULES_MAX_LIST);
 		n->right.src = SRC_LIST;
@@ -602,8 +603,9 @@ static int compile_cond(struct rx_compiler *c, const struct operand *left, const
 		return compile_operand(c, v, &n->right);
 	}
 	if (ops != json_object_size(v))
-		return cerr(c, "type", "an object mixes operators and field names; write the fields as a literal "
-				       "value with {\"$eq\": ...}");
+		return cerr(c, "type",
+			    "an object mixes operators and field names; write the fields as a literal "
+			    "value with {\"$eq\": ...}");
 	*out = new_node(c, N_AND, json_object_size(v));
 	if (!*out)
 		return nomem(c);
@@ -613,10 +615,12 @@ static int compile_cond(struct rx_compiler *c, const struct operand *left, const
 		if ((rc = enter(c, key, 0)) != SESAME_OK)
 			return rc;
 		if (code < 0)
-			return cerr(c, "operator",
-				    "unknown or unsupported operator \"%s\" (sesame knows $eq $ne $gt $gte $lt $lte $in "
-				    "$nin $exists%s, with %s)",
-				    key, c->mode == RX_QUERY ? " $elemMatch" : " %and %or", c->mode == RX_QUERY ? "$" : "% or $");
+			return cerr(
+			    c, "operator",
+			    "unknown or unsupported operator \"%s\" (sesame knows $eq $ne $gt $gte $lt $lte $in "
+			    "$nin $exists%s, with %s)",
+			    key, c->mode == RX_QUERY ? " $elemMatch" : " %and %or",
+			    c->mode == RX_QUERY ? "$" : "% or $");
 		rc = compile_operator(c, left, key, code, m, level, &(*out)->kids[i]);
 		if (rc != SESAME_OK)
 			return rc;
@@ -642,8 +646,9 @@ static int compile_expr(struct rx_compiler *c, const json_t *v, unsigned level, 
 		return *out ? SESAME_OK : nomem(c);
 	}
 	if (!json_is_object(v))
-		return cerr(c, "type", c->mode == RX_RULE ? "expected true, false or an expression object"
-							  : "expected a query object");
+		return cerr(c, "type",
+			    c->mode == RX_RULE ? "expected true, false or an expression object"
+					       : "expected a query object");
 	if (json_object_size(v) == 0) {
 		*out = new_node(c, N_TRUE, 0);
 		return *out ? SESAME_OK : nomem(c);
@@ -674,8 +679,8 @@ static int compile_expr(struct rx_compiler *c, const json_t *v, unsigned level, 
 			left.src = SRC_ROOT;
 			if (c->mode == RX_RULE && !(c->allow & (1u << SRC_ROOT)))
 				rc = cerr(c, "expansion",
-					  "the field \"%s\" (%%%%root.%s) cannot be used here: only the user is known", key,
-					  key);
+					  "the field \"%s\" (%%%%root.%s) cannot be used here: only the user is known",
+					  key, key);
 			else
 				rc = parse_path(c, key, strlen(key), &left.path);
 			c->refs |= 1u << SRC_ROOT;
@@ -1086,7 +1091,7 @@ static struct rx_out emit_equal(const char *path, const struct cands *cs)
 
 	if (cs->n == 1 && !json_is_array(cs->v[0]))
 		return out_query(json_is_object(cs->v[0]) ? json_pack("{s:{s:O}}", path, "$eq", cs->v[0])
-							   : json_pack("{s:O}", path, cs->v[0]));
+							  : json_pack("{s:O}", path, cs->v[0]));
 	list = json_array();
 	for (i = 0; list && i < cs->n; i++)
 		expand_into(list, cs->v[i]);

@@ -226,8 +226,8 @@ static int load_name(struct loader *l, const json_t *obj, const char *what, char
 
 static int load_role(struct loader *l, const json_t *v, struct role *r)
 {
-	static const char *const known[] = {"name",  "apply_when", "document_filters", "read",	 "write",
-					    "insert", "delete",	  "search",	      "fields", "additional_fields",
+	static const char *const known[] = {"name",   "apply_when", "document_filters", "read",	  "write",
+					    "insert", "delete",	    "search",		"fields", "additional_fields",
 					    NULL};
 	static const char *const filter_keys[] = {"read", "write", NULL};
 	static const struct rpath top = {NULL, 0};
@@ -238,7 +238,8 @@ static int load_role(struct loader *l, const json_t *v, struct role *r)
 
 	if (!json_is_object(v))
 		return lerr(l, "type", "a role must be an object");
-	if ((rc = check_keys(l, v, known, "a role")) != SESAME_OK || (rc = load_name(l, v, "a role", &r->name)) != SESAME_OK)
+	if ((rc = check_keys(l, v, known, "a role")) != SESAME_OK ||
+	    (rc = load_name(l, v, "a role", &r->name)) != SESAME_OK)
 		return rc;
 	snprintf(where, sizeof(where), "role \"%s\"", r->name);
 	if ((rc = expr_member(l, v, "apply_when", allow, where, &r->apply_when)) != SESAME_OK)
@@ -384,8 +385,9 @@ static int check_name_member(struct loader *l, const json_t *root, const char *k
 		return SESAME_OK;
 	enter(l, key, 0);
 	if (!want)
-		return lerr(l, "name", "default.json applies to every namespace without a file of its own: it names no "
-				       "\"%s\"",
+		return lerr(l, "name",
+			    "default.json applies to every namespace without a file of its own: it names no "
+			    "\"%s\"",
 			    key);
 	if (!json_is_string(v) || json_string_length(v) != len || memcmp(json_string_value(v), want, len) != 0)
 		return lerr(l, "name", "\"%s\" must be \"%.*s\", as the file name says", key, (int)len, want);
@@ -570,8 +572,9 @@ int rules_load(struct rules *r, const struct config *cfg, const struct logger *l
 			continue;
 		}
 		if (ruleset_load(rs, set[i].name, set[i].path, &e) != SESAME_OK)
-			log_msg(lg, SESAME_LOG_ERR, "rules of \"%s\" are unavailable, every decision on it is a denial: %s",
-				set[i].name, rs->error);
+			log_msg(lg, SESAME_LOG_ERR,
+				"rules of \"%s\" are unavailable, every decision on it is a denial: %s", set[i].name,
+				rs->error);
 		else
 			log_msg(lg, SESAME_LOG_INFO, "rules of \"%s\" loaded from %s (%zu roles)", set[i].name,
 				set[i].path, rs->n_roles);
@@ -626,7 +629,7 @@ struct grant {
 struct judge {
 	const struct ruleset *rs;
 	const struct role *role;
-	struct rx_env env; /* user, root, prev_root; this_/prev set per field */
+	struct rx_env env;	/* user, root, prev_root; this_/prev set per field */
 	const json_t *prev_doc; /* the document before a write, for %%prev */
 };
 
@@ -842,8 +845,7 @@ static json_t *fields_map(const struct judge *j)
 			const json_t *nv = json_is_object(j->env.root) ? json_object_get(j->env.root, key) : NULL;
 			const json_t *ov = json_is_object(j->prev_doc) ? json_object_get(j->prev_doc, key) : NULL;
 
-			if (json_object_get(fields, key) ||
-			    find_field(j->role->fields, j->role->n_fields, key))
+			if (json_object_get(fields, key) || find_field(j->role->fields, j->role->n_fields, key))
 				continue;
 			add_field(fields, key, field_grant(j, NULL, true, d, nv, ov));
 		}
@@ -952,13 +954,15 @@ int rules_decide(const struct ruleset *rs, const json_t *user, enum rules_action
 			  (act == ACT_READ || holds_or_default(j.role->search, &j.env));
 		break;
 	case ACT_INSERT:
-		allowed = holds_or_default(j.role->insert, &j.env) && holds_or_default(j.role->filter_write, &j.env) &&
-			  changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), subject, NULL);
+		allowed =
+		    holds_or_default(j.role->insert, &j.env) && holds_or_default(j.role->filter_write, &j.env) &&
+		    changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), subject, NULL);
 		break;
 	case ACT_DELETE:
-		allowed = holds_or_default(j.role->delete_, &j.env) &&
-			  holds_or_default(j.role->filter_write, &j.env) && filters_pass(rs, user, subject) &&
-			  changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), NULL, subject);
+		allowed =
+		    holds_or_default(j.role->delete_, &j.env) && holds_or_default(j.role->filter_write, &j.env) &&
+		    filters_pass(rs, user, subject) &&
+		    changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), NULL, subject);
 		break;
 	case ACT_WRITE:
 		allowed = holds_or_default(j.role->filter_write, &j.env) && filters_pass(rs, user, prev);
@@ -966,8 +970,9 @@ int rules_decide(const struct ruleset *rs, const json_t *user, enum rules_action
 		j.env.root = document;
 		j.env.prev_root = prev;
 		j.prev_doc = prev;
-		allowed = allowed && holds_or_default(j.role->filter_write, &j.env) && role_grants(&j, true) &&
-			  changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), document, prev);
+		allowed =
+		    allowed && holds_or_default(j.role->filter_write, &j.env) && role_grants(&j, true) &&
+		    changes_allowed(&j, j.role->fields, j.role->n_fields, true, document_grant(&j), document, prev);
 		break;
 	}
 	fields = fields_map(&j);
@@ -1179,9 +1184,9 @@ SESAME_API json_t *sesame_rules_json(const sesame_ctx *ctx)
 						      "error", ctx->rules->error));
 	for (i = 0; list && i < ctx->rules->n; i++) {
 		const struct ruleset *rs = &ctx->rules->sets[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "namespace", rs->name, "source", rs->source,
-				      "state", rs->failed ? "failed" : "ready", "roles", (json_int_t)rs->n_roles,
-				      "filters", (json_int_t)rs->n_filters);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "namespace", rs->name, "source", rs->source, "state",
+				      rs->failed ? "failed" : "ready", "roles", (json_int_t)rs->n_roles, "filters",
+				      (json_int_t)rs->n_filters);
 
 		if (o && rs->failed)
 			json_object_set_new(o, "error", json_string(rs->error));

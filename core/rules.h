@@ -14,11 +14,11 @@
 #include "internal.h"
 
 /* Limits (sesame-rules(5), LIMITS). */
-#define RULES_MAX_DEPTH 32	  /* nesting of expressions, field permissions and paths */
-#define RULES_MAX_LIST 4096	  /* elements of one %and/%or/$in list in a rule file */
-#define RULES_MAX_ROLES 128	  /* roles, and filters, of one rule file */
-#define RULES_MAX_NAME 128	  /* bytes of a role, filter or field name */
-#define RULES_DOC_MAX_DEPTH 32	  /* nesting of a document, prev or filter */
+#define RULES_MAX_DEPTH 32	    /* nesting of expressions, field permissions and paths */
+#define RULES_MAX_LIST 4096	    /* elements of one %and/%or/$in list in a rule file */
+#define RULES_MAX_ROLES 128	    /* roles, and filters, of one rule file */
+#define RULES_MAX_NAME 128	    /* bytes of a role, filter or field name */
+#define RULES_DOC_MAX_DEPTH 32	    /* nesting of a document, prev or filter */
 #define RULES_DOC_MAX_VALUES 100000 /* values in a document, prev or filter */
 
 /* ---- arena: the nodes of one rule file, freed at once ---------------- */
@@ -91,14 +91,14 @@ enum rx_mode {
 
 /* The state of one compilation. */
 struct rx_compiler {
-	const struct doc *d;  /* for FILE:LINE:COL; NULL: plain messages */
+	const struct doc *d; /* for FILE:LINE:COL; NULL: plain messages */
 	struct arena *arena;
 	enum rx_mode mode;
-	unsigned allow;       /* RX_* the expression may refer to */
-	const char *where;    /* for messages: "apply_when", "fields.x.read", ... */
+	unsigned allow;				   /* RX_* the expression may refer to */
+	const char *where;			   /* for messages: "apply_when", "fields.x.read", ... */
 	struct seg path[RULES_MAX_DEPTH * 4 + 16]; /* where the value is in the file */
 	size_t depth;
-	unsigned refs;        /* RX_* bits the expression turned out to use */
+	unsigned refs; /* RX_* bits the expression turned out to use */
 	sesame_error *err;
 };
 
@@ -166,7 +166,7 @@ bool rx_equal(const json_t *a, const json_t *b);
 /* A field's permissions; `fields` are those of its embedded fields. */
 struct field_perm {
 	char *name;
-	struct rpath path; /* from the document's top */
+	struct rpath path;	    /* from the document's top */
 	struct rnode *read, *write; /* NULL: not granted */
 	struct field_perm *fields;
 	size_t n_fields;
@@ -174,22 +174,22 @@ struct field_perm {
 
 struct role {
 	char *name;
-	struct rnode *apply_when;	       /* never NULL ({} is N_TRUE) */
+	struct rnode *apply_when;		  /* never NULL ({} is N_TRUE) */
 	struct rnode *filter_read, *filter_write; /* document_filters; NULL: none */
-	struct rnode *read, *write;	       /* NULL: not granted */
-	struct rnode *insert, *delete_, *search; /* NULL: the default, true */
+	struct rnode *read, *write;		  /* NULL: not granted */
+	struct rnode *insert, *delete_, *search;  /* NULL: the default, true */
 	struct field_perm *fields;
 	size_t n_fields;
-	struct rnode *more_read, *more_write;  /* additional_fields; NULL: not granted */
+	struct rnode *more_read, *more_write; /* additional_fields; NULL: not granted */
 };
 
 /* An entry of "filters": a query merged into every request it applies to. */
 struct query_filter {
 	char *name;
 	struct rnode *apply_when;
-	struct rnode *query;  /* NULL: none */
-	json_t *projection;   /* NULL: none; else {FIELD: true/false} */
-	bool inclusion;       /* the projection lists the fields kept */
+	struct rnode *query; /* NULL: none */
+	json_t *projection;  /* NULL: none; else {FIELD: true/false} */
+	bool inclusion;	     /* the projection lists the fields kept */
 };
 
 /* One rule file, compiled, or the reason it could not be. */
@@ -218,7 +218,7 @@ void ruleset_free(struct ruleset *rs);
 struct rules {
 	struct ruleset *sets; /* sorted by name; "default" among them */
 	size_t n;
-	bool failed;	      /* the directories could not be read: everything is denied */
+	bool failed; /* the directories could not be read: everything is denied */
 	char error[SESAME_ERROR_TEXT_LENGTH];
 };
 

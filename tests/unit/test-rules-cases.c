@@ -53,8 +53,8 @@ static json_t *load_json(const char *dir, const char *name, bool required)
 
 static const char *status_word(int status)
 {
-	static const char *const words[] = {"ok",	 "rejected", "malformed", "unavailable", "internal",
-					    "config", "not found", "conflict",	  "usage"};
+	static const char *const words[] = {"ok",     "rejected",  "malformed", "unavailable", "internal",
+					    "config", "not found", "conflict",	"usage"};
 
 	return status >= 0 && status < (int)(sizeof(words) / sizeof(words[0])) ? words[status] : "?";
 }
@@ -81,7 +81,8 @@ static void check_error(const char *name, int rc, const sesame_error *err, const
 static void check_equal(const char *name, const char *what, const json_t *got, const json_t *want)
 {
 	if (!json_equal((json_t *)got, (json_t *)want)) {
-		char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS), *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+		char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS),
+		     *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
 
 		fail_msg("%s: %s\n  got      %s\n  expected %s", name, what, g, w);
 	}

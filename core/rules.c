@@ -821,9 +821,12 @@ static void listed_fields(const struct judge *j, json_t *fields, const struct fi
 		struct grant g = field_grant(j, &fps[i], false, inherited, v, o);
 		char name[512];
 
-		snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", fps[i].name);
-		add_field(fields, name, g);
-		listed_fields(j, fields, fps[i].fields, fps[i].n_fields, name, g, v, o);
+		/* Top-level names as they are; embedded ones as "a.b". */
+		if (prefix[0])
+			snprintf(name, sizeof(name), "%s.%s", prefix, fps[i].name);
+		add_field(fields, prefix[0] ? name : fps[i].name, g);
+		if (fps[i].n_fields)
+			listed_fields(j, fields, fps[i].fields, fps[i].n_fields, prefix[0] ? name : fps[i].name, g, v, o);
 	}
 }
 

@@ -420,8 +420,9 @@ static int compile_operand(struct rx_compiler *c, const json_t *v, struct operan
 	memset(o, 0, sizeof(*o));
 	if (c->mode == RX_RULE && is_expansion(v))
 		return parse_expansion(c, json_string_value(v), json_string_length(v), o);
-	if (rx_check_value(v, "a literal", c->err) != SESAME_OK)
-		return cerr(c, c->err ? c->err->reason : "depth", "a literal value is nested too deeply or too large");
+	if (rx_check_value(v, "a literal", NULL) != SESAME_OK)
+		return cerr(c, "depth", "a literal value is nested deeper than %d levels or holds more than %d values",
+			    RULES_DOC_MAX_DEPTH, RULES_DOC_MAX_VALUES);
 	if (c->mode == RX_RULE && holds_expansion(v))
 		return cerr(c, "expansion",
 			    "an expansion inside a literal object or array is never expanded (only directly as a "

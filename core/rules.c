@@ -508,31 +508,6 @@ int ruleset_load(struct ruleset *rs, const char *name, const char *path, sesame_
 	return rc == SESAME_OK ? SESAME_OK : ruleset_fail(rs, rc, err);
 }
 
-int ruleset_load_text(struct ruleset *rs, const char *name, const char *file, const char *text, size_t len,
-		      sesame_error *err)
-{
-	sesame_error local;
-	json_error_t jerr;
-	json_t *root;
-	int rc;
-
-	if (!err)
-		err = &local;
-	if ((rc = ruleset_init(rs, name, file, err)) != SESAME_OK)
-		return rc;
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		rc = seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", jerr.text);
-	else if (!json_is_object(root))
-		rc = seterr_at(err, SESAME_CONFIG, "type", file, 1, 1, "expected a JSON object at the top level");
-	if (rc != SESAME_OK) {
-		json_decref(root);
-		return ruleset_fail(rs, rc, err);
-	}
-	rc = load_parsed(rs, file, text, len, root, err);
-	return rc == SESAME_OK ? SESAME_OK : ruleset_fail(rs, rc, err);
-}
-
 void ruleset_free(struct ruleset *rs)
 {
 	free(rs->name);

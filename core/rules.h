@@ -209,9 +209,6 @@ struct ruleset {
 /* Compile the rule file `path` for namespace `name` into `rs` (rs->failed
  * and rs->error on failure, as `err`). */
 int ruleset_load(struct ruleset *rs, const char *name, const char *path, sesame_error *err);
-/* The same from a JSON text already in memory (tests), named `file`. */
-int ruleset_load_text(struct ruleset *rs, const char *name, const char *file, const char *text, size_t len,
-		      sesame_error *err);
 void ruleset_free(struct ruleset *rs);
 
 /* Every rule file of a context. */

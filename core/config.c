@@ -1,8 +1,9 @@
 /*
  * core/config.c — the main configuration file and the provider drop-ins.
  *
- * The main file is optional (built-in defaults).  Provider instances come
- * from NAME.json files in drop-in directories with systemd's semantics: a
+ * The main file is optional (built-in defaults).  Provider instances (and
+ * rule files, core/rules.c) come from NAME.json files in drop-in
+ * directories with systemd's semantics: a
  * file in a later (higher-priority) directory replaces a same-named file of
  * an earlier one whole; a symlink to /dev/null or an empty file masks it;
  * only *.json regular files count, dotfiles and backups~ are skipped; the
@@ -43,11 +44,6 @@
  * semantic error (unknown key, wrong type) we walk the text, which jansson
  * has already accepted as valid JSON, to the member or element in question.
  */
-struct seg {
-	const char *key; /* object member, or NULL for an array element */
-	size_t index;
-};
-
 static const char *skip_ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -129,13 +125,6 @@ static const char *locate(const char *p, const char *end, const struct seg *path
 	return p;
 }
 
-/* A parsed file: its name and text, so errors can point into it. */
-struct doc {
-	const char *file;
-	const char *text;
-	size_t len;
-};
-
 static void position(const struct doc *d, const struct seg *path, size_t depth, int *line, int *col)
 {
 	const char *at = locate(d->text, d->text + d->len, path, depth), *p;
@@ -207,10 +196,7 @@ int config_position(const char *file, const char *path, int *line, int *col)
 	return SESAME_OK;
 }
 
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
-		     const char *fmt, ...) SESAME_PRINTF(6, 7);
-
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
 		     const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
@@ -267,7 +253,7 @@ static void syntax_message(const json_error_t *jerr, char *out, size_t size)
 }
 
 /* Parse a JSON file strictly; syntax errors carry jansson's position. */
-static int parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
+int config_parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
@@ -499,6 +485,7 @@ static int set_defaults(struct config *cfg)
 {
 	static const char *const dirs[] = {SESAME_VENDOR_DROPIN_DIR, SESAME_RUNTIME_DROPIN_DIR,
 					   SESAME_ADMIN_DROPIN_DIR};
+	static const char *const rules[] = {SESAME_VENDOR_RULES_DIR, SESAME_RUNTIME_RULES_DIR, SESAME_ADMIN_RULES_DIR};
 	size_t i;
 
 	cfg->app_id = strdup("sesame-app");
@@ -508,6 +495,7 @@ static int set_defaults(struct config *cfg)
 	cfg->listen = strdup("127.0.0.1:9090");
 	cfg->public_url = strdup("http://127.0.0.1:9090");
 	cfg->provider_dirs = calloc(ARRAY_SIZE(dirs), sizeof(char *));
+	cfg->rules_dirs = calloc(ARRAY_SIZE(rules), sizeof(char *));
 	cfg->cors_origins = json_array();
 	cfg->extra = json_object();
 	cfg->program_user = strdup("nobody");
@@ -517,10 +505,14 @@ static int set_defaults(struct config *cfg)
 	cfg->kdf_queue = KDF_QUEUE_DEFAULT;
 	cfg->kdf_wait_ms = KDF_WAIT_DEFAULT;
 	if (!cfg->app_id || !cfg->state_dir || !cfg->plugin_dir || !cfg->store_dir || !cfg->listen ||
-	    !cfg->public_url || !cfg->provider_dirs || !cfg->cors_origins || !cfg->extra || !cfg->program_user)
+	    !cfg->public_url || !cfg->provider_dirs || !cfg->rules_dirs || !cfg->cors_origins || !cfg->extra ||
+	    !cfg->program_user)
 		return SESAME_INTERNAL;
 	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (!(cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(dirs[i])))
+			return SESAME_INTERNAL;
+	for (i = 0; i < ARRAY_SIZE(rules); i++)
+		if (!(cfg->rules_dirs[cfg->n_rules_dirs++] = strdup(rules[i])))
 			return SESAME_INTERNAL;
 	return SESAME_OK;
 }
@@ -533,6 +525,44 @@ static char *join(const char *dir, const char *name)
 	if (s)
 		snprintf(s, n, "%s/%s", dir, name);
 	return s;
+}
+
+static void free_dirs(char **dirs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+/* A list of drop-in directories ("provider_dirs", "rules_dirs"): up to 16
+ * absolute paths, replacing the defaults. */
+static int get_dirs(const struct doc *d, json_t *root, const char *key, char ***dirs, size_t *n, sesame_error *err)
+{
+	json_t *v = json_object_get(root, key);
+	struct seg p[2] = {{key, 0}, {NULL, 0}};
+	size_t i;
+
+	if (!v)
+		return SESAME_OK;
+	if (!json_is_array(v) || json_array_size(v) > 16)
+		return doc_error(err, d, p, 1, "type", "\"%s\": expected an array of up to 16 absolute paths", key);
+	free_dirs(*dirs, *n);
+	*n = 0;
+	*dirs = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!*dirs)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	for (i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+
+		p[1].index = i;
+		if (!json_is_string(e) || json_string_value(e)[0] != '/')
+			return doc_error(err, d, p, 2, "path", "\"%s\"[%zu]: expected an absolute path", key, i);
+		if (!((*dirs)[(*n)++] = strdup(json_string_value(e))))
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	return SESAME_OK;
 }
 
 static int load_store(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
@@ -664,7 +694,7 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 	    "app_id",	"state_dir",   "plugin_dir", "store_dir",  "provider_dirs",    "store",
 	    "sessions", "signing_key", "listen",     "public_url", "cors_origins",     "tls_cert",
 	    "tls_key",	"admin_key",   "test_mode",  "daemon",	   "password_hashing", "programs",
-	    NULL};
+	    "rules_dirs", NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -704,29 +734,9 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 		cfg->admin_key = strdup(json_string_value(v));
 	}
 
-	v = json_object_get(root, "provider_dirs");
-	if (v) {
-		at.key = "provider_dirs";
-		if (!json_is_array(v) || json_array_size(v) > 16)
-			return doc_error(err, d, &at, 1, "type",
-					 "\"provider_dirs\": expected an array of up to 16 absolute paths");
-		for (i = 0; i < cfg->n_provider_dirs; i++)
-			free(cfg->provider_dirs[i]);
-		free(cfg->provider_dirs);
-		cfg->n_provider_dirs = 0;
-		cfg->provider_dirs = calloc(json_array_size(v) + 1, sizeof(char *));
-		if (!cfg->provider_dirs)
-			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-		for (i = 0; i < json_array_size(v); i++) {
-			json_t *e = json_array_get(v, i);
-			struct seg p[2] = {{"provider_dirs", 0}, {NULL, i}};
-
-			if (!json_is_string(e) || json_string_value(e)[0] != '/')
-				return doc_error(err, d, p, 2, "path",
-						 "\"provider_dirs\"[%zu]: expected an absolute path", i);
-			cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(json_string_value(e));
-		}
-	}
+	if (get_dirs(d, root, "provider_dirs", &cfg->provider_dirs, &cfg->n_provider_dirs, err) ||
+	    get_dirs(d, root, "rules_dirs", &cfg->rules_dirs, &cfg->n_rules_dirs, err))
+		return SESAME_CONFIG;
 
 	v = json_object_get(root, "sessions");
 	if (v) {
@@ -772,12 +782,6 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 }
 
 /* ---- provider drop-ins -------------------------------------------------- */
-
-struct dropin {
-	char *name;
-	char *path;
-	bool masked;
-};
 
 static int dropin_cmp(const void *a, const void *b)
 {
@@ -930,6 +934,37 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, sesame_erro
 	return rc;
 }
 
+int config_dropins(char *const *dirs, size_t n_dirs, struct dropin **set, size_t *n, sesame_error *err)
+{
+	size_t i;
+	int rc = SESAME_OK;
+
+	*set = NULL;
+	*n = 0;
+	for (i = 0; i < n_dirs && rc == SESAME_OK; i++)
+		rc = scan_dir(dirs[i], set, n, err);
+	if (rc != SESAME_OK) {
+		config_dropins_free(*set, *n);
+		*set = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (*n > 0)
+		qsort(*set, *n, sizeof(**set), dropin_cmp);
+	return SESAME_OK;
+}
+
+void config_dropins_free(struct dropin *set, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(set[i].name);
+		free(set[i].path);
+	}
+	free(set);
+}
+
 /*
  * Validate and parse a drop-in's metadata_fields into `*out` (the rules of
  * core/metadata.c): every error names the entry's position.
@@ -1039,7 +1074,7 @@ static int load_provider(const struct dropin *e, struct provider_conf *pc, sesam
 		    err, SESAME_CONFIG, "name", e->path, 0, 0,
 		    "provider instance name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_-]* (at most %d characters)",
 		    e->name, MAX_NAME);
-	rc = parse_file(e->path, &text, &len, &root, err);
+	rc = config_parse_file(e->path, &text, &len, &root, err);
 	if (rc != SESAME_OK)
 		return rc;
 	d.file = e->path;
@@ -1109,12 +1144,9 @@ static int load_providers(struct config *cfg, const struct logger *lg, sesame_er
 {
 	struct dropin *set = NULL;
 	size_t n = 0, i, live = 0;
-	int rc = SESAME_OK;
+	int rc = config_dropins(cfg->provider_dirs, cfg->n_provider_dirs, &set, &n, err);
 
-	for (i = 0; i < cfg->n_provider_dirs && rc == SESAME_OK; i++)
-		rc = scan_dir(cfg->provider_dirs[i], &set, &n, err);
 	if (rc == SESAME_OK && n > 0) {
-		qsort(set, n, sizeof(*set), dropin_cmp);
 		cfg->providers = calloc(n, sizeof(*cfg->providers));
 		if (!cfg->providers)
 			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -1128,11 +1160,7 @@ static int load_providers(struct config *cfg, const struct logger *lg, sesame_er
 		live++;
 	}
 	cfg->n_providers = live;
-	for (i = 0; i < n; i++) {
-		free(set[i].name);
-		free(set[i].path);
-	}
-	free(set);
+	config_dropins_free(set, n);
 	return rc;
 }
 
@@ -1159,7 +1187,7 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		/* It names the plugin and drop-in directories: trusted like them. */
 		rc = access(file, F_OK) == 0 ? trusted(file, "configuration file", err) : SESAME_OK;
 		if (rc == SESAME_OK)
-			rc = parse_file(file, &text, &len, &root, err);
+			rc = config_parse_file(file, &text, &len, &root, err);
 		if (rc != SESAME_OK)
 			goto fail;
 		cfg->path = strdup(file);
@@ -1196,9 +1224,8 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->plugin_dir);
 	free(cfg->store_dir);
-	for (i = 0; i < cfg->n_provider_dirs; i++)
-		free(cfg->provider_dirs[i]);
-	free(cfg->provider_dirs);
+	free_dirs(cfg->provider_dirs, cfg->n_provider_dirs);
+	free_dirs(cfg->rules_dirs, cfg->n_rules_dirs);
 	json_decref(cfg->store);
 	free(cfg->signing_key);
 	free(cfg->listen);
@@ -1223,23 +1250,27 @@ static json_t *str_or_null(const char *s)
 
 json_t *config_to_json(const struct config *cfg, bool show_secrets)
 {
-	json_t *o = json_object(), *dirs = json_array(), *prov = json_object();
+	json_t *o = json_object(), *dirs = json_array(), *prov = json_object(), *rdirs = json_array();
 	size_t i;
 
-	if (!o || !dirs || !prov) {
+	if (!o || !dirs || !prov || !rdirs) {
 		json_decref(o);
 		json_decref(dirs);
 		json_decref(prov);
+		json_decref(rdirs);
 		return NULL;
 	}
 	for (i = 0; i < cfg->n_provider_dirs; i++)
 		json_array_append_new(dirs, json_string(cfg->provider_dirs[i]));
+	for (i = 0; i < cfg->n_rules_dirs; i++)
+		json_array_append_new(rdirs, json_string(cfg->rules_dirs[i]));
 	json_object_set_new(o, "config_file", str_or_null(cfg->path));
 	json_object_set_new(o, "app_id", json_string(cfg->app_id));
 	json_object_set_new(o, "state_dir", json_string(cfg->state_dir));
 	json_object_set_new(o, "plugin_dir", json_string(cfg->plugin_dir));
 	json_object_set_new(o, "store_dir", json_string(cfg->store_dir));
 	json_object_set_new(o, "provider_dirs", dirs);
+	json_object_set_new(o, "rules_dirs", rdirs);
 	json_object_set(o, "store", cfg->store);
 	json_object_set_new(o, "sessions",
 			    json_pack("{s:I, s:I}", "access_ttl", (json_int_t)cfg->access_ttl, "refresh_ttl",

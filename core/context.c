@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "rules.h"
 
 #define MAX_UID_LENGTH 255
 #define MAX_IDENTITY_DATA (64 * 1024)
@@ -200,6 +201,19 @@ SESAME_API int sesame_configure(sesame_ctx *ctx, const char *path, unsigned flag
 		config_free(&ctx->cfg);
 		return rc;
 	}
+	/* A bad rule file denies every decision on its namespace (its error
+	 * is logged and listed by sesame_rules_json()); the rest works. */
+	ctx->rules = calloc(1, sizeof(*ctx->rules));
+	if (!ctx->rules) {
+		instances_stop(ctx);
+		config_free(&ctx->cfg);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	{
+		sesame_error rerr;
+
+		rules_load(ctx->rules, &ctx->cfg, &ctx->log, &rerr);
+	}
 	ctx->configured = true;
 	return SESAME_OK;
 }
@@ -213,6 +227,9 @@ SESAME_API void sesame_free(sesame_ctx *ctx)
 	store_close(&ctx->store);
 	pthread_mutex_destroy(&ctx->store_lock);
 	instances_stop(ctx);
+	if (ctx->rules)
+		rules_free(ctx->rules);
+	free(ctx->rules);
 	config_free(&ctx->cfg);
 	free(ctx);
 }

@@ -175,6 +175,8 @@ struct config {
 	char *store_dir;
 	char **provider_dirs;  /* lowest priority first */
 	size_t n_provider_dirs;
+	char **rules_dirs;     /* rule files (core/rules.c), lowest priority first */
+	size_t n_rules_dirs;
 	json_t *store;         /* {"type", "path", ...} with defaults */
 	int64_t access_ttl;
 	int64_t refresh_ttl;
@@ -203,6 +205,48 @@ struct config {
 	struct provider_conf *providers; /* sorted by name */
 	size_t n_providers;
 };
+
+/*
+ * A place in a parsed JSON file, so that a semantic error (unknown key,
+ * wrong type) names its line and column: `struct doc` is the file and its
+ * text, a path of `struct seg` steps leads to the value in question.
+ */
+struct seg {
+	const char *key; /* object member, or NULL for an array element */
+	size_t index;
+};
+
+struct doc {
+	const char *file;
+	const char *text;
+	size_t len;
+};
+
+/* seterr_at(err, SESAME_CONFIG, reason, FILE, LINE, COL, ...) at the value
+ * `path` (`depth` steps from the top) leads to in `d`'s text. */
+int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+	      const char *fmt, ...) SESAME_PRINTF(6, 7);
+
+/* Read and parse a JSON file of at most 1 MiB strictly (no duplicate keys,
+ * an object at the top); syntax errors carry jansson's position.  On
+ * SESAME_OK `*text` (malloc'd, `*len` bytes) and `*root` are the caller's. */
+int config_parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err);
+
+/* One NAME.json file of a set of drop-in directories. */
+struct dropin {
+	char *name;   /* the file name without ".json" */
+	char *path;
+	bool masked;  /* a symlink to /dev/null or an empty file */
+};
+
+/*
+ * The union of the NAME.json drop-ins of `dirs` (lowest priority first)
+ * with systemd's semantics (see config.c), sorted by name, in `*set`
+ * (config_dropins_free() it).  A missing directory is empty; directories
+ * and files must be trusted as configuration is (util_check_path_chain()).
+ */
+int config_dropins(char *const *dirs, size_t n_dirs, struct dropin **set, size_t *n, sesame_error *err);
+void config_dropins_free(struct dropin *set, size_t n);
 
 /* Flags of config_load(). */
 #define CONFIG_MAIN_OPTIONAL 0x1u /* a missing main file means built-in defaults */
@@ -433,10 +477,13 @@ struct sessions {
 	struct signing_stamp stamp; /* the files as they were before loading */
 };
 
+struct rules;
+
 struct sesame_ctx {
 	struct logger log;
 	struct config cfg;
 	bool configured;
+	struct rules *rules; /* the rule files (core/rules.c), loaded by sesame_configure() */
 	struct sesame_instance *instances; /* parallel to cfg.providers */
 	size_t n_instances;
 	/* Seconds added to the system clock: tests move time forward with
@@ -763,5 +810,15 @@ int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame
 
 /* Delete a user, telling each identity's provider through user_deleted. */
 int api_delete_user(sesame_ctx *ctx, struct store *st, const char *user_id, sesame_error *err);
+
+/*
+ * Whom a rules decision is for: user `user_id` (NULL: the caller itself),
+ * which a user caller may only be itself.  `*ctx` is the caller's context;
+ * `*user` a new reference to the user as the store holds it (custom data
+ * included), or NULL for the system user.  SESAME_REJECTED "forbidden"
+ * (another user) or "disabled", SESAME_NOT_FOUND "user", store errors.
+ */
+int api_rules_subject(sesame_caller *caller, const char *user_id, sesame_ctx **ctx, json_t **user,
+		      sesame_error *err);
 
 #endif /* SESAME_INTERNAL_H */

@@ -739,6 +739,101 @@ static void admin_test_clock(struct request *req, struct reply *rep)
 	reply_json(rep, 200, json_pack("{s:I}", "offset", (json_int_t)offset));
 }
 
+/* ---- rules: the policy decision point ------------------------------------ */
+
+/* Who asks: the system user with the admin key, else the access token's user. */
+static bool rules_caller(struct request *req, struct reply *rep, sesame_caller **caller)
+{
+	if (!req->as_admin)
+		return access_caller(req, rep, caller);
+	*caller = sesame_caller_system(req->app->ctx);
+	if (!*caller)
+		reply_error(rep, 500, "InternalServerError", "internal server error");
+	return *caller != NULL;
+}
+
+/* The body's members: only `known`, "namespace" and "action" strings. */
+static bool rules_body(struct request *req, struct reply *rep, const char *const *known, const char **ns,
+		       const char **action)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(req->json, key, v) {
+		const char *const *k;
+
+		for (k = known; *k && strcmp(*k, key) != 0; k++)
+			;
+		if (!*k) {
+			reply_error(rep, 400, "BadRequest", "unknown member \"%.64s\" in the request body", key);
+			return false;
+		}
+	}
+	*ns = json_string_value(json_object_get(req->json, "namespace"));
+	*action = json_string_value(json_object_get(req->json, "action"));
+	if (!*ns || !*action) {
+		reply_error(rep, 400, "BadRequest", "\"namespace\" and \"action\" must be strings");
+		return false;
+	}
+	return true;
+}
+
+/* A rules error: the caller's token (401), else the request (400). */
+static void reply_rules_error(struct reply *rep, const sesame_error *err)
+{
+	if (err->status == SESAME_MALFORMED || err->status == SESAME_USAGE ||
+	    (err->status == SESAME_REJECTED && strcmp(err->reason, "filter") == 0))
+		reply_error(rep, 400, "BadRequest", "%s", err->text);
+	else
+		reply_token_error(rep, err);
+}
+
+/*
+ * POST /api/sesame/v1/rules/evaluate {"namespace", "action", "document",
+ * "prev"}: the decision, 200 whether allowed or not.
+ */
+static void rules_evaluate(struct request *req, struct reply *rep)
+{
+	static const char *const known[] = {"namespace", "action", "document", "prev", NULL};
+	const char *ns, *action;
+	sesame_caller *caller;
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!rules_body(req, rep, known, &ns, &action) || !rules_caller(req, rep, &caller))
+		return;
+	rc = sesame_rules_evaluate(caller, NULL, ns, action, json_object_get(req->json, "document"),
+				   json_object_get(req->json, "prev"), &out, &err);
+	sesame_caller_free(caller);
+	if (rc != SESAME_OK) {
+		reply_rules_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, out);
+}
+
+/* POST /api/sesame/v1/rules/filter {"namespace", "action"}: {"filter": F}. */
+static void rules_filter(struct request *req, struct reply *rep)
+{
+	static const char *const known[] = {"namespace", "action", NULL};
+	const char *ns, *action;
+	sesame_caller *caller;
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!rules_body(req, rep, known, &ns, &action) || !rules_caller(req, rep, &caller))
+		return;
+	rc = sesame_rules_filter(caller, NULL, ns, action, &out, &err);
+	sesame_caller_free(caller);
+	if (rc != SESAME_OK) {
+		reply_rules_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, out);
+}
+
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
@@ -785,6 +880,8 @@ static const struct route table[] = {
     {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
     {"POST", ADMIN "/test/clock", admin_test_clock, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"POST", SESAME "/providers/{name}/actions/{action*}", provider_action, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/rules/evaluate", rules_evaluate, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/rules/filter", rules_filter, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "utf8.h"
 
 /* Longest bearer token accepted: sesame's access tokens are far smaller;
  * anything longer is not ours and is not worth verifying. */
@@ -43,7 +44,10 @@ bool request_app_known(struct request *req, struct reply *rep)
 		return true;
 	/* What App Services answers; the SDKs show the message as is.  They
 	 * know no error code for it, so the code says what happened. */
-	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.128s'", app ? app : "");
+	if (!app)
+		app = "";
+	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.*s'",
+		    (int)utf8_cut(app, strlen(app), 128), app);
 	return false;
 }
 

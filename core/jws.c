@@ -92,7 +92,8 @@ static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame
 	t->alg = jose_alg_from_name(json_string_value(alg));
 	if (t->alg == JOSE_ALG_UNKNOWN)
 		return seterr(err, SESAME_REJECTED, "alg", "unsupported alg \"%.*s\"",
-			      (int)utf8_cut(json_string_value(alg), json_string_length(alg), 32), json_string_value(alg));
+			      (int)utf8_cut(json_string_value(alg), json_string_length(alg), 32),
+			      json_string_value(alg));
 	crit = json_object_get(t->header, "crit");
 	if (crit)
 		return check_crit(crit, err);

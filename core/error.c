@@ -23,6 +23,8 @@ static void copy_field(char *dst, size_t size, const char *src)
  * them into JSON, which must be UTF-8.  A message longer than `size` is cut
  * before the character that does not fit, never inside it.
  */
+static void text_vformat(char *dst, size_t size, const char *fmt, va_list ap) SESAME_PRINTF(3, 0);
+
 static void text_vformat(char *dst, size_t size, const char *fmt, va_list ap)
 {
 	/* Room for the 3 bytes a cut character may have past the end. */

@@ -212,7 +212,7 @@ static enum put_result pending_put(struct weblogin *w, const struct pending *p, 
 {
 	int64_t now = monotonic_ms(), first_expiry = INT64_MAX, first_start = INT64_MAX, any_expiry = INT64_MAX;
 	unsigned pending = 0, started = 0;
-	struct pending *free_slot = NULL;
+	struct pending *free_slot = NULL, *oldest_spent = NULL;
 	enum put_result rc = PUT_OK;
 	size_t i;
 
@@ -228,6 +228,8 @@ static enum put_result pending_put(struct weblogin *w, const struct pending *p, 
 		}
 		if (slot->use == SLOT_PENDING && slot->expires_ms < any_expiry)
 			any_expiry = slot->expires_ms;
+		if (slot->use == SLOT_SPENT && (!oldest_spent || slot->created_ms < oldest_spent->created_ms))
+			oldest_spent = slot;
 		if (strcmp(slot->address, p->address) != 0)
 			continue;
 		if (slot->use == SLOT_PENDING) {
@@ -247,10 +249,16 @@ static enum put_result pending_put(struct weblogin *w, const struct pending *p, 
 	} else if (started >= d->weblogin_starts_per_minute) {
 		rc = PUT_ADDRESS_RATE;
 		*retry = seconds_until(first_start + RATE_WINDOW_MS, now);
-	} else if (!free_slot) {
+	} else if (!free_slot && !oldest_spent) {
 		rc = PUT_TABLE_FULL;
 		*retry = any_expiry == INT64_MAX ? RATE_WINDOW_MS / 1000 : seconds_until(any_expiry, now);
 	} else {
+		/* Spent records only count starts: under load they give way, so
+		 * the table holds as many pending logins as before them. */
+		if (!free_slot) {
+			free_slot = oldest_spent;
+			pending_clear(free_slot);
+		}
 		*free_slot = *p;
 		free_slot->use = SLOT_PENDING;
 		free_slot->created_ms = now;

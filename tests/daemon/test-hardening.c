@@ -392,7 +392,8 @@ static void test_request_deadline_covers_body(void **state)
 /* ---- framing ------------------------------------------------------------------ */
 
 /* Each request is refused with 400 and the connection closed: one answer,
- * never a second one for what follows. */
+ * never a second one for what follows.  The JSON answer is sesamed's and
+ * says `why`; newer libmicrohttpd refuses some of these itself (HTML). */
 static void assert_refused(const struct daemon *d, const char *request, const char *why)
 {
 	char buf[16384];
@@ -404,7 +405,7 @@ static void assert_refused(const struct daemon *d, const char *request, const ch
 		fail_msg("%s: more than one answer:\n%s", why, buf);
 	if (!strcasestr(buf, "\r\nConnection: close\r\n"))
 		fail_msg("%s: no Connection: close:\n%s", why, buf);
-	if (why[0] && !strstr(buf, why))
+	if (strcasestr(buf, "\r\nContent-Type: application/json\r\n") && !strstr(buf, why))
 		fail_msg("the answer does not say \"%s\":\n%s", why, buf);
 }
 

@@ -211,14 +211,27 @@ static size_t exchange(const char *req, size_t len, char *out, size_t size)
 		die("socket");
 	/* 127.0.0.1 to 127.0.0.64 in turn: fewer ports in TIME_WAIT per address. */
 	from.sin_addr.s_addr = htonl(0x7f000001u + connections++ % 64);
-	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
-	    connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) != 0)
-		die("connect to the server");
+	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)
+		die("bind");
+	if (connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) != 0) {
+		struct pollfd p = {fd, POLLOUT, 0};
+		socklen_t sl = sizeof(int);
+		int soerr = 0, ready = -1;
+
+		/* Interrupted (libFuzzer's timer), the connection completes
+		 * on its own: wait for it. */
+		while (errno == EINTR && (ready = poll(&p, 1, ANSWER_WAIT * 1000)) < 0)
+			;
+		if (ready != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0)
+			die("connect to the server");
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (off < len) {
 		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
 
+		if (n < 0 && errno == EINTR) /* libFuzzer's timer: -timeout */
+			continue;
 		if (n <= 0)
 			break; /* the server closed early (a refused request): fine */
 		off += (size_t)n;
@@ -231,6 +244,8 @@ static size_t exchange(const char *req, size_t len, char *out, size_t size)
 
 		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
 			break;
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0) {
 			dprintf(diag, "fuzz-http: no answer within %d s: %s\n", ANSWER_WAIT, strerror(errno));
 			abort();

@@ -9,8 +9,11 @@
  * — and starts the real server (daemon/server.c on libmicrohttpd) in this
  * process on 127.0.0.1:0.  Each input is written raw to a new connection:
  * it is one HTTP request, several pipelined ones, or garbage; the write side
- * is then closed and the answer read until the server closes.  An answer
- * that does not come is a finding (abort), like a crash or a leak.
+ * is then closed and the answer read until the server closes, and the next
+ * input waits until the server has no connection left (so that the leak
+ * check never runs while a connection's thread is still exiting).  An answer
+ * that does not come, or a connection the server keeps, is a finding
+ * (abort), like a crash or a leak.
  *
  * So that the fuzzer reaches the routes behind tokens, an input may hold
  * placeholders, replaced before it is sent: @ACCESS@ and @REFRESH@ by the
@@ -40,7 +43,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <microhttpd.h>
 
 #include "daemon.h"
 
@@ -259,6 +265,28 @@ static size_t exchange(const char *req, size_t len, char *out, size_t size)
 	return got;
 }
 
+/*
+ * Wait until the server has closed every connection and joined their
+ * threads.  A connection's thread frees its thread-local state (OpenSSL's
+ * random generators, error queue) as it exits; a leak check made while it
+ * is still exiting would report that memory as lost.
+ */
+static void wait_server_idle(void)
+{
+	struct timespec pause = {0, 100000}; /* 0.1 ms */
+	long i;
+
+	for (i = 0; i < ANSWER_WAIT * 10000L; i++) {
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (!info || info->num_connections == 0)
+			return;
+		nanosleep(&pause, NULL);
+	}
+	dprintf(diag, "fuzz-http: a connection stayed open %d s after its client closed\n", ANSWER_WAIT);
+	abort();
+}
+
 /* ---- placeholders ------------------------------------------------------------ */
 
 struct session {
@@ -386,5 +414,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req = substitute(data, size, &s, &len);
 	exchange(req, len, answer, sizeof(answer));
 	free(req);
+	wait_server_idle();
 	return 0;
 }

@@ -39,7 +39,8 @@
  * client knows anonymous users by this type name. */
 #define ANONYMOUS_TYPE "anon-user"
 
-/* The stage a test may stop an update at (struct sesame_client's hook). */
+/* The stages a test may stop an update at (struct sesame_client's hook). */
+#define STORE_STAGE_HALF    "half"    /* half of the new store written */
 #define STORE_STAGE_WRITTEN "written" /* FILE.tmp complete, not yet renamed */
 
 struct sesame_client {

@@ -562,7 +562,13 @@ static int write_store(struct sesame_client *c, const struct cl_store *s, const 
 		goto out;
 	}
 	fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 || write_all(fd, "\n", 1) != 0) {
+	/* In two writes, so a test can stop a writer between them. */
+	if (fd < 0 || fchmod(fd, 0600) != 0 || write_all(fd, text, len / 2) != 0) {
+		rc = cl_error(err, SESAME_CLIENT_STORE, "io", "cannot write %s: %s", c->tmp_path, strerror(errno));
+		goto out;
+	}
+	hook(c, STORE_STAGE_HALF);
+	if (write_all(fd, text + len / 2, len - len / 2) != 0 || write_all(fd, "\n", 1) != 0) {
 		rc = cl_error(err, SESAME_CLIENT_STORE, "io", "cannot write %s: %s", c->tmp_path, strerror(errno));
 		goto out;
 	}

@@ -359,24 +359,29 @@ static void test_concurrent_updates(void **state)
 	free(path);
 }
 
-/* The child's hook: tell the parent where it is, then wait to be killed. */
+struct stop {
+	int fd;
+	const char *stage;
+};
+
+/* The child's hook: at its stage, tell the parent, then wait to be killed. */
 static void stop_here(void *arg, const char *stage)
 {
-	int fd = *(int *)arg;
+	const struct stop *s = arg;
 
-	if (strcmp(stage, STORE_STAGE_WRITTEN) == 0) {
-		(void)!write(fd, "w", 1);
+	if (strcmp(stage, s->stage) == 0) {
+		(void)!write(s->fd, "w", 1);
 		for (;;)
 			pause();
 	}
 }
 
-/* SIGKILL in the middle of an update (the new store written to FILE.tmp,
- * not yet renamed, the lock held): the store loads with its old content,
- * and the next update takes the lock and succeeds. */
-static void test_killed_mid_update(void **state)
+/* SIGKILL in the middle of an update at `stage` (the lock held, the new
+ * store half or wholly written, not yet in place): the store loads with its
+ * old content, and the next update takes the lock and succeeds. */
+static void killed_at(const char *stage)
 {
-	char *path = store_with_user("killed.json"), *tmp = tu_path(dir, "killed.json.tmp"), got;
+	char *path = store_with_user("killed.json"), got;
 	int pipefd[2], status;
 	sesame_client *c;
 	struct cl_store s;
@@ -387,10 +392,12 @@ static void test_killed_mid_update(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		struct stop at = {pipefd[1], stage};
+
 		close(pipefd[0]);
 		c = open_store(path);
 		c->store_hook = stop_here;
-		c->store_hook_arg = &pipefd[1];
+		c->store_hook_arg = &at;
 		add(c, "u2");
 		_exit(3); /* not reached: the hook never returns */
 	}
@@ -398,7 +405,6 @@ static void test_killed_mid_update(void **state)
 	/* Bounded: the read ends when the child writes or dies. */
 	assert_int_equal(read(pipefd[0], &got, 1), 1);
 	close(pipefd[0]);
-	assert_int_equal(access(tmp, F_OK), 0);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
@@ -414,10 +420,18 @@ static void test_killed_mid_update(void **state)
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.active, "u3");
 	store_clear(&s);
-	assert_int_equal(access(tmp, F_OK), -1);
 	sesame_client_close(c);
-	free(tmp);
 	free(path);
+}
+
+static void test_killed_mid_write(void **state)
+{
+	killed_at(STORE_STAGE_HALF);
+}
+
+static void test_killed_before_rename(void **state)
+{
+	killed_at(STORE_STAGE_WRITTEN);
 }
 
 int main(void)
@@ -433,7 +447,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_torn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_updates, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_killed_mid_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_killed_mid_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_killed_before_rename, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -385,6 +385,7 @@ static void test_api_keys(void **state)
 	char *cred = userpass_credential("kim@example.org", "kim-password"), *kim, *again;
 	json_t *key, *keys, *got, *login;
 	const char *id;
+	long ok;
 
 	register_confirmed(c, "kim@example.org", "kim-password");
 	kim = login_ok(c, "local-userpass", cred);
@@ -412,6 +413,15 @@ static void test_api_keys(void **state)
 	assert_int_equal(sesame_client_api_key_get(c, id, &got, &err), SESAME_CLIENT_REFUSED);
 	assert_string_equal(err.code, "APIKeyNotFound");
 	assert_int_equal(sesame_client_api_key_get(c, "../x", &got, &err), SESAME_CLIENT_USAGE);
+	/* A 401 to a refresh-token call: the user is logged out at once,
+	 * without a refresh (it would use the same refresh token). */
+	admin_user_put(d, kim, "logout");
+	ok = refreshes(d, "success") + refreshes(d, "rejected");
+	assert_int_equal(sesame_client_api_keys(c, &keys, &err), SESAME_CLIENT_REFUSED);
+	assert_string_equal(err.reason, "logged-out");
+	assert_int_equal(err.http_status, 401);
+	assert_int_equal(refreshes(d, "success") + refreshes(d, "rejected"), ok);
+	expect_users(c, 1, entry(kim, "LoggedOut", false));
 	json_decref(login);
 	json_decref(key);
 	free(again);

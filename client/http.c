@@ -60,7 +60,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static bool sockaddr_loopback(const struct sockaddr *sa)
+bool http_sockaddr_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
@@ -83,7 +83,7 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_so
 	struct xfer *x = arg;
 
 	(void)purpose;
-	if (x->loopback_only && !sockaddr_loopback(&addr->addr)) {
+	if (x->loopback_only && !http_sockaddr_loopback(&addr->addr)) {
 		x->refused_address = true;
 		return CURL_SOCKET_BAD;
 	}

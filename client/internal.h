@@ -124,6 +124,11 @@ int http_call(struct sesame_client *c, const char *method, const char *url, cons
 
 void answer_clear(struct cl_answer *a);
 
+/* Whether an address is loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104):
+ * the only addresses plain http may connect to. */
+struct sockaddr;
+bool http_sockaddr_loopback(const struct sockaddr *sa);
+
 /*
  * The error of an answer that is not the `expected` 2xx status (0: any
  * 2xx): REFUSED for 4xx, UNAVAILABLE for 5xx, PROTOCOL otherwise, with

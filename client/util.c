@@ -99,9 +99,11 @@ bool cl_token_valid(const char *s)
 		return false;
 	/* RFC 6750 b64token: nothing that could end or add a header line. */
 	n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/");
+	if (n == 0)
+		return false;
 	while (s[n] == '=')
 		n++;
-	return n > 0 && s[n] == '\0' && n <= SESAME_CLIENT_TOKEN_MAX;
+	return s[n] == '\0' && n <= SESAME_CLIENT_TOKEN_MAX;
 }
 
 bool cl_id_valid(const char *s)

@@ -169,6 +169,20 @@ static void test_well_behaved_server(void **state)
 	free(body);
 }
 
+/* A proxy from the environment never sees plain http: it goes to loopback
+ * only, directly (a proxy elsewhere would be refused at connect). */
+static void test_no_proxy_for_loopback(void **state)
+{
+	struct fixture *f = *state;
+
+	setenv("http_proxy", "http://192.0.2.1:9", 1);
+	setenv("ALL_PROXY", "http://192.0.2.1:9", 1);
+	login_ok(f);
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
+	assert_int_equal(user_count(f), 1);
+}
+
 static void test_location_not_json(void **state)
 {
 	struct fixture *f = *state;
@@ -442,6 +456,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_well_behaved_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_proxy_for_loopback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_location_not_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_huge_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),

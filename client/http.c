@@ -290,6 +290,8 @@ int http_call(struct sesame_client *c, const char *method, const char *url, cons
 	/* Plain http goes to loopback only: never through a proxy. */
 	if (x.loopback_only)
 		curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
+	if (c->resolve)
+		curl_easy_setopt(c->curl, CURLOPT_RESOLVE, c->resolve);
 	curl_easy_setopt(c->curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(c->curl, CURLOPT_OPENSOCKETDATA, &x);
 	curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max);

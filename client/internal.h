@@ -58,6 +58,9 @@ struct sesame_client {
 	 * update at each stage, e.g. to be killed in the middle of one. */
 	void (*store_hook)(void *arg, const char *stage);
 	void *store_hook_arg;
+	/* Tests only: CURLOPT_RESOLVE entries ("HOST:PORT:ADDRESS"), to make a
+	 * name resolve where no resolver would. */
+	struct curl_slist *resolve;
 };
 
 /* ---- util.c ------------------------------------------------------------- */

@@ -94,6 +94,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
 	sesame_client_close(f->c);
 	mockhttp_stop(f->m);
 	tu_rmrf(f->dir);

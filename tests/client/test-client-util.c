@@ -180,6 +180,27 @@ static void test_loopback_addresses(void **state)
 	assert_false(v6("fe80::1"));
 }
 
+/* "localhost" passes the URL check, but plain http connects to a loopback
+ * address only, whatever the name resolves to. */
+static void test_http_connects_to_loopback_only(void **state)
+{
+	sesame_client_error err;
+	sesame_client *c;
+	json_t *loc = NULL;
+
+	assert_int_equal(sesame_client_open("http://localhost:9", "app", "/nonexistent/s.json", 0, &c, &err),
+			 SESAME_CLIENT_OK);
+	c->resolve = curl_slist_append(NULL, "localhost:9:192.0.2.1");
+	assert_non_null(c->resolve);
+	assert_int_equal(sesame_client_location(c, &loc, &err), SESAME_CLIENT_USAGE);
+	assert_string_equal(err.reason, "https");
+	assert_non_null(strstr(err.text, "resolved to another address"));
+	assert_null(loc);
+	curl_slist_free_all(c->resolve);
+	c->resolve = NULL;
+	sesame_client_close(c);
+}
+
 static void test_urls(void **state)
 {
 	sesame_client_error err;
@@ -207,7 +228,7 @@ int main(void)
 	    cmocka_unit_test(test_tokens),	 cmocka_unit_test(test_ids_and_names),
 	    cmocka_unit_test(test_device_ids),	 cmocka_unit_test(test_sanitize),
 	    cmocka_unit_test(test_jwt_payload),	 cmocka_unit_test(test_loopback_addresses),
-	    cmocka_unit_test(test_urls),
+	    cmocka_unit_test(test_urls),		 cmocka_unit_test(test_http_connects_to_loopback_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,10 +80,17 @@ int session_locate(struct sesame_client *c, json_t **location, sesame_client_err
 	if (rc != SESAME_CLIENT_OK)
 		return rc;
 	rc = answer_check(&a, 200, true, NULL, "location", err);
+	if (rc == SESAME_CLIENT_OK && !json_is_object(a.json))
+		rc = cl_error(err, SESAME_CLIENT_PROTOCOL, "answer", "location: the server's answer is not an object");
+	if (rc == SESAME_CLIENT_OK && !json_object_get(a.json, "hostname"))
+		rc = cl_error(err, SESAME_CLIENT_PROTOCOL, "answer",
+			      "location: \"hostname\" in the server's answer is missing");
+	/* Only the hostname is needed; the others must be what the API says
+	 * when they are there. */
 	for (i = 0; rc == SESAME_CLIENT_OK && i < ARRAY_SIZE(members); i++)
-		if (!json_is_string(json_object_get(a.json, members[i])))
+		if (json_object_get(a.json, members[i]) && !json_is_string(json_object_get(a.json, members[i])))
 			rc = cl_error(err, SESAME_CLIENT_PROTOCOL, "answer",
-				      "location: the server's answer has no string \"%s\"", members[i]);
+				      "location: \"%s\" in the server's answer is not a string", members[i]);
 	if (rc == SESAME_CLIENT_OK)
 		rc = http_check_url(json_string_value(json_object_get(a.json, "hostname")), "the location's hostname",
 				    SESAME_CLIENT_PROTOCOL, &host, err);

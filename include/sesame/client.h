@@ -216,8 +216,9 @@ SESAME_CLIENT_API int sesame_client_set_limits(sesame_client *client, long timeo
  * SESAME_CLIENT_OK `*location` (when not NULL) is a new reference to the
  * answer {"deployment_model", "location", "hostname", "ws_hostname"}.
  * Errors: SESAME_CLIENT_PROTOCOL "https" when the hostname is neither an
- * https URL nor an http URL of a loopback host, "answer" when a member is
- * missing or not a string; the transport errors.  Since 0.1.
+ * https URL nor an http URL of a loopback host, "answer" when "hostname"
+ * is missing or a member is not a string; the transport errors.
+ * Since 0.1.
  */
 SESAME_CLIENT_API int sesame_client_location(sesame_client *client, json_t **location, sesame_client_error *err);
 
@@ -236,7 +237,8 @@ SESAME_CLIENT_API int sesame_client_location(sesame_client *client, json_t **loc
  * the answer lacks a token or a user id, or holds one that is not a
  * printable token of at most SESAME_CLIENT_TOKEN_MAX bytes (then the new
  * session is logged out); the store and transport errors.  A failed login
- * stores nothing.  Since 0.1.
+ * stores no user (the store and its device id are made by the first
+ * login, whatever its outcome).  Since 0.1.
  */
 SESAME_CLIENT_API int sesame_client_login(sesame_client *client, const char *provider, const json_t *credential,
 					  char **user_id, sesame_client_error *err);

@@ -216,7 +216,11 @@ static void test_wrong_types(void **state)
 	set_json(
 	    f->m, LOCATION, 200,
 	    "{\"deployment_model\": \"GLOBAL\", \"location\": \"local\", \"hostname\": 42, \"ws_hostname\": \"x\"}");
-	login_fails(f, SESAME_CLIENT_PROTOCOL, "answer", "no string \"hostname\"");
+	login_fails(f, SESAME_CLIENT_PROTOCOL, "answer", "\"hostname\" in the server's answer is not a string");
+	set_json(f->m, LOCATION, 200, "{\"deployment_model\": \"GLOBAL\", \"location\": \"local\"}");
+	login_fails(f, SESAME_CLIENT_PROTOCOL, "answer", "\"hostname\" in the server's answer is missing");
+	set_json(f->m, LOCATION, 200, "\"http://127.0.0.1:1\"");
+	login_fails(f, SESAME_CLIENT_PROTOCOL, "answer", "not an object");
 	well_behaved(f->m);
 	set_json(f->m, LOGIN, 200,
 		 "{\"access_token\": \"" ACCESS "\", \"refresh_token\": \"" REFRESH "\", \"user_id\": 7}");

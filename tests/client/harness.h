@@ -40,6 +40,7 @@ static struct daemon *client_daemon(const char *tag)
 {
 	struct daemon *d = daemon_new(tag, NULL, client_plugins);
 	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
+	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
@@ -48,8 +49,9 @@ static struct daemon *client_daemon(const char *tag)
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, d->dir, sender, d->dir);
+		 sender, box, sender, box);
 	free(sender);
+	free(box);
 	provider(d, "local-userpass", text);
 	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
 	provider(d, "api-key", "{\"type\": \"api-key\"}");
@@ -125,7 +127,7 @@ static json_t *last_mail(const struct daemon *d)
 	char cmd[1100], *out = NULL;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	if (!m)

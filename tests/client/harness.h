@@ -91,7 +91,8 @@ static long metric(const struct daemon *d, const char *series)
 	size_t n = strlen(series);
 	long v = 0;
 
-	http(d, &(struct req){"GET", "/metrics", {NULL}, NULL, false, NULL}, &r);
+	/* /metrics needs the admin key (daemon.metrics is "admin" by default). */
+	http(d, &(struct req){"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL}, &r);
 	assert_int_equal(r.status, 200);
 	for (at = r.body; at && (at = strstr(at, series)) != NULL; at += n)
 		if ((at == r.body || at[-1] == '\n') && at[n] == ' ') {

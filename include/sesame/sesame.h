@@ -255,12 +255,14 @@ SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
 /*
  * Make a new signing key; the old one is retired and keeps verifying the
  * access tokens it signed until they expire (then it is pruned).  No
- * session ends: refresh tokens do not depend on a signing key.  This
- * context signs with the new key at once; other processes using the same
- * key files (a running sesamed) notice the change within seconds, or at
- * once when they meet a token with the new kid, and need no reload.  On
- * SESAME_OK `*result` is a new reference to {"kid": NEW_KID}.  Other calls
- * may run meanwhile, but not a second rotation of the same key files.
+ * session ends: refresh tokens do not depend on a signing key.  The keys
+ * live in the store (both built-in stores; a store plugin of store ABI
+ * 1.0 keeps them in the key files), so every process on the same store
+ * (several sesamed nodes on one database) notices the change within
+ * seconds, or at once when it meets a token with the new kid, and needs
+ * no reload; this context signs with the new key at once.  On SESAME_OK
+ * `*result` is a new reference to {"kid": NEW_KID}.  Other calls may run
+ * meanwhile, rotations included (they happen one after the other).
  * Since 0.1.
  */
 SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);

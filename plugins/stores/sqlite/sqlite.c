@@ -939,7 +939,8 @@ static json_t *column_json(sqlite3_stmt *s, int i)
 {
 	const char *text = (const char *)sqlite3_column_text(s, i);
 
-	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(s, i), JSON_DECODE_ANY, NULL) : NULL;
+	/* What json_dumps() wrote comes back, "\u0000" in a string included. */
+	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(s, i), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static json_t *column_string(sqlite3_stmt *s, int i)

@@ -27,7 +27,8 @@ trap 'exit 130' INT TERM
 pg_cluster_start || exit 99
 
 status=0
-for t in tests/store/test-store-conformance tests/store/test-postgres tests/cli/test-store-migrate; do
+for t in tests/store/test-store-conformance tests/store/test-postgres tests/cli/test-store-migrate \
+	tests/daemon/test-multinode; do
 	[ -x "$builddir/$t" ] || continue
 	echo "==> $t (postgres)"
 	SESAME_TEST_STORE=postgres "$builddir/$t" || status=1

@@ -68,7 +68,7 @@ static const json_t *current_record(const json_t *records)
 	const json_t *rec;
 	size_t i;
 
-	json_array_foreach(records, i, rec)
+	json_array_foreach (records, i, rec)
 		if (record_int(rec, "retired") == 0)
 			return rec;
 	return NULL;
@@ -130,8 +130,7 @@ static int keys_of_records(const sesame_ctx *ctx, const json_t *records, int64_t
 	memset(sk, 0, sizeof(*sk));
 	*stale = false;
 	rc = add_record(sk, cur, err);
-	json_array_foreach(records, i, rec)
-	{
+	json_array_foreach (records, i, rec) {
 		if (rc != SESAME_OK)
 			break;
 		if (rec == cur)
@@ -305,7 +304,8 @@ int signing_keys_snapshot(sesame_ctx *ctx, struct signing_keys *sk, struct signi
 				log_msg(&ctx->log, SESAME_LOG_WARNING, "cannot prune retired signing keys: %s", e.text);
 				break;
 			}
-			log_msg(&ctx->log, SESAME_LOG_INFO, "retired signing keys past their use pruned from the store");
+			log_msg(&ctx->log, SESAME_LOG_INFO,
+				"retired signing keys past their use pruned from the store");
 		}
 	}
 	if (rc == SESAME_OK && attempt == SNAPSHOT_ATTEMPTS)

@@ -76,15 +76,13 @@ static int copy_users(struct copy *c, sesame_error *err)
 		rc = s->users_list(c->src->h, c->from, after, PAGE, &users, err);
 		if (rc != SESAME_OK || json_array_size(users) == 0)
 			break;
-		json_array_foreach(users, k, u)
-		{
+		json_array_foreach (users, k, u) {
 			const char *id = json_string_value(json_object_get(u, "id"));
 
 			rc = d->user_insert(c->dst->h, c->to, u, err);
 			if (rc == SESAME_OK)
 				rc = s->identities_of_user(c->src->h, c->from, id, &identities, err);
-			json_array_foreach(identities, j, i)
-			{
+			json_array_foreach (identities, j, i) {
 				if (rc != SESAME_OK)
 					break;
 				rc = d->identity_insert(c->dst->h, c->to, i, err);
@@ -119,8 +117,7 @@ static int copy_sessions(struct copy *c, sesame_error *err)
 		rc = s->sessions_list(c->src->h, c->from, after, PAGE, &list, err);
 		if (rc != SESAME_OK || json_array_size(list) == 0)
 			break;
-		json_array_foreach(list, k, rec)
-		{
+		json_array_foreach (list, k, rec) {
 			rc = d->session_insert(c->dst->h, c->to, rec, err);
 			if (rc != SESAME_OK)
 				break;
@@ -149,8 +146,7 @@ static int copy_records(struct copy *c, sesame_error *err)
 		rc = s->kv_list(c->src->h, c->from, after_provider, after_key, PAGE, &list, err);
 		if (rc != SESAME_OK || json_array_size(list) == 0)
 			break;
-		json_array_foreach(list, k, rec)
-		{
+		json_array_foreach (list, k, rec) {
 			json_int_t expires = json_integer_value(json_object_get(rec, "expires"));
 
 			/* Expired entries are invisible already: leave them. */
@@ -158,8 +154,8 @@ static int copy_records(struct copy *c, sesame_error *err)
 				continue;
 			rc = d->kv_put(c->dst->h, c->to, json_string_value(json_object_get(rec, "provider")),
 				       json_string_value(json_object_get(rec, "key")), json_object_get(rec, "value"),
-				       json_string_value(json_object_get(rec, "user_id")), expires, SESAME_STORE_KV_CREATE,
-				       c->now, err);
+				       json_string_value(json_object_get(rec, "user_id")), expires,
+				       SESAME_STORE_KV_CREATE, c->now, err);
 			if (rc != SESAME_OK)
 				break;
 			c->records++;
@@ -187,8 +183,7 @@ static void keys_wipe(json_t *list)
 	json_t *rec;
 	size_t k;
 
-	json_array_foreach(list, k, rec)
-	{
+	json_array_foreach (list, k, rec) {
 		json_t *pem = json_object_get(rec, "pem");
 
 		if (json_is_string(pem))
@@ -207,12 +202,12 @@ static int copy_keys(struct copy *c, sesame_error *err)
 		return SESAME_OK; /* the keys are files: the target's first start imports them */
 	rc = c->src->desc->keys_list(c->src->h, c->from, &list, err);
 	if (rc == SESAME_OK && json_array_size(list) > 0 && !store_has_keys(c->dst))
-		rc = seterr(err, SESAME_USAGE, "keys",
-			    "the target store (%s) cannot keep signing keys (store ABI 1.0); the source's keys would be "
-			    "lost",
-			    c->dst->desc->type);
-	json_array_foreach(list, k, rec)
-	{
+		rc =
+		    seterr(err, SESAME_USAGE, "keys",
+			   "the target store (%s) cannot keep signing keys (store ABI 1.0); the source's keys would be "
+			   "lost",
+			   c->dst->desc->type);
+	json_array_foreach (list, k, rec) {
 		if (rc != SESAME_OK)
 			break;
 		rc = c->dst->desc->key_insert(c->dst->h, c->to, rec, err);

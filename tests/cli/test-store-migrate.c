@@ -70,11 +70,12 @@ static char *main_file(struct env *e, const char *name, const char *store, const
 {
 	char text[4096], file[64];
 
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\", \"store\": %s}",
-		 tu_env("SESAME_TEST_FIXTURES"), store_dir ? store_dir : tu_env("SESAME_TEST_STORES"), e->drop, e->dir,
-		 store);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\", \"store\": %s}",
+	    tu_env("SESAME_TEST_FIXTURES"), store_dir ? store_dir : tu_env("SESAME_TEST_STORES"), e->drop, e->dir,
+	    store);
 	snprintf(file, sizeof(file), "%s.json", name);
 	return tu_write(e->dir, file, text, 0644);
 }
@@ -132,7 +133,8 @@ static json_t *login(sesame_ctx *ctx, const char *user, const char *device)
 static void kv_put(sesame_ctx *ctx, const char *key, const char *user_id, json_int_t expires)
 {
 	sesame_caller *sys = sesame_caller_system(ctx);
-	json_t *args = json_pack("{s:s, s:{s:s}, s:I}", "key", key, "value", "of", key, "expires", expires), *out = NULL;
+	json_t *args = json_pack("{s:s, s:{s:s}, s:I}", "key", key, "value", "of", key, "expires", expires),
+	       *out = NULL;
 	sesame_error err;
 
 	if (user_id)
@@ -156,8 +158,7 @@ static json_t *dump(sesame_ctx *ctx)
 
 	assert_int_equal(ctx_store(ctx, &st, &err), SESAME_OK);
 	assert_int_equal(st->desc->users_list(st->h, NULL, NULL, 1000, &list, &err), SESAME_OK);
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach (list, i, v) {
 		json_t *ids = NULL;
 
 		assert_int_equal(st->desc->identities_of_user(st->h, NULL, str(v, "id"), &ids, &err), SESAME_OK);
@@ -234,9 +235,9 @@ static void check_migrated(sesame_ctx *ctx, const struct seeded *s)
 	assert_string_equal(str(again, "user_id"), str(s->alice, "user_id"));
 	json_decref(again);
 	/* Alice's access token was signed by the key since retired: kept. */
-	assert_int_equal(sesame_access_token_verify(ctx, str(s->alice, "access_token"), SESAME_VERIFY_SESSION, &claims,
-						    &err),
-			 SESAME_OK);
+	assert_int_equal(
+	    sesame_access_token_verify(ctx, str(s->alice, "access_token"), SESAME_VERIFY_SESSION, &claims, &err),
+	    SESAME_OK);
 	json_decref(claims);
 	assert_int_equal(sesame_session_refresh(ctx, str(s->alice, "refresh_token"), &out, &err), SESAME_OK);
 	assert_int_equal(sesame_access_token_verify(ctx, str(out, "access_token"), 0, &claims, &err), SESAME_OK);
@@ -343,8 +344,8 @@ static void test_non_empty_target_refused(void **state)
 static void test_bad_targets_refused(void **state)
 {
 	struct env *e = *state;
-	char *a = sqlite_main(e, "a"), *missing = tu_path(e->dir, "missing.json"), args[2048], *out = NULL,
-	     *err = NULL, *abi10, *bad, store[1024];
+	char *a = sqlite_main(e, "a"), *missing = tu_path(e->dir, "missing.json"), args[2048], *out = NULL, *err = NULL,
+	     *abi10, *bad, store[1024];
 	char *fixtures = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "tests/fixtures/stores/.libs");
 	sesame_ctx *src = context(a);
 	json_t *x = login(src, "xavier", NULL), *result = NULL;

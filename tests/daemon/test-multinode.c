@@ -20,11 +20,11 @@
 #include "../prov7/harness.h"
 #include "../store/pgtest.h"
 
-#define FIX(route)  "/api/client/v2.0/app/test-app/auth/providers/fix/" route
-#define UP(route)   "/api/client/v2.0/app/test-app/auth/providers/up/" route
+#define FIX(route) "/api/client/v2.0/app/test-app/auth/providers/fix/" route
+#define UP(route) "/api/client/v2.0/app/test-app/auth/providers/up/" route
 #define MAIL(route) "/api/client/v2.0/app/test-app/auth/providers/mail/" route
 #define ANON(route) "/api/client/v2.0/app/test-app/auth/providers/anon-user/" route
-#define ADMIN_AUTH  "Authorization: Bearer " ADMIN_KEY
+#define ADMIN_AUTH "Authorization: Bearer " ADMIN_KEY
 
 static const char *const plugins[] = {"local-userpass", "anon-user", NULL};
 
@@ -40,7 +40,8 @@ static struct daemon *node_new(const char *tag, const char *db)
 	struct daemon *d;
 
 	snprintf(extra, sizeof(extra),
-		 "\"admin_key\": \"" ADMIN_KEY "\", \"test_mode\": true,"
+		 "\"admin_key\": \"" ADMIN_KEY
+		 "\", \"test_mode\": true,"
 		 " \"store\": {\"type\": \"postgres\", \"conninfo\": \"%s\", \"pool_size\": 6},"
 		 " \"daemon\": {\"login_failures_per_minute\": 100000, \"identifier_failures_per_hour\": 100000,"
 		 " \"account_requests_per_hour\": 100000, \"anon_logins_per_minute\": 3,"
@@ -49,18 +50,20 @@ static struct daemon *node_new(const char *tag, const char *db)
 	d = daemon_new(tag, extra, plugins);
 	provider(d, "fix", "{\"type\": \"fixture-good\"}");
 	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
-	provider(d, "up", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 3, "
-			  "\"scrypt\": {\"log2_n\": 10}}}");
+	provider(d, "up",
+		 "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 3, "
+		 "\"scrypt\": {\"log2_n\": 10}}}");
 	/* The reset mailer writes the node's own outbox. */
 	sender = tu_path(d->dir, "sender.sh");
 	box = tu_program_dir(d->dir, "box");
 	assert_true(asprintf(&cmd, "cp '%s/tests/prov7/sender.sh' '%s' && chmod 755 '%s'", tu_env("SESAME_TEST_SRCDIR"),
 			     sender, sender) > 0);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	snprintf(text, sizeof(text),
-		 "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"reset_command\": [\"%s\", \"%s\"],"
-		 " \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, box);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"reset_command\": [\"%s\", \"%s\"],"
+	    " \"scrypt\": {\"log2_n\": 10}}}",
+	    sender, box);
 	provider(d, "mail", text);
 	free(cmd);
 	free(sender);
@@ -186,7 +189,7 @@ static json_t *all_users(const struct daemon *d)
 			json_decref(page);
 			return all;
 		}
-		json_array_foreach(page, i, u)
+		json_array_foreach (page, i, u)
 			json_array_append(all, u);
 		snprintf(after, sizeof(after), "%s", str(json_array_get(page, json_array_size(page) - 1), "id"));
 		json_decref(page);
@@ -234,7 +237,7 @@ static json_t *jwks_kids(const struct daemon *d)
 	http(d, &q, &r);
 	assert_int_equal(r.status, 200);
 	v = json_body(&r);
-	json_array_foreach(json_object_get(v, "keys"), i, k)
+	json_array_foreach (json_object_get(v, "keys"), i, k)
 		json_array_append_new(kids, json_string(str(k, "kid")));
 	json_decref(v);
 	http_free(&r);
@@ -246,7 +249,7 @@ static bool contains(const json_t *list, const char *s)
 	const json_t *v;
 	size_t i;
 
-	json_array_foreach(list, i, v)
+	json_array_foreach (list, i, v)
 		if (strcmp(json_string_value(v), s) == 0)
 			return true;
 	return false;
@@ -302,8 +305,7 @@ static void test_first_logins_on_both_nodes_make_one_user(void **state)
 		assert_string_equal(r[i].user_id, r[0].user_id);
 	}
 	users = all_users(n->a);
-	json_array_foreach(users, i, u)
-	{
+	json_array_foreach (users, i, u) {
 		const json_t *ids = json_object_get(u, "identities");
 		size_t j;
 
@@ -526,7 +528,7 @@ static void test_per_address_throttles_stay_per_node(void **state)
 /* ---- a node killed under load ------------------------------------------------------ */
 
 #define LOAD_THREADS 6
-#define MAX_ACKED    4096
+#define MAX_ACKED 4096
 
 struct load {
 	struct nodes *n;
@@ -692,8 +694,7 @@ static void test_node_killed_under_load_loses_no_acknowledged_login(void **state
 	}
 	/* No identity has two users, and every user is one identity's. */
 	users = all_users(n->b);
-	json_array_foreach(users, i, u)
-	{
+	json_array_foreach (users, i, u) {
 		const json_t *ids = json_object_get(u, "identities");
 		const char *uid;
 

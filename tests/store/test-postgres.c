@@ -104,8 +104,14 @@ static void test_configuration_errors(void **state)
 {
 	struct fx *f = *state;
 	static const char *const bad[] = {
-	    "\"path\": \"/var/lib/sesame/sesame.db\"", "\"pool_size\": 0", "\"pool_size\": 201", "\"pool_size\": \"8\"",
-	    "\"busy_timeout\": -1", "\"statement_timeout\": 3600001", "\"synchronous\": \"full\"", "\"nosuch\": 1",
+	    "\"path\": \"/var/lib/sesame/sesame.db\"",
+	    "\"pool_size\": 0",
+	    "\"pool_size\": 201",
+	    "\"pool_size\": \"8\"",
+	    "\"busy_timeout\": -1",
+	    "\"statement_timeout\": 3600001",
+	    "\"synchronous\": \"full\"",
+	    "\"nosuch\": 1",
 	};
 	struct store st;
 	sesame_error err;
@@ -194,11 +200,13 @@ static void test_nodes_starting_together_migrate_once(void **state)
 	assert_string_equal(v, "1");
 	free(v);
 	/* The tables belong to the unprivileged role: no superuser was needed. */
-	assert_int_equal(pg_admin_long(f->db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-					      " AND tableowner <> 'sesame'"),
+	assert_int_equal(pg_admin_long(f->db,
+				       "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+				       " AND tableowner <> 'sesame'"),
 			 0);
-	assert_int_equal(pg_admin_long("postgres", "SELECT count(*) FROM pg_roles WHERE rolname = 'sesame'"
-						   " AND (rolsuper OR rolcreatedb OR rolcreaterole)"),
+	assert_int_equal(pg_admin_long("postgres",
+				       "SELECT count(*) FROM pg_roles WHERE rolname = 'sesame'"
+				       " AND (rolsuper OR rolcreatedb OR rolcreaterole)"),
 			 0);
 }
 
@@ -351,7 +359,8 @@ static void test_statement_timeout(void **state)
 		char sql[256];
 
 		snprintf(sql, sizeof(sql),
-			 "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND wait_event = 'PgSleep'", f->db);
+			 "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND wait_event = 'PgSleep'",
+			 f->db);
 		for (i = 0; i < 3000 && pg_admin_long("postgres", sql) == 0; i++)
 			usleep(10000);
 		assert_true(i < 3000);

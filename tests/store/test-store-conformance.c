@@ -362,10 +362,11 @@ static void test_json_round_trips_exactly(void **state)
 	struct fx *f = *state;
 	json_t *u = user_rec(USER_A), *got = NULL, *data, *v = NULL;
 
-	data = json_loads("{\"z\": 1, \"a\": \"\\u00e9\\u4e2d\\ud83d\\ude00 \\\"q\\\" \\\\ '; DROP TABLE users; --\","
-			  " \"nul\": \"a\\u0000b\", \"big\": 9007199254740993, \"neg\": -42, \"real\": 1.5,"
-			  " \"nested\": {\"list\": [null, true, false, [], {}]}}",
-			  JSON_ALLOW_NUL, NULL);
+	data = json_loads(
+	    "{\"z\": 1, \"a\": \"\\u00e9\\u4e2d\\ud83d\\ude00 \\\"q\\\" \\\\ '; DROP TABLE users; --\","
+	    " \"nul\": \"a\\u0000b\", \"big\": 9007199254740993, \"neg\": -42, \"real\": 1.5,"
+	    " \"nested\": {\"list\": [null, true, false, [], {}]}}",
+	    JSON_ALLOW_NUL, NULL);
 	assert_non_null(data);
 	json_object_set(u, "data", data);
 	json_object_set(u, "custom_data", data);
@@ -767,8 +768,7 @@ static void test_signing_keys(void **state)
 	expect(f->d->key_retire(f->h, NULL, "old", "pub", 200, &f->err), SESAME_NOT_FOUND, f, "key");
 	expect(f->d->key_retire(f->h, NULL, "cur", "pub", 0, &f->err), SESAME_MALFORMED, f, "record");
 	assert_int_equal(generation(f), g);
-	assert_int_equal(f->d->key_retire(f->h, NULL, "cur", "-----BEGIN PUBLIC KEY-----cur", 200, &f->err),
-			 SESAME_OK);
+	assert_int_equal(f->d->key_retire(f->h, NULL, "cur", "-----BEGIN PUBLIC KEY-----cur", 200, &f->err), SESAME_OK);
 	assert_true(generation(f) > g);
 	g = generation(f);
 	assert_int_equal(f->d->keys_list(f->h, NULL, &list, &f->err), SESAME_OK);
@@ -1067,8 +1067,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failures_leave_the_handle_usable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_first_logins_make_one_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_increments_lose_no_update, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_write_transactions_conflict_rather_than_lose_a_write, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_write_transactions_conflict_rather_than_lose_a_write, setup, teardown),
 	};
 
 	use_postgres = which && strcmp(which, "postgres") == 0;

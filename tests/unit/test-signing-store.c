@@ -42,12 +42,13 @@ static void write_main(struct env *e, const char *type, const char *store_dir)
 	char text[4096];
 
 	free(e->main);
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"store\": {\"type\": \"%s\", \"path\": \"%s/state/sesame.db\"}, \"app_id\": \"test-app\","
-		 " \"sessions\": {\"access_ttl\": 600}}",
-		 tu_env("SESAME_TEST_FIXTURES"), store_dir ? store_dir : tu_env("SESAME_TEST_STORES"), e->drop, e->dir,
-		 type, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"store\": {\"type\": \"%s\", \"path\": \"%s/state/sesame.db\"}, \"app_id\": \"test-app\","
+	    " \"sessions\": {\"access_ttl\": 600}}",
+	    tu_env("SESAME_TEST_FIXTURES"), store_dir ? store_dir : tu_env("SESAME_TEST_STORES"), e->drop, e->dir, type,
+	    e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 }
 

@@ -59,16 +59,16 @@
 
 #include <sesame/store.h>
 
-#define DEFAULT_POOL_SIZE	  8
-#define MAX_POOL_SIZE		  200
-#define DEFAULT_BUSY_TIMEOUT	  5000
-#define MAX_BUSY_TIMEOUT	  600000
+#define DEFAULT_POOL_SIZE 8
+#define MAX_POOL_SIZE 200
+#define DEFAULT_BUSY_TIMEOUT 5000
+#define MAX_BUSY_TIMEOUT 600000
 #define DEFAULT_STATEMENT_TIMEOUT 30000
-#define MAX_STATEMENT_TIMEOUT	  3600000
-#define CONNECT_TIMEOUT		  "10"
-#define LIST_MAX		  1000
-#define SCHEMA_VERSION		  1
-#define MAX_PARAMS		  10
+#define MAX_STATEMENT_TIMEOUT 3600000
+#define CONNECT_TIMEOUT "10"
+#define LIST_MAX 1000
+#define SCHEMA_VERSION 1
+#define MAX_PARAMS 10
 /* pg_advisory_xact_lock() key of schema migrations: "sesame" in ASCII. */
 #define MIGRATION_LOCK "126943224639845"
 
@@ -107,69 +107,81 @@ enum stmt_id {
 	N_STMT
 };
 
-#define USER_COLUMNS	 "id, type, disabled, created, last_login, data, custom_data"
+#define USER_COLUMNS "id, type, disabled, created, last_login, data, custom_data"
 #define IDENTITY_COLUMNS "instance, uid, type, user_id, data, private, created, updated"
-#define SESSION_COLUMNS                                                                                               \
+#define SESSION_COLUMNS                                                                                                \
 	"id, user_id, device_id, encode(refresh_hash, 'hex'), created, expires, last_used, provider, provider_uid"
-#define KV_UPSERT                                                                                                     \
-	"INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES ($1, $2, $3, $4, $5::bigint)"     \
-	" ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"              \
+#define KV_UPSERT                                                                                                      \
+	"INSERT INTO provider_data (instance, key, value, user_id, expires) VALUES ($1, $2, $3, $4, $5::bigint)"       \
+	" ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value, user_id = excluded.user_id,"               \
 	" expires = excluded.expires"
 
 static const char *const stmt_sql[N_STMT] = {
-    [S_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") VALUES ($1, $2, $3::boolean, $4::bigint, $5::bigint, $6,"
-		      " $7)",
+    [S_USER_INSERT] =
+	"INSERT INTO users (" USER_COLUMNS ") VALUES ($1, $2, $3::boolean, $4::bigint, $5::bigint, $6, $7)",
     [S_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE id = $1",
-    [S_USER_UPDATE] = "UPDATE users SET disabled = coalesce($2::boolean, disabled),"
-		      " last_login = coalesce($3::bigint, last_login), data = coalesce($4::text, data),"
-		      " custom_data = coalesce($5::text, custom_data) WHERE id = $1",
+    [S_USER_UPDATE] =
+	"UPDATE users SET disabled = coalesce($2::boolean, disabled),"
+	" last_login = coalesce($3::bigint, last_login), data = coalesce($4::text, data),"
+	" custom_data = coalesce($5::text, custom_data) WHERE id = $1",
     [S_USER_DELETE] = "DELETE FROM users WHERE id = $1",
     [S_USERS_LIST] = "SELECT " USER_COLUMNS " FROM users WHERE id > $1 ORDER BY id LIMIT $2::bigint",
-    [S_IDENTITY_INSERT] = "INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7::bigint,"
-			  " $8::bigint)",
+    [S_IDENTITY_INSERT] =
+	"INSERT INTO identities (" IDENTITY_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7::bigint, $8::bigint)",
     [S_IDENTITY_GET] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE instance = $1 AND uid = $2",
-    [S_IDENTITY_UPDATE] = "UPDATE identities SET data = coalesce($3::text, data), private = coalesce($4::text, private),"
-			  " updated = coalesce($5::bigint, updated) WHERE instance = $1 AND uid = $2",
+    [S_IDENTITY_UPDATE] =
+	"UPDATE identities SET data = coalesce($3::text, data), private = coalesce($4::text, private),"
+	" updated = coalesce($5::bigint, updated) WHERE instance = $1 AND uid = $2",
     /* The identity and the sessions opened with it go together: its tokens
      * must stop working (hostile input 43).  One statement, so atomic. */
-    [S_IDENTITY_DELETE] = "WITH gone AS (DELETE FROM identities WHERE instance = $1 AND uid = $2 RETURNING user_id),"
-			  " ended AS (DELETE FROM sessions s USING gone WHERE s.user_id = gone.user_id"
-			  " AND s.provider = $1 AND s.provider_uid = $2)"
-			  " SELECT count(*) FROM gone",
-    [S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS " FROM identities WHERE user_id = $1"
+    [S_IDENTITY_DELETE] =
+	"WITH gone AS (DELETE FROM identities WHERE instance = $1 AND uid = $2 RETURNING user_id),"
+	" ended AS (DELETE FROM sessions s USING gone WHERE s.user_id = gone.user_id"
+	" AND s.provider = $1 AND s.provider_uid = $2)"
+	" SELECT count(*) FROM gone",
+    [S_IDENTITIES_OF_USER] = "SELECT " IDENTITY_COLUMNS
+			     " FROM identities WHERE user_id = $1"
 			     " ORDER BY updated, created, instance, uid",
-    [S_SESSION_INSERT] = "INSERT INTO sessions (id, user_id, device_id, refresh_hash, created, expires, last_used,"
-			 " provider, provider_uid) VALUES ($1, $2, $3, decode($4, 'hex'), $5::bigint, $6::bigint,"
-			 " $7::bigint, $8, $9)",
+    [S_SESSION_INSERT] =
+	"INSERT INTO sessions (id, user_id, device_id, refresh_hash, created, expires, last_used,"
+	" provider, provider_uid) VALUES ($1, $2, $3, decode($4, 'hex'), $5::bigint, $6::bigint,"
+	" $7::bigint, $8, $9)",
     [S_SESSION_GET_BY_HASH] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE refresh_hash = decode($1, 'hex')",
     [S_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = $1",
-    [S_SESSION_TOUCH] = "UPDATE sessions SET last_used = $2::bigint,"
-			" expires = CASE WHEN $3::bigint > 0 THEN $3::bigint ELSE expires END WHERE id = $1",
+    [S_SESSION_TOUCH] =
+	"UPDATE sessions SET last_used = $2::bigint,"
+	" expires = CASE WHEN $3::bigint > 0 THEN $3::bigint ELSE expires END WHERE id = $1",
     [S_SESSION_DELETE] = "DELETE FROM sessions WHERE id = $1",
     [S_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = $1",
-    [S_SESSIONS_COUNT] = "SELECT count(*) FROM sessions WHERE ($1::text IS NULL OR user_id = $1::text)"
-			 " AND expires > $2::bigint",
-    [S_KV_GET] = "SELECT value FROM provider_data WHERE instance = $1 AND key = $2"
-		 " AND (expires IS NULL OR expires > $3::bigint)",
+    [S_SESSIONS_COUNT] =
+	"SELECT count(*) FROM sessions WHERE ($1::text IS NULL OR user_id = $1::text)"
+	" AND expires > $2::bigint",
+    [S_KV_GET] =
+	"SELECT value FROM provider_data WHERE instance = $1 AND key = $2"
+	" AND (expires IS NULL OR expires > $3::bigint)",
     [S_KV_PUT] = KV_UPSERT,
     [S_KV_CREATE] = KV_UPSERT " WHERE provider_data.expires IS NOT NULL AND provider_data.expires <= $6::bigint",
     [S_KV_DELETE] = "DELETE FROM provider_data WHERE instance = $1 AND key = $2",
     [S_KV_PURGE] = "DELETE FROM provider_data WHERE expires IS NOT NULL AND expires <= $1::bigint",
     [S_SESSIONS_LIST] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id > $1 ORDER BY id LIMIT $2::bigint",
-    [S_KV_LIST] = "SELECT instance, key, value, user_id, expires FROM provider_data"
-		  " WHERE $1::text IS NULL OR (instance, key) > ($1::text, $2::text) ORDER BY instance, key"
-		  " LIMIT $3::bigint",
+    [S_KV_LIST] =
+	"SELECT instance, key, value, user_id, expires FROM provider_data"
+	" WHERE $1::text IS NULL OR (instance, key) > ($1::text, $2::text) ORDER BY instance, key"
+	" LIMIT $3::bigint",
     [S_KEYS_GENERATION] = "SELECT generation FROM signing_keys_generation",
     [S_KEYS_LIST] = "SELECT kid, pem, created, retired FROM signing_keys ORDER BY retired = 0 DESC, retired DESC, kid",
     /* Every change of the keys moves the generation, in the same statement. */
-    [S_KEY_INSERT] = "WITH k AS (INSERT INTO signing_keys (kid, pem, created, retired)"
-		     " VALUES ($1, $2, $3::bigint, $4::bigint) RETURNING 1)"
-		     " UPDATE signing_keys_generation SET generation = generation + 1 FROM k",
-    [S_KEY_RETIRE] = "WITH k AS (UPDATE signing_keys SET pem = $2, retired = $3::bigint WHERE kid = $1 AND retired = 0"
-		     " RETURNING 1) UPDATE signing_keys_generation SET generation = generation + 1 FROM k",
-    [S_KEYS_PRUNE] = "WITH d AS (DELETE FROM signing_keys WHERE retired > 0 AND retired <= $1::bigint RETURNING 1),"
-		     " g AS (UPDATE signing_keys_generation SET generation = generation + 1"
-		     " WHERE EXISTS (SELECT 1 FROM d)) SELECT count(*) FROM d",
+    [S_KEY_INSERT] =
+	"WITH k AS (INSERT INTO signing_keys (kid, pem, created, retired)"
+	" VALUES ($1, $2, $3::bigint, $4::bigint) RETURNING 1)"
+	" UPDATE signing_keys_generation SET generation = generation + 1 FROM k",
+    [S_KEY_RETIRE] =
+	"WITH k AS (UPDATE signing_keys SET pem = $2, retired = $3::bigint WHERE kid = $1 AND retired = 0"
+	" RETURNING 1) UPDATE signing_keys_generation SET generation = generation + 1 FROM k",
+    [S_KEYS_PRUNE] =
+	"WITH d AS (DELETE FROM signing_keys WHERE retired > 0 AND retired <= $1::bigint RETURNING 1),"
+	" g AS (UPDATE signing_keys_generation SET generation = generation + 1"
+	" WHERE EXISTS (SELECT 1 FROM d)) SELECT count(*) FROM d",
 };
 
 /*
@@ -329,7 +341,8 @@ static int status_of(const char *state, const char **reason)
 			*reason = "record";
 			return SESAME_MALFORMED;
 		}
-		if (state[1] == '3' || state[1] == '7' || state[1] == '8') { /* resources, operator intervention, system */
+		if (state[1] == '3' || state[1] == '7' ||
+		    state[1] == '8') { /* resources, operator intervention, system */
 			*reason = "io";
 			return SESAME_UNAVAILABLE;
 		}
@@ -369,8 +382,10 @@ static int db_error(const sesame_store_handle *h, struct conn *c, const PGresult
 
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		c->broken = true;
-		return store_err(h, err, SESAME_UNAVAILABLE, "io", "postgres store: %s: the connection to the database "
-				 "was lost: %s", what, one_line(PQerrorMessage(c->pg), line, sizeof(line)));
+		return store_err(h, err, SESAME_UNAVAILABLE, "io",
+				 "postgres store: %s: the connection to the database "
+				 "was lost: %s",
+				 what, one_line(PQerrorMessage(c->pg), line, sizeof(line)));
 	}
 	status = status_of(state, &reason);
 	if (!primary)
@@ -436,9 +451,10 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	PQsetNoticeProcessor(c->pg, on_notice, (void *)h);
 	encoding = PQparameterStatus(c->pg, "server_encoding");
 	if (!encoding || strcmp(encoding, "UTF8") != 0) {
-		rc = store_err(h, err, SESAME_UNAVAILABLE, "config",
-			       "postgres store: the database's encoding is %s, not UTF8; create it with ENCODING 'UTF8'",
-			       encoding ? encoding : "unknown");
+		rc =
+		    store_err(h, err, SESAME_UNAVAILABLE, "config",
+			      "postgres store: the database's encoding is %s, not UTF8; create it with ENCODING 'UTF8'",
+			      encoding ? encoding : "unknown");
 		conn_close(c);
 		return rc;
 	}
@@ -707,15 +723,15 @@ static int run_count(struct call *cl, enum stmt_id id, struct params *p, const c
 
 static json_t *col_string(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? NULL : json_stringn(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+	return PQgetisnull(r, row, col) ? NULL
+					: json_stringn(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
 }
 
 static json_t *col_json(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col)
-		   ? NULL
-		   : json_loadb(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col),
-				JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	return PQgetisnull(r, row, col) ? NULL
+					: json_loadb(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col),
+						     JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
 static json_int_t col_int(const PGresult *r, int row, int col)
@@ -740,10 +756,10 @@ static json_t *identity_of_row(const PGresult *r, int i)
 
 static json_t *session_of_row(const PGresult *r, int i)
 {
-	json_t *rec = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "id", col_string(r, i, 0), "user_id",
-				col_string(r, i, 1), "device_id", col_string(r, i, 2), "refresh_hash",
-				col_string(r, i, 3), "created", col_int(r, i, 4), "expires", col_int(r, i, 5),
-				"last_used", col_int(r, i, 6));
+	json_t *rec =
+	    json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "id", col_string(r, i, 0), "user_id", col_string(r, i, 1),
+		      "device_id", col_string(r, i, 2), "refresh_hash", col_string(r, i, 3), "created",
+		      col_int(r, i, 4), "expires", col_int(r, i, 5), "last_used", col_int(r, i, 6));
 
 	if (rec && !PQgetisnull(r, i, 7) &&
 	    (json_object_set_new(rec, "provider", col_string(r, i, 7)) != 0 ||
@@ -827,8 +843,8 @@ static int query_all(struct call *cl, enum stmt_id id, struct params *p, json_t 
 static int get_int(sesame_store_handle *h, json_t *v, const char *key, int min, int max, int *out, sesame_error *err)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return store_err(h, err, SESAME_CONFIG, "config", "\"store.%s\": expected an integer from %d to %d", key,
-				 min, max);
+		return store_err(h, err, SESAME_CONFIG, "config", "\"store.%s\": expected an integer from %d to %d",
+				 key, min, max);
 	*out = (int)json_integer_value(v);
 	return SESAME_OK;
 }
@@ -843,8 +859,7 @@ static int parse_config(sesame_store_handle *h, const json_t *config, sesame_err
 	h->statement_timeout = DEFAULT_STATEMENT_TIMEOUT;
 	if (!json_is_object(config))
 		return store_err(h, err, SESAME_CONFIG, "config", "\"store\": expected an object");
-	json_object_foreach((json_t *)config, key, v)
-	{
+	json_object_foreach ((json_t *)config, key, v) {
 		if (strcmp(key, "type") == 0)
 			continue;
 		if (strcmp(key, "conninfo") == 0) {
@@ -902,7 +917,8 @@ static int migrate(const sesame_store_handle *h, struct conn *c, sesame_error *e
 
 	rc = exec_sql(h, c, "BEGIN", "begin", err);
 	if (rc == SESAME_OK)
-		rc = exec_sql(h, c, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", "taking the migration lock", err);
+		rc = exec_sql(h, c, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", "taking the migration lock",
+			      err);
 	if (rc == SESAME_OK)
 		rc = exec_sql(h, c,
 			      "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
@@ -1000,7 +1016,8 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 	rc = parse_config(h, config, err);
 	/* Connections are shared between threads one at a time. */
 	if (rc == SESAME_OK && !PQisthreadsafe())
-		rc = store_err(h, err, SESAME_UNAVAILABLE, "libpq", "the libpq library was built without thread support");
+		rc = store_err(h, err, SESAME_UNAVAILABLE, "libpq",
+			       "the libpq library was built without thread support");
 	if (rc == SESAME_OK)
 		rc = conn_open(h, &c, err);
 	if (rc == SESAME_OK)
@@ -1122,12 +1139,12 @@ static int check_changes(const sesame_store_handle *h, const json_t *changes, co
 
 	if (!json_is_object(changes))
 		return store_err(h, err, SESAME_USAGE, "usage", "postgres store: changes must be an object");
-	json_object_foreach((json_t *)changes, key, v)
-	{
+	json_object_foreach ((json_t *)changes, key, v) {
 		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
 			;
 		if (!allowed[i])
-			return store_err(h, err, SESAME_USAGE, "usage", "postgres store: \"%s\" cannot be changed", key);
+			return store_err(h, err, SESAME_USAGE, "usage", "postgres store: \"%s\" cannot be changed",
+					 key);
 	}
 	return SESAME_OK;
 }

@@ -9,7 +9,9 @@
 #
 #   pg_find_bin        sets PG_BIN, or fails (the server is not installed)
 #   pg_cluster_start   starts it; exports SESAME_TEST_PG_HOST, _PORT, _ADMIN,
-#                      _USER and SESAME_TEST_PSQL
+#                      _USER and SESAME_TEST_PSQL.  Tests run it without
+#                      fsync; with PG_DURABLE=1 (the benchmark) it keeps
+#                      PostgreSQL's defaults: fsync, synchronous_commit.
 #   pg_cluster_stop    stops it and removes its directory (idempotent)
 
 PG_BIN=""
@@ -60,17 +62,18 @@ pg_cluster_start() {
 		cat "$PG_TMP/initdb.log" >&2
 		return 1
 	fi
-	# Unix socket only; durability is not what these tests are about.
+	# Unix socket only.
 	cat >>"$PG_TMP/data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$PG_TMP/sock'
 port = 5432
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_connections = 200
-shared_buffers = 32MB
 CONF
+	# Durability is not what the tests are about.
+	if [ "${PG_DURABLE:-0}" != 1 ]; then
+		printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\n' \
+			>>"$PG_TMP/data/postgresql.conf"
+	fi
 	if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/data/server.log" -w -t 60 start \
 		>"$PG_TMP/pg_ctl.log" 2>&1; then
 		echo "pg-cluster: the server did not start:" >&2
@@ -85,7 +88,7 @@ CONF
 	export SESAME_TEST_PG_HOST SESAME_TEST_PG_PORT SESAME_TEST_PG_ADMIN SESAME_TEST_PG_USER SESAME_TEST_PSQL
 	"$PG_BIN/psql" -X -q -h "$PG_TMP/sock" -U sesame_admin -d postgres \
 		-c "CREATE ROLE sesame LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" || return 1
-	echo "pg-cluster: PostgreSQL $("$PG_BIN/postgres" --version | sed 's/.* //') on $PG_TMP/sock"
+	echo "pg-cluster: PostgreSQL $("$PG_BIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p') on $PG_TMP/sock"
 }
 
 pg_cluster_stop() {

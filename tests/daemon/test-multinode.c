@@ -7,7 +7,8 @@
  * at once and signed with within seconds (the test moves the nodes' clocks
  * instead of waiting); the email/password failure counters and one-time
  * reset tokens are shared; the per-address throttles are not (each node
- * counts its own); and one node killed with SIGKILL under load loses no
+ * counts its own); connections cut by the server answer 503 once, then
+ * reconnect; and one node killed with SIGKILL under load loses no
  * acknowledged login and leaves no duplicate user, its clients retrying
  * on the other node.  Runs against the cluster of
  * tests/store/postgres-suite.sh.  Every wait is bounded; nothing asserts a
@@ -525,6 +526,69 @@ static void test_per_address_throttles_stay_per_node(void **state)
 	http_free(&r);
 }
 
+/* ---- the database's connections cut ------------------------------------------------ */
+
+/*
+ * After the connections are cut, a login answers 200 (the node found a
+ * dead connection on something else first and reconnected) or 503; after
+ * a 503 the next login reconnects and answers 200.  Returns the statuses
+ * seen, e.g. "503 200" or "200".
+ */
+static void login_across_a_cut(const struct daemon *d, const char *user, char *seen, size_t size)
+{
+	char body[128];
+	struct http r;
+	int i;
+
+	snprintf(body, sizeof(body), "{\"user\": \"%s\"}", user);
+	seen[0] = '\0';
+	for (i = 0; i < 2; i++) {
+		post(d, FIX("login"), body, &r);
+		snprintf(seen + strlen(seen), size - strlen(seen), "%s%ld", i ? " " : "", r.status);
+		if (r.status == 200) {
+			http_free(&r);
+			return;
+		}
+		assert_error(&r, 503, "ServiceUnavailable", "");
+		http_free(&r);
+	}
+	fail_msg("no login after the connections were cut: %s", seen);
+}
+
+static bool has_identity(const json_t *users, const char *uid)
+{
+	const json_t *u;
+	size_t i;
+
+	json_array_foreach (users, i, u)
+		if (strcmp(str(json_array_get(json_object_get(u, "identities"), 0), "id"), uid) == 0)
+			return true;
+	return false;
+}
+
+/* The server ends the nodes' connections (a restart, a failover): a
+ * request that meets a dead connection answers 503 and writes nothing, the
+ * next one reconnects. */
+static void test_lost_connections_answer_503_then_reconnect(void **state)
+{
+	struct nodes *n = *state;
+	json_t *s = login(n->a, "lena"), *users;
+	char seen[64];
+
+	pg_terminate(n->db);
+	login_across_a_cut(n->a, "lena", seen, sizeof(seen));
+	pg_terminate(n->db);
+	login_across_a_cut(n->b, "lena-two", seen, sizeof(seen));
+	/* The first login of lena-two was cut off (503) or done (200): either
+	 * way one user holds the identity, never half a login. */
+	users = all_users(n->b);
+	assert_true(has_identity(users, "lena-two"));
+	json_decref(users);
+	assert_int_equal(refresh_status(n->b, str(s, "refresh_token")), 201);
+	print_message("statuses after the last cut: %s\n", seen);
+	json_decref(s);
+}
+
 /* ---- a node killed under load ------------------------------------------------------ */
 
 #define LOAD_THREADS 6
@@ -720,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_rotated_key_reaches_both_nodes),
 	    cmocka_unit_test(test_failure_counters_and_tokens_are_shared),
 	    cmocka_unit_test(test_per_address_throttles_stay_per_node),
+	    cmocka_unit_test(test_lost_connections_answer_503_then_reconnect),
 	};
 	const struct CMUnitTest killed[] = {
 	    cmocka_unit_test_setup_teardown(test_node_killed_under_load_loses_no_acknowledged_login, killed_setup,

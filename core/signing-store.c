@@ -45,12 +45,27 @@ struct keys_read {
 	json_t *records;
 };
 
+/* Free key records, wiping the private key they may carry first. */
+static void records_free(json_t *records)
+{
+	json_t *rec;
+	size_t i;
+
+	json_array_foreach (records, i, rec) {
+		json_t *pem = json_object_get(rec, "pem");
+
+		if (json_is_string(pem) && json_string_length(pem) > 0)
+			util_wipe((char *)json_string_value(pem), json_string_length(pem));
+	}
+	json_decref(records);
+}
+
 static int read_keys_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
 {
 	struct keys_read *r = arg;
 	int rc;
 
-	json_decref(r->records);
+	records_free(r->records);
 	r->records = NULL;
 	rc = st->desc->keys_generation(st->h, txn, &r->generation, err);
 	if (rc == SESAME_OK)
@@ -184,7 +199,7 @@ static int first_keys_txn(struct store *st, sesame_store_txn *txn, void *arg, se
 		return rc;
 	/* Another process was first: its keys are the ones. */
 	if (current_record(records)) {
-		json_decref(records);
+		records_free(records);
 		return SESAME_OK;
 	}
 	/* The files are imported into an empty store only: retired keys
@@ -201,7 +216,7 @@ static int first_keys_txn(struct store *st, sesame_store_txn *txn, void *arg, se
 	} else {
 		rc = insert_key(st, txn, f->new_kid, f->new_pem, f->now, 0, err);
 	}
-	json_decref(records);
+	records_free(records);
 	f->stored = rc == SESAME_OK;
 	return rc;
 }
@@ -317,7 +332,7 @@ int signing_keys_snapshot(sesame_ctx *ctx, struct signing_keys *sk, struct signi
 	} else {
 		signing_keys_free(sk);
 	}
-	json_decref(r.records);
+	records_free(r.records);
 	return rc;
 }
 
@@ -378,7 +393,7 @@ static int rotate_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame
 		rc = insert_key(st, txn, r->new_kid, r->new_pem, r->now, 0, err);
 	if (rc == SESAME_OK)
 		rc = st->desc->keys_prune(st->h, txn, r->before, NULL, err);
-	json_decref(records);
+	records_free(records);
 	return rc;
 }
 

@@ -6,9 +6,10 @@
  * at once; a key rotated by `sesame keys rotate` is verified by every node
  * at once and signed with within seconds (the test moves the nodes' clocks
  * instead of waiting); the email/password failure counters and one-time
- * reset tokens are shared; the per-address throttles are not (each node
- * counts its own); connections cut by the server answer 503 once, then
- * reconnect; and one node killed with SIGKILL under load loses no
+ * reset and confirmation tokens are shared; the per-address throttles are
+ * not (each node counts its own); connections cut by the server answer 503
+ * (once) and the next login reconnects; and one node killed with SIGKILL
+ * under load loses no
  * acknowledged login and leaves no duplicate user, its clients retrying
  * on the other node.  Runs against the cluster of
  * tests/store/postgres-suite.sh.  Every wait is bounded; nothing asserts a
@@ -25,6 +26,7 @@
 #define UP(route) "/api/client/v2.0/app/test-app/auth/providers/up/" route
 #define MAIL(route) "/api/client/v2.0/app/test-app/auth/providers/mail/" route
 #define ANON(route) "/api/client/v2.0/app/test-app/auth/providers/anon-user/" route
+#define CONF(route) "/api/client/v2.0/app/test-app/auth/providers/conf/" route
 #define ADMIN_AUTH "Authorization: Bearer " ADMIN_KEY
 
 static const char *const plugins[] = {"local-userpass", "anon-user", NULL};
@@ -66,6 +68,11 @@ static struct daemon *node_new(const char *tag, const char *db)
 	    " \"scrypt\": {\"log2_n\": 10}}}",
 	    sender, box);
 	provider(d, "mail", text);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"],"
+		 " \"scrypt\": {\"log2_n\": 10}}}",
+		 sender, box);
+	provider(d, "conf", text);
 	free(cmd);
 	free(sender);
 	free(box);
@@ -430,7 +437,8 @@ static void test_rotated_key_reaches_both_nodes(void **state)
 
 /* ---- the email/password provider's shared records ---------------------------------- */
 
-/* The last {token, tokenId} node `d`'s mailer got, with `password`. */
+/* The last {token, tokenId} node `d`'s mailer got, with `password` (NULL:
+ * none). */
 static char *mailed(const struct daemon *d, const char *password)
 {
 	char cmd[1100], *out = NULL, *body;
@@ -442,7 +450,8 @@ static char *mailed(const struct daemon *d, const char *password)
 	assert_non_null(m);
 	free(out);
 	json_object_del(m, "email");
-	json_object_set_new(m, "password", json_string(password));
+	if (password)
+		json_object_set_new(m, "password", json_string(password));
 	body = json_dumps(m, 0);
 	json_decref(m);
 	return body;
@@ -499,6 +508,30 @@ static void test_failure_counters_and_tokens_are_shared(void **state)
 	assert_error(&r, 400, "UserpassTokenInvalid", "");
 	http_free(&r);
 	post(n->b, MAIL("login"), "{\"username\": \"bo@example.org\", \"password\": \"second-password\"}", &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	free(first);
+	free(second);
+
+	/* Confirmation tokens likewise: a's is retired by the one b sends. */
+	post(n->a, CONF("register"), "{\"email\": \"cy@example.org\", \"password\": \"cy-password\"}", &r);
+	assert_int_equal(r.status, 201);
+	http_free(&r);
+	first = mailed(n->a, NULL);
+	post(n->b, CONF("confirm/send"), "{\"email\": \"cy@example.org\"}", &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	second = mailed(n->b, NULL);
+	post(n->b, CONF("confirm"), first, &r);
+	assert_error(&r, 400, "UserpassTokenInvalid", "");
+	http_free(&r);
+	post(n->a, CONF("confirm"), second, &r);
+	assert_int_equal(r.status, 200);
+	http_free(&r);
+	post(n->b, CONF("confirm"), second, &r);
+	assert_int_equal(r.status, 400);
+	http_free(&r);
+	post(n->b, CONF("login"), "{\"username\": \"cy@example.org\", \"password\": \"cy-password\"}", &r);
 	assert_int_equal(r.status, 200);
 	http_free(&r);
 	free(first);

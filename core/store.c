@@ -39,6 +39,8 @@ static int store_check_descriptor(const struct sesame_store *d, const char *type
 	return SESAME_OK;
 }
 
+static void store_log(void *data, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);
+
 static void store_log(void *data, int level, const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
@@ -49,6 +51,8 @@ static void store_log(void *data, int level, const char *fmt, ...)
 	va_end(ap);
 	log_msg(data, level, "store: %s", msg);
 }
+
+static int store_error(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 
 static int store_error(sesame_error *err, int status, const char *reason, const char *fmt, ...)
 {

@@ -46,6 +46,34 @@ char *b64url_encode(const void *in, size_t len);
  * no strict encoding has that length. */
 size_t b64url_decoded_length(size_t len);
 
+/* b64url_decode() into `out`, which has room for b64url_decoded_length()
+ * bytes plus a NUL; false when `in` is not strict base64url. */
+bool b64url_decode_into(const char *in, size_t len, unsigned char *out, size_t *outlen);
+
+/* ---- jsonparse.c: the JSON of tokens, read in one pass ------------------- */
+
+enum {
+	JSONPARSE_OK,
+	JSONPARSE_SYNTAX,   /* not JSON, or JSON json_loadb() refuses (a duplicate member, ...) */
+	JSONPARSE_OVERFLOW, /* a number jansson cannot hold (json_error_numeric_overflow) */
+	JSONPARSE_NUL,	    /* a string holds \u0000 (json_error_null_character) */
+	JSONPARSE_MEMORY,
+};
+
+struct jsonparse_error {
+	int code;	   /* JSONPARSE_* */
+	const char *text;  /* static: what was wrong */
+	size_t offset;	   /* where, in bytes from the start */
+};
+
+/*
+ * The JSON object or array `text` (`len` bytes, no NUL needed) as jansson
+ * values, accepting exactly what json_loadb(text, len,
+ * JSON_REJECT_DUPLICATES) accepts; a new reference, or NULL with `e` saying
+ * why.  Thread-safe.
+ */
+json_t *jsonparse_load(const char *text, size_t len, struct jsonparse_error *e);
+
 /* ---- jwk.c: one key ------------------------------------------------------ */
 
 enum jose_alg {
@@ -155,9 +183,10 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 
 /* ---- jws.c ---------------------------------------------------------------- */
 
-/* A compact JWS split and decoded; `header`, `payload` and `sig` owned,
- * `signing_input` points into the caller's token. */
+/* A compact JWS split and decoded; `header` owned, `payload` and `sig`
+ * in the owned `buf`, `signing_input` points into the caller's token. */
 struct jws_token {
+	unsigned char *buf;
 	json_t *header;
 	enum jose_alg alg;
 	const char *kid;	   /* into header, or NULL */

@@ -28,8 +28,7 @@ static const char *const standard_headers[] = {
 void jws_token_clear(struct jws_token *t)
 {
 	json_decref(t->header);
-	free(t->payload);
-	free(t->sig);
+	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -64,21 +63,17 @@ static int check_crit(const json_t *crit, sesame_error *err)
 		      json_string_value(json_array_get(crit, 0)));
 }
 
-/* Decode and check the protected header. */
-static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame_error *err)
+/* Check the protected header, decoded into `raw` (`n` bytes). */
+static int parse_header(const unsigned char *raw, size_t n, struct jws_token *t, sesame_error *err)
 {
-	json_error_t jerr;
-	size_t n;
-	unsigned char *raw = b64url_decode(b64, len, &n);
+	struct jsonparse_error jerr;
 	json_t *alg, *cty, *kid, *crit;
 
-	if (!raw)
-		return n == SIZE_MAX ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-				     : seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
-	t->header = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
-	free(raw);
+	t->header = jsonparse_load((const char *)raw, n, &jerr);
 	if (!t->header)
-		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: %s", jerr.text);
+		return jerr.code == JSONPARSE_MEMORY
+			   ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
+			   : seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: %s", jerr.text);
 	if (!json_is_object(t->header))
 		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not a JSON object");
 	alg = json_object_get(t->header, "alg");
@@ -108,7 +103,8 @@ static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame
 int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_error *err)
 {
 	const char *dot1, *dot2, *sig;
-	size_t len, n;
+	size_t len, hlen, plen, slen, hn, pn, sn, n;
+	unsigned char *header;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -125,29 +121,42 @@ int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_
 	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
 		return seterr(err, SESAME_MALFORMED, "malformed",
 			      "a compact JWS has exactly three dot-separated segments");
-	rc = parse_header(token, (size_t)(dot1 - token), t, err);
+	sig = dot2 + 1;
+	hlen = (size_t)(dot1 - token);
+	plen = (size_t)(dot2 - dot1 - 1);
+	slen = (size_t)(token + len - sig);
+	hn = b64url_decoded_length(hlen);
+	if (hn == SIZE_MAX)
+		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
+	/* One buffer for the three parts, each NUL-terminated; the header's
+	 * bytes are only needed until it is parsed. */
+	pn = b64url_decoded_length(plen);
+	sn = b64url_decoded_length(slen);
+	t->buf = malloc(hn + 1 + (pn == SIZE_MAX ? 0 : pn + 1) + (sn == SIZE_MAX ? 0 : sn + 1));
+	if (!t->buf)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	header = t->buf;
+	if (!b64url_decode_into(token, hlen, header, &n)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
+		goto fail;
+	}
+	rc = parse_header(header, n, t, err);
 	if (rc != SESAME_OK)
 		goto fail;
-	sig = dot2 + 1;
-	if (sig == token + len) {
+	if (slen == 0) {
 		rc = seterr(err, SESAME_REJECTED, "alg", "the signature is empty (an unsecured JWS)");
 		goto fail;
 	}
-	t->payload = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &n);
-	if (!t->payload) {
-		rc = n == SIZE_MAX ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-				   : seterr(err, SESAME_MALFORMED, "malformed", "the payload is not strict base64url");
+	t->payload = header + hn + 1;
+	if (pn == SIZE_MAX || !b64url_decode_into(dot1 + 1, plen, t->payload, &t->payload_len)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the payload is not strict base64url");
 		goto fail;
 	}
-	t->payload_len = n;
-	t->sig = b64url_decode(sig, (size_t)(token + len - sig), &n);
-	if (!t->sig) {
-		rc = n == SIZE_MAX
-			 ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-			 : seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
+	t->sig = t->payload + pn + 1;
+	if (sn == SIZE_MAX || !b64url_decode_into(sig, slen, t->sig, &t->sig_len)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
 		goto fail;
 	}
-	t->sig_len = n;
 	t->signing_input = token;
 	t->signing_input_len = (size_t)(dot2 - token);
 	return SESAME_OK;
@@ -155,7 +164,6 @@ fail:
 	jws_token_clear(t);
 	return rc;
 }
-
 static bool alg_allowed(const char *const *algorithms, enum jose_alg alg)
 {
 	size_t i;
@@ -321,20 +329,23 @@ int jws_check_signature(const struct jose_key *key, const struct jws_token *t, s
 int jws_claims(const struct jws_token *t, const struct sesame_jwt_rules *rules, int64_t now, json_t **claims,
 	       sesame_error *err)
 {
-	json_error_t jerr;
+	struct jsonparse_error jerr;
 	json_t *c;
 	int rc;
 
 	*claims = NULL;
-	c = json_loadb((const char *)t->payload, t->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+	c = jsonparse_load((const char *)t->payload, t->payload_len, &jerr);
 	if (!c) {
-		/* jansson refuses numbers it cannot represent and NUL in strings:
-		 * both are claims sesame refuses, so say so precisely. */
-		if (json_error_code(&jerr) == json_error_numeric_overflow)
+		/* Numbers jansson cannot represent and NUL in strings are claims
+		 * sesame refuses: say so precisely. */
+		if (jerr.code == JSONPARSE_OVERFLOW)
 			return seterr(err, SESAME_REJECTED, "claim", "a numeric claim is out of range: %s", jerr.text);
-		if (json_error_code(&jerr) == json_error_null_character)
+		if (jerr.code == JSONPARSE_NUL)
 			return seterr(err, SESAME_REJECTED, "claim", "a claim contains a NUL character");
-		return seterr(err, SESAME_MALFORMED, "malformed", "the payload is not JSON: %s", jerr.text);
+		if (jerr.code == JSONPARSE_MEMORY)
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		return seterr(err, SESAME_MALFORMED, "malformed", "the payload is not JSON: %s at byte %zu", jerr.text,
+			      jerr.offset);
 	}
 	if (!json_is_object(c)) {
 		json_decref(c);

@@ -34,6 +34,17 @@
  * - The file is created 0600 before SQLite sees it (SQLite gives its -wal
  *   and -shm files the database's mode), and an existing file that group or
  *   others may access is refused: it holds password hashes and sessions.
+ * - Checkpoints never run on a request: SQLite's automatic checkpoint makes
+ *   the commit that crosses 1000 WAL pages copy them back into the
+ *   database (and, with FULL, sync it), a stall of milliseconds for one
+ *   login in a few dozen.  A WAL hook on every connection replaces it: a
+ *   commit that leaves CHECKPOINT_PAGES or more pages in the WAL wakes the
+ *   handle's checkpointer thread, which runs a PASSIVE checkpoint on its own
+ *   connection (it takes no lock a writer or reader waits for).  The WAL is
+ *   bounded all the same: a commit that finds WAL_MAX_PAGES pages (the
+ *   checkpointer cannot keep up, or a long reader holds it back) checkpoints
+ *   itself, and journal_size_limit truncates the file once it was reset.
+ *   So a login with synchronous=FULL costs one fdatasync, of the WAL.
  */
 #include "config.h"
 
@@ -57,6 +68,14 @@
 #define MAX_BUSY_TIMEOUT     600000
 #define LIST_MAX	     1000
 #define SCHEMA_VERSION	     1
+/* WAL pages (4 KiB each) that wake the checkpointer: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
+/* WAL pages at which a commit checkpoints itself: the WAL's bound. */
+#define WAL_MAX_PAGES (16 * CHECKPOINT_PAGES)
+/* Bytes the WAL file is truncated to after a reset (journal_size_limit). */
+#define WAL_SIZE_LIMIT (64 * 1024 * 1024)
+/* Milliseconds between two looks of an idle checkpointer at the WAL. */
+#define CHECKPOINT_IDLE_MS 1000
 
 /* ---- statements ----------------------------------------------------------- */
 
@@ -207,6 +226,16 @@ struct sesame_store_handle {
 	struct conn *idle;
 	unsigned n_conns;
 	bool writing; /* a write of this handle holds the writer slot */
+
+	/* The checkpointer (see the top of this file), under ckpt_lock. */
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_wake;
+	pthread_t ckpt_thread;
+	bool ckpt_running; /* the thread was started */
+	bool ckpt_due;	   /* a commit left CHECKPOINT_PAGES or more */
+	bool ckpt_stop;
+	sqlite3 *ckpt_db;  /* the thread's own connection */
+	_Atomic unsigned long checkpoints; /* run by the thread, for tests and logs */
 };
 
 struct sesame_store_txn {
@@ -331,6 +360,101 @@ static int exec_sql(const sesame_store_handle *h, sqlite3 *db, const char *sql, 
 	return rc == SQLITE_OK ? SESAME_OK : db_error(h, db, rc, sql, err);
 }
 
+/* ---- checkpoints ------------------------------------------------------- */
+
+/*
+ * SQLite's WAL hook, after every commit of every connection, the write lock
+ * released: wake the checkpointer past CHECKPOINT_PAGES; past WAL_MAX_PAGES
+ * checkpoint here, so the WAL stays bounded whatever holds it back.
+ */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	sesame_store_handle *h = arg;
+
+	if (pages >= WAL_MAX_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&h->ckpt_lock);
+		if (!h->ckpt_due) {
+			h->ckpt_due = true;
+			pthread_cond_signal(&h->ckpt_wake);
+		}
+		pthread_mutex_unlock(&h->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+/* The checkpointer: a PASSIVE checkpoint when woken, and now and then when
+ * idle (what the last commits left is written back in quiet times too). */
+static void *checkpointer(void *arg)
+{
+	sesame_store_handle *h = arg;
+
+	pthread_mutex_lock(&h->ckpt_lock);
+	while (!h->ckpt_stop) {
+		struct timespec until;
+		int frames = 0, done = 0, rc;
+
+		if (!h->ckpt_due) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += CHECKPOINT_IDLE_MS / 1000;
+			pthread_cond_timedwait(&h->ckpt_wake, &h->ckpt_lock, &until);
+			if (h->ckpt_stop)
+				break;
+		}
+		h->ckpt_due = false;
+		pthread_mutex_unlock(&h->ckpt_lock);
+		rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+		if (rc == SQLITE_OK && frames > 0)
+			h->checkpoints++;
+		else if (rc != SQLITE_OK && rc != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			h->host->log(h->host->data, SESAME_LOG_WARNING, "sqlite store %s: checkpoint: %s", h->path,
+				     sqlite3_errstr(rc));
+		pthread_mutex_lock(&h->ckpt_lock);
+	}
+	pthread_mutex_unlock(&h->ckpt_lock);
+	return NULL;
+}
+
+static int checkpointer_start(sesame_store_handle *h, sesame_error *err)
+{
+	int rc;
+
+	rc = sqlite3_open_v2(h->path, &h->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
+				 h->ckpt_db ? sqlite3_errmsg(h->ckpt_db) : sqlite3_errstr(rc));
+	sqlite3_busy_timeout(h->ckpt_db, h->busy_timeout);
+	/* A connection learns that the file is in WAL mode when it first reads
+	 * it; until then a checkpoint does nothing. */
+	rc = exec_sql(h, h->ckpt_db, "PRAGMA journal_mode = WAL", err);
+	if (rc != SESAME_OK)
+		return rc;
+	rc = pthread_create(&h->ckpt_thread, NULL, checkpointer, h);
+	if (rc != 0)
+		return store_err(h, err, SESAME_INTERNAL, "internal", "cannot start the checkpointer: %s",
+				 strerror(rc));
+	h->ckpt_running = true;
+	return SESAME_OK;
+}
+
+static void checkpointer_stop(sesame_store_handle *h)
+{
+	if (h->ckpt_running) {
+		pthread_mutex_lock(&h->ckpt_lock);
+		h->ckpt_stop = true;
+		pthread_cond_signal(&h->ckpt_wake);
+		pthread_mutex_unlock(&h->ckpt_lock);
+		pthread_join(h->ckpt_thread, NULL);
+		h->ckpt_running = false;
+	}
+	sqlite3_close(h->ckpt_db);
+	h->ckpt_db = NULL;
+}
+
 static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_error *err)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -373,8 +497,14 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	rc = exec_sql(h, c->db, pragma, err);
 	if (rc == SESAME_OK)
 		rc = exec_sql(h, c->db, "PRAGMA foreign_keys = ON", err);
+	if (rc == SESAME_OK) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
+		rc = exec_sql(h, c->db, pragma, err);
+	}
 	if (rc != SESAME_OK)
 		goto fail;
+	/* Replaces the automatic checkpoint (the two share SQLite's slot). */
+	sqlite3_wal_hook(c->db, wal_committed, (void *)h);
 	*out = c;
 	return SESAME_OK;
 fail:
@@ -703,11 +833,16 @@ static int init_locks(sesame_store_handle *h)
 	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&h->writer_free, &attr);
+	if (rc == 0 && pthread_cond_init(&h->ckpt_wake, &attr) != 0) {
+		pthread_cond_destroy(&h->writer_free);
+		rc = -1;
+	}
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->freed, NULL);
+	pthread_mutex_init(&h->ckpt_lock, NULL);
 	return 0;
 }
 
@@ -717,10 +852,13 @@ static void store_close(sesame_store_handle *h)
 
 	if (!h)
 		return;
+	checkpointer_stop(h);
 	for (c = h->idle; c; c = next) {
 		next = c->next;
 		conn_close(c);
 	}
+	pthread_mutex_destroy(&h->ckpt_lock);
+	pthread_cond_destroy(&h->ckpt_wake);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->freed);
 	pthread_cond_destroy(&h->writer_free);
@@ -758,6 +896,8 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 		rc = conn_open(h, &c, err);
 	if (rc == SESAME_OK)
 		rc = migrate(h, c->db, err);
+	if (rc == SESAME_OK)
+		rc = checkpointer_start(h, err);
 	if (rc != SESAME_OK) {
 		conn_close(c);
 		store_close(h);

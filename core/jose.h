@@ -115,6 +115,7 @@ struct jose_key {
 	size_t secret_len;
 	EVP_MAC_CTX *mac;	 /* HMAC template keyed once; duplicated per use */
 	EVP_MD_CTX *verify_tmpl; /* DigestVerify template for RSA/PS/EC, copied per use */
+	EVP_MD_CTX *sign_tmpl;	 /* DigestSign template of a private RSA/PS/EC key, copied per use */
 	size_t sig_len;		 /* exact signature length: RSA modulus, 2 x EC coordinate */
 	BIGNUM *order;		 /* EC group order, for the r, s range check */
 };

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,20 +125,30 @@ void jose_key_clear(struct jose_key *key)
 	}
 	EVP_MAC_CTX_free(key->mac);
 	EVP_MD_CTX_free(key->verify_tmpl);
+	EVP_MD_CTX_free(key->sign_tmpl);
 	BN_free(key->order);
 	memset(key, 0, sizeof(*key));
 }
 
+/* HMAC, fetched once for the process: a fetch costs more than an HMAC of
+ * a token, and every refresh token is keyed afresh (core/sessions.c). */
+static EVP_MAC *hmac_method;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+	hmac_method = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 static int prepare_hmac(struct jose_key *key, sesame_error *err)
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	OSSL_PARAM params[2];
 	int ok;
 
-	if (!mac)
+	pthread_once(&hmac_once, hmac_fetch);
+	if (!hmac_method)
 		return seterr(err, SESAME_INTERNAL, "crypto", "HMAC is not available");
-	key->mac = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);
+	key->mac = EVP_MAC_CTX_new(hmac_method);
 	if (!key->mac)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[key->alg].md, 0);
@@ -189,6 +200,18 @@ int jose_key_prepare(struct jose_key *key, sesame_error *err)
 	    EVP_DigestVerifyInit(key->verify_tmpl, &pctx, jose_alg_md(key->alg), NULL, key->pkey) != 1)
 		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s verification",
 			      jose_alg_name(key->alg));
+	if (key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare PSS");
+	if (!key->has_private)
+		return SESAME_OK;
+	/* The same for signing (sesame signs an access token per login). */
+	pctx = NULL;
+	key->sign_tmpl = EVP_MD_CTX_new();
+	if (!key->sign_tmpl ||
+	    EVP_DigestSignInit(key->sign_tmpl, &pctx, jose_alg_md(key->alg), NULL, key->pkey) != 1)
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s signing", jose_alg_name(key->alg));
 	if (key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512 &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))

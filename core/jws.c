@@ -387,13 +387,36 @@ int jws_verify(const struct jose_keyset *set, const char *token, const struct se
 
 /* ---- signing ------------------------------------------------------------- */
 
+/* True when `s` needs no escape in a JSON string. */
+static bool json_plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x80 || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_error *err)
 {
-	json_t *h = json_pack("{s:s, s:s}", "alg", jose_alg_name(key->alg), "typ", "JWT");
+	json_t *h;
 	char *dump = NULL, *b64 = NULL;
 	const char *name;
 	json_t *v;
 
+	/* The usual header is written as the JSON path below would write it,
+	 * without building and serializing an object per token. */
+	if (!extra && (!key->kid || (strlen(key->kid) < 256 && json_plain(key->kid)))) {
+		char text[320];
+		int n = key->kid ? snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+					    jose_alg_name(key->alg), key->kid)
+				 : snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", jose_alg_name(key->alg));
+
+		b64 = b64url_encode(text, (size_t)n);
+		if (!b64)
+			seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		return b64;
+	}
+	h = json_pack("{s:s, s:s}", "alg", jose_alg_name(key->alg), "typ", "JWT");
 	if (!h) {
 		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 		return NULL;
@@ -452,10 +475,14 @@ static int sign_pkey(const struct jose_key *key, const char *in, size_t len, uns
 	size_t derlen = sizeof(der);
 	int ok;
 
-	ok = ctx && EVP_DigestSignInit(ctx, &pctx, jose_alg_md(key->alg), NULL, key->pkey) == 1;
-	if (ok && key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512)
-		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	if (ctx && key->sign_tmpl) {
+		ok = EVP_MD_CTX_copy_ex(ctx, key->sign_tmpl) == 1;
+	} else {
+		ok = ctx && EVP_DigestSignInit(ctx, &pctx, jose_alg_md(key->alg), NULL, key->pkey) == 1;
+		if (ok && key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512)
+			ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+			     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	}
 	if (ok && jose_alg_kty(key->alg) == JOSE_KTY_EC) {
 		ok = EVP_DigestSign(ctx, der, &derlen, (const unsigned char *)in, len) == 1 &&
 		     ecdsa_raw(der, derlen, key->sig_len / 2, sig);

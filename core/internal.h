@@ -301,6 +301,8 @@ bool store_retryable(int status, const sesame_error *err);
  * unguessable.  SESAME_OK or SESAME_INTERNAL.
  */
 int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1]);
+/* store_new_id() with the 8 random bytes drawn by the caller. */
+void store_make_id(int64_t now, const unsigned char random[8], char id[SESAME_STORE_ID_LENGTH + 1]);
 /* True when `s` is 24 lowercase hex digits. */
 bool store_valid_id(const char *s);
 
@@ -312,8 +314,9 @@ int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 /* What store_session_create() records. */
 struct store_session_params {
 	const char *user_id;
-	const char *device_id;     /* 24 zeros when the client sent none */
+	const char *device_id;
 	const char *refresh_token; /* hashed here; never stored or logged */
+	const unsigned char *id_random; /* 8 random bytes of the session id, or NULL: drawn here */
 	const char *provider;      /* the identity the session is opened with, */
 	const char *provider_uid;  /* both NULL or both set */
 	int64_t now;
@@ -427,6 +430,30 @@ struct sesame_ctx {
 };
 
 /*
+ * A verified identity, typed: what a provider vouched for, checked once by
+ * the core (ctx_verify()) and read from here on, never re-validated.
+ */
+struct identity {
+	const char *provider; /* the instance name (the configuration's string) */
+	const char *type;     /* its provider type */
+	const char *uid;      /* 1 to 255 bytes without NUL */
+	json_t *data;	      /* the profile fields kept (an object) */
+	json_t *priv;	      /* private data (an object, often empty) */
+	json_t *hold;	      /* what `uid` points into */
+};
+
+/* Release what ctx_verify() filled (nothing for a borrowed view). */
+void identity_clear(struct identity *id);
+
+/*
+ * Verify `credential` (borrowed) with instance `provider` into `*id`: the
+ * provider's verify(), the check of what it returned, the metadata kept.
+ * Errors as sesame_verify_credential().  Thread-safe.
+ */
+int ctx_verify(sesame_ctx *ctx, const char *provider, const json_t *credential, struct identity *id,
+	       sesame_error *err);
+
+/*
  * The profile fields the core keeps of identity data `data` (borrowed, an
  * object or NULL) that instance `in` vouches for: metadata_keep() with the
  * instance's metadata_fields and its provider's default set, at most 64 KiB
@@ -535,6 +562,16 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
 			json_t **user, bool *created, sesame_error *err);
 
 /*
+ * accounts_login_then() for an identity ctx_verify() made (borrowed): the
+ * login path.  The transaction reads the identity and its user; it reads
+ * the user's other identities only when this one's data changed in a way
+ * the user's data does not already show, and writes the user's data only
+ * when it changes (last_login always).
+ */
+int accounts_login_identity(struct store *st, const struct identity *id, int64_t now, accounts_then_fn then,
+			    void *arg, json_t **user, bool *created, sesame_error *err);
+
+/*
  * Attach a verified identity to the existing user `user_id` and refresh the
  * user's data; `caps` are the SESAME_PROVIDER_CAP_* flags of the identity's
  * provider instance.  Idempotent when the identity is already this user's.
@@ -620,12 +657,20 @@ int sessions_reload(sesame_ctx *ctx, sesame_error *err);
 void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
+ * The device of a new session, the one rule for every front: `given` when
+ * it is an ObjectId (24 lowercase hex digits, not all zero), else (NULL,
+ * empty, the SDKs' all-zero "none", or anything else) a new random one
+ * from the 12 bytes `fresh`.
+ */
+void sessions_device_id(const char *given, const unsigned char fresh[12], char out[25]);
+
+/*
  * Open a session for `user` (a borrowed user record), opened with
  * `identity` (borrowed, may be NULL) so that unlinking it ends the session,
- * on `device_id` (NULL, empty or zeros: a new one).  `*out` receives the
+ * on `device_id` (by sessions_device_id()).  `*out` receives the
  * login answer {user_id, device_id, access_token, refresh_token}.
  */
-int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const struct identity *identity,
 		    const char *device_id, json_t **out, sesame_error *err);
 
 /*
@@ -639,15 +684,15 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
  */
 struct session_draft {
 	struct sessions *keys; /* a reference, released by sessions_draft_finish() */
-	const json_t *identity;
-	const char *device_id;
-	char dev[25];
+	const struct identity *identity;
+	char device_id[25];
 	char *jti;
+	unsigned char sid_random[8]; /* the session id's random part */
 	char sid[SESAME_STORE_ID_LENGTH + 1];
 	int64_t now, expires;
 	bool inserted;
 };
-int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+int sessions_draft(sesame_ctx *ctx, const struct identity *identity, const char *device_id, struct session_draft *d,
 		   sesame_error *err);
 int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t *user, void *draft, sesame_error *err);
 int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,

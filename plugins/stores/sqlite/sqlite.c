@@ -1019,13 +1019,16 @@ static const char *rec_str(const json_t *rec, const char *key)
 	return json_string_value(json_object_get(rec, key));
 }
 
-/* Bind a JSON value as compact text; NULL binds SQL NULL. */
+/* Bind a JSON value as compact text; NULL binds SQL NULL.  The empty
+ * object (most private and custom data) is written without jansson. */
 static int bind_json(sqlite3_stmt *s, int i, const json_t *v, size_t flags)
 {
 	char *text;
 
 	if (!v)
 		return sqlite3_bind_null(s, i);
+	if (json_is_object(v) && json_object_size(v) == 0)
+		return sqlite3_bind_text(s, i, "{}", 2, SQLITE_STATIC);
 	text = json_dumps(v, JSON_COMPACT | flags);
 	if (!text)
 		return SQLITE_NOMEM;
@@ -1040,8 +1043,11 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 static json_t *column_json(sqlite3_stmt *s, int i)
 {
 	const char *text = (const char *)sqlite3_column_text(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
 
-	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(s, i), JSON_DECODE_ANY, NULL) : NULL;
+	if (text && n == 2 && memcmp(text, "{}", 2) == 0)
+		return json_object();
+	return text ? json_loadb(text, n, JSON_DECODE_ANY, NULL) : NULL;
 }
 
 static json_t *column_string(sqlite3_stmt *s, int i)

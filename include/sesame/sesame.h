@@ -190,8 +190,11 @@ SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, con
  * Log in: verify `credential` (borrowed) with the provider instance
  * `provider`, merge the identity into its user account (creating the user
  * on a first login, refreshing the identity's data on every login) and open
- * a session on device `device_id` (NULL, empty or all zeros: a new random
- * device id).  On SESAME_OK `*session` is a new reference to
+ * a session on device `device_id`: kept when it is an ObjectId (24
+ * lowercase hex digits, not all zero); anything else (NULL, empty, the
+ * SDKs' all-zero "none", another string) gets a new random device id.
+ * This is the only place the rule lives: sesamed passes on what the client
+ * sent.  On SESAME_OK `*session` is a new reference to
  *
  *   {"user_id", "device_id", "access_token", "refresh_token"}
  *

@@ -5,7 +5,8 @@
  * 10^3, 10^5 and 10^6 existing users; logins/s for new and returning
  * identities, against the sum of the parts measured in the same run (one
  * credential verification, one ES256 signature, one raw SQLite upsert
- * transaction on the same database), and the slowdown with the user count.
+ * transaction on the same database), the slowdown with the user count, and
+ * the latency percentiles of every returning login (p99.9 against p50).
  *
  *   login BUILDDIR KEYDIR WORKDIR [--quick] [--reps N] [--seconds S]
  *   login BUILDDIR KEYDIR WORKDIR --serve USERS SYNC   write the config of
@@ -293,15 +294,24 @@ static void login_once(sesame_ctx *ctx, const json_t *cred)
 	json_decref(session);
 }
 
-static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds)
+/* Per-login latencies of one setup's returning logins, over all repetitions. */
+struct latencies {
+	double *ms;
+	long n, cap;
+};
+
+static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds, struct latencies *lat)
 {
-	double t0 = now_s(), t;
+	double t0 = now_s(), t = t0, a;
 	long n = 0;
 
 	do {
+		a = t;
 		login_once(ctx, pool[n % POOL]);
 		n++;
 		t = now_s();
+		if (lat && lat->n < lat->cap)
+			lat->ms[lat->n++] = (t - a) * 1000;
 	} while (t - t0 < seconds);
 	return (double)n / (t - t0);
 }
@@ -469,6 +479,7 @@ struct setup {
 	double ratio_parts[MAX_REPS];
 	double access[2][MAX_REPS];
 	char *access_token;
+	struct latencies lat;
 };
 
 static void load_keys(void)
@@ -547,8 +558,8 @@ int main(int argc, char **argv)
 
 		s.ctx = open_ctx(conf);
 		s.pool = returning_pool(s.users);
-		rate_returning(s.ctx, s.pool, 0.1);
-		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL)));
+		rate_returning(s.ctx, s.pool, 0.1, NULL);
+		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL), NULL));
 		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
 		free_pool(s.pool, POOL);
 		sesame_free(s.ctx);
@@ -578,10 +589,14 @@ int main(int argc, char **argv)
 		struct setup *s = &setups[k];
 
 		memset(s, 0, sizeof(*s));
+		s->lat.cap = 400000;
+		s->lat.ms = malloc(sizeof(double) * (size_t)s->lat.cap);
+		if (!s->lat.ms)
+			die("out of memory", NULL);
 		s->ctx = open_ctx(prepare_setup(s, "run", all_sizes[k / 2], syncs[k % 2]));
 		s->pool = returning_pool(s->users);
 		/* Warm: the first logins open connections and prepare statements. */
-		rate_returning(s->ctx, s->pool, 0.05);
+		rate_returning(s->ctx, s->pool, 0.05, NULL);
 	}
 	{
 		json_t *session = NULL;
@@ -604,7 +619,7 @@ int main(int argc, char **argv)
 				fresh[q] = credential(sub);
 			}
 			/* Side by side: the login, then its parts, then the next setup. */
-			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds);
+			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds, &s->lat);
 			s->new_[rep] = rate_new(s->ctx, fresh, n_new);
 			s->verify[rep] = rate_verify(s->ctx, s->pool, seconds / 3);
 			s->sign[rep] = rate_sign(seconds / 3);
@@ -631,6 +646,17 @@ int main(int argc, char **argv)
 		       median(s->upsert, reps), parts, median(s->ratio_parts, reps));
 	}
 	printf("(parts: one RS256 credential verification + one ES256 signature + one raw upsert transaction)\n");
+	printf("\nIn-process returning-login latency, ms (every login of the runs above, one thread)\n");
+	printf("%-8s %-6s %8s %8s %8s %8s %8s | %10s\n", "users", "sync", "logins", "p50", "p99", "p99.9", "max",
+	       "p99.9/p50");
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		qsort(l->ms, (size_t)l->n, sizeof(double), cmp_double);
+		printf("%-8ld %-6s %8ld %8.3f %8.3f %8.3f %8.3f | %9.1fx\n", setups[k].users, setups[k].sync, l->n,
+		       l->ms[l->n / 2], l->ms[l->n * 99 / 100], l->ms[l->n * 999 / 1000], l->ms[l->n - 1],
+		       l->ms[l->n * 999 / 1000] / l->ms[l->n / 2]);
+	}
 	printf("sesame_access_token_verify: %.0f tokens/s, %.0f with SESAME_VERIFY_SESSION (%ld users, %s)\n\n",
 	       median(setups[0].access[0], reps), median(setups[0].access[1], reps), setups[0].users, setups[0].sync);
 	printf("bench: access_token_verify %.0f tokens/s\n", median(setups[0].access[0], reps));
@@ -643,9 +669,22 @@ int main(int argc, char **argv)
 		printf("bench: login_%ld_%s_parts %.0f ops/s\n", s->users, s->sync,
 		       1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps)));
 	}
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		printf("bench: login_%ld_%s_p50 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n / 2]);
+		printf("bench: login_%ld_%s_p99 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 99 / 100]);
+		printf("bench: login_%ld_%s_p999 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 999 / 1000]);
+	}
 	for (k = 0; k < n_sizes * 2; k++)
 		printf("ratio: login_%ld_%s_returning/parts %.3f\n", setups[k].users, setups[k].sync,
 		       median(setups[k].ratio_parts, reps));
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		printf("ratio: login_%ld_%s_p999/p50 %.2f\n", setups[k].users, setups[k].sync,
+		       l->ms[l->n * 999 / 1000] / l->ms[l->n / 2]);
+	}
 	for (q = 0; q < 2; q++) {
 		struct setup *small = &setups[q], *big = &setups[(n_sizes - 1) * 2 + q];
 		double r[MAX_REPS], nw[MAX_REPS];
@@ -662,6 +701,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < n_sizes * 2; k++) {
 		free_pool(setups[k].pool, POOL);
 		sesame_free(setups[k].ctx);
+		free(setups[k].lat.ms);
 	}
 	free(setups[0].access_token);
 	keys_free(rs_signer);

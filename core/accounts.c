@@ -293,19 +293,16 @@ static int refuse_disabled(const json_t *user, sesame_error *err)
 	return SESAME_OK;
 }
 
-/* Only last_login changes: the user's data stays (see merge_unchanged()). */
-static int touch_user(struct store *st, sesame_store_txn *txn, struct op *o, sesame_error *err)
+/*
+ * The user's data stays (see merge_unchanged()): the user record is not
+ * written at all.  Its last login is the identity's "updated", written
+ * anyway; the user as shown takes the newest of those (add_identities()).
+ */
+static int touch_user(struct op *o, sesame_error *err)
 {
-	json_t *changes = json_pack("{s:I}", "last_login", (json_int_t)o->now);
-	int rc;
-
-	if (!changes)
+	if (json_object_set_new(o->user, "last_login", json_integer(o->now)) != 0)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	rc = st->desc->user_update(st->h, txn, json_string_value(json_object_get(o->user, "id")), changes, err);
-	json_decref(changes);
-	if (rc == SESAME_OK)
-		json_object_set_new(o->user, "last_login", json_integer(o->now));
-	return rc;
+	return SESAME_OK;
 }
 
 static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
@@ -331,7 +328,7 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 	}
 	json_decref(found);
 	if (rc == SESAME_OK && !o->created)
-		rc = unchanged ? touch_user(st, txn, o, err) : refresh_user(st, txn, o, o->id, true, err);
+		rc = unchanged ? touch_user(o, err) : refresh_user(st, txn, o, o->id, true, err);
 	if (rc == SESAME_OK && o->then)
 		rc = o->then(st, txn, o->user, o->then_arg, err);
 	return rc;
@@ -673,16 +670,35 @@ static json_t *shown_identities(json_t *identities)
 	return identities;
 }
 
-/* Attach the user's identities to `user` (in place). */
+/*
+ * Attach the user's identities to `user` (in place), and its last login:
+ * a login whose data changes nothing writes only its identity, whose
+ * "updated" then says when the user last logged in.
+ */
 static int add_identities(struct store *st, sesame_store_txn *txn, json_t *user, sesame_error *err)
 {
-	json_t *identities = NULL;
+	json_t *identities = NULL, *rec;
+	json_int_t last = json_integer_value(json_object_get(user, "last_login"));
+	size_t i;
 	int rc;
 
 	rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(user, "id")), &identities, err);
-	if (rc == SESAME_OK && json_object_set_new(user, "identities", shown_identities(identities)) != 0)
-		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	return rc;
+	if (rc != SESAME_OK)
+		return rc;
+	json_array_foreach(identities, i, rec)
+	{
+		json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
+
+		if (updated > last)
+			last = updated;
+	}
+	if (json_object_set_new(user, "last_login", json_integer(last)) != 0) {
+		json_decref(identities);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	if (json_object_set_new(user, "identities", shown_identities(identities)) != 0)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	return SESAME_OK;
 }
 
 static int user_get_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)

@@ -541,7 +541,9 @@ typedef int (*accounts_identity_fn)(void *data, const json_t *identity, sesame_e
  * "data", "private"}), in one transaction retried on conflict: find the
  * identity's user or create a user with this identity; store the
  * identity's fresh data and private data; recompute the user's data from
- * its identities (see accounts.c for the rule); set last_login to `now`.
+ * its identities (see accounts.c for the rule); set last_login to `now`
+ * (in the returned record; the store's user record is written only when
+ * its data changes, the identity's "updated" records the login).
  * On SESAME_OK, `*user` (NULL allowed) is a new reference to the user
  * record and `*created` (NULL allowed) says whether it was created.
  * Errors: SESAME_MALFORMED "identity"; SESAME_REJECTED "disabled" (nothing
@@ -565,8 +567,8 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
  * accounts_login_then() for an identity ctx_verify() made (borrowed): the
  * login path.  The transaction reads the identity and its user; it reads
  * the user's other identities only when this one's data changed in a way
- * the user's data does not already show, and writes the user's data only
- * when it changes (last_login always).
+ * the user's data does not already show, and writes the user record only
+ * when its data changes (with last_login).
  */
 int accounts_login_identity(struct store *st, const struct identity *id, int64_t now, accounts_then_fn then,
 			    void *arg, json_t **user, bool *created, sesame_error *err);

@@ -591,10 +591,10 @@ static json_t *parse_value(struct parser *ps)
 json_t *jsonparse_load(const char *text, size_t len, struct jsonparse_error *e)
 {
 	struct parser ps = {
-		.start = (const unsigned char *)text,
-		.p = (const unsigned char *)text,
-		.end = (const unsigned char *)text + len,
-		.e = e,
+	    .start = (const unsigned char *)text,
+	    .p = (const unsigned char *)text,
+	    .end = (const unsigned char *)text + len,
+	    .e = e,
 	};
 	json_t *v = NULL;
 

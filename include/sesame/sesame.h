@@ -386,7 +386,9 @@ SESAME_API int sesame_unlink(sesame_caller *caller, const char *user_id, const c
  * The user `user_id` (a new reference): {"id", "type", "disabled",
  * "created", "last_login", "data", "custom_data", "identities": [{"provider",
  * "provider_type", "id", "data", "created", "updated"}]}; identities'
- * private data is never shown.  SESAME_NOT_FOUND "user"; SESAME_REJECTED
+ * private data is never shown.  "last_login" is the time of the user's
+ * last login or link (the newest "updated" of its identities).
+ * SESAME_NOT_FOUND "user"; SESAME_REJECTED
  * "forbidden" for another user's account.  Since 0.1.
  */
 SESAME_API int sesame_user_get(sesame_caller *caller, const char *user_id, json_t **user, sesame_error *err);

@@ -111,6 +111,7 @@ static void accepted(void **state)
 
 static void refused(void **state)
 {
+	/* clang-format off */
 	static const char *const syntax[] = {
 		"", " ", "\"text\"", "1", "true", "null", "{", "[", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,}",
 		"[1,]", "[1 2]", "{\"a\" 1}", "{a:1}", "{'a':1}", "{\"a\":01}", "{\"a\":-}", "{\"a\":1.}", "{\"a\":.5}",
@@ -126,6 +127,7 @@ static void refused(void **state)
 		/* A duplicate found before a bad value, as jansson finds it. */
 		"{\"a\":1,\"a\":1e400}", "{\"a\":1,\"a\":\"\\u0000\"}",
 	};
+	/* clang-format on */
 	size_t i;
 
 	(void)state;
@@ -181,14 +183,16 @@ static uint32_t next_random(uint32_t *s)
 static void mutations(void **state)
 {
 	static const char *const seeds[] = {
-		"{\"iss\":\"https://accounts.google.com\",\"aud\":[\"a\",\"b\"],\"sub\":\"110169484474386276334\","
-		"\"email_verified\":true,\"iat\":1700000000,\"exp\":1700003600,\"name\":\"J\\u00e9r\\u00f4me \\\"J\\\"\","
-		"\"picture\":\"https:\\/\\/x.example\\/p.png\",\"score\":-12.5e-3,\"n\":null,\"o\":{\"k\":[1,{}]}}",
-		"{\"alg\":\"ES256\",\"kid\":\"k\xc3\xa9\",\"typ\":\"JWT\",\"crit\":[\"b64\"],\"x\":[[[]]]}",
-		"[\"\\ud83d\\ude00\",0,-0,1E+2,\"\xf0\x9f\x98\x80\",false]",
-		"{\"exp\":1e300,\"big\":922337203685477580,\"s\":\"\\u0001\"}",
+	    "{\"iss\":\"https://accounts.google.com\",\"aud\":[\"a\",\"b\"],\"sub\":\"110169484474386276334\","
+	    "\"email_verified\":true,\"iat\":1700000000,\"exp\":1700003600,\"name\":\"J\\u00e9r\\u00f4me \\\"J\\\"\","
+	    "\"picture\":\"https:\\/\\/x.example\\/p.png\",\"score\":-12.5e-3,\"n\":null,\"o\":{\"k\":[1,{}]}}",
+	    "{\"alg\":\"ES256\",\"kid\":\"k\xc3\xa9\",\"typ\":\"JWT\",\"crit\":[\"b64\"],\"x\":[[[]]]}",
+	    "[\"\\ud83d\\ude00\",0,-0,1E+2,\"\xf0\x9f\x98\x80\",false]",
+	    "{\"exp\":1e300,\"big\":922337203685477580,\"s\":\"\\u0001\"}",
 	};
-	static const char bytes[] = "\"\\{}[],:0-+eE.u ntf\x00\x1f\x7f\x80\xbf\xc3\xed\xf0\xf4\xff" "aA9";
+	static const char bytes[] =
+	    "\"\\{}[],:0-+eE.u ntf\x00\x1f\x7f\x80\xbf\xc3\xed\xf0\xf4\xff"
+	    "aA9";
 	char buf[512];
 	uint32_t rnd = 0x2545f491;
 	int counts[5] = {0};
@@ -237,10 +241,10 @@ static void mutations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(accepted),
-		cmocka_unit_test(refused),
-		cmocka_unit_test(depth),
-		cmocka_unit_test(mutations),
+	    cmocka_unit_test(accepted),
+	    cmocka_unit_test(refused),
+	    cmocka_unit_test(depth),
+	    cmocka_unit_test(mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

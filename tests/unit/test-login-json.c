@@ -272,7 +272,7 @@ static void test_json_per_login(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_json_per_login, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_per_login, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,13 +38,15 @@
  *   the commit that crosses 1000 WAL pages copy them back into the
  *   database (and, with FULL, sync it), a stall of milliseconds for one
  *   login in a few dozen.  A WAL hook on every connection replaces it: a
- *   commit that leaves CHECKPOINT_PAGES or more pages in the WAL wakes the
- *   handle's checkpointer thread, which runs a PASSIVE checkpoint on its own
- *   connection (it takes no lock a writer or reader waits for).  The WAL is
- *   bounded all the same: a commit that finds WAL_MAX_PAGES pages (the
- *   checkpointer cannot keep up, or a long reader holds it back) checkpoints
- *   itself, and journal_size_limit truncates the file once it was reset.
- *   So a login with synchronous=FULL costs one fdatasync, of the WAL.
+ *   commit that leaves CHECKPOINT_PAGES more pages in the WAL wakes the
+ *   handle's checkpointer thread, which checkpoints on its own connection
+ *   (see checkpoint_once(): PASSIVE, without blocking writers but for the
+ *   last few pages).  The WAL is bounded all the same: a commit that finds
+ *   WAL_MAX_PAGES pages (the checkpointer cannot keep up, or a long reader
+ *   holds it back) checkpoints itself, and journal_size_limit truncates the
+ *   file once it was reset.  So a login with synchronous=FULL costs one
+ *   fdatasync, of the WAL (and, once per reset of the WAL, one of its new
+ *   header).
  */
 #include "config.h"
 
@@ -70,6 +72,9 @@
 #define SCHEMA_VERSION	     1
 /* WAL pages (4 KiB each) that wake the checkpointer: SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
+/* WAL pages from which the checkpointer completes a checkpoint so the WAL
+ * restarts (a short pause of this handle's writers: see checkpoint_once()). */
+#define RESTART_PAGES (8 * CHECKPOINT_PAGES)
 /* WAL pages at which a commit checkpoints itself: the WAL's bound. */
 #define WAL_MAX_PAGES (16 * CHECKPOINT_PAGES)
 /* Bytes the WAL file is truncated to after a reset (journal_size_limit). */
@@ -235,6 +240,7 @@ struct sesame_store_handle {
 	bool ckpt_due;	   /* a commit left CHECKPOINT_PAGES or more */
 	bool ckpt_stop;
 	sqlite3 *ckpt_db;  /* the thread's own connection */
+	_Atomic int ckpt_log; /* WAL pages at the end of the last checkpoint */
 	_Atomic unsigned long checkpoints; /* run by the thread, for tests and logs */
 };
 
@@ -362,20 +368,26 @@ static int exec_sql(const sesame_store_handle *h, sqlite3 *db, const char *sql, 
 
 /* ---- checkpoints ------------------------------------------------------- */
 
+static int writer_acquire(sesame_store_handle *h, sesame_error *err);
+static void writer_release(sesame_store_handle *h);
+
 /*
  * SQLite's WAL hook, after every commit of every connection, the write lock
- * released: wake the checkpointer past CHECKPOINT_PAGES; past WAL_MAX_PAGES
- * checkpoint here, so the WAL stays bounded whatever holds it back.
+ * released: wake the checkpointer when CHECKPOINT_PAGES more pages are in
+ * the WAL than at its last run (or the WAL was reset since); past
+ * WAL_MAX_PAGES checkpoint here, so the WAL stays bounded whatever holds
+ * the checkpointer back.
  */
 static int wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	sesame_store_handle *h = arg;
+	int last = h->ckpt_log;
 
 	if (pages >= WAL_MAX_PAGES) {
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		return SQLITE_OK;
 	}
-	if (pages >= CHECKPOINT_PAGES) {
+	if (pages >= CHECKPOINT_PAGES && (pages < last || pages >= last + CHECKPOINT_PAGES || pages >= RESTART_PAGES)) {
 		pthread_mutex_lock(&h->ckpt_lock);
 		if (!h->ckpt_due) {
 			h->ckpt_due = true;
@@ -386,8 +398,37 @@ static int wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-/* The checkpointer: a PASSIVE checkpoint when woken, and now and then when
- * idle (what the last commits left is written back in quiet times too). */
+/*
+ * One checkpoint: PASSIVE, copying what the WAL holds while writers go on.
+ * SQLite restarts the WAL from its start only at the first write after a
+ * complete checkpoint, which a checkpointer trailing a busy writer never
+ * makes: so, when idle or once the WAL holds RESTART_PAGES, a second pass
+ * copies what writers added meanwhile (a few pages) holding this handle's
+ * writer slot.  That pass costs a login that arrives meanwhile the pass's
+ * syncs: once per RESTART_PAGES (some 1,600 logins), not once per
+ * CHECKPOINT_PAGES.
+ */
+static void checkpoint_once(sesame_store_handle *h, bool idle)
+{
+	int log = 0, done = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK && done < log && (idle || log >= RESTART_PAGES) && writer_acquire(h, NULL) == SESAME_OK) {
+		rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		writer_release(h);
+	}
+	if (rc == SQLITE_OK) {
+		h->ckpt_log = log;
+		if (log > 0)
+			h->checkpoints++;
+	} else if (rc != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+		h->host->log(h->host->data, SESAME_LOG_WARNING, "sqlite store %s: checkpoint: %s", h->path,
+			     sqlite3_errstr(rc));
+	}
+}
+
+/* The checkpointer: a checkpoint when woken, and now and then when idle
+ * (what the last commits left is written back in quiet times too). */
 static void *checkpointer(void *arg)
 {
 	sesame_store_handle *h = arg;
@@ -395,23 +436,18 @@ static void *checkpointer(void *arg)
 	pthread_mutex_lock(&h->ckpt_lock);
 	while (!h->ckpt_stop) {
 		struct timespec until;
-		int frames = 0, done = 0, rc;
+		bool idle = false;
 
 		if (!h->ckpt_due) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec += CHECKPOINT_IDLE_MS / 1000;
-			pthread_cond_timedwait(&h->ckpt_wake, &h->ckpt_lock, &until);
+			idle = pthread_cond_timedwait(&h->ckpt_wake, &h->ckpt_lock, &until) == ETIMEDOUT;
 			if (h->ckpt_stop)
 				break;
 		}
 		h->ckpt_due = false;
 		pthread_mutex_unlock(&h->ckpt_lock);
-		rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
-		if (rc == SQLITE_OK && frames > 0)
-			h->checkpoints++;
-		else if (rc != SQLITE_OK && rc != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
-			h->host->log(h->host->data, SESAME_LOG_WARNING, "sqlite store %s: checkpoint: %s", h->path,
-				     sqlite3_errstr(rc));
+		checkpoint_once(h, idle);
 		pthread_mutex_lock(&h->ckpt_lock);
 	}
 	pthread_mutex_unlock(&h->ckpt_lock);

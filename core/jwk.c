@@ -130,30 +130,41 @@ void jose_key_clear(struct jose_key *key)
 	memset(key, 0, sizeof(*key));
 }
 
-/* HMAC, fetched once for the process: a fetch costs more than an HMAC of
- * a token, and every refresh token is keyed afresh (core/sessions.c). */
-static EVP_MAC *hmac_method;
+/* HMAC with each digest, fetched once for the process and copied per key:
+ * a fetch (of HMAC and of its digest) costs more than an HMAC of a token,
+ * and every refresh token is keyed afresh (core/sessions.c). */
+static EVP_MAC_CTX *hmac_tmpl[JOSE_HS512 + 1];
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
 static void hmac_fetch(void)
 {
-	hmac_method = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[2];
+	int a;
+
+	for (a = JOSE_HS256; mac && a <= JOSE_HS512; a++) {
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[a].md, 0);
+		params[1] = OSSL_PARAM_construct_end();
+		hmac_tmpl[a] = EVP_MAC_CTX_new(mac);
+		if (hmac_tmpl[a] && EVP_MAC_CTX_set_params(hmac_tmpl[a], params) != 1) {
+			EVP_MAC_CTX_free(hmac_tmpl[a]);
+			hmac_tmpl[a] = NULL;
+		}
+	}
+	EVP_MAC_free(mac);
 }
 
 static int prepare_hmac(struct jose_key *key, sesame_error *err)
 {
-	OSSL_PARAM params[2];
 	int ok;
 
 	pthread_once(&hmac_once, hmac_fetch);
-	if (!hmac_method)
-		return seterr(err, SESAME_INTERNAL, "crypto", "HMAC is not available");
-	key->mac = EVP_MAC_CTX_new(hmac_method);
+	if (!hmac_tmpl[key->alg])
+		return seterr(err, SESAME_INTERNAL, "crypto", "HMAC with %s is not available", algs[key->alg].md);
+	key->mac = EVP_MAC_CTX_dup(hmac_tmpl[key->alg]);
 	if (!key->mac)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[key->alg].md, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	ok = EVP_MAC_init(key->mac, key->secret, key->secret_len, params) == 1;
+	ok = EVP_MAC_init(key->mac, key->secret, key->secret_len, NULL) == 1;
 	key->sig_len = (size_t)EVP_MD_get_size(jose_alg_md(key->alg));
 	return ok ? SESAME_OK : seterr(err, SESAME_INTERNAL, "crypto", "cannot key HMAC");
 }

@@ -529,10 +529,10 @@ int ctx_verify(sesame_ctx *ctx, const char *provider, const json_t *credential, 
 	if (rc == SESAME_OK && priv && json_size(priv) > MAX_IDENTITY_DATA)
 		rc = seterr(err, SESAME_INTERNAL, "identity", "provider %s returned private data larger than %d bytes",
 			    provider, MAX_IDENTITY_DATA);
-	if (rc == SESAME_OK && !priv && !(priv = json_object()))
+	/* A reference of our own either way: the provider's, or an empty object. */
+	priv = priv ? json_incref(priv) : rc == SESAME_OK ? json_object() : NULL;
+	if (rc == SESAME_OK && !priv)
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	else if (priv)
-		json_incref(priv);
 	if (err && rc != SESAME_OK)
 		err->status = rc;
 	if (rc != SESAME_OK) {

@@ -125,19 +125,15 @@ fail:
  * last_login = now when `login`) when it changed, and reflect both in
  * o->user.
  */
-static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct identity *current,
-			bool login, sesame_error *err)
+static int refresh_user_from(struct store *st, sesame_store_txn *txn, struct op *o, const struct identity *current,
+			     bool login, json_t *identities, sesame_error *err)
 {
 	const char *user_id = json_string_value(json_object_get(o->user, "id"));
-	json_t *identities = NULL, *data, *changes;
+	json_t *data, *changes;
 	bool changed;
 	int rc;
 
-	rc = st->desc->identities_of_user(st->h, txn, user_id, &identities, err);
-	if (rc != SESAME_OK)
-		return rc;
 	data = merged_data(identities, current);
-	json_decref(identities);
 	if (!data)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	changed = !json_equal(data, json_object_get(o->user, "data"));
@@ -160,6 +156,20 @@ static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, c
 			json_object_set_new(o->user, "last_login", json_integer(o->now));
 	}
 	json_decref(data);
+	return rc;
+}
+
+/* refresh_user_from() the user's identities as the store has them now. */
+static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct identity *current,
+			bool login, sesame_error *err)
+{
+	json_t *identities = NULL;
+	int rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(o->user, "id")),
+					      &identities, err);
+
+	if (rc == SESAME_OK)
+		rc = refresh_user_from(st, txn, o, current, login, identities, err);
+	json_decref(identities);
 	return rc;
 }
 
@@ -308,7 +318,7 @@ static int touch_user(struct op *o, sesame_error *err)
 static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
 {
 	struct op *o = arg;
-	json_t *found = NULL;
+	json_t *found = NULL, *others = NULL;
 	bool unchanged = false;
 	int rc;
 
@@ -323,12 +333,19 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 		if (rc == SESAME_OK) {
 			unchanged = merge_unchanged(json_object_get(o->user, "data"), json_object_get(found, "data"),
 						    o->id->data);
-			rc = update_identity(st, txn, o, found, err);
+			/* The others are read before this one is written: the
+			 * merge overlays this one's fresh data last anyway. */
+			if (!unchanged)
+				rc = st->desc->identities_of_user(
+				    st->h, txn, json_string_value(json_object_get(o->user, "id")), &others, err);
 		}
+		if (rc == SESAME_OK)
+			rc = update_identity(st, txn, o, found, err);
 	}
 	json_decref(found);
 	if (rc == SESAME_OK && !o->created)
-		rc = unchanged ? touch_user(o, err) : refresh_user(st, txn, o, o->id, true, err);
+		rc = unchanged ? touch_user(o, err) : refresh_user_from(st, txn, o, o->id, true, others, err);
+	json_decref(others);
 	if (rc == SESAME_OK && o->then)
 		rc = o->then(st, txn, o->user, o->then_arg, err);
 	return rc;

@@ -407,9 +407,10 @@ static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_
 	 * without building and serializing an object per token. */
 	if (!extra && (!key->kid || (strlen(key->kid) < 256 && json_plain(key->kid)))) {
 		char text[320];
-		int n = key->kid ? snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
-					    jose_alg_name(key->alg), key->kid)
-				 : snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", jose_alg_name(key->alg));
+		const char *alg = jose_alg_name(key->alg);
+		int n = key->kid ? snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg,
+					    key->kid)
+				 : snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
 
 		b64 = b64url_encode(text, (size_t)n);
 		if (!b64)

@@ -379,6 +379,8 @@ bool store_retryable(int status, const sesame_error *err);
  * unguessable.  SESAME_OK or SESAME_INTERNAL.
  */
 int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1]);
+/* store_new_id() with the 8 random bytes drawn by the caller. */
+void store_make_id(int64_t now, const unsigned char random[8], char id[SESAME_STORE_ID_LENGTH + 1]);
 /* True when `s` is 24 lowercase hex digits. */
 bool store_valid_id(const char *s);
 
@@ -390,8 +392,9 @@ int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 /* What store_session_create() records. */
 struct store_session_params {
 	const char *user_id;
-	const char *device_id;     /* 24 zeros when the client sent none */
+	const char *device_id;
 	const char *refresh_token; /* hashed here; never stored or logged */
+	const unsigned char *id_random; /* 8 random bytes of the session id, or NULL: drawn here */
 	const char *provider;      /* the identity the session is opened with, */
 	const char *provider_uid;  /* both NULL or both set */
 	int64_t now;
@@ -506,6 +509,30 @@ struct sesame_ctx {
 	/* When the host's kv_add() next deletes expired provider data. */
 	_Atomic int64_t kv_purge_due;
 };
+
+/*
+ * A verified identity, typed: what a provider vouched for, checked once by
+ * the core (ctx_verify()) and read from here on, never re-validated.
+ */
+struct identity {
+	const char *provider; /* the instance name (the configuration's string) */
+	const char *type;     /* its provider type */
+	const char *uid;      /* 1 to 255 bytes without NUL */
+	json_t *data;	      /* the profile fields kept (an object) */
+	json_t *priv;	      /* private data (an object, often empty) */
+	json_t *hold;	      /* what `uid` points into */
+};
+
+/* Release what ctx_verify() filled (nothing for a borrowed view). */
+void identity_clear(struct identity *id);
+
+/*
+ * Verify `credential` (borrowed) with instance `provider` into `*id`: the
+ * provider's verify(), the check of what it returned, the metadata kept.
+ * Errors as sesame_verify_credential().  Thread-safe.
+ */
+int ctx_verify(sesame_ctx *ctx, const char *provider, const json_t *credential, struct identity *id,
+	       sesame_error *err);
 
 /*
  * The profile fields the core keeps of identity data `data` (borrowed, an
@@ -646,7 +673,9 @@ typedef int (*accounts_identity_fn)(void *data, const json_t *identity, sesame_e
  * "data", "private"}), in one transaction retried on conflict: find the
  * identity's user or create a user with this identity; store the
  * identity's fresh data and private data; recompute the user's data from
- * its identities (see accounts.c for the rule); set last_login to `now`.
+ * its identities (see accounts.c for the rule); set last_login to `now`
+ * (in the returned record; the store's user record is written only when
+ * its data changes, the identity's "updated" records the login).
  * On SESAME_OK, `*user` (NULL allowed) is a new reference to the user
  * record and `*created` (NULL allowed) says whether it was created.
  * Errors: SESAME_MALFORMED "identity"; SESAME_REJECTED "disabled" (nothing
@@ -665,6 +694,16 @@ typedef int (*accounts_then_fn)(struct store *st, sesame_store_txn *txn, const j
  */
 int accounts_login_then(struct store *st, const json_t *identity, int64_t now, accounts_then_fn then, void *arg,
 			json_t **user, bool *created, sesame_error *err);
+
+/*
+ * accounts_login_then() for an identity ctx_verify() made (borrowed): the
+ * login path.  The transaction reads the identity and its user; it reads
+ * the user's other identities only when this one's data changed in a way
+ * the user's data does not already show, and writes the user record only
+ * when its data changes (with last_login).
+ */
+int accounts_login_identity(struct store *st, const struct identity *id, int64_t now, accounts_then_fn then,
+			    void *arg, json_t **user, bool *created, sesame_error *err);
 
 /*
  * Attach a verified identity to the existing user `user_id` and refresh the
@@ -753,12 +792,20 @@ int sessions_reload(sesame_ctx *ctx, sesame_error *err);
 void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
+ * The device of a new session, the one rule for every front: `given` when
+ * it is an ObjectId (24 lowercase hex digits, not all zero), else (NULL,
+ * empty, the SDKs' all-zero "none", or anything else) a new random one
+ * from the 12 bytes `fresh`.
+ */
+void sessions_device_id(const char *given, const unsigned char fresh[12], char out[25]);
+
+/*
  * Open a session for `user` (a borrowed user record), opened with
  * `identity` (borrowed, may be NULL) so that unlinking it ends the session,
- * on `device_id` (NULL, empty or zeros: a new one).  `*out` receives the
+ * on `device_id` (by sessions_device_id()).  `*out` receives the
  * login answer {user_id, device_id, access_token, refresh_token}.
  */
-int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const struct identity *identity,
 		    const char *device_id, json_t **out, sesame_error *err);
 
 /*
@@ -772,15 +819,15 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
  */
 struct session_draft {
 	struct sessions *keys; /* a reference, released by sessions_draft_finish() */
-	const json_t *identity;
-	const char *device_id;
-	char dev[25];
+	const struct identity *identity;
+	char device_id[25];
 	char *jti;
+	unsigned char sid_random[8]; /* the session id's random part */
 	char sid[SESAME_STORE_ID_LENGTH + 1];
 	int64_t now, expires;
 	bool inserted;
 };
-int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+int sessions_draft(sesame_ctx *ctx, const struct identity *identity, const char *device_id, struct session_draft *d,
 		   sesame_error *err);
 int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t *user, void *draft, sesame_error *err);
 int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,

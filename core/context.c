@@ -94,7 +94,7 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 		return;
 	}
 	err_clear(&e);
-	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
+	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &ctx->log, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
 		/* The plugin sees its "config" object only: metadata_fields are
 		 * the core's (see core/metadata.c). */

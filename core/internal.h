@@ -206,20 +206,24 @@ struct plugin {
  * symbol, ABI major, struct size, type match, required functions).  Never
  * dlclose()s.  On failure `err` names the file and the reason; reasons:
  * "name", "path", "permissions", "file", "dlopen", "symbol", "abi",
- * "descriptor".
+ * "descriptor".  Warnings (a plugin that exports more than its entry
+ * symbol) go to `lg` (NULL: none).
  */
-int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **path,
-			 sesame_error *err);
+int loader_load_provider(const char *dir, const char *type, const struct logger *lg,
+			 const struct sesame_provider **desc, char **path, sesame_error *err);
 
 /*
  * The checks every plugin kind shares: the type name, the directory chain,
  * dlopen(RTLD_NOW | RTLD_LOCAL) of DIR/TYPE.so and the entry `symbol`.
- * `kind` ("provider", "store") names the plugin in messages.  On SESAME_OK
- * `*entry` is the symbol's address; `*path` (malloc'd, set whenever the
- * name was valid) the file.  The caller checks the descriptor.
+ * `kind` ("provider", "store") names the plugin in messages.  After
+ * dlopen, a warning naming every other defined global symbol the object
+ * exports (beyond the toolchain's _init, _fini, _edata, _end, __bss_start)
+ * goes to `lg` (NULL: no check).  On SESAME_OK `*entry` is the symbol's
+ * address; `*path` (malloc'd, set whenever the name was valid) the file.
+ * The caller checks the descriptor.
  */
-int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const void **entry,
-		char **path, sesame_error *err);
+int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const struct logger *lg,
+		const void **entry, char **path, sesame_error *err);
 /* seterr_at(err, SESAME_UNAVAILABLE, reason, path, ...): a plugin failure. */
 int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 

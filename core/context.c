@@ -402,11 +402,7 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 /* Bytes of `v` as compact JSON; SIZE_MAX when it cannot be encoded. */
 static size_t json_size(const json_t *v)
 {
-	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	size_t n = dump ? strlen(dump) : SIZE_MAX;
-
-	free(dump);
-	return n;
+	return util_json_length(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 /* The provider's default metadata (ABI 1.2), or NULL: keep everything. */

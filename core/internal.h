@@ -59,6 +59,16 @@ int util_ct_equal(const void *a, const void *b, size_t len);
 void util_wipe(void *p, size_t len);
 /* Secure random bytes (OpenSSL's DRBG).  SESAME_OK or SESAME_INTERNAL. */
 int util_random(void *buf, size_t len);
+/*
+ * Release what json_dumps() returned with jansson's own free function (an
+ * application may have replaced jansson's allocator with
+ * json_set_alloc_funcs(); sesame-provider-check does, to count JSON
+ * values).  NULL allowed.
+ */
+void util_json_text_free(char *text);
+/* Bytes of `v` as JSON text with json_dump `flags`, counted without
+ * allocating; SIZE_MAX when it cannot be encoded (invalid UTF-8). */
+size_t util_json_length(const json_t *v, size_t flags);
 /* free() that wipes a NUL-terminated secret first.  NULL allowed. */
 void util_free_secret(char *s);
 

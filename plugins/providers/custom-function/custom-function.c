@@ -494,18 +494,30 @@ static int outcome(const struct state *st, const struct run *r, json_t **identit
 static int cf_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	const struct state *st = state;
-	struct run *r = calloc(1, sizeof(*r));
-	char *input = json_dumps(credential, JSON_COMPACT | JSON_ENCODE_ANY);
+	struct run *r;
+	char *input;
+	json_free_t release;
 	int rc;
 
+	/* Counted first: a string that is not UTF-8 (possible through the C
+	 * API, never from a client's JSON) cannot be written for the program. */
+	if (json_dumpb(credential, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) == 0)
+		return st->host->error(err, SESAME_MALFORMED, "credential",
+				       "the credential cannot be written as JSON (a string is not valid UTF-8)");
+	r = calloc(1, sizeof(*r));
+	input = json_dumps(credential, JSON_COMPACT | JSON_ENCODE_ANY);
+	/* jansson's text goes back to jansson's free function: the
+	 * application may have replaced its allocator. */
+	json_get_alloc_funcs(NULL, &release);
 	if (!r || !input) {
 		free(r);
-		free(input);
+		if (input)
+			release(input);
 		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	rc = run_program(st, input, strlen(input), r, err);
 	st->host->wipe(input, strlen(input));
-	free(input);
+	release(input);
 	if (rc == SESAME_OK)
 		rc = outcome(st, r, identity, err);
 	st->host->wipe(r, sizeof(*r));

@@ -227,7 +227,8 @@ int loader_load_provider(const char *dir, const char *type, const struct logger 
  * dlopen(RTLD_NOW | RTLD_LOCAL) of DIR/TYPE.so and the entry `symbol`.
  * `kind` ("provider", "store") names the plugin in messages.  After
  * dlopen, a warning naming every other defined global symbol the object
- * exports (beyond the toolchain's _init, _fini, _edata, _end, __bss_start)
+ * exports (beyond the toolchain's _init, _fini, _edata, _end, __bss_start
+ * and AddressSanitizer's __odr_asan.* indicators)
  * goes to `lg` (NULL: no check).  On SESAME_OK `*entry` is the symbol's
  * address; `*path` (malloc'd, set whenever the name was valid) the file.
  * The caller checks the descriptor.

@@ -89,12 +89,16 @@ static size_t dynsym_count(const Elf_Symndx *hash, const uint32_t *gnu)
 }
 
 /* Names a plugin may define besides its entry symbol: what the toolchain
- * puts in every shared object. */
+ * puts in every shared object, and AddressSanitizer's one-definition-rule
+ * indicators, which come with each exported variable (the entry symbol's
+ * too, in a sanitizer build). */
 static bool toolchain_symbol(const char *name)
 {
 	static const char *const names[] = {"_init", "_fini", "_edata", "_end", "__bss_start"};
 	size_t i;
 
+	if (strncmp(name, "__odr_asan.", strlen("__odr_asan.")) == 0)
+		return true;
 	for (i = 0; i < ARRAY_SIZE(names); i++)
 		if (strcmp(name, names[i]) == 0)
 			return true;

@@ -72,8 +72,7 @@ static const char usage_text[] =
     "\n"
     "Check that a sesame provider plugin conforms to the provider ABI before\n"
     "you ship it.  The plugin is loaded as sesame loads it (its type is the file\n"
-    "name without .so), as an instance named \"" INSTANCE
-    "\" in a temporary\n"
+    "name without .so), as an instance named \"check\" in a temporary\n"
     "configuration, and every check prints one line: pass, FAIL, warn or skip.\n"
     "\n"
     "Checks: exported symbols (sesame_provider_entry alone), the descriptor and\n"
@@ -132,7 +131,7 @@ static void counting_free(void *p)
 enum expect { EXPECT_OK, EXPECT_REJECTED, EXPECT_MALFORMED };
 
 /* One line of the cases file: a credential to verify, or an action. */
-struct kase {
+struct case_line {
 	int line;
 	char *action; /* an action line when set */
 	json_t *args;
@@ -160,7 +159,7 @@ struct run {
 	unsigned threads;
 	json_t *config; /* the instance's "config" */
 	json_t *fields; /* its "metadata_fields", or NULL */
-	struct kase *cases;
+	struct case_line *cases;
 	size_t n_cases;
 	char tmp[PATH_MAX];
 	char main_file[PATH_MAX + 32];
@@ -338,12 +337,20 @@ static int load_instance(struct run *r)
 	return rc;
 }
 
-static int case_error(const struct run *r, int line, const char *what)
+static int case_error(const struct run *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int case_error(const struct run *r, int line, const char *fmt, ...)
 {
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	return usage_error("%s:%d: %s", r->cases_file, line, what);
 }
 
-static int parse_case(struct run *r, json_t *v, int line, struct kase *k)
+static int parse_case(struct run *r, json_t *v, int line, struct case_line *k)
 {
 	json_t *m;
 	const char *key, *expect;
@@ -357,7 +364,9 @@ static int parse_case(struct run *r, json_t *v, int line, struct kase *k)
 	if (json_object_get(v, "action")) {
 		json_object_foreach (v, key, m)
 			if (strcmp(key, "action") != 0 && strcmp(key, "args") != 0)
-				return case_error(r, line, "an action line has only \"action\" and \"args\"");
+				return case_error(
+				    r, line,
+				    "unknown member \"%.64s\": an action line has only \"action\" and \"args\"", key);
 		m = json_object_get(v, "args");
 		if (!json_is_string(json_object_get(v, "action")) || (m && !json_is_object(m)))
 			return case_error(r, line, "\"action\" must be a string and \"args\" an object");
@@ -368,8 +377,9 @@ static int parse_case(struct run *r, json_t *v, int line, struct kase *k)
 	json_object_foreach (v, key, m)
 		if (strcmp(key, "credential") != 0 && strcmp(key, "expect") != 0 && strcmp(key, "id") != 0)
 			return case_error(r, line,
-					  "unknown member (expected \"credential\", \"expect\", \"id\"; or "
-					  "\"action\", \"args\")");
+					  "unknown member \"%.64s\" (expected \"credential\", \"expect\", \"id\"; "
+					  "or \"action\", \"args\")",
+					  key);
 	if (!json_is_object(json_object_get(v, "credential")))
 		return case_error(r, line, "\"credential\" must be an object");
 	expect = json_string_value(json_object_get(v, "expect"));
@@ -405,7 +415,8 @@ static int load_cases(struct run *r)
 		size_t i;
 
 		line++;
-		for (i = 0; i < (size_t)len && strchr(" \t\r\n", buf[i]); i++)
+		for (i = 0; i < (size_t)len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n');
+		     i++)
 			;
 		if (i == (size_t)len)
 			continue;
@@ -419,7 +430,7 @@ static int load_cases(struct run *r)
 			break;
 		}
 		if (r->n_cases % 64 == 0) {
-			struct kase *more = realloc(r->cases, (r->n_cases + 64) * sizeof(*more));
+			struct case_line *more = realloc(r->cases, (r->n_cases + 64) * sizeof(*more));
 
 			if (!more) {
 				json_decref(v);
@@ -616,7 +627,7 @@ static void instance_error(struct run *r, sesame_ctx *ctx, char *out, size_t siz
 	json_decref(list);
 }
 
-/* "ready", "failed", ... of the instance in a configured context. */
+/* Whether the instance of a configured context is ready. */
 static bool instance_ready(sesame_ctx *ctx)
 {
 	json_t *list = ctx ? sesame_providers_json(ctx) : NULL, *e;
@@ -830,7 +841,7 @@ static void check_unknown_key(struct run *r)
 static const char *const expect_words[] = {"ok", "rejected", "malformed"};
 static const int expect_status[] = {SESAME_OK, SESAME_REJECTED, SESAME_MALFORMED};
 
-static void run_action(struct run *r, sesame_ctx *ctx, struct kase *k)
+static void run_action(struct run *r, sesame_ctx *ctx, struct case_line *k)
 {
 	sesame_caller *system = sesame_caller_system(ctx);
 	json_t *result = NULL;
@@ -854,7 +865,7 @@ static void check_cases(struct run *r, sesame_ctx *ctx)
 	size_t i;
 
 	for (i = 0; i < r->n_cases; i++) {
-		struct kase *k = &r->cases[i];
+		struct case_line *k = &r->cases[i];
 		json_t *identity = NULL;
 		const char *id;
 		sesame_error err;
@@ -942,10 +953,10 @@ static json_t *with_member(const json_t *base, const char *name, json_t *value)
 	return c;
 }
 
-/* A string of `n` bytes taken verbatim (jansson does not check it). */
-static json_t *raw_string(const char *prefix, const char *suffix, size_t suffix_length)
+/* `prefix` and `suffix` as one string, taken verbatim: jansson checks
+ * neither the encoding nor for NUL. */
+static json_t *raw_string(const char *prefix, size_t p, const char *suffix, size_t suffix_length)
 {
-	size_t p = strlen(prefix);
 	char *s = malloc(p + suffix_length + 1);
 	json_t *v;
 
@@ -980,7 +991,10 @@ static json_t *deep_array(void)
 	for (i = 0; v && i < DEEP_NESTING; i++) {
 		json_t *a = json_array();
 
+		/* json_array_append_new() releases `v` when it fails. */
 		if (!a || json_array_append_new(a, v) != 0) {
+			if (!a)
+				json_decref(v);
 			json_decref(a);
 			return NULL;
 		}
@@ -1034,12 +1048,14 @@ static void battery_member(struct battery *b, const json_t *base, const char *na
 	const json_t *orig;
 	json_type t;
 	const char *s;
+	size_t n;
 
 	if (!base)
 		base = empty;
 	orig = json_object_get(base, name);
 	t = orig ? json_typeof(orig) : JSON_NULL;
 	s = json_is_string(orig) ? json_string_value(orig) : "sesame";
+	n = json_is_string(orig) ? json_string_length(orig) : strlen(s);
 	/* Values of another type than the member's own. */
 	if (!json_is_number(orig))
 		battery_add(b, with_member(base, name, json_integer(12345)), "\"%s\" as a number", name);
@@ -1055,9 +1071,9 @@ static void battery_member(struct battery *b, const json_t *base, const char *na
 	battery_add(b, with_member(base, name, deep_array()), "\"%s\" nested %d levels deep", name, DEEP_NESTING);
 	/* The member's own value with bytes appended: a plugin that stops
 	 * at a NUL or ignores encoding errors would take it for the real one. */
-	battery_add(b, with_member(base, name, raw_string(s, bad_utf8, sizeof(bad_utf8) - 1)),
+	battery_add(b, with_member(base, name, raw_string(s, n, bad_utf8, sizeof(bad_utf8) - 1)),
 		    "\"%s\" with invalid UTF-8", name);
-	battery_add(b, with_member(base, name, raw_string(s, nul, sizeof(nul) - 1)), "\"%s\" with a NUL byte", name);
+	battery_add(b, with_member(base, name, raw_string(s, n, nul, sizeof(nul) - 1)), "\"%s\" with a NUL byte", name);
 	json_decref(empty);
 }
 
@@ -1259,9 +1275,10 @@ static void *crowd_member(void *arg)
 			runs++;
 			if (rc != p->status || (rc == SESAME_OK && p->id && (!id || strcmp(id, p->id) != 0))) {
 				if (mismatches++ == 0)
-					snprintf(first, sizeof(first), "%s: %s%s%s instead of %s (%s)", p->label,
-						 status_word(rc), id ? " with id " : "", id ? id : "",
-						 status_word(p->status), rc == SESAME_OK ? "" : err.text);
+					snprintf(first, sizeof(first), "%s: %s%s%s%s%s, one thread got %s%s%s",
+						 p->label, status_word(rc), id ? " with id " : "", id ? id : "",
+						 rc == SESAME_OK ? "" : ": ", rc == SESAME_OK ? "" : err.text,
+						 status_word(p->status), p->id ? " with id " : "", p->id ? p->id : "");
 			}
 			json_decref(identity);
 		}

@@ -90,7 +90,7 @@ expect unknown '^FAIL  init: accepted the unknown config key "sesame_provider_ch
 
 instance flaky.json '["flaky"]'
 run 1 flaky "$faulty" --config "$tmp/flaky.json" --cases "$tmp/cases.jsonl" --store-dir "$stores"
-expect flaky '^FAIL  threads: [0-9]+ of 384 verifications from 8 threads differ from one thread'"'"'s, first case line [14]: rejected instead of (ok|malformed) \(tired of verifying\)$'
+expect flaky '^FAIL  threads: [0-9]+ of 384 verifications from 8 threads differ from one thread'"'"'s, first case line [14]: rejected: tired of verifying, one thread got (ok|malformed)$'
 
 # The leaks are the point here: AddressSanitizer's own leak report at exit
 # would only repeat them.

@@ -1350,6 +1350,7 @@ static void check_threads(struct run *r, sesame_ctx *ctx, const struct battery *
 		/* The barrier waits for every thread: without all of them,
 		 * none may start, so the checker cannot go on. */
 		fprintf(stderr, "sesame-provider-check: cannot start %u threads\n", r->threads);
+		remove_tmp(r);
 		exit(EXIT_TROUBLE);
 	}
 	for (i = 0; i < started; i++)

@@ -36,8 +36,9 @@ static const char usage_text[] =
 	"on stderr.  User commands run as the system user.\n"
 	"\n"
 	"Commands:\n"
-	"  config check        validate the configuration and print it merged,\n"
-	"                      with the file each provider came from, secrets masked\n"
+	"  config check        validate the configuration and rule files and print\n"
+	"                      them merged, with the file each provider came from,\n"
+	"                      secrets masked\n"
 	"  providers list      list provider instances: type, state, capabilities,\n"
 	"                      plugin, source\n"
 	"  login NAME [CREDENTIAL_JSON|-]\n"
@@ -60,6 +61,14 @@ static const char usage_text[] =
 	"                      make a server API key (shown once) and its server user\n"
 	"  apikeys delete KEY_ID\n"
 	"                      delete an API key (a server key's user with it)\n"
+	"  rules check NAMESPACE ACTION (--user USER_ID | --system)\n"
+	"              [--document JSON|-] [--prev JSON|-]\n"
+	"                      decide whether the user may ACTION (read, insert,\n"
+	"                      write, delete, search) the document; prints the\n"
+	"                      decision; exit 0 allowed, 1 denied\n"
+	"  rules filter NAMESPACE ACTION (--user USER_ID | --system)\n"
+	"                      print the query filter of what the user may read\n"
+	"                      or write in NAMESPACE (DATABASE.COLLECTION)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   main configuration file\n"
@@ -243,10 +252,27 @@ static size_t failed_providers(json_t *list, int report)
 	return n;
 }
 
+/* Number of rule files that failed to load, reported on stderr. */
+static size_t failed_rules(sesame_ctx *ctx)
+{
+	json_t *list = sesame_rules_json(ctx), *r;
+	size_t i, n = 0;
+
+	json_array_foreach (list, i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "state")), "failed") != 0)
+			continue;
+		n++;
+		fprintf(stderr, "sesame: rules %s: %s\n", json_string_value(json_object_get(r, "namespace")) ?: "(all)",
+			json_string_value(json_object_get(r, "error")));
+	}
+	json_decref(list);
+	return n;
+}
+
 static int cmd_config_check(const struct cli *cli, int argc, char **argv)
 {
 	sesame_ctx *ctx;
-	json_t *list;
+	json_t *list, *config;
 	size_t failed;
 	int rc;
 
@@ -258,7 +284,11 @@ static int cmd_config_check(const struct cli *cli, int argc, char **argv)
 	list = sesame_providers_json(ctx);
 	failed = failed_providers(list, 1);
 	json_decref(list);
-	rc = print_json(sesame_config_json(ctx, 0));
+	failed += failed_rules(ctx);
+	config = sesame_config_json(ctx, 0);
+	if (config)
+		json_object_set_new(config, "rules", sesame_rules_json(ctx));
+	rc = print_json(config);
 	sesame_free(ctx);
 	if (rc == 0 && failed > 0)
 		rc = EXIT_USAGE;
@@ -575,6 +605,97 @@ static int cmd_apikeys(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * sesame rules check|filter NAMESPACE ACTION (--user ID | --system)
+ * [--document JSON|-] [--prev JSON|-]: a decision or a filter, as the
+ * system user evaluating for the user named (or for itself).  Exit 0
+ * allowed, 1 denied; any error is 2 (usage, configuration, a bad document
+ * or user) or 3 (the store).
+ */
+static int run_rules(const struct cli *cli, bool filter, int argc, char **argv)
+{
+	const char *usage = filter ? "usage: sesame rules filter NAMESPACE ACTION (--user USER_ID | --system)"
+				   : "usage: sesame rules check NAMESPACE ACTION (--user USER_ID | --system) "
+				     "[--document JSON|-] [--prev JSON|-]";
+	const char *user = NULL, *doc_arg = NULL, *prev_arg = NULL;
+	json_t *doc = NULL, *prev = NULL, *out = NULL;
+	bool system = false;
+	sesame_caller *sys;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int i, rc;
+
+	if (argc < 2)
+		return usage_error("%s", usage);
+	for (i = 2; i < argc; i++) {
+		const char *opt = argv[i];
+
+		if (strcmp(opt, "--system") == 0) {
+			system = true;
+			continue;
+		}
+		if (i + 1 >= argc || (strcmp(opt, "--user") != 0 &&
+				      (filter || (strcmp(opt, "--document") != 0 && strcmp(opt, "--prev") != 0))))
+			return usage_error("%s", usage);
+		if (strcmp(opt, "--user") == 0)
+			user = argv[++i];
+		else if (strcmp(opt, "--document") == 0)
+			doc_arg = argv[++i];
+		else
+			prev_arg = argv[++i];
+	}
+	if (system == (user != NULL))
+		return usage_error("rules %s: give exactly one of --user USER_ID and --system",
+				   filter ? "filter" : "check");
+	if (doc_arg && prev_arg && strcmp(doc_arg, "-") == 0 && strcmp(prev_arg, "-") == 0)
+		return usage_error("rules check: only one of --document and --prev can read standard input");
+	if (!filter) {
+		if (!(doc = json_arg(doc_arg, "{}", "the document", true)))
+			return EXIT_USAGE;
+		if (prev_arg && !(prev = json_arg(prev_arg, NULL, "the previous document", true))) {
+			json_decref(doc);
+			return EXIT_USAGE;
+		}
+	}
+	ctx = open_ctx(cli, &rc);
+	if (!ctx) {
+		json_decref(doc);
+		json_decref(prev);
+		return rc;
+	}
+	sys = sesame_caller_system(ctx);
+	rc = filter ? sesame_rules_filter(sys, user, argv[0], argv[1], &out, &err)
+		    : sesame_rules_evaluate(sys, user, argv[0], argv[1], doc, prev, &out, &err);
+	if (rc != SESAME_OK) {
+		fprintf(stderr, "sesame: %s\n", err.text[0] ? err.text : sesame_status_name(rc));
+		rc = rc == SESAME_UNAVAILABLE || rc == SESAME_INTERNAL ? EXIT_UNAVAILABLE : EXIT_USAGE;
+	} else {
+		bool allowed = filter || json_is_true(json_object_get(out, "allowed"));
+
+		if (json_is_string(json_object_get(out, "error")))
+			fprintf(stderr, "sesame: the rules of %s are unavailable: %s\n", argv[0],
+				json_string_value(json_object_get(out, "error")));
+		rc = print_json(out);
+		if (rc == 0 && !allowed)
+			rc = EXIT_REFUSED;
+	}
+	sesame_caller_free(sys);
+	sesame_free(ctx);
+	json_decref(doc);
+	json_decref(prev);
+	return rc;
+}
+
+static int cmd_rules_check(const struct cli *cli, int argc, char **argv)
+{
+	return run_rules(cli, false, argc, argv);
+}
+
+static int cmd_rules_filter(const struct cli *cli, int argc, char **argv)
+{
+	return run_rules(cli, true, argc, argv);
+}
+
 struct command {
 	const char *group;
 	const char *name; /* NULL: a one-word command */
@@ -591,6 +712,8 @@ static const struct command commands[] = {
 	{"keys", "rotate", cmd_keys_rotate},
 	{"users", NULL, cmd_users},
 	{"apikeys", NULL, cmd_apikeys},
+	{"rules", "check", cmd_rules_check},
+	{"rules", "filter", cmd_rules_filter},
 };
 
 int main(int argc, char **argv)

@@ -371,6 +371,34 @@ static bool anonymous_only(sesame_ctx *ctx, const json_t *user)
 	return true;
 }
 
+int api_rules_subject(sesame_caller *caller, const char *user_id, sesame_ctx **ctx, json_t **user,
+		      sesame_error *err)
+{
+	struct store *st;
+	int rc;
+
+	*user = NULL;
+	*ctx = NULL;
+	if (caller && caller->system && !user_id) {
+		if (!caller->ctx || !caller->ctx->configured)
+			return seterr(err, SESAME_USAGE, "usage", "the caller's context is not configured");
+		*ctx = caller->ctx;
+		return SESAME_OK;
+	}
+	rc = caller_may(caller, user_id ? user_id : caller ? caller->user_id : NULL, SELF_OR_SYSTEM, &st, err);
+	if (rc == SESAME_OK)
+		rc = accounts_user_get(st, user_id ? user_id : caller->user_id, user, err);
+	if (rc == SESAME_OK && json_is_true(json_object_get(*user, "disabled")))
+		rc = seterr(err, SESAME_REJECTED, "disabled", "user is disabled");
+	if (rc != SESAME_OK) {
+		json_decref(*user);
+		*user = NULL;
+		return rc;
+	}
+	*ctx = caller->ctx;
+	return SESAME_OK;
+}
+
 /* ---- provider actions ------------------------------------------------------- */
 
 /*
@@ -472,7 +500,7 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 		return seterr(err, SESAME_NOT_FOUND, "provider", "no enabled provider named \"%s\"", provider);
 	if (in->st == INSTANCE_FAILED)
 		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
-			      in->error);
+			      in->cause);
 	if (!(SESAME_HAS_FIELD(struct sesame_provider, action_as, in->desc->struct_size) && in->desc->action_as) &&
 	    !(SESAME_HAS_FIELD(struct sesame_provider, action, in->desc->struct_size) && in->desc->action))
 		return seterr(err, SESAME_NOT_FOUND, "action", "provider \"%s\" has no action \"%s\"", provider, name);

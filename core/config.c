@@ -1,8 +1,9 @@
 /*
  * core/config.c — the main configuration file and the provider drop-ins.
  *
- * The main file is optional (built-in defaults).  Provider instances come
- * from NAME.json files in drop-in directories with systemd's semantics: a
+ * The main file is optional (built-in defaults).  Provider instances (and
+ * rule files, core/rules.c) come from NAME.json files in drop-in
+ * directories with systemd's semantics: a
  * file in a later (higher-priority) directory replaces a same-named file of
  * an earlier one whole; a symlink to /dev/null or an empty file masks it;
  * only *.json regular files count, dotfiles and backups~ are skipped; the
@@ -25,6 +26,17 @@
 #define MAX_NAME 64
 #define MASK "********"
 
+/* "password_hashing" defaults: four concurrent scrypt runs with the
+ * default parameters (N = 2^17, r = 8: 128 MiB and 3 KiB each) fit in the
+ * budget, a fifth waits; at most 64 requests wait, 5 seconds each. */
+#define KDF_BUDGET_DEFAULT (520ULL << 20)
+#define KDF_BUDGET_MIN (1ULL << 20)
+#define KDF_BUDGET_MAX (1ULL << 40)
+#define KDF_QUEUE_DEFAULT 64
+#define KDF_QUEUE_MAX 65536
+#define KDF_WAIT_DEFAULT 5000
+#define KDF_WAIT_MAX 60000
+
 /* ---- locating a JSON path in the text, for error positions ------------ */
 
 /*
@@ -32,11 +44,6 @@
  * semantic error (unknown key, wrong type) we walk the text, which jansson
  * has already accepted as valid JSON, to the member or element in question.
  */
-struct seg {
-	const char *key; /* object member, or NULL for an array element */
-	size_t index;
-};
-
 static const char *skip_ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -118,13 +125,6 @@ static const char *locate(const char *p, const char *end, const struct seg *path
 	return p;
 }
 
-/* A parsed file: its name and text, so errors can point into it. */
-struct doc {
-	const char *file;
-	const char *text;
-	size_t len;
-};
-
 static void position(const struct doc *d, const struct seg *path, size_t depth, int *line, int *col)
 {
 	const char *at = locate(d->text, d->text + d->len, path, depth), *p;
@@ -141,10 +141,62 @@ static void position(const struct doc *d, const struct seg *path, size_t depth, 
 	}
 }
 
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
-		     const char *fmt, ...) SESAME_PRINTF(6, 7);
+#define MAX_PATH_SEGS 16
+#define MAX_PATH_KEY 255
 
-static int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+int config_position(const char *file, const char *path, int *line, int *col)
+{
+	struct seg segs[MAX_PATH_SEGS];
+	char keys[MAX_PATH_SEGS][MAX_PATH_KEY + 1], *text = NULL;
+	struct doc d = {file, NULL, 0};
+	sesame_error ignored;
+	const char *p = path;
+	size_t depth = 0;
+
+	*line = *col = 0;
+	if (!file || !path)
+		return SESAME_USAGE;
+	/* "a.b[2].c": members and element indexes. */
+	while (*p) {
+		if (depth == MAX_PATH_SEGS)
+			return SESAME_MALFORMED;
+		if (*p == '[') {
+			char *end;
+			unsigned long i = strtoul(p + 1, &end, 10);
+
+			if (end == p + 1 || *end != ']')
+				return SESAME_MALFORMED;
+			segs[depth].key = NULL;
+			segs[depth++].index = i;
+			p = end + 1;
+		} else {
+			size_t n = strcspn(p, ".[");
+
+			if (n == 0 || n > MAX_PATH_KEY)
+				return SESAME_MALFORMED;
+			memcpy(keys[depth], p, n);
+			keys[depth][n] = '\0';
+			segs[depth].key = keys[depth];
+			segs[depth++].index = 0;
+			p += n;
+		}
+		if (*p == '.' && p[1] != '\0' && p[1] != '.' && p[1] != '[')
+			p++;
+		else if (*p && *p != '[')
+			return SESAME_MALFORMED;
+	}
+	if (depth == 0)
+		return SESAME_MALFORMED;
+	err_clear(&ignored);
+	if (util_read_file(file, false, MAX_CONFIG_FILE, &text, &d.len, &ignored) != SESAME_OK)
+		return SESAME_MALFORMED;
+	d.text = text;
+	position(&d, segs, depth, line, col);
+	free(text);
+	return SESAME_OK;
+}
+
+int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
 		     const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
@@ -158,20 +210,65 @@ static int doc_error(sesame_error *err, const struct doc *d, const struct seg *p
 	return seterr_at(err, SESAME_CONFIG, reason, d->file, line, col, "%s", msg);
 }
 
-/* Parse a JSON file strictly; syntax errors carry jansson's position. */
-static int parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
+/*
+ * What is wrong at a syntax error, without the file's bytes: jansson's
+ * messages end in the text around the error ("... near 'root:$6$...'"),
+ * and a file may be anything (a drop-in symlinked to /etc/shadow).  Its
+ * own words before that are kept, except the few that quote a byte or an
+ * escape of the file (a byte's value, "\uXXXX"), which get ours.
+ */
+static const char *syntax_words(const json_error_t *jerr)
 {
+	switch (json_error_code(jerr)) {
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of the file";
+	case json_error_end_of_input_expected:
+		return "more after the JSON value";
+	case json_error_duplicate_key:
+		return "a key given twice";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL character in a string";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	default:
+		return "not valid JSON here";
+	}
+}
+
+static void syntax_message(const json_error_t *jerr, char *out, size_t size)
+{
+	const char *near = strstr(jerr->text, " near ");
+	size_t n = near ? (size_t)(near - jerr->text) : strlen(jerr->text);
+
+	if (n == 0 || memmem(jerr->text, n, "0x", 2) || memmem(jerr->text, n, "\\u", 2) ||
+	    memmem(jerr->text, n, "Unicode", 7))
+		snprintf(out, size, "%s", syntax_words(jerr));
+	else
+		snprintf(out, size, "%.*s", (int)n, jerr->text);
+}
+
+/* Parse a JSON file strictly; syntax errors carry jansson's position. */
+int config_parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err)
+{
+	char msg[SESAME_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
+	sesame_error ferr;
 	int rc;
 
 	*root = NULL;
-	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, err);
+	err_clear(&ferr);
+	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, &ferr);
 	if (rc != SESAME_OK)
-		return seterr_at(err, SESAME_CONFIG, err ? err->reason : "file", file, 0, 0, "%s",
-				 err ? err->text : "cannot read");
+		return seterr_at(err, SESAME_CONFIG, ferr.reason, file, 0, 0, "%s", ferr.text);
 	*root = json_loadb(*text, *len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
-		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", jerr.text);
+		syntax_message(&jerr, msg, sizeof(msg));
+		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", msg);
 		free(*text);
 		*text = NULL;
 		return SESAME_CONFIG;
@@ -290,8 +387,11 @@ static int read_secret(const struct doc *d, const struct seg *path, size_t depth
 	sesame_error ferr;
 	size_t len;
 
-	if (util_read_file(ref + 1, true, MAX_SECRET_FILE, out, &len, &ferr) != SESAME_OK)
-		return doc_error(err, d, path, depth, ferr.reason, "%s", ferr.text);
+	/* Whoever may replace the file chooses the secret. */
+	err_clear(&ferr);
+	if (util_check_path_chain(ref + 1, geteuid(), &ferr) != SESAME_OK ||
+	    util_read_file(ref + 1, true, MAX_SECRET_FILE, out, &len, &ferr) != SESAME_OK)
+		return doc_error(err, d, path, depth, ferr.reason, "secret file: %s", ferr.text);
 	/* One trailing newline is what editors add, not part of the secret. */
 	if (len > 0 && (*out)[len - 1] == '\n')
 		(*out)[--len] = '\0';
@@ -362,9 +462,10 @@ static int resolve_secrets(const struct doc *d, struct seg *path, size_t depth, 
 				util_free_secret(secret);
 			}
 		} else {
-			rc = doc_error(
-			    err, d, path, depth, "path",
-			    "\"%s\" is neither \"@/absolute/path\" (a secret file) nor \"@@...\" (a literal @)", s);
+			/* The value is not quoted: it may be a secret that starts with @. */
+			rc = doc_error(err, d, path, depth, "path",
+				       "a string starting with @ must be \"@/absolute/path\" (a secret file) or "
+				       "\"@@...\" (a literal @)");
 		}
 	} else if (json_is_string(v) && key && secret_key(key)) {
 		*shown = json_string(MASK);
@@ -384,6 +485,7 @@ static int set_defaults(struct config *cfg)
 {
 	static const char *const dirs[] = {SESAME_VENDOR_DROPIN_DIR, SESAME_RUNTIME_DROPIN_DIR,
 					   SESAME_ADMIN_DROPIN_DIR};
+	static const char *const rules[] = {SESAME_VENDOR_RULES_DIR, SESAME_RUNTIME_RULES_DIR, SESAME_ADMIN_RULES_DIR};
 	size_t i;
 
 	cfg->app_id = strdup("sesame-app");
@@ -393,15 +495,24 @@ static int set_defaults(struct config *cfg)
 	cfg->listen = strdup("127.0.0.1:9090");
 	cfg->public_url = strdup("http://127.0.0.1:9090");
 	cfg->provider_dirs = calloc(ARRAY_SIZE(dirs), sizeof(char *));
+	cfg->rules_dirs = calloc(ARRAY_SIZE(rules), sizeof(char *));
 	cfg->cors_origins = json_array();
 	cfg->extra = json_object();
+	cfg->program_user = strdup("nobody");
 	cfg->access_ttl = 1800;
 	cfg->refresh_ttl = 60LL * 24 * 3600;
+	cfg->kdf_memory_budget = KDF_BUDGET_DEFAULT;
+	cfg->kdf_queue = KDF_QUEUE_DEFAULT;
+	cfg->kdf_wait_ms = KDF_WAIT_DEFAULT;
 	if (!cfg->app_id || !cfg->state_dir || !cfg->plugin_dir || !cfg->store_dir || !cfg->listen ||
-	    !cfg->public_url || !cfg->provider_dirs || !cfg->cors_origins || !cfg->extra)
+	    !cfg->public_url || !cfg->provider_dirs || !cfg->rules_dirs || !cfg->cors_origins || !cfg->extra ||
+	    !cfg->program_user)
 		return SESAME_INTERNAL;
 	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (!(cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(dirs[i])))
+			return SESAME_INTERNAL;
+	for (i = 0; i < ARRAY_SIZE(rules); i++)
+		if (!(cfg->rules_dirs[cfg->n_rules_dirs++] = strdup(rules[i])))
 			return SESAME_INTERNAL;
 	return SESAME_OK;
 }
@@ -414,6 +525,44 @@ static char *join(const char *dir, const char *name)
 	if (s)
 		snprintf(s, n, "%s/%s", dir, name);
 	return s;
+}
+
+static void free_dirs(char **dirs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+/* A list of drop-in directories ("provider_dirs", "rules_dirs"): up to 16
+ * absolute paths, replacing the defaults. */
+static int get_dirs(const struct doc *d, json_t *root, const char *key, char ***dirs, size_t *n, sesame_error *err)
+{
+	json_t *v = json_object_get(root, key);
+	struct seg p[2] = {{key, 0}, {NULL, 0}};
+	size_t i;
+
+	if (!v)
+		return SESAME_OK;
+	if (!json_is_array(v) || json_array_size(v) > 16)
+		return doc_error(err, d, p, 1, "type", "\"%s\": expected an array of up to 16 absolute paths", key);
+	free_dirs(*dirs, *n);
+	*n = 0;
+	*dirs = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!*dirs)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	for (i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+
+		p[1].index = i;
+		if (!json_is_string(e) || json_string_value(e)[0] != '/')
+			return doc_error(err, d, p, 2, "path", "\"%s\"[%zu]: expected an absolute path", key, i);
+		if (!((*dirs)[(*n)++] = strdup(json_string_value(e))))
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	return SESAME_OK;
 }
 
 static int load_store(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
@@ -448,12 +597,104 @@ static int load_store(const struct doc *d, json_t *root, struct config *cfg, ses
 	return SESAME_OK;
 }
 
+/*
+ * "programs": {"user": NAME}: whom the programs that plugins run (mailers,
+ * custom-function programs) run as when sesame runs as root.  Resolved
+ * here: a user set here that is missing, or root, stops the start; when
+ * the default "nobody" is missing, only the instances that run programs
+ * fail (closed), saying why.  Without root, sesame cannot switch users and
+ * the key changes nothing.
+ */
+static int load_programs(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
+{
+	static const char *const known[] = {"user", NULL};
+	struct seg at[2] = {{"programs", 0}, {"user", 0}};
+	json_t *v = json_object_get(root, "programs"), *user = json_object_get(v, "user");
+	struct program_user u;
+	sesame_error uerr;
+	size_t i, n;
+
+	if (v && !json_is_object(v))
+		return doc_error(err, d, at, 1, "type", "\"programs\": expected an object");
+	if (v && check_keys(d, v, at, 1, known, "\"programs\"", err) != SESAME_OK)
+		return SESAME_CONFIG;
+	if (user) {
+		const char *name = json_string_value(user);
+
+		n = json_string_length(user);
+		for (i = 0; name && i < n; i++)
+			if (name[i] <= ' ' || name[i] == ':' || name[i] == '/' || name[i] == 0x7f)
+				break;
+		if (!name || n == 0 || n > 32 || i < n)
+			return doc_error(err, d, at, 2, "type", "\"programs.user\": expected a user name");
+		free(cfg->program_user);
+		if (!(cfg->program_user = strdup(name)))
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	cfg->program_switch = geteuid() == 0;
+	if (!cfg->program_switch)
+		return SESAME_OK;
+	err_clear(&uerr);
+	if (program_resolve_user(cfg->program_user, &u, &uerr) != SESAME_OK) {
+		if (user)
+			return doc_error(err, d, at, 2, "user", "\"programs.user\": %s", uerr.text);
+		if (asprintf(&cfg->program_user_error, "programs.user (default): %s; set programs.user in %s",
+			     uerr.text, d->file) < 0) {
+			cfg->program_user_error = NULL;
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		}
+		return SESAME_OK;
+	}
+	cfg->program_uid = u.uid;
+	cfg->program_gid = u.gid;
+	return SESAME_OK;
+}
+
+/* An integer member `key` of section `section`, from `min` to `max`. */
+static int get_range(const struct doc *d, json_t *obj, const char *section, const char *key, uint64_t min, uint64_t max,
+		     const char *unit, uint64_t *out, sesame_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	struct seg at[2] = {{section, 0}, {key, 0}};
+
+	if (!v)
+		return SESAME_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
+	    (uint64_t)json_integer_value(v) > max)
+		return doc_error(err, d, at, 2, "range", "\"%s.%s\": expected an integer from %llu to %llu%s", section,
+				 key, (unsigned long long)min, (unsigned long long)max, unit);
+	*out = (uint64_t)json_integer_value(v);
+	return SESAME_OK;
+}
+
+/* "password_hashing": {"memory_budget", "queue", "wait_ms"}. */
+static int load_password_hashing(const struct doc *d, json_t *v, struct config *cfg, sesame_error *err)
+{
+	static const char *const known[] = {"memory_budget", "queue", "wait_ms", NULL};
+	static const struct seg at = {"password_hashing", 0};
+	uint64_t budget = cfg->kdf_memory_budget, queue = cfg->kdf_queue, wait = cfg->kdf_wait_ms;
+
+	if (!json_is_object(v))
+		return doc_error(err, d, &at, 1, "type", "\"password_hashing\": expected an object");
+	if (check_keys(d, v, &at, 1, known, "\"password_hashing\"", err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "memory_budget", KDF_BUDGET_MIN, KDF_BUDGET_MAX, " bytes", &budget,
+		      err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "queue", 0, KDF_QUEUE_MAX, "", &queue, err) != SESAME_OK ||
+	    get_range(d, v, "password_hashing", "wait_ms", 0, KDF_WAIT_MAX, " milliseconds", &wait, err) != SESAME_OK)
+		return SESAME_CONFIG;
+	cfg->kdf_memory_budget = budget;
+	cfg->kdf_queue = (unsigned)queue;
+	cfg->kdf_wait_ms = (unsigned)wait;
+	return SESAME_OK;
+}
+
 static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
-	static const char *const known[] = {"app_id",	    "state_dir", "plugin_dir",	"store_dir", "provider_dirs",
-					    "store",	    "sessions",	 "signing_key", "listen",    "public_url",
-					    "cors_origins", "tls_cert",	 "tls_key",	"admin_key", "test_mode",
-					    "daemon",	    NULL};
+	static const char *const known[] = {
+	    "app_id",	"state_dir",   "plugin_dir", "store_dir",  "provider_dirs",    "store",
+	    "sessions", "signing_key", "listen",     "public_url", "cors_origins",     "tls_cert",
+	    "tls_key",	"admin_key",   "test_mode",  "daemon",	   "password_hashing", "programs",
+	    "rules_dirs", NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -493,29 +734,9 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 		cfg->admin_key = strdup(json_string_value(v));
 	}
 
-	v = json_object_get(root, "provider_dirs");
-	if (v) {
-		at.key = "provider_dirs";
-		if (!json_is_array(v) || json_array_size(v) > 16)
-			return doc_error(err, d, &at, 1, "type",
-					 "\"provider_dirs\": expected an array of up to 16 absolute paths");
-		for (i = 0; i < cfg->n_provider_dirs; i++)
-			free(cfg->provider_dirs[i]);
-		free(cfg->provider_dirs);
-		cfg->n_provider_dirs = 0;
-		cfg->provider_dirs = calloc(json_array_size(v) + 1, sizeof(char *));
-		if (!cfg->provider_dirs)
-			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-		for (i = 0; i < json_array_size(v); i++) {
-			json_t *e = json_array_get(v, i);
-			struct seg p[2] = {{"provider_dirs", 0}, {NULL, i}};
-
-			if (!json_is_string(e) || json_string_value(e)[0] != '/')
-				return doc_error(err, d, p, 2, "path",
-						 "\"provider_dirs\"[%zu]: expected an absolute path", i);
-			cfg->provider_dirs[cfg->n_provider_dirs++] = strdup(json_string_value(e));
-		}
-	}
+	if (get_dirs(d, root, "provider_dirs", &cfg->provider_dirs, &cfg->n_provider_dirs, err) ||
+	    get_dirs(d, root, "rules_dirs", &cfg->rules_dirs, &cfg->n_rules_dirs, err))
+		return SESAME_CONFIG;
 
 	v = json_object_get(root, "sessions");
 	if (v) {
@@ -544,6 +765,12 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 		cfg->cors_origins = json_deep_copy(v);
 	}
 
+	if (load_programs(d, root, cfg, err) != SESAME_OK)
+		return SESAME_CONFIG;
+	v = json_object_get(root, "password_hashing");
+	if (v && load_password_hashing(d, v, cfg, err) != SESAME_OK)
+		return SESAME_CONFIG;
+
 	v = json_object_get(root, "daemon");
 	if (v) {
 		at.key = "daemon";
@@ -555,12 +782,6 @@ static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesa
 }
 
 /* ---- provider drop-ins -------------------------------------------------- */
-
-struct dropin {
-	char *name;
-	char *path;
-	bool masked;
-};
 
 static int dropin_cmp(const void *a, const void *b)
 {
@@ -574,8 +795,63 @@ static bool is_dev_null(const char *path)
 	return stat(path, &a) == 0 && stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
 }
 
+/* util_check_path_chain() (or with `parent`, util_check_parent_chain()) as
+ * a configuration error about `path`. */
+static int trusted_as(const char *path, bool parent, const char *what, sesame_error *err)
+{
+	sesame_error e;
+	int rc;
+
+	err_clear(&e);
+	rc = parent ? util_check_parent_chain(path, geteuid(), &e) : util_check_path_chain(path, geteuid(), &e);
+	if (rc == SESAME_OK)
+		return SESAME_OK;
+	return seterr_at(err, SESAME_CONFIG, e.reason, path, 0, 0, "untrusted %s: %s", what, e.text);
+}
+
+static int trusted(const char *path, const char *what, sesame_error *err)
+{
+	return trusted_as(path, false, what, err);
+}
+
+/*
+ * The state directory holds the signing key and the database: nobody but
+ * root and sesame's user may be able to replace what is in it.  It need
+ * not exist yet (it is created 0700 on first use); then its nearest
+ * existing ancestor must be safe.  Run by root, sesame(1) acts as the
+ * state directory's owner once configured (the service user of a packaged
+ * installation), and reads the state only as that user: the directory may
+ * then be that user's.  sesamed run as root does not switch, and its
+ * signing key check refuses a state directory another user owns.
+ */
+static int check_state_dir(const struct config *cfg, sesame_error *err)
+{
+	char *dir = strdup(cfg->state_dir), *slash;
+	struct stat st;
+	sesame_error e;
+	int rc = SESAME_OK;
+
+	if (!dir)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	while (access(dir, F_OK) != 0 && errno == ENOENT && (slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	if (access(dir, F_OK) != 0 && errno == ENOENT)
+		dir[1] = '\0'; /* only "/" is left */
+	if (strcmp(dir, cfg->state_dir) != 0) {
+		rc = trusted_as(dir, true, "parent of the state directory", err);
+	} else if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0) {
+		err_clear(&e);
+		if (util_check_path_chain(dir, st.st_uid, &e) != SESAME_OK)
+			rc = seterr_at(err, SESAME_CONFIG, e.reason, dir, 0, 0, "untrusted state directory: %s", e.text);
+	} else {
+		rc = trusted(dir, "state directory", err);
+	}
+	free(dir);
+	return rc;
+}
+
 /* Add or replace the entries of one directory in the set. */
-static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struct logger *lg, sesame_error *err)
+static int scan_dir(const char *dir, struct dropin **set, size_t *n, sesame_error *err)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *de;
@@ -586,6 +862,12 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 			return SESAME_OK;
 		return seterr_at(err, SESAME_CONFIG, "file", dir, 0, 0, "cannot read drop-in directory: %s",
 				 strerror(errno));
+	}
+	/* Whoever may add a file here configures sesame (and the programs it
+	 * runs): the directory must be as trusted as the plugins. */
+	if (trusted(dir, "drop-in directory", err) != SESAME_OK) {
+		closedir(dh);
+		return SESAME_CONFIG;
 	}
 	while ((de = readdir(dh)) != NULL) {
 		const char *f = de->d_name;
@@ -613,10 +895,20 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 		if (is_dev_null(e.path) || (S_ISREG(st.st_mode) && st.st_size == 0)) {
 			e.masked = true;
 		} else if (!S_ISREG(st.st_mode)) {
-			log_msg(lg, SESAME_LOG_WARNING, "%s: not a regular file, ignored", e.path);
+			/* Never read: a device or FIFO could block, or hold anything. */
+			rc = seterr_at(err, SESAME_CONFIG, "file", e.path, 0, 0,
+				       "not a regular file (nor a symbolic link to /dev/null, which masks)");
 			free(e.path);
 			free(e.name);
-			continue;
+			break;
+		}
+		/* A mask only removes; what is read must be trusted, link and
+		 * target alike. */
+		if (!e.masked && trusted(e.path, "drop-in", err) != SESAME_OK) {
+			rc = SESAME_CONFIG;
+			free(e.path);
+			free(e.name);
+			break;
 		}
 		for (i = 0; i < *n; i++)
 			if (strcmp((*set)[i].name, e.name) == 0)
@@ -640,6 +932,37 @@ static int scan_dir(const char *dir, struct dropin **set, size_t *n, const struc
 	}
 	closedir(dh);
 	return rc;
+}
+
+int config_dropins(char *const *dirs, size_t n_dirs, struct dropin **set, size_t *n, sesame_error *err)
+{
+	size_t i;
+	int rc = SESAME_OK;
+
+	*set = NULL;
+	*n = 0;
+	for (i = 0; i < n_dirs && rc == SESAME_OK; i++)
+		rc = scan_dir(dirs[i], set, n, err);
+	if (rc != SESAME_OK) {
+		config_dropins_free(*set, *n);
+		*set = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (*n > 0)
+		qsort(*set, *n, sizeof(**set), dropin_cmp);
+	return SESAME_OK;
+}
+
+void config_dropins_free(struct dropin *set, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(set[i].name);
+		free(set[i].path);
+	}
+	free(set);
 }
 
 /*
@@ -751,7 +1074,7 @@ static int load_provider(const struct dropin *e, struct provider_conf *pc, sesam
 		    err, SESAME_CONFIG, "name", e->path, 0, 0,
 		    "provider instance name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_-]* (at most %d characters)",
 		    e->name, MAX_NAME);
-	rc = parse_file(e->path, &text, &len, &root, err);
+	rc = config_parse_file(e->path, &text, &len, &root, err);
 	if (rc != SESAME_OK)
 		return rc;
 	d.file = e->path;
@@ -821,12 +1144,9 @@ static int load_providers(struct config *cfg, const struct logger *lg, sesame_er
 {
 	struct dropin *set = NULL;
 	size_t n = 0, i, live = 0;
-	int rc = SESAME_OK;
+	int rc = config_dropins(cfg->provider_dirs, cfg->n_provider_dirs, &set, &n, err);
 
-	for (i = 0; i < cfg->n_provider_dirs && rc == SESAME_OK; i++)
-		rc = scan_dir(cfg->provider_dirs[i], &set, &n, lg, err);
 	if (rc == SESAME_OK && n > 0) {
-		qsort(set, n, sizeof(*set), dropin_cmp);
 		cfg->providers = calloc(n, sizeof(*cfg->providers));
 		if (!cfg->providers)
 			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -840,11 +1160,7 @@ static int load_providers(struct config *cfg, const struct logger *lg, sesame_er
 		live++;
 	}
 	cfg->n_providers = live;
-	for (i = 0; i < n; i++) {
-		free(set[i].name);
-		free(set[i].path);
-	}
-	free(set);
+	config_dropins_free(set, n);
 	return rc;
 }
 
@@ -868,7 +1184,10 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		log_msg(lg, SESAME_LOG_INFO, "%s not found, using built-in defaults", file);
 		root = json_object();
 	} else {
-		rc = parse_file(file, &text, &len, &root, err);
+		/* It names the plugin and drop-in directories: trusted like them. */
+		rc = access(file, F_OK) == 0 ? trusted(file, "configuration file", err) : SESAME_OK;
+		if (rc == SESAME_OK)
+			rc = config_parse_file(file, &text, &len, &root, err);
 		if (rc != SESAME_OK)
 			goto fail;
 		cfg->path = strdup(file);
@@ -883,6 +1202,8 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		free(text);
 	}
 	json_decref(root);
+	if (rc == SESAME_OK)
+		rc = check_state_dir(cfg, err);
 	if (rc != SESAME_OK)
 		goto fail;
 	rc = load_providers(cfg, lg, err);
@@ -903,9 +1224,8 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->plugin_dir);
 	free(cfg->store_dir);
-	for (i = 0; i < cfg->n_provider_dirs; i++)
-		free(cfg->provider_dirs[i]);
-	free(cfg->provider_dirs);
+	free_dirs(cfg->provider_dirs, cfg->n_provider_dirs);
+	free_dirs(cfg->rules_dirs, cfg->n_rules_dirs);
 	json_decref(cfg->store);
 	free(cfg->signing_key);
 	free(cfg->listen);
@@ -915,6 +1235,8 @@ void config_free(struct config *cfg)
 	free(cfg->tls_key);
 	util_free_secret(cfg->admin_key);
 	json_decref(cfg->extra);
+	free(cfg->program_user);
+	free(cfg->program_user_error);
 	for (i = 0; i < cfg->n_providers; i++)
 		provider_conf_free(&cfg->providers[i]);
 	free(cfg->providers);
@@ -928,23 +1250,27 @@ static json_t *str_or_null(const char *s)
 
 json_t *config_to_json(const struct config *cfg, bool show_secrets)
 {
-	json_t *o = json_object(), *dirs = json_array(), *prov = json_object();
+	json_t *o = json_object(), *dirs = json_array(), *prov = json_object(), *rdirs = json_array();
 	size_t i;
 
-	if (!o || !dirs || !prov) {
+	if (!o || !dirs || !prov || !rdirs) {
 		json_decref(o);
 		json_decref(dirs);
 		json_decref(prov);
+		json_decref(rdirs);
 		return NULL;
 	}
 	for (i = 0; i < cfg->n_provider_dirs; i++)
 		json_array_append_new(dirs, json_string(cfg->provider_dirs[i]));
+	for (i = 0; i < cfg->n_rules_dirs; i++)
+		json_array_append_new(rdirs, json_string(cfg->rules_dirs[i]));
 	json_object_set_new(o, "config_file", str_or_null(cfg->path));
 	json_object_set_new(o, "app_id", json_string(cfg->app_id));
 	json_object_set_new(o, "state_dir", json_string(cfg->state_dir));
 	json_object_set_new(o, "plugin_dir", json_string(cfg->plugin_dir));
 	json_object_set_new(o, "store_dir", json_string(cfg->store_dir));
 	json_object_set_new(o, "provider_dirs", dirs);
+	json_object_set_new(o, "rules_dirs", rdirs);
 	json_object_set(o, "store", cfg->store);
 	json_object_set_new(o, "sessions",
 			    json_pack("{s:I, s:I}", "access_ttl", (json_int_t)cfg->access_ttl, "refresh_ttl",
@@ -958,6 +1284,10 @@ json_t *config_to_json(const struct config *cfg, bool show_secrets)
 	json_object_set_new(o, "admin_key",
 			    !cfg->admin_key ? json_null() : json_string(show_secrets ? cfg->admin_key : MASK));
 	json_object_set_new(o, "test_mode", json_boolean(cfg->test_mode));
+	json_object_set_new(o, "programs", json_pack("{s:s}", "user", cfg->program_user));
+	json_object_set_new(o, "password_hashing",
+			    json_pack("{s:I, s:I, s:I}", "memory_budget", (json_int_t)cfg->kdf_memory_budget, "queue",
+				      (json_int_t)cfg->kdf_queue, "wait_ms", (json_int_t)cfg->kdf_wait_ms));
 	json_object_update(o, cfg->extra);
 	for (i = 0; i < cfg->n_providers; i++) {
 		const struct provider_conf *pc = &cfg->providers[i];

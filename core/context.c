@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "rules.h"
 
 #define MAX_UID_LENGTH 255
 #define MAX_IDENTITY_DATA (64 * 1024)
@@ -106,18 +107,29 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 		json_decref(config);
 		if (rc != SESAME_OK && e.text[0] == '\0')
 			seterr(&e, rc, "init", "initialisation failed");
-		if (rc != SESAME_OK) {
+		if (rc != SESAME_OK && e.line == 0) {
 			char text[SESAME_ERROR_TEXT_LENGTH];
 
-			snprintf(text, sizeof(text), "%s: init: %s", in->plugin_path, e.text);
+			/* The type, not the plugin's path: the path is in the
+			 * log line of a load failure, and long paths would cut
+			 * the plugin's own words short. */
+			snprintf(text, sizeof(text), "%s init: %s", pc->type, e.text);
 			memcpy(e.text, text, sizeof(text));
-			in->desc = NULL;
 		}
+		if (rc != SESAME_OK)
+			in->desc = NULL;
 	}
 	if (rc != SESAME_OK) {
 		in->st = INSTANCE_FAILED;
-		/* Name both files: the drop-in that asked and the plugin that failed. */
-		snprintf(in->error, sizeof(in->error), "%s: %s", pc->source, e.text);
+		memcpy(in->cause, e.text, sizeof(in->cause));
+		/* The plugin named the place in the drop-in (config_error()):
+		 * FILE:LINE:COL first, as every configuration error; else the
+		 * drop-in that asked, then what failed. */
+		if (e.line > 0)
+			snprintf(in->error, sizeof(in->error), "%s (plugin %s)", e.text,
+				 in->plugin_path ? in->plugin_path : pc->type);
+		else
+			snprintf(in->error, sizeof(in->error), "%s: %s", pc->source, e.text);
 		log_msg(&ctx->log, SESAME_LOG_ERR, "provider \"%s\" (type %s) is unavailable: %s", pc->name, pc->type,
 			in->error);
 		return;
@@ -189,6 +201,19 @@ SESAME_API int sesame_configure(sesame_ctx *ctx, const char *path, unsigned flag
 		config_free(&ctx->cfg);
 		return rc;
 	}
+	/* A bad rule file denies every decision on its namespace (its error
+	 * is logged and listed by sesame_rules_json()); the rest works. */
+	ctx->rules = calloc(1, sizeof(*ctx->rules));
+	if (!ctx->rules) {
+		instances_stop(ctx);
+		config_free(&ctx->cfg);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	{
+		sesame_error rerr;
+
+		rules_load(ctx->rules, &ctx->cfg, &ctx->log, &rerr);
+	}
 	ctx->configured = true;
 	return SESAME_OK;
 }
@@ -202,6 +227,9 @@ SESAME_API void sesame_free(sesame_ctx *ctx)
 	store_close(&ctx->store);
 	pthread_mutex_destroy(&ctx->store_lock);
 	instances_stop(ctx);
+	if (ctx->rules)
+		rules_free(ctx->rules);
+	free(ctx->rules);
 	config_free(&ctx->cfg);
 	free(ctx);
 }
@@ -446,7 +474,7 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 	err_set_source(err, provider);
 	if (in->st == INSTANCE_FAILED)
 		return seterr(err, SESAME_UNAVAILABLE, "provider", "provider \"%s\" is unavailable: %s", provider,
-			      in->error);
+			      in->cause);
 	if (!json_is_object(credential))
 		return seterr(err, SESAME_MALFORMED, "credential", "the credential must be a JSON object");
 

@@ -4,8 +4,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -194,6 +198,101 @@ static int host_kv_delete(sesame_instance *self, const char *key, sesame_error *
 	return rc == SESAME_OK ? st->desc->kv_delete(st->h, NULL, self->conf->name, key, err) : rc;
 }
 
+/* Expired entries (throttle counters of addresses nobody uses again,
+ * tokens nobody redeemed) are deleted at most this often, by kv_add(),
+ * whose counters are most of what expires. */
+#define KV_PURGE_INTERVAL 3600
+
+struct kv_add_op {
+	const char *instance, *key;
+	int64_t delta, limit, expires, now;
+	int64_t value;
+	bool refused;
+};
+
+/* The body of kv_add's transaction: read, add, write (or refuse). */
+static int kv_add_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct kv_add_op *op = arg;
+	json_t *old = NULL, *v;
+	int64_t n = 0;
+	int rc = st->desc->kv_get(st->h, txn, op->instance, op->key, op->now, &old, err);
+
+	op->refused = false;
+	if (rc == SESAME_NOT_FOUND) {
+		err_clear(err);
+		rc = SESAME_OK;
+	} else if (rc == SESAME_OK && !json_is_integer(old)) {
+		rc =
+		    seterr(err, SESAME_MALFORMED, "value", "kv_add: the value of \"%.64s\" is not an integer", op->key);
+	}
+	n = json_integer_value(old);
+	json_decref(old);
+	if (rc != SESAME_OK)
+		return rc;
+	op->value = n;
+	if (__builtin_add_overflow(n, op->delta, &n))
+		n = op->delta > 0 ? INT64_MAX : 0;
+	if (n < 0)
+		n = 0;
+	if (op->limit > 0 && op->delta > 0 && n > op->limit) {
+		op->refused = true;
+		return SESAME_OK;
+	}
+	op->value = n;
+	if (!(v = json_integer(n)))
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = st->desc->kv_put(st->h, txn, op->instance, op->key, v, NULL, op->expires, 0, op->now, err);
+	json_decref(v);
+	return rc;
+}
+
+/* Delete expired entries when KV_PURGE_INTERVAL has passed since the last
+ * time; one thread does it, the others go on. */
+static void kv_purge_now_and_then(sesame_instance *self, struct store *st, int64_t now)
+{
+	int64_t due = atomic_load(&self->ctx->kv_purge_due);
+	uint64_t count = 0;
+	sesame_error e;
+
+	if (now < due || !atomic_compare_exchange_strong(&self->ctx->kv_purge_due, &due, now + KV_PURGE_INTERVAL))
+		return;
+	err_clear(&e);
+	if (st->desc->kv_purge(st->h, NULL, now, &count, &e) != SESAME_OK)
+		log_msg(&self->ctx->log, SESAME_LOG_WARNING, "deleting expired provider data: %s", e.text);
+	else if (count > 0)
+		log_msg(&self->ctx->log, SESAME_LOG_DEBUG, "deleted %llu expired provider data entries",
+			(unsigned long long)count);
+}
+
+static int host_kv_add(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
+		       int64_t *value, sesame_error *err)
+{
+	struct kv_add_op op = {.instance = self->conf->name,
+			       .key = key,
+			       .delta = delta,
+			       .limit = limit,
+			       .expires = expires,
+			       .now = ctx_now(self->ctx)};
+	struct store *st;
+	int rc;
+
+	if (!value || expires < 0 || limit < 0)
+		return seterr(err, SESAME_USAGE, "usage", "kv_add: NULL value, negative limit or negative expiry");
+	*value = 0;
+	rc = kv_open(self, key, &st, err);
+	if (rc == SESAME_OK)
+		rc = store_transact(st, SESAME_STORE_TXN_WRITE, kv_add_txn, &op, err);
+	if (rc != SESAME_OK)
+		return rc;
+	*value = op.value;
+	kv_purge_now_and_then(self, st, op.now);
+	if (op.refused)
+		return seterr(err, SESAME_REJECTED, "limit", "kv_add: \"%.64s\" is at its limit of %lld", key,
+			      (long long)limit);
+	return SESAME_OK;
+}
+
 static int host_set_session_ttl(sesame_instance *self, int64_t seconds, sesame_error *err)
 {
 	if (seconds < SESSION_TTL_MIN || seconds > SESSION_TTL_MAX)
@@ -306,6 +405,186 @@ static int host_end_sessions(sesame_instance *self, const char *uid, sesame_erro
 	return rc;
 }
 
+/* ---- external programs ---------------------------------------------------- */
+
+static void program_setup_of(const sesame_instance *self, struct program_setup *ps)
+{
+	const struct config *cfg = &self->ctx->cfg;
+
+	memset(ps, 0, sizeof(*ps));
+	/* Root at start, but sesame(1) may have become the state directory's
+	 * owner since: switch users only while still root. */
+	ps->root = cfg->program_switch && geteuid() == 0;
+	ps->user.uid = cfg->program_uid;
+	ps->user.gid = cfg->program_gid;
+	ps->user_error = cfg->program_user_error;
+	ps->log = &self->ctx->log;
+}
+
+static int host_program_check(sesame_instance *self, const struct sesame_program *program, sesame_error *err)
+{
+	struct program_setup ps;
+
+	program_setup_of(self, &ps);
+	return program_check(&ps, program, err);
+}
+
+static int host_program_run(sesame_instance *self, const struct sesame_program *program,
+			    struct sesame_program_result *result, sesame_error *err)
+{
+	/* The whole environment: a fixed PATH and who is asking, nothing of
+	 * sesame's own (its environment may hold secrets). */
+	char vars[4][SESAME_ERROR_SOURCE_LENGTH], *env[5];
+	struct program_setup ps;
+	size_t i;
+
+	if (!result || result->struct_size < sizeof(*result))
+		return seterr(err, SESAME_USAGE, "usage", "program_run: NULL result or struct_size too small");
+	*result = (struct sesame_program_result){.struct_size = result->struct_size};
+	snprintf(vars[0], sizeof(vars[0]), "PATH=/usr/local/bin:/usr/bin:/bin");
+	snprintf(vars[1], sizeof(vars[1]), "SESAME_PROVIDER=%s", self->conf->name);
+	snprintf(vars[2], sizeof(vars[2]), "SESAME_PROVIDER_TYPE=%s", self->conf->type);
+	snprintf(vars[3], sizeof(vars[3]), "SESAME_APP_ID=%s", self->ctx->cfg.app_id);
+	for (i = 0; i < 4; i++)
+		env[i] = vars[i];
+	env[4] = NULL;
+	program_setup_of(self, &ps);
+	return program_run(&ps, env, program, result, err);
+}
+
+/* ---- encoders, digests, crypt(3), files, ids (since ABI 1.2) ------------- */
+
+static int host_random_id(char *out, size_t bytes)
+{
+	unsigned char b[64];
+
+	if (!out || bytes == 0 || bytes > sizeof(b))
+		return SESAME_USAGE;
+	if (util_random(b, bytes) != SESAME_OK)
+		return SESAME_INTERNAL;
+	encode_hex(b, bytes, out);
+	util_wipe(b, bytes);
+	return SESAME_OK;
+}
+
+static void file_stamp_of(const struct stat *st, struct sesame_file_stamp *stamp)
+{
+	memset(stamp, 0, sizeof(*stamp));
+	stamp->device = (uint64_t)st->st_dev;
+	stamp->inode = (uint64_t)st->st_ino;
+	stamp->size = (uint64_t)st->st_size;
+	stamp->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	stamp->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static int host_file_read(sesame_instance *self, const char *path, size_t max, char **data, size_t *length,
+			  struct sesame_file_stamp *stamp, sesame_error *err)
+{
+	struct sesame_file_stamp before;
+	struct stat st;
+	int rc;
+
+	if (!data || !path)
+		return seterr(err, SESAME_USAGE, "usage", "file_read: NULL path or data");
+	*data = NULL;
+	if (length)
+		*length = 0;
+	if (path[0] != '/')
+		return seterr(err, SESAME_CONFIG, "file", "%s: expected an absolute path", path);
+	/* Stamped before the read: a change made meanwhile shows as a change. */
+	if (stat(path, &st) != 0)
+		return seterr(err, SESAME_CONFIG, "file", "cannot read %s: %s", path, strerror(errno));
+	file_stamp_of(&st, &before);
+	rc = util_check_path_chain(path, geteuid(), err);
+	if (rc == SESAME_OK)
+		rc = util_read_file(path, true, max, data, length, err);
+	if (rc != SESAME_OK) {
+		err_set_source(err, self->conf->name);
+		return rc;
+	}
+	if (stamp)
+		*stamp = before;
+	return SESAME_OK;
+}
+
+static int host_file_changed(sesame_instance *self, const char *path, const struct sesame_file_stamp *stamp,
+			     int *changed, sesame_error *err)
+{
+	struct sesame_file_stamp now;
+	struct stat st;
+
+	(void)self;
+	if (!path || !stamp || !changed)
+		return seterr(err, SESAME_USAGE, "usage", "file_changed: NULL path, stamp or changed");
+	if (stat(path, &st) != 0) {
+		*changed = 1;
+		return SESAME_OK;
+	}
+	file_stamp_of(&st, &now);
+	*changed = memcmp(&now, stamp, sizeof(now)) != 0;
+	return SESAME_OK;
+}
+
+struct kv_replace_op {
+	const char *instance, *key, *user_id;
+	const json_t *expected, *value;
+	int64_t expires, now;
+};
+
+static int kv_replace_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct kv_replace_op *op = arg;
+	json_t *cur = NULL;
+	int rc = st->desc->kv_get(st->h, txn, op->instance, op->key, op->now, &cur, err);
+	bool same;
+
+	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND)
+		return rc;
+	same = op->expected ? rc == SESAME_OK && json_equal(cur, (json_t *)op->expected) : rc == SESAME_NOT_FOUND;
+	json_decref(cur);
+	if (!same)
+		return seterr(err, SESAME_CONFLICT, "changed", "kv_replace: \"%.64s\" was changed meanwhile", op->key);
+	err_clear(err);
+	return st->desc->kv_put(st->h, txn, op->instance, op->key, op->value, op->user_id, op->expires, 0, op->now,
+				err);
+}
+
+static int host_kv_replace(sesame_instance *self, const char *key, const json_t *expected, const json_t *value,
+			   const char *user_id, int64_t expires, sesame_error *err)
+{
+	struct kv_replace_op op = {.instance = self->conf->name,
+				   .key = key,
+				   .user_id = user_id,
+				   .expected = expected,
+				   .value = value,
+				   .expires = expires,
+				   .now = ctx_now(self->ctx)};
+	struct store *st;
+	int rc;
+
+	if (!value || expires < 0)
+		return seterr(err, SESAME_USAGE, "usage", "kv_replace: NULL value or negative expiry");
+	rc = kv_open(self, key, &st, err);
+	return rc == SESAME_OK ? store_transact(st, SESAME_STORE_TXN_WRITE, kv_replace_txn, &op, err) : rc;
+}
+
+static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason,
+			     const char *path, const char *fmt, ...)
+{
+	char msg[SESAME_ERROR_TEXT_LENGTH], where[300];
+	int line = 0, col = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(where, sizeof(where), "config.%s", path ? path : "");
+	if (path && *path)
+		config_position(self->conf->source, where, &line, &col);
+	/* Without a position (a path that is not one): FILE: message. */
+	return seterr_at(err, status, reason, self->conf->source, line, col, "%s", msg);
+}
+
 const struct sesame_host host_services = {
 	.abi_version = SESAME_PROVIDER_ABI_VERSION,
 	.struct_size = sizeof(struct sesame_host),
@@ -337,4 +616,17 @@ const struct sesame_host host_services = {
 	.password_hash = host_password_hash,
 	.password_verify = host_password_verify,
 	.end_sessions = host_end_sessions,
+	.kv_add = host_kv_add,
+	.program_check = host_program_check,
+	.program_run = host_program_run,
+	.program_result_clear = program_result_clear,
+	.encode = encode_text,
+	.decode = decode_text,
+	.digest = digest_by_name,
+	.crypt_verify = crypt_check,
+	.file_read = host_file_read,
+	.file_changed = host_file_changed,
+	.random_id = host_random_id,
+	.kv_replace = host_kv_replace,
+	.config_error = host_config_error,
 };

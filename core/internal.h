@@ -81,13 +81,30 @@ void util_free_secret(char *s);
 int util_read_file(const char *path, bool secret, size_t max, char **out, size_t *len, sesame_error *err);
 
 /*
- * OpenSSH's safe_path: `path` and every directory above it must be owned by
- * root or by `uid` and not writable by group or others.  A root-owned
- * directory with the sticky bit (like /tmp) is accepted as an ancestor, as
- * nobody else can replace our entries in it.  SESAME_CONFIG with reason
- * "permissions" naming the offending component.
+ * OpenSSH's safe_path (StrictModes): `path` and every directory above it
+ * must be owned by root or by `uid` and not writable by group or others.
+ * A root-owned directory with the sticky bit (like /tmp) is accepted as an
+ * ancestor, as nobody else can replace our entries in it.  A symbolic link
+ * met on the way must be owned by root or `uid` too, and its target is
+ * checked the same way, up to its own root.  SESAME_CONFIG with reason
+ * "permissions" naming the offending component and how to fix it, "file"
+ * when a component cannot be examined (missing), "path" for a relative or
+ * too long path or too many links.
  */
 int util_check_path_chain(const char *path, uid_t uid, sesame_error *err);
+
+/* util_check_path_chain() for a directory that something is to be created
+ * in: like every directory above a path, it may be a root-owned sticky
+ * directory (as /tmp). */
+int util_check_parent_chain(const char *dir, uid_t uid, sesame_error *err);
+
+/*
+ * Every entry of directory `dir` (dotfiles included, "." and ".." not) must
+ * be owned by root or by `uid` and not writable by group or others:
+ * util_check_path_chain() for the files of a trusted directory.
+ * SESAME_CONFIG with reason "permissions" or "file" naming the entry.
+ */
+int util_check_dir_entries(const char *dir, uid_t uid, sesame_error *err);
 
 /* mkdir -p: create the missing directories above `path` (0755) and
  * `path` itself (`mode`).  SESAME_CONFIG "file" naming the one that
@@ -168,6 +185,8 @@ struct config {
 	char *store_dir;
 	char **provider_dirs;  /* lowest priority first */
 	size_t n_provider_dirs;
+	char **rules_dirs;     /* rule files (core/rules.c), lowest priority first */
+	size_t n_rules_dirs;
 	json_t *store;         /* {"type", "path", ...} with defaults */
 	int64_t access_ttl;
 	int64_t refresh_ttl;
@@ -180,11 +199,64 @@ struct config {
 	char *admin_key;       /* secret */
 	bool admin_key_from_file;
 	bool test_mode;
+	/* "password_hashing": the share of the process-wide memory budget of
+	 * password derivations (core/password.c) this context may see in use,
+	 * and how many requests may wait for it, for how long. */
+	uint64_t kdf_memory_budget; /* bytes */
+	unsigned kdf_queue;         /* requests waiting at most */
+	unsigned kdf_wait_ms;       /* how long each may wait */
 	json_t *extra;         /* main-file sections owned by other parts (daemon) */
+	char *program_user;    /* programs.user: whom programs run as when sesame is root */
+	bool program_switch;   /* sesame runs as root: programs run as program_uid/gid */
+	uid_t program_uid;
+	gid_t program_gid;
+	char *program_user_error; /* why the default programs.user cannot be used, or NULL */
 
 	struct provider_conf *providers; /* sorted by name */
 	size_t n_providers;
 };
+
+/*
+ * A place in a parsed JSON file, so that a semantic error (unknown key,
+ * wrong type) names its line and column: `struct doc` is the file and its
+ * text, a path of `struct seg` steps leads to the value in question.
+ */
+struct seg {
+	const char *key; /* object member, or NULL for an array element */
+	size_t index;
+};
+
+struct doc {
+	const char *file;
+	const char *text;
+	size_t len;
+};
+
+/* seterr_at(err, SESAME_CONFIG, reason, FILE, LINE, COL, ...) at the value
+ * `path` (`depth` steps from the top) leads to in `d`'s text. */
+int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
+	      const char *fmt, ...) SESAME_PRINTF(6, 7);
+
+/* Read and parse a JSON file of at most 1 MiB strictly (no duplicate keys,
+ * an object at the top); syntax errors carry jansson's position.  On
+ * SESAME_OK `*text` (malloc'd, `*len` bytes) and `*root` are the caller's. */
+int config_parse_file(const char *file, char **text, size_t *len, json_t **root, sesame_error *err);
+
+/* One NAME.json file of a set of drop-in directories. */
+struct dropin {
+	char *name;   /* the file name without ".json" */
+	char *path;
+	bool masked;  /* a symlink to /dev/null or an empty file */
+};
+
+/*
+ * The union of the NAME.json drop-ins of `dirs` (lowest priority first)
+ * with systemd's semantics (see config.c), sorted by name, in `*set`
+ * (config_dropins_free() it).  A missing directory is empty; directories
+ * and files must be trusted as configuration is (util_check_path_chain()).
+ */
+int config_dropins(char *const *dirs, size_t n_dirs, struct dropin **set, size_t *n, sesame_error *err);
+void config_dropins_free(struct dropin *set, size_t n);
 
 /* Flags of config_load(). */
 #define CONFIG_MAIN_OPTIONAL 0x1u /* a missing main file means built-in defaults */
@@ -197,6 +269,14 @@ struct config {
  * says FILE:LINE:COL: what.
  */
 int config_load(struct config *cfg, const char *path, unsigned flags, const struct logger *lg, sesame_error *err);
+/*
+ * The line and column of member `path` ("config.scrypt.log2_n",
+ * "config.signing_keys[1].kid") in the JSON file `file`, as configuration
+ * errors name them (the deepest part of the path found).  SESAME_OK, or
+ * SESAME_MALFORMED for a path that is not of that form or a file that
+ * cannot be read (*line and *col 0).
+ */
+int config_position(const char *file, const char *path, int *line, int *col);
 void config_free(struct config *cfg);
 json_t *config_to_json(const struct config *cfg, bool show_secrets);
 
@@ -249,7 +329,11 @@ struct sesame_instance {
 	char *plugin_path;
 	void *state;
 	enum instance_state st;
-	char error[SESAME_ERROR_TEXT_LENGTH];
+	/* Why a failed instance failed: `error` for operators (the drop-in,
+	 * then the cause; shown by sesame_providers_json), `cause` alone for
+	 * the errors of its logins (short enough for a sesame_error). */
+	char error[1024];
+	char cause[SESAME_ERROR_TEXT_LENGTH];
 	int64_t session_ttl;   /* set_session_ttl() from init(); 0: cfg.refresh_ttl */
 	/* SESAME_PROVIDER_CAP_* of the descriptor, kept when init() fails (the
 	 * instance still answers as what it is, unavailable); 0 when the
@@ -408,10 +492,13 @@ struct sessions {
 	struct signing_stamp stamp; /* the files as they were before loading */
 };
 
+struct rules;
+
 struct sesame_ctx {
 	struct logger log;
 	struct config cfg;
 	bool configured;
+	struct rules *rules; /* the rule files (core/rules.c), loaded by sesame_configure() */
 	struct sesame_instance *instances; /* parallel to cfg.providers */
 	size_t n_instances;
 	/* Seconds added to the system clock: tests move time forward with
@@ -431,6 +518,8 @@ struct sesame_ctx {
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
+	/* When the host's kv_add() next deletes expired provider data. */
+	_Atomic int64_t kv_purge_due;
 };
 
 /*
@@ -460,6 +549,19 @@ int64_t ctx_now(const struct sesame_ctx *ctx);
  * longer configured has no capability). */
 unsigned ctx_instance_caps(sesame_ctx *ctx, const char *name);
 
+/* ---- encode.c: encodings, digests, crypt(3), for the core and plugins ---- */
+
+/* `n` bytes as 2n lowercase hex digits and a NUL in `out`. */
+void encode_hex(const void *in, size_t n, char *out);
+/* The host's encode(), decode(), digest() and crypt_verify(); see
+ * sesame/provider.h for what each answers. */
+int encode_text(int encoding, const void *in, size_t len, char **text, sesame_error *err);
+int decode_text(int encoding, const char *text, size_t len, unsigned char **data, size_t *data_len,
+		sesame_error *err);
+int digest_by_name(const char *name, const void *data, size_t len, unsigned char out[SESAME_DIGEST_MAX],
+		   size_t *out_len, sesame_error *err);
+int crypt_check(const char *password, size_t len, const char *hash, int *match, sesame_error *err);
+
 /* ---- host.c ---------------------------------------------------------- */
 
 /* The host services table handed to every provider. */
@@ -470,16 +572,75 @@ extern const struct sesame_host host_services;
 #define PASSWORD_LOG2N_MIN 10
 #define PASSWORD_LOG2N_MAX 20
 
+/* The bytes one scrypt derivation with these parameters allocates:
+ * 128·r·(2^log2_n + p + 2). */
+uint64_t password_scrypt_bytes(unsigned log2_n, unsigned r, unsigned p);
+
+/*
+ * Reserve `bytes` of the process-wide budget of password derivations
+ * before running one, and give them back with password_release() after.
+ * With ctx's kdf_memory_budget in use, wait (at most kdf_wait_ms, and only
+ * when fewer than kdf_queue requests wait already) for others to give
+ * memory back.  A reservation made while ctx is being configured waits as
+ * long as it takes.  Errors: SESAME_UNAVAILABLE "busy" (no memory in
+ * time, or the queue is full); SESAME_CONFIG "budget" when `bytes` alone
+ * exceed kdf_memory_budget.  Thread-safe.
+ */
+int password_reserve(sesame_ctx *ctx, uint64_t bytes, sesame_error *err);
+void password_release(uint64_t bytes);
+/* The bytes reserved and the requests waiting right now (for tests). */
+void password_gate_state(uint64_t *used, unsigned *waiting);
+
 /* Hash `password` with scrypt (N = 2^log2_n, r, p) and a fresh salt into
- * a PHC string (*phc, malloc'd).  SESAME_USAGE for parameters out of
- * range, SESAME_INTERNAL when OpenSSL fails. */
+ * a PHC string (*phc, malloc'd), within a reservation of
+ * password_reserve() (whose errors it returns).  SESAME_USAGE for
+ * parameters out of range, SESAME_INTERNAL when OpenSSL fails. */
 int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned log2_n, unsigned r, unsigned p,
 		  char **phc, sesame_error *err);
 /* Check `password` against `phc`, in constant time: *match 1 or 0;
  * *weaker (NULL allowed) 1 when the hash's parameters are below
- * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours. */
+ * (log2_n, r, p).  SESAME_MALFORMED "hash" for a string that is not ours;
+ * the errors of password_reserve(). */
 int password_verify(sesame_ctx *ctx, const char *password, size_t length, const char *phc, unsigned log2_n,
 		    unsigned r, unsigned p, int *match, int *weaker, sesame_error *err);
+
+/* ---- program.c: the host's program services ----------------------------- */
+
+struct program_user {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* How programs run in this context. */
+struct program_setup {
+	bool root;                /* sesame runs as root: programs switch users */
+	struct program_user user; /* programs.user, resolved at start when root */
+	const char *user_error;   /* why programs.user cannot be used, or NULL */
+	bool scan_proc;           /* find orphans by scanning /proc, not the children lists (tests) */
+	const struct logger *log;
+};
+
+/*
+ * The uid and primary gid of user `name`.  SESAME_CONFIG "user" when there
+ * is no such user, or when it is root or in root's group.
+ */
+int program_resolve_user(const char *name, struct program_user *u, sesame_error *err);
+
+/*
+ * host->program_check(): the request, the program file (trusted path,
+ * regular, executable) and the user.  SESAME_OK or SESAME_CONFIG with reason
+ * "command", "file", "permissions", "path" or "user".
+ */
+int program_check(const struct program_setup *ps, const struct sesame_program *p, sesame_error *err);
+
+/*
+ * host->program_run(): run `p` with the NULL-terminated environment `env`
+ * under a subreaper supervisor, filling `res` (whose struct_size the
+ * caller checked).  See core/program.c.
+ */
+int program_run(const struct program_setup *ps, char *const *env, const struct sesame_program *p,
+		struct sesame_program_result *res, sesame_error *err);
+void program_result_clear(struct sesame_program_result *res);
 
 /* ---- accounts.c ------------------------------------------------------ */
 
@@ -664,5 +825,15 @@ int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame
 
 /* Delete a user, telling each identity's provider through user_deleted. */
 int api_delete_user(sesame_ctx *ctx, struct store *st, const char *user_id, sesame_error *err);
+
+/*
+ * Whom a rules decision is for: user `user_id` (NULL: the caller itself),
+ * which a user caller may only be itself.  `*ctx` is the caller's context;
+ * `*user` a new reference to the user as the store holds it (custom data
+ * included), or NULL for the system user.  SESAME_REJECTED "forbidden"
+ * (another user) or "disabled", SESAME_NOT_FOUND "user", store errors.
+ */
+int api_rules_subject(sesame_caller *caller, const char *user_id, sesame_ctx **ctx, json_t **user,
+		      sesame_error *err);
 
 #endif /* SESAME_INTERNAL_H */

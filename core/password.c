@@ -10,12 +10,21 @@
  * and the parameters travel with each hash (a weaker hash is rehashed at
  * the next successful login).  Every derivation counts in ctx->kdf_runs,
  * which lets tests check that a path ran the KDF without timing it.
+ *
+ * Each derivation allocates 128·r·(N + p + 2) bytes (128 MiB with the
+ * default parameters), so unbounded concurrency is a denial of service:
+ * every derivation first reserves its memory from a budget (the
+ * "password_hashing" settings of sesame.json) and gives it back when done;
+ * one that finds the budget spent waits in a bounded queue for a bounded
+ * time, then fails with SESAME_UNAVAILABLE "busy".
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -34,10 +43,113 @@ static bool params_valid(unsigned log2_n, unsigned r, unsigned p)
 	return log2_n >= PASSWORD_LOG2N_MIN && log2_n <= PASSWORD_LOG2N_MAX && r >= 1 && r <= 32 && p >= 1 && p <= 16;
 }
 
+/* ---- the memory budget --------------------------------------------------------- */
+
+/*
+ * Memory is the process's, not a context's: sesamed runs two contexts side
+ * by side while it reloads, and an embedder may run several, so the bytes
+ * in use and the requests waiting are counted once per process.  Each
+ * context's own settings say how much may be in use when it reserves
+ * (kdf_memory_budget), how many may wait (kdf_queue) and how long
+ * (kdf_wait_ms).
+ */
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t lock;
+	pthread_cond_t freed; /* on the monotonic clock */
+	uint64_t used;	      /* bytes reserved by derivations running now */
+	unsigned waiting;     /* requests waiting for memory */
+} gate = {.once = PTHREAD_ONCE_INIT};
+
+static void gate_init(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&gate.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gate.freed, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+uint64_t password_scrypt_bytes(unsigned log2_n, unsigned r, unsigned p)
+{
+	/* What OpenSSL allocates: B (128·r·p) and V with X and T (128·r·(N + 2)). */
+	return 128 * (uint64_t)r * (((uint64_t)1 << log2_n) + p + 2);
+}
+
+int password_reserve(sesame_ctx *ctx, uint64_t bytes, sesame_error *err)
+{
+	const struct config *cfg = &ctx->cfg;
+	/* A provider's init() hashing during sesame_configure() (a reload of
+	 * a busy daemon, say) waits for its turn however long it takes: failing
+	 * would leave the new configuration's provider out of service. */
+	bool patient = !ctx->configured;
+	struct timespec deadline;
+	bool busy = false;
+
+	if (bytes > cfg->kdf_memory_budget)
+		return seterr(err, SESAME_CONFIG, "budget",
+			      "one password hash needs %llu bytes, more than password_hashing.memory_budget (%llu): "
+			      "lower the scrypt parameters or raise the budget",
+			      (unsigned long long)bytes, (unsigned long long)cfg->kdf_memory_budget);
+	pthread_once(&gate.once, gate_init);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += cfg->kdf_wait_ms / 1000;
+	deadline.tv_nsec += (long)(cfg->kdf_wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&gate.lock);
+	if (gate.used + bytes > cfg->kdf_memory_budget) {
+		if (!patient && gate.waiting >= cfg->kdf_queue) {
+			busy = true;
+		} else {
+			gate.waiting++;
+			while (!busy && gate.used + bytes > cfg->kdf_memory_budget) {
+				if (patient)
+					pthread_cond_wait(&gate.freed, &gate.lock);
+				else if (pthread_cond_timedwait(&gate.freed, &gate.lock, &deadline) == ETIMEDOUT)
+					busy = gate.used + bytes > cfg->kdf_memory_budget;
+			}
+			gate.waiting--;
+		}
+	}
+	if (!busy)
+		gate.used += bytes;
+	pthread_mutex_unlock(&gate.lock);
+	if (busy)
+		return seterr(err, SESAME_UNAVAILABLE, "busy",
+			      "password hashing is busy (password_hashing.memory_budget is in use); try again later");
+	return SESAME_OK;
+}
+
+void password_release(uint64_t bytes)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.used -= bytes;
+	pthread_cond_broadcast(&gate.freed);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+void password_gate_state(uint64_t *used, unsigned *waiting)
+{
+	pthread_once(&gate.once, gate_init);
+	pthread_mutex_lock(&gate.lock);
+	*used = gate.used;
+	*waiting = gate.waiting;
+	pthread_mutex_unlock(&gate.lock);
+}
+
+/* ---- scrypt ---------------------------------------------------------------------- */
+
+/* The derivation itself, within its reservation: OpenSSL's own memory
+ * limit is the number of bytes reserved, so the two cannot disagree. */
 static int scrypt(const char *password, size_t length, const unsigned char *salt, size_t salt_len, unsigned log2_n,
 		  unsigned r, unsigned p, unsigned char out[HASH_BYTES])
 {
-	uint64_t n = (uint64_t)1 << log2_n, maxmem = 129 * (uint64_t)r * n * p + (1u << 20);
+	uint64_t n = (uint64_t)1 << log2_n, maxmem = password_scrypt_bytes(log2_n, r, p);
 	uint32_t r32 = r, p32 = p;
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
 	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -86,9 +198,20 @@ static unsigned char *unb64(const char *in, size_t len, size_t *out_len)
 	return out;
 }
 
-static void count_run(sesame_ctx *ctx)
+/* Reserve the memory, count the run, derive, give the memory back.  The
+ * errors of password_reserve(), or SESAME_INTERNAL. */
+static int derive(sesame_ctx *ctx, const char *password, size_t length, const unsigned char *salt, size_t salt_len,
+		  unsigned log2_n, unsigned r, unsigned p, unsigned char out[HASH_BYTES], sesame_error *err)
 {
+	uint64_t bytes = password_scrypt_bytes(log2_n, r, p);
+	int rc = password_reserve(ctx, bytes, err);
+
+	if (rc != SESAME_OK)
+		return rc;
 	atomic_fetch_add(&ctx->kdf_runs, 1);
+	rc = scrypt(password, length, salt, salt_len, log2_n, r, p, out);
+	password_release(bytes);
+	return rc == SESAME_OK ? SESAME_OK : seterr(err, SESAME_INTERNAL, "kdf", "scrypt failed");
 }
 
 int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned log2_n, unsigned r, unsigned p,
@@ -105,17 +228,16 @@ int password_hash(sesame_ctx *ctx, const char *password, size_t length, unsigned
 			      MAX_PASSWORD);
 	if (util_random(salt, sizeof(salt)) != SESAME_OK)
 		return seterr(err, SESAME_INTERNAL, "random", "no randomness");
-	count_run(ctx);
-	rc = scrypt(password, length, salt, sizeof(salt), log2_n, r, p, hash);
+	rc = derive(ctx, password, length, salt, sizeof(salt), log2_n, r, p, hash, err);
 	if (rc == SESAME_OK && (!(s = b64(salt, sizeof(salt))) || !(h = b64(hash, sizeof(hash))) ||
 				!(*phc = malloc(MAX_PHC))))
-		rc = SESAME_INTERNAL;
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (rc == SESAME_OK)
 		snprintf(*phc, MAX_PHC, "$scrypt$ln=%u,r=%u,p=%u$%s$%s", log2_n, r, p, s, h);
 	util_wipe(hash, sizeof(hash));
 	free(s);
 	util_free_secret(h);
-	return rc == SESAME_OK ? SESAME_OK : seterr(err, SESAME_INTERNAL, "kdf", "scrypt failed");
+	return rc;
 }
 
 /* The parts of a PHC string; false when it is not one of ours. */
@@ -158,12 +280,9 @@ int password_verify(sesame_ctx *ctx, const char *password, size_t length, const 
 	    !(salt = unb64(salt_text, text_len, &salt_len)) || salt_len < 8)
 		rc = seterr(err, SESAME_MALFORMED, "hash", "the stored password hash is not a $scrypt$ PHC string");
 	else {
-		count_run(ctx);
-		rc = scrypt(password, length, salt, salt_len, stored_n, stored_r, stored_p, hash);
+		rc = derive(ctx, password, length, salt, salt_len, stored_n, stored_r, stored_p, hash, err);
 		if (rc == SESAME_OK && !(computed = b64(hash, sizeof(hash))))
-			rc = SESAME_INTERNAL;
-		if (rc != SESAME_OK)
-			seterr(err, SESAME_INTERNAL, "kdf", "scrypt failed");
+			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	if (rc == SESAME_OK) {
 		*match = strlen(computed) == strlen(hash_text) && util_ct_equal(computed, hash_text, strlen(computed));

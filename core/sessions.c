@@ -209,12 +209,10 @@ void ctx_sessions_close(sesame_ctx *ctx)
 static int sessions_new_device_id(char id[DEVICE_ID_LENGTH + 1])
 {
 	unsigned char b[12];
-	int i;
 
 	if (util_random(b, sizeof(b)) != SESAME_OK)
 		return SESAME_INTERNAL;
-	for (i = 0; i < 12; i++)
-		snprintf(id + 2 * i, 3, "%02x", b[i]);
+	encode_hex(b, sizeof(b), id);
 	return SESAME_OK;
 }
 

@@ -52,7 +52,7 @@ static int key_id(EVP_PKEY *pkey, char kid[SIGNING_KID_SIZE])
 {
 	unsigned char *der = NULL, md[32];
 	unsigned int mdlen = 0;
-	int len = i2d_PUBKEY(pkey, &der), i;
+	int len = i2d_PUBKEY(pkey, &der);
 
 	if (len <= 0)
 		return SESAME_INTERNAL;
@@ -61,8 +61,7 @@ static int key_id(EVP_PKEY *pkey, char kid[SIGNING_KID_SIZE])
 		return SESAME_INTERNAL;
 	}
 	OPENSSL_free(der);
-	for (i = 0; i < 8; i++)
-		snprintf(kid + 2 * i, 3, "%02x", md[i]);
+	encode_hex(md, 8, kid);
 	return SESAME_OK;
 }
 
@@ -261,6 +260,33 @@ static int load_retired(const char *dir, const struct config *cfg, int64_t now, 
 	return rc;
 }
 
+/*
+ * Whoever may replace the key file, or a retired public key, can mint
+ * tokens for any user: the key, its directory chain, the retired keys'
+ * directory and every file in it must be owned by root or sesame's user
+ * and not writable by group or others (util_check_path_chain()).
+ */
+static int trust_key_files(const char *path, sesame_error *err)
+{
+	char *rdir = retired_dir(path);
+	sesame_error e;
+	int rc;
+
+	if (!rdir)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	err_clear(&e);
+	rc = util_check_path_chain(path, geteuid(), &e);
+	if (rc == SESAME_OK && access(rdir, F_OK) == 0) {
+		rc = util_check_path_chain(rdir, geteuid(), &e);
+		if (rc == SESAME_OK)
+			rc = util_check_dir_entries(rdir, geteuid(), &e);
+	}
+	if (rc != SESAME_OK)
+		rc = seterr_at(err, SESAME_CONFIG, e.reason, path, 0, 0, "untrusted signing key: %s", e.text);
+	free(rdir);
+	return rc;
+}
+
 int signing_keys_load(const struct config *cfg, int64_t now, const struct logger *lg, struct signing_keys *sk,
 		      sesame_error *err)
 {
@@ -278,6 +304,8 @@ int signing_keys_load(const struct config *cfg, int64_t now, const struct logger
 		if ((rc = create_key(path, err)) != SESAME_OK)
 			goto out;
 	}
+	if ((rc = trust_key_files(path, err)) != SESAME_OK)
+		goto out;
 	/* The private key must be ours alone: util_read_file refuses it when
 	 * group or others may read it. */
 	rc = util_read_file(path, true, MAX_KEY_FILE, &pem, NULL, err);

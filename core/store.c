@@ -170,8 +170,6 @@ int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg,
 	return rc;
 }
 
-static void hex_encode(const unsigned char *raw, size_t len, char *out);
-
 int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
 {
 	unsigned char raw[SESAME_STORE_ID_LENGTH / 2];
@@ -183,7 +181,7 @@ int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
 	raw[3] = (unsigned char)t;
 	if (util_random(raw + 4, sizeof(raw) - 4) != SESAME_OK)
 		return SESAME_INTERNAL;
-	hex_encode(raw, sizeof(raw), id);
+	encode_hex(raw, sizeof(raw), id);
 	return SESAME_OK;
 }
 
@@ -199,18 +197,6 @@ bool store_valid_id(const char *s)
 	return s[SESAME_STORE_ID_LENGTH] == '\0';
 }
 
-static void hex_encode(const unsigned char *raw, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -219,7 +205,7 @@ int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 	if (!token || EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 ||
 	    len != SESAME_STORE_HASH_LENGTH / 2)
 		return SESAME_INTERNAL;
-	hex_encode(md, len, hash);
+	encode_hex(md, len, hash);
 	util_wipe(md, sizeof(md));
 	return SESAME_OK;
 }

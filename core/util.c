@@ -1,8 +1,10 @@
 /* core/util.c — small helpers: secrets, random bytes, files, path safety. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +74,8 @@ int util_read_file(const char *path, bool secret, size_t max, char **out, size_t
 	int fd;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO put in place of a file must not hang sesame. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return seterr(err, SESAME_CONFIG, "file", "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0) {
@@ -126,28 +129,37 @@ fail:
 	return err ? err->status : SESAME_CONFIG;
 }
 
+/* The owner and mode rules for one component.  `leaf`: the path itself,
+ * not a directory above it. */
 static int check_one(const char *path, const struct stat *st, uid_t uid, bool leaf, sesame_error *err)
 {
 	if (st->st_uid != 0 && st->st_uid != uid)
-		return seterr(err, SESAME_CONFIG, "permissions", "%s is owned by uid %u, not by root or uid %u", path,
+		return seterr(err, SESAME_CONFIG, "permissions",
+			      "%s is owned by uid %u, not root or uid %u (sesame's user): chown it", path,
 			      (unsigned)st->st_uid, (unsigned)uid);
+	/* A symbolic link's own mode means nothing; its target is checked. */
+	if (S_ISLNK(st->st_mode))
+		return SESAME_OK;
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		/* A root-owned sticky directory (/tmp) cannot have our entries
 		 * replaced by others, so it is a safe ancestor, never a leaf. */
 		if (!leaf && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && st->st_uid == 0)
 			return SESAME_OK;
-		return seterr(err, SESAME_CONFIG, "permissions", "%s is writable by group or others (mode %04o)", path,
+		return seterr(err, SESAME_CONFIG, "permissions",
+			      "%s is writable by group or others (mode %04o): chmod go-w it", path,
 			      (unsigned)(st->st_mode & 07777));
 	}
 	return SESAME_OK;
 }
 
-int util_check_path_chain(const char *path, uid_t uid, sesame_error *err)
+/* Links followed by one check, as the kernel's own limit (40) but tighter. */
+#define MAX_LINKS 16
+
+static int check_chain(const char *path, uid_t uid, bool leaf, int *links, sesame_error *err)
 {
 	char buf[PATH_MAX];
 	struct stat st;
 	char *slash;
-	bool leaf = true;
 
 	if (path[0] != '/')
 		return seterr(err, SESAME_CONFIG, "path", "%s is not an absolute path", path);
@@ -155,11 +167,40 @@ int util_check_path_chain(const char *path, uid_t uid, sesame_error *err)
 		return seterr(err, SESAME_CONFIG, "path", "path too long");
 	memcpy(buf, path, strlen(path) + 1);
 	for (;;) {
-		if (stat(buf[0] ? buf : "/", &st) != 0)
-			return seterr(err, SESAME_CONFIG, "file", "cannot stat %s: %s", buf[0] ? buf : "/",
-				      strerror(errno));
-		if (check_one(buf[0] ? buf : "/", &st, uid, leaf, err) != SESAME_OK)
-			return err ? err->status : SESAME_CONFIG;
+		const char *at = buf[0] ? buf : "/";
+
+		if (lstat(at, &st) != 0)
+			return seterr(err, SESAME_CONFIG, "file", "cannot stat %s: %s", at, strerror(errno));
+		if (check_one(at, &st, uid, leaf, err) != SESAME_OK)
+			return SESAME_CONFIG;
+		if (S_ISLNK(st.st_mode)) {
+			/* The target stands in for the link: check it (and all above
+			 * it) with the same role. */
+			char target[PATH_MAX], *full;
+			ssize_t n = readlink(at, target, sizeof(target) - 1);
+			int rc;
+
+			if (++*links > MAX_LINKS)
+				return seterr(err, SESAME_CONFIG, "path", "%s: too many symbolic links", path);
+			if (n < 0 || n >= (ssize_t)sizeof(target) - 1)
+				return seterr(err, SESAME_CONFIG, "file", "cannot read the symbolic link %s", at);
+			target[n] = '\0';
+			if (target[0] == '/') {
+				full = strdup(target);
+			} else {
+				size_t dl = (size_t)(strrchr(buf, '/') - buf), size = dl + (size_t)n + 2;
+
+				full = malloc(size);
+				if (full)
+					snprintf(full, size, "%.*s/%s", (int)dl, buf, target);
+			}
+			if (!full)
+				return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+			rc = check_chain(full, uid, leaf, links, err);
+			free(full);
+			if (rc != SESAME_OK)
+				return rc;
+		}
 		leaf = false;
 		if (buf[0] == '\0' || strcmp(buf, "/") == 0)
 			break;
@@ -169,6 +210,51 @@ int util_check_path_chain(const char *path, uid_t uid, sesame_error *err)
 		*slash = '\0'; /* "/a" becomes "", which stands for "/" */
 	}
 	return SESAME_OK;
+}
+
+int util_check_path_chain(const char *path, uid_t uid, sesame_error *err)
+{
+	int links = 0;
+
+	if (!path)
+		return seterr(err, SESAME_CONFIG, "path", "no path");
+	return check_chain(path, uid, true, &links, err);
+}
+
+int util_check_parent_chain(const char *dir, uid_t uid, sesame_error *err)
+{
+	int links = 0;
+
+	if (!dir)
+		return seterr(err, SESAME_CONFIG, "path", "no path");
+	return check_chain(dir, uid, false, &links, err);
+}
+
+int util_check_dir_entries(const char *dir, uid_t uid, sesame_error *err)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	int rc = SESAME_OK;
+
+	if (!dh)
+		return seterr(err, SESAME_CONFIG, "file", "cannot read %s: %s", dir, strerror(errno));
+	while (rc == SESAME_OK && (de = readdir(dh)) != NULL) {
+		char path[PATH_MAX];
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			rc = seterr(err, SESAME_CONFIG, "path", "path too long in %s", dir);
+		else if (lstat(path, &st) != 0)
+			rc = seterr(err, SESAME_CONFIG, "file", "cannot stat %s: %s", path, strerror(errno));
+		else if (S_ISLNK(st.st_mode))
+			rc = util_check_path_chain(path, uid, err);
+		else
+			rc = check_one(path, &st, uid, true, err);
+	}
+	closedir(dh);
+	return rc;
 }
 
 static bool name_matches(const char *s, size_t max, bool upper_ok)

@@ -117,6 +117,8 @@ struct daemon_settings {
 	unsigned throttle_slots;	    /* 4096 client addresses tracked */
 	unsigned anon_logins_per_minute;    /* 30 anonymous users created per address */
 	unsigned shutdown_timeout;	    /* seconds to drain at SIGTERM, 30 */
+	unsigned identifier_failures_per_hour; /* 10 failed logins per address and email/password user */
+	unsigned account_requests_per_hour;    /* 30 registrations, mails, call programs per address */
 };
 
 struct settings {
@@ -198,16 +200,32 @@ void metrics_set_active_sessions(struct metrics *m, int64_t sessions);
 /* The exposition, text format 0.0.4 (malloc'd), or NULL when out of memory. */
 char *metrics_render(struct metrics *m, size_t *len);
 
-/* ---- throttle.c: failed logins per client address ------------------------- */
+/* ---- throttle.c: attempts per client address ------------------------------ */
 
 struct throttle;
 
 /* A table tracking up to `slots` client addresses, each allowed
  * `per_minute` failures a minute (a token bucket).  NULL on failure. */
 struct throttle *throttle_new(unsigned slots, unsigned per_minute);
+/* The same with buckets of `capacity` tokens refilled at `capacity` per
+ * `period_seconds`.  NULL on failure or a zero argument. */
+struct throttle *throttle_new_period(unsigned slots, unsigned capacity, unsigned period_seconds);
 void throttle_free(struct throttle *t);
+/*
+ * Take a token of `client` (an address, or a key of at most
+ * INET6_ADDRSTRLEN - 1 bytes) for an attempt about to run: 0 when it was
+ * taken, else the seconds until one grows back (the Retry-After value)
+ * and nothing was taken.  The check and the take are one step, so
+ * parallel attempts never take more tokens than the bucket holds.
+ * Thread-safe.
+ */
+unsigned throttle_take(struct throttle *t, const char *client, int64_t now_ms);
+/* Give back the token of an attempt that did not count (a success).
+ * Thread-safe. */
+void throttle_refund(struct throttle *t, const char *client, int64_t now_ms);
 /* 0 when `client` may attempt a login now, else the seconds to wait
- * (the Retry-After value).  Thread-safe. */
+ * (the Retry-After value).  Thread-safe.  With throttle_fail() after the
+ * attempt, parallel attempts all pass the check: use throttle_take(). */
 unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms);
 /* Record a failed login of `client`.  Thread-safe. */
 void throttle_fail(struct throttle *t, const char *client, int64_t now_ms);
@@ -347,6 +365,43 @@ void request_login_failed(struct request *req);
  */
 bool request_anon_login_allowed(struct request *req, struct reply *rep);
 
+/*
+ * An attempt that may guess a secret (a login, a token, a call program's
+ * question), reserved before any work and settled after it, so that
+ * parallel attempts never run more than the throttles allow.
+ */
+struct attempt {
+	bool address;	     /* took a token of the per-address bucket (login_failures_per_minute) */
+	char identifier[33]; /* the key whose per-(address, identifier) token it took, or "" */
+};
+
+/*
+ * Reserve an attempt from the client's address: false after answering 429
+ * TooManyRequests with Retry-After.
+ */
+bool request_attempt_begin(struct request *req, struct reply *rep, struct attempt *a);
+/*
+ * Also reserve it for the identifier the client names (an email/password
+ * login's "username", ASCII letters lower-cased) from this address
+ * (daemon.identifier_failures_per_hour), whether or not such a user
+ * exists: false after giving back what `a` holds and answering 429
+ * TooManyRequests with Retry-After.  The key is a keyed hash of the
+ * address, `instance` and the identifier, so no identifier is kept.
+ */
+bool request_attempt_identifier(struct request *req, struct reply *rep, struct attempt *a, const char *instance,
+				const char *identifier);
+/* The attempt's outcome: a refusal (SESAME_REJECTED) keeps its tokens,
+ * anything else (success, a malformed request, a service unavailable)
+ * gives them back. */
+void request_attempt_end(struct request *req, struct attempt *a, int status);
+/*
+ * The email/password operations that register, mail or run a program,
+ * per client address (daemon.account_requests_per_hour): each one takes a
+ * token, whatever its outcome.  False after answering 429 TooManyRequests
+ * with Retry-After.
+ */
+bool request_account_request_allowed(struct request *req, struct reply *rep);
+
 /* Whether a Content-Type header value is application/json (parameters such
  * as charset=utf-8 allowed). */
 bool content_type_is_json(const char *value);
@@ -367,6 +422,8 @@ int login_body_split(const json_t *body, bool strip_provider, json_t **credentia
 /* The token of an "Authorization: Bearer TOKEN" value, or false (missing,
  * another scheme, empty, characters outside RFC 6750's b64token). */
 bool bearer_token(const char *authorization, const char **token, size_t *len);
+/* `n` bytes as 2*n lowercase hex digits and a NUL in `out`. */
+void hex_encode(const unsigned char *in, size_t n, char *out);
 /* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
  * NUL.  -1 when the random generator fails. */
 int random_hex(char *out, size_t nbytes);
@@ -415,6 +472,9 @@ struct server {
 	struct weblogin *weblogin;
 	struct throttle *anon_throttle; /* anonymous users created per address */
 	struct linkguard *linkguard;	/* refused conflicting links (linkguard.c) */
+	struct throttle *ident_throttle;   /* failed logins per (address, identifier) */
+	struct throttle *account_throttle; /* registrations, mails and call programs per address */
+	unsigned char ident_key[32];	   /* random, per start: keys ident_throttle's entries */
 	const struct route *routes;
 	size_t n_routes;
 	const char *config_path; /* for reloads; NULL: the default file */

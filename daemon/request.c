@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "daemon.h"
@@ -75,13 +77,11 @@ bool request_login_allowed(struct request *req, struct reply *rep)
 
 bool request_anon_login_allowed(struct request *req, struct reply *rep)
 {
-	unsigned wait = throttle_check(req->srv->anon_throttle, req->client, monotonic_ms());
+	unsigned wait = throttle_take(req->srv->anon_throttle, req->client, monotonic_ms());
 	char secs[16];
 
-	if (wait == 0) {
-		throttle_fail(req->srv->anon_throttle, req->client, monotonic_ms());
+	if (wait == 0)
 		return true;
-	}
 	snprintf(secs, sizeof(secs), "%u", wait);
 	reply_error(rep, 429, "TooManyRequests",
 		    "too many anonymous users created from this address; try again in %u seconds", wait);
@@ -92,6 +92,109 @@ bool request_anon_login_allowed(struct request *req, struct reply *rep)
 void request_login_failed(struct request *req)
 {
 	throttle_fail(req->srv->throttle, req->client, monotonic_ms());
+}
+
+/* Answer 429 TooManyRequests with Retry-After: `wait` seconds. */
+static void reply_throttled(struct reply *rep, unsigned wait, const char *message)
+{
+	char secs[16];
+
+	snprintf(secs, sizeof(secs), "%u", wait);
+	reply_error(rep, 429, "TooManyRequests", "%s", message);
+	reply_header(rep, "Retry-After", secs);
+}
+
+bool request_attempt_begin(struct request *req, struct reply *rep, struct attempt *a)
+{
+	unsigned wait = throttle_take(req->srv->throttle, req->client, monotonic_ms());
+	char msg[128];
+
+	memset(a, 0, sizeof(*a));
+	if (wait == 0) {
+		a->address = true;
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "too many failed logins from this address; try again in %u seconds", wait);
+	reply_throttled(rep, wait, msg);
+	return false;
+}
+
+/*
+ * The ident_throttle key of (client address, instance, identifier): 128
+ * bits of HMAC-SHA256 under a key drawn at start, in hex.  The identifier
+ * is the client's, so ASCII case is folded as the email/password provider
+ * folds it; nobody can aim two identifiers at one bucket without the key.
+ */
+static int identifier_key(const struct request *req, const char *instance, const char *identifier, char out[33])
+{
+	size_t n = strlen(identifier), i, at = 0, cl = strlen(req->client), il = strlen(instance);
+	unsigned char mac[32];
+	size_t mac_len = 0;
+	char *msg = malloc(cl + il + n + 2);
+	int rc = -1;
+
+	if (!msg)
+		return -1;
+	memcpy(msg, req->client, cl + 1);
+	at = cl + 1;
+	memcpy(msg + at, instance, il + 1);
+	at += il + 1;
+	for (i = 0; i < n; i++)
+		msg[at + i] = identifier[i] >= 'A' && identifier[i] <= 'Z' ? (char)(identifier[i] + 32) : identifier[i];
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, req->srv->ident_key, sizeof(req->srv->ident_key),
+		      (const unsigned char *)msg, at + n, mac, sizeof(mac), &mac_len) != NULL &&
+	    mac_len == sizeof(mac)) {
+		hex_encode(mac, 16, out);
+		rc = 0;
+	}
+	OPENSSL_cleanse(msg, at + n);
+	free(msg);
+	return rc;
+}
+
+bool request_attempt_identifier(struct request *req, struct reply *rep, struct attempt *a, const char *instance,
+				const char *identifier)
+{
+	unsigned wait;
+
+	if (identifier_key(req, instance, identifier, a->identifier) != 0) {
+		a->identifier[0] = '\0';
+		request_attempt_end(req, a, SESAME_INTERNAL);
+		reply_error(rep, 500, "InternalServerError", "internal server error");
+		return false;
+	}
+	wait = throttle_take(req->srv->ident_throttle, a->identifier, monotonic_ms());
+	if (wait == 0)
+		return true;
+	a->identifier[0] = '\0';
+	request_attempt_end(req, a, SESAME_INTERNAL);
+	/* The same answer whether or not the user exists: the daemon does not
+	 * know, and the provider is not asked. */
+	reply_throttled(rep, wait, "too many failed logins for this user from this address; try again later");
+	return false;
+}
+
+void request_attempt_end(struct request *req, struct attempt *a, int status)
+{
+	int64_t now = monotonic_ms();
+
+	if (status != SESAME_REJECTED) {
+		if (a->address)
+			throttle_refund(req->srv->throttle, req->client, now);
+		if (a->identifier[0])
+			throttle_refund(req->srv->ident_throttle, a->identifier, now);
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+bool request_account_request_allowed(struct request *req, struct reply *rep)
+{
+	unsigned wait = throttle_take(req->srv->account_throttle, req->client, monotonic_ms());
+
+	if (wait == 0)
+		return true;
+	reply_throttled(rep, wait, "too many account requests from this address; try again later");
+	return false;
 }
 
 bool content_type_is_json(const char *value)
@@ -206,19 +309,25 @@ bool bearer_token(const char *authorization, const char **token, size_t *len)
 	return true;
 }
 
-int random_hex(char *out, size_t nbytes)
+void hex_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[32];
 	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+int random_hex(char *out, size_t nbytes)
+{
+	unsigned char raw[32];
 
 	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
 		return -1;
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[2 * nbytes] = '\0';
+	hex_encode(raw, nbytes, out);
 	return 0;
 }
 

@@ -83,32 +83,49 @@ void reply_error(struct reply *rep, unsigned status, const char *code, const cha
 	reply_json(rep, status, json_pack("{s:s, s:s, s:s}", "error", msg, "error_code", code, "link", ""));
 }
 
+/* Retry-After of a provider's throttle ("throttled"), which does not say
+ * when its window ends, and of busy password hashing ("busy"). */
+#define RETRY_THROTTLED "60"
+#define RETRY_BUSY "5"
+
 /*
  * libsesame status (and reason, when it refines it) -> HTTP status and App
- * Services error code.  The first row that matches wins; a NULL reason
+ * Services error code, and the Retry-After header of the answers a client
+ * should retry later.  The first row that matches wins; a NULL reason
  * matches any.  Routes that need a finer mapping add rows with reasons
  * here, before the row of their status.
  */
-static const struct {
+static const struct error_row {
 	int status;
 	const char *reason;
 	unsigned http;
 	const char *code;
+	const char *retry_after; /* NULL: no Retry-After header */
 } error_map[] = {
-    {SESAME_REJECTED, "disabled", 401, "UserDisabled"},	   {SESAME_REJECTED, "password", 401, "InvalidPassword"},
-    {SESAME_REJECTED, "session", 401, "InvalidSession"},   {SESAME_REJECTED, "user", 401, "AuthError"},
-    {SESAME_MALFORMED, NULL, 400, "BadRequest"},	   {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
-    {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},	   {SESAME_NOT_FOUND, NULL, 404, "NotFound"},
-    {SESAME_CONFLICT, "linked", 401, "InvalidSession"},
-    {SESAME_CONFLICT, "already-confirmed", 409, "UserAlreadyConfirmed"}, {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
-    {SESAME_REJECTED, "forbidden", 403, "Forbidden"},	   {SESAME_REJECTED, "link-type", 400, "BadRequest"},
-    {SESAME_REJECTED, "last-identity", 400, "BadRequest"}, {SESAME_REJECTED, "limit", 400, "BadRequest"},
-    {SESAME_REJECTED, "token", 400, "UserpassTokenInvalid"}, {SESAME_REJECTED, "throttled", 429, "TooManyRequests"},
-    {SESAME_REJECTED, NULL, 401, "AuthError"},
-    {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable"},
+    {SESAME_REJECTED, "disabled", 401, "UserDisabled", NULL},
+    {SESAME_REJECTED, "password", 401, "InvalidPassword", NULL},
+    {SESAME_REJECTED, "session", 401, "InvalidSession", NULL},
+    {SESAME_REJECTED, "user", 401, "AuthError", NULL},
+    {SESAME_MALFORMED, NULL, 400, "BadRequest", NULL},
+    {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound", NULL},
+    {SESAME_NOT_FOUND, "user", 404, "UserNotFound", NULL},
+    {SESAME_NOT_FOUND, NULL, 404, "NotFound", NULL},
+    {SESAME_CONFLICT, "linked", 401, "InvalidSession", NULL},
+    /* The hosted service answers "user already confirmed" with a 400. */
+    {SESAME_CONFLICT, "already-confirmed", 400, "UserAlreadyConfirmed", NULL},
+    {SESAME_CONFLICT, NULL, 409, "AccountNameInUse", NULL},
+    {SESAME_REJECTED, "forbidden", 403, "Forbidden", NULL},
+    {SESAME_REJECTED, "link-type", 400, "BadRequest", NULL},
+    {SESAME_REJECTED, "last-identity", 400, "BadRequest", NULL},
+    {SESAME_REJECTED, "limit", 400, "BadRequest", NULL},
+    {SESAME_REJECTED, "token", 400, "UserpassTokenInvalid", NULL},
+    {SESAME_REJECTED, "throttled", 429, "TooManyRequests", RETRY_THROTTLED},
+    {SESAME_REJECTED, NULL, 401, "AuthError", NULL},
+    {SESAME_UNAVAILABLE, "busy", 503, "ServiceUnavailable", RETRY_BUSY},
+    {SESAME_UNAVAILABLE, NULL, 503, "ServiceUnavailable", NULL},
 };
 
-unsigned sesame_error_http_status(int status, const char *reason, const char **code)
+static const struct error_row *error_row(int status, const char *reason)
 {
 	size_t i;
 
@@ -117,17 +134,27 @@ unsigned sesame_error_http_status(int status, const char *reason, const char **c
 			continue;
 		if (error_map[i].reason && (!reason || strcmp(error_map[i].reason, reason) != 0))
 			continue;
-		*code = error_map[i].code;
-		return error_map[i].http;
+		return &error_map[i];
 	}
-	*code = "InternalServerError";
-	return 500;
+	return NULL;
+}
+
+unsigned sesame_error_http_status(int status, const char *reason, const char **code)
+{
+	const struct error_row *row = error_row(status, reason);
+
+	*code = row ? row->code : "InternalServerError";
+	return row ? row->http : 500;
 }
 
 void reply_sesame_error(struct reply *rep, const sesame_error *err)
 {
+	const struct error_row *row = error_row(err->status, err->reason);
 	const char *code;
 	unsigned http = sesame_error_http_status(err->status, err->reason, &code);
+
+	if (row && row->retry_after)
+		reply_header(rep, "Retry-After", row->retry_after);
 
 	/* A server-side failure's text names files and plugins: the operator
 	 * reads it in the log (server.c logs 5xx details), the client does not. */

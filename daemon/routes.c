@@ -147,6 +147,16 @@ static void count_login(struct request *req, const char *name, const char *outco
 	metrics_count_login(req->srv->metrics, known ? name : "unknown", outcome);
 }
 
+/*
+ * Whether instance `name` serves the email/password client routes (and
+ * takes {"username", "password"} logins): the one place sesamed decides
+ * it, from the provider's capabilities.
+ */
+static bool serves_userpass(struct request *req, const char *name)
+{
+	return (provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_EMAIL_PASSWORD) != 0;
+}
+
 static const char *login_outcome(int status)
 {
 	switch (status) {
@@ -212,50 +222,62 @@ static int login_link(struct request *req, struct reply *rep, const char *name, 
  */
 static void login(struct request *req, struct reply *rep)
 {
-	const char *name = request_param(req, "name"), *link = request_query(req, "link"), *token;
+	const char *name = request_param(req, "name"), *link = request_query(req, "link"), *token, *username;
 	json_t *credential = NULL, *session = NULL;
+	struct attempt at;
 	const json_t *device;
 	char msg[256], device_id[25];
 	sesame_error err;
 	int rc;
 
-	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
+	/* The attempt is reserved before anything runs: parallel guesses get
+	 * no more evaluations than the throttles allow. */
+	if (!request_app_known(req, rep) || !request_attempt_begin(req, rep, &at))
 		return;
 	if (login_body_split(req->json, true, &credential, &device, msg, sizeof(msg)) != 0) {
+		request_attempt_end(req, &at, SESAME_MALFORMED);
 		reply_error(rep, 400, "BadRequest", "%s", msg);
 		return;
 	}
 	if (login_device_id(device, device_id) != 0) {
+		request_attempt_end(req, &at, SESAME_INTERNAL);
 		json_decref(credential);
 		reply_error(rep, 500, "InternalServerError", "internal server error");
 		return;
 	}
+	/* A password guess also counts against the user it names, from this
+	 * address, whether or not that user exists. */
+	username = json_string_value(json_object_get(credential, "username"));
+	if (username && serves_userpass(req, name) && !request_attempt_identifier(req, rep, &at, name, username)) {
+		json_decref(credential);
+		return;
+	}
 	if (link && strcmp(link, "true") == 0) {
 		if (!request_bearer(req, rep, &token)) {
+			request_attempt_end(req, &at, SESAME_MALFORMED);
 			json_decref(credential);
 			return;
 		}
 		req->bearer = token;
 		rc = login_link(req, rep, name, credential);
 		json_decref(credential);
-		if (rc < 0)
-			return;
-		count_login(req, name, login_outcome(rc));
-		if (rc == SESAME_REJECTED)
-			request_login_failed(req);
+		/* rc < 0: the caller's token was refused before any verification. */
+		request_attempt_end(req, &at, rc < 0 ? SESAME_MALFORMED : rc);
+		if (rc >= 0)
+			count_login(req, name, login_outcome(rc));
 		return;
 	}
 	/* Every anonymous login creates a user: those are throttled per address. */
 	if ((provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_ANONYMOUS) && !request_anon_login_allowed(req, rep)) {
+		request_attempt_end(req, &at, SESAME_UNAVAILABLE);
 		json_decref(credential);
 		return;
 	}
 	rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
 	json_decref(credential);
 	count_login(req, name, login_outcome(rc));
+	request_attempt_end(req, &at, rc);
 	if (rc != SESAME_OK) {
-		if (rc == SESAME_REJECTED)
-			request_login_failed(req);
 		reply_sesame_error(rep, &err);
 		return;
 	}
@@ -428,28 +450,40 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 
 /* ---- email/password ------------------------------------------------------------ */
 
+/* What an email/password operation may do, and so how it is throttled. */
+#define USERPASS_GUESS	 0x1u /* guesses a secret (a token, a call program's question): an attempt */
+#define USERPASS_ACCOUNT 0x2u /* registers, mails or runs a program: an account request */
+
 /*
  * POST /api/client/v2.0/app/{app}/auth/providers/{name}/ACTION for the
- * unauthenticated email/password operations; throttled per client address
- * like logins, since each may guess a token or probe an address.
+ * unauthenticated email/password operations, throttled per client address
+ * before any work: guesses as attempts (kept when refused, given back
+ * otherwise), and every registration, mail or program run as an account
+ * request.  The provider adds its own limits per target address.
  */
-static void userpass_action(struct request *req, struct reply *rep, const char *what, unsigned status)
+static void userpass_action(struct request *req, struct reply *rep, const char *what, unsigned status, unsigned kind)
 {
 	const char *name = request_param(req, "name");
+	struct attempt at = {0};
 	json_t *out = NULL;
 	sesame_error err;
 	int rc;
 
-	if (!request_app_known(req, rep) || !request_login_allowed(req, rep))
+	if (!request_app_known(req, rep))
 		return;
-	if (!(provider_caps(req, name, NULL) & SESAME_PROVIDER_CAP_EMAIL_PASSWORD)) {
+	if (!serves_userpass(req, name)) {
 		reply_error(rep, 404, "AuthProviderNotFound", "no email/password provider named \"%s\"", name);
 		return;
 	}
+	if ((kind & USERPASS_GUESS) && !request_attempt_begin(req, rep, &at))
+		return;
+	if ((kind & USERPASS_ACCOUNT) && !request_account_request_allowed(req, rep)) {
+		request_attempt_end(req, &at, SESAME_UNAVAILABLE);
+		return;
+	}
 	rc = sesame_provider_action_as(req->app->ctx, NULL, name, what, req->json, &out, &err);
+	request_attempt_end(req, &at, rc);
 	if (rc != SESAME_OK) {
-		if (rc == SESAME_REJECTED)
-			request_login_failed(req);
 		json_decref(out);
 		reply_sesame_error(rep, &err);
 		return;
@@ -459,37 +493,37 @@ static void userpass_action(struct request *req, struct reply *rep, const char *
 
 static void userpass_register(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "register", 201);
+	userpass_action(req, rep, "register", 201, USERPASS_ACCOUNT);
 }
 
 static void userpass_confirm(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "confirm", 200);
+	userpass_action(req, rep, "confirm", 200, USERPASS_GUESS);
 }
 
 static void userpass_confirm_send(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "confirm/send", 200);
+	userpass_action(req, rep, "confirm/send", 200, USERPASS_ACCOUNT);
 }
 
 static void userpass_confirm_call(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "confirm/call", 200);
+	userpass_action(req, rep, "confirm/call", 200, USERPASS_GUESS | USERPASS_ACCOUNT);
 }
 
 static void userpass_reset_call(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "reset/call", 200);
+	userpass_action(req, rep, "reset/call", 200, USERPASS_GUESS | USERPASS_ACCOUNT);
 }
 
 static void userpass_reset(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "reset", 200);
+	userpass_action(req, rep, "reset", 200, USERPASS_GUESS);
 }
 
 static void userpass_reset_send(struct request *req, struct reply *rep)
 {
-	userpass_action(req, rep, "reset/send", 200);
+	userpass_action(req, rep, "reset/send", 200, USERPASS_ACCOUNT);
 }
 
 /* ---- API keys ---------------------------------------------------------------- */
@@ -705,6 +739,101 @@ static void admin_test_clock(struct request *req, struct reply *rep)
 	reply_json(rep, 200, json_pack("{s:I}", "offset", (json_int_t)offset));
 }
 
+/* ---- rules: the policy decision point ------------------------------------ */
+
+/* Who asks: the system user with the admin key, else the access token's user. */
+static bool rules_caller(struct request *req, struct reply *rep, sesame_caller **caller)
+{
+	if (!req->as_admin)
+		return access_caller(req, rep, caller);
+	*caller = sesame_caller_system(req->app->ctx);
+	if (!*caller)
+		reply_error(rep, 500, "InternalServerError", "internal server error");
+	return *caller != NULL;
+}
+
+/* The body's members: only `known`, "namespace" and "action" strings. */
+static bool rules_body(struct request *req, struct reply *rep, const char *const *known, const char **ns,
+		       const char **action)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(req->json, key, v) {
+		const char *const *k;
+
+		for (k = known; *k && strcmp(*k, key) != 0; k++)
+			;
+		if (!*k) {
+			reply_error(rep, 400, "BadRequest", "unknown member \"%.64s\" in the request body", key);
+			return false;
+		}
+	}
+	*ns = json_string_value(json_object_get(req->json, "namespace"));
+	*action = json_string_value(json_object_get(req->json, "action"));
+	if (!*ns || !*action) {
+		reply_error(rep, 400, "BadRequest", "\"namespace\" and \"action\" must be strings");
+		return false;
+	}
+	return true;
+}
+
+/* A rules error: the caller's token (401), else the request (400). */
+static void reply_rules_error(struct reply *rep, const sesame_error *err)
+{
+	if (err->status == SESAME_MALFORMED || err->status == SESAME_USAGE ||
+	    (err->status == SESAME_REJECTED && strcmp(err->reason, "filter") == 0))
+		reply_error(rep, 400, "BadRequest", "%s", err->text);
+	else
+		reply_token_error(rep, err);
+}
+
+/*
+ * POST /api/sesame/v1/rules/evaluate {"namespace", "action", "document",
+ * "prev"}: the decision, 200 whether allowed or not.
+ */
+static void rules_evaluate(struct request *req, struct reply *rep)
+{
+	static const char *const known[] = {"namespace", "action", "document", "prev", NULL};
+	const char *ns, *action;
+	sesame_caller *caller;
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!rules_body(req, rep, known, &ns, &action) || !rules_caller(req, rep, &caller))
+		return;
+	rc = sesame_rules_evaluate(caller, NULL, ns, action, json_object_get(req->json, "document"),
+				   json_object_get(req->json, "prev"), &out, &err);
+	sesame_caller_free(caller);
+	if (rc != SESAME_OK) {
+		reply_rules_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, out);
+}
+
+/* POST /api/sesame/v1/rules/filter {"namespace", "action"}: {"filter": F}. */
+static void rules_filter(struct request *req, struct reply *rep)
+{
+	static const char *const known[] = {"namespace", "action", NULL};
+	const char *ns, *action;
+	sesame_caller *caller;
+	json_t *out = NULL;
+	sesame_error err;
+	int rc;
+
+	if (!rules_body(req, rep, known, &ns, &action) || !rules_caller(req, rep, &caller))
+		return;
+	rc = sesame_rules_filter(caller, NULL, ns, action, &out, &err);
+	sesame_caller_free(caller);
+	if (rc != SESAME_OK) {
+		reply_rules_error(rep, &err);
+		return;
+	}
+	reply_json(rep, 200, out);
+}
+
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
@@ -751,6 +880,8 @@ static const struct route table[] = {
     {"DELETE", ADMIN "/api_keys/{id}", admin_api_key_delete, AUTH_ADMIN, 0},
     {"POST", ADMIN "/test/clock", admin_test_clock, AUTH_ADMIN, ROUTE_JSON_BODY},
     {"POST", SESAME "/providers/{name}/actions/{action*}", provider_action, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/rules/evaluate", rules_evaluate, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
+    {"POST", SESAME "/rules/filter", rules_filter, AUTH_ACCESS_OR_ADMIN, ROUTE_JSON_BODY},
 };
 
 const struct route *routes_table(size_t *n)

@@ -28,6 +28,7 @@
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "daemon.h"
@@ -583,6 +584,9 @@ static void server_free(struct server *srv)
 	weblogin_free(srv->weblogin);
 	throttle_free(srv->anon_throttle);
 	linkguard_free(srv->linkguard);
+	throttle_free(srv->ident_throttle);
+	throttle_free(srv->account_throttle);
+	OPENSSL_cleanse(srv->ident_key, sizeof(srv->ident_key));
 	tls_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
@@ -616,7 +620,13 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	srv->weblogin = weblogin_new();
 	srv->anon_throttle = throttle_new(s->daemon.throttle_slots, s->daemon.anon_logins_per_minute);
 	srv->linkguard = linkguard_new(LINKGUARD_SLOTS, LINKGUARD_WINDOW);
-	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard) {
+	srv->ident_throttle =
+	    throttle_new_period(s->daemon.throttle_slots, s->daemon.identifier_failures_per_hour, 3600);
+	srv->account_throttle =
+	    throttle_new_period(s->daemon.throttle_slots, s->daemon.account_requests_per_hour, 3600);
+	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard ||
+	    !srv->ident_throttle || !srv->account_throttle ||
+	    RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}
@@ -669,7 +679,7 @@ fail:
 static void warn_restart_needed(const struct settings *old, const struct settings *new)
 {
 	const struct daemon_settings *a = &old->daemon, *b = &new->daemon;
-	char names[256] = "";
+	char names[512] = "";
 	size_t used;
 
 #define CHANGED(cond, name)                                                                                            \
@@ -689,6 +699,9 @@ static void warn_restart_needed(const struct settings *old, const struct setting
 	CHANGED(a->login_failures_per_minute != b->login_failures_per_minute, "daemon.login_failures_per_minute");
 	CHANGED(a->throttle_slots != b->throttle_slots, "daemon.throttle_slots");
 	CHANGED(a->anon_logins_per_minute != b->anon_logins_per_minute, "daemon.anon_logins_per_minute");
+	CHANGED(a->identifier_failures_per_hour != b->identifier_failures_per_hour,
+		"daemon.identifier_failures_per_hour");
+	CHANGED(a->account_requests_per_hour != b->account_requests_per_hour, "daemon.account_requests_per_hour");
 #undef CHANGED
 	if (names[0])
 		fprintf(stderr, "sesamed: warning: %s changed: this takes effect at the next restart only\n", names);

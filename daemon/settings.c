@@ -35,6 +35,10 @@ static const struct {
     {"throttle_slots", offsetof(struct daemon_settings, throttle_slots), KEY_UNSIGNED, 64, 1U << 20, 4096},
     {"anon_logins_per_minute", offsetof(struct daemon_settings, anon_logins_per_minute), KEY_UNSIGNED, 1, 100000, 30},
     {"shutdown_timeout", offsetof(struct daemon_settings, shutdown_timeout), KEY_UNSIGNED, 0, 3600, 30},
+    {"identifier_failures_per_hour", offsetof(struct daemon_settings, identifier_failures_per_hour), KEY_UNSIGNED, 1,
+     100000, 10},
+    {"account_requests_per_hour", offsetof(struct daemon_settings, account_requests_per_hour), KEY_UNSIGNED, 1, 100000,
+     30},
 };
 
 static void key_store(struct daemon_settings *d, size_t i, unsigned long long v)
@@ -80,7 +84,8 @@ static int daemon_section_load(struct settings *s, const json_t *section, char *
 			snprintf(msg, len,
 				 "%sunknown key \"daemon.%s\" (known: threads, max_connections, connection_timeout, "
 				 "max_body_bytes, max_header_bytes, login_failures_per_minute, throttle_slots, "
-				 "anon_logins_per_minute, shutdown_timeout)",
+				 "anon_logins_per_minute, shutdown_timeout, identifier_failures_per_hour, "
+				 "account_requests_per_hour)",
 				 where(s, at, sizeof(at)), key);
 			return -1;
 		}

@@ -1,10 +1,16 @@
 /*
- * daemon/throttle.c — per-client-address throttling of failed logins.
+ * daemon/throttle.c — per-client throttling: token buckets keyed by a
+ * client address (or a short key derived from one).
  *
- * Each address has a token bucket of `per_minute` tokens refilled at
- * `per_minute` tokens a minute; a failed login takes a token, and an
- * address with less than one token left is refused (429) until one has
- * grown back.  Successful logins cost nothing.
+ * Each key has a bucket of `capacity` tokens refilled at `capacity` tokens
+ * a period (a minute for throttle_new()).  An attempt reserves a token
+ * with throttle_take() before any work, in the same locked step as the
+ * check, so parallel attempts can never take more tokens than there are;
+ * an attempt that turns out not to count (a successful login) gives its
+ * token back with throttle_refund().  A key with less than one token left
+ * is refused (429) until one has grown back.  throttle_check() and
+ * throttle_fail() are the older check-then-charge pair, racy under
+ * parallel requests: kept for callers that have not moved to take/refund.
  *
  * The table has a fixed number of slots so an attacker cycling through
  * addresses cannot make it grow: an address lives in one of PROBE slots
@@ -34,15 +40,21 @@ struct throttle {
 	struct slot *slots;
 	size_t n;
 	double capacity;
-	double per_ms; /* tokens regained per millisecond */
+	double per_ms;	  /* tokens regained per millisecond */
+	double period_ms; /* the time to regain `capacity` tokens */
 	uint64_t seed;
 };
 
 struct throttle *throttle_new(unsigned slots, unsigned per_minute)
 {
+	return throttle_new_period(slots, per_minute, 60);
+}
+
+struct throttle *throttle_new_period(unsigned slots, unsigned capacity, unsigned period_seconds)
+{
 	struct throttle *t;
 
-	if (slots == 0 || per_minute == 0)
+	if (slots == 0 || capacity == 0 || period_seconds == 0)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -54,8 +66,9 @@ struct throttle *throttle_new(unsigned slots, unsigned per_minute)
 		return NULL;
 	}
 	t->n = slots;
-	t->capacity = per_minute;
-	t->per_ms = per_minute / 60000.0;
+	t->capacity = capacity;
+	t->period_ms = period_seconds * 1000.0;
+	t->per_ms = capacity / t->period_ms;
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -126,6 +139,19 @@ static struct slot *slot_claim(struct throttle *t, const char *client, int64_t n
 	return oldest;
 }
 
+/* The seconds until a bucket holding `tokens` has one: rounded up, and at
+ * least 1, as Retry-After counts whole seconds. */
+static unsigned wait_seconds(const struct throttle *t, double tokens)
+{
+	/* Not through per_ms, whose rounding would turn 1800 s into 1801. */
+	double secs = (1.0 - tokens) * t->period_ms / t->capacity / 1000.0;
+	unsigned wait = (unsigned)secs;
+
+	if (wait < secs || wait == 0)
+		wait++;
+	return wait;
+}
+
 unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms)
 {
 	struct slot *s;
@@ -136,17 +162,68 @@ unsigned throttle_check(struct throttle *t, const char *client, int64_t now_ms)
 	s = slot_find(t, client);
 	if (s) {
 		tokens = slot_tokens(t, s, now_ms);
-		if (tokens < 1.0) {
-			double secs = (1.0 - tokens) / t->per_ms / 1000.0;
-
-			/* Rounded up, and at least 1: Retry-After counts whole seconds. */
-			wait = (unsigned)secs;
-			if (wait < secs || wait == 0)
-				wait++;
-		}
+		if (tokens < 1.0)
+			wait = wait_seconds(t, tokens);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return wait;
+}
+
+/* The slot of `client`, claimed (with a full bucket) when it has none. */
+static struct slot *slot_get(struct throttle *t, const char *client, size_t len, int64_t now_ms)
+{
+	struct slot *s = slot_find(t, client);
+
+	if (!s) {
+		s = slot_claim(t, client, now_ms);
+		memcpy(s->client, client, len + 1);
+		s->tokens = t->capacity;
+		s->last_ms = now_ms;
+	}
+	return s;
+}
+
+unsigned throttle_take(struct throttle *t, const char *client, int64_t now_ms)
+{
+	size_t len = strlen(client);
+	struct slot *s;
+	double tokens;
+	unsigned wait = 0;
+
+	/* Not a key we could have produced: never refused, never tracked. */
+	if (len == 0 || len >= sizeof(s->client))
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	s = slot_get(t, client, len, now_ms);
+	tokens = slot_tokens(t, s, now_ms);
+	if (tokens < 1.0) {
+		wait = wait_seconds(t, tokens);
+	} else {
+		s->tokens = tokens - 1.0;
+		s->last_ms = now_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return wait;
+}
+
+void throttle_refund(struct throttle *t, const char *client, int64_t now_ms)
+{
+	size_t len = strlen(client);
+	struct slot *s;
+	double tokens;
+
+	if (len == 0 || len >= sizeof(s->client))
+		return;
+	pthread_mutex_lock(&t->lock);
+	/* A slot taken over by another key meanwhile holds nothing of ours
+	 * (its bucket had refilled, or was the one idle longest). */
+	s = slot_find(t, client);
+	if (s) {
+		tokens = slot_tokens(t, s, now_ms) + 1.0;
+		s->tokens = tokens > t->capacity ? t->capacity : tokens;
+		s->last_ms = now_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 void throttle_fail(struct throttle *t, const char *client, int64_t now_ms)
@@ -158,13 +235,7 @@ void throttle_fail(struct throttle *t, const char *client, int64_t now_ms)
 	if (len == 0 || len >= sizeof(s->client))
 		return;
 	pthread_mutex_lock(&t->lock);
-	s = slot_find(t, client);
-	if (!s) {
-		s = slot_claim(t, client, now_ms);
-		memcpy(s->client, client, len + 1);
-		s->tokens = t->capacity;
-		s->last_ms = now_ms;
-	}
+	s = slot_get(t, client, len, now_ms);
 	tokens = slot_tokens(t, s, now_ms) - 1.0;
 	s->tokens = tokens < 0 ? 0 : tokens;
 	s->last_ms = now_ms;

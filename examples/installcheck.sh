@@ -154,6 +154,7 @@ echo '{"type": "hello", "config": {"users": {}}}' >"$tmp/providers.d/hello-broke
 run 3 "$tmp/list2" providers list
 expect "$tmp/list2" '"state": "failed"' "a broken instance"
 expect "$tmp/list2" '\"users\": expected an object of 1 to' "the plugin's configuration error"
+expect "$tmp/list2" "$tmp/providers.d/hello-broken.json:1:" "the plugin's error names FILE:LINE:COL"
 expect "$tmp/list2" '"state": "ready"' "the good instance next to a broken one"
 run 2 "$tmp/check2" config check
 expect "$tmp/check2.err" 'provider hello-broken:' "config check names the broken instance"

@@ -21,7 +21,7 @@ for page in "$builddir"/doc/*.[1-8]; do
 	name=$(basename "$page")
 	# -Wbreak: "cannot adjust line" depends on how long the configured
 	# paths are (distcheck's are long), not on the roff.
-	warnings=$(LC_ALL=C "$GROFF" -man -Tutf8 -ww -Wbreak -z "$page" 2>&1) || true
+	warnings=$(LC_ALL=C "$GROFF" -t -man -Tutf8 -ww -Wbreak -z "$page" 2>&1) || true
 	if [ -n "$warnings" ]; then
 		echo "check-man: doc/$name.in formats with warnings; fix the roff:" >&2
 		echo "$warnings" | sed "s|$page|doc/$name.in|" >&2

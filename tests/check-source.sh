@@ -36,6 +36,11 @@ text=$(
 	} | LC_ALL=C sort -u
 )
 
+# The lists are one path a line; a path may hold spaces (a test case named
+# "bad name.json"), so they split at newlines only.
+ifs=$IFS
+IFS='
+'
 problems=$(
 	# shellcheck disable=SC2086
 	awk -v shipped="$(echo $shipped)" '
@@ -95,6 +100,7 @@ problems=$(
 	}
 	' $shipped $other $text
 )
+IFS=$ifs
 
 if [ -n "$problems" ]; then
 	echo "$problems" >&2

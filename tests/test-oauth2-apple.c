@@ -183,6 +183,16 @@ static void hostile_27_claims_and_nonce(void **state)
 	/* Required by configuration, missing from the request. */
 	social_refuse(s, "apple-nonce", id_cred(sign(with(apple_claims("1", APP_ID), "nonce", json_string(hex))), NULL),
 		      SESAME_REJECTED, "claim");
+	/* Issue 11 item 8: a token that carries a nonce is bound to it, even
+	 * where require_nonce is off; leaving the nonce out skips nothing. */
+	social_refuse(s, "apple", id_cred(sign(with(apple_claims("1", APP_ID), "nonce", json_string(hex))), NULL),
+		      SESAME_REJECTED, "claim");
+	social_refuse(s, "apple", id_cred(sign(with(apple_claims("1", APP_ID), "nonce", json_string(""))), NULL),
+		      SESAME_REJECTED, "claim");
+	social_refuse(s, "apple", id_cred(sign(with(apple_claims("1", APP_ID), "nonce", json_null())), NULL),
+		      SESAME_REJECTED, "claim");
+	/* require_nonce keeps its meaning for a token without one. */
+	social_refuse(s, "apple-nonce", id_cred(sign(apple_claims("1", APP_ID)), NULL), SESAME_REJECTED, "claim");
 	social_refuse(s, "apple", id_cred(social_sign("RS256", OTHER_KEY, RSA_KID, apple_claims("1", APP_ID)), NULL),
 		      SESAME_REJECTED, "sig");
 	assert_int_equal(social_count_users(s), 0);
@@ -190,6 +200,13 @@ static void hostile_27_claims_and_nonce(void **state)
 			       id_cred(sign(with(apple_claims("1", APP_ID), "nonce", json_string(hex))), RAW_NONCE));
 	json_decref(session);
 	assert_int_equal(social_count_users(s), 1);
+	/* Without require_nonce, a token without a nonce needs none. */
+	session = social_login(s, "apple", id_cred(sign(apple_claims("2", APP_ID)), NULL));
+	json_decref(session);
+	session = social_login(s, "apple", id_cred(sign(with(apple_claims("3", APP_ID), "nonce", json_string(hex))),
+						    RAW_NONCE));
+	json_decref(session);
+	assert_int_equal(social_count_users(s), 3);
 }
 
 /* hostile-inputs.md 28: only true and "true" are true. */

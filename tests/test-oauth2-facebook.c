@@ -255,6 +255,16 @@ static void hostile_26_limited_login(void **state)
 	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), "n-12"), SESAME_REJECTED, "claim");
 	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), "n-1234"), SESAME_REJECTED, "claim");
 	social_refuse(s, "facebook-nonce", ll_cred(ll_claims(APP_ID), NULL), SESAME_REJECTED, "claim");
+	/* Issue 11 item 8: a token that carries a nonce is bound to it, even
+	 * where require_nonce is off; leaving the nonce out skips nothing. */
+	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), NULL), SESAME_REJECTED, "claim");
+	claims = ll_claims(APP_ID);
+	json_object_set_new(claims, "nonce", json_string(""));
+	social_refuse(s, "facebook", ll_cred(claims, NULL), SESAME_REJECTED, "claim");
+	/* require_nonce keeps its meaning for a token without one. */
+	claims = ll_claims(APP_ID);
+	json_object_del(claims, "nonce");
+	social_refuse(s, "facebook-nonce", ll_cred(claims, NULL), SESAME_REJECTED, "claim");
 	claims = ll_claims(APP_ID);
 	json_object_set_new(claims, "exp", json_integer(social_now(-600)));
 	social_refuse(s, "facebook", ll_cred(claims, "n-123"), SESAME_REJECTED, "claim");
@@ -264,8 +274,14 @@ static void hostile_26_limited_login(void **state)
 	assert_string_equal(json_string_value(json_object_get(id, "id")), "10001");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(id, "data"), "name")), "Ada Lovelace");
 	json_decref(id);
-	json_decref(social_login(s, "facebook", ll_cred(ll_claims(APP_ID), NULL)));
+	json_decref(social_login(s, "facebook", ll_cred(ll_claims(APP_ID), "n-123")));
 	assert_int_equal(social_count_users(s), 1);
+	/* Without require_nonce, a token without a nonce needs none. */
+	claims = ll_claims(APP_ID);
+	json_object_del(claims, "nonce");
+	json_object_set_new(claims, "sub", json_string("10002"));
+	json_decref(social_login(s, "facebook", ll_cred(claims, NULL)));
+	assert_int_equal(social_count_users(s), 2);
 }
 
 static void code_exchange(void **state)

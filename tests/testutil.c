@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,4 +215,31 @@ int tu_run(const char *cmd, char **out, char **err)
 	close(ofd);
 	close(efd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+uid_t tu_program_uid(void)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return geteuid();
+	pw = getpwnam("nobody");
+	if (!pw)
+		die("getpwnam", "nobody");
+	return pw->pw_uid;
+}
+
+char *tu_program_dir(const char *dir, const char *name)
+{
+	char *p = tu_mkdir(dir, name, 0700);
+	struct passwd *pw;
+
+	if (chmod(dir, 0755) != 0)
+		die("chmod", dir);
+	if (geteuid() == 0) {
+		pw = getpwnam("nobody");
+		if (!pw || chown(p, pw->pw_uid, pw->pw_gid) != 0)
+			die("chown", p);
+	}
+	return p;
 }

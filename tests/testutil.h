@@ -28,6 +28,17 @@ char *tu_write(const char *dir, const char *name, const char *content, mode_t mo
 /* mkdir -p dir/name with `mode`; returns the path, malloc'd. */
 char *tu_mkdir(const char *dir, const char *name, mode_t mode);
 
+/*
+ * The programs sesame runs (mailers, custom-function programs) run as
+ * "nobody", sesame's default programs.user, when the tests run as root,
+ * else as the tests' own user.  tu_program_dir() makes `dir` enterable by
+ * that user (mode 0755, so it can run the programs kept there) and returns
+ * dir/name, a new directory that user owns and may write (its reports).
+ * tu_program_uid() is that user's uid.
+ */
+char *tu_program_dir(const char *dir, const char *name);
+uid_t tu_program_uid(void);
+
 /* Recursively remove a directory tree. NULL is allowed. */
 void tu_rmrf(const char *path);
 

@@ -122,11 +122,19 @@ static int hello_init(const struct sesame_host *host, sesame_instance *self, con
 			return host->error(err, SESAME_CONFIG, "unknown-key",
 					   "unknown key \"%s\" in the hello configuration (expected \"users\")", key);
 	}
-	if (!json_is_object(users) || json_object_size(users) == 0 || json_object_size(users) > MAX_USERS)
+	if (!json_is_object(users) || json_object_size(users) == 0 || json_object_size(users) > MAX_USERS) {
+		/* Since ABI 1.2 the core can point at the member in the drop-in
+		 * (FILE:LINE:COL); an older core gets the plain message. */
+		if (SESAME_HAS_FIELD(struct sesame_host, config_error, host->struct_size) && host->config_error)
+			return host->config_error(self, err, SESAME_CONFIG, "users", "users",
+						  "\"users\": expected an object of 1 to %d users, e.g. "
+						  "{\"alice\": {\"secret\": \"@/etc/sesame/secrets/alice\"}}",
+						  MAX_USERS);
 		return host->error(err, SESAME_CONFIG, "users",
 				   "\"users\": expected an object of 1 to %d users, e.g. "
 				   "{\"alice\": {\"secret\": \"@/etc/sesame/secrets/alice\"}}",
 				   MAX_USERS);
+	}
 
 	h = calloc(1, sizeof(*h));
 	if (h)

@@ -26,10 +26,11 @@ extern "C" {
  * Status codes.
  *
  * Every sesame function that can fail returns one of these (as an int) and,
- * when given a non-NULL sesame_error, fills it.  The first five values are
- * the provider result codes of the provider ABI: a provider can only ever
- * answer OK, REJECTED, MALFORMED, UNAVAILABLE or INTERNAL.  The values are
- * stable: new codes are only ever appended.
+ * when given a non-NULL sesame_error, fills it.  A provider's verify()
+ * answers one of the first five (OK, REJECTED, MALFORMED, UNAVAILABLE,
+ * INTERNAL), its init() also CONFIG, its actions also NOT_FOUND and
+ * CONFLICT: sesame-provider(3), RESULT CODES, says it once for every hook.
+ * The values are stable: new codes are only ever appended.
  *
  *   SESAME_OK           success.
  *   SESAME_REJECTED     the credential, token or operation was understood and

@@ -145,6 +145,105 @@ struct sesame_http_response {
 	char *content_type;
 };
 
+/* Flags of struct sesame_program (since ABI 1.2). */
+#define SESAME_PROGRAM_STDOUT 0x1u /* capture standard output into the result (else /dev/null) */
+#define SESAME_PROGRAM_STDERR 0x2u /* keep the first 4096 bytes of standard error (else /dev/null) */
+
+/*
+ * Since ABI 1.2.  A program to run with sesame_host.program_run.  Zero-fill
+ * it and set struct_size = sizeof(struct sesame_program).  The program gets:
+ *
+ *   - argv exactly as given, through execve(): no shell, no PATH lookup;
+ *   - `input` on its standard input (an in-memory file: it may read it or
+ *     not, and never blocks sesame);
+ *   - its standard output captured (SESAME_PROGRAM_STDOUT) or /dev/null,
+ *     its standard error likewise (SESAME_PROGRAM_STDERR);
+ *   - no other file descriptor, every signal unblocked and at its default;
+ *   - the environment PATH=/usr/local/bin:/usr/bin:/bin, SESAME_PROVIDER
+ *     (the instance name), SESAME_PROVIDER_TYPE and SESAME_APP_ID, nothing
+ *     else; the working directory "/";
+ *   - when sesame runs as root: the identity of `user`, or by default of
+ *     the main configuration's programs.user ("nobody" unless set), with
+ *     that user's primary group and no supplementary group.  Never root.
+ *
+ * When the program exits, dies, times out or writes too much, every
+ * process it started is killed with SIGKILL, also those that called
+ * setsid() or forked twice: each program runs under a process of its own
+ * that is their subreaper.
+ *
+ *   argv          NULL-terminated, 1 to 64 strings of at most 4096 bytes,
+ *                 argv[0] the program's absolute path.
+ *   input         bytes for standard input (NULL when input_length is 0),
+ *                 at most 1 MiB.  sesame does not keep them.
+ *   timeout_ms    0: 10000; else 100 to 300000.
+ *   max_output    largest standard output kept; 0: 65536; at most 16 MiB.
+ *                 A program that writes more is killed.
+ *   user          NULL: programs.user.  Else a user name, which must not
+ *                 be root; when sesame does not run as root, only the name
+ *                 of the user sesame runs as is accepted.
+ */
+struct sesame_program {
+	uint32_t struct_size;
+	unsigned flags;
+	const char *const *argv;
+	const void *input;
+	size_t input_length;
+	long timeout_ms;
+	size_t max_output;
+	const char *user;
+};
+
+/* How a program ended: sesame_program_result.outcome (since ABI 1.2). */
+#define SESAME_PROGRAM_EXITED 1		  /* it exited; `code` is its exit status */
+#define SESAME_PROGRAM_SIGNALED 2	  /* a signal killed it; `code` is the signal */
+#define SESAME_PROGRAM_TIMED_OUT 3	  /* it ran past timeout_ms and was killed */
+#define SESAME_PROGRAM_OUTPUT_TOO_LARGE 4 /* it wrote more than max_output and was killed */
+
+/*
+ * Since ABI 1.2.  What sesame_host.program_run reports.  Zero-fill it and
+ * set struct_size = sizeof(struct sesame_program_result); release it with
+ * sesame_host.program_result_clear(), which wipes the buffers.
+ *
+ *   outcome, code   SESAME_PROGRAM_* and its exit status or signal.
+ *   output          with SESAME_PROGRAM_STDOUT: what the program wrote on
+ *                   standard output (up to max_output bytes), NUL-terminated
+ *                   (the NUL not counted in output_length); else NULL.
+ *   errors          with SESAME_PROGRAM_STDERR: the first 4096 bytes of its
+ *                   standard error, NUL-terminated; else NULL.  It is the
+ *                   program's text: never pass it on unfiltered.
+ */
+struct sesame_program_result {
+	uint32_t struct_size;
+	int outcome;
+	int code;
+	char *output;
+	size_t output_length;
+	char *errors;
+	size_t errors_length;
+};
+
+/* Encodings of sesame_host.encode() and decode() (since ABI 1.2). */
+#define SESAME_ENCODING_HEX 1	    /* lowercase hexadecimal (decode accepts either case) */
+#define SESAME_ENCODING_BASE64 2    /* RFC 4648 section 4, with padding */
+#define SESAME_ENCODING_BASE64URL 3 /* RFC 4648 section 5, without padding (strict, as in JWS) */
+#define SESAME_ENCODING_URL 4	    /* percent-encoding of a URL query or form component (encode only) */
+
+/* The largest digest sesame_host.digest() writes (EVP_MAX_MD_SIZE). */
+#define SESAME_DIGEST_MAX 64
+
+/*
+ * Since ABI 1.2.  What a file looked like when sesame_host.file_read() read
+ * it, for sesame_host.file_changed().  Opaque to the plugin: keep it and
+ * pass it back.
+ */
+struct sesame_file_stamp {
+	uint64_t device;
+	uint64_t inode;
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
 /*
  * The host services table the core hands to a plugin's init().  The pointer
  * stays valid until fini() returns.  All functions are thread-safe.
@@ -249,7 +348,7 @@ struct sesame_host {
 	/*
 	 * The application id ("app_id" of sesame.json), e.g. the default
 	 * audience of tokens minted for this application.  Valid as long as
-	 * `self`.  Appended after jwt_sign: check it with SESAME_HAS_FIELD().
+	 * `self`.  ABI 1.0 (the last field of that minor).
 	 */
 	const char *(*app_id)(const sesame_instance *self);
 
@@ -269,7 +368,7 @@ struct sesame_host {
 	int (*hmac_sha256)(const void *key, size_t key_length, const void *data, size_t length, unsigned char out[32]);
 
 	/*
-	 * ---- Appended after hmac_sha256: check each with SESAME_HAS_FIELD() ----
+	 * ---- Since ABI 1.1, like sha256: check each with SESAME_HAS_FIELD() ----
 	 *
 	 * A key/value store private to the instance (its namespace is the
 	 * instance name), kept in sesame's database, so a provider needs no
@@ -342,6 +441,14 @@ struct sesame_host {
 	 *   successful login.  SESAME_MALFORMED "hash" when `phc` is not such
 	 *   a string.  Both always run the KDF once: to make an unknown user
 	 *   cost what a wrong password costs, verify against a dummy hash.
+	 *
+	 * Both run within a process-wide memory budget (sesame.json's
+	 * "password_hashing"; one run takes 128 * r * (N + p + 2) bytes): when
+	 * it is in use they wait a bounded time in a bounded queue, then fail
+	 * with SESAME_UNAVAILABLE "busy" (sesamed: 503 with Retry-After);
+	 * pass it on, as the request may be retried.  A single run larger than
+	 * the whole budget is SESAME_CONFIG "budget": hash once in init() (a
+	 * dummy hash, say) so that such parameters stop the instance at start.
 	 */
 	int (*password_hash)(sesame_instance *self, const char *password, size_t length, unsigned log2_n, unsigned r,
 			     unsigned p, char **phc, sesame_error *err);
@@ -354,6 +461,152 @@ struct sesame_host {
 	 * holds it (a user that never logged in has no session).
 	 */
 	int (*end_sessions)(sesame_instance *self, const char *uid, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2 (check with SESAME_HAS_FIELD() and for NULL).  Add
+	 * `delta` to the counter kept as the value of `key` in the instance's
+	 * key/value store, atomically: one store transaction, so counters
+	 * shared by several threads or several sesamed nodes over one
+	 * database lose no update.  A missing or expired entry counts as 0;
+	 * the result never goes below 0.  `*value` gets the new value.
+	 *
+	 * `limit` > 0 with `delta` > 0: when the result would exceed `limit`,
+	 * nothing is written, `*value` gets the value as it is, and the
+	 * answer is SESAME_REJECTED "limit" (a throttle: count an attempt
+	 * only while under the limit, refuse it otherwise).  `limit` 0: no
+	 * limit.
+	 *
+	 * `expires` > 0 (seconds since the epoch, host->now() based) is the
+	 * entry's expiry from this write on, 0 none: a counter written with
+	 * now + W restarts from 0 once W seconds pass without a change.  The
+	 * entry is not bound to a user.
+	 *
+	 * Errors: SESAME_MALFORMED "key" as kv_get; SESAME_MALFORMED "value"
+	 * when the entry holds something other than an integer;
+	 * SESAME_UNAVAILABLE when the database cannot be reached.
+	 */
+	int (*kv_add)(sesame_instance *self, const char *key, int64_t delta, int64_t limit, int64_t expires,
+		      int64_t *value, sesame_error *err);
+
+	/*
+	 * ---- Since ABI 1.2: check each with SESAME_HAS_FIELD() ----
+	 *
+	 * Running an external program (a mailer, a program that decides a
+	 * login), so that no plugin carries fork/exec code of its own; see
+	 * struct sesame_program for what the program gets.
+	 *
+	 * program_check: everything that can be checked without running it:
+	 *   the request's fields; argv[0], which must be a regular executable
+	 *   file owned by root or by the user sesame runs as, and which, like
+	 *   every directory above it, group and others cannot write; and the
+	 *   user.  Call it from init() with the request verify() will make, so
+	 *   a bad command stops the instance at start.  SESAME_OK, or
+	 *   SESAME_CONFIG with reason "command" (bad request), "file" (missing
+	 *   or not a regular executable file), "permissions" (an untrusted
+	 *   path; the message names the path and says how to fix it) or "user".
+	 * program_run: check again, then run the program and wait for it.
+	 *   SESAME_OK when it ran, however it ended: `result` says how.
+	 *   SESAME_UNAVAILABLE when it could not be run: reason "program" (it
+	 *   could not be started: missing, not executable, the user cannot be
+	 *   switched to, no process left), "permissions" or "file" (its path is
+	 *   no longer trusted), "user"; SESAME_USAGE for a bad request.  Call
+	 *   program_result_clear() after every call.  Reentrant; the calling
+	 *   thread blocks until the program and its descendants are gone.
+	 * program_result_clear: wipe and free what a result holds; safe on a
+	 *   zero-filled result and to call twice.
+	 */
+	int (*program_check)(sesame_instance *self, const struct sesame_program *program, sesame_error *err);
+	int (*program_run)(sesame_instance *self, const struct sesame_program *program,
+			   struct sesame_program_result *result, sesame_error *err);
+	void (*program_result_clear)(struct sesame_program_result *result);
+
+	/*
+	 * Since ABI 1.2.  Encoders, so a plugin needs no library of its own.
+	 *
+	 * encode: `length` bytes of `data` as text in `encoding`
+	 *   (SESAME_ENCODING_*): `*text` is NUL-terminated, to release with
+	 *   free().  SESAME_USAGE for an unknown encoding, SESAME_INTERNAL when
+	 *   out of memory.
+	 * decode: the bytes of `length` characters of `text` (hex, base64 or
+	 *   base64url; strictly: no whitespace, no stray padding, zero trailing
+	 *   bits for base64url): `*data` (NUL-terminated, the NUL not counted in
+	 *   `*data_length`) to release with free().  SESAME_MALFORMED "encoding"
+	 *   for text that is not of the encoding, SESAME_USAGE for
+	 *   SESAME_ENCODING_URL or an unknown encoding.
+	 */
+	int (*encode)(int encoding, const void *data, size_t length, char **text, sesame_error *err);
+	int (*decode)(int encoding, const char *text, size_t length, unsigned char **data, size_t *data_length,
+		      sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  The digest named `name` (an OpenSSL digest name such
+	 * as "SHA-256", "SHA-512", "SHA-1" or "MD5", through EVP) of `length`
+	 * bytes into out[SESAME_DIGEST_MAX]; `*out_length` gets its size.
+	 * SESAME_USAGE "digest" for a name OpenSSL does not know.  (SHA-1 and
+	 * MD5 exist to check hashes that others made, e.g. htpasswd's {SHA}.)
+	 */
+	int (*digest)(const char *name, const void *data, size_t length, unsigned char out[SESAME_DIGEST_MAX],
+		      size_t *out_length, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  Check `password` (`length` bytes, no NUL) against a
+	 * crypt(3)-format hash ("$2b$...", "$6$...", "$5$...", "$y$...", ...)
+	 * through the system's libcrypt, comparing in constant time: `*match`
+	 * 1 or 0.  SESAME_MALFORMED "hash" for a hash libcrypt does not
+	 * support or that is not of the crypt format, "password" for a
+	 * password with a NUL byte.  Reentrant.
+	 */
+	int (*crypt_verify)(const char *password, size_t length, const char *hash, int *match, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  Read a file the instance trusts, with the rules of
+	 * "@/path" secrets: an absolute path of a regular file that is not
+	 * accessible by group or others, owned like every directory above it
+	 * by root or the user sesame runs as and writable by nobody else.
+	 * `*data` (NUL-terminated, the NUL not counted in `*length`) is to wipe
+	 * and release with free(); `stamp` (NULL allowed) records what the file
+	 * looked like.  SESAME_CONFIG "file" (missing, unreadable, not a regular
+	 * file), "permissions" (the message names the path and the fix) or
+	 * "size" (larger than `max`).
+	 * file_changed: `*changed` 1 when the file at `path` is no longer the
+	 *   one `stamp` describes (replaced, written, removed), else 0; cheap
+	 *   (one stat), so a plugin may call it on every verify() and reload.
+	 */
+	int (*file_read)(sesame_instance *self, const char *path, size_t max, char **data, size_t *length,
+			 struct sesame_file_stamp *stamp, sesame_error *err);
+	int (*file_changed)(sesame_instance *self, const char *path, const struct sesame_file_stamp *stamp,
+			    int *changed, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  A random identifier: `bytes` (1 to 64) bytes of
+	 * secure randomness as 2 * `bytes` lowercase hex digits and a NUL in
+	 * `out`.  SESAME_OK, SESAME_USAGE or SESAME_INTERNAL.
+	 */
+	int (*random_id)(char *out, size_t bytes);
+
+	/*
+	 * Since ABI 1.2.  Compare and set an entry of the instance's key/value
+	 * store, atomically: replace the value of `key` by `value` only when it
+	 * is still `expected` (compared as JSON; NULL: only when there is no
+	 * live entry).  `user_id` and `expires` as kv_put().  SESAME_CONFLICT
+	 * "changed" when another call changed it first (nothing written), and
+	 * the errors of kv_put().  Use it to write back a record read earlier
+	 * without undoing a concurrent change.
+	 */
+	int (*kv_replace)(sesame_instance *self, const char *key, const json_t *expected, const json_t *value,
+			  const char *user_id, int64_t expires, sesame_error *err);
+
+	/*
+	 * Since ABI 1.2.  error() for a problem with the instance's
+	 * configuration at `path`, a member of its "config" object
+	 * ("client_id", "scrypt.log2_n", "signing_keys[1].kid"): the message
+	 * names the drop-in file and the member's line and column
+	 * ("FILE:LINE:COL: message", with err->source, line and column set),
+	 * as the core's own configuration errors do.  For init(); returns
+	 * `status`.
+	 */
+	int (*config_error)(sesame_instance *self, sesame_error *err, int status, const char *reason,
+			    const char *path, const char *fmt, ...) SESAME_PRINTF(6, 7);
 };
 
 /* Kinds of caller of an action (struct sesame_action_caller). */

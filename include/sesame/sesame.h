@@ -160,7 +160,10 @@ SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char *
  * what the provider answered (SESAME_REJECTED, SESAME_MALFORMED,
  * SESAME_UNAVAILABLE, SESAME_INTERNAL), or SESAME_INTERNAL with reason
  * "identity" when the provider returned an identity the core refuses.
- * Thread-safe.  Since 0.1.
+ * A provider that hashes passwords passes on SESAME_UNAVAILABLE "busy"
+ * when the process-wide memory budget of password hashing (sesame.json's
+ * "password_hashing") stayed in use past its wait: the request may be
+ * retried later.  Thread-safe.  Since 0.1.
  */
 SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
 					json_t **identity, sesame_error *err);
@@ -427,7 +430,9 @@ SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *us
  * or NULL.  Errors: SESAME_NOT_FOUND "provider" (no such enabled
  * instance), SESAME_NOT_FOUND "action" (the plugin has no such operation
  * or no action hook), SESAME_UNAVAILABLE "provider" (its init failed),
- * SESAME_MALFORMED "args", and what the plugin returns.  Since 0.1.
+ * SESAME_MALFORMED "args", and what the plugin returns (e.g.
+ * SESAME_UNAVAILABLE "busy" as for sesame_verify_credential(), or
+ * SESAME_REJECTED "throttled").  Since 0.1.
  */
 SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
 				      const json_t *args, json_t **result, sesame_error *err);
@@ -444,6 +449,80 @@ SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *us
 					   sesame_error *err);
 SESAME_API int sesame_user_custom_data_set(sesame_caller *caller, const char *user_id, const json_t *data,
 					   sesame_error *err);
+
+/* ---- rules: the policy decision point ------------------------------------ */
+
+/*
+ * sesame decides, for the applications that serve documents, what a user
+ * may do to each of them.  The rules are App Services' role-based rules,
+ * one file per namespace (rules.d/DATABASE.COLLECTION.json, default.json
+ * for namespaces without a file of their own), read by sesame_configure()
+ * from the "rules_dirs" drop-in directories; sesame-rules(5) describes the
+ * format, every operator and expansion, and how a decision is made.  A
+ * rule file that is invalid does not stop sesame_configure(): every
+ * decision on its namespace is a denial carrying an "error" member (fail
+ * closed), and sesame_rules_json() lists it.  The system user is allowed
+ * everything.
+ */
+
+/*
+ * The rule files as a JSON array (a new reference), in lexical order of
+ * namespace, each {"namespace", "source", "state", "roles", "filters",
+ * "error"}: "state" is "ready" or "failed" (then "error" says FILE:LINE:COL
+ * and why).  An entry with a null namespace means the rule directories
+ * could not be read (every decision is a denial).  NULL before
+ * sesame_configure().  Since 0.1.
+ */
+SESAME_API json_t *sesame_rules_json(const sesame_ctx *ctx);
+
+/*
+ * Decide whether user `user_id` (NULL: the caller itself; only the system
+ * user may name another user) may do `action` ("read", "insert", "write",
+ * "delete" or "search") to `document` (borrowed, a JSON object) of
+ * namespace `ns` ("DATABASE.COLLECTION"); a write also needs `prev`, the
+ * document before the write (NULL otherwise).  %%user is the account as
+ * the store holds it now, custom data included.  On SESAME_OK `*decision`
+ * is a new reference to
+ *
+ *   {"allowed": true|false, "role": NAME or null,
+ *    "fields": {FIELD: {"read": bool, "write": bool}, ...},
+ *    "document": the document reduced to the fields the user may read}
+ *
+ * ("document" is {} when the action is denied; a namespace whose rule file
+ * is invalid answers a denial with an "error" member).  A denial is not an
+ * error.  Errors: SESAME_MALFORMED with reason "action", "namespace",
+ * "type", "prev", "depth" or "size" (documents are at most 32 levels deep
+ * and 100000 values); SESAME_REJECTED "forbidden" (a user naming another
+ * user) or "disabled"; SESAME_NOT_FOUND "user"; SESAME_UNAVAILABLE (the
+ * store).  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_rules_evaluate(sesame_caller *caller, const char *user_id, const char *ns, const char *action,
+				     const json_t *document, const json_t *prev, json_t **decision, sesame_error *err);
+
+/*
+ * The MongoDB query filter that selects exactly the documents of `ns` a
+ * decision for `action` ("read" or "write"; for a write, on the stored
+ * document, before any change) would allow user `user_id` (as in
+ * sesame_rules_evaluate()): on SESAME_OK `*filter` is a new reference to
+ * {"filter": F}, F with every expansion substituted, {} for everything and
+ * {"_id": {"$in": []}} for nothing, to be ANDed into the application's own
+ * query.  Errors: those of sesame_rules_evaluate(), and SESAME_REJECTED
+ * "filter" when a role compares two values of the document (a query cannot
+ * express that; decisions still can).  Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_rules_filter(sesame_caller *caller, const char *user_id, const char *ns, const char *action,
+				   json_t **filter, sesame_error *err);
+
+/*
+ * Whether `document` matches the MongoDB query `filter` (both borrowed), for
+ * applications that filter in memory: *match is 1 or 0.  The operators are
+ * those sesame_rules_filter() emits: $and $or $nor $eq $ne $gt $gte $lt
+ * $lte $in $nin $exists $elemMatch (operator form), with MongoDB's
+ * semantics for arrays, missing fields and type brackets.  Errors:
+ * SESAME_MALFORMED with reason "type", "operator", "depth" or "size".
+ * Thread-safe.  Since 0.1.
+ */
+SESAME_API int sesame_rules_match(const json_t *filter, const json_t *document, int *match, sesame_error *err);
 
 #ifdef __cplusplus
 }

@@ -292,7 +292,9 @@ static void http_free(struct http *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void http(const struct daemon *d, const struct req *q, struct http *r)
+/* Send `q` from the local address `source` (another loopback address such
+ * as 127.0.0.2, so the daemon sees another client; NULL: any). */
+static void http_from(const struct daemon *d, const struct req *q, const char *source, struct http *r)
 {
 	struct curl_slist *hl = NULL;
 	struct upload up = {q->body, q->body ? strlen(q->body) : 0, 0};
@@ -313,6 +315,12 @@ static void http(const struct daemon *d, const struct req *q, struct http *r)
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (q->cainfo)
 		curl_easy_setopt(c, CURLOPT_CAINFO, q->cainfo);
+	if (source) {
+		char iface[64];
+
+		snprintf(iface, sizeof(iface), "host!%s", source);
+		curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+	}
 	for (i = 0; i < ARRAY_SIZE(q->headers) && q->headers[i]; i++)
 		hl = curl_slist_append(hl, q->headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
@@ -330,6 +338,11 @@ static void http(const struct daemon *d, const struct req *q, struct http *r)
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
 	free(url);
+}
+
+static void http(const struct daemon *d, const struct req *q, struct http *r)
+{
+	http_from(d, q, NULL, r);
 }
 
 /* The value of a response header (case-insensitive name), malloc'd, or NULL. */

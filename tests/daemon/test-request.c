@@ -199,12 +199,119 @@ static void test_login_throttle(void **state)
 	throttle_free(srv.throttle);
 }
 
+static const char *error_text(const struct reply *rep, char *buf, size_t len)
+{
+	json_t *v = json_loadb(rep->body, rep->body_len, 0, NULL);
+
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "TooManyRequests");
+	snprintf(buf, len, "%s", json_string_value(json_object_get(v, "error")));
+	json_decref(v);
+	return buf;
+}
+
+/* Attempts reserved before they run, per address and per (address,
+ * identifier); a success gives its tokens back, a refusal keeps them. */
+static void test_attempts(void **state)
+{
+	struct server srv;
+	struct request a, b;
+	struct reply rep;
+	struct attempt at;
+	char text[256];
+	int i;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	srv.throttle = throttle_new(64, 3);
+	srv.ident_throttle = throttle_new_period(64, 2, 3600);
+	memset(srv.ident_key, 7, sizeof(srv.ident_key));
+	a.srv = b.srv = &srv;
+	snprintf(a.client, sizeof(a.client), "192.0.2.20");
+	snprintf(b.client, sizeof(b.client), "192.0.2.21");
+	reply_init(&rep);
+	/* Successes cost nothing, however many. */
+	for (i = 0; i < 10; i++) {
+		assert_true(request_attempt_begin(&a, &rep, &at));
+		assert_true(request_attempt_identifier(&a, &rep, &at, "up", "Ann@Example.org"));
+		request_attempt_end(&a, &at, SESAME_OK);
+	}
+	/* Two failures for ann from a, in any letter case... */
+	for (i = 0; i < 2; i++) {
+		assert_true(request_attempt_begin(&a, &rep, &at));
+		assert_true(request_attempt_identifier(&a, &rep, &at, "up", i ? "ANN@example.org" : "ann@example.org"));
+		request_attempt_end(&a, &at, SESAME_REJECTED);
+	}
+	assert_int_equal(rep.status, 0);
+	/* ...and the third is refused before it runs, by the user's bucket. */
+	assert_true(request_attempt_begin(&a, &rep, &at));
+	assert_false(request_attempt_identifier(&a, &rep, &at, "up", "ann@EXAMPLE.org"));
+	assert_int_equal(rep.status, 429);
+	assert_string_equal(error_text(&rep, text, sizeof(text)),
+			    "too many failed logins for this user from this address; try again later");
+	/* Two an hour: one grows back in 30 minutes. */
+	assert_true(strcmp(reply_header_value(&rep, "Retry-After"), "1800") == 0 ||
+		    strcmp(reply_header_value(&rep, "Retry-After"), "1799") == 0);
+	reply_clear(&rep);
+	/* Its address token came back: one failure for bob still fits. */
+	assert_true(request_attempt_begin(&a, &rep, &at));
+	assert_true(request_attempt_identifier(&a, &rep, &at, "up", "bob@example.org"));
+	request_attempt_end(&a, &at, SESAME_REJECTED);
+	/* Now the address has used its 3. */
+	assert_false(request_attempt_begin(&a, &rep, &at));
+	assert_int_equal(rep.status, 429);
+	assert_non_null(strstr(error_text(&rep, text, sizeof(text)), "from this address"));
+	reply_clear(&rep);
+	/* Another address, or another instance, has buckets of its own. */
+	assert_true(request_attempt_begin(&b, &rep, &at));
+	assert_true(request_attempt_identifier(&b, &rep, &at, "up", "ann@example.org"));
+	request_attempt_end(&b, &at, SESAME_REJECTED);
+	assert_true(request_attempt_begin(&b, &rep, &at));
+	assert_true(request_attempt_identifier(&b, &rep, &at, "other", "ann@example.org"));
+	/* Neither a malformed request nor an unavailable service counts. */
+	request_attempt_end(&b, &at, SESAME_MALFORMED);
+	for (i = 0; i < 5; i++) {
+		assert_true(request_attempt_begin(&b, &rep, &at));
+		request_attempt_end(&b, &at, SESAME_UNAVAILABLE);
+	}
+	assert_int_equal(rep.status, 0);
+	throttle_free(srv.throttle);
+	throttle_free(srv.ident_throttle);
+}
+
+/* Registrations, mails and call programs: each takes a token. */
+static void test_account_requests(void **state)
+{
+	struct server srv;
+	struct request a;
+	struct reply rep;
+	char text[256];
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&a, 0, sizeof(a));
+	srv.account_throttle = throttle_new_period(64, 2, 3600);
+	a.srv = &srv;
+	snprintf(a.client, sizeof(a.client), "2001:db8::7");
+	reply_init(&rep);
+	assert_true(request_account_request_allowed(&a, &rep));
+	assert_true(request_account_request_allowed(&a, &rep));
+	assert_false(request_account_request_allowed(&a, &rep));
+	assert_int_equal(rep.status, 429);
+	assert_string_equal(error_text(&rep, text, sizeof(text)),
+			    "too many account requests from this address; try again later");
+	assert_non_null(reply_header_value(&rep, "Retry-After"));
+	reply_clear(&rep);
+	throttle_free(srv.account_throttle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_content_type),     cmocka_unit_test(test_body_parse),
 	    cmocka_unit_test(test_login_body_split), cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_device_ids),	     cmocka_unit_test(test_login_throttle),
+	    cmocka_unit_test(test_attempts),	     cmocka_unit_test(test_account_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

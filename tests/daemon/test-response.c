@@ -68,6 +68,10 @@ static void test_status_map(void **state)
 	    {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
 	    {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},
 	    {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+	    /* As the hosted service answers it. */
+	    {SESAME_CONFLICT, "already-confirmed", 400, "UserAlreadyConfirmed"},
+	    {SESAME_REJECTED, "throttled", 429, "TooManyRequests"},
+	    {SESAME_UNAVAILABLE, "busy", 503, "ServiceUnavailable"},
 	    {SESAME_UNAVAILABLE, "provider", 503, "ServiceUnavailable"},
 	    {SESAME_INTERNAL, NULL, 500, "InternalServerError"},
 	    {SESAME_CONFIG, NULL, 500, "InternalServerError"},
@@ -106,6 +110,42 @@ static void test_sesame_error_hides_internals(void **state)
 	reply_clear(&rep);
 }
 
+/* Answers a client should retry carry Retry-After; others do not. */
+static void test_retry_after(void **state)
+{
+	sesame_error busy = {SESAME_UNAVAILABLE, 0, 0, "busy", "", "password hashing is busy"};
+	sesame_error throttled = {SESAME_REJECTED, 0, 0, "throttled", "", "too many failed logins for this user"};
+	sesame_error down = {SESAME_UNAVAILABLE, 0, 0, "provider", "", "provider x is unavailable"};
+	sesame_error wrong = {SESAME_REJECTED, 0, 0, "password", "", "invalid username/password"};
+	struct reply rep;
+	json_t *v;
+
+	reply_init(&rep);
+	reply_sesame_error(&rep, &busy);
+	assert_int_equal(rep.status, 503);
+	assert_string_equal(reply_header_value(&rep, "Retry-After"), "5");
+	v = body_of(&rep);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "ServiceUnavailable");
+	json_decref(v);
+	reply_clear(&rep);
+	reply_sesame_error(&rep, &throttled);
+	assert_int_equal(rep.status, 429);
+	assert_string_equal(reply_header_value(&rep, "Retry-After"), "60");
+	v = body_of(&rep);
+	assert_string_equal(json_string_value(json_object_get(v, "error_code")), "TooManyRequests");
+	assert_string_equal(json_string_value(json_object_get(v, "error")), "too many failed logins for this user");
+	json_decref(v);
+	reply_clear(&rep);
+	reply_sesame_error(&rep, &down);
+	assert_int_equal(rep.status, 503);
+	assert_null(reply_header_value(&rep, "Retry-After"));
+	reply_clear(&rep);
+	reply_sesame_error(&rep, &wrong);
+	assert_int_equal(rep.status, 401);
+	assert_null(reply_header_value(&rep, "Retry-After"));
+	reply_clear(&rep);
+}
+
 static void test_headers(void **state)
 {
 	struct reply rep;
@@ -134,6 +174,7 @@ int main(void)
 	    cmocka_unit_test(test_status_map),
 	    cmocka_unit_test(test_sesame_error_hides_internals),
 	    cmocka_unit_test(test_headers),
+	    cmocka_unit_test(test_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

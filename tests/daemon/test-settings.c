@@ -57,6 +57,8 @@ static void test_defaults(void **state)
 	assert_int_equal(s.daemon.login_failures_per_minute, 20);
 	assert_int_equal(s.daemon.throttle_slots, 4096);
 	assert_int_equal(s.daemon.shutdown_timeout, 30);
+	assert_int_equal(s.daemon.identifier_failures_per_hour, 10);
+	assert_int_equal(s.daemon.account_requests_per_hour, 30);
 	assert_false(s.admin_enabled);
 	assert_string_equal(s.public_url, "http://127.0.0.1:9090");
 	assert_string_equal(s.ws_url, "ws://127.0.0.1:9090");
@@ -70,9 +72,12 @@ static void test_daemon_section(void **state)
 	char msg[512];
 
 	assert_int_equal(load("\"public_url\": \"https://auth.example.com/\", \"daemon\": {\"threads\": 4, "
-			      "\"max_body_bytes\": 2048, \"login_failures_per_minute\": 5, \"shutdown_timeout\": 0}",
+			      "\"max_body_bytes\": 2048, \"login_failures_per_minute\": 5, \"shutdown_timeout\": 0, "
+			      "\"identifier_failures_per_hour\": 3, \"account_requests_per_hour\": 7}",
 			      &s, msg, sizeof(msg)),
 			 0);
+	assert_int_equal(s.daemon.identifier_failures_per_hour, 3);
+	assert_int_equal(s.daemon.account_requests_per_hour, 7);
 	assert_int_equal(s.daemon.threads, 4);
 	assert_int_equal(s.daemon.max_body_bytes, 2048);
 	assert_int_equal(s.daemon.login_failures_per_minute, 5);
@@ -93,6 +98,10 @@ static void test_daemon_section(void **state)
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"login_failures_per_minute\": -1}",
 		   "\"daemon.login_failures_per_minute\"");
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"throttle_slots\": 1.5}", "\"daemon.throttle_slots\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"identifier_failures_per_hour\": 0}",
+		   "\"daemon.identifier_failures_per_hour\": expected an integer from 1 to 100000");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"account_requests_per_hour\": 100001}",
+		   "\"daemon.account_requests_per_hour\": expected an integer from 1 to 100000");
 	load_fails("\"public_url\": \"http://x\", \"daemon\": []", "\"daemon\": expected an object");
 	/* The file is named too. */
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}", "/etc/sesame/sesame.json: ");

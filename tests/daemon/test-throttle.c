@@ -1,5 +1,6 @@
 /* tests/daemon/test-throttle.c — daemon/throttle.c: failed logins per client
- * address, Retry-After values, refill, a fixed-size table, threads. */
+ * address, Retry-After values, refill, a fixed-size table, threads, and
+ * take/refund, whose check and charge are one step (issue 11 item 5). */
 #include "config.h"
 
 #include <pthread.h>
@@ -142,12 +143,100 @@ static void test_threads(void **state)
 	throttle_free(t);
 }
 
+static void test_take_and_refund(void **state)
+{
+	struct throttle *t = throttle_new(64, 3);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		assert_int_equal(throttle_take(t, "192.0.2.5", T0), 0);
+	/* Refused: nothing taken, and the wait says when a token is back. */
+	assert_int_equal(throttle_take(t, "192.0.2.5", T0), 20);
+	assert_int_equal(throttle_take(t, "192.0.2.5", T0 + 5000), 15);
+	/* A refund gives one back, never more than the capacity. */
+	throttle_refund(t, "192.0.2.5", T0 + 5000);
+	assert_int_equal(throttle_take(t, "192.0.2.5", T0 + 5000), 0);
+	for (i = 0; i < 10; i++)
+		throttle_refund(t, "192.0.2.5", T0 + 5000);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(throttle_take(t, "192.0.2.5", T0 + 5000), 0);
+	assert_true(throttle_take(t, "192.0.2.5", T0 + 5000) > 0);
+	/* A refund for a key never seen changes nothing. */
+	throttle_refund(t, "192.0.2.6", T0);
+	assert_int_equal(throttle_check(t, "192.0.2.6", T0), 0);
+	/* take and fail share the bucket. */
+	throttle_fail(t, "192.0.2.7", T0);
+	throttle_fail(t, "192.0.2.7", T0);
+	assert_int_equal(throttle_take(t, "192.0.2.7", T0), 0);
+	assert_int_equal(throttle_take(t, "192.0.2.7", T0), 20);
+	/* Not a key we could produce: never refused. */
+	assert_int_equal(throttle_take(t, "", T0), 0);
+	throttle_free(t);
+}
+
+static void test_period(void **state)
+{
+	struct throttle *t = throttle_new_period(64, 20, 3600);
+	int i;
+
+	assert_null(throttle_new_period(64, 20, 0));
+	assert_null(throttle_new_period(64, 0, 3600));
+	assert_null(throttle_new_period(0, 20, 3600));
+	for (i = 0; i < 20; i++)
+		assert_int_equal(throttle_take(t, "fedcba9876543210fedcba9876543210", T0), 0);
+	/* Twenty an hour: one grows back in three minutes. */
+	assert_int_equal(throttle_take(t, "fedcba9876543210fedcba9876543210", T0), 180);
+	assert_int_equal(throttle_take(t, "fedcba9876543210fedcba9876543210", T0 + 180000), 0);
+	throttle_free(t);
+}
+
+struct taker {
+	struct throttle *t;
+	pthread_barrier_t *start;
+	int taken;
+};
+
+static void *take_once(void *arg)
+{
+	struct taker *k = arg;
+
+	pthread_barrier_wait(k->start);
+	k->taken = throttle_take(k->t, "203.0.113.50", T0) == 0;
+	return NULL;
+}
+
+/* 150 attempts at once against a bucket of 20: exactly 20 get a token.
+ * (throttle_check then throttle_fail let 47 of 150 through over HTTP.) */
+static void test_take_parallel_exact(void **state)
+{
+	struct throttle *t = throttle_new(64, 20);
+	struct taker k[150];
+	pthread_t th[150];
+	pthread_barrier_t start;
+	int i, taken = 0;
+
+	pthread_barrier_init(&start, NULL, 150);
+	for (i = 0; i < 150; i++) {
+		k[i] = (struct taker){t, &start, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, take_once, &k[i]), 0);
+	}
+	for (i = 0; i < 150; i++) {
+		pthread_join(th[i], NULL);
+		taken += k[i].taken;
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(taken, 20);
+	throttle_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_failures_then_refused), cmocka_unit_test(test_refill_caps_at_capacity),
 	    cmocka_unit_test(test_check_costs_nothing),	  cmocka_unit_test(test_fixed_size_table),
 	    cmocka_unit_test(test_bad_arguments),	  cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_take_and_refund),	  cmocka_unit_test(test_period),
+	    cmocka_unit_test(test_take_parallel_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

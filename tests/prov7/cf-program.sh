@@ -11,6 +11,22 @@ case "$cred" in
 *'"mode":"silent-exit"'*) exit 1 ;;
 *'"mode":"signal"'*) kill -9 $$ ;;
 *'"mode":"hang"'*) sleep 30 & echo $! > "$1/grandchild.pid"; wait ;;
+*'"mode":"escape"'*)
+	# A grandchild that leaves the program's process group and session
+	# and is orphaned (double fork), then sleeps: it must not survive the
+	# login.  The program answers once the grandchild has said who it is.
+	(setsid sh -c 'echo $$ > "$1/escaped.tmp" && mv "$1/escaped.tmp" "$1/escaped.pid" && exec sleep 300' sh "$1" \
+		</dev/null >/dev/null 2>&1 &)
+	i=0
+	while [ ! -s "$1/escaped.pid" ] && [ $i -lt 400 ]; do sleep 0.005; i=$((i + 1)); done
+	printf '"escaped"'
+	;;
+*'"mode":"whoami"'*)
+	# Who the program is, where, and whether it can read sesame's state
+	# ($1/../state, the signing key's directory).
+	if cat "$1/../state/signing-key.pem" >/dev/null 2>&1; then state=readable; else state=denied; fi
+	printf '{"id": "uid=%s gid=%s groups=%s cwd=%s state=%s"}' "$(id -u)" "$(id -g)" "$(id -G)" "$(pwd)" "$state"
+	;;
 *'"mode":"huge"'*) head -c 100000 /dev/zero | tr '\0' 'a' ;;
 *'"mode":"extra"'*) echo '{"id": "a"} {"id": "b"}' ;;
 *'"mode":"badjson"'*) echo 'nope' ;;

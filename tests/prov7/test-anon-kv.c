@@ -1,9 +1,11 @@
-/* tests/prov7/test-anon-kv.c — the host key/value services, provider actions
+/* tests/prov7/test-anon-kv.c — the host key/value services (kv_add's
+ * atomic counters among them), provider actions
  * (sesame_provider_action) and the real anon-user plugin through libsesame:
  * per-instance session lifetime, deletion at logout, linking rules. */
 #include "config.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,6 +209,164 @@ static void test_kv_refuses_bad_keys_and_hides_expired(void **state)
 			 SESAME_OK);
 }
 
+/* ---- kv_add: counters ------------------------------------------------------- */
+
+static int add(struct env *e, const char *inst, const char *key, int64_t delta, int64_t limit, int64_t expires,
+	       int64_t *value, sesame_error *err)
+{
+	sesame_instance *in = ctx_instance(e->ctx, inst);
+
+	assert_non_null(in);
+	return host_services.kv_add(in, key, delta, limit, expires, value, err);
+}
+
+static void test_kv_add(void **state)
+{
+	struct env *e = *state;
+	int64_t n = -1, now = ctx_now(e->ctx);
+	json_t *v = NULL;
+	sesame_error err;
+	char key[300];
+
+	assert_true(SESAME_HAS_FIELD(struct sesame_host, kv_add, host_services.struct_size));
+	assert_int_equal(SESAME_ABI_MINOR_OF(host_services.abi_version), 2);
+	assert_int_equal(add(e, "kv", "c", 1, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(add(e, "kv", "c", 5, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 6);
+	/* The value is an ordinary entry: kv_get reads it. */
+	assert_int_equal(act(e, NULL, "kv", "get", "{\"key\": \"c\"}", &v, &err), SESAME_OK);
+	assert_int_equal(json_integer_value(v), 6);
+	json_decref(v);
+	/* Never below zero. */
+	assert_int_equal(add(e, "kv", "c", -10, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 0);
+	/* Each instance counts apart. */
+	assert_int_equal(add(e, "kv2", "c", 1, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 1);
+
+	/* A limit refuses the step past it and writes nothing. */
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(add(e, "kv", "l", 1, 3, 0, &n, &err), SESAME_OK);
+		assert_int_equal(n, i);
+	}
+	expect_refused(add(e, "kv", "l", 1, 3, 0, &n, &err), &err, SESAME_REJECTED, "limit");
+	assert_int_equal(n, 3);
+	assert_int_equal(add(e, "kv", "l", -1, 3, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(add(e, "kv", "l", 1, 3, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 3);
+
+	/* A counter restarts once its expiry passes without a change. */
+	assert_int_equal(add(e, "kv", "w", 1, 0, now + 100, &n, &err), SESAME_OK);
+	assert_int_equal(add(e, "kv", "w", 1, 0, now + 100, &n, &err), SESAME_OK);
+	assert_int_equal(n, 2);
+	e->ctx->clock_offset += 101;
+	assert_int_equal(add(e, "kv", "w", 1, 0, ctx_now(e->ctx) + 100, &n, &err), SESAME_OK);
+	assert_int_equal(n, 1);
+
+	/* Refusals, each changing nothing. */
+	assert_int_equal(act(e, NULL, "kv", "put", "{\"key\": \"obj\", \"value\": {\"n\": 1}}", NULL, &err),
+			 SESAME_OK);
+	expect_refused(add(e, "kv", "obj", 1, 0, 0, &n, &err), &err, SESAME_MALFORMED, "value");
+	assert_int_equal(act(e, NULL, "kv", "get", "{\"key\": \"obj\"}", &v, &err), SESAME_OK);
+	assert_true(json_is_object(v));
+	json_decref(v);
+	expect_refused(add(e, "kv", "", 1, 0, 0, &n, &err), &err, SESAME_MALFORMED, "key");
+	memset(key, 'k', 256);
+	key[256] = '\0';
+	expect_refused(add(e, "kv", key, 1, 0, 0, &n, &err), &err, SESAME_MALFORMED, "key");
+	expect_refused(add(e, "kv", "c", 1, 0, -1, &n, &err), &err, SESAME_USAGE, "usage");
+	expect_refused(add(e, "kv", "c", 1, -1, 0, &n, &err), &err, SESAME_USAGE, "usage");
+	expect_refused(add(e, "kv", "c", 1, 0, 0, NULL, &err), &err, SESAME_USAGE, "usage");
+}
+
+/* Expired entries do not pile up: kv_add deletes them now and then. */
+static void test_kv_add_purges_expired_entries(void **state)
+{
+	struct env *e = *state;
+	struct store *st;
+	json_t *v = NULL;
+	sesame_error err;
+	char args[128];
+	int64_t n;
+
+	assert_int_equal(add(e, "kv", "first", 1, 0, 0, &n, &err), SESAME_OK);
+	snprintf(args, sizeof(args), "{\"key\": \"stale\", \"value\": 1, \"expires\": %lld}",
+		 (long long)ctx_now(e->ctx) + 10);
+	assert_int_equal(act(e, NULL, "kv", "put", args, NULL, &err), SESAME_OK);
+	assert_int_equal(ctx_store(e->ctx, &st, &err), SESAME_OK);
+	/* The store still holds it (seen from before its expiry)... */
+	e->ctx->clock_offset += 3601;
+	assert_int_equal(st->desc->kv_get(st->h, NULL, "kv", "stale", 0, &v, &err), SESAME_OK);
+	json_decref(v);
+	/* ...until the next kv_add an hour later. */
+	assert_int_equal(add(e, "kv", "second", 1, 0, 0, &n, &err), SESAME_OK);
+	expect_refused(st->desc->kv_get(st->h, NULL, "kv", "stale", 0, &v, &err), &err, SESAME_NOT_FOUND, "key");
+	/* Live entries stay. */
+	assert_int_equal(st->desc->kv_get(st->h, NULL, "kv", "first", 0, &v, &err), SESAME_OK);
+	json_decref(v);
+}
+
+struct adder {
+	struct env *e;
+	const char *key;
+	int64_t limit;
+	int ok, refused;
+};
+
+static void *add_in_thread(void *arg)
+{
+	struct adder *a = arg;
+	sesame_error err;
+	int64_t n;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		int rc = add(a->e, "kv", a->key, 1, a->limit, 0, &n, &err);
+
+		if (rc == SESAME_OK)
+			a->ok++;
+		else if (rc == SESAME_REJECTED && strcmp(err.reason, "limit") == 0)
+			a->refused++;
+		else
+			fail_msg("kv_add: %s", err.text);
+	}
+	return NULL;
+}
+
+/* 100 threads adding at once lose no update, and a limit of 20 lets
+ * exactly 20 through (issue 11 item 5: read-modify-write lost updates). */
+static void test_kv_add_parallel_exact(void **state)
+{
+	struct env *e = *state;
+	struct adder free_run[20], limited[20];
+	pthread_t t[40];
+	int64_t n = 0;
+	sesame_error err;
+	int i, ok = 0, refused = 0;
+
+	for (i = 0; i < 20; i++) {
+		free_run[i] = (struct adder){e, "all", 0, 0, 0};
+		limited[i] = (struct adder){e, "capped", 20, 0, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, add_in_thread, &free_run[i]), 0);
+		assert_int_equal(pthread_create(&t[20 + i], NULL, add_in_thread, &limited[i]), 0);
+	}
+	for (i = 0; i < 40; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(free_run[i].ok, 5);
+		ok += limited[i].ok;
+		refused += limited[i].refused;
+	}
+	assert_int_equal(add(e, "kv", "all", 0, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 100);
+	assert_int_equal(ok, 20);
+	assert_int_equal(refused, 80);
+	assert_int_equal(add(e, "kv", "capped", 0, 0, 0, &n, &err), SESAME_OK);
+	assert_int_equal(n, 20);
+}
+
 static void test_kv_entry_bound_to_user_goes_with_it(void **state)
 {
 	struct env *e = *state;
@@ -400,6 +560,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_kv_put_get_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_refuses_bad_keys_and_hides_expired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_entry_bound_to_user_goes_with_it, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_add, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_add_purges_expired_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_add_parallel_exact, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_action_errors_and_caller, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_and_unlink_identity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_anon_config_refused, setup, teardown),

@@ -1,11 +1,14 @@
 /* tests/prov7/test-custom-function.c — the custom-function provider through
  * libsesame and the sesame CLI, with tests/prov7/cf-program.sh as the
  * program: identities, refusals, timeouts, output limits, hostile
- * credentials (hostile-inputs items 40 and 41). */
+ * credentials (hostile-inputs items 40 and 41), descendants that try to
+ * outlive the program and the unprivileged user (issue 11 items 13, 15),
+ * and untrusted program paths (item 9). */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +28,7 @@
 
 struct env {
 	char *dir, *main, *drop, *plugins, *program;
+	char *box; /* where the program, as its own user, writes its reports */
 	int leaked_fd; /* opened without O_CLOEXEC: the program must not see it */
 	sesame_ctx *ctx;
 };
@@ -72,6 +77,7 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/tests/prov7/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->program = tu_path(e->dir, "cf-program.sh");
 	copy_file(path, e->program, 0755);
+	e->box = tu_program_dir(e->dir, "box");
 	e->leaked_fd = open("/dev/null", O_RDONLY);
 	assert_true(e->leaked_fd > 2);
 	snprintf(text, sizeof(text),
@@ -79,9 +85,14 @@ static int setup(void **state)
 		 " \"app_id\": \"test-app\"}",
 		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
-	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\", \"%d\"], \"timeout\": 1}", e->program, e->dir,
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\", \"%d\"], \"timeout\": 1}", e->program, e->box,
 		 e->leaked_fd);
 	drop_in(e, "cf", text);
+	/* Started with a program that is removed afterwards. */
+	snprintf(path, sizeof(path), "%s/vanishing.sh", e->dir);
+	copy_file(e->program, path, 0755);
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\"]}", path);
+	drop_in(e, "cf-vanished", text);
 	drop_in(e, "cf-missing", "{\"command\": [\"/nonexistent/sesame-test-program\"]}");
 	drop_in(e, "cf-relative", "{\"command\": [\"bin/true\"]}");
 	drop_in(e, "cf-shell-string", "{\"command\": \"/bin/true --x\"}");
@@ -92,6 +103,7 @@ static int setup(void **state)
 	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
+	unlink(path);
 	*state = e;
 	return 0;
 }
@@ -108,6 +120,7 @@ static int teardown(void **state)
 	free(e->drop);
 	free(e->plugins);
 	free(e->program);
+	free(e->box);
 	free(e);
 	return 0;
 }
@@ -193,8 +206,12 @@ static void test_signal_and_missing_program_unavailable(void **state)
 
 	expect_refused(verify(e, "cf", "{\"mode\": \"signal\"}", &id, &err), &err, SESAME_UNAVAILABLE, "program");
 	assert_non_null(strstr(err.text, "signal 9"));
-	expect_refused(verify(e, "cf-missing", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "program");
+	/* A program missing at start stops the instance (see the bad
+	 * configurations); one removed later fails each login closed. */
+	expect_refused(verify(e, "cf-missing", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "provider");
 	assert_non_null(strstr(err.text, "No such file"));
+	expect_refused(verify(e, "cf-vanished", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "file");
+	assert_non_null(strstr(err.text, "vanishing.sh"));
 }
 
 /* True once process `pid` is gone or a zombie (bounded wait). */
@@ -224,7 +241,7 @@ static void test_timeout_kills_the_process_group(void **state)
 	struct env *e = *state;
 	json_t *id = NULL;
 	sesame_error err;
-	char *pidfile = tu_path(e->dir, "grandchild.pid"), cmd[1100], *text = NULL;
+	char *pidfile = tu_path(e->box, "grandchild.pid"), cmd[1100], *text = NULL;
 
 	expect_refused(verify(e, "cf", "{\"mode\": \"hang\"}", &id, &err), &err, SESAME_UNAVAILABLE, "timeout");
 	/* The program's own child (sleep 30, holding stdout) was killed too. */
@@ -235,6 +252,166 @@ static void test_timeout_kills_the_process_group(void **state)
 	free(pidfile);
 }
 
+/* Issue 11 item 13: a grandchild that calls setsid() and is orphaned by a
+ * double fork leaves the program's process group, which the old clean-up
+ * killed; it must be gone, not a zombie, when the login returns. */
+static void test_escaped_descendant_is_killed(void **state)
+{
+	struct env *e = *state;
+	char *pidfile = tu_path(e->box, "escaped.pid"), cmd[1100], *text = NULL;
+	json_t *id = NULL;
+	sesame_error err;
+	pid_t pid;
+	bool gone = false;
+	int i;
+
+	assert_int_equal(verify(e, "cf", "{\"mode\": \"escape\"}", &id, &err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), "escaped");
+	json_decref(id);
+	snprintf(cmd, sizeof(cmd), "cat '%s'", pidfile);
+	assert_int_equal(tu_run(cmd, &text, NULL), 0);
+	pid = (pid_t)strtol(text, NULL, 10);
+	assert_true(pid > 1);
+	/* Bounded: the supervisor reaps it before the call returns, so the
+	 * first look should already find nothing. */
+	for (i = 0; i < 250 && !gone; i++) {
+		gone = kill(pid, 0) != 0 && errno == ESRCH;
+		if (!gone)
+			nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL);
+	}
+	if (!gone)
+		kill(pid, SIGKILL); /* leave nothing behind on failure either */
+	assert_true(gone);
+	free(text);
+	free(pidfile);
+}
+
+/* Issue 11 item 15: as root, the program runs as the unprivileged
+ * programs.user ("nobody" by default), in "/", without supplementary
+ * groups, and cannot read the signing key in the state directory. */
+static void test_program_runs_unprivileged(void **state)
+{
+	struct env *e = *state;
+	json_t *id = NULL, *session = NULL, *cred = json_pack("{s:s}", "mode", "ok");
+	char expected[256];
+	sesame_error err;
+
+	/* A login first, so that the signing key exists. */
+	assert_int_equal(sesame_login(e->ctx, "cf", cred, NULL, &session, &err), SESAME_OK);
+	json_decref(session);
+	json_decref(cred);
+	assert_int_equal(verify(e, "cf", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
+	if (geteuid() != 0) {
+		json_decref(id);
+		print_message("not root: sesame cannot switch users, the program's uid is not checked\n");
+		skip();
+	}
+	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", (unsigned)tu_program_uid(),
+		 (unsigned)getpwuid(tu_program_uid())->pw_gid, (unsigned)getpwuid(tu_program_uid())->pw_gid);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
+	json_decref(id);
+}
+
+/* Issue 11 item 15: programs.user of sesame.json chooses the programs'
+ * user, and an instance's own "user" wins over it; never root. */
+static void test_configured_program_user(void **state)
+{
+	struct env *e = *state;
+	char text[4096], expected[256];
+	struct passwd *pw;
+	unsigned daemon_uid = 0, daemon_gid = 0, bin_uid = 0, bin_gid = 0;
+	json_t *id = NULL, *list, *p;
+	sesame_error err;
+	size_t i;
+
+	/* getpwnam() answers in one static buffer: copy before the next call. */
+	if ((pw = getpwnam("daemon")) != NULL) {
+		daemon_uid = (unsigned)pw->pw_uid;
+		daemon_gid = (unsigned)pw->pw_gid;
+	}
+	if ((pw = getpwnam("bin")) != NULL) {
+		bin_uid = (unsigned)pw->pw_uid;
+		bin_gid = (unsigned)pw->pw_gid;
+	}
+	if (geteuid() != 0 || daemon_uid == 0 || bin_uid == 0) {
+		print_message("not root (or no daemon/bin users): programs cannot switch users, not checked\n");
+		skip();
+	}
+	snprintf(text, sizeof(text),
+		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+		 " \"app_id\": \"test-app\", \"programs\": {\"user\": \"daemon\"}}",
+		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	free(tu_write(e->dir, "sesame.json", text, 0644));
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\"], \"user\": \"bin\"}", e->program, e->box);
+	drop_in(e, "cf-bin", text);
+	drop_in(e, "cf-root", "{\"command\": [\"/bin/true\"], \"user\": \"root\"}");
+	sesame_free(e->ctx);
+	e->ctx = sesame_new();
+	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	assert_int_equal(verify(e, "cf", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
+	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", daemon_uid, daemon_gid,
+		 daemon_gid);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
+	json_decref(id);
+	assert_int_equal(verify(e, "cf-bin", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
+	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", bin_uid, bin_gid, bin_gid);
+	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
+	json_decref(id);
+	list = sesame_providers_json(e->ctx);
+	json_array_foreach(list, i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")), "cf-root") == 0) {
+			assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
+			assert_non_null(strstr(json_string_value(json_object_get(p, "error")), "unprivileged"));
+		}
+	json_decref(list);
+}
+
+/* Issue 11 item 9: a program others could replace is never run. */
+static void test_untrusted_program_refused(void **state)
+{
+	struct env *e = *state;
+	char *open_dir = tu_mkdir(e->dir, "open", 0755), *prog = tu_path(open_dir, "p.sh"), text[2048];
+	json_t *list, *p;
+	sesame_error err;
+	size_t i, seen = 0;
+
+	copy_file(e->program, prog, 0755);
+	chmod(open_dir, 0777);
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\"]}", prog);
+	drop_in(e, "cf-open-dir", text);
+	snprintf(text, sizeof(text), "{\"command\": [\"%s\"]}", e->program);
+	drop_in(e, "cf-open-file", text);
+	chmod(e->program, 0775);
+	sesame_free(e->ctx);
+	e->ctx = sesame_new();
+	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	list = sesame_providers_json(e->ctx);
+	json_array_foreach(list, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *error = json_string_value(json_object_get(p, "error"));
+
+		if (strcmp(name, "cf-open-dir") != 0 && strcmp(name, "cf-open-file") != 0 && strcmp(name, "cf") != 0)
+			continue;
+		seen++;
+		assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
+		assert_non_null(error);
+		if (strcmp(name, "cf-open-dir") == 0) {
+			assert_non_null(strstr(error, open_dir));
+			assert_non_null(strstr(error, "(mode 0777)"));
+		} else {
+			/* The message may be cut short by long test paths. */
+			assert_non_null(strstr(error, e->program));
+			assert_non_null(strstr(error, "writable by group"));
+		}
+	}
+	assert_int_equal(seen, 3);
+	json_decref(list);
+	free(prog);
+	free(open_dir);
+}
+
 /* Hostile item 40: the credential reaches the program as data on stdin
  * only; argv and environment are the configured ones. */
 static void test_hostile_credential_stays_on_stdin(void **state)
@@ -242,7 +419,7 @@ static void test_hostile_credential_stays_on_stdin(void **state)
 	static const char cred[] = "{\"mode\":\"dump\",\"token\":\"; id $(id) `id`\\n-rf --x\\u0000tail\"}";
 	struct env *e = *state;
 	json_t *id = NULL, *v = json_loads(cred, JSON_ALLOW_NUL, NULL);
-	char *dump_path = tu_path(e->dir, "dump.txt"), cmd[1100], *dump = NULL, *line, *save, expected[256];
+	char *dump_path = tu_path(e->box, "dump.txt"), cmd[1100], *dump = NULL, *line, *save, expected[256];
 	sesame_error err;
 	int args = 0;
 
@@ -263,7 +440,7 @@ static void test_hostile_credential_stays_on_stdin(void **state)
 		if (strncmp(line, "argc=", 5) == 0)
 			assert_string_equal(line, "argc=2");
 		else if (strncmp(line, "arg=", 4) == 0)
-			assert_string_equal(line + 4, args++ == 0 ? e->dir : expected);
+			assert_string_equal(line + 4, args++ == 0 ? e->box : expected);
 		else if (strncmp(line, "env:", 4) == 0)
 			/* Only what sesame sets, and what sh itself adds. */
 			assert_true(strncmp(line, "env:SESAME_", 11) == 0 || strncmp(line, "env:PATH=", 9) == 0 ||
@@ -293,7 +470,7 @@ static void test_bad_configurations_refused(void **state)
 		const char *name, *text;
 	} bad[] = {
 	    {"cf-relative", "absolute path"}, {"cf-shell-string", "array"},     {"cf-typo", "unknown key \"timout\""},
-	    {"cf-timeout", "timeout"},	      {"cf-user", "user"},
+	    {"cf-timeout", "timeout"},	      {"cf-user", "user"},		 {"cf-missing", "No such file"},
 	};
 	struct env *e = *state;
 	json_t *list = sesame_providers_json(e->ctx), *p;
@@ -346,6 +523,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_output_rejected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_signal_and_missing_program_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_kills_the_process_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escaped_descendant_is_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_program_runs_unprivileged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_configured_program_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_program_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_credential_stays_on_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_configurations_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_login, setup, teardown),

@@ -26,6 +26,7 @@ static int setup(void **state)
 {
 	struct daemon *d = daemon_new("link", "\"admin_key\": \"" ADMIN_KEY "\"", plugins);
 	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
+	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
@@ -34,9 +35,10 @@ static int setup(void **state)
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, d->dir, sender, d->dir);
+		 sender, box, sender, box);
 	provider(d, "local-userpass", text);
 	free(sender);
+	free(box);
 	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
 	provider(d, "alpha", "{\"type\": \"fixture-good\"}");
 	daemon_start(d);
@@ -94,7 +96,7 @@ static void register_confirmed(const struct daemon *d, const char *email, const 
 	post(d, USERPASS "register", body, &r);
 	assert_int_equal(r.status, 201);
 	http_free(&r);
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	assert_non_null(m);
@@ -346,7 +348,7 @@ static void test_logout_of_ended_sessions(void **state)
 	post(d, USERPASS "reset/send", "{\"email\": \"cid@example.org\"}", &r);
 	assert_int_equal(r.status, 200);
 	http_free(&r);
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	free(out);

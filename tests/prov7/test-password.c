@@ -1,15 +1,18 @@
 /* tests/prov7/test-password.c — core/password.c through the host table:
- * scrypt PHC strings, verification, rehash detection, no truncation, and
- * the KDF-run counter that lets provider tests check that a path hashed
- * (hostile-inputs items 35–37) without timing it. */
+ * scrypt PHC strings, verification, rehash detection, no truncation, the
+ * KDF-run counter that lets provider tests check that a path hashed
+ * (hostile-inputs items 35–37) without timing it, and the memory budget
+ * every derivation runs within (issue 11 item 1). */
 #include "config.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,7 +25,8 @@ struct env {
 	sesame_instance *in;
 };
 
-static int setup(void **state)
+/* A context whose main file also holds `extra` members. */
+static struct env *env_new(const char *extra)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096], *drop;
@@ -32,8 +36,9 @@ static int setup(void **state)
 	drop = tu_mkdir(e->dir, "providers.d", 0755);
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\"}",
-		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), drop, e->dir);
+		 " \"app_id\": \"test-app\"%s%s}",
+		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), drop, e->dir, extra ? ", " : "",
+		 extra ? extra : "");
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 	free(tu_write(drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(drop);
@@ -42,7 +47,33 @@ static int setup(void **state)
 		fail_msg("configure: %s", err.text);
 	e->in = ctx_instance(e->ctx, "fix");
 	assert_non_null(e->in);
-	*state = e;
+	return e;
+}
+
+static int setup(void **state)
+{
+	*state = env_new(NULL);
+	return 0;
+}
+
+/* 8 MiB: seven runs with N = 2^10, r = 8 (1 MiB and 3 KiB each). */
+#define SMALL_BUDGET (8u << 20)
+
+static int setup_small(void **state)
+{
+	*state = env_new("\"password_hashing\": {\"memory_budget\": 8388608, \"queue\": 1, \"wait_ms\": 60000}");
+	return 0;
+}
+
+static int setup_no_queue(void **state)
+{
+	*state = env_new("\"password_hashing\": {\"memory_budget\": 8388608, \"queue\": 0, \"wait_ms\": 60000}");
+	return 0;
+}
+
+static int setup_short_wait(void **state)
+{
+	*state = env_new("\"password_hashing\": {\"memory_budget\": 8388608, \"queue\": 4, \"wait_ms\": 100}");
 	return 0;
 }
 
@@ -147,12 +178,224 @@ static void test_bad_input_refused(void **state)
 	assert_null(phc);
 }
 
+/* ---- the memory budget ---------------------------------------------------------- */
+
+static void expect_gate(uint64_t used, unsigned waiting)
+{
+	uint64_t u;
+	unsigned w;
+
+	password_gate_state(&u, &w);
+	assert_int_equal(u, used);
+	assert_int_equal(w, waiting);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Poll (bounded) until `n` requests wait for memory. */
+static void wait_for_waiters(unsigned n)
+{
+	uint64_t u;
+	unsigned w = 0;
+	int i;
+
+	for (i = 0; i < 60 * 100; i++) {
+		password_gate_state(&u, &w);
+		if (w >= n)
+			return;
+		sleep_ms(10);
+	}
+	fail_msg("%u requests wait for memory, expected %u", w, n);
+}
+
+static void test_cost_is_what_openssl_allocates(void **state)
+{
+	struct env *e = *state;
+	char *phc;
+
+	/* 128·r·(N + p + 2): the default parameters take 128 MiB and 3 KiB. */
+	assert_int_equal(password_scrypt_bytes(17, 8, 1), 128ULL * 8 * (131072 + 3));
+	assert_int_equal(password_scrypt_bytes(10, 1, 16), 128ULL * (1024 + 18));
+	/* OpenSSL's own limit is set to exactly that, and the derivation fits. */
+	phc = hash(e, "pw", 2, 10);
+	assert_int_equal(check(e, "pw", 2, phc, 10, NULL), 1);
+	free(phc);
+	expect_gate(0, 0);
+}
+
+/* A hash bigger than the whole budget is a configuration error, not a
+ * wait. */
+static void test_run_larger_than_budget(void **state)
+{
+	struct env *e = *state;
+	uint64_t before = atomic_load(&e->ctx->kdf_runs);
+	char *phc = NULL;
+	sesame_error err;
+	int match = -1;
+
+	/* N = 2^14, r = 8: 16 MiB. */
+	assert_int_equal(host_services.password_hash(e->in, "pw", 2, 14, 8, 1, &phc, &err), SESAME_CONFIG);
+	assert_string_equal(err.reason, "budget");
+	assert_non_null(strstr(err.text, "password_hashing.memory_budget"));
+	assert_null(phc);
+	assert_int_equal(host_services.password_verify(e->in, "pw", 2, "$scrypt$ln=14,r=8,p=1$c2FsdHNhbHQ$aGFzaA", 10,
+						       8, 1, &match, NULL, &err),
+			 SESAME_CONFIG);
+	assert_string_equal(err.reason, "budget");
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before);
+	expect_gate(0, 0);
+}
+
+/* With the budget in use and no queue: "busy" at once, nothing derived. */
+static void test_busy_without_queue(void **state)
+{
+	struct env *e = *state;
+	uint64_t before = atomic_load(&e->ctx->kdf_runs);
+	char *phc = NULL;
+	sesame_error err;
+	int match = -1;
+
+	assert_int_equal(password_reserve(e->ctx, SMALL_BUDGET, &err), SESAME_OK);
+	assert_int_equal(host_services.password_hash(e->in, "pw", 2, 10, 8, 1, &phc, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "busy");
+	assert_null(phc);
+	assert_int_equal(host_services.password_verify(e->in, "pw", 2, "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHQ$aGFzaA", 10, 8,
+						       1, &match, NULL, &err),
+			 SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "busy");
+	assert_int_equal(match, 0);
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before);
+	/* Once memory is given back, a run that fits in what is free goes
+	 * ahead while the rest is still held. */
+	password_release(SMALL_BUDGET - (1u << 20));
+	phc = hash(e, "pw", 2, 10);
+	free(phc);
+	password_release(1u << 20);
+	expect_gate(0, 0);
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + 1);
+}
+
+struct hasher {
+	struct env *e;
+	int rc;
+	char reason[SESAME_ERROR_REASON_LENGTH];
+};
+
+static void *hash_in_thread(void *arg)
+{
+	struct hasher *h = arg;
+	char *phc = NULL;
+	sesame_error err;
+
+	err_clear(&err);
+	h->rc = host_services.password_hash(h->e->in, "pw", 2, 10, 8, 1, &phc, &err);
+	snprintf(h->reason, sizeof(h->reason), "%s", err.reason);
+	free(phc);
+	return NULL;
+}
+
+/* A request waits in the queue and runs when memory comes back; a
+ * request that finds the queue full is busy at once. */
+static void test_waits_in_a_bounded_queue(void **state)
+{
+	struct env *e = *state;
+	struct hasher h = {e, -1, ""};
+	pthread_t t;
+	char *phc = NULL;
+	sesame_error err;
+
+	assert_int_equal(password_reserve(e->ctx, SMALL_BUDGET, &err), SESAME_OK);
+	assert_int_equal(pthread_create(&t, NULL, hash_in_thread, &h), 0);
+	wait_for_waiters(1);
+	/* The queue holds one: the next is turned away. */
+	assert_int_equal(host_services.password_hash(e->in, "pw", 2, 10, 8, 1, &phc, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "busy");
+	password_release(SMALL_BUDGET);
+	pthread_join(t, NULL);
+	assert_int_equal(h.rc, SESAME_OK);
+	expect_gate(0, 0);
+}
+
+/* A waiting request gives up after wait_ms. */
+static void test_wait_is_bounded(void **state)
+{
+	struct env *e = *state;
+	char *phc = NULL;
+	sesame_error err;
+
+	assert_int_equal(password_reserve(e->ctx, SMALL_BUDGET, &err), SESAME_OK);
+	assert_int_equal(host_services.password_hash(e->in, "pw", 2, 10, 8, 1, &phc, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "busy");
+	expect_gate(SMALL_BUDGET, 0);
+	password_release(SMALL_BUDGET);
+	expect_gate(0, 0);
+}
+
+/* Many threads at once never hold more than the budget. */
+struct racer {
+	struct env *e;
+	int ok;
+};
+
+static void *race_hash(void *arg)
+{
+	struct racer *r = arg;
+	char *phc = NULL;
+	sesame_error err;
+	uint64_t used;
+	unsigned waiting;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (host_services.password_hash(r->e->in, "pw", 2, 10, 8, 1, &phc, &err) == SESAME_OK)
+			r->ok++;
+		free(phc);
+		phc = NULL;
+		password_gate_state(&used, &waiting);
+		assert_true(used <= SMALL_BUDGET);
+	}
+	return NULL;
+}
+
+static void test_parallel_runs_stay_within_budget(void **state)
+{
+	struct env *e = *state;
+	struct racer r[16];
+	pthread_t t[16];
+	uint64_t before = atomic_load(&e->ctx->kdf_runs);
+	int i, ok = 0;
+
+	for (i = 0; i < 16; i++) {
+		r[i] = (struct racer){e, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, race_hash, &r[i]), 0);
+	}
+	for (i = 0; i < 16; i++) {
+		pthread_join(t[i], NULL);
+		ok += r[i].ok;
+	}
+	/* queue 4, wait 100 ms: some may be busy; every run that happened counted. */
+	assert_true(ok > 0);
+	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + (uint64_t)ok);
+	expect_gate(0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_hash_and_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cost_is_what_openssl_allocates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_run_larger_than_budget, setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_without_queue, setup_no_queue, teardown),
+	    cmocka_unit_test_setup_teardown(test_waits_in_a_bounded_queue, setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_is_bounded, setup_short_wait, teardown),
+	    cmocka_unit_test_setup_teardown(test_parallel_runs_stay_within_budget, setup_short_wait, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,11 @@
  * the per-address anonymous-account throttle; custom-function logins with
  * tests/prov7/cf-program.sh; user API keys (create, login, list, disable,
  * delete) and server API keys through the admin API; email/password
- * register, confirm, login and reset with tests/prov7/sender.sh.  Every wait is bounded;
- * nothing asserts a duration.
+ * register, confirm, login and reset with tests/prov7/sender.sh; the
+ * attacks of issue 11 on the email/password routes: parallel guesses,
+ * known and unknown addresses told apart, the owner locked out, floods of
+ * registrations and reset mails.  Every wait is bounded; nothing asserts
+ * a duration.
  */
 #include "config.h"
 
@@ -153,7 +156,7 @@ static int cf_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-cf", NULL, cf_plugins);
 	char src[1024], *program = tu_path(d->dir, "cf-program.sh"), text[2048];
-	char *cmd;
+	char *cmd, *box = tu_program_dir(d->dir, "box");
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, program, program) > 0);
@@ -161,9 +164,10 @@ static int cf_setup(void **state)
 	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"custom-function\", \"config\": {\"command\": [\"%s\", \"%s\", \"99\"], \"timeout\": 1}}",
-		 program, d->dir);
+		 program, box);
 	provider(d, "cf", text);
 	free(program);
+	free(box);
 	daemon_start(d);
 	*state = d;
 	return 0;
@@ -206,7 +210,7 @@ static void test_cf_program_gets_plain_json(void **state)
 {
 	struct daemon *d = *state;
 	struct http r;
-	char *path = tu_path(d->dir, "dump.txt"), *text, *nl;
+	char *path = tu_path(d->dir, "box/dump.txt"), *text, *nl;
 	json_t *s, *got, *want;
 
 	s = client_login(d, LOGIN("cf"),
@@ -461,7 +465,7 @@ static int lp_setup(void **state)
 {
 	struct daemon *d = daemon_new("prov7-lp", NULL, lp_plugins);
 	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *caller = tu_path(d->dir, "caller.sh"), text[2048],
-								 *cmd;
+								 *cmd, *box = tu_program_dir(d->dir, "box");
 
 	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
@@ -473,16 +477,18 @@ static int lp_setup(void **state)
 	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
-		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 caller, d->dir, caller, d->dir);
+		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}, "
+		 "\"max_mails_per_hour\": 100}}",
+		 caller, box, caller, box);
 	provider(d, "lp-call", text);
 	free(caller);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
-		 sender, d->dir, sender, d->dir);
+		 sender, box, sender, box);
 	provider(d, "local-userpass", text);
 	free(sender);
+	free(box);
 	daemon_start(d);
 	*state = d;
 	return 0;
@@ -504,7 +510,7 @@ static char *mailed(const struct daemon *d, const char *password)
 	char cmd[1100], *out = NULL, *body;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/outbox'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	assert_non_null(m);
@@ -546,7 +552,7 @@ static void test_userpass_over_http(void **state)
 	assert_error(&r, 400, "UserpassTokenInvalid", "invalid token data");
 	http_free(&r);
 	post(d, USERPASS "confirm/send", "{\"email\": \"zoe@example.org\"}", &r);
-	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	assert_error(&r, 400, "UserAlreadyConfirmed", "user already confirmed");
 	http_free(&r);
 	post(d, USERPASS "confirm/send", "{\"email\": \"nobody@example.org\"}", &r);
 	assert_error(&r, 404, "UserNotFound", "user not found");
@@ -595,8 +601,8 @@ static void answer(const struct daemon *d, const char *text, int code)
 	char num[16];
 
 	snprintf(num, sizeof(num), "%d", code);
-	free(tu_write(d->dir, "answer", text, 0644));
-	free(tu_write(d->dir, "exit", num, 0644));
+	free(tu_write(d->dir, "box/answer", text, 0644));
+	free(tu_write(d->dir, "box/exit", num, 0644));
 }
 
 /* The last JSON caller.sh got, as a confirm/reset body (with `password`
@@ -606,7 +612,7 @@ static char *called(const struct daemon *d, const char *password)
 	char cmd[1100], *out = NULL, *body;
 	json_t *m;
 
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/calls'", d->dir);
 	assert_int_equal(tu_run(cmd, &out, NULL), 0);
 	m = json_loads(out, 0, NULL);
 	assert_non_null(m);
@@ -670,7 +676,7 @@ static void test_userpass_call_over_http(void **state)
 	free(body);
 	call_login(d, "pass-word", 200);
 	post(d, USERCALL "confirm/call", "{\"email\": \"una@example.org\"}", &r);
-	assert_error(&r, 409, "UserAlreadyConfirmed", "user already confirmed");
+	assert_error(&r, 400, "UserAlreadyConfirmed", "user already confirmed");
 	http_free(&r);
 	post(d, USERCALL "confirm/call", "{\"email\": \"nobody@example.org\"}", &r);
 	assert_error(&r, 404, "UserNotFound", "user not found");
@@ -685,7 +691,8 @@ static void test_userpass_call_over_http(void **state)
 	http_free(&r);
 	call_login(d, "hidden-one", 200);
 	call_login(d, "pass-word", 401);
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/calls' | grep -q '\"arguments\":\\[\"pet\",{\"k\":1}\\]'", d->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/calls' | grep -q '\"arguments\":\\[\"pet\",{\"k\":1}\\]'",
+		 d->dir);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	/* pending, then reset completes it. */
 	answer(d, "{\"status\": \"pending\"}", 0);
@@ -724,10 +731,289 @@ static void test_userpass_call_over_http(void **state)
 	assert_error(&r, 404, "UserNotFound", "user not found");
 	http_free(&r);
 	/* The program never saw a password. */
-	snprintf(cmd, sizeof(cmd), "grep -q hidden- '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "grep -q hidden- '%s/box/calls'", d->dir);
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q pass-word '%s/calls'", d->dir);
+	snprintf(cmd, sizeof(cmd), "grep -q pass-word '%s/box/calls'", d->dir);
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
+}
+
+/* ---- issue 11: the email/password routes under attack ------------------------- */
+
+/* Copy tests/prov7/sender.sh into the daemon's directory; its path. */
+static char *install_sender(const struct daemon *d)
+{
+	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *cmd;
+
+	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	return sender;
+}
+
+/*
+ * One daemon for the attacks, with only keys sesamed and local-userpass
+ * had before, so the same tests run against the old code: "up" (max 14
+ * failed logins per address) and "up2" (the default ceiling), both
+ * confirming at once; "mail" mailing with sender.sh.  The per-address
+ * login bucket is opened wide: the buckets under test are the others.
+ */
+static int abuse_setup(void **state)
+{
+	struct daemon *d = daemon_new("prov7-abuse", "\"daemon\": {\"login_failures_per_minute\": 100000}", lp_plugins);
+	char *sender = install_sender(d), text[2048], *box = tu_program_dir(d->dir, "box");
+
+	provider(d, "up", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 14, "
+			  "\"scrypt\": {\"log2_n\": 10}}}");
+	provider(d, "up2", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}");
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
+		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
+		 sender, box, sender, box);
+	provider(d, "mail", text);
+	free(sender);
+	free(box);
+	daemon_start(d);
+	*state = d;
+	return 0;
+}
+
+/* Stops the daemon, also after a failed test. */
+static int abuse_teardown(void **state)
+{
+	struct daemon *d = *state;
+
+	if (d->pid > 0)
+		assert_int_equal(daemon_stop(d), 0);
+	daemon_free(d);
+	return 0;
+}
+
+#define UP(name, route) "/api/client/v2.0/app/test-app/auth/providers/" name "/" route
+
+/* What a client sees of an answer: status, Retry-After or not, body. */
+static char *answer_of(const struct http *r)
+{
+	char *retry = header(r, "Retry-After"), *out;
+
+	assert_true(asprintf(&out, "%ld %s %s", r->status, retry ? "retry" : "-", r->body ? r->body : "") > 0);
+	free(retry);
+	return out;
+}
+
+/* POST `body` to `path` from `source` (NULL: 127.0.0.1); the answer as
+ * answer_of() shows it. */
+static char *post_from(const struct daemon *d, const char *source, const char *path, const char *body)
+{
+	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
+	struct http r;
+	char *out;
+
+	http_from(d, &q, source, &r);
+	if (r.rc != CURLE_OK)
+		fail_msg("%s: no answer (%s)", path, curl_easy_strerror(r.rc));
+	out = answer_of(&r);
+	http_free(&r);
+	return out;
+}
+
+static long status_of(const char *answer)
+{
+	return strtol(answer, NULL, 10);
+}
+
+struct parallel {
+	const struct daemon *d;
+	const char *path;
+	char body[256];
+	pthread_barrier_t *start;
+	long status;
+	bool retry_after;
+};
+
+static void *post_parallel(void *arg)
+{
+	struct parallel *p = arg;
+	char *a;
+
+	pthread_barrier_wait(p->start);
+	a = post_from(p->d, NULL, p->path, p->body);
+	p->status = status_of(a);
+	p->retry_after = strstr(a, " retry ") != NULL;
+	free(a);
+	return NULL;
+}
+
+/* Send `n` (at most 200) requests at once, the i-th with body `pre` i
+ * `post`; count the answers with `status`, and the refusals (429, each
+ * with Retry-After) in *refused. */
+static int burst(const struct daemon *d, const char *path, const char *pre, const char *post, int n, long status,
+		 int *refused)
+{
+	struct parallel p[200];
+	pthread_t t[200];
+	pthread_barrier_t start;
+	int i, hits = 0;
+
+	assert_true(n <= 200);
+	*refused = 0;
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (i = 0; i < n; i++) {
+		p[i] = (struct parallel){d, path, "", &start, 0, false};
+		snprintf(p[i].body, sizeof(p[i].body), "%s%d%s", pre, i, post);
+		assert_int_equal(pthread_create(&t[i], NULL, post_parallel, &p[i]), 0);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		hits += p[i].status == status;
+		if (p[i].status == 429) {
+			assert_true(p[i].retry_after);
+			++*refused;
+		}
+	}
+	pthread_barrier_destroy(&start);
+	return hits;
+}
+
+/* Item 5: 150 wrong passwords at once for one user from one address:
+ * exactly the 10 of daemon.identifier_failures_per_hour are evaluated,
+ * the others refused before any work (the old check-then-charge let
+ * them all through). */
+static void test_parallel_guesses_over_http(void **state)
+{
+	struct daemon *d = *state;
+	int refused, evaluated;
+
+	evaluated = burst(d, LOGIN("up2"), "{\"username\": \"target@example.org\", \"password\": \"guess-", "\"}", 150,
+			  401, &refused);
+	assert_int_equal(evaluated, 10);
+	assert_int_equal(refused, 140);
+}
+
+/* Item 6: a registered and an unregistered address answer alike at
+ * every step, through the per-address bucket and then the provider's
+ * ceiling; the owner of a hammered account still gets in from another
+ * address. */
+static void test_known_and_unknown_alike_over_http(void **state)
+{
+	struct daemon *d = *state;
+	char *known, *unknown, *a;
+	int i, refused = 0;
+
+	a = post_from(d, NULL, UP("up", "register"), "{\"email\": \"kay@example.org\", \"password\": \"right-pw\"}");
+	assert_int_equal(status_of(a), 201);
+	free(a);
+	/* 12 from 127.0.0.1 (10 evaluated, then the bucket), then 6 from
+	 * 127.0.0.2 (4 evaluated, then the ceiling of 14). */
+	for (i = 0; i < 18; i++) {
+		const char *source = i < 12 ? "127.0.0.1" : "127.0.0.2";
+
+		known = post_from(d, source, LOGIN("up"), "{\"username\": \"kay@example.org\", \"password\": \"wrong-pw\"}");
+		unknown =
+		    post_from(d, source, LOGIN("up"), "{\"username\": \"kim@example.org\", \"password\": \"wrong-pw\"}");
+		if (strcmp(known, unknown) != 0)
+			fail_msg("step %d: a registered address answers\n  %s\nand an unknown one\n  %s", i, known, unknown);
+		assert_int_equal(status_of(known), i < 10 || (i >= 12 && i < 16) ? 401 : 429);
+		refused += status_of(known) == 429;
+		free(known);
+		free(unknown);
+	}
+	assert_int_equal(refused, 4);
+}
+
+static void test_owner_gets_in_from_another_address(void **state)
+{
+	struct daemon *d = *state;
+	char *a;
+	int i;
+
+	a = post_from(d, NULL, UP("up2", "register"), "{\"email\": \"own@example.org\", \"password\": \"right-pw\"}");
+	assert_int_equal(status_of(a), 201);
+	free(a);
+	for (i = 0; i < 12; i++) {
+		a = post_from(d, "127.0.0.1", LOGIN("up2"), "{\"username\": \"own@example.org\", \"password\": \"wrong-pw\"}");
+		assert_int_equal(status_of(a), i < 10 ? 401 : 429);
+		free(a);
+	}
+	/* The attacker's address waits; the owner, elsewhere, does not. */
+	a = post_from(d, "127.0.0.2", LOGIN("up2"), "{\"username\": \"own@example.org\", \"password\": \"right-pw\"}");
+	if (status_of(a) != 200)
+		fail_msg("the owner was refused: %s", a);
+	free(a);
+	a = post_from(d, "127.0.0.1", LOGIN("up2"), "{\"username\": \"own@example.org\", \"password\": \"right-pw\"}");
+	assert_int_equal(status_of(a), 429);
+	free(a);
+}
+
+/* Item 10: 60 registrations at once from one address: the 30 of
+ * daemon.account_requests_per_hour go through. */
+static void test_registrations_throttled(void **state)
+{
+	struct daemon *d = *state;
+	int refused, created;
+
+	created = burst(d, UP("up2", "register"), "{\"email\": \"new", "@example.org\", \"password\": \"pass-word\"}", 60,
+			201, &refused);
+	assert_int_equal(created, 30);
+	assert_int_equal(refused, 30);
+}
+
+/* Lines of the daemon's outbox holding `needle`. */
+static int outbox_count(const struct daemon *d, const char *needle)
+{
+	char cmd[1200], *out = NULL;
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "grep -c '%s' '%s/box/outbox' 2>/dev/null || true", needle, d->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	n = (int)strtol(out, NULL, 10);
+	free(out);
+	return n;
+}
+
+/* Item 10: 40 reset/sends for one address, from two client addresses,
+ * send at most max_mails_per_hour (10) mails to it, its confirmation
+ * included; an unregistered address answers exactly like a registered
+ * one, step by step, and gets no mail. */
+static void test_reset_mails_limited_and_alike(void **state)
+{
+	struct daemon *d = *state;
+	static const char *const sources[] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
+	char *a, *known, *unknown;
+	int i, ok = 0;
+
+	a = post_from(d, "127.0.0.1", UP("mail", "register"), "{\"email\": \"ray@example.org\", \"password\": \"pass-word\"}");
+	assert_int_equal(status_of(a), 201);
+	free(a);
+	for (i = 0; i < 40; i++) {
+		a = post_from(d, sources[i % 2], UP("mail", "reset/send"), "{\"email\": \"ray@example.org\"}");
+		if (status_of(a) == 200)
+			ok++;
+		else if (status_of(a) != 429 || !strstr(a, " retry "))
+			fail_msg("reset/send %d: %s", i, a);
+		free(a);
+	}
+	assert_int_equal(ok, 9);
+	assert_int_equal(outbox_count(d, "ray@example.org"), 10);
+
+	/* Alike: "sue" is registered (one confirmation mail counted), "sam"
+	 * is not and gets one reset/send first, so both start level. */
+	a = post_from(d, "127.0.0.3", UP("mail", "register"), "{\"email\": \"sue@example.org\", \"password\": \"pass-word\"}");
+	assert_int_equal(status_of(a), 201);
+	free(a);
+	a = post_from(d, "127.0.0.4", UP("mail", "reset/send"), "{\"email\": \"sam@example.org\"}");
+	assert_string_equal(a, "200 - {}");
+	free(a);
+	for (i = 0; i < 12; i++) {
+		known = post_from(d, sources[2 + i % 2], UP("mail", "reset/send"), "{\"email\": \"sue@example.org\"}");
+		unknown = post_from(d, sources[2 + i % 2], UP("mail", "reset/send"), "{\"email\": \"sam@example.org\"}");
+		if (strcmp(known, unknown) != 0)
+			fail_msg("step %d: a registered address answers\n  %s\nand an unknown one\n  %s", i, known, unknown);
+		free(known);
+		free(unknown);
+	}
+	assert_int_equal(outbox_count(d, "sue@example.org"), 10);
+	assert_int_equal(outbox_count(d, "sam@example.org"), 0);
 }
 
 int main(void)
@@ -749,6 +1035,14 @@ int main(void)
 	    cmocka_unit_test(test_userpass_over_http),
 	    cmocka_unit_test(test_userpass_call_over_http),
 	};
+	/* Each with a daemon of its own, so no bucket carries over. */
+	const struct CMUnitTest abuse[] = {
+	    cmocka_unit_test_setup_teardown(test_parallel_guesses_over_http, abuse_setup, abuse_teardown),
+	    cmocka_unit_test_setup_teardown(test_known_and_unknown_alike_over_http, abuse_setup, abuse_teardown),
+	    cmocka_unit_test_setup_teardown(test_owner_gets_in_from_another_address, abuse_setup, abuse_teardown),
+	    cmocka_unit_test_setup_teardown(test_registrations_throttled, abuse_setup, abuse_teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_mails_limited_and_alike, abuse_setup, abuse_teardown),
+	};
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -756,6 +1050,7 @@ int main(void)
 	failed += cmocka_run_group_tests_name("custom-function", cf, cf_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("api-key", ak, ak_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("local-userpass", lp, lp_setup, daemon_teardown);
+	failed += cmocka_run_group_tests_name("local-userpass under attack", abuse, NULL, NULL);
 	curl_global_cleanup();
 	return failed;
 }

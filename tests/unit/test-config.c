@@ -2,6 +2,7 @@
  * rules, secrets, and the FILE:LINE:COL of every error. */
 #include "config.h"
 
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,8 +128,35 @@ static void test_defaults_without_main_file(void **state)
 	assert_string_equal(cfg.provider_dirs[1], SESAME_RUNTIME_DROPIN_DIR);
 	assert_string_equal(cfg.provider_dirs[2], SESAME_ADMIN_DROPIN_DIR);
 	assert_string_equal(json_string_value(json_object_get(cfg.store, "type")), "sqlite");
+	/* Four scrypt runs with the default parameters fit, a fifth waits. */
+	assert_int_equal(cfg.kdf_memory_budget, 520ULL << 20);
+	assert_true(cfg.kdf_memory_budget >= 4 * password_scrypt_bytes(17, 8, 1));
+	assert_true(cfg.kdf_memory_budget < 5 * password_scrypt_bytes(17, 8, 1));
+	assert_int_equal(cfg.kdf_queue, 64);
+	assert_int_equal(cfg.kdf_wait_ms, 5000);
 	config_free(&cfg);
 	free(missing);
+}
+
+static void test_password_hashing(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	json_t *shown;
+	char *p = tu_write(e->dir, "ph.json",
+			   "{\"password_hashing\": {\"memory_budget\": 268435456, \"queue\": 0, \"wait_ms\": 250}}", 0644);
+
+	load_ok(p, &cfg);
+	assert_int_equal(cfg.kdf_memory_budget, 268435456);
+	assert_int_equal(cfg.kdf_queue, 0);
+	assert_int_equal(cfg.kdf_wait_ms, 250);
+	shown = config_to_json(&cfg, false);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(shown, "password_hashing"), "memory_budget")),
+			 268435456);
+	json_decref(shown);
+	config_free(&cfg);
+	free(p);
+	/* Bad values: tests/config/invalid/password-hashing-*. */
 }
 
 static void test_main_file_values(void **state)
@@ -147,43 +175,6 @@ static void test_main_file_values(void **state)
 	assert_string_equal(json_string_value(json_object_get(cfg.store, "path")), "/var/x.db");
 	assert_string_equal(cfg.path, p);
 	config_free(&cfg);
-	free(p);
-}
-
-static void test_main_file_errors(void **state)
-{
-	struct env *e = *state;
-	char *p;
-
-	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n  \"listen\": \"1.2.3.4:1\",\n  \"colour\": 1\n}\n",
-		     0644);
-	load_fails(p, "unknown-key", p, 4, 3);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\n  \"test_mode\": \"yes\"\n}\n", 0644);
-	load_fails(p, "type", p, 2, 3);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"sessions\": {\n    \"access_ttl\": 1.5}}", 0644);
-	load_fails(p, "range", p, 2, 5);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"sessions\": {\"refresh_ttl\": 10}}", 0644);
-	load_fails(p, "range", p, 1, 15);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"plugin_dir\": \"relative/dir\"}", 0644);
-	load_fails(p, "path", p, 1, 2);
-	free(p);
-	p = tu_write(e->dir, "m.json", "{\"store\": {\"type\": \"sqlite\", \"pth\": \"/x\"}}", 0644);
-	load_fails(p, "unknown-key", p, 1, 30);
-	free(p);
-	/* Syntax errors carry jansson's position. */
-	p = tu_write(e->dir, "m.json", "{\n  \"app_id\": \"x\",\n}\n", 0644);
-	load_fails(p, "syntax", p, 3, 1);
-	free(p);
-	/* Duplicate keys are refused, not last-one-wins. */
-	p = tu_write(e->dir, "m.json", "{\"app_id\": \"a\",\n \"app_id\": \"b\"}", 0644);
-	load_fails(p, "syntax", p, 2, 9);
-	free(p);
-	p = tu_write(e->dir, "m.json", "[1, 2]", 0644);
-	load_fails(p, "type", p, 1, 1);
 	free(p);
 }
 
@@ -257,13 +248,254 @@ static void test_skipped_names(void **state)
 	drop(e->admin, "notes.txt", "not json at all");
 	drop(e->admin, "x.json.bak", "not json at all");
 	drop(e->admin, ".json", "not json at all");
-	sub = tu_mkdir(e->admin, "dir.json", 0755);
+	sub = tu_mkdir(e->admin, ".dir.json", 0755);
 	drop(e->admin, "real.json", "{\"type\": \"fixture-good\"}");
 	load_ok(e->main, &cfg);
 	assert_int_equal(cfg.n_providers, 1);
 	assert_string_equal(cfg.providers[0].name, "real");
 	config_free(&cfg);
 	free(sub);
+}
+
+/* Issue 11 item 9: NAME.json that is not a regular file (nor a mask) is
+ * refused, never opened: a FIFO would hang the start, a device could hold
+ * anything. */
+static void test_nonregular_dropin_refused(void **state)
+{
+	struct env *e = *state;
+	char *sub = tu_mkdir(e->admin, "dir.json", 0755), *fifo = tu_path(e->admin, "fifo.json");
+
+	load_fails(e->main, "file", sub, 0, 0);
+	rmdir(sub);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	load_fails(e->main, "file", fifo, 0, 0);
+	unlink(fifo);
+	assert_int_equal(symlink("/dev/zero", fifo), 0);
+	load_fails(e->main, "file", fifo, 0, 0);
+	free(sub);
+	free(fifo);
+}
+
+/* Load and expect CONFIG "permissions" naming `path`, with `words` in the
+ * message. */
+static void untrusted(const char *main, const char *path, const char *words)
+{
+	struct config cfg;
+	sesame_error err;
+	int rc;
+
+	err_clear(&err);
+	rc = config_load(&cfg, main, 0, &quiet, &err);
+	if (rc != SESAME_CONFIG || strcmp(err.reason, "permissions") != 0 || !strstr(err.text, path) ||
+	    !strstr(err.text, words))
+		fail_msg("expected CONFIG/permissions naming %s with \"%s\", got %d/%s: %s", path, words, rc,
+			 err.reason, err.text);
+	assert_int_equal(cfg.n_providers, 0);
+}
+
+/* Issue 11 item 9: another user could add a drop-in to a drop-in
+ * directory that group or others can write (its program then ran as
+ * root), or change a drop-in others can write. */
+static void test_untrusted_dropins_refused(void **state)
+{
+	struct env *e = *state;
+	char *p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\"}", 0644);
+	char *open_dir = tu_mkdir(e->dir, "open", 0755);
+	char *target = tu_write(open_dir, "t.json", "{\"type\": \"x\"}", 0644);
+	char *link = tu_path(e->admin, "b.json");
+	struct config cfg;
+
+	chmod(e->admin, 0777);
+	untrusted(e->main, e->admin, "(mode 0777): chmod go-w it");
+	chmod(e->admin, 0775);
+	untrusted(e->main, e->admin, "(mode 0775)");
+	/* Sticky like /tmp is no excuse for the drop-in directory itself. */
+	chmod(e->admin, 01777);
+	untrusted(e->main, e->admin, "(mode 1777)");
+	chmod(e->admin, 0755);
+	chmod(p, 0666);
+	untrusted(e->main, p, "(mode 0666)");
+	chmod(p, 0644);
+	/* A link is as trusted as the directory its target is in. */
+	chmod(open_dir, 0777);
+	assert_int_equal(symlink(target, link), 0);
+	untrusted(e->main, open_dir, "(mode 0777)");
+	chmod(open_dir, 0755);
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.n_providers, 2);
+	config_free(&cfg);
+	if (geteuid() == 0) {
+		/* Owned by someone else: only root or sesame's user may own it. */
+		assert_int_equal(chown(p, 65534, 65534), 0);
+		untrusted(e->main, p, "owned by uid 65534");
+		assert_int_equal(chown(p, 0, 0), 0);
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		untrusted(e->main, link, "owned by uid 65534");
+	}
+	free(p);
+	free(open_dir);
+	free(target);
+	free(link);
+}
+
+/* Issue 11 item 9: a drop-in linked to a file that is not JSON (here one
+ * like /etc/shadow) is refused without a byte of it in the message. */
+static void test_symlinked_secret_never_quoted(void **state)
+{
+	static const char *const bodies[] = {
+	    "root:$6$S3CR3TSALT$H4SHH4SH:19000:0:99999:7:::\n",
+	    "{\"type\": \"fixture-good\", \"config\": {\"k\": \"S3CR3T",
+	    "{\"type\": \"fixture-good\", \"config\": {\"k\": S3CR3T}}",
+	    "{\"type\": \"fixture-good\", \"config\": {\"k\": \"@S3CR3T\"}}",
+	    "{\"type\": \"fixture-good\", \"config\": {\"k\": \"\xff S3CR3T\"}}",
+	};
+	struct env *e = *state;
+	char *link = tu_path(e->admin, "shadow.json");
+	size_t i;
+
+	assert_int_equal(symlink("/nonexistent", link), 0);
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char *target = tu_write(e->dir, "shadow", bodies[i], 0640);
+		struct config cfg;
+		sesame_error err;
+
+		unlink(link);
+		assert_int_equal(symlink(target, link), 0);
+		err_clear(&err);
+		assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
+		assert_string_equal(err.source, link);
+		if (strstr(err.text, "S3CR3T") || strstr(err.text, "root") || strstr(err.text, "$6$") ||
+		    strstr(err.text, "H4SH"))
+			fail_msg("case %zu: the error quotes the file: %s", i, err.text);
+		free(target);
+	}
+	free(link);
+}
+
+/* Issue 11 item 9: the main file names the plugin and drop-in
+ * directories: trusted like them. */
+static void test_untrusted_main_file(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+
+	chmod(e->main, 0666);
+	untrusted(e->main, e->main, "(mode 0666)");
+	chmod(e->main, 0644);
+	load_ok(e->main, &cfg);
+	config_free(&cfg);
+}
+
+/* Issue 11 item 9: "@/path" secret files. */
+static void test_untrusted_secret(void **state)
+{
+	struct env *e = *state;
+	char *open_dir = tu_mkdir(e->dir, "open", 0755), *secret = tu_write(open_dir, "s", "value", 0600);
+	char text[2048], *p;
+	struct config cfg;
+
+	/* A secret in a directory others can write is theirs to choose. */
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"client_secret\": \"@%s\"}}",
+		 secret);
+	p = tu_write(e->admin, "s.json", text, 0644);
+	chmod(open_dir, 0777);
+	untrusted(e->main, open_dir, "(mode 0777)");
+	chmod(open_dir, 0755);
+	load_ok(e->main, &cfg);
+	config_free(&cfg);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(secret, 65534, 65534), 0);
+		untrusted(e->main, secret, "owned by uid 65534");
+		assert_int_equal(chown(secret, 0, 0), 0);
+	}
+	unlink(p);
+	free(p);
+	free(secret);
+	free(open_dir);
+}
+
+/* Issue 11 item 9: the state directory holds the signing key and the
+ * database; when missing, its nearest existing parent is checked. */
+static void test_untrusted_state_dir(void **state)
+{
+	struct env *e = *state;
+	char *open_dir = tu_mkdir(e->dir, "open", 0755), *sticky = tu_mkdir(e->dir, "sticky", 0755), text[2048], *m;
+	struct config cfg;
+
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"provider_dirs\": []}", open_dir);
+	m = tu_write(e->dir, "m.json", text, 0644);
+	chmod(open_dir, 0777);
+	untrusted(m, open_dir, "(mode 0777)");
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s/not/yet\", \"provider_dirs\": []}", open_dir);
+	free(m);
+	m = tu_write(e->dir, "m.json", text, 0644);
+	untrusted(m, open_dir, "(mode 0777)");
+	chmod(open_dir, 0755);
+	load_ok(m, &cfg);
+	config_free(&cfg);
+	/* A root-owned sticky directory above it is fine, as /tmp is. */
+	if (geteuid() == 0) {
+		chmod(sticky, 01777);
+		snprintf(text, sizeof(text), "{\"state_dir\": \"%s/state\", \"provider_dirs\": []}", sticky);
+		free(m);
+		m = tu_write(e->dir, "m.json", text, 0644);
+		load_ok(m, &cfg);
+		config_free(&cfg);
+		free(tu_mkdir(sticky, "state", 0700));
+		load_ok(m, &cfg);
+		config_free(&cfg);
+	}
+	/* Run by root, sesame(1) acts as the state directory's owner (the
+	 * service user): it may be that user's, but never writable by others,
+	 * and the directories above it stay root's. */
+	if (geteuid() == 0) {
+		char *owned = tu_mkdir(open_dir, "owned", 0700);
+
+		assert_int_equal(chown(owned, 65534, 65534), 0);
+		snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"provider_dirs\": []}", owned);
+		free(m);
+		m = tu_write(e->dir, "m.json", text, 0644);
+		load_ok(m, &cfg);
+		config_free(&cfg);
+		chmod(owned, 0770);
+		untrusted(m, owned, "(mode 0770)");
+		chmod(owned, 0700);
+		chmod(open_dir, 0777);
+		untrusted(m, open_dir, "(mode 0777)");
+		chmod(open_dir, 0755);
+		free(owned);
+	}
+	free(m);
+	free(sticky);
+	free(open_dir);
+}
+
+/* Issue 11 item 15: "programs": {"user"}, resolved at start as root. */
+static void test_programs_user(void **state)
+{
+	struct env *e = *state;
+	struct config cfg;
+	char *p;
+
+	/* Bad shapes: tests/config/invalid/programs-*. */
+	load_ok(e->main, &cfg);
+	assert_string_equal(cfg.program_user, "nobody");
+	assert_int_equal(cfg.program_switch, geteuid() == 0);
+	config_free(&cfg);
+	if (geteuid() != 0) {
+		print_message("not root: programs.user is not resolved, root and unknown users not checked\n");
+		skip();
+	}
+	assert_int_equal(cfg.program_uid, 0);
+	load_ok(e->main, &cfg);
+	assert_int_equal(cfg.program_uid, getpwnam("nobody")->pw_uid);
+	config_free(&cfg);
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"root\"}}", 0644);
+	load_fails(p, "user", p, 1, 15);
+	free(p);
+	p = tu_write(e->dir, "m.json", "{\"programs\": {\"user\": \"no-such-user-here\"}}", 0644);
+	load_fails(p, "user", p, 1, 15);
+	free(p);
 }
 
 static void test_symlink_to_regular_file_counts(void **state)
@@ -290,63 +522,6 @@ static void test_dangling_symlink_is_an_error(void **state)
 	assert_int_equal(symlink("/nonexistent/target.json", link), 0);
 	load_fails(e->main, "file", link, 0, 0);
 	free(link);
-}
-
-static void test_provider_file_errors(void **state)
-{
-	struct env *e = *state;
-	char *p;
-
-	p = tu_write(e->admin, "a.json", "{\n  \"type\": \"fixture-good\",\n  \"disabled\": false,\n  \"confg\": {}\n}",
-		     0644);
-	load_fails(e->main, "unknown-key", p, 4, 3);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"disabled\": false}", 0644);
-	load_fails(e->main, "missing", p, 1, 1);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"../../tmp/evil\"}", 0644);
-	load_fails(e->main, "name", p, 1, 2);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"disabled\": \"no\"}", 0644);
-	load_fails(e->main, "type", p, 1, 26);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"type\": \"other\"}", 0644);
-	load_fails(e->main, "syntax", p, 1, 31);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\", \"config\": []}", 0644);
-	load_fails(e->main, "type", p, 1, 26);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "a.json",
-		     "{\"type\": \"fixture-good\",\n \"metadata_fields\": [{\"name\": \"email\"}, {\"nme\": \"x\"}]}",
-		     0644);
-	load_fails(e->main, "unknown-key", p, 2, 42);
-	unlink(p);
-	free(p);
-	p = tu_write(e->admin, "bad name.json", "{\"type\": \"fixture-good\"}", 0644);
-	load_fails(e->main, "name", p, 0, 0);
-	unlink(p);
-	free(p);
-}
-
-static void test_syntax_error_column(void **state)
-{
-	struct env *e = *state;
-	char *p = tu_write(e->admin, "a.json", "{\"type\": \"fixture-good\",\n \"config\": {\"x\": tru}}", 0644);
-	struct config cfg;
-	sesame_error err;
-
-	assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
-	assert_string_equal(err.reason, "syntax");
-	assert_string_equal(err.source, p);
-	assert_int_equal(err.line, 2);
-	assert_true(err.column > 0);
-	free(p);
 }
 
 static void test_secrets_from_files(void **state)
@@ -464,15 +639,20 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_defaults_without_main_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_main_file_values, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_main_file_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_password_hashing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dropins_merge_and_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_overrides_vendor_admin_overrides_runtime, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_masking, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skipped_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nonregular_dropin_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_dropins_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinked_secret_never_quoted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_main_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_state_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_programs_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink_to_regular_file_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_provider_file_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_syntax_error_column, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),

@@ -228,6 +228,35 @@ static void test_safe_copy_loads(void **unused)
 	free(dir);
 }
 
+/* Issue 11 item 9: a plugin directory reached through a symbolic link is
+ * as trusted as the link's target and every directory above it: here the
+ * target's parent is world-writable, so others could swap the plugins.
+ * The link itself must be owned by root or sesame's user. */
+static void test_symlinked_dir_checked_at_its_target(void **unused)
+{
+	char *dir = staged_plugin_dir("link-target", 0755, 0755), *parent = strdup(dir), *tmp = tu_tmpdir("link");
+	char *link = tu_path(tmp, "plugins");
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL;
+
+	*strrchr(parent, '/') = '\0';
+	assert_int_equal(symlink(dir, link), 0);
+	chmod(parent, 0777);
+	expect_refusal(link, "fixture-good", "permissions", parent);
+	chmod(parent, 0755);
+	assert_int_equal(loader_load_provider(link, "fixture-good", &desc, &path, &err), SESAME_OK);
+	free(path);
+	if (geteuid() == 0) {
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		expect_refusal(link, "fixture-good", "permissions", "owned by uid 65534");
+	}
+	free(link);
+	free(tmp);
+	free(parent);
+	free(dir);
+}
+
 static void test_type_names(void **unused)
 {
 	assert_true(util_valid_type_name("custom-token", 64));
@@ -260,6 +289,7 @@ int main(void)
 	    cmocka_unit_test(test_world_writable_dir_refused),
 	    cmocka_unit_test(test_group_writable_file_refused),
 	    cmocka_unit_test(test_safe_copy_loads),
+	    cmocka_unit_test(test_symlinked_dir_checked_at_its_target),
 	    cmocka_unit_test(test_type_names),
 	};
 

@@ -173,6 +173,71 @@ static void test_retired_keys_pruned_after_tokens_expire(void **state)
 	free(file);
 }
 
+/* Load and expect CONFIG "permissions" naming `what` in the message. */
+static void untrusted_key(struct env *e, const char *what, const char *words)
+{
+	struct signing_keys sk;
+	sesame_error err;
+
+	err_clear(&err);
+	assert_int_equal(signing_keys_load(&e->cfg, time(NULL), &quiet, &sk, &err), SESAME_CONFIG);
+	if (strcmp(err.reason, "permissions") != 0 || !strstr(err.text, what) || !strstr(err.text, words))
+		fail_msg("expected permissions naming %s with \"%s\": %s/%s", what, words, err.reason, err.text);
+	assert_null(sk.keys);
+}
+
+/* Issue 11 item 9: whoever can replace the signing key or a retired
+ * public key can mint tokens for any user: the key, the directories above
+ * it, the retired keys' directory and its files must be safe, or no key
+ * is loaded (it used to be a warning). */
+static void test_untrusted_key_files_refused(void **state)
+{
+	struct env *e = *state;
+	struct signing_keys sk;
+	sesame_error err;
+	char kid[SIGNING_KID_SIZE], *rdir, *retired;
+
+	rdir = tu_path(e->cfg.state_dir, "signing-key.pem.retired");
+	assert_int_equal(signing_keys_rotate(&e->cfg, &quiet, kid, &err), SESAME_OK);
+	assert_int_equal(signing_keys_load(&e->cfg, time(NULL), &quiet, &sk, &err), SESAME_OK);
+	assert_int_equal(sk.n, 2);
+	snprintf(kid, sizeof(kid), "%s", sk.keys[1].kid);
+	signing_keys_free(&sk);
+	retired = malloc(strlen(rdir) + 32);
+	snprintf(retired, strlen(rdir) + 32, "%s/%s.pem", rdir, kid);
+
+	chmod(e->cfg.state_dir, 0777);
+	untrusted_key(e, e->cfg.state_dir, "(mode 0777)");
+	chmod(e->cfg.state_dir, 0770);
+	untrusted_key(e, e->cfg.state_dir, "(mode 0770)");
+	chmod(e->cfg.state_dir, 0700);
+	chmod(e->dir, 0757);
+	untrusted_key(e, e->dir, "(mode 0757)");
+	chmod(e->dir, 0700);
+	chmod(rdir, 0733);
+	untrusted_key(e, rdir, "(mode 0733)");
+	chmod(rdir, 0700);
+	chmod(retired, 0622);
+	untrusted_key(e, retired, "(mode 0622)");
+	chmod(retired, 0600);
+	if (geteuid() == 0) {
+		char *key = tu_path(e->cfg.state_dir, "signing-key.pem");
+
+		assert_int_equal(chown(retired, 65534, 65534), 0);
+		untrusted_key(e, retired, "owned by uid 65534");
+		assert_int_equal(chown(retired, 0, 0), 0);
+		assert_int_equal(chown(key, 65534, 65534), 0);
+		untrusted_key(e, key, "owned by uid 65534");
+		assert_int_equal(chown(key, 0, 0), 0);
+		free(key);
+	}
+	assert_int_equal(signing_keys_load(&e->cfg, time(NULL), &quiet, &sk, &err), SESAME_OK);
+	assert_int_equal(sk.n, 2);
+	signing_keys_free(&sk);
+	free(retired);
+	free(rdir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +246,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_empty_or_wrong_key_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation_keeps_old_public_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_keys_pruned_after_tokens_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_key_files_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,8 +53,10 @@ static int anon_init(const struct sesame_host *host, sesame_instance *self, cons
 	int64_t ttl;
 	int rc;
 
-	if (!SESAME_HAS_FIELD(struct sesame_host, set_session_ttl, host->struct_size) || !host->set_session_ttl)
-		return host->error(err, SESAME_CONFIG, "abi", "anon-user needs a sesame core with set_session_ttl");
+	if (!SESAME_HAS_FIELD(struct sesame_host, random_id, host->struct_size) || !host->set_session_ttl ||
+	    !host->random_id)
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "anon-user needs a sesame core with provider ABI 1.2 (set_session_ttl, random_id)");
 	ttl = config_session_ttl(host, config, err);
 	if (ttl < 0)
 		return SESAME_CONFIG;
@@ -76,11 +78,9 @@ static int anon_init(const struct sesame_host *host, sesame_instance *self, cons
 static int anon_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	struct state *st = state;
-	unsigned char b[ID_BYTES];
 	char id[2 * ID_BYTES + 1];
 	const char *key;
 	json_t *v;
-	size_t i;
 
 	json_object_foreach ((json_t *)credential, key, v) {
 		/* Clients send "provider" and "options" (device info) with every login. */
@@ -88,10 +88,8 @@ static int anon_verify(void *state, const json_t *credential, json_t **identity,
 			return st->host->error(err, SESAME_MALFORMED, "credential",
 					       "anon-user takes the empty credential {}, not a member \"%.64s\"", key);
 	}
-	if (st->host->random(b, sizeof(b)) != SESAME_OK)
+	if (st->host->random_id(id, ID_BYTES) != SESAME_OK)
 		return st->host->error(err, SESAME_INTERNAL, "random", "no randomness");
-	for (i = 0; i < ID_BYTES; i++)
-		snprintf(id + 2 * i, 3, "%02x", b[i]);
 	*identity = json_pack("{s:s}", "id", id);
 	return *identity ? SESAME_OK : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 }

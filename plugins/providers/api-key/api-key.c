@@ -34,18 +34,6 @@ struct state {
 	sesame_instance *self;
 };
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static bool is_hex(const char *s, size_t n)
 {
 	size_t i;
@@ -59,12 +47,19 @@ static bool is_hex(const char *s, size_t n)
 /* The hex SHA-256 of a key. */
 static int key_hash(const struct state *st, const char *key, char out[65], sesame_error *err)
 {
-	unsigned char d[32];
+	unsigned char d[SESAME_DIGEST_MAX];
+	size_t n = 0;
+	char *text = NULL;
+	int rc = st->host->digest("SHA-256", key, strlen(key), d, &n, err);
 
-	if (st->host->sha256(key, strlen(key), d) != SESAME_OK)
-		return st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the key");
-	hex(d, sizeof(d), out);
-	return SESAME_OK;
+	if (rc == SESAME_OK)
+		rc = st->host->encode(SESAME_ENCODING_HEX, d, n, &text, err);
+	if (rc == SESAME_OK && strlen(text) != 64)
+		rc = st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the key");
+	if (rc == SESAME_OK)
+		memcpy(out, text, 65);
+	st->host->free(text);
+	return rc;
 }
 
 static int ak_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
@@ -73,10 +68,12 @@ static int ak_init(const struct sesame_host *host, sesame_instance *self, const 
 	struct state *st;
 	const char *key;
 
-	if (!SESAME_HAS_FIELD(struct sesame_host, unlink_identity, host->struct_size) || !host->kv_get || !host->kv_put ||
-	    !host->kv_delete || !host->link_identity || !host->unlink_identity || !host->sha256)
+	if (!SESAME_HAS_FIELD(struct sesame_host, random_id, host->struct_size) || !host->kv_get || !host->kv_put ||
+	    !host->kv_delete || !host->link_identity || !host->unlink_identity || !host->digest || !host->encode ||
+	    !host->random_id)
 		return host->error(err, SESAME_CONFIG, "abi",
-				   "api-key needs a sesame core with key/value and identity services");
+				   "api-key needs a sesame core with provider ABI 1.2 (key/value, identity, digest, "
+				   "encoding and random id services)");
 	/* Any key is unknown: name the first. */
 	key = json_object_iter_key(json_object_iter((json_t *)config));
 	if (key)
@@ -209,12 +206,8 @@ static void release_slot(const struct state *st, const char *user_id, json_int_t
 /* A fresh key and its id. */
 static int new_key(const struct state *st, char id[ID_HEX + 1], char key[KEY_HEX + 1], sesame_error *err)
 {
-	unsigned char b[ID_BYTES + SECRET_BYTES];
-
-	if (st->host->random(b, sizeof(b)) != SESAME_OK)
+	if (st->host->random_id(key, ID_BYTES + SECRET_BYTES) != SESAME_OK)
 		return st->host->error(err, SESAME_INTERNAL, "random", "no randomness");
-	hex(b, sizeof(b), key);
-	st->host->wipe(b, sizeof(b));
 	memcpy(id, key, ID_HEX);
 	id[ID_HEX] = '\0';
 	return SESAME_OK;

@@ -3,29 +3,16 @@
  * provider: runs a configured program (an argv array, no shell) with the
  * client's credential as JSON on its standard input, and takes the
  * identity from its standard output.  The credential never appears in
- * argv or the environment; the program gets a clean environment, no other
- * file descriptor, its own process group (killed whole at the timeout) and
- * optionally another user.  See sesame-custom-function(5).
+ * argv or the environment.  The core runs the program (host->program_run):
+ * a clean environment, no other descriptor, an unprivileged user, and no
+ * process of it left once it ends.  See sesame-custom-function(5).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sesame/provider.h>
 
@@ -34,34 +21,15 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define MAX_TIMEOUT_MS	   300000
 #define MAX_STDOUT	   (64 * 1024)
-#define MAX_STDERR_KEPT	   4096
 #define MAX_MESSAGE	   200
 #define MAX_ID_LENGTH	   255
-#define N_ENV		   4
 
 struct state {
 	const struct sesame_host *host;
 	sesame_instance *self;
 	char **argv; /* NULL-terminated */
-	char *env[N_ENV + 1];
 	long timeout_ms;
-	bool switch_user;
-	uid_t uid;
-	gid_t gid;
-};
-
-/* What one run of the program produced. */
-struct run {
-	pid_t pid;
-	char out[MAX_STDOUT + 1];
-	size_t out_len;
-	bool out_overflow;
-	char errbuf[MAX_STDERR_KEPT + 1];
-	size_t err_len;
-	int status;	/* waitpid() status, when `exited` */
-	bool exited;
-	bool timed_out;
-	int exec_errno; /* the child's errno when it could not start the program */
+	char *user; /* NULL: the core's programs.user */
 };
 
 static void state_free(struct state *st)
@@ -73,8 +41,7 @@ static void state_free(struct state *st)
 	for (i = 0; st->argv && st->argv[i]; i++)
 		free(st->argv[i]);
 	free(st->argv);
-	for (i = 0; i < N_ENV; i++)
-		free(st->env[i]);
+	free(st->user);
 	free(st);
 }
 
@@ -123,49 +90,25 @@ static int config_timeout(struct state *st, const json_t *v, sesame_error *err)
 
 static int config_user(struct state *st, const json_t *v, sesame_error *err)
 {
-	struct passwd pw, *found = NULL;
-	char buf[4096];
-
 	if (!v)
 		return SESAME_OK;
-	if (!json_is_string(v) || json_string_length(v) == 0)
+	if (!json_is_string(v) || json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
 		return st->host->error(err, SESAME_CONFIG, "user", "user must be a user name");
-	if (geteuid() != 0)
-		return st->host->error(err, SESAME_CONFIG, "user",
-				       "user \"%s\" is set but sesame does not run as root, so it cannot switch users",
-				       json_string_value(v));
-	if (getpwnam_r(json_string_value(v), &pw, buf, sizeof(buf), &found) != 0 || !found)
-		return st->host->error(err, SESAME_CONFIG, "user", "no user named \"%s\"", json_string_value(v));
-	if (found->pw_uid == 0)
-		return st->host->error(err, SESAME_CONFIG, "user", "user \"%s\" is root: name an unprivileged user",
-				       json_string_value(v));
-	st->switch_user = true;
-	st->uid = found->pw_uid;
-	st->gid = found->pw_gid;
-	return SESAME_OK;
+	st->user = strdup(json_string_value(v));
+	return st->user ? SESAME_OK : st->host->error(err, SESAME_CONFIG, "memory", "out of memory");
 }
 
-/* The program's whole environment: a fixed PATH and the SESAME_* variables. */
-static int config_environment(struct state *st, sesame_error *err)
+/* The request verify() makes, without its input. */
+static struct sesame_program program_of(const struct state *st)
 {
-	const struct sesame_host *h = st->host;
-	const char *app = SESAME_HAS_FIELD(struct sesame_host, app_id, h->struct_size) && h->app_id
-				  ? h->app_id(st->self)
-				  : "";
-	const char *values[N_ENV][2] = {
-	    {"PATH", "/usr/local/bin:/usr/bin:/bin"},
-	    {"SESAME_PROVIDER", h->instance_name(st->self)},
-	    {"SESAME_PROVIDER_TYPE", "custom-function"},
-	    {"SESAME_APP_ID", app ? app : ""},
+	return (struct sesame_program){
+		.struct_size = sizeof(struct sesame_program),
+		.flags = SESAME_PROGRAM_STDOUT | SESAME_PROGRAM_STDERR,
+		.argv = (const char *const *)st->argv,
+		.timeout_ms = st->timeout_ms,
+		.max_output = MAX_STDOUT,
+		.user = st->user,
 	};
-	size_t i;
-
-	for (i = 0; i < N_ENV; i++)
-		if (asprintf(&st->env[i], "%s=%s", values[i][0], values[i][1]) < 0) {
-			st->env[i] = NULL;
-			return h->error(err, SESAME_CONFIG, "memory", "out of memory");
-		}
-	return SESAME_OK;
 }
 
 static int cf_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
@@ -178,6 +121,10 @@ static int cf_init(const struct sesame_host *host, sesame_instance *self, const 
 	size_t i;
 	int rc;
 
+	if (!SESAME_HAS_FIELD(struct sesame_host, program_result_clear, host->struct_size) || !host->program_check ||
+	    !host->program_run || !host->program_result_clear)
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "custom-function needs a sesame core that runs programs (provider ABI 1.2)");
 	json_object_foreach((json_t *)config, key, v) {
 		for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
 			;
@@ -195,8 +142,13 @@ static int cf_init(const struct sesame_host *host, sesame_instance *self, const 
 		rc = config_timeout(st, json_object_get(config, "timeout"), err);
 	if (rc == SESAME_OK)
 		rc = config_user(st, json_object_get(config, "user"), err);
-	if (rc == SESAME_OK)
-		rc = config_environment(st, err);
+	if (rc == SESAME_OK) {
+		struct sesame_program prog = program_of(st);
+
+		/* A missing or untrusted program, or a bad user, stops the
+		 * instance now rather than failing every login. */
+		rc = host->program_check(self, &prog, err);
+	}
 	if (rc != SESAME_OK) {
 		state_free(st);
 		return rc;
@@ -205,220 +157,13 @@ static int cf_init(const struct sesame_host *host, sesame_instance *self, const 
 	return SESAME_OK;
 }
 
-/* ---- running the program --------------------------------------------------- */
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The credential as a sealed in-memory file for the program's stdin: no
- * pipe to block on or to raise SIGPIPE when the program does not read. */
-static int credential_fd(const char *text, size_t len)
-{
-	int fd = memfd_create("sesame-credential", MFD_CLOEXEC);
-	size_t off = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	if (lseek(fd, 0, SEEK_SET) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Close every descriptor from `low` up; async-signal-safe. */
-static void close_from(int low)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)low, ~0U, 0) == 0)
-		return;
-#endif
-	for (int fd = low; fd < 65536; fd++)
-		close(fd);
-}
-
-/* In the child, between fork and execve: async-signal-safe calls only.
- * Reports errno on `report` (close-on-exec) when the program cannot start. */
-__attribute__((noreturn)) static void child(const struct state *st, int in, int out, int errfd, int report)
-{
-	sigset_t none;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	int e;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	sigaction(SIGPIPE, &dfl, NULL);
-	setpgid(0, 0);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-		goto fail;
-	if (report != 3 && (dup2(report, 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0))
-		goto fail;
-	close_from(4);
-	if (st->switch_user && (setgroups(1, &st->gid) != 0 || setgid(st->gid) != 0 || setuid(st->uid) != 0))
-		goto fail;
-	execve(st->argv[0], st->argv, (char *const *)st->env);
-fail:
-	e = errno;
-	if (write(3, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/* Append what `fd` has to buf (at most cap bytes kept); false at EOF. */
-static bool drain(int fd, char *buf, size_t cap, size_t *len, bool *overflow)
-{
-	char scratch[4096];
-	ssize_t n;
-
-	for (;;) {
-		size_t room = cap - *len;
-		n = read(fd, room ? buf + *len : scratch, room ? room : sizeof(scratch));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN;
-		if (n == 0)
-			return false;
-		if (room)
-			*len += (size_t)n;
-		else if (overflow)
-			*overflow = true;
-	}
-}
-
-/* Read stdout and stderr until both close or the deadline passes. */
-static void collect(struct run *r, int out, int errfd, int64_t deadline)
-{
-	struct pollfd p[2] = {{.fd = out, .events = POLLIN}, {.fd = errfd, .events = POLLIN}};
-	bool out_open = true, err_open = true;
-
-	while ((out_open || err_open) && !r->out_overflow) {
-		int64_t left = deadline - monotonic_ms();
-		int n;
-
-		if (left <= 0) {
-			r->timed_out = true;
-			return;
-		}
-		p[0].fd = out_open ? out : -1;
-		p[1].fd = err_open ? errfd : -1;
-		n = poll(p, 2, (int)(left > 1000 ? 1000 : left));
-		if (n < 0 && errno != EINTR)
-			return;
-		if (n <= 0)
-			continue;
-		if (out_open && p[0].revents)
-			out_open = drain(out, r->out, MAX_STDOUT + 1, &r->out_len, NULL) &&
-				   !(r->out_overflow = r->out_len > MAX_STDOUT);
-		if (err_open && p[1].revents)
-			err_open = drain(errfd, r->errbuf, MAX_STDERR_KEPT, &r->err_len, NULL);
-	}
-}
-
-/* Wait for the program until the deadline; then (or anyway, for stray
- * children it left behind) kill its process group, and reap it. */
-static void reap(struct run *r, int64_t deadline)
-{
-	siginfo_t si;
-
-	while (!r->timed_out && !r->out_overflow) {
-		int w;
-
-		memset(&si, 0, sizeof(si));
-		w = waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-		if ((w == 0 && si.si_pid == r->pid) || (w < 0 && errno != EINTR))
-			break;
-		if (monotonic_ms() >= deadline) {
-			r->timed_out = true;
-			break;
-		}
-		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000L}, NULL);
-	}
-	kill(-r->pid, SIGKILL);
-	while (waitpid(r->pid, &r->status, 0) < 0) {
-		if (errno != EINTR)
-			return;
-	}
-	r->exited = true;
-}
-
-/* Run the program with `input` on stdin; fills r.  SESAME_OK when it ran
- * (whatever its outcome), else SESAME_UNAVAILABLE with err filled. */
-static int run_program(const struct state *st, const char *input, size_t len, struct run *r, sesame_error *err)
-{
-	int in = credential_fd(input, len), out[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
-	int64_t deadline = monotonic_ms() + st->timeout_ms;
-	ssize_t n;
-	int rc = SESAME_UNAVAILABLE;
-
-	r->pid = -1;
-	if (in < 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
-		st->host->error(err, SESAME_UNAVAILABLE, "program", "cannot set up the program's input and output");
-		goto done;
-	}
-	r->pid = fork();
-	if (r->pid == 0)
-		child(st, in, out[1], errp[1], rep[1]);
-	if (r->pid < 0) {
-		st->host->error(err, SESAME_UNAVAILABLE, "program", "cannot start %s: fork failed", st->argv[0]);
-		goto done;
-	}
-	setpgid(r->pid, r->pid); /* also in the child: whichever runs first */
-	close(out[1]);
-	close(errp[1]);
-	close(rep[1]);
-	out[1] = errp[1] = rep[1] = -1;
-	do
-		n = read(rep[0], &r->exec_errno, sizeof(r->exec_errno));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(r->exec_errno)) {
-		reap(r, deadline);
-		st->host->error(err, SESAME_UNAVAILABLE, "program", "cannot run %s: %s", st->argv[0],
-				strerror(r->exec_errno));
-		goto done;
-	}
-	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	collect(r, out[0], errp[0], deadline);
-	reap(r, deadline);
-	rc = SESAME_OK;
-done:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0)
-			close(out[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (rep[i] >= 0)
-			close(rep[i]);
-	}
-	if (in >= 0)
-		close(in);
-	return rc;
-}
-
 /* The first line of the program's stderr, printable ASCII only, capped. */
-static void first_line(const struct run *r, char *msg, size_t size)
+static void first_line(const struct sesame_program_result *r, char *msg, size_t size)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < r->err_len && r->errbuf[i] != '\n' && n + 1 < size && n < MAX_MESSAGE; i++) {
-		unsigned char c = (unsigned char)r->errbuf[i];
+	for (i = 0; i < r->errors_length && r->errors[i] != '\n' && n + 1 < size && n < MAX_MESSAGE; i++) {
+		unsigned char c = (unsigned char)r->errors[i];
 
 		if (c >= 0x20 && c < 0x7f)
 			msg[n++] = (char)c;
@@ -431,10 +176,11 @@ static void first_line(const struct run *r, char *msg, size_t size)
  * object form optionally with "data", an object of further profile fields
  * (the drop-in's metadata_fields pick among them and "name").
  */
-static int parse_identity(const struct state *st, const struct run *r, json_t **identity, sesame_error *err)
+static int parse_identity(const struct state *st, const struct sesame_program_result *r, json_t **identity,
+			  sesame_error *err)
 {
 	const struct sesame_host *h = st->host;
-	json_t *v = json_loadb(r->out, r->out_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+	json_t *v = json_loadb(r->output, r->output_length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 	json_t *id = json_is_string(v) ? v : json_object_get(v, "id"), *name = json_object_get(v, "name");
 	json_t *data = json_object_get(v, "data"), *profile = NULL;
 	const char *key;
@@ -470,20 +216,25 @@ static int parse_identity(const struct state *st, const struct run *r, json_t **
 	return rc;
 }
 
-static int outcome(const struct state *st, const struct run *r, json_t **identity, sesame_error *err)
+static int outcome(const struct state *st, const struct sesame_program_result *r, json_t **identity,
+		   sesame_error *err)
 {
 	char msg[MAX_MESSAGE + 1];
 
-	if (r->timed_out)
+	switch (r->outcome) {
+	case SESAME_PROGRAM_TIMED_OUT:
 		return st->host->error(err, SESAME_UNAVAILABLE, "timeout", "the program did not answer within %ld ms",
 				       st->timeout_ms);
-	if (r->out_overflow)
+	case SESAME_PROGRAM_OUTPUT_TOO_LARGE:
 		return st->host->error(err, SESAME_REJECTED, "output", "the program wrote more than %d bytes",
 				       MAX_STDOUT);
-	if (!r->exited || WIFSIGNALED(r->status))
+	case SESAME_PROGRAM_EXITED:
+		break;
+	default:
 		return st->host->error(err, SESAME_UNAVAILABLE, "program", "the program was killed by signal %d",
-				       r->exited ? WTERMSIG(r->status) : 0);
-	if (WEXITSTATUS(r->status) != 0) {
+				       r->code);
+	}
+	if (r->code != 0) {
 		first_line(r, msg, sizeof(msg));
 		return st->host->error(err, SESAME_REJECTED, "rejected", "%s",
 				       msg[0] ? msg : "the program refused the credential");
@@ -494,9 +245,10 @@ static int outcome(const struct state *st, const struct run *r, json_t **identit
 static int cf_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	const struct state *st = state;
-	struct run *r;
-	char *input;
+	struct sesame_program prog = program_of(st);
+	struct sesame_program_result r = {.struct_size = sizeof(r)};
 	json_free_t release;
+	char *input;
 	int rc;
 
 	/* Counted first: a string that is not UTF-8 (possible through the C
@@ -504,24 +256,20 @@ static int cf_verify(void *state, const json_t *credential, json_t **identity, s
 	if (json_dumpb(credential, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) == 0)
 		return st->host->error(err, SESAME_MALFORMED, "credential",
 				       "the credential cannot be written as JSON (a string is not valid UTF-8)");
-	r = calloc(1, sizeof(*r));
 	input = json_dumps(credential, JSON_COMPACT | JSON_ENCODE_ANY);
 	/* jansson's text goes back to jansson's free function: the
 	 * application may have replaced its allocator. */
 	json_get_alloc_funcs(NULL, &release);
-	if (!r || !input) {
-		free(r);
-		if (input)
-			release(input);
+	if (!input)
 		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
-	}
-	rc = run_program(st, input, strlen(input), r, err);
+	prog.input = input;
+	prog.input_length = strlen(input);
+	rc = st->host->program_run(st->self, &prog, &r, err);
 	st->host->wipe(input, strlen(input));
 	release(input);
 	if (rc == SESAME_OK)
-		rc = outcome(st, r, identity, err);
-	st->host->wipe(r, sizeof(*r));
-	free(r);
+		rc = outcome(st, &r, identity, err);
+	st->host->program_result_clear(&r);
 	return rc;
 }
 

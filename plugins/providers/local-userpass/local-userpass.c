@@ -3,49 +3,55 @@
  * provider.  Accounts live in the host key/value store:
  *
  *   "user:CANON"  {"email" (as registered: where mail goes), "hash" (scrypt
- *                 PHC, host->password_hash), "confirmed", "failures",
- *                 "failures_since"}
+ *                 PHC, host->password_hash), "confirmed"}
  *   "token:ID"    {"email": CANON, "purpose": "confirm"|"reset", "hash":
  *                 SHA-256 of the token}, expiring after token_ttl
+ *   "current:PURPOSE:H"  the ID of the one token of PURPOSE of the address
+ *                 whose CANON has the SHA-256 H (hex): a token that is not
+ *                 the current one is refused, so issuing a new token
+ *                 retires every earlier one
+ *   "failures:H"  failed logins of the address H (existing or not), a
+ *                 host->kv_add counter that restarts after FAILURE_WINDOW
+ *                 seconds without a failure; past max_failures logins are
+ *                 refused before any password is hashed
+ *   "mails:H"     messages (mails and call programs) for the address H,
+ *                 a counter that restarts an hour after the last one;
+ *                 past max_mails_per_hour requests are refused
  *
  * CANON, the form that decides uniqueness, is the whole address with ASCII
  * letters lower-cased; addresses with other than printable ASCII are
  * refused, so no Unicode variant of an address can exist.  The identity id
- * is CANON.  Tokens are single use (deleted when used), hashed at rest and
- * delivered by a configured program that gets {email, token, tokenId} on
- * its standard input.  A "call" program (confirm_call_command,
+ * is CANON.  The counters live in the store, shared by every sesamed node
+ * of one database, and are keyed by a hash so that addresses nobody
+ * registered are not kept in clear.  Tokens are single use (deleted when
+ * used), hashed at rest and delivered by a configured program that gets
+ * {email, token, tokenId} on its standard input.  A "call" program (confirm_call_command,
  * reset_call_command) gets the same, plus the client's "arguments" for a
  * reset, and decides: {"status": "success"|"pending"|"fail"} on stdout.
  * See sesame-local-userpass(5).
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sesame/provider.h>
 
 #define MIN_PASSWORD	     6
 #define MAX_PASSWORD	     128
-#define MAX_EMAIL	     254
+/* "user:" + the address must fit the host's 255-byte key limit. */
+#define MAX_EMAIL	     250
 #define KV_KEY_SIZE	     300
 #define TOKEN_BYTES	     32
 #define TOKEN_ID_BYTES	     12
 #define DEFAULT_TOKEN_TTL    1800
-#define DEFAULT_MAX_FAILURES 10
+#define DEFAULT_MAX_FAILURES 100
 #define FAILURE_WINDOW	     900
+#define DEFAULT_MAX_MAILS    10
+#define MAIL_WINDOW	     3600
 #define MAX_ARGS	     32
 #define PROGRAM_TIMEOUT_MS   10000
 #define MAX_CALL_OUTPUT	     4096
@@ -60,7 +66,8 @@ struct state {
 	char **reset_call_command;
 	int64_t token_ttl;
 	unsigned log2_n, r, p;
-	unsigned max_failures;
+	unsigned max_failures; /* failed logins per address across all clients */
+	unsigned max_mails;    /* messages per address and hour */
 	char *dummy; /* a hash of a random password: unknown users cost a KDF run too */
 };
 
@@ -85,8 +92,25 @@ static void state_free(struct state *st)
 
 /* ---- configuration ----------------------------------------------------------- */
 
-static int config_argv(const struct sesame_host *h, const json_t *v, const char *key, char ***out, sesame_error *err)
+/* How a command runs: a mailer's output is not kept, a call program's
+ * answer is (at most `out_size` - 1 bytes). */
+static struct sesame_program program_of(char *const *argv, size_t out_size)
 {
+	return (struct sesame_program){
+		.struct_size = sizeof(struct sesame_program),
+		.flags = out_size ? SESAME_PROGRAM_STDOUT : 0,
+		.argv = (const char *const *)argv,
+		.timeout_ms = PROGRAM_TIMEOUT_MS,
+		.max_output = out_size ? out_size - 1 : 0,
+	};
+}
+
+static int config_argv(const struct sesame_host *h, sesame_instance *self, const json_t *v, const char *key,
+		       size_t out_size, char ***out, sesame_error *err)
+{
+	struct sesame_program prog;
+	int rc;
+
 	size_t i, n = json_array_size(v);
 	json_t *a;
 
@@ -105,6 +129,16 @@ static int config_argv(const struct sesame_host *h, const json_t *v, const char 
 	}
 	if ((*out)[0][0] != '/')
 		return h->error(err, SESAME_CONFIG, key, "%s[0] must be an absolute path", key);
+	/* A missing or untrusted program stops the instance now rather than
+	 * failing every registration. */
+	prog = program_of(*out, out_size);
+	rc = h->program_check(self, &prog, err);
+	if (rc != SESAME_OK) {
+		char text[SESAME_ERROR_TEXT_LENGTH];
+
+		snprintf(text, sizeof(text), "%s", err ? err->text : "");
+		return h->error(err, rc, err ? err->reason : key, "%s: %s", key, text);
+	}
 	return SESAME_OK;
 }
 
@@ -161,19 +195,26 @@ static int dummy_hash(struct state *st, sesame_error *err)
 static int lp_init(const struct sesame_host *host, sesame_instance *self, const json_t *config, void **state,
 		   sesame_error *err)
 {
-	static const char *const known[] = {"auto_confirm",	"confirm_command", "reset_command", "confirm_call_command",
-					    "reset_call_command", "token_ttl",	     "scrypt",	      "max_failures",
-					    NULL};
+	static const char *const known[] = {
+	    "auto_confirm", "confirm_command", "reset_command", "confirm_call_command", "reset_call_command",
+	    "token_ttl",    "scrypt",	       "max_failures",	"max_mails_per_hour",	NULL};
 	struct state *st;
-	json_int_t ttl = 0, fails = 0;
+	json_int_t ttl = 0, fails = 0, mails = 0;
 	const char *key;
 	json_t *v;
 	size_t i;
 	int rc;
 
-	if (!SESAME_HAS_FIELD(struct sesame_host, end_sessions, host->struct_size) || !host->end_sessions ||
+	if (!SESAME_HAS_FIELD(struct sesame_host, kv_add, host->struct_size) || !host->kv_add || !host->end_sessions ||
 	    !host->password_hash || !host->password_verify || !host->kv_get || !host->sha256)
-		return host->error(err, SESAME_CONFIG, "abi", "local-userpass needs a sesame core with password services");
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "local-userpass needs a sesame core with password and counter services (ABI 1.2)");
+	if (!SESAME_HAS_FIELD(struct sesame_host, kv_replace, host->struct_size) || !host->program_check ||
+	    !host->program_run || !host->program_result_clear || !host->digest || !host->encode || !host->random_id ||
+	    !host->kv_replace)
+		return host->error(err, SESAME_CONFIG, "abi",
+				   "local-userpass needs a sesame core that runs programs and offers the encoding, "
+				   "digest, random id and compare-and-set services (provider ABI 1.2)");
 	json_object_foreach((json_t *)config, key, v) {
 		for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
 			;
@@ -181,7 +222,7 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 			return host->error(err, SESAME_CONFIG, "config",
 					   "unknown key \"%s\" (local-userpass knows auto_confirm, confirm_command, "
 					   "reset_command, confirm_call_command, reset_call_command, token_ttl, "
-					   "scrypt, max_failures)",
+					   "scrypt, max_failures, max_mails_per_hour)",
 					   key);
 	}
 	v = json_object_get(config, "auto_confirm");
@@ -192,26 +233,31 @@ static int lp_init(const struct sesame_host *host, sesame_instance *self, const 
 	st->host = host;
 	st->self = self;
 	st->auto_confirm = json_is_true(v);
-	rc = config_argv(host, json_object_get(config, "confirm_command"), "confirm_command", &st->confirm_command, err);
+	rc = config_argv(host, self, json_object_get(config, "confirm_command"), "confirm_command", 0,
+			 &st->confirm_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "reset_command"), "reset_command", &st->reset_command, err);
+		rc = config_argv(host, self, json_object_get(config, "reset_command"), "reset_command", 0,
+				 &st->reset_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "confirm_call_command"), "confirm_call_command",
-				 &st->confirm_call_command, err);
+		rc = config_argv(host, self, json_object_get(config, "confirm_call_command"), "confirm_call_command",
+				 MAX_CALL_OUTPUT, &st->confirm_call_command, err);
 	if (rc == SESAME_OK)
-		rc = config_argv(host, json_object_get(config, "reset_call_command"), "reset_call_command",
-				 &st->reset_call_command, err);
+		rc = config_argv(host, self, json_object_get(config, "reset_call_command"), "reset_call_command",
+				 MAX_CALL_OUTPUT, &st->reset_call_command, err);
 	if (rc == SESAME_OK && st->auto_confirm == (st->confirm_command || st->confirm_call_command))
 		rc = host->error(err, SESAME_CONFIG, "confirm_command",
 				 "set exactly one of auto_confirm: true and confirm_command (or confirm_call_command)");
 	if (rc == SESAME_OK)
 		rc = config_uint(host, config, "token_ttl", 60, 7 * 86400, DEFAULT_TOKEN_TTL, &ttl, err);
 	if (rc == SESAME_OK)
-		rc = config_uint(host, config, "max_failures", 1, 1000, DEFAULT_MAX_FAILURES, &fails, err);
+		rc = config_uint(host, config, "max_failures", 1, 100000, DEFAULT_MAX_FAILURES, &fails, err);
+	if (rc == SESAME_OK)
+		rc = config_uint(host, config, "max_mails_per_hour", 1, 1000, DEFAULT_MAX_MAILS, &mails, err);
 	if (rc == SESAME_OK)
 		rc = config_scrypt(st, json_object_get(config, "scrypt"), err);
 	st->token_ttl = ttl;
 	st->max_failures = (unsigned)fails;
+	st->max_mails = (unsigned)mails;
 	if (rc == SESAME_OK)
 		rc = dummy_hash(st, err);
 	if (rc != SESAME_OK) {
@@ -271,127 +317,155 @@ static int check_password(const struct state *st, const json_t *v, sesame_error 
 	return SESAME_OK;
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
+/* The SHA-256 of `token` in hex. */
 static int token_hash(const struct state *st, const char *token, char out[65], sesame_error *err)
 {
-	unsigned char d[32];
+	unsigned char d[SESAME_DIGEST_MAX];
+	size_t n = 0;
+	char *text = NULL;
+	int rc = st->host->digest("SHA-256", token, strlen(token), d, &n, err);
 
-	if (st->host->sha256(token, strlen(token), d) != SESAME_OK)
-		return st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the token");
-	hex(d, sizeof(d), out);
-	return SESAME_OK;
+	if (rc == SESAME_OK)
+		rc = st->host->encode(SESAME_ENCODING_HEX, d, n, &text, err);
+	if (rc == SESAME_OK && strlen(text) != 64)
+		rc = st->host->error(err, SESAME_INTERNAL, "hash", "cannot hash the token");
+	if (rc == SESAME_OK)
+		memcpy(out, text, 65);
+	st->host->free(text);
+	return rc;
+}
+
+/* The store key PREFIX + the SHA-256 (hex) of `canon`: the counters and
+ * token pointers of an address, which may be one nobody registered. */
+static int address_key(const struct state *st, const char *prefix, const char *canon, char out[KV_KEY_SIZE],
+		       sesame_error *err)
+{
+	char h[65];
+	int rc = token_hash(st, canon, h, err);
+
+	if (rc == SESAME_OK)
+		snprintf(out, KV_KEY_SIZE, "%s%s", prefix, h);
+	return rc;
+}
+
+/* Count one more of the counter PREFIX+H of `canon`, refused past `limit`
+ * (SESAME_REJECTED "throttled" with `what` as the message); the counter
+ * restarts `window` seconds after its last change. */
+static int count_up(const struct state *st, const char *prefix, const char *canon, unsigned limit, int64_t window,
+		    const char *what, sesame_error *err)
+{
+	char kvkey[KV_KEY_SIZE];
+	int64_t n;
+	int rc = address_key(st, prefix, canon, kvkey, err);
+
+	if (rc == SESAME_OK)
+		rc = st->host->kv_add(st->self, kvkey, 1, limit, st->host->now(st->self) + window, &n, err);
+	if (rc == SESAME_REJECTED)
+		return st->host->error(err, SESAME_REJECTED, "throttled", "%s", what);
+	return rc;
+}
+
+/* Reserve a login attempt of `canon`: refused once max_failures failed
+ * logins of the address (by anyone, from anywhere) are counted. */
+static int failure_reserve(const struct state *st, const char *canon, sesame_error *err)
+{
+	return count_up(st, "failures:", canon, st->max_failures, FAILURE_WINDOW,
+			"too many failed logins for this user; try again later", err);
+}
+
+/* Give back the reservation of an attempt that did not fail (the right
+ * password, or no answer at all). */
+static void failure_refund(const struct state *st, const char *canon)
+{
+	char kvkey[KV_KEY_SIZE];
+	sesame_error ignored;
+	int64_t n;
+
+	if (address_key(st, "failures:", canon, kvkey, &ignored) == SESAME_OK)
+		st->host->kv_add(st->self, kvkey, -1, 0, st->host->now(st->self) + FAILURE_WINDOW, &n, &ignored);
+}
+
+/* Count a message (a mail, or a call program's run) for `canon`: refused
+ * past max_mails_per_hour, whether or not the address has an account. */
+static int mail_reserve(const struct state *st, const char *canon, sesame_error *err)
+{
+	return count_up(st, "mails:", canon, st->max_mails, MAIL_WINDOW,
+			"too many messages for this address; try again later", err);
+}
+
+/* Make token `id` the one current token of `purpose` for `canon`. */
+static int token_make_current(const struct state *st, const char *purpose, const char *canon, const char *id,
+			      sesame_error *err)
+{
+	char kvkey[KV_KEY_SIZE], prefix[32];
+	json_t *v = json_string(id);
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "current:%s:", purpose);
+	rc = v ? address_key(st, prefix, canon, kvkey, err)
+	       : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
+	if (rc == SESAME_OK)
+		rc = st->host->kv_put(st->self, kvkey, v, NULL, st->host->now(st->self) + st->token_ttl, 0, err);
+	json_decref(v);
+	return rc;
+}
+
+/* Whether token `id` is the current token of `purpose` for `canon`. */
+static bool token_is_current(const struct state *st, const char *purpose, const char *canon, const char *id)
+{
+	char kvkey[KV_KEY_SIZE], prefix[32];
+	sesame_error ignored;
+	json_t *v = NULL;
+	bool current;
+
+	snprintf(prefix, sizeof(prefix), "current:%s:", purpose);
+	if (address_key(st, prefix, canon, kvkey, &ignored) != SESAME_OK ||
+	    st->host->kv_get(st->self, kvkey, &v, &ignored) != SESAME_OK)
+		return false;
+	current = json_is_string(v) && strcmp(json_string_value(v), id) == 0;
+	json_decref(v);
+	return current;
+}
+
+/* Retire the tokens of `canon` (its account is gone). */
+static void tokens_retire(const struct state *st, const char *canon)
+{
+	static const char *const prefixes[] = {"current:confirm:", "current:reset:"};
+	char kvkey[KV_KEY_SIZE];
+	sesame_error ignored;
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (address_key(st, prefixes[i], canon, kvkey, &ignored) == SESAME_OK)
+			st->host->kv_delete(st->self, kvkey, &ignored);
 }
 
 /* ---- delivering tokens -------------------------------------------------------- */
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read what is there on non-blocking `fd` into out[*off..size); past
- * that, read and drop it (so the writer never blocks), counting it in *off.
- * True at end of file. */
-static bool drain(int fd, char *out, size_t size, size_t *off)
-{
-	char sink[512];
-	ssize_t n;
-
-	for (;;) {
-		n = *off < size ? read(fd, out + *off, size - *off) : read(fd, sink, sizeof(sink));
-		if (n > 0)
-			*off = *off < size ? *off + (size_t)n : size;
-		else if (!(n < 0 && errno == EINTR))
-			return n == 0;
-	}
-}
-
-/* Run `argv` with `input` on stdin (an in-memory file), a clean
- * environment and no other descriptor; SESAME_OK when it exits 0.  With
- * `out`, its standard output (a pipe; at most `out_size` - 1 bytes, more is
- * refused) is kept there, NUL-terminated; otherwise it goes to /dev/null.
+/* Run `argv` (a mailer, or with `out` a call program) with `input` on its
+ * standard input through the core, which gives it a clean environment, an
+ * unprivileged user and a timeout, and kills whatever it leaves behind.
+ * SESAME_OK when it exits 0.  With `out`, its standard output (at most
+ * `out_size` - 1 bytes, more is refused) is kept there, NUL-terminated.
  * `what` names the program in errors. */
 static int run_program(const struct state *st, char *const *argv, const char *input, const char *what, char *out,
 		       size_t out_size, sesame_error *err)
 {
-	static char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-	int in = memfd_create("sesame-token", MFD_CLOEXEC), null = open("/dev/null", O_RDWR | O_CLOEXEC), status = 0;
-	int pipefd[2] = {-1, -1}, res = null;
-	size_t len = strlen(input), off = 0;
-	int64_t deadline = monotonic_ms() + PROGRAM_TIMEOUT_MS;
-	pid_t pid = -1, w = 0;
-	ssize_t n = 0;
-	bool eof = false;
+	struct sesame_program prog = program_of(argv, out_size);
+	struct sesame_program_result r = {.struct_size = sizeof(r)};
+	int rc;
 
-	if (out && pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == 0)
-		res = pipefd[1];
-	else if (out)
-		res = -1;
-	while (in >= 0 && off < len && ((n = write(in, input + off, len - off)) > 0 || errno == EINTR))
-		off += n > 0 ? (size_t)n : 0;
-	if (in >= 0 && null >= 0 && res >= 0 && off == len && lseek(in, 0, SEEK_SET) == 0 && (pid = fork()) == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setpgid(0, 0);
-		/* The pipe's end is blocking for the program. */
-		if (dup2(in, 0) == 0 && dup2(res, 1) == 1 && dup2(null, 2) == 2 &&
-		    (!out || fcntl(1, F_SETFL, 0) == 0)) {
-#ifdef SYS_close_range
-			syscall(SYS_close_range, 3U, ~0U, 0);
-#endif
-			execve(argv[0], argv, env);
-		}
-		_exit(127);
-	}
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	off = 0;
-	if (pid > 0) {
-		setpgid(pid, pid);
-		while ((w = waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline) {
-			if (out && !eof) {
-				poll(&(struct pollfd){.fd = pipefd[0], .events = POLLIN}, 1, 10);
-				eof = drain(pipefd[0], out, out_size, &off);
-			} else {
-				nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
-			}
-		}
-		kill(-pid, SIGKILL);
-		if (w == 0)
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-	}
-	if (out && pipefd[0] >= 0 && !eof)
-		drain(pipefd[0], out, out_size, &off);
-	if (in >= 0)
-		close(in);
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (null >= 0)
-		close(null);
-	if (pid <= 0 || w <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return st->host->error(err, SESAME_UNAVAILABLE, what, "%s did not %s", argv[0],
-				       out ? "answer" : "deliver the token");
-	if (out && off >= out_size)
-		return st->host->error(err, SESAME_REJECTED, what, "%s answered too much", argv[0]);
-	if (out)
-		out[off] = '\0';
-	return SESAME_OK;
+	prog.input = input;
+	prog.input_length = strlen(input);
+	rc = st->host->program_run(st->self, &prog, &r, err);
+	if (rc == SESAME_OK && r.outcome == SESAME_PROGRAM_OUTPUT_TOO_LARGE)
+		rc = st->host->error(err, SESAME_REJECTED, what, "%s answered too much", argv[0]);
+	else if (rc == SESAME_OK && (r.outcome != SESAME_PROGRAM_EXITED || r.code != 0))
+		rc = st->host->error(err, SESAME_UNAVAILABLE, what, "%s did not %s", argv[0],
+				     out ? "answer" : "deliver the token");
+	else if (rc == SESAME_OK && out)
+		memcpy(out, r.output, r.output_length + 1);
+	st->host->program_result_clear(&r);
+	return rc;
 }
 
 /* The decision in a call program's answer: true for "success", false with
@@ -424,16 +498,12 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 {
 	char answer[MAX_CALL_OUTPUT];
 	const struct sesame_host *h = st->host;
-	unsigned char b[TOKEN_BYTES + TOKEN_ID_BYTES];
 	char token[2 * TOKEN_BYTES + 1], id[2 * TOKEN_ID_BYTES + 1], hash[65], kvkey[KV_KEY_SIZE], *text = NULL;
 	json_t *rec = NULL, *msg = NULL;
 	int rc;
 
-	if (h->random(b, sizeof(b)) != SESAME_OK)
+	if (h->random_id(token, TOKEN_BYTES) != SESAME_OK || h->random_id(id, TOKEN_ID_BYTES) != SESAME_OK)
 		return h->error(err, SESAME_INTERNAL, "random", "no randomness");
-	hex(b, TOKEN_BYTES, token);
-	hex(b + TOKEN_BYTES, TOKEN_ID_BYTES, id);
-	h->wipe(b, sizeof(b));
 	rc = token_hash(st, token, hash, err);
 	if (rc == SESAME_OK) {
 		rec = json_pack("{s:s, s:s, s:s}", "email", canon, "purpose", purpose, "hash", hash);
@@ -441,6 +511,9 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 		rc = rec ? h->kv_put(st->self, kvkey, rec, NULL, h->now(st->self) + st->token_ttl, SESAME_KV_CREATE, err)
 			 : h->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
+	/* From now on every earlier token of this purpose is refused. */
+	if (rc == SESAME_OK)
+		rc = token_make_current(st, purpose, canon, id, err);
 	if (rc == SESAME_OK) {
 		msg = json_pack("{s:s, s:s, s:s}", "email", email, "token", token, "tokenId", id);
 		if (msg && arguments)
@@ -496,7 +569,9 @@ static int use_token(const struct state *st, const json_t *args, const char *pur
 	stored = json_string_value(json_object_get(rec, "hash"));
 	email = json_string_value(json_object_get(rec, "email"));
 	ok = rc == SESAME_OK && stored && strlen(stored) == 64 && h->ct_equal(stored, hash, 64) && email &&
-	     strlen(email) <= MAX_EMAIL && strcmp(json_string_value(json_object_get(rec, "purpose")) ?: "", purpose) == 0;
+	     strlen(email) <= MAX_EMAIL &&
+	     strcmp(json_string_value(json_object_get(rec, "purpose")) ?: "", purpose) == 0 &&
+	     token_is_current(st, purpose, email, id);
 	/* Single use: whoever deletes it first used it. */
 	if (rc == SESAME_OK && ok && h->kv_delete(st->self, kvkey, err) != SESAME_OK)
 		ok = 0;
@@ -555,12 +630,15 @@ static int do_register(const struct state *st, const json_t *args, sesame_error 
 
 	if (rc == SESAME_OK)
 		rc = check_password(st, pw, err);
+	/* A registration that will mail or call counts as a message to the
+	 * address, before any hashing. */
+	if (rc == SESAME_OK && !st->auto_confirm)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
 					     st->p, &phc, err);
 	if (rc == SESAME_OK) {
-		rec = json_pack("{s:O, s:s, s:b, s:i, s:i}", "email", email, "hash", phc, "confirmed", st->auto_confirm,
-				"failures", 0, "failures_since", 0);
+		rec = json_pack("{s:O, s:s, s:b}", "email", email, "hash", phc, "confirmed", st->auto_confirm);
 		rc = rec ? account_put(st, canon, rec, SESAME_KV_CREATE, err)
 			 : st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 		if (rc == SESAME_CONFLICT)
@@ -608,12 +686,14 @@ static int do_confirm_send(const struct state *st, const json_t *args, sesame_er
 	json_t *rec = NULL;
 	int rc = canonical_email(st, json_object_get(args, "email"), canon, err);
 
+	if (rc == SESAME_OK && !st->confirm_command)
+		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_command is configured");
+	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
 	if (rc == SESAME_OK && json_is_true(json_object_get(rec, "confirmed")))
 		rc = st->host->error(err, SESAME_CONFLICT, "already-confirmed", "user already confirmed");
-	if (rc == SESAME_OK && !st->confirm_command)
-		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_command is configured");
 	/* Mail goes to the stored address, never to the variant just sent. */
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->confirm_command, "confirm", canon, json_string_value(json_object_get(rec, "email")),
@@ -630,6 +710,8 @@ static int do_confirm_call(const struct state *st, const json_t *args, sesame_er
 
 	if (rc == SESAME_OK && !st->confirm_call_command)
 		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no confirm_call_command is configured");
+	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
 	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
 	if (rc == SESAME_OK && json_is_true(json_object_get(rec, "confirmed")))
@@ -648,7 +730,6 @@ static int set_password(const struct state *st, const char *canon, json_t *rec, 
 	/* Receiving the reset mail proves the address: confirmed too. */
 	json_object_set_new(rec, "hash", json_string(phc));
 	json_object_set_new(rec, "confirmed", json_true());
-	json_object_set_new(rec, "failures", json_integer(0));
 	rc = account_put(st, canon, rec, 0, err);
 	/* A new password ends every session opened with the old one. */
 	if (rc == SESAME_OK)
@@ -676,6 +757,8 @@ static int do_reset_call(const struct state *st, const json_t *args, sesame_erro
 	if (rc == SESAME_OK && !none)
 		rc = st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
+	if (rc == SESAME_OK)
 		rc = st->host->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r,
 					     st->p, &phc, err);
 	if (rc == SESAME_OK)
@@ -701,7 +784,16 @@ static int do_reset_send(const struct state *st, const json_t *args, sesame_erro
 	if (rc == SESAME_OK && !st->reset_command)
 		rc = st->host->error(err, SESAME_NOT_FOUND, "action", "no reset_command is configured");
 	if (rc == SESAME_OK)
+		rc = mail_reserve(st, canon, err);
+	if (rc == SESAME_OK)
 		rc = account_get(st, canon, &rec, err);
+	/* An address without an account gets the answer an account gets, and
+	 * no mail: reset/send tells nobody which addresses are registered. */
+	if (rc == SESAME_NOT_FOUND) {
+		if (err)
+			memset(err, 0, sizeof(*err));
+		return SESAME_OK;
+	}
 	if (rc == SESAME_OK)
 		rc = send_token(st, st->reset_command, "reset", canon, json_string_value(json_object_get(rec, "email")),
 				NULL, NULL, err);
@@ -757,31 +849,13 @@ static int lp_action(void *state, const char *name, const json_t *args, json_t *
 
 /* ---- login ----------------------------------------------------------------------- */
 
-/* Count a failure, or clear them after a success. */
-static void note_attempt(const struct state *st, const char *canon, json_t *rec, bool failed)
-{
-	int64_t now = st->host->now(st->self), since = json_integer_value(json_object_get(rec, "failures_since"));
-	json_int_t n = json_integer_value(json_object_get(rec, "failures"));
-	sesame_error ignored;
-
-	if (!failed && n == 0)
-		return;
-	if (failed && now - since >= FAILURE_WINDOW) {
-		n = 0;
-		json_object_set_new(rec, "failures_since", json_integer(now));
-	}
-	json_object_set_new(rec, "failures", json_integer(failed ? n + 1 : 0));
-	account_put(st, canon, rec, 0, &ignored);
-}
-
-static bool throttled(const struct state *st, const json_t *rec)
-{
-	int64_t since = json_integer_value(json_object_get(rec, "failures_since"));
-
-	return json_integer_value(json_object_get(rec, "failures")) >= st->max_failures &&
-	       st->host->now(st->self) - since < FAILURE_WINDOW;
-}
-
+/*
+ * A login: the attempt is counted against the address before any hashing
+ * (known or not: the same answer either way), the password checked
+ * against the account's hash or a dummy one (the same work either way),
+ * and the count given back unless the attempt failed, so only failed
+ * logins add up to max_failures.
+ */
 static int lp_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	const struct state *st = state;
@@ -789,44 +863,52 @@ static int lp_verify(void *state, const json_t *credential, json_t **identity, s
 	const json_t *pw = json_object_get(credential, "password");
 	char canon[MAX_EMAIL + 1], *phc = NULL;
 	json_t *rec = NULL;
+	sesame_error ignored;
 	int rc, match = 0, weaker = 0;
 	bool known;
 
 	rc = canonical_email(st, json_object_get(credential, "username"), canon, err);
 	if (rc == SESAME_OK)
 		rc = check_password(st, pw, err);
+	if (rc == SESAME_OK)
+		rc = failure_reserve(st, canon, err);
 	if (rc != SESAME_OK)
 		return rc;
 	rc = account_get(st, canon, &rec, err);
-	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND)
+	if (rc != SESAME_OK && rc != SESAME_NOT_FOUND) {
+		failure_refund(st, canon);
 		return rc;
-	known = rc == SESAME_OK;
-	if (known && throttled(st, rec)) {
-		json_decref(rec);
-		return h->error(err, SESAME_REJECTED, "throttled", "too many failed logins for this account; try later");
 	}
+	known = rc == SESAME_OK;
 	/* An unknown user costs the same KDF run as a wrong password. */
 	rc = h->password_verify(st->self, json_string_value(pw), json_string_length(pw),
 				known ? json_string_value(json_object_get(rec, "hash")) : st->dummy, st->log2_n, st->r,
 				st->p, &match, &weaker, err);
-	if (rc == SESAME_OK && (!known || !match)) {
-		if (known)
-			note_attempt(st, canon, rec, true);
+	/* Only a wrong password (or an unknown user) keeps its count. */
+	if (rc != SESAME_OK || (known && match))
+		failure_refund(st, canon);
+	if (rc == SESAME_OK && (!known || !match))
 		rc = h->error(err, SESAME_REJECTED, "password", "invalid username/password");
-	}
 	if (rc == SESAME_OK && !json_is_true(json_object_get(rec, "confirmed")))
 		rc = h->error(err, SESAME_REJECTED, "pending", "confirmation required: confirm the email address first");
+	/* A weaker hash is replaced now; when that fails (no memory free, say)
+	 * the login stands and the next one tries again.  Only if the record
+	 * is still the one read above: a reset that completed meanwhile must
+	 * not get its old password back. */
 	if (rc == SESAME_OK && weaker &&
 	    h->password_hash(st->self, json_string_value(pw), json_string_length(pw), st->log2_n, st->r, st->p, &phc,
-			     err) == SESAME_OK)
-		json_object_set_new(rec, "hash", json_string(phc));
-	if (rc == SESAME_OK) {
-		note_attempt(st, canon, rec, false);
-		if (phc) {
-			sesame_error ignored;
+			     &ignored) == SESAME_OK) {
+		json_t *stronger = json_deep_copy(rec);
+		char kvkey[KV_KEY_SIZE];
 
-			account_put(st, canon, rec, 0, &ignored);
-		}
+		snprintf(kvkey, sizeof(kvkey), "user:%s", canon);
+		if (stronger && json_object_set_new(stronger, "hash", json_string(phc)) == 0 &&
+		    h->kv_replace(st->self, kvkey, rec, stronger, NULL, 0, &ignored) != SESAME_OK)
+			h->log(st->self, SESAME_LOG_INFO, "the stronger hash of an account was not stored: %s",
+			       ignored.text);
+		json_decref(stronger);
+	}
+	if (rc == SESAME_OK) {
 		*identity = json_pack("{s:s, s:{s:O}}", "id", canon, "data", "email", json_object_get(rec, "email"));
 		if (!*identity)
 			rc = h->error(err, SESAME_INTERNAL, "memory", "out of memory");
@@ -845,6 +927,9 @@ static int lp_user_deleted(void *state, const json_t *identity, sesame_error *er
 
 	snprintf(kvkey, sizeof(kvkey), "user:%s", json_string_value(json_object_get(identity, "id")) ?: "");
 	rc = st->host->kv_delete(st->self, kvkey, err);
+	/* Its tokens die with it: none may reach an account registered later
+	 * with the same address. */
+	tokens_retire(st, json_string_value(json_object_get(identity, "id")) ?: "");
 	return rc == SESAME_NOT_FOUND ? SESAME_OK : rc;
 }
 

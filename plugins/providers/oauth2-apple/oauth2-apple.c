@@ -279,13 +279,19 @@ static void apple_fini(void *state)
 /* ---- ID token ----------------------------------------------------------- */
 
 /* The token's nonce must be the hex SHA-256 of the raw nonce the client
- * holds: a stolen ID token cannot be replayed by someone without it. */
+ * holds: a stolen ID token cannot be replayed by someone without it.  A
+ * token that carries a nonce is bound to it, so leaving the nonce out
+ * never skips the check; require_nonce only decides about tokens
+ * without one. */
 static int check_nonce(struct state *st, const json_t *claims, const char *raw, sesame_error *err)
 {
 	json_t *v = json_object_get(claims, "nonce");
 	unsigned char digest[32];
 	char hex[65];
 
+	if (!raw && v)
+		return st->c.host->error(err, SESAME_REJECTED, "claim",
+					 "the id_token carries a nonce: send the raw \"nonce\" beside it");
 	if (!raw && !st->require_nonce)
 		return SESAME_OK;
 	if (!raw)
@@ -293,7 +299,8 @@ static int check_nonce(struct state *st, const json_t *claims, const char *raw, 
 					 "this provider requires a \"nonce\" beside the id_token");
 	if (st->c.host->sha256(raw, strlen(raw), digest) != SESAME_OK)
 		return st->c.host->error(err, SESAME_INTERNAL, "crypto", "SHA-256 failed");
-	oa_hex(digest, sizeof(digest), hex);
+	if (oa_hex(st->c.host, digest, sizeof(digest), hex, err) != SESAME_OK)
+		return err ? err->status : SESAME_INTERNAL;
 	if (!json_is_string(v) || json_string_length(v) != 64 || !st->c.host->ct_equal(json_string_value(v), hex, 64))
 		return st->c.host->error(err, SESAME_REJECTED, "claim",
 					 "claim \"nonce\" is not the SHA-256 of the client's nonce");
@@ -397,7 +404,7 @@ static int exchange_code(struct state *st, const char *code, const json_t *crede
 	const char *redirect = json_string_value(json_object_get(credential, "redirect_uri"));
 	const char *verifier = json_string_value(json_object_get(credential, "code_verifier"));
 	const char *id_token = NULL, *refresh = NULL;
-	struct oa_form form = {0};
+	struct oa_form form = {.host = st->c.host};
 	char *secret = NULL;
 	json_t *reply = NULL;
 	long status = 0;
@@ -549,7 +556,7 @@ static int apple_user_deleted(void *state, const json_t *identity, sesame_error 
 	const json_t *priv = json_object_get(identity, "private");
 	const char *refresh = json_string_value(json_object_get(priv, "refresh_token"));
 	const char *client_id = json_string_value(json_object_get(priv, "client_id"));
-	struct oa_form form = {0};
+	struct oa_form form = {.host = st->c.host};
 	json_t *reply = NULL;
 	char *secret = NULL;
 	long status = 0;
@@ -587,7 +594,7 @@ static int authorize_url(struct state *st, const json_t *args, json_t **result, 
 	const char *redirect = json_string_value(json_object_get(args, "redirect"));
 	const char *callback = json_string_value(json_object_get(args, "redirect_uri"));
 	const char *state = json_string_value(json_object_get(args, "state"));
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	char *url;
 	size_t n;
 

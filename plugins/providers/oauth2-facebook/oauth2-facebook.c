@@ -240,7 +240,7 @@ static int check_debug_data(struct state *st, const json_t *data, const char **u
 
 static int debug_token(struct state *st, const char *token, char **user_id, sesame_error *err)
 {
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	size_t n = strlen(st->app_id) + strlen(st->app_secret) + 2;
 	char *app_token = malloc(n);
 	const char *uid = NULL;
@@ -274,7 +274,7 @@ static int appsecret_proof(struct state *st, const char *token, char hex[65], se
 	int rc = st->c.host->hmac_sha256(st->app_secret, strlen(st->app_secret), token, strlen(token), mac);
 
 	if (rc == SESAME_OK)
-		oa_hex(mac, sizeof(mac), hex);
+		rc = oa_hex(st->c.host, mac, sizeof(mac), hex, NULL);
 	st->c.host->wipe(mac, sizeof(mac));
 	return rc == SESAME_OK ? SESAME_OK : st->c.host->error(err, SESAME_INTERNAL, "crypto", "HMAC-SHA256 failed");
 }
@@ -331,7 +331,7 @@ static int metadata_from_me(struct state *st, const json_t *me, json_t *data, se
 
 static int read_me(struct state *st, const char *token, const char *user_id, json_t *data, sesame_error *err)
 {
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	json_t *me = NULL, *id;
 	char proof[65];
 	int rc = appsecret_proof(st, token, proof, err);
@@ -373,10 +373,15 @@ static int verify_access_token(struct state *st, const char *token, json_t **ide
 
 /* ---- Limited Login ------------------------------------------------------ */
 
+/* A token that carries a nonce is bound to it: leaving the nonce out never
+ * skips the check.  require_nonce only decides about tokens without one. */
 static int check_nonce(struct state *st, const json_t *claims, const char *nonce, sesame_error *err)
 {
 	json_t *v = json_object_get(claims, "nonce");
 
+	if (!nonce && v)
+		return st->c.host->error(err, SESAME_REJECTED, "claim",
+					 "the id_token carries a nonce: send the \"nonce\" beside it");
 	if (!nonce && !st->require_nonce)
 		return SESAME_OK;
 	if (!nonce)
@@ -425,7 +430,7 @@ static int verify_limited_login(struct state *st, const char *token, const char 
 
 static int exchange_code(struct state *st, const char *code, const char *redirect, json_t **identity, sesame_error *err)
 {
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	json_t *reply = NULL, *tok;
 	int rc;
 
@@ -484,7 +489,7 @@ static int authorize_url(struct state *st, const json_t *args, json_t **result, 
 	const char *redirect = json_string_value(json_object_get(args, "redirect"));
 	const char *callback = json_string_value(json_object_get(args, "redirect_uri"));
 	const char *state = json_string_value(json_object_get(args, "state"));
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	char *url;
 	size_t n;
 

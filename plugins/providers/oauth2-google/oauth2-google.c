@@ -244,7 +244,7 @@ static int id_token_of_reply(struct state *st, long status, const json_t *reply,
 static int exchange_code(struct state *st, const char *code, const char *redirect_uri, const char *verifier,
 			 json_t **identity, sesame_error *err)
 {
-	struct oa_form form = {0};
+	struct oa_form form = {.host = st->c.host};
 	json_t *reply = NULL;
 	const char *token = NULL;
 	long status = 0;
@@ -310,7 +310,7 @@ static int authorize_url(struct state *st, const json_t *args, json_t **result, 
 	const char *callback = json_string_value(json_object_get(args, "redirect_uri"));
 	const char *state = json_string_value(json_object_get(args, "state"));
 	const char *challenge = json_string_value(json_object_get(args, "code_challenge"));
-	struct oa_form q = {0};
+	struct oa_form q = {.host = st->c.host};
 	char *url;
 	size_t n;
 

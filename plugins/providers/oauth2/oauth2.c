@@ -22,6 +22,9 @@ int oa_check_host(const struct sesame_host *host, bool need_digests, sesame_erro
 	if (!SESAME_HAS_FIELD(struct sesame_host, jwt_sign, host->struct_size) || !host->jwt_verify ||
 	    !host->keys_from_jwks_uri || !host->keys_free || !host->http || !host->http_response_clear)
 		return host->error(err, SESAME_CONFIG, "abi", "the host does not offer JWT verification and HTTP");
+	/* Forms and digests in hex are encoded by the host (ABI 1.2). */
+	if (!SESAME_HAS_FIELD(struct sesame_host, encode, host->struct_size) || !host->encode)
+		return host->error(err, SESAME_CONFIG, "abi", "the host does not offer encoders (provider ABI 1.2)");
 	if (need_digests && (!SESAME_HAS_FIELD(struct sesame_host, hmac_sha256, host->struct_size) || !host->sha256 ||
 			     !host->hmac_sha256))
 		return host->error(err, SESAME_CONFIG, "abi", "the host does not offer SHA-256 (provider ABI 1.1)");
@@ -262,30 +265,6 @@ int oa_credential_string(const struct oa_ctx *c, const json_t *credential, const
 	return SESAME_OK;
 }
 
-char *oa_url_encode(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s), i, j = 0;
-	char *out = malloc(3 * n + 1);
-
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-		    ch == '.' || ch == '_' || ch == '~') {
-			out[j++] = (char)ch;
-		} else {
-			out[j++] = '%';
-			out[j++] = hex[ch >> 4];
-			out[j++] = hex[ch & 15];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
 void oa_form_add(struct oa_form *f, const char *name, const char *value)
 {
 	char *enc, *grown;
@@ -293,7 +272,9 @@ void oa_form_add(struct oa_form *f, const char *name, const char *value)
 
 	if (f->failed)
 		return;
-	enc = oa_url_encode(value);
+	enc = NULL;
+	if (!f->host || f->host->encode(SESAME_ENCODING_URL, value, strlen(value), &enc, NULL) != SESAME_OK)
+		enc = NULL;
 	need = f->length + strlen(name) + (enc ? strlen(enc) : 0) + 3;
 	grown = enc ? malloc(need) : NULL;
 	if (!grown) {
@@ -410,14 +391,13 @@ int oa_copy_string(const struct oa_ctx *c, json_t *dst, const char *to, const js
 	return json_object_set_new(dst, to, json_string(json_string_value(v))) == 0 ? SESAME_OK : oom(c, err);
 }
 
-void oa_hex(const unsigned char *in, size_t len, char *out)
+int oa_hex(const struct sesame_host *host, const unsigned char *in, size_t len, char *out, sesame_error *err)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	char *text = NULL;
+	int rc = host->encode(SESAME_ENCODING_HEX, in, len, &text, err);
 
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
+	if (rc == SESAME_OK)
+		memcpy(out, text, 2 * len + 1);
+	free(text);
+	return rc;
 }

@@ -75,10 +75,11 @@ int oa_credential_string(const struct oa_ctx *c, const json_t *credential, const
 
 /* Percent-encode for a query or x-www-form-urlencoded value (RFC 3986
  * unreserved characters kept).  NULL on allocation failure. */
-char *oa_url_encode(const char *s);
+
 
 /* A growing "a=b&c=d" string.  Values are percent-encoded. */
 struct oa_form {
+	const struct sesame_host *host; /* set it: the form encodes with it */
 	char *text;
 	size_t length;
 	bool failed;
@@ -110,6 +111,8 @@ int oa_copy_string(const struct oa_ctx *c, json_t *dst, const char *to, const js
 		   sesame_error *err);
 
 /* Lowercase hex of `len` bytes into out (2 * len + 1 bytes). */
-void oa_hex(const unsigned char *in, size_t len, char *out);
+/* `len` bytes in lowercase hex into out[2 * len + 1] with the host's
+ * encoder.  SESAME_OK, or the host's error. */
+int oa_hex(const struct sesame_host *host, const unsigned char *in, size_t len, char *out, sesame_error *err);
 
 #endif

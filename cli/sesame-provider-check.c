@@ -157,8 +157,9 @@ struct run {
 	char *dir, *type, *path;
 	const char *store_dir;
 	unsigned threads;
-	json_t *config; /* the instance's "config" */
-	json_t *fields; /* its "metadata_fields", or NULL */
+	json_t *config;	   /* the instance's "config" */
+	json_t *fields;	   /* its "metadata_fields", or NULL */
+	char *config_text; /* INSTANCE.json as written, with "type" added */
 	struct case_line *cases;
 	size_t n_cases;
 	char tmp[PATH_MAX];
@@ -292,6 +293,44 @@ static const char *logbook_find(struct logbook *lb, int level, const char *const
 
 /* ---- reading the inputs ------------------------------------------------- */
 
+/*
+ * INSTANCE.json as the user wrote it, to be the drop-in itself: the
+ * positions sesame and the plugin report (config_error()) are then the
+ * user's lines and columns.  A missing "type" is added before the last
+ * "}", where it moves nothing.
+ */
+static int instance_text(struct run *r, bool add_type)
+{
+	FILE *f = fopen(r->config_file, "r");
+	char *text = NULL, *end;
+	size_t size = 0, n;
+	int rc = 0;
+
+	if (!f)
+		return usage_error("%s: %s", r->config_file, strerror(errno));
+	if (getdelim(&text, &size, '\0', f) < 0 || ferror(f))
+		rc = usage_error("%s: %s", r->config_file, strerror(errno));
+	fclose(f);
+	if (rc || !add_type) {
+		r->config_text = text;
+		return rc;
+	}
+	end = strrchr(text, '}');
+	n = strlen(text) + strlen(r->type) + 16;
+	r->config_text = end ? malloc(n) : NULL;
+	if (r->config_text) {
+		const char *p = end;
+
+		/* An object with members gets a comma first. */
+		while (p > text && strchr(" \t\r\n", p[-1]))
+			p--;
+		snprintf(r->config_text, n, "%.*s%s\"type\": \"%s\"%s", (int)(end - text), text,
+			 p[-1] == '{' ? "" : ", ", r->type, end);
+	}
+	free(text);
+	return r->config_text ? 0 : trouble("out of memory");
+}
+
 static int load_instance(struct run *r)
 {
 	json_error_t e;
@@ -333,6 +372,8 @@ static int load_instance(struct run *r)
 		if (!r->config)
 			rc = trouble("out of memory");
 	}
+	if (!rc)
+		rc = instance_text(r, !json_object_get(root, "type"));
 	json_decref(root);
 	return rc;
 }
@@ -547,27 +588,60 @@ static int make_tmp(struct run *r)
 	return rc == 0 ? 0 : trouble("cannot write %s", r->main_file);
 }
 
-/* The drop-in of the instance, with `config` as its "config". */
-static int write_dropin(struct run *r, const json_t *config)
+/*
+ * The drop-in of the instance: INSTANCE.json itself for `config` NULL, else
+ * one with `config` as its "config".  `*key_line` (NULL allowed) gets the
+ * line of the drop-in that names UNKNOWN_KEY, or 0.
+ */
+static int write_dropin(struct run *r, const json_t *config, int *key_line)
 {
-	json_t *d = json_pack("{s:s, s:O}", "type", r->type, "config", config);
-	int rc;
+	json_t *d;
+	char *text = NULL;
+	size_t n;
+	FILE *f;
+	int rc = -1;
 
-	if (d && r->fields)
-		json_object_set(d, "metadata_fields", r->fields);
-	rc = d ? json_dump_file(d, r->dropin, JSON_INDENT(2)) : -1;
-	json_decref(d);
+	if (key_line)
+		*key_line = 0;
+	if (!config && r->config_text) {
+		text = strdup(r->config_text);
+	} else {
+		d = json_pack("{s:s, s:O}", "type", r->type, "config", config ? config : r->config);
+		if (d && r->fields)
+			json_object_set(d, "metadata_fields", r->fields);
+		/* Counted, then written: no jansson buffer to give back. */
+		n = d ? json_dumpb(d, NULL, 0, JSON_INDENT(2)) : 0;
+		text = n ? malloc(n + 1) : NULL;
+		if (text && json_dumpb(d, text, n, JSON_INDENT(2)) == n)
+			text[n] = '\0';
+		json_decref(d);
+	}
+	if (text && key_line && strstr(text, "\"" UNKNOWN_KEY "\"")) {
+		const char *p;
+
+		*key_line = 1;
+		for (p = text; p < strstr(text, "\"" UNKNOWN_KEY "\""); p++)
+			*key_line += *p == '\n';
+	}
+	f = text ? fopen(r->dropin, "w") : NULL;
+	if (f) {
+		rc = fputs(text, f) < 0 ? -1 : 0;
+		if (fclose(f) != 0)
+			rc = -1;
+	}
+	free(text);
 	return rc;
 }
 
-/* A context with the instance configured by `config`; NULL when
- * sesame_configure() failed (`err` says why). */
-static sesame_ctx *context_open(struct run *r, const json_t *config, sesame_error *err)
+/* A context with the instance configured by `config` (NULL: as
+ * INSTANCE.json says); NULL when sesame_configure() failed (`err` says
+ * why).  `*key_line` as write_dropin(). */
+static sesame_ctx *context_open(struct run *r, const json_t *config, int *key_line, sesame_error *err)
 {
 	sesame_ctx *ctx;
 
 	memset(err, 0, sizeof(*err));
-	if (write_dropin(r, config) != 0) {
+	if (write_dropin(r, config, key_line) != 0) {
 		err->status = SESAME_INTERNAL;
 		snprintf(err->text, sizeof(err->text), "cannot write %s", r->dropin);
 		return NULL;
@@ -586,31 +660,51 @@ static sesame_ctx *context_open(struct run *r, const json_t *config, sesame_erro
 	return ctx;
 }
 
-/* `text` without a leading "DROP-IN:LINE:COLUMN: ": the temporary drop-in
- * means nothing to the user, who wrote INSTANCE.json. */
-static const char *without_dropin(const struct run *r, const char *text)
+/*
+ * A message of sesame about the instance, for the user: the drop-in's name
+ * becomes INSTANCE.json's when the drop-in is that file (`as_written`),
+ * else goes with its position; the plugin file's path and the "(plugin
+ * PATH)" after a position go; "TYPE init: " becomes "init: ".
+ */
+static void shown_error(const struct run *r, const char *text, bool as_written, char *out, size_t size)
 {
-	size_t n = strlen(r->dropin);
+	size_t n = strlen(r->dropin), t = strlen(r->type), p = strlen(r->path), len;
+	const char *file = "";
+	char suffix[PATH_MAX + 16];
 
-	if (strncmp(text, r->dropin, n) != 0)
-		return text;
-	text += n;
-	while (*text == ':' || (*text >= '0' && *text <= '9'))
-		text++;
-	return *text == ' ' ? text + 1 : text;
+	if (strncmp(text, r->dropin, n) == 0 && text[n] == ':') {
+		text += n;
+		if (as_written && r->config_file && text[1] >= '0' && text[1] <= '9') {
+			file = r->config_file;
+		} else {
+			while (*text == ':' || (*text >= '0' && *text <= '9'))
+				text++;
+			text += *text == ' ';
+		}
+	}
+	if (strncmp(text, r->path, p) == 0 && strncmp(text + p, ": ", 2) == 0)
+		text += p + 2;
+	if (strncmp(text, r->type, t) == 0 && strncmp(text + t, " init: ", 7) == 0)
+		text += t + 1;
+	snprintf(out, size, "%s%s", file, text);
+	/* After a position, sesame names the plugin. */
+	snprintf(suffix, sizeof(suffix), " (plugin %s)", r->path);
+	len = strlen(out);
+	if (len >= strlen(suffix) && strcmp(out + len - strlen(suffix), suffix) == 0)
+		out[len - strlen(suffix)] = '\0';
 }
 
 /*
- * Why the instance failed, as the plugin said it: the core's message
- * without the names of the temporary drop-in and of the plugin file.
- * From the context when it was configured, else from the log.
+ * Why the instance failed, as the plugin said it: from the context when it
+ * was configured, else from the log; raw in `raw` (NULL allowed), and as
+ * shown_error() makes it in `out`.
  */
-static void instance_error(struct run *r, sesame_ctx *ctx, char *out, size_t size)
+static void instance_error(struct run *r, sesame_ctx *ctx, bool as_written, char *raw, char *out, size_t size)
 {
 	static const char *const needles[] = {"provider \"" INSTANCE "\"", "is unavailable: ", NULL};
 	const char *text = NULL, *line;
 	json_t *list = ctx ? sesame_providers_json(ctx) : NULL, *e;
-	size_t i, n;
+	size_t i;
 
 	json_array_foreach (list, i, e)
 		if (strcmp(nonnull(json_string_value(json_object_get(e, "name"))), INSTANCE) == 0)
@@ -619,11 +713,9 @@ static void instance_error(struct run *r, sesame_ctx *ctx, char *out, size_t siz
 		text = strstr(line, "is unavailable: ") + strlen("is unavailable: ");
 	if (!text)
 		text = "(no message)";
-	text = without_dropin(r, text);
-	n = strlen(r->path);
-	if (strncmp(text, r->path, n) == 0 && strncmp(text + n, ": ", 2) == 0)
-		text += n + 2;
-	snprintf(out, size, "%s", text);
+	if (raw)
+		snprintf(raw, size, "%s", text);
+	shown_error(r, text, as_written, out, size);
 	json_decref(list);
 }
 
@@ -801,17 +893,31 @@ static bool check_init(struct run *r, sesame_ctx *ctx)
 		report(r, PASS, "init: instance " INSTANCE " ready with the given config");
 		return true;
 	}
-	instance_error(r, ctx, text, sizeof(text));
+	instance_error(r, ctx, true, NULL, text, sizeof(text));
 	report(r, FAIL, "init: provider " INSTANCE ": %s", text);
 	return false;
+}
+
+/* Whether sesame's message `raw` about the probe drop-in points at line
+ * `key_line` of it: a plugin that reports the unknown key with
+ * config_error() names it by its position. */
+static bool points_at(const struct run *r, const char *raw, int key_line)
+{
+	size_t n = strlen(r->dropin);
+	char *end;
+
+	if (key_line <= 0 || strncmp(raw, r->dropin, n) != 0 || raw[n] != ':')
+		return false;
+	return strtol(raw + n + 1, &end, 10) == key_line && *end == ':';
 }
 
 static void check_unknown_key(struct run *r)
 {
 	json_t *config = json_deep_copy(r->config);
-	char text[SESAME_ERROR_TEXT_LENGTH + 64];
+	char raw[SESAME_ERROR_TEXT_LENGTH + 64], text[SESAME_ERROR_TEXT_LENGTH + 64];
 	sesame_ctx *ctx;
 	sesame_error err;
+	int key_line;
 
 	if (!config || json_object_set_new(config, UNKNOWN_KEY, json_true()) != 0) {
 		json_decref(config);
@@ -819,21 +925,21 @@ static void check_unknown_key(struct run *r)
 		return;
 	}
 	logbook_clear(&r->log);
-	ctx = context_open(r, config, &err);
+	ctx = context_open(r, config, &key_line, &err);
 	json_decref(config);
 	if (ctx && instance_ready(ctx)) {
 		report(r, FAIL,
 		       "init: accepted the unknown config key \"" UNKNOWN_KEY "\" (a typo would go unnoticed)");
 	} else {
-		instance_error(r, ctx, text, sizeof(text));
-		if (strstr(text, UNKNOWN_KEY))
+		instance_error(r, ctx, false, raw, text, sizeof(text));
+		if (strstr(raw, UNKNOWN_KEY))
 			report(r, PASS, "init: refuses the unknown config key: %s", text);
+		else if (points_at(r, raw, key_line))
+			report(r, PASS, "init: refuses the unknown config key, at its position: %s", text);
 		else
 			report(r, FAIL, "init: refuses an unknown config key without naming it: %s", text);
 	}
 	sesame_free(ctx);
-	/* The next contexts read the instance's own configuration again. */
-	write_dropin(r, r->config);
 }
 
 /* ---- cases ---------------------------------------------------------- */
@@ -1195,7 +1301,7 @@ static void check_battery(struct run *r, struct battery *b)
 
 	/* A context of its own, which the parent never verifies with: each
 	 * child opens the store afresh instead of sharing the parent's. */
-	ctx = context_open(r, r->config, &err);
+	ctx = context_open(r, NULL, NULL, &err);
 	if (!ctx) {
 		report(r, FAIL, "battery: not run: %s", err.text);
 		return;
@@ -1375,7 +1481,7 @@ static void check_threads(struct run *r, sesame_ctx *ctx, const struct battery *
 static bool cycle(struct run *r)
 {
 	sesame_error err;
-	sesame_ctx *ctx = context_open(r, r->config, &err);
+	sesame_ctx *ctx = context_open(r, NULL, NULL, &err);
 	size_t i;
 
 	if (!ctx)
@@ -1495,12 +1601,17 @@ static int run_checks(struct run *r)
 	bool descriptor_ok;
 	void *h;
 
-	ctx = context_open(r, r->config, &err);
+	ctx = context_open(r, NULL, NULL, &err);
 	/* The core refuses a bad drop-in (metadata_fields) before any plugin
 	 * runs: that is the input's fault, not the plugin's. */
-	if (!ctx && err.status == SESAME_CONFIG && strcmp(err.reason, "no-provider") != 0)
-		return usage_error("%s: %s", r->config_file ? r->config_file : "the instance",
-				   without_dropin(r, err.text));
+	if (!ctx && err.status == SESAME_CONFIG && strcmp(err.reason, "no-provider") != 0) {
+		char text[SESAME_ERROR_TEXT_LENGTH + PATH_MAX];
+
+		shown_error(r, err.text, true, text, sizeof(text));
+		if (r->config_file && strncmp(text, r->config_file, strlen(r->config_file)) == 0)
+			return usage_error("%s", text);
+		return usage_error("%s: %s", r->config_file ? r->config_file : "the instance", text);
+	}
 	/* Loaded by the core (never unloaded): RTLD_NOLOAD opens nothing new. */
 	h = dlopen(r->path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	check_exports(r, h != NULL);
@@ -1625,6 +1736,7 @@ int main(int argc, char **argv)
 	free_cases(&r);
 	json_decref(r.config);
 	json_decref(r.fields);
+	free(r.config_text);
 	logbook_clear(&r.log);
 	free(r.log.lines);
 	free(r.log.levels);

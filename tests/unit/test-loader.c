@@ -245,7 +245,7 @@ static void test_symlinked_dir_checked_at_its_target(void **unused)
 	chmod(parent, 0777);
 	expect_refusal(link, "fixture-good", "permissions", parent);
 	chmod(parent, 0755);
-	assert_int_equal(loader_load_provider(link, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_int_equal(loader_load_provider(link, "fixture-good", NULL, &desc, &path, &err), SESAME_OK);
 	free(path);
 	if (geteuid() == 0) {
 		assert_int_equal(lchown(link, 65534, 65534), 0);

@@ -1,20 +1,49 @@
 /* core/error.c — filling sesame_error records and naming status codes. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "utf8.h"
 
+/* Reasons are ASCII; sources are file paths and provider names, which may
+ * hold any bytes. */
 static void copy_field(char *dst, size_t size, const char *src)
 {
-	size_t n;
-
 	if (!src)
 		src = "";
-	n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	utf8_sanitize(dst, size, src, utf8_cut(src, strlen(src), size - 1));
+}
+
+/*
+ * Format a message into `dst` (`size` bytes) as valid UTF-8: messages quote
+ * paths, names and token fields that may hold any bytes, and callers turn
+ * them into JSON, which must be UTF-8.  A message longer than `size` is cut
+ * before the character that does not fit, never inside it.
+ */
+static void text_vformat(char *dst, size_t size, const char *fmt, va_list ap) SESAME_PRINTF(3, 0);
+
+static void text_vformat(char *dst, size_t size, const char *fmt, va_list ap)
+{
+	/* Room for the 3 bytes a cut character may have past the end. */
+	char buf[SESAME_ERROR_TEXT_LENGTH + 4];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t len = n < 0 ? 0 : strlen(buf);
+
+	utf8_sanitize(dst, size, buf, utf8_cut(buf, len, size - 1));
+}
+
+static void text_format(char *dst, size_t size, const char *fmt, ...) SESAME_PRINTF(3, 4);
+
+static void text_format(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	text_vformat(dst, size, fmt, ap);
+	va_end(ap);
 }
 
 void err_clear(sesame_error *err)
@@ -29,7 +58,7 @@ int vseterr(sesame_error *err, int status, const char *reason, const char *fmt, 
 		return status;
 	err->status = status;
 	copy_field(err->reason, sizeof(err->reason), reason);
-	vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	text_vformat(err->text, sizeof(err->text), fmt, ap);
 	return status;
 }
 
@@ -52,7 +81,7 @@ int seterr_at(sesame_error *err, int status, const char *reason, const char *fil
 	if (!err)
 		return status;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	text_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	err->status = status;
 	err->line = line;
@@ -60,9 +89,9 @@ int seterr_at(sesame_error *err, int status, const char *reason, const char *fil
 	copy_field(err->reason, sizeof(err->reason), reason);
 	copy_field(err->source, sizeof(err->source), file);
 	if (line > 0)
-		snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s", file, line, column > 0 ? column : 1, msg);
+		text_format(err->text, sizeof(err->text), "%s:%d:%d: %s", file, line, column > 0 ? column : 1, msg);
 	else
-		snprintf(err->text, sizeof(err->text), "%s: %s", file, msg);
+		text_format(err->text, sizeof(err->text), "%s: %s", file, msg);
 	return status;
 }
 

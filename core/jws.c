@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "jose.h"
+#include "utf8.h"
 
 /* Header members registered by RFC 7515/7516/7519: naming one in `crit`
  * is an error (RFC 7515 4.1.11). */
@@ -90,7 +91,9 @@ static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame
 		return seterr(err, SESAME_REJECTED, "alg", "unsigned tokens (alg \"none\") are refused");
 	t->alg = jose_alg_from_name(json_string_value(alg));
 	if (t->alg == JOSE_ALG_UNKNOWN)
-		return seterr(err, SESAME_REJECTED, "alg", "unsupported alg \"%.32s\"", json_string_value(alg));
+		return seterr(err, SESAME_REJECTED, "alg", "unsupported alg \"%.*s\"",
+			      (int)utf8_cut(json_string_value(alg), json_string_length(alg), 32),
+			      json_string_value(alg));
 	crit = json_object_get(t->header, "crit");
 	if (crit)
 		return check_crit(crit, err);
@@ -182,8 +185,9 @@ int jws_select_keys(const struct jose_keyset *set, const struct jws_token *t, co
 			if (!set->keys[i].kid || strcmp(set->keys[i].kid, t->kid) != 0)
 				continue;
 			if (set->keys[i].alg != t->alg)
-				return seterr(err, SESAME_REJECTED, "alg", "the key \"%.64s\" is pinned to %s, not %s",
-					      t->kid, jose_alg_name(set->keys[i].alg), jose_alg_name(t->alg));
+				return seterr(err, SESAME_REJECTED, "alg", "the key \"%.*s\" is pinned to %s, not %s",
+					      (int)utf8_cut(t->kid, strlen(t->kid), 64), t->kid,
+					      jose_alg_name(set->keys[i].alg), jose_alg_name(t->alg));
 			idx[(*n)++] = i;
 			return SESAME_OK;
 		}
@@ -203,7 +207,8 @@ int jws_select_keys(const struct jose_keyset *set, const struct jws_token *t, co
 	if (other > 0)
 		return seterr(err, SESAME_REJECTED, "alg", "no key is pinned to alg %s", jose_alg_name(t->alg));
 	if (t->kid)
-		return seterr(err, SESAME_REJECTED, "nokey", "no key with kid \"%.64s\"", t->kid);
+		return seterr(err, SESAME_REJECTED, "nokey", "no key with kid \"%.*s\"",
+			      (int)utf8_cut(t->kid, strlen(t->kid), 64), t->kid);
 	return seterr(err, SESAME_REJECTED, "nokey", "no key without a kid for alg %s", jose_alg_name(t->alg));
 }
 

@@ -40,6 +40,8 @@ enum { EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
  */
 struct reply {
 	unsigned status; /* 0 until something answered */
+	bool trusted;	 /* the caller holds the admin key: error texts are shown whole */
+	char *detail;	 /* malloc'd: an error text kept from the caller, for the log line */
 	char *body;	 /* malloc'd, owned */
 	size_t body_len;
 	const char *content_type; /* a string literal */
@@ -63,14 +65,25 @@ void reply_text(struct reply *rep, unsigned status, const char *content_type, ch
 /*
  * Answer an App Services error body {"error": MESSAGE, "error_code": CODE,
  * "link": ""}.  CODE is one of the App Services codes (InvalidSession,
- * AuthError, BadRequest, AuthProviderNotFound, ...).
+ * AuthError, BadRequest, AuthProviderNotFound, ...).  MESSAGE is made valid
+ * UTF-8 (stray bytes become U+FFFD) and cut between characters at
+ * REPLY_ERROR_MAX - 1 bytes.
  */
+#define REPLY_ERROR_MAX 512
 void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Map a libsesame error to the HTTP status and App Services code clients
  * expect (see the table in response.c); 5xx answers hide the detail, which
- * is logged instead. */
+ * is logged instead, and so do the texts of reply_public_text(). */
 void reply_sesame_error(struct reply *rep, const sesame_error *err);
+/*
+ * The text of `err` a caller may read.  Texts that describe the server
+ * (which keys and algorithms a provider trusts), name a user, or quote an
+ * identity provider's answer are replaced by a fixed text unless
+ * rep->trusted; the original goes to rep->detail for the request's log line.
+ * Valid until the reply is cleared.
+ */
+const char *reply_public_text(struct reply *rep, const sesame_error *err);
 /* The HTTP status and App Services code for a libsesame status and reason. */
 unsigned sesame_error_http_status(int status, const char *reason, const char **code);
 /* Add (or replace) a header; names compare case-insensitively. */
@@ -108,15 +121,22 @@ bool cors_preflight(const struct cors *c, const char *origin, const char *reques
 
 /* Keys of the main configuration's "daemon" section, with their defaults. */
 struct daemon_settings {
-	unsigned threads;		    /* 0: a thread per connection; N: a pool of N */
-	unsigned max_connections;	    /* 1024 */
-	unsigned connection_timeout;	    /* seconds of inactivity, 30 */
-	size_t max_body_bytes;		    /* 1 MiB */
-	size_t max_header_bytes;	    /* 32 KiB: request line + headers */
-	unsigned login_failures_per_minute; /* 20 */
-	unsigned throttle_slots;	    /* 4096 client addresses tracked */
-	unsigned anon_logins_per_minute;    /* 30 anonymous users created per address */
-	unsigned shutdown_timeout;	    /* seconds to drain at SIGTERM, 30 */
+	unsigned threads;		      /* 0: a thread per connection; N: a pool of N */
+	unsigned max_connections;	      /* 1024 */
+	unsigned connection_timeout;	      /* seconds of inactivity, 30 */
+	size_t max_body_bytes;		      /* 1 MiB */
+	size_t max_header_bytes;	      /* 32 KiB: request line + headers */
+	unsigned login_failures_per_minute;   /* 20 */
+	unsigned throttle_slots;	      /* 4096 client addresses tracked */
+	unsigned anon_logins_per_minute;      /* 30 anonymous users created per address */
+	unsigned shutdown_timeout;	      /* seconds to drain at SIGTERM, 30 */
+	unsigned max_connections_per_address; /* 32; 0: no limit (behind a proxy) */
+	unsigned request_timeout;	      /* seconds for a whole request to arrive, 30 */
+	unsigned weblogin_ttl;		      /* seconds a pending web login lives, 300 */
+	unsigned weblogin_per_address;	      /* pending web logins per address, 16 */
+	unsigned weblogin_starts_per_minute;  /* web logins started per address a minute, 30 */
+	bool metrics_public;		      /* "metrics": "public"; default "admin" */
+	char *metrics_listen;		      /* "metrics_listen": ADDR:PORT of a /metrics-only listener, or NULL */
 	unsigned identifier_failures_per_hour; /* 10 failed logins per address and email/password user */
 	unsigned account_requests_per_hour;    /* 30 registrations, mails, call programs per address */
 };
@@ -261,6 +281,7 @@ size_t linkguard_used(struct linkguard *g, int64_t now_ms);
 enum route_auth {
 	AUTH_NONE,    /* nothing */
 	AUTH_ADMIN,   /* the admin key; the route answers 404 when none is configured */
+	AUTH_METRICS, /* nothing with "daemon.metrics": "public", else as AUTH_ADMIN */
 	AUTH_ACCESS,  /* a bearer token, in req->bearer: the handler verifies it is an access token */
 	AUTH_REFRESH, /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
 	AUTH_ACCESS_OR_ADMIN, /* the admin key (req->as_admin: the system user), or else AUTH_ACCESS */
@@ -348,15 +369,6 @@ bool request_app_known(struct request *req, struct reply *rep);
 /* The bearer token of the request; false after answering 401 InvalidSession. */
 bool request_bearer(struct request *req, struct reply *rep, const char **token);
 
-/*
- * The login throttle, per client address (daemon.login_failures_per_minute):
- * call request_login_allowed() before verifying a credential — false after
- * answering 429 TooManyRequests with Retry-After — and
- * request_login_failed() when the credential was refused (SESAME_REJECTED),
- * not for malformed requests or unavailable providers.
- */
-bool request_login_allowed(struct request *req, struct reply *rep);
-void request_login_failed(struct request *req);
 /*
  * The anonymous-account throttle, per client address
  * (daemon.anon_logins_per_minute): every anonymous login creates a user, so
@@ -464,8 +476,12 @@ void weblogin_free(struct weblogin *w);
 void weblogin_start(struct request *req, struct reply *rep);
 void weblogin_callback(struct request *req, struct reply *rep);
 
+/* A connection sesamed tracks for daemon.request_timeout (server.c). */
+struct conn;
+
 struct server {
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *metrics_mhd; /* daemon.metrics_listen, or NULL */
 	struct app_slot slot;
 	struct metrics *metrics;
 	struct throttle *throttle;
@@ -488,7 +504,15 @@ struct server {
 	char *tls_key_pem;
 	size_t tls_key_len;
 	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
+	char metrics_url[160]; /* where metrics_mhd listens, or "" */
 	int64_t clock_offset; /* seconds the test clock was moved (under lock) */
+	/* The connections and the thread that closes those whose request
+	 * does not arrive in time (daemon.request_timeout). */
+	pthread_mutex_t conns_lock;
+	struct conn *conns;
+	pthread_cond_t reaper_wake;
+	pthread_t reaper;
+	bool reaper_running, reaper_stop; /* under conns_lock */
 };
 
 /* Start listening with the snapshot `a` (reference stolen).  0, or the exit

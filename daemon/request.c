@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "utf8.h"
 
 /* Longest bearer token accepted: sesame's access tokens are far smaller;
  * anything longer is not ours and is not worth verifying. */
@@ -45,7 +46,10 @@ bool request_app_known(struct request *req, struct reply *rep)
 		return true;
 	/* What App Services answers; the SDKs show the message as is.  They
 	 * know no error code for it, so the code says what happened. */
-	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.128s'", app ? app : "");
+	if (!app)
+		app = "";
+	reply_error(rep, 404, "AppNotFound", "cannot find app using Client App ID '%.*s'",
+		    (int)utf8_cut(app, strlen(app), 128), app);
 	return false;
 }
 
@@ -61,20 +65,6 @@ bool request_bearer(struct request *req, struct reply *rep, const char **token)
 	return false;
 }
 
-bool request_login_allowed(struct request *req, struct reply *rep)
-{
-	unsigned wait = throttle_check(req->srv->throttle, req->client, monotonic_ms());
-	char secs[16];
-
-	if (wait == 0)
-		return true;
-	snprintf(secs, sizeof(secs), "%u", wait);
-	reply_error(rep, 429, "TooManyRequests", "too many failed logins from this address; try again in %u seconds",
-		    wait);
-	reply_header(rep, "Retry-After", secs);
-	return false;
-}
-
 bool request_anon_login_allowed(struct request *req, struct reply *rep)
 {
 	unsigned wait = throttle_take(req->srv->anon_throttle, req->client, monotonic_ms());
@@ -87,11 +77,6 @@ bool request_anon_login_allowed(struct request *req, struct reply *rep)
 		    "too many anonymous users created from this address; try again in %u seconds", wait);
 	reply_header(rep, "Retry-After", secs);
 	return false;
-}
-
-void request_login_failed(struct request *req)
-{
-	throttle_fail(req->srv->throttle, req->client, monotonic_ms());
 }
 
 /* Answer 429 TooManyRequests with Retry-After: `wait` seconds. */

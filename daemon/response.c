@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "daemon.h"
+#include "utf8.h"
 
 #define JSON_TYPE "application/json"
 
@@ -25,6 +26,7 @@ void reply_clear(struct reply *rep)
 	size_t i;
 
 	free(rep->body);
+	free(rep->detail);
 	for (i = 0; i < rep->n_headers; i++) {
 		free(rep->headers[i].name);
 		free(rep->headers[i].value);
@@ -74,12 +76,18 @@ void reply_json(struct reply *rep, unsigned status, json_t *body)
 
 void reply_error(struct reply *rep, unsigned status, const char *code, const char *fmt, ...)
 {
-	char msg[512];
+	/* Room for the 3 bytes a cut character may have past the end. */
+	char raw[REPLY_ERROR_MAX + 4], msg[REPLY_ERROR_MAX];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* Messages quote paths, names and texts that may hold any bytes, but
+	 * jansson builds only valid UTF-8: repair them, and cut between
+	 * characters, or the answer would be a 500. */
+	utf8_sanitize(msg, sizeof(msg), raw, utf8_cut(raw, n < 0 ? 0 : strlen(raw), sizeof(msg) - 1));
 	reply_json(rep, status, json_pack("{s:s, s:s, s:s}", "error", msg, "error_code", code, "link", ""));
 }
 
@@ -147,6 +155,43 @@ unsigned sesame_error_http_status(int status, const char *reason, const char **c
 	return row ? row->http : 500;
 }
 
+/*
+ * Reasons whose texts say too much to a caller without the admin key, and
+ * what the caller reads instead.  "nokey", "alg" and "sig" texts name the
+ * kids and algorithms a provider trusts and its key sizes; "disabled" names
+ * the user's id; "upstream" quotes an identity provider's answer.
+ */
+static const struct {
+	const char *reason;
+	const char *text;
+} public_texts[] = {
+    {"nokey", "the token's signature cannot be verified"},
+    {"alg", "the token's signature cannot be verified"},
+    {"sig", "the token's signature cannot be verified"},
+    {"disabled", "user disabled"},
+    {"upstream", "the identity provider refused the credential"},
+};
+
+const char *reply_public_text(struct reply *rep, const sesame_error *err)
+{
+	const char *code, *text = NULL;
+	unsigned http = sesame_error_http_status(err->status, err->reason, &code);
+	size_t i;
+
+	/* A server-side failure's text names files and plugins: the operator
+	 * reads it in the log, no caller does. */
+	if (http >= 500)
+		text = http == 503 ? "service unavailable, try again later" : "internal server error";
+	for (i = 0; !text && !rep->trusted && i < ARRAY_SIZE(public_texts); i++)
+		if (strcmp(err->reason, public_texts[i].reason) == 0)
+			text = public_texts[i].text;
+	if (!text)
+		return err->text;
+	free(rep->detail);
+	rep->detail = strdup(err->text);
+	return text;
+}
+
 void reply_sesame_error(struct reply *rep, const sesame_error *err)
 {
 	const struct error_row *row = error_row(err->status, err->reason);
@@ -155,16 +200,9 @@ void reply_sesame_error(struct reply *rep, const sesame_error *err)
 
 	if (row && row->retry_after)
 		reply_header(rep, "Retry-After", row->retry_after);
-
-	/* A server-side failure's text names files and plugins: the operator
-	 * reads it in the log (server.c logs 5xx details), the client does not. */
-	if (http >= 500) {
+	if (http >= 500)
 		fprintf(stderr, "sesamed: error: %s\n", err->text);
-		reply_error(rep, http, code, "%s",
-			    http == 503 ? "service unavailable, try again later" : "internal server error");
-		return;
-	}
-	reply_error(rep, http, code, "%s", err->text);
+	reply_error(rep, http, code, "%s", reply_public_text(rep, err));
 }
 
 void reply_header(struct reply *rep, const char *name, const char *value)

@@ -50,7 +50,8 @@ static void healthz(struct request *req, struct reply *rep)
 	reply_json(rep, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /metrics: Prometheus text format 0.0.4. */
+/* GET /metrics: Prometheus text format 0.0.4 (the admin key unless
+ * daemon.metrics is "public"). */
 static void metrics(struct request *req, struct reply *rep)
 {
 	size_t len = 0;
@@ -837,7 +838,7 @@ static void rules_filter(struct request *req, struct reply *rep)
 static const struct route table[] = {
     {"GET", CLIENT "/app/{app}/location", location, AUTH_NONE, 0},
     {"GET", "/healthz", healthz, AUTH_NONE, 0},
-    {"GET", "/metrics", metrics, AUTH_NONE, 0},
+    {"GET", "/metrics", metrics, AUTH_METRICS, 0},
     {"GET", ADMIN "/providers", admin_providers, AUTH_ADMIN, 0},
     {"POST", ADMIN "/providers/{name}/verify", admin_verify, AUTH_ADMIN, ROUTE_JSON_BODY | ROUTE_EJSON},
     {"POST", CLIENT "/app/{app}/auth/providers/{name}/login", login, AUTH_NONE, ROUTE_JSON_BODY | ROUTE_EJSON},

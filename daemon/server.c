@@ -12,6 +12,13 @@
  * per connection it stalls only its own.  The connection limit bounds the
  * threads.  daemon.threads = N selects a pool of N epoll threads instead,
  * for deployments whose providers never block.
+ *
+ * Abuse: one address holds at most daemon.max_connections_per_address
+ * connections (libmicrohttpd refuses the others), a request must arrive
+ * whole within daemon.request_timeout (the reaper thread closes connections
+ * that trickle; libmicrohttpd's own timeout only measures idleness, which
+ * one byte now and then defeats), and the framing is strict: libmicrohttpd's
+ * strict mode plus the checks of framing_error() against request smuggling.
  */
 #include "config.h"
 
@@ -32,6 +39,7 @@
 #include <openssl/sha.h>
 
 #include "daemon.h"
+#include "utf8.h"
 
 #define MAX_PEM (1024 * 1024)
 
@@ -132,6 +140,190 @@ static void request_free(struct request *req)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/* ---- connections and the request deadline -------------------------------- */
+
+/*
+ * A connection from its start to its close (MHD_OPTION_NOTIFY_CONNECTION).
+ * While it waits for a request or receives one (`receiving`), the request
+ * deadline runs from `since`: the connection's start or the end of its
+ * previous response.  It stops once the request is in and resumes at the
+ * next one, so slow handlers and keep-alive reuse are not penalised.
+ */
+struct conn {
+	struct conn *prev, *next;
+	MHD_socket fd;
+	int64_t since_ms; /* monotonic_ms() */
+	bool receiving;
+	bool closed; /* shut down by the reaper */
+};
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *srv = cls;
+	struct conn *c = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = ci ? calloc(1, sizeof(*c)) : NULL;
+		if (!c)
+			return; /* untracked: only the idle timeout applies */
+		c->fd = ci->connect_fd;
+		c->since_ms = monotonic_ms();
+		c->receiving = true;
+		pthread_mutex_lock(&srv->conns_lock);
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		pthread_mutex_unlock(&srv->conns_lock);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return;
+	/* libmicrohttpd closes the socket only after this notification: the
+	 * reaper, which shuts sockets down under the same lock, never reaches
+	 * a closed (or reused) descriptor. */
+	pthread_mutex_lock(&srv->conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* Start (a request is awaited) or stop (it is in) the deadline of `mc`. */
+static void conn_receiving(struct server *srv, struct MHD_Connection *mc, bool receiving)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *c = ci ? ci->socket_context : NULL;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	if (receiving && !c->receiving)
+		c->since_ms = monotonic_ms();
+	c->receiving = receiving;
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Shut down every connection whose request is overdue; how many. */
+static unsigned reap_overdue(struct server *srv, int64_t timeout_ms)
+{
+	int64_t now = monotonic_ms();
+	unsigned n = 0;
+	struct conn *c;
+
+	for (c = srv->conns; c; c = c->next) {
+		if (!c->receiving || c->closed || now - c->since_ms < timeout_ms)
+			continue;
+		/* libmicrohttpd's thread sees the end of the stream and closes
+		 * the connection itself, with its usual clean-up. */
+		shutdown(c->fd, SHUT_RDWR);
+		c->closed = true;
+		n++;
+	}
+	return n;
+}
+
+/* Once a second, close the connections that trickle their request. */
+static void *reaper_main(void *arg)
+{
+	struct server *srv = arg;
+	struct timespec next;
+	unsigned timeout, n;
+	struct app *a;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->reaper_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		next.tv_sec += 1;
+		pthread_cond_timedwait(&srv->reaper_wake, &srv->conns_lock, &next);
+		if (srv->reaper_stop)
+			break;
+		/* The deadline follows reloads. */
+		a = slot_acquire(&srv->slot);
+		timeout = a->set.daemon.request_timeout;
+		app_unref(a);
+		n = reap_overdue(srv, (int64_t)timeout * 1000);
+		if (n > 0)
+			fprintf(stderr,
+				"sesamed: closed %u connection(s) whose request did not arrive within %u s "
+				"(daemon.request_timeout)\n",
+				n, timeout);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+static void reaper_stop(struct server *srv)
+{
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->reaper_stop = true;
+	pthread_cond_signal(&srv->reaper_wake);
+	pthread_mutex_unlock(&srv->conns_lock);
+	if (srv->reaper_running)
+		pthread_join(srv->reaper, NULL);
+	srv->reaper_running = false;
+}
+
+/* ---- strict framing ------------------------------------------------------- */
+
+struct header_count {
+	unsigned content_length, transfer_encoding, host;
+	bool chunked_only; /* every Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_count *hc = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		hc->content_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+		hc->host++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		hc->transfer_encoding++;
+		if (!value || strcasecmp(value, "chunked") != 0)
+			hc->chunked_only = false;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Why the request's framing is refused, or NULL.  libmicrohttpd takes the
+ * first of two Content-Length headers and reads what follows the shorter
+ * body as a second request; a proxy in front may take the other one: the
+ * classic request smuggling.  Any ambiguity about where the body ends, or
+ * which host is meant, is refused (RFC 9112 section 6.3, RFC 9110 7.2).
+ */
+static const char *framing_error(struct MHD_Connection *mc, const char *version)
+{
+	struct header_count hc = {0, 0, 0, true};
+
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_header, &hc);
+	if (hc.content_length > 1)
+		return "more than one Content-Length header";
+	if (hc.transfer_encoding > 1)
+		return "more than one Transfer-Encoding header";
+	if (hc.transfer_encoding && hc.content_length)
+		return "both Content-Length and Transfer-Encoding";
+	if (hc.transfer_encoding && !hc.chunked_only)
+		return "Transfer-Encoding other than \"chunked\"";
+	if (hc.host > 1)
+		return "more than one Host header";
+	if (hc.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		return "an HTTP/1.1 request without a Host header";
+	return NULL;
+}
+
 /* ---- checks made as soon as the headers are in -------------------------- */
 
 /* The admin key of the request matches the configured one.  Both sides are
@@ -171,7 +363,9 @@ static bool admin_token(const char *authorization, const char **token, size_t *l
 
 static void not_found(struct request *req)
 {
-	reply_error(&req->reply, 404, "NotFound", "no route for %.16s %.256s", req->method, req->path);
+	reply_error(&req->reply, 404, "NotFound", "no route for %.*s %.*s",
+		    (int)utf8_cut(req->method, strlen(req->method), 16), req->method,
+		    (int)utf8_cut(req->path, strlen(req->path), 256), req->path);
 }
 
 /* What the route's auth kind asks of the Authorization header. */
@@ -184,6 +378,11 @@ static bool auth_passes(struct request *req)
 	switch (req->match.route->auth) {
 	case AUTH_NONE:
 		return true;
+	case AUTH_METRICS:
+		if (s->daemon.metrics_public)
+			return true;
+		/* Else the admin key is required. */
+		/* fall through */
 	case AUTH_ADMIN:
 		if (!admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) ||
 		    !admin_key_matches(s, token, len)) {
@@ -193,6 +392,7 @@ static bool auth_passes(struct request *req)
 			reply_header(&req->reply, "WWW-Authenticate", "Bearer");
 			return false;
 		}
+		req->reply.trusted = true;
 		return true;
 	case AUTH_ACCESS_OR_ADMIN:
 		/* The admin key, when one is configured, acts as the system
@@ -231,6 +431,12 @@ static void too_large(struct request *req)
 		    req->app->set.daemon.max_body_bytes);
 }
 
+/* Whether the route needs the admin key (then it does not exist without one). */
+static bool admin_only(const struct route *route, const struct settings *s)
+{
+	return route->auth == AUTH_ADMIN || (route->auth == AUTH_METRICS && !s->daemon.metrics_public);
+}
+
 /* Route and check the request once its headers are in.  Sets the reply when
  * the request is answered without its handler. */
 static void request_route(struct request *req)
@@ -238,10 +444,16 @@ static void request_route(struct request *req)
 	struct server *srv = req->srv;
 	const struct route *route;
 
-	req->routed = router_match(srv->routes, srv->n_routes, req->method, req->path, &req->match);
+	/* Every name sesamed serves (app id, provider names, ids) is UTF-8, so
+	 * a path that is not matches no route; refused here, no handler ever
+	 * sees a parameter jansson would refuse. */
+	req->routed = utf8_valid(req->path, strlen(req->path))
+			  ? router_match(srv->routes, srv->n_routes, req->method, req->path, &req->match)
+			  : ROUTE_NOT_FOUND;
 	/* Without an admin key the admin API does not exist: not even its
 	 * OPTIONS and 405 answers may tell its paths apart. */
-	if (req->routed == ROUTE_NOT_FOUND || (req->match.route->auth == AUTH_ADMIN && !req->app->set.admin_enabled)) {
+	if (req->routed == ROUTE_NOT_FOUND ||
+	    (admin_only(req->match.route, &req->app->set) && !req->app->set.admin_enabled)) {
 		not_found(req);
 		return;
 	}
@@ -251,8 +463,8 @@ static void request_route(struct request *req)
 		return;
 	}
 	if (req->routed == ROUTE_BAD_METHOD) {
-		reply_error(&req->reply, 405, "MethodNotAllowed", "%.16s is not allowed here; allowed: %s", req->method,
-			    req->match.allow);
+		reply_error(&req->reply, 405, "MethodNotAllowed", "%.*s is not allowed here; allowed: %s",
+			    (int)utf8_cut(req->method, strlen(req->method), 16), req->method, req->match.allow);
 		reply_header(&req->reply, MHD_HTTP_HEADER_ALLOW, req->match.allow);
 		return;
 	}
@@ -376,6 +588,8 @@ static enum MHD_Result send_reply(struct request *req)
 	ret = MHD_queue_response(req->conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	req->queued = true;
+	/* The request is in (or refused): its deadline stops. */
+	conn_receiving(req->srv, req->conn, false);
 	return ret;
 }
 
@@ -386,10 +600,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct request *req = *req_cls;
 
 	if (!req) {
+		const char *framing = framing_error(conn, version);
+
 		req = request_new(cls, conn, url, method);
 		if (!req)
 			return MHD_NO;
 		*req_cls = req;
+		if (framing) {
+			/* Nothing after these headers can be trusted to be where
+			 * it seems: answer, and close the connection. */
+			req->routed = ROUTE_NOT_FOUND;
+			reply_error(&req->reply, 400, "BadRequest", "malformed request: %s", framing);
+			reply_header(&req->reply, MHD_HTTP_HEADER_CONNECTION, "close");
+			return send_reply(req);
+		}
 		request_route(req);
 		/* A refused request with a body is answered at once and its
 		 * connection closed: the body is not worth reading.  Without a
@@ -406,6 +630,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* The whole request is in; the handler may take its time. */
+	conn_receiving(req->srv, conn, false);
 	if (!req->reply.status)
 		request_run(req);
 	return send_reply(req);
@@ -456,10 +682,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *srv = cls;
 	struct request *req = *req_cls;
 	const char *route;
-	char path[1024], method[64];
+	char path[1024], method[64], detail[1024];
 	unsigned status;
 	double secs;
 
+	/* The connection now waits for its next request: a new deadline. */
+	conn_receiving(srv, conn, true);
 	if (!req)
 		return;
 	*req_cls = NULL;
@@ -470,9 +698,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	log_safe(req->path, path, sizeof(path), 256);
 	log_safe(req->method, method, sizeof(method), 16);
 	/* Never the query string, headers or body: they carry tokens. */
-	fprintf(stderr, "sesamed: request req_id=%s method=%s path=%s route=%s status=%u dur_ms=%.3f client=%s%s\n",
+	if (req->reply.detail)
+		log_safe(req->reply.detail, detail, sizeof(detail), 256);
+	fprintf(stderr, "sesamed: request req_id=%s method=%s path=%s route=%s status=%u dur_ms=%.3f client=%s%s%s%s\n",
 		req->id, method, path, route, status, secs * 1000.0, req->client,
-		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1", req->reply.detail ? " detail=" : "",
+		req->reply.detail ? detail : "");
 	request_free(req);
 }
 
@@ -562,22 +793,126 @@ static void tls_free(struct server *srv)
 	srv->tls_cert_pem = srv->tls_key_pem = NULL;
 }
 
-/* "http://127.0.0.1:9090" or "https://[::1]:9090". */
-static void url_format(struct server *srv, const struct sockaddr_storage *ss, unsigned port, bool tls)
+/* "http://127.0.0.1:9090" or "https://[::1]:9090" into `url` (160 bytes). */
+static void url_format(char url[160], const struct sockaddr_storage *ss, unsigned port, bool tls)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
 	if (ss->ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, host, sizeof(host));
-		snprintf(srv->url, sizeof(srv->url), "%s://[%s]:%u", tls ? "https" : "http", host, port);
+		snprintf(url, 160, "%s://[%s]:%u", tls ? "https" : "http", host, port);
 	} else {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, host, sizeof(host));
-		snprintf(srv->url, sizeof(srv->url), "%s://%s:%u", tls ? "https" : "http", host, port);
+		snprintf(url, 160, "%s://%s:%u", tls ? "https" : "http", host, port);
 	}
+}
+
+/* The port a libmicrohttpd daemon listens on (0 when unknown). */
+static unsigned bound_port(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return info ? info->port : 0;
+}
+
+/*
+ * libmicrohttpd's own strictness: the most it offers within the RFCs.
+ * Since 0.9.77 the client discipline level 1 also refuses bare LF line
+ * ends and obsolete line folding; older versions know only "strict for
+ * client" (a Host header for HTTP/1.1, no spaces in the URL) and accept
+ * bare LF whatever the setting.
+ */
+static struct MHD_OptionItem strictness_option(void)
+{
+#if MHD_VERSION >= 0x00097701
+	return (struct MHD_OptionItem){MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1, NULL};
+#else
+	return (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+#endif
+}
+
+/* ---- the metrics listener --------------------------------------------------- */
+
+static const char metrics_not_found[] =
+    "{\"error\":\"this address serves GET /metrics only\","
+    "\"error_code\":\"NotFound\",\"link\":\"\"}";
+
+/*
+ * daemon.metrics_listen: GET /metrics and nothing else, without credentials,
+ * for a scraper on an address of its own (loopback, an internal network).
+ * Every request is answered as soon as its headers are in; a body is never
+ * read (libmicrohttpd closes the connection instead).
+ */
+static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+					  const char *version, const char *upload_data, size_t *upload_data_size,
+					  void **req_cls)
+{
+	struct server *srv = cls;
+	struct MHD_Response *resp = NULL;
+	unsigned status = 200;
+	enum MHD_Result ret;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)version;
+	(void)upload_data;
+	if (*req_cls) { /* answered already: a body is dropped */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	*req_cls = srv;
+	if (strcmp(url, "/metrics") == 0 && strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		text = metrics_render(srv->metrics, &len);
+	if (text) {
+		resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			free(text);
+	} else {
+		status = 404;
+		resp = MHD_create_response_from_buffer(sizeof(metrics_not_found) - 1, (void *)metrics_not_found,
+						       MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
+		return MHD_NO;
+	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		   status == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static int metrics_listener_start(struct server *srv, const struct settings *s, char *msg, size_t len)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (listen_parse(s->daemon.metrics_listen, &ss, &sslen, msg, len) != 0)
+		return EXIT_USAGE;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* A scraper needs few connections; the limits keep it cheap. */
+	errno = 0;
+	srv->metrics_mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_metrics_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 4u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_ARRAY,
+	    (struct MHD_OptionItem[]){strictness_option(), {MHD_OPTION_END, 0, NULL}}, MHD_OPTION_END);
+	if (!srv->metrics_mhd) {
+		snprintf(msg, len, "cannot listen on %s (daemon.metrics_listen)%s%s", s->daemon.metrics_listen,
+			 errno ? ": " : "", errno ? strerror(errno) : "");
+		return EXIT_UNAVAILABLE;
+	}
+	url_format(srv->metrics_url, &ss, bound_port(srv->metrics_mhd), false);
+	return 0;
 }
 
 static void server_free(struct server *srv)
 {
+	reaper_stop(srv);
+	pthread_cond_destroy(&srv->reaper_wake);
+	pthread_mutex_destroy(&srv->conns_lock);
 	slot_destroy(&srv->slot);
 	metrics_free(srv->metrics);
 	throttle_free(srv->throttle);
@@ -598,7 +933,6 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[16];
 	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *info;
 	pthread_condattr_t ca;
 	socklen_t sslen;
 	size_t n = 0;
@@ -613,7 +947,13 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&srv->idle, &ca);
+	pthread_cond_init(&srv->reaper_wake, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	srv->conns = NULL;
+	srv->reaper_running = srv->reaper_stop = false;
+	srv->metrics_mhd = NULL;
+	srv->metrics_url[0] = '\0';
 	slot_init(&srv->slot, a);
 	srv->metrics = metrics_new();
 	srv->throttle = throttle_new(s->daemon.throttle_slots, s->daemon.login_failures_per_minute);
@@ -656,9 +996,19 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	 * longer URLs get 414, larger headers 431, from libmicrohttpd itself. */
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->daemon.max_header_bytes, NULL};
+	/* One address cannot hold every connection (0: no limit). */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					    (intptr_t)s->daemon.max_connections_per_address, NULL};
+	opts[n++] = strictness_option();
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+		snprintf(msg, len, "cannot start a thread: %s", strerror(errno));
+		goto fail;
+	}
+	srv->reaper_running = true;
 	errno = 0;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
@@ -666,8 +1016,20 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 			 errno ? strerror(errno) : "");
 		goto fail;
 	}
-	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	url_format(srv, &ss, info ? info->port : 0, srv->tls_cert_pem != NULL);
+	url_format(srv->url, &ss, bound_port(srv->mhd), srv->tls_cert_pem != NULL);
+	if (s->daemon.metrics_listen) {
+		rc = metrics_listener_start(srv, s, msg, len);
+		if (rc != 0) {
+			MHD_stop_daemon(srv->mhd);
+			srv->mhd = NULL;
+			goto fail;
+		}
+		fprintf(stderr, "sesamed: serving /metrics alone on %s\n", srv->metrics_url);
+	}
+#if MHD_VERSION < 0x00097701
+	fprintf(stderr, "sesamed: notice: libmicrohttpd %s accepts bare LF line ends; 0.9.77 or later refuses them\n",
+		MHD_get_version());
+#endif
 	return 0;
 fail:
 	server_free(srv);
@@ -702,6 +1064,10 @@ static void warn_restart_needed(const struct settings *old, const struct setting
 	CHANGED(a->identifier_failures_per_hour != b->identifier_failures_per_hour,
 		"daemon.identifier_failures_per_hour");
 	CHANGED(a->account_requests_per_hour != b->account_requests_per_hour, "daemon.account_requests_per_hour");
+	CHANGED(a->max_connections_per_address != b->max_connections_per_address, "daemon.max_connections_per_address");
+	CHANGED(!a->metrics_listen != !b->metrics_listen ||
+		    (a->metrics_listen && strcmp(a->metrics_listen, b->metrics_listen) != 0),
+		"daemon.metrics_listen");
 #undef CHANGED
 	if (names[0])
 		fprintf(stderr, "sesamed: warning: %s changed: this takes effect at the next restart only\n", names);
@@ -757,6 +1123,9 @@ void server_stop(struct server *srv)
 		fprintf(stderr, "sesamed: warning: stopping with %u requests still in flight\n", left);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	if (srv->metrics_mhd)
+		MHD_stop_daemon(srv->metrics_mhd);
+	srv->metrics_mhd = NULL;
 	/* Closed only now: libmicrohttpd's threads may use it until they stop. */
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);

@@ -39,7 +39,17 @@ static const struct {
      100000, 10},
     {"account_requests_per_hour", offsetof(struct daemon_settings, account_requests_per_hour), KEY_UNSIGNED, 1, 100000,
      30},
+    {"max_connections_per_address", offsetof(struct daemon_settings, max_connections_per_address), KEY_UNSIGNED, 0,
+     65536, 32},
+    {"request_timeout", offsetof(struct daemon_settings, request_timeout), KEY_UNSIGNED, 1, 3600, 30},
+    {"weblogin_ttl", offsetof(struct daemon_settings, weblogin_ttl), KEY_UNSIGNED, 10, 3600, 300},
+    {"weblogin_per_address", offsetof(struct daemon_settings, weblogin_per_address), KEY_UNSIGNED, 1, 1024, 16},
+    {"weblogin_starts_per_minute", offsetof(struct daemon_settings, weblogin_starts_per_minute), KEY_UNSIGNED, 1,
+     100000, 30},
 };
+
+/* The string keys of the "daemon" section; they are checked by name below. */
+static const char *const daemon_string_keys[] = {"metrics", "metrics_listen"};
 
 static void key_store(struct daemon_settings *d, size_t i, unsigned long long v)
 {
@@ -60,9 +70,64 @@ static const char *where(const struct settings *s, char *buf, size_t len)
 	return buf;
 }
 
+/* "threads, max_connections, ..." for the unknown-key message. */
+static void known_keys(char *out, size_t size)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(daemon_keys) + ARRAY_SIZE(daemon_string_keys) && used < size; i++) {
+		const char *k =
+		    i < ARRAY_SIZE(daemon_keys) ? daemon_keys[i].key : daemon_string_keys[i - ARRAY_SIZE(daemon_keys)];
+
+		snprintf(out + used, size - used, "%s%s", i ? ", " : "", k);
+		used += strlen(out + used);
+	}
+}
+
+/* "metrics": "admin" (default: the admin key is required) or "public". */
+static int metrics_load(struct settings *s, const json_t *v, char *msg, size_t len)
+{
+	const char *m = json_string_value(v);
+	char at[300];
+
+	if (!m || (strcmp(m, "admin") != 0 && strcmp(m, "public") != 0)) {
+		snprintf(msg, len, "%s\"daemon.metrics\": expected \"admin\" or \"public\"", where(s, at, sizeof(at)));
+		return -1;
+	}
+	s->daemon.metrics_public = strcmp(m, "public") == 0;
+	return 0;
+}
+
+/* "metrics_listen": the ADDR:PORT of a listener serving /metrics alone. */
+static int metrics_listen_load(struct settings *s, const json_t *v, char *msg, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char at[300], why[256];
+
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		snprintf(msg, len, "%s\"daemon.metrics_listen\": expected \"ADDRESS:PORT\" or null",
+			 where(s, at, sizeof(at)));
+		return -1;
+	}
+	if (listen_parse(json_string_value(v), &ss, &sslen, why, sizeof(why)) != 0) {
+		snprintf(msg, len, "%s\"daemon.metrics_listen\": %s", where(s, at, sizeof(at)), why);
+		return -1;
+	}
+	s->daemon.metrics_listen = strdup(json_string_value(v));
+	if (!s->daemon.metrics_listen) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int daemon_section_load(struct settings *s, const json_t *section, char *msg, size_t len)
 {
-	char at[300];
+	char at[300], known[1024];
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -77,16 +142,23 @@ static int daemon_section_load(struct settings *s, const json_t *section, char *
 	}
 	json_object_foreach((json_t *)section, key, v)
 	{
+		if (strcmp(key, "metrics") == 0) {
+			if (metrics_load(s, v, msg, len) != 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(key, "metrics_listen") == 0) {
+			if (metrics_listen_load(s, v, msg, len) != 0)
+				return -1;
+			continue;
+		}
 		for (i = 0; i < ARRAY_SIZE(daemon_keys); i++)
 			if (strcmp(daemon_keys[i].key, key) == 0)
 				break;
 		if (i == ARRAY_SIZE(daemon_keys)) {
-			snprintf(msg, len,
-				 "%sunknown key \"daemon.%s\" (known: threads, max_connections, connection_timeout, "
-				 "max_body_bytes, max_header_bytes, login_failures_per_minute, throttle_slots, "
-				 "anon_logins_per_minute, shutdown_timeout, identifier_failures_per_hour, "
-				 "account_requests_per_hour)",
-				 where(s, at, sizeof(at)), key);
+			known_keys(known, sizeof(known));
+			snprintf(msg, len, "%sunknown key \"daemon.%s\" (known: %s)", where(s, at, sizeof(at)), key,
+				 known);
 			return -1;
 		}
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -178,6 +250,7 @@ void settings_free(struct settings *s)
 	free(s->ws_url);
 	free(s->tls_cert);
 	free(s->tls_key);
+	free(s->daemon.metrics_listen);
 	cors_free(&s->cors);
 	OPENSSL_cleanse(s->admin_key_hash, sizeof(s->admin_key_hash));
 	memset(s, 0, sizeof(*s));

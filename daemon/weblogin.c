@@ -23,12 +23,20 @@
  * that user, and the fragment carries _baas_link=true as well.
  *
  * The pending logins live in sesamed's memory: a bounded table, each entry
- * one-time and short-lived.  Keeping the daemon provider-agnostic, it knows
- * no provider's URLs.
+ * one-time and short-lived (daemon.weblogin_ttl).  Starting one costs no
+ * credential, so one client address (an IPv6 /64 counting as one) may hold
+ * at most daemon.weblogin_per_address of them and start at most
+ * daemon.weblogin_starts_per_minute a minute: a used entry stays in the
+ * table as a spent record for that minute, so completing or abandoning
+ * logins does not reset the count.  Filling the table then takes many
+ * addresses instead of one request burst.  Keeping the daemon
+ * provider-agnostic, it knows no provider's URLs.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +48,27 @@
 #include <openssl/sha.h>
 
 #include "daemon.h"
+#include "utf8.h"
 
 #define CLIENT "/api/client/v2.0"
 #define WEBLOGIN_SLOTS 1024
-#define WEBLOGIN_TTL 600 /* seconds a browser has to come back */
+#define RATE_WINDOW_MS 60000 /* daemon.weblogin_starts_per_minute counts over this */
 #define MAX_CLIENT_STATE 512
 #define MAX_REDIRECT 2048
 #define MAX_CODE 4096
 #define RANDOM_BYTES 32
 #define B64URL_OF_32 43
 
+/* A slot: free, a pending login, or the spent record of one (for the rate). */
+enum slot_use { SLOT_FREE, SLOT_PENDING, SLOT_SPENT };
+
+/* Client addresses as the limits count them: IPv4, or an IPv6 /64. */
+#define ADDRESS_KEY_MAX 48
+
 struct pending {
-	bool used;
+	enum slot_use use;
+	char address[ADDRESS_KEY_MAX];
+	int64_t created_ms; /* monotonic_ms() */
 	char state[B64URL_OF_32 + 1];
 	char verifier[B64URL_OF_32 + 1];
 	bool pkce;
@@ -60,7 +77,7 @@ struct pending {
 	char *client_state;
 	char *link_user;  /* linking: the user id verified at the start */
 	char *link_token; /* linking: that user's access token, re-verified at the callback */
-	time_t expires;
+	int64_t expires_ms;
 };
 
 struct weblogin {
@@ -100,9 +117,27 @@ void weblogin_free(struct weblogin *w)
 	free(w);
 }
 
-static time_t now_monotonic(void)
+/*
+ * `client` (an address as inet_ntop wrote it) as the per-address limits
+ * count it.  One IPv6 host usually holds a whole /64, so an IPv6 address
+ * counts as its /64 prefix; an IPv4-mapped one as the IPv4 address.
+ */
+static void address_key(const char *client, char out[ADDRESS_KEY_MAX])
 {
-	return (time_t)(monotonic_ms() / 1000);
+	unsigned char a[16];
+	char prefix[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, client, a) != 1) {
+		snprintf(out, ADDRESS_KEY_MAX, "%s", client);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a)) {
+		inet_ntop(AF_INET, a + 12, out, ADDRESS_KEY_MAX);
+		return;
+	}
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, prefix, sizeof(prefix));
+	snprintf(out, ADDRESS_KEY_MAX, "%s/64", prefix);
 }
 
 /* base64url without padding of `len` bytes; out holds 4 * len / 3 + 4. */
@@ -152,32 +187,95 @@ static char *url_encode(const char *s)
 	return out;
 }
 
-/* Keep a pending login; false when the table is full of live ones. */
-static bool pending_put(struct weblogin *w, const struct pending *p)
+/* Why a pending login could not be kept. */
+enum put_result { PUT_OK, PUT_ADDRESS_FULL, PUT_ADDRESS_RATE, PUT_TABLE_FULL };
+
+/* Forget what has run out: pending logins past their expiry, spent records
+ * past the rate window. */
+static void slot_expire(struct pending *slot, int64_t now)
 {
-	time_t now = now_monotonic();
-	bool stored = false;
+	if ((slot->use == SLOT_PENDING && slot->expires_ms <= now) ||
+	    (slot->use == SLOT_SPENT && slot->created_ms + RATE_WINDOW_MS <= now))
+		pending_clear(slot);
+}
+
+/* The seconds (at least 1) from `now` until `then`. */
+static unsigned seconds_until(int64_t then, int64_t now)
+{
+	return then <= now ? 1 : (unsigned)((then - now + 999) / 1000);
+}
+
+/*
+ * Keep the pending login `p` (its address set; ownership of its strings
+ * moves to the table on PUT_OK) within the per-address limits of `d`.
+ * Otherwise *retry is the seconds until a slot frees up for the address.
+ */
+static enum put_result pending_put(struct weblogin *w, const struct pending *p, const struct daemon_settings *d,
+				   unsigned *retry)
+{
+	int64_t now = monotonic_ms(), first_expiry = INT64_MAX, first_start = INT64_MAX, any_expiry = INT64_MAX;
+	unsigned pending = 0, started = 0;
+	struct pending *free_slot = NULL, *oldest_spent = NULL;
+	enum put_result rc = PUT_OK;
 	size_t i;
 
 	pthread_mutex_lock(&w->lock);
-	for (i = 0; i < WEBLOGIN_SLOTS && !stored; i++) {
+	for (i = 0; i < WEBLOGIN_SLOTS; i++) {
 		struct pending *slot = &w->slots[i];
 
-		if (slot->used && slot->expires > now)
+		slot_expire(slot, now);
+		if (slot->use == SLOT_FREE) {
+			if (!free_slot)
+				free_slot = slot;
 			continue;
-		pending_clear(slot);
-		*slot = *p;
-		stored = true;
+		}
+		if (slot->use == SLOT_PENDING && slot->expires_ms < any_expiry)
+			any_expiry = slot->expires_ms;
+		if (slot->use == SLOT_SPENT && (!oldest_spent || slot->created_ms < oldest_spent->created_ms))
+			oldest_spent = slot;
+		if (strcmp(slot->address, p->address) != 0)
+			continue;
+		if (slot->use == SLOT_PENDING) {
+			pending++;
+			if (slot->expires_ms < first_expiry)
+				first_expiry = slot->expires_ms;
+		}
+		if (slot->created_ms + RATE_WINDOW_MS > now) {
+			started++;
+			if (slot->created_ms < first_start)
+				first_start = slot->created_ms;
+		}
+	}
+	if (pending >= d->weblogin_per_address) {
+		rc = PUT_ADDRESS_FULL;
+		*retry = seconds_until(first_expiry, now);
+	} else if (started >= d->weblogin_starts_per_minute) {
+		rc = PUT_ADDRESS_RATE;
+		*retry = seconds_until(first_start + RATE_WINDOW_MS, now);
+	} else if (!free_slot && !oldest_spent) {
+		rc = PUT_TABLE_FULL;
+		*retry = any_expiry == INT64_MAX ? RATE_WINDOW_MS / 1000 : seconds_until(any_expiry, now);
+	} else {
+		/* Spent records only count starts: under load they give way, so
+		 * the table holds as many pending logins as before them. */
+		if (!free_slot) {
+			free_slot = oldest_spent;
+			pending_clear(free_slot);
+		}
+		*free_slot = *p;
+		free_slot->use = SLOT_PENDING;
+		free_slot->created_ms = now;
+		free_slot->expires_ms = now + (int64_t)d->weblogin_ttl * 1000;
 	}
 	pthread_mutex_unlock(&w->lock);
-	return stored;
+	return rc;
 }
 
 /* Take (and forget: a state works once) the live pending login of `state`
  * for `provider`. */
 static bool pending_take(struct weblogin *w, const char *state, const char *provider, struct pending *out)
 {
-	time_t now = now_monotonic();
+	int64_t now = monotonic_ms();
 	bool found = false;
 	size_t i;
 
@@ -187,12 +285,17 @@ static bool pending_take(struct weblogin *w, const char *state, const char *prov
 	for (i = 0; i < WEBLOGIN_SLOTS && !found; i++) {
 		struct pending *slot = &w->slots[i];
 
-		if (!slot->used || CRYPTO_memcmp(slot->state, state, B64URL_OF_32) != 0)
+		if (slot->use != SLOT_PENDING || CRYPTO_memcmp(slot->state, state, B64URL_OF_32) != 0)
 			continue;
-		found = slot->expires > now && strcmp(slot->provider, provider) == 0;
+		found = slot->expires_ms > now && strcmp(slot->provider, provider) == 0;
 		if (found) {
+			struct pending spent = {.use = SLOT_SPENT, .created_ms = slot->created_ms};
+
 			*out = *slot;
-			memset(slot, 0, sizeof(*slot)); /* ownership of the strings moves to out */
+			/* Ownership of the strings moves to `out`; the slot keeps
+			 * counting towards its address's starts for the minute. */
+			memcpy(spent.address, slot->address, sizeof(spent.address));
+			*slot = spent;
 		}
 		break;
 	}
@@ -212,11 +315,13 @@ static char *callback_url(const struct request *req, const char *name)
 	return url;
 }
 
+/* A query or form value: present, at most `max` bytes, UTF-8 (it goes into
+ * JSON) without control characters. */
 static bool text_ok(const char *s, size_t max)
 {
 	size_t i, n = s ? strlen(s) : 0;
 
-	if (!s || n == 0 || n > max)
+	if (!s || n == 0 || n > max || !utf8_valid(s, n))
 		return false;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -245,7 +350,10 @@ void weblogin_start(struct request *req, struct reply *rep)
 	const char *name = request_param(req, "name"), *redirect = request_query(req, "redirect");
 	const char *cstate = request_query(req, "state"), *link = request_query(req, "link"), *token;
 	const char *in_header = request_query(req, "providerRedirectHeader");
-	struct pending p = {.used = true};
+	struct pending p = {.use = SLOT_PENDING};
+	enum put_result put;
+	unsigned retry = 0;
+	char secs[16];
 	sesame_caller *caller = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char challenge[64], *callback = NULL;
@@ -319,15 +427,25 @@ void weblogin_start(struct request *req, struct reply *rep)
 		pending_clear(&p);
 	} else {
 		snprintf(p.provider, sizeof(p.provider), "%s", name);
+		address_key(req->client, p.address);
 		p.pkce = json_is_true(json_object_get(result, "pkce"));
 		p.redirect = strdup(redirect);
 		p.client_state = strdup(cstate ? cstate : "");
-		p.expires = now_monotonic() + WEBLOGIN_TTL;
+		put = p.redirect && p.client_state ? pending_put(req->srv->weblogin, &p, &req->app->set.daemon, &retry)
+						   : PUT_OK;
+		snprintf(secs, sizeof(secs), "%u", retry);
 		if (!p.redirect || !p.client_state) {
 			reply_error(rep, 500, "InternalServerError", "out of memory");
 			pending_clear(&p);
-		} else if (!pending_put(req->srv->weblogin, &p)) {
+		} else if (put == PUT_ADDRESS_FULL || put == PUT_ADDRESS_RATE) {
+			reply_error(rep, 429, "TooManyRequests",
+				    "too many web logins %s from this address; try again in %u seconds",
+				    put == PUT_ADDRESS_FULL ? "in progress" : "started", retry);
+			reply_header(rep, "Retry-After", secs);
+			pending_clear(&p);
+		} else if (put == PUT_TABLE_FULL) {
 			reply_error(rep, 503, "ServiceUnavailable", "too many logins in progress; try again later");
+			reply_header(rep, "Retry-After", secs);
 			pending_clear(&p);
 		} else if (in_header && strcmp(in_header, "true") == 0) {
 			redirect_in_header(rep, json_string_value(json_object_get(result, "url")));
@@ -459,8 +577,9 @@ static int link_error(sesame_error *err, int status, const char *text)
 /* The callback of a linking state: the linking user (from the state entry,
  * its token verified again) gets the code's identity and a fresh access
  * token of the session it linked from (no new session). */
-static void link_finish(struct request *req, struct reply *rep, const struct pending *p, const char *name,
-			const json_t *cred)
+/* Link the code's identity to the user of the start; the status. */
+static int link_finish(struct request *req, struct reply *rep, const struct pending *p, const char *name,
+		       const json_t *cred)
 {
 	sesame_caller *caller = NULL;
 	json_t *session = NULL;
@@ -475,14 +594,12 @@ static void link_finish(struct request *req, struct reply *rep, const struct pen
 	if (rc == SESAME_OK)
 		rc = sesame_session_access_token(caller, &session, &err);
 	sesame_caller_free(caller);
-	if (rc == SESAME_OK) {
+	if (rc == SESAME_OK)
 		finish(req, rep, p, session, NULL);
-	} else {
-		if (rc == SESAME_REJECTED)
-			request_login_failed(req);
-		finish(req, rep, p, NULL, err.text);
-	}
+	else
+		finish(req, rep, p, NULL, reply_public_text(rep, &err));
 	json_decref(session);
+	return rc;
 }
 
 void weblogin_callback(struct request *req, struct reply *rep)
@@ -495,7 +612,9 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	char *user = post ? callback_param(req, post, "user") : NULL;
 	struct pending p = {0};
 	json_t *cred = NULL, *session = NULL;
+	struct attempt attempt = {0};
 	sesame_error err;
+	int rc = SESAME_INTERNAL;
 
 	if (!request_app_known(req, rep))
 		goto out;
@@ -507,7 +626,9 @@ void weblogin_callback(struct request *req, struct reply *rep)
 		finish(req, rep, &p, NULL, error && text_ok(error, 128) ? error : "the provider returned no code");
 		goto out;
 	}
-	if (!request_login_allowed(req, rep))
+	/* The login throttle, reserved before the code is redeemed and given
+	 * back unless the provider refused it, as for every login. */
+	if (!request_attempt_begin(req, rep, &attempt))
 		goto out;
 	callback = callback_url(req, name);
 	cred = callback ? json_pack("{s:s, s:s}", "authCode", code, "redirect_uri", callback) : NULL;
@@ -520,14 +641,13 @@ void weblogin_callback(struct request *req, struct reply *rep)
 	if (!cred) {
 		reply_error(rep, 500, "InternalServerError", "out of memory");
 	} else if (p.link_user) {
-		link_finish(req, rep, &p, name, cred);
-	} else if (sesame_login(req->app->ctx, name, cred, NULL, &session, &err) == SESAME_OK) {
+		rc = link_finish(req, rep, &p, name, cred);
+	} else if ((rc = sesame_login(req->app->ctx, name, cred, NULL, &session, &err)) == SESAME_OK) {
 		finish(req, rep, &p, session, NULL);
 	} else {
-		if (err.status == SESAME_REJECTED)
-			request_login_failed(req);
-		finish(req, rep, &p, NULL, err.text);
+		finish(req, rep, &p, NULL, reply_public_text(rep, &err));
 	}
+	request_attempt_end(req, &attempt, rc);
 out:
 	json_decref(cred);
 	json_decref(session);

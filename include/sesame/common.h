@@ -134,7 +134,11 @@ typedef enum sesame_status {
  *   line, column  1-based position in `source` when it is a file, else 0.
  *   text    a one-line human-readable message.  Never contains a secret.
  *
- * All strings are always NUL-terminated, truncated if needed.
+ * All strings are always NUL-terminated, truncated if needed.  When
+ * libsesame fills them (also for a plugin, through the host's error()), they
+ * are valid UTF-8, ready for a JSON body: a truncation ends before a
+ * character, never inside it, and quoted bytes that are not UTF-8 (from a
+ * request path, say) are replaced by U+FFFD.  Since 0.1.
  */
 typedef struct sesame_error {
 	int status;

@@ -166,6 +166,7 @@ static void test_login_throttle(void **state)
 {
 	struct server srv;
 	struct request a, b;
+	struct attempt at;
 	struct reply rep;
 	json_t *v;
 	int i;
@@ -178,12 +179,15 @@ static void test_login_throttle(void **state)
 	snprintf(a.client, sizeof(a.client), "192.0.2.10");
 	snprintf(b.client, sizeof(b.client), "192.0.2.11");
 	reply_init(&rep);
+	/* A success gives its token back; a refusal keeps it. */
+	assert_true(request_attempt_begin(&a, &rep, &at));
+	request_attempt_end(&a, &at, SESAME_OK);
 	for (i = 0; i < 2; i++) {
-		assert_true(request_login_allowed(&a, &rep));
-		request_login_failed(&a);
+		assert_true(request_attempt_begin(&a, &rep, &at));
+		request_attempt_end(&a, &at, SESAME_REJECTED);
 	}
 	assert_int_equal(rep.status, 0);
-	assert_false(request_login_allowed(&a, &rep));
+	assert_false(request_attempt_begin(&a, &rep, &at));
 	assert_int_equal(rep.status, 429);
 	/* Two a minute: one grows back within 30 s (rounded up, so 29 or 30
 	 * depending on the milliseconds elapsed). */
@@ -194,7 +198,8 @@ static void test_login_throttle(void **state)
 	json_decref(v);
 	reply_clear(&rep);
 	/* Another address is not affected. */
-	assert_true(request_login_allowed(&b, &rep));
+	assert_true(request_attempt_begin(&b, &rep, &at));
+	request_attempt_end(&b, &at, SESAME_REJECTED);
 	assert_int_equal(rep.status, 0);
 	throttle_free(srv.throttle);
 }

@@ -146,6 +146,89 @@ static void test_retry_after(void **state)
 	reply_clear(&rep);
 }
 
+/* Error bodies are built from any bytes: invalid UTF-8 is repaired, and a
+ * message cut at REPLY_ERROR_MAX never splits a character (else jansson
+ * refuses the body and the answer is a 500). */
+static void test_error_body_utf8(void **state)
+{
+	char long_text[2 * REPLY_ERROR_MAX];
+	struct reply rep;
+	json_t *v;
+	size_t i;
+
+	reply_init(&rep);
+	reply_error(&rep, 404, "NotFound", "no route for GET %s", "/x\xff\xc3");
+	assert_int_equal(rep.status, 404);
+	v = body_of(&rep);
+	assert_string_equal(json_string_value(json_object_get(v, "error")),
+			    "no route for GET /x\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(v);
+	for (i = 0; i < 2; i++) {
+		size_t n = i;
+
+		/* "é" (2 bytes) across the cut, at both parities. */
+		memset(long_text, 'a', i);
+		while (n + 2 < sizeof(long_text)) {
+			memcpy(long_text + n, "\xc3\xa9", 2);
+			n += 2;
+		}
+		long_text[n] = '\0';
+		reply_error(&rep, 401, "AuthError", "%s", long_text);
+		assert_int_equal(rep.status, 401);
+		v = body_of(&rep);
+		assert_true(strlen(json_string_value(json_object_get(v, "error"))) >= REPLY_ERROR_MAX - 2);
+		json_decref(v);
+	}
+	reply_clear(&rep);
+}
+
+/* Without the admin key a caller reads fixed texts for what would describe
+ * the server or another user; the detail is kept for the log line. */
+static void test_public_texts(void **state)
+{
+	static const struct {
+		const char *reason, *text, *shown;
+	} cases[] = {
+	    {"nokey", "no key with kid \"k1\"", "the token's signature cannot be verified"},
+	    {"alg", "the key \"k1\" is pinned to RS256, not HS256", "the token's signature cannot be verified"},
+	    {"sig", "the RS256 signature is 255 bytes, expected 256", "the token's signature cannot be verified"},
+	    {"disabled", "user 0123456789abcdef01234567 is disabled", "user disabled"},
+	    {"upstream", "Google refused the authorization code (HTTP 400, invalid_grant)",
+	     "the identity provider refused the credential"},
+	    {"claim", "the token expired (claim \"exp\")", "the token expired (claim \"exp\")"},
+	};
+	sesame_error err;
+	struct reply rep;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		memset(&err, 0, sizeof(err));
+		err.status = SESAME_REJECTED;
+		snprintf(err.reason, sizeof(err.reason), "%s", cases[i].reason);
+		snprintf(err.text, sizeof(err.text), "%s", cases[i].text);
+		reply_init(&rep);
+		assert_string_equal(reply_public_text(&rep, &err), cases[i].shown);
+		if (strcmp(cases[i].text, cases[i].shown) != 0)
+			assert_string_equal(rep.detail, cases[i].text);
+		else
+			assert_null(rep.detail);
+		reply_clear(&rep);
+		/* The admin reads them whole. */
+		reply_init(&rep);
+		rep.trusted = true;
+		assert_string_equal(reply_public_text(&rep, &err), cases[i].text);
+		reply_clear(&rep);
+	}
+	/* Server-side failures are hidden from everyone. */
+	err.status = SESAME_UNAVAILABLE;
+	snprintf(err.text, sizeof(err.text), "%s", "https://idp.internal/jwks answered HTTP 502");
+	reply_init(&rep);
+	rep.trusted = true;
+	assert_string_equal(reply_public_text(&rep, &err), "service unavailable, try again later");
+	assert_string_equal(rep.detail, "https://idp.internal/jwks answered HTTP 502");
+	reply_clear(&rep);
+}
+
 static void test_headers(void **state)
 {
 	struct reply rep;
@@ -173,6 +256,8 @@ int main(void)
 	    cmocka_unit_test(test_error_body),
 	    cmocka_unit_test(test_status_map),
 	    cmocka_unit_test(test_sesame_error_hides_internals),
+	    cmocka_unit_test(test_error_body_utf8),
+	    cmocka_unit_test(test_public_texts),
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_retry_after),
 	};

@@ -162,6 +162,7 @@ static void test_metrics(void **state)
 	http(*state, &q, &r);
 	http_free(&r);
 	q.path = "/metrics";
+	q.headers[0] = AUTH_ADMIN_HEADER; /* daemon.metrics is "admin" by default */
 	/* A request is counted when libmicrohttpd reports it complete, which
 	 * may come a moment after its client has the answer: look again for a
 	 * bounded while. */
@@ -585,7 +586,7 @@ static void provider_names(struct daemon *d, char *out, size_t len)
 static void test_reload(void **state)
 {
 	struct daemon *d = daemon_new("sesamed-reload", "\"admin_key\": \"" ADMIN_KEY "\"");
-	struct req q = {"GET", "/metrics", {NULL}, NULL, false, NULL};
+	struct req q = {"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL};
 	struct http r;
 	char names[256];
 

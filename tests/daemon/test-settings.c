@@ -59,6 +59,13 @@ static void test_defaults(void **state)
 	assert_int_equal(s.daemon.shutdown_timeout, 30);
 	assert_int_equal(s.daemon.identifier_failures_per_hour, 10);
 	assert_int_equal(s.daemon.account_requests_per_hour, 30);
+	assert_int_equal(s.daemon.max_connections_per_address, 32);
+	assert_int_equal(s.daemon.request_timeout, 30);
+	assert_int_equal(s.daemon.weblogin_ttl, 300);
+	assert_int_equal(s.daemon.weblogin_per_address, 16);
+	assert_int_equal(s.daemon.weblogin_starts_per_minute, 30);
+	assert_false(s.daemon.metrics_public);
+	assert_null(s.daemon.metrics_listen);
 	assert_false(s.admin_enabled);
 	assert_string_equal(s.public_url, "http://127.0.0.1:9090");
 	assert_string_equal(s.ws_url, "ws://127.0.0.1:9090");
@@ -105,6 +112,52 @@ static void test_daemon_section(void **state)
 	load_fails("\"public_url\": \"http://x\", \"daemon\": []", "\"daemon\": expected an object");
 	/* The file is named too. */
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}", "/etc/sesame/sesame.json: ");
+}
+
+static void test_abuse_limits(void **state)
+{
+	struct settings s;
+	char msg[512];
+
+	assert_int_equal(load("\"public_url\": \"http://x\", \"daemon\": {\"max_connections_per_address\": 0, "
+			      "\"request_timeout\": 5, \"weblogin_ttl\": 60, \"weblogin_per_address\": 2, "
+			      "\"weblogin_starts_per_minute\": 9, \"metrics\": \"public\", "
+			      "\"metrics_listen\": \"127.0.0.1:9091\"}",
+			      &s, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(s.daemon.max_connections_per_address, 0);
+	assert_int_equal(s.daemon.request_timeout, 5);
+	assert_int_equal(s.daemon.weblogin_ttl, 60);
+	assert_int_equal(s.daemon.weblogin_per_address, 2);
+	assert_int_equal(s.daemon.weblogin_starts_per_minute, 9);
+	assert_true(s.daemon.metrics_public);
+	assert_string_equal(s.daemon.metrics_listen, "127.0.0.1:9091");
+	settings_free(&s);
+	assert_int_equal(load("\"public_url\": \"http://x\", \"daemon\": {\"metrics\": \"admin\", "
+			      "\"metrics_listen\": null}",
+			      &s, msg, sizeof(msg)),
+			 0);
+	assert_false(s.daemon.metrics_public);
+	assert_null(s.daemon.metrics_listen);
+	settings_free(&s);
+
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"request_timeout\": 0}",
+		   "\"daemon.request_timeout\": expected an integer from 1 to 3600");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"weblogin_ttl\": 5}",
+		   "\"daemon.weblogin_ttl\": expected an integer from 10 to 3600");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"weblogin_per_address\": 0}",
+		   "\"daemon.weblogin_per_address\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"metrics\": \"everyone\"}",
+		   "\"daemon.metrics\": expected \"admin\" or \"public\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"metrics\": true}", "\"daemon.metrics\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"metrics_listen\": \"9091\"}",
+		   "\"daemon.metrics_listen\": listen address \"9091\"");
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"metrics_listen\": 9091}",
+		   "\"daemon.metrics_listen\": expected \"ADDRESS:PORT\" or null");
+	/* The message lists every key, the new ones too. */
+	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}",
+		   "max_connections_per_address, request_timeout, weblogin_ttl, weblogin_per_address, "
+		   "weblogin_starts_per_minute, metrics, metrics_listen)");
 }
 
 static void test_main_keys(void **state)
@@ -158,6 +211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_daemon_section),
+	    cmocka_unit_test(test_abuse_limits),
 	    cmocka_unit_test(test_main_keys),
 	    cmocka_unit_test(test_listen),
 	};

@@ -67,7 +67,9 @@ static int setup(void **state)
 	static const char *const plugins[] = {"local-userpass", NULL};
 	/* Only the memory bound is under test: the per-address throttles are
 	 * opened wide so that every request reaches the KDF. */
-	struct daemon *d = daemon_new("kdf-memory", "\"daemon\": {\"login_failures_per_minute\": 100000}", plugins);
+	struct daemon *d = daemon_new("kdf-memory",
+				     "\"daemon\": {\"login_failures_per_minute\": 100000, \"max_connections_per_address\": 0}",
+				     plugins);
 
 	/* The default scrypt parameters: 128 MiB per derivation. */
 	provider(d, "local-userpass", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true}}");

@@ -760,7 +760,9 @@ static char *install_sender(const struct daemon *d)
  */
 static int abuse_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-abuse", "\"daemon\": {\"login_failures_per_minute\": 100000}", lp_plugins);
+	struct daemon *d = daemon_new("prov7-abuse",
+				     "\"daemon\": {\"login_failures_per_minute\": 100000, \"max_connections_per_address\": 0}",
+				     lp_plugins);
 	char *sender = install_sender(d), text[2048], *box = tu_program_dir(d->dir, "box");
 
 	provider(d, "up", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 14, "

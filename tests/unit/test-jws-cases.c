@@ -186,8 +186,15 @@ static void run_case(void **state)
 	if (strcmp(got, expect) != 0)
 		fail_msg("%s: expected \"%s\", got \"%s\" (%s)", c->name, expect, got, err.text);
 	if (rc != SESAME_OK) {
+		json_t *text = json_string(err.text);
+
 		assert_int_equal(err.status, rc);
 		assert_true(err.text[0] != '\0');
+		/* Error texts end up in JSON bodies: jansson must take them,
+		 * even when a quoted kid or alg was cut. */
+		if (!text)
+			fail_msg("%s: the error text is not valid UTF-8: %s", c->name, err.text);
+		json_decref(text);
 	}
 	if (rc == SESAME_OK && ctext) {
 		json_t *want = json_loads(ctext, 0, NULL);

@@ -1,0 +1,167 @@
+/*
+ * tests/client/harness.h — a real sesamed for the tests of libsesame-client
+ * and sesame-client: the anon-user, local-userpass (mails to an outbox
+ * file) and api-key plugins, fixture-good as instance "alpha" (credential
+ * {"user": NAME}), throttles out of the way, and public_url set to the
+ * address the daemon picked (written once the port is known, then a
+ * SIGHUP), so the location answer sends the client back to it.  Also the
+ * daemon's counters from /metrics, which the tests use to count requests
+ * (refreshes, retries) instead of timing anything.
+ */
+#ifndef SESAME_CLIENT_TEST_HARNESS_H
+#define SESAME_CLIENT_TEST_HARNESS_H
+
+#include "../prov7/harness.h"
+
+#define APP "test-app"
+
+static const char *const client_plugins[] = {"anon-user", "local-userpass", "api-key", NULL};
+
+/* dir/sesame.json with `public_url`. */
+static void client_config(struct daemon *d, const char *public_url)
+{
+	char *drop = tu_path(d->dir, "providers.d"), *plugins = tu_path(d->dir, "plugins"), text[4096];
+
+	snprintf(text, sizeof(text),
+		 "{\"app_id\": \"" APP
+		 "\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
+		 " \"state_dir\": \"%s\", \"public_url\": \"%s\", \"test_mode\": true, \"admin_key\": \"" ADMIN_KEY
+		 "\",\n"
+		 " \"daemon\": {\"login_failures_per_minute\": 10000, \"anon_logins_per_minute\": 10000,\n"
+		 "            \"account_requests_per_hour\": 10000, \"identifier_failures_per_hour\": 10000}}\n",
+		 plugins, tu_env("SESAME_TEST_STORES"), drop, d->dir, public_url);
+	free(d->config);
+	d->config = tu_write(d->dir, "sesame.json", text, 0600);
+	free(drop);
+	free(plugins);
+}
+
+static struct daemon *client_daemon(const char *tag)
+{
+	struct daemon *d = daemon_new(tag, NULL, client_plugins);
+	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
+	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
+
+	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	snprintf(text, sizeof(text),
+		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
+		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
+		 sender, box, sender, box);
+	free(sender);
+	free(box);
+	provider(d, "local-userpass", text);
+	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
+	provider(d, "api-key", "{\"type\": \"api-key\"}");
+	provider(d, "alpha", "{\"type\": \"fixture-good\"}");
+	client_config(d, "http://127.0.0.1:1");
+	daemon_start(d);
+	client_config(d, d->url);
+	kill(d->pid, SIGHUP);
+	if (!log_wait(d, "reloaded the configuration", 1)) {
+		char *log = read_all(d->log);
+
+		fail_msg("sesamed did not reload:\n%s", log);
+	}
+	return d;
+}
+
+static int client_daemon_stop(struct daemon *d)
+{
+	int rc = daemon_stop(d);
+
+	if (rc != 0) {
+		char *log = read_all(d->log);
+
+		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
+		free(log);
+	}
+	daemon_free(d);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The value of counter `series` in /metrics (e.g.
+ * "sesamed_session_refreshes_total{outcome=\"success\"}"), 0 when absent. */
+static long metric(const struct daemon *d, const char *series)
+{
+	struct http r;
+	const char *at;
+	size_t n = strlen(series);
+	long v = 0;
+
+	/* /metrics needs the admin key (daemon.metrics is "admin" by default). */
+	http(d, &(struct req){"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL}, &r);
+	assert_int_equal(r.status, 200);
+	for (at = r.body; at && (at = strstr(at, series)) != NULL; at += n)
+		if ((at == r.body || at[-1] == '\n') && at[n] == ' ') {
+			v = strtol(at + n + 1, NULL, 10);
+			break;
+		}
+	http_free(&r);
+	return v;
+}
+
+/* Requests answered for one route, e.g. requests(d, "GET", "/auth/profile", 401). */
+static long requests(const struct daemon *d, const char *method, const char *route, int status)
+{
+	char series[512];
+
+	snprintf(series, sizeof(series),
+		 "sesamed_http_requests_total{method=\"%s\",route=\"/api/client/v2.0%s\",status=\"%d\"}", method, route,
+		 status);
+	return metric(d, series);
+}
+
+static long refreshes(const struct daemon *d, const char *outcome)
+{
+	char series[128];
+
+	snprintf(series, sizeof(series), "sesamed_session_refreshes_total{outcome=\"%s\"}", outcome);
+	return metric(d, series);
+}
+
+/* The last mail the local-userpass provider sent: {"email", "token", "tokenId"}. */
+static json_t *last_mail(const struct daemon *d)
+{
+	char cmd[1100], *out = NULL;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	if (!m)
+		fail_msg("no mail in the outbox: %s", out);
+	free(out);
+	return m;
+}
+
+/* As the admin: a user exists (200) or not (404). */
+static long admin_user_status(const struct daemon *d, const char *id)
+{
+	char path[256];
+	struct http r;
+	long status;
+
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s", id);
+	http(d, &(struct req){"GET", path, {"Authorization: Bearer " ADMIN_KEY, NULL}, NULL, false, NULL}, &r);
+	status = r.status;
+	http_free(&r);
+	return status;
+}
+
+/* As the admin: PUT /users/{id}/`what` (logout, disable, enable). */
+static void admin_user_put(const struct daemon *d, const char *id, const char *what)
+{
+	char path[256];
+	struct http r;
+
+	snprintf(path, sizeof(path), "/api/admin/v1/users/%s/%s", id, what);
+	http(d, &(struct req){"PUT", path, {"Authorization: Bearer " ADMIN_KEY, NULL}, NULL, false, NULL}, &r);
+	if (r.status != 204 && r.status != 200)
+		fail_msg("PUT %s: %ld %s", path, r.status, r.body ? r.body : "");
+	http_free(&r);
+}
+
+#endif /* SESAME_CLIENT_TEST_HARNESS_H */

@@ -696,11 +696,6 @@ int accounts_link(struct store *st, const char *user_id, const json_t *identity,
 		  json_t **user, sesame_error *err);
 
 /*
- * Detach identity (provider, uid) from user `user_id`, end the sessions
- * opened with it, and recompute the user's data.  Errors: SESAME_NOT_FOUND "identity" when the user does not
- * hold it; SESAME_REJECTED "last-identity" for the user's only identity.
- */
-/*
  * Create a user of type "server" holding only `identity` (for credentials
  * that stand for a program, such as server API keys), in one transaction.
  * SESAME_CONFLICT "linked" when the identity already has a user.
@@ -708,6 +703,12 @@ int accounts_link(struct store *st, const char *user_id, const json_t *identity,
 int accounts_create_server_user(struct store *st, const json_t *identity, int64_t now, json_t **user,
 				sesame_error *err);
 
+/*
+ * Detach identity (provider, uid) from user `user_id`, end the sessions
+ * opened with it, and recompute the user's data.  Errors:
+ * SESAME_NOT_FOUND "identity" when the user does not hold it;
+ * SESAME_REJECTED "last-identity" for the user's only identity.
+ */
 int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid,
 		    sesame_error *err);
 
@@ -800,10 +801,10 @@ int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t 
 int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,
 			  json_t **out, sesame_error *err);
 int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err);
-/* End a session; `*user_id` gets its user's id (malloc'd). */
 /* The claims of a refresh token whose session is live (the API key routes
  * take it as bearer, as the SDKs send it). */
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err);
+/* End a session; `*user_id` gets its user's id (malloc'd). */
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
 /* A fresh access token for the live session `sid` of user `user_id`, opening
  * nothing: `*out` = {access_token, user_id, device_id}.  SESAME_REJECTED

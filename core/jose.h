@@ -2,7 +2,8 @@
  * core/jose.h — the core's private JOSE interface: base64url, keys (JWK and
  * PEM), key sets, compact JWS verification and signing, JWT claim checks,
  * the JWKS cache and outbound HTTP.  Used by core/host.c to serve plugins
- * and, later, by the core's own access tokens.  Nothing here is exported.
+ * and by core/sessions.c for sesame's own tokens.  Nothing here is
+ * exported.
  */
 #ifndef SESAME_JOSE_H
 #define SESAME_JOSE_H

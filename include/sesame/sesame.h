@@ -2,9 +2,11 @@
  * sesame/sesame.h — the application API of libsesame.
  *
  * An application creates a context, points it at a configuration file,
- * and then verifies credentials against the configured provider instances.
- * Later ABI minors add accounts, sessions and access tokens; every function
- * below says since which version it exists.
+ * and then logs users in with the configured provider instances: accounts
+ * that merge the identities of several providers, sessions with access
+ * and refresh tokens, the system user for administration, and role-based
+ * rules.  Every function below says since which version of the library
+ * it exists (0.1 is the first release).
  *
  *   sesame_ctx *ctx = sesame_new();
  *   sesame_error err;

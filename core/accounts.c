@@ -645,7 +645,6 @@ int accounts_custom_data_get(struct store *st, const char *user_id, json_t **dat
 int accounts_custom_data_set(struct store *st, const char *user_id, const json_t *data, size_t max, sesame_error *err)
 {
 	json_t *changes;
-	char *text;
 	size_t size;
 	int rc;
 
@@ -656,11 +655,9 @@ int accounts_custom_data_set(struct store *st, const char *user_id, const json_t
 		return seterr(err, SESAME_MALFORMED, "type", "custom data must be a JSON object");
 	if (max == 0)
 		max = ACCOUNTS_CUSTOM_DATA_MAX;
-	text = json_dumps(data, JSON_COMPACT);
-	if (!text)
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	size = strlen(text);
-	free(text);
+	size = util_json_length(data, JSON_COMPACT);
+	if (size == SIZE_MAX)
+		return seterr(err, SESAME_MALFORMED, "type", "custom data cannot be written as JSON (invalid UTF-8)");
 	if (size > max)
 		return seterr(err, SESAME_MALFORMED, "size",
 			      "custom data is %zu bytes as JSON, more than the %zu allowed", size, max);

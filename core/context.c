@@ -95,7 +95,7 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 		return;
 	}
 	err_clear(&e);
-	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
+	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &ctx->log, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
 		/* The plugin sees its "config" object only: metadata_fields are
 		 * the core's (see core/metadata.c). */
@@ -428,67 +428,11 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	return SESAME_OK;
 }
 
-/* Bytes of a JSON string's compact encoding (jansson's escapes). */
-static size_t string_size(const char *s, size_t len)
-{
-	size_t n = 2, i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-			n += 2;
-		else if (c < 0x20)
-			n += 6;
-		else
-			n += 1;
-	}
-	return n;
-}
-
-/*
- * Bytes of `v` as compact JSON, SIZE_MAX when it cannot be encoded.  What a
- * provider returns is mostly strings in objects: those are counted, not
- * serialized (a login used to encode its profile only to measure it);
- * numbers and anything else are measured by jansson.
- */
+/* Bytes of `v` as compact JSON (measured by jansson without building the
+ * text), SIZE_MAX when it cannot be encoded. */
 static size_t json_size(const json_t *v)
 {
-	void *it;
-	size_t n, i;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		n = 2 + (json_object_size(v) ? json_object_size(v) - 1 : 0);
-		for (it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
-			size_t e = json_size(json_object_iter_value(it));
-
-			if (e == SIZE_MAX)
-				return SIZE_MAX;
-			n += string_size(json_object_iter_key(it), json_object_iter_key_len(it)) + 1 + e;
-		}
-		return n;
-	case JSON_ARRAY:
-		n = 2 + (json_array_size(v) ? json_array_size(v) - 1 : 0);
-		for (i = 0; i < json_array_size(v); i++) {
-			size_t e = json_size(json_array_get(v, i));
-
-			if (e == SIZE_MAX)
-				return SIZE_MAX;
-			n += e;
-		}
-		return n;
-	case JSON_STRING:
-		return string_size(json_string_value(v), json_string_length(v));
-	case JSON_TRUE:
-	case JSON_NULL:
-		return 4;
-	case JSON_FALSE:
-		return 5;
-	default:
-		n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-		return n ? n : SIZE_MAX;
-	}
+	return util_json_length(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 /* The provider's default metadata (ABI 1.2), or NULL: keep everything. */

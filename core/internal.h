@@ -59,6 +59,16 @@ int util_ct_equal(const void *a, const void *b, size_t len);
 void util_wipe(void *p, size_t len);
 /* Secure random bytes (OpenSSL's DRBG).  SESAME_OK or SESAME_INTERNAL. */
 int util_random(void *buf, size_t len);
+/*
+ * Release what json_dumps() returned with jansson's own free function (an
+ * application may have replaced jansson's allocator with
+ * json_set_alloc_funcs(); sesame-provider-check does, to count JSON
+ * values).  NULL allowed.
+ */
+void util_json_text_free(char *text);
+/* Bytes of `v` as JSON text with json_dump `flags`, counted without
+ * allocating; SIZE_MAX when it cannot be encoded (invalid UTF-8). */
+size_t util_json_length(const json_t *v, size_t flags);
 /* free() that wipes a NUL-terminated secret first.  NULL allowed. */
 void util_free_secret(char *s);
 
@@ -286,20 +296,25 @@ struct plugin {
  * symbol, ABI major, struct size, type match, required functions).  Never
  * dlclose()s.  On failure `err` names the file and the reason; reasons:
  * "name", "path", "permissions", "file", "dlopen", "symbol", "abi",
- * "descriptor".
+ * "descriptor".  Warnings (a plugin that exports more than its entry
+ * symbol) go to `lg` (NULL: none).
  */
-int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **path,
-			 sesame_error *err);
+int loader_load_provider(const char *dir, const char *type, const struct logger *lg,
+			 const struct sesame_provider **desc, char **path, sesame_error *err);
 
 /*
  * The checks every plugin kind shares: the type name, the directory chain,
  * dlopen(RTLD_NOW | RTLD_LOCAL) of DIR/TYPE.so and the entry `symbol`.
- * `kind` ("provider", "store") names the plugin in messages.  On SESAME_OK
- * `*entry` is the symbol's address; `*path` (malloc'd, set whenever the
- * name was valid) the file.  The caller checks the descriptor.
+ * `kind` ("provider", "store") names the plugin in messages.  After
+ * dlopen, a warning naming every other defined global symbol the object
+ * exports (beyond the toolchain's _init, _fini, _edata, _end, __bss_start
+ * and AddressSanitizer's __odr_asan.* indicators)
+ * goes to `lg` (NULL: no check).  On SESAME_OK `*entry` is the symbol's
+ * address; `*path` (malloc'd, set whenever the name was valid) the file.
+ * The caller checks the descriptor.
  */
-int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const void **entry,
-		char **path, sesame_error *err);
+int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const struct logger *lg,
+		const void **entry, char **path, sesame_error *err);
 /* seterr_at(err, SESAME_UNAVAILABLE, reason, path, ...): a plugin failure. */
 int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 

@@ -441,7 +441,7 @@ static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_
 	json_decref(h);
 	if (dump)
 		b64 = b64url_encode(dump, strlen(dump));
-	free(dump);
+	util_json_text_free(dump);
 	if (!b64)
 		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return b64;
@@ -552,7 +552,7 @@ oom:
 out:
 	util_wipe(sig, sizeof(sig));
 	free(head);
-	free(body);
+	util_json_text_free(body);
 	free(payload);
 	free(sigb64);
 	free(input);

@@ -74,7 +74,7 @@ int store_open(struct store *st, const char *store_dir, const json_t *conf, cons
 	memset(st, 0, sizeof(*st));
 	if (!type)
 		return seterr(err, SESAME_CONFIG, "config", "\"store.type\": missing");
-	rc = loader_open(store_dir, "store", type, SESAME_STORE_ENTRY_SYMBOL, &entry, &st->plugin_path, err);
+	rc = loader_open(store_dir, "store", type, SESAME_STORE_ENTRY_SYMBOL, lg, &entry, &st->plugin_path, err);
 	if (rc == SESAME_OK)
 		rc = store_check_descriptor(entry, type, st->plugin_path, err);
 	if (rc != SESAME_OK) {

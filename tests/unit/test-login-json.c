@@ -26,7 +26,8 @@
 
 /* ---- the counters --------------------------------------------------------- */
 
-static unsigned long parses, serializations;
+/* measurements: json_dumpb() without a buffer, which only counts bytes. */
+static unsigned long parses, serializations, measurements;
 /* jansson's serializers call each other: count the outermost call only. */
 static __thread int depth;
 
@@ -86,7 +87,11 @@ size_t json_dumpb(const json_t *json, char *buffer, size_t size, size_t flags)
 {
 	size_t n;
 
-	serializations += depth++ == 0;
+	if (!buffer && size == 0)
+		measurements += depth == 0;
+	else
+		serializations += depth == 0;
+	depth++;
 	n = REAL(json_dumpb)(json, buffer, size, flags);
 	depth--;
 	return n;
@@ -218,16 +223,17 @@ static json_t *credential(struct env *e, const char *sub)
 }
 
 /* Log in with `cred`, counting; the counts of this login. */
-static void counted_login(struct env *e, const json_t *cred, unsigned long *p, unsigned long *s)
+static void counted_login(struct env *e, const json_t *cred, unsigned long *p, unsigned long *s, unsigned long *m)
 {
 	json_t *session = NULL;
 	sesame_error err;
 	int rc;
 
-	parses = serializations = 0;
+	parses = serializations = measurements = 0;
 	rc = sesame_login(e->ctx, "ct", cred, NULL, &session, &err);
 	*p = parses;
 	*s = serializations;
+	*m = measurements;
 	if (rc != SESAME_OK)
 		fail_msg("login: %s", err.text);
 	json_decref(session);
@@ -237,21 +243,23 @@ static void test_json_per_login(void **state)
 {
 	struct env *e = *state;
 	json_t *warm = credential(e, "warm"), *first = credential(e, "alice"), *again = credential(e, "alice");
-	unsigned long p, s;
+	unsigned long p, s, m;
 
 	/* The first login of the process loads (or makes) the signing key. */
-	counted_login(e, warm, &p, &s);
+	counted_login(e, warm, &p, &s, &m);
 
 	/*
 	 * A first login: the user and the identity are written (their data
 	 * serialized by the store: 2; empty private and custom data are not),
 	 * and the two tokens' payloads are serialized (2).  The credential
 	 * token's header and payload are parsed (2), nothing else: the
-	 * identity stays a struct.
+	 * identity stays a struct.  Its kept data is measured once (jansson
+	 * counts the bytes without building the text) against the size cap.
 	 */
-	counted_login(e, first, &p, &s);
+	counted_login(e, first, &p, &s, &m);
 	assert_int_equal(p, 2);
 	assert_int_equal(s, 4);
+	assert_int_equal(m, 1);
 
 	/*
 	 * A returning login with the same profile: the credential token (2
@@ -260,9 +268,10 @@ static void test_json_per_login(void **state)
 	 * private data), nothing of the identity or the user is rewritten but
 	 * timestamps, so only the two token payloads are serialized.
 	 */
-	counted_login(e, again, &p, &s);
+	counted_login(e, again, &p, &s, &m);
 	assert_int_equal(p, 4);
 	assert_int_equal(s, 2);
+	assert_int_equal(m, 1);
 
 	json_decref(warm);
 	json_decref(first);

@@ -1055,6 +1055,17 @@ static const char *rec_str(const json_t *rec, const char *key)
 	return json_string_value(json_object_get(rec, key));
 }
 
+/* json_dumps() text goes back to jansson's own free function: the
+ * application may have replaced jansson's allocator. */
+static void free_json_text(void *text)
+{
+	json_free_t release;
+
+	json_get_alloc_funcs(NULL, &release);
+	if (text)
+		release(text);
+}
+
 /* Bind a JSON value as compact text; NULL binds SQL NULL.  The empty
  * object (most private and custom data) is written without jansson. */
 static int bind_json(sqlite3_stmt *s, int i, const json_t *v, size_t flags)
@@ -1068,7 +1079,7 @@ static int bind_json(sqlite3_stmt *s, int i, const json_t *v, size_t flags)
 	text = json_dumps(v, JSON_COMPACT | flags);
 	if (!text)
 		return SQLITE_NOMEM;
-	return sqlite3_bind_text(s, i, text, -1, free);
+	return sqlite3_bind_text(s, i, text, -1, free_json_text);
 }
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v)

@@ -5,7 +5,8 @@
  * 10^3, 10^5 and 10^6 existing users; logins/s for new and returning
  * identities, against the sum of the parts measured in the same run (one
  * credential verification, one ES256 signature, one raw SQLite upsert
- * transaction on the same database), and the slowdown with the user count.
+ * transaction on the same database), the slowdown with the user count, and
+ * the latency percentiles of every returning login (p99.9 against p50).
  *
  *   login BUILDDIR KEYDIR WORKDIR [--quick] [--reps N] [--seconds S]
  *   login BUILDDIR KEYDIR WORKDIR --serve USERS SYNC   write the config of
@@ -15,6 +16,7 @@
  */
 #include "config.h"
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,18 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* Seconds of CPU time of the calling thread (not the time others got). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The rate of the last measurement per second of this thread's CPU time. */
+static double last_cpu_rate;
 
 static void die(const char *what, const char *detail)
 {
@@ -293,16 +307,76 @@ static void login_once(sesame_ctx *ctx, const json_t *cred)
 	json_decref(session);
 }
 
-static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds)
+/* Per-login latencies of one setup's returning logins, over all repetitions. */
+struct latencies {
+	double *ms;
+	long n, cap;
+};
+
+/*
+ * The machine's own tail: a fixed CPU task as long as a login's median
+ * (SHA-256 of 4 KiB, `noise_rounds` times), timed like the logins and run
+ * right after them.  On a shared virtual machine its p99.9 is the floor of
+ * what any in-process p99.9 can show.
+ */
+static int noise_rounds;
+static struct latencies noise;
+
+static void noise_task(void)
 {
-	double t0 = now_s(), t;
+	static unsigned char buf[4096];
+	static EVP_MD *sha256;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len;
+	int i;
+
+	if (!sha256 && !(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		die("no SHA-256", NULL);
+	for (i = 0; i < noise_rounds; i++) {
+		EVP_Digest(buf, sizeof(buf), md, &len, sha256, NULL);
+		buf[i % sizeof(buf)] ^= md[0];
+	}
+}
+
+static void noise_calibrate(double target_ms)
+{
+	double t0;
+
+	noise_rounds = 50;
+	t0 = now_s();
+	noise_task();
+	noise_rounds = (int)(50 * target_ms / ((now_s() - t0) * 1000));
+	if (noise_rounds < 1)
+		noise_rounds = 1;
+}
+
+static void noise_run(double seconds)
+{
+	double t0 = now_s(), t = t0, a;
+
+	do {
+		a = t;
+		noise_task();
+		t = now_s();
+		if (noise.n < noise.cap)
+			noise.ms[noise.n++] = (t - a) * 1000;
+	} while (t - t0 < seconds);
+}
+
+static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds, struct latencies *lat)
+{
+	double t0 = now_s(), t = t0, a, c0 = cpu_s();
 	long n = 0;
 
 	do {
+		a = t;
 		login_once(ctx, pool[n % POOL]);
 		n++;
 		t = now_s();
+		if (lat && lat->n < lat->cap)
+			lat->ms[lat->n++] = (t - a) * 1000;
 	} while (t - t0 < seconds);
+	last_cpu_rate = (double)n / (cpu_s() - c0);
 	return (double)n / (t - t0);
 }
 
@@ -339,7 +413,7 @@ static double rate_new(sesame_ctx *ctx, json_t **fresh, int n)
 /* One credential verification (the provider's path, as the login does). */
 static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
 {
-	double t0 = now_s(), t;
+	double t0 = now_s(), t, c0 = cpu_s();
 	long n = 0;
 
 	do {
@@ -352,6 +426,7 @@ static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
+	last_cpu_rate = (double)n / (cpu_s() - c0);
 	return (double)n / (t - t0);
 }
 
@@ -362,7 +437,7 @@ static double rate_sign(double seconds)
 	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", "0123456789abcdef01234567", "aud", APP, "iss",
 		      "http://127.0.0.1", "iat", (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 1800, "typ",
 		      "access", "sid", "0123456789abcdef76543210", "baas_device_id", "00112233445566778899aabb");
-	double t0 = now_s(), t;
+	double t0 = now_s(), t, c0 = cpu_s();
 	long n = 0;
 
 	do {
@@ -375,6 +450,7 @@ static double rate_sign(double seconds)
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
+	last_cpu_rate = (double)n / (cpu_s() - c0);
 	json_decref(claims);
 	return (double)n / (t - t0);
 }
@@ -386,7 +462,7 @@ static double rate_upsert(const char *dbpath, const char *sync, long users, doub
 	sqlite3 *db;
 	sqlite3_stmt *up;
 	char pragma[64], uid[32];
-	double t0, t;
+	double t0, t, c0;
 	long n = 0;
 
 	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
@@ -402,6 +478,7 @@ static double rate_upsert(const char *dbpath, const char *sync, long users, doub
 		-1, &up, NULL) != SQLITE_OK)
 		die("prepare", sqlite3_errmsg(db));
 	t0 = now_s();
+	c0 = cpu_s();
 	do {
 		snprintf(uid, sizeof(uid), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
 		exec_sql(db, "BEGIN IMMEDIATE");
@@ -416,6 +493,7 @@ static double rate_upsert(const char *dbpath, const char *sync, long users, doub
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
+	last_cpu_rate = (double)n / (cpu_s() - c0);
 	sqlite3_finalize(up);
 	sqlite3_close(db);
 	return (double)n / (t - t0);
@@ -467,8 +545,10 @@ struct setup {
 	json_t **pool;
 	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
 	double ratio_parts[MAX_REPS];
+	double ratio_parts_cpu[MAX_REPS]; /* the same per second of thread CPU time */
 	double access[2][MAX_REPS];
 	char *access_token;
+	struct latencies lat;
 };
 
 static void load_keys(void)
@@ -547,8 +627,8 @@ int main(int argc, char **argv)
 
 		s.ctx = open_ctx(conf);
 		s.pool = returning_pool(s.users);
-		rate_returning(s.ctx, s.pool, 0.1);
-		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL)));
+		rate_returning(s.ctx, s.pool, 0.1, NULL);
+		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL), NULL));
 		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
 		free_pool(s.pool, POOL);
 		sesame_free(s.ctx);
@@ -578,10 +658,26 @@ int main(int argc, char **argv)
 		struct setup *s = &setups[k];
 
 		memset(s, 0, sizeof(*s));
+		s->lat.cap = 400000;
+		s->lat.ms = malloc(sizeof(double) * (size_t)s->lat.cap);
+		if (!s->lat.ms)
+			die("out of memory", NULL);
 		s->ctx = open_ctx(prepare_setup(s, "run", all_sizes[k / 2], syncs[k % 2]));
 		s->pool = returning_pool(s->users);
 		/* Warm: the first logins open connections and prepare statements. */
-		rate_returning(s->ctx, s->pool, 0.05);
+		rate_returning(s->ctx, s->pool, 0.05, NULL);
+	}
+	noise.cap = 400000;
+	noise.ms = malloc(sizeof(double) * (size_t)noise.cap);
+	if (!noise.ms)
+		die("out of memory", NULL);
+	{
+		/* The noise task as long as a login of the smallest NORMAL setup. */
+		double t0 = now_s();
+
+		for (q = 0; q < 200; q++)
+			login_once(setups[1].ctx, setups[1].pool[q % POOL]);
+		noise_calibrate((now_s() - t0) * 1000 / 200);
 	}
 	{
 		json_t *session = NULL;
@@ -604,13 +700,21 @@ int main(int argc, char **argv)
 				fresh[q] = credential(sub);
 			}
 			/* Side by side: the login, then its parts, then the next setup. */
-			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds);
+			double cpu_ret, cpu_verify, cpu_sign;
+
+			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds, &s->lat);
+			cpu_ret = last_cpu_rate;
+			if (k % 2 == 1)
+				noise_run(seconds / 3);
 			s->new_[rep] = rate_new(s->ctx, fresh, n_new);
 			s->verify[rep] = rate_verify(s->ctx, s->pool, seconds / 3);
+			cpu_verify = last_cpu_rate;
 			s->sign[rep] = rate_sign(seconds / 3);
+			cpu_sign = last_cpu_rate;
 			s->upsert[rep] = rate_upsert(s->db, s->sync, s->users, seconds / 3);
 			s->ratio_parts[rep] =
 			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
+			s->ratio_parts_cpu[rep] = cpu_ret * (1 / cpu_verify + 1 / cpu_sign + 1 / last_cpu_rate);
 			free_pool(fresh, n_new);
 		}
 		setups[0].access[0][rep] = rate_access(setups[0].ctx, setups[0].access_token, 0, seconds / 2);
@@ -631,6 +735,26 @@ int main(int argc, char **argv)
 		       median(s->upsert, reps), parts, median(s->ratio_parts, reps));
 	}
 	printf("(parts: one RS256 credential verification + one ES256 signature + one raw upsert transaction)\n");
+	printf("/parts per second of thread CPU time (no preemption, no I/O wait):");
+	for (k = 0; k < n_sizes * 2; k++)
+		printf(" %ld/%s %.2fx", setups[k].users, setups[k].sync, median(setups[k].ratio_parts_cpu, reps));
+	printf("\n");
+	printf("\nIn-process returning-login latency, ms (every login of the runs above, one thread)\n");
+	printf("%-8s %-6s %8s %8s %8s %8s %8s | %10s\n", "users", "sync", "logins", "p50", "p99", "p99.9", "max",
+	       "p99.9/p50");
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		qsort(l->ms, (size_t)l->n, sizeof(double), cmp_double);
+		printf("%-8ld %-6s %8ld %8.3f %8.3f %8.3f %8.3f | %9.1fx\n", setups[k].users, setups[k].sync, l->n,
+		       l->ms[l->n / 2], l->ms[l->n * 99 / 100], l->ms[l->n * 999 / 1000], l->ms[l->n - 1],
+		       l->ms[l->n * 999 / 1000] / l->ms[l->n / 2]);
+	}
+	qsort(noise.ms, (size_t)noise.n, sizeof(double), cmp_double);
+	printf("%-15s %8ld %8.3f %8.3f %8.3f %8.3f | %9.1fx\n", "noise floor", noise.n, noise.ms[noise.n / 2],
+	       noise.ms[noise.n * 99 / 100], noise.ms[noise.n * 999 / 1000], noise.ms[noise.n - 1],
+	       noise.ms[noise.n * 999 / 1000] / noise.ms[noise.n / 2]);
+	printf("(noise floor: a fixed CPU task as long as a NORMAL login, timed after each NORMAL run)\n");
 	printf("sesame_access_token_verify: %.0f tokens/s, %.0f with SESAME_VERIFY_SESSION (%ld users, %s)\n\n",
 	       median(setups[0].access[0], reps), median(setups[0].access[1], reps), setups[0].users, setups[0].sync);
 	printf("bench: access_token_verify %.0f tokens/s\n", median(setups[0].access[0], reps));
@@ -643,9 +767,26 @@ int main(int argc, char **argv)
 		printf("bench: login_%ld_%s_parts %.0f ops/s\n", s->users, s->sync,
 		       1 / (1 / median(s->verify, reps) + 1 / median(s->sign, reps) + 1 / median(s->upsert, reps)));
 	}
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		printf("bench: login_%ld_%s_p50 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n / 2]);
+		printf("bench: login_%ld_%s_p99 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 99 / 100]);
+		printf("bench: login_%ld_%s_p999 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 999 / 1000]);
+	}
 	for (k = 0; k < n_sizes * 2; k++)
 		printf("ratio: login_%ld_%s_returning/parts %.3f\n", setups[k].users, setups[k].sync,
 		       median(setups[k].ratio_parts, reps));
+	for (k = 0; k < n_sizes * 2; k++)
+		printf("ratio: login_%ld_%s_returning/parts_cpu %.3f\n", setups[k].users, setups[k].sync,
+		       median(setups[k].ratio_parts_cpu, reps));
+	for (k = 0; k < n_sizes * 2; k++) {
+		struct latencies *l = &setups[k].lat;
+
+		printf("ratio: login_%ld_%s_p999/p50 %.2f\n", setups[k].users, setups[k].sync,
+		       l->ms[l->n * 999 / 1000] / l->ms[l->n / 2]);
+	}
+	printf("ratio: noise_floor_p999/p50 %.2f\n", noise.ms[noise.n * 999 / 1000] / noise.ms[noise.n / 2]);
 	for (q = 0; q < 2; q++) {
 		struct setup *small = &setups[q], *big = &setups[(n_sizes - 1) * 2 + q];
 		double r[MAX_REPS], nw[MAX_REPS];
@@ -662,8 +803,10 @@ int main(int argc, char **argv)
 	for (k = 0; k < n_sizes * 2; k++) {
 		free_pool(setups[k].pool, POOL);
 		sesame_free(setups[k].ctx);
+		free(setups[k].lat.ms);
 	}
 	free(setups[0].access_token);
+	free(noise.ms);
 	keys_free(rs_signer);
 	jose_key_clear(&es_key);
 	return 0;

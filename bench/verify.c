@@ -55,6 +55,7 @@ struct alg_case {
 	const char *input;
 	size_t input_len;
 	double rate[N_IMPL][MAX_REPS];
+	double cpurate[2][MAX_REPS]; /* sesame, openssl: per second of the thread's CPU time */
 	double rate2[2][MAX_REPS]; /* sesame, openssl on 2 threads */
 	bool no_libjwt;		   /* libjwt cannot verify this alg */
 };
@@ -296,14 +297,25 @@ struct run {
 	struct alg_case *c;
 	double seconds;
 	long count;
+	double cpu; /* seconds of the thread's CPU time */
 	int failed;
 };
+
+/* Seconds of CPU time the calling thread has used: unlike the wall clock,
+ * it does not count the time a busy shared machine gave to others. */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Verify in a loop for `seconds`; checks the clock every 16 tokens. */
 static void *run_loop(void *arg)
 {
 	struct run *r = arg;
-	double end = now_s() + r->seconds;
+	double end = now_s() + r->seconds, cpu0 = thread_cpu_s();
 	long n = 0;
 
 	do {
@@ -315,8 +327,11 @@ static void *run_loop(void *arg)
 		n += 16;
 	} while (now_s() < end);
 	r->count = n;
+	r->cpu = thread_cpu_s() - cpu0;
 	return NULL;
 }
+
+static double last_cpu_rate; /* of the last one-thread measure() */
 
 /* Tokens/s of `fn` on `threads` threads. */
 static double measure(one_fn fn, struct alg_case *c, double seconds, int threads)
@@ -340,6 +355,8 @@ static double measure(one_fn fn, struct alg_case *c, double seconds, int threads
 		total += r[i].count;
 	}
 	t1 = now_s();
+	if (threads == 1)
+		last_cpu_rate = r[0].cpu > 0 ? (double)total / r[0].cpu : 0;
 	return (double)total / (t1 - t0);
 }
 
@@ -471,7 +488,9 @@ int main(int argc, char **argv)
 			struct alg_case *c = &cases[k];
 
 			c->rate[I_SESAME][rep] = measure(one_sesame, c, seconds, 1);
+			c->cpurate[0][rep] = last_cpu_rate;
 			c->rate[I_OPENSSL][rep] = measure(one_openssl, c, seconds, 1);
+			c->cpurate[1][rep] = last_cpu_rate;
 #ifdef HAVE_LIBJWT
 			if (!c->no_libjwt)
 				c->rate[I_LIBJWT][rep] = measure(one_libjwt, c, seconds, 1);
@@ -504,7 +523,11 @@ int main(int argc, char **argv)
 		printf(" | %8.2fx %8.2fx\n", median_ratio(c->rate2[0], c->rate[I_SESAME], reps),
 		       median_ratio(c->rate2[1], c->rate[I_OPENSSL], reps));
 	}
-	printf("(2thr: 2-thread rate / 1-thread rate, sesame and openssl)\n\n");
+	printf("(2thr: 2-thread rate / 1-thread rate, sesame and openssl)\n");
+	printf("sesame/openssl per second of thread CPU time (what a busy machine's preemption does not skew):");
+	for (k = 0; k < (int)ARRAY_SIZE(cases); k++)
+		printf(" %s %.2fx", cases[k].name, median_ratio(cases[k].cpurate[0], cases[k].cpurate[1], reps));
+	printf("\n\n");
 	for (k = 0; k < (int)ARRAY_SIZE(cases); k++) {
 		struct alg_case *c = &cases[k];
 
@@ -521,6 +544,8 @@ int main(int argc, char **argv)
 			if (has(have, c, i))
 				printf("ratio: verify_%s_sesame/%s %.3f\n", c->label, impl_names[i],
 				       median_ratio(c->rate[I_SESAME], c->rate[i], reps));
+		printf("ratio: verify_%s_sesame/openssl_cpu %.3f\n", c->label,
+		       median_ratio(c->cpurate[0], c->cpurate[1], reps));
 		printf("ratio: verify_%s_sesame_scaling_2threads %.3f\n", c->label,
 		       median_ratio(c->rate2[0], c->rate[I_SESAME], reps));
 		printf("ratio: verify_%s_openssl_scaling_2threads %.3f\n", c->label,

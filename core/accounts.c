@@ -30,18 +30,9 @@
 #define LIST_DEFAULT	100
 #define LIST_MAX	1000
 
-/* One verified identity, unpacked once from the core's identity object. */
-struct ident {
-	const char *provider;
-	const char *type;
-	const char *uid;
-	json_t *data;
-	json_t *priv;
-};
-
 /* What a transaction body needs and returns; outputs are reset per attempt. */
 struct op {
-	const struct ident *id;
+	const struct identity *id;
 	const char *user_id;
 	const char *provider; /* unlink */
 	const char *uid;      /* unlink */
@@ -56,10 +47,12 @@ struct op {
 	unsigned caps;	       /* link: SESAME_PROVIDER_CAP_* of the identity's instance */
 };
 
-static int unpack_identity(const json_t *identity, struct ident *id, sesame_error *err)
+/* A borrowed view of an identity object (the JSON entry points). */
+static int unpack_identity(const json_t *identity, struct identity *id, sesame_error *err)
 {
 	json_t *uid = json_object_get(identity, "id");
 
+	id->hold = NULL;
 	id->provider = json_string_value(json_object_get(identity, "provider"));
 	id->type = json_string_value(json_object_get(identity, "provider_type"));
 	id->uid = json_string_value(uid);
@@ -104,7 +97,7 @@ static bool same_identity(const json_t *rec, const char *provider, const char *u
  * (oldest updated first, as the store returns them); `current` (NULL
  * allowed) is overlaid last.  A new reference, or NULL when out of memory.
  */
-static json_t *merged_data(const json_t *identities, const struct ident *current)
+static json_t *merged_data(const json_t *identities, const struct identity *current)
 {
 	json_t *merged = json_object(), *rec;
 	size_t i;
@@ -129,21 +122,26 @@ fail:
 
 /*
  * Recompute the data of user `o->user` from its identities, store it (with
- * last_login = now when `login`), and reflect both in o->user.
+ * last_login = now when `login`) when it changed, and reflect both in
+ * o->user.
  */
-static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct ident *current, bool login,
-			sesame_error *err)
+static int refresh_user_from(struct store *st, sesame_store_txn *txn, struct op *o, const struct identity *current,
+			     bool login, json_t *identities, sesame_error *err)
 {
 	const char *user_id = json_string_value(json_object_get(o->user, "id"));
-	json_t *identities = NULL, *data, *changes;
+	json_t *data, *changes;
+	bool changed;
 	int rc;
 
-	rc = st->desc->identities_of_user(st->h, txn, user_id, &identities, err);
-	if (rc != SESAME_OK)
-		return rc;
 	data = merged_data(identities, current);
-	json_decref(identities);
-	changes = data ? json_pack("{s:O}", "data", data) : NULL;
+	if (!data)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	changed = !json_equal(data, json_object_get(o->user, "data"));
+	if (!changed && !login) {
+		json_decref(data);
+		return SESAME_OK;
+	}
+	changes = changed ? json_pack("{s:O}", "data", data) : json_object();
 	if (changes && login)
 		json_object_set_new(changes, "last_login", json_integer(o->now));
 	if (!changes) {
@@ -161,6 +159,53 @@ static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, c
 	return rc;
 }
 
+/* refresh_user_from() the user's identities as the store has them now. */
+static int refresh_user(struct store *st, sesame_store_txn *txn, struct op *o, const struct identity *current,
+			bool login, sesame_error *err)
+{
+	json_t *identities = NULL;
+	int rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(o->user, "id")),
+					      &identities, err);
+
+	if (rc == SESAME_OK)
+		rc = refresh_user_from(st, txn, o, current, login, identities, err);
+	json_decref(identities);
+	return rc;
+}
+
+/* Equal identity data, a missing object being an empty one. */
+static bool same_data(const json_t *a, const json_t *b)
+{
+	if (!a || !b)
+		return (!a || (json_is_object(a) && json_object_size(a) == 0)) &&
+		       (!b || (json_is_object(b) && json_object_size(b) == 0));
+	return json_equal(a, b);
+}
+
+/*
+ * True when the user's data is known to stay what it is after this login
+ * without reading the user's other identities: the identity's data did not
+ * change (`stored` is what the store had) and the user's data already
+ * holds each of its members with the same value.  The user's data was
+ * computed from all its identities at their last change; the others have
+ * not changed since (each change recomputes it), and the members this
+ * identity lacks come from them alone, in the same order: so the merge
+ * rule gives the same object.
+ */
+static bool merge_unchanged(const json_t *user_data, const json_t *stored, const json_t *data)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(user_data) || !same_data(stored, data))
+		return false;
+	json_object_foreach((json_t *)data, key, v) {
+		if (!json_equal(json_object_get(user_data, key), v))
+			return false;
+	}
+	return true;
+}
+
 static void reset_outputs(struct op *o)
 {
 	json_decref(o->user);
@@ -170,16 +215,26 @@ static void reset_outputs(struct op *o)
 	o->created = false;
 }
 
-/* Store the identity's fresh data, and its private data when the provider
- * returned some: a login that brings none or an empty object (e.g. an
- * Apple ID token after a code exchange) keeps what an earlier one stored
- * (an Apple refresh token needed for revocation at deletion). */
-static int update_identity(struct store *st, sesame_store_txn *txn, const struct op *o, sesame_error *err)
+/* Store the identity's fresh data (when it changed from `found`, the
+ * stored record), and its private data when the provider returned some: a
+ * login that brings none or an empty object (e.g. an Apple ID token after a
+ * code exchange) keeps what an earlier one stored (an Apple refresh token
+ * needed for revocation at deletion). */
+static int update_identity(struct store *st, sesame_store_txn *txn, const struct op *o, const json_t *found,
+			   sesame_error *err)
 {
-	json_t *changes = json_pack("{s:o, s:I}", "data", object_or_empty(o->id->data), "updated", (json_int_t)o->now);
+	json_t *changes = json_pack("{s:I}", "updated", (json_int_t)o->now);
+	const json_t *data = o->id->data;
 	int rc;
 
-	if (changes && json_object_size(o->id->priv) > 0 && json_object_set(changes, "private", o->id->priv) != 0) {
+	if (changes && !same_data(json_object_get(found, "data"), data) &&
+	    json_object_set_new(changes, "data", object_or_empty((json_t *)data)) != 0) {
+		json_decref(changes);
+		changes = NULL;
+	}
+	if (changes && json_object_size(o->id->priv) > 0 &&
+	    !json_equal(json_object_get(found, "private"), o->id->priv) &&
+	    json_object_set(changes, "private", o->id->priv) != 0) {
 		json_decref(changes);
 		changes = NULL;
 	}
@@ -248,10 +303,23 @@ static int refuse_disabled(const json_t *user, sesame_error *err)
 	return SESAME_OK;
 }
 
+/*
+ * The user's data stays (see merge_unchanged()): the user record is not
+ * written at all.  Its last login is the identity's "updated", written
+ * anyway; the user as shown takes the newest of those (add_identities()).
+ */
+static int touch_user(struct op *o, sesame_error *err)
+{
+	if (json_object_set_new(o->user, "last_login", json_integer(o->now)) != 0)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	return SESAME_OK;
+}
+
 static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
 {
 	struct op *o = arg;
-	json_t *found = NULL;
+	json_t *found = NULL, *others = NULL;
+	bool unchanged = false;
 	int rc;
 
 	reset_outputs(o);
@@ -262,12 +330,22 @@ static int login_body(struct store *st, sesame_store_txn *txn, void *arg, sesame
 		rc = user_of_identity(st, txn, found, &o->user, err);
 		if (rc == SESAME_OK)
 			rc = refuse_disabled(o->user, err);
+		if (rc == SESAME_OK) {
+			unchanged = merge_unchanged(json_object_get(o->user, "data"), json_object_get(found, "data"),
+						    o->id->data);
+			/* The others are read before this one is written: the
+			 * merge overlays this one's fresh data last anyway. */
+			if (!unchanged)
+				rc = st->desc->identities_of_user(
+				    st->h, txn, json_string_value(json_object_get(o->user, "id")), &others, err);
+		}
 		if (rc == SESAME_OK)
-			rc = update_identity(st, txn, o, err);
+			rc = update_identity(st, txn, o, found, err);
 	}
 	json_decref(found);
 	if (rc == SESAME_OK && !o->created)
-		rc = refresh_user(st, txn, o, o->id, true, err);
+		rc = unchanged ? touch_user(o, err) : refresh_user_from(st, txn, o, o->id, true, others, err);
+	json_decref(others);
 	if (rc == SESAME_OK && o->then)
 		rc = o->then(st, txn, o->user, o->then_arg, err);
 	return rc;
@@ -291,11 +369,24 @@ int accounts_login(struct store *st, const json_t *identity, int64_t now, json_t
 	return accounts_login_then(st, identity, now, NULL, NULL, user, created, err);
 }
 
+int accounts_login_identity(struct store *st, const struct identity *id, int64_t now, accounts_then_fn then,
+			    void *arg, json_t **user, bool *created, sesame_error *err)
+{
+	struct op o = {.id = id, .now = now, .then = then, .then_arg = arg};
+	int rc;
+
+	if (user)
+		*user = NULL;
+	if (created)
+		*created = false;
+	rc = store_transact(st, SESAME_STORE_TXN_WRITE, login_body, &o, err);
+	return finish(&o, rc, user, created);
+}
+
 int accounts_login_then(struct store *st, const json_t *identity, int64_t now, accounts_then_fn then, void *arg,
 			json_t **user, bool *created, sesame_error *err)
 {
-	struct ident id;
-	struct op o = {.id = &id, .now = now, .then = then, .then_arg = arg};
+	struct identity id;
 	int rc;
 
 	if (user)
@@ -305,8 +396,7 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
 	rc = unpack_identity(identity, &id, err);
 	if (rc != SESAME_OK)
 		return rc;
-	rc = store_transact(st, SESAME_STORE_TXN_WRITE, login_body, &o, err);
-	return finish(&o, rc, user, created);
+	return accounts_login_identity(st, &id, now, then, arg, user, created, err);
 }
 
 static int server_user_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
@@ -326,7 +416,7 @@ static int server_user_body(struct store *st, sesame_store_txn *txn, void *arg, 
 int accounts_create_server_user(struct store *st, const json_t *identity, int64_t now, json_t **user,
 				sesame_error *err)
 {
-	struct ident id;
+	struct identity id;
 	struct op o = {.id = &id, .now = now, .user_type = "server"};
 	int rc;
 
@@ -393,7 +483,7 @@ static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 			rc =
 			    seterr(err, SESAME_CONFLICT, "linked", "a user already exists with the specified provider");
 		else
-			rc = update_identity(st, txn, o, err);
+			rc = update_identity(st, txn, o, found, err);
 	} else if (rc == SESAME_NOT_FOUND) {
 		rc = check_linkable(st, txn, o, err);
 		if (rc == SESAME_OK)
@@ -408,7 +498,7 @@ static int link_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_
 int accounts_link(struct store *st, const char *user_id, const json_t *identity, unsigned caps, int64_t now,
 		  json_t **user, sesame_error *err)
 {
-	struct ident id;
+	struct identity id;
 	struct op o = {.id = &id, .user_id = user_id, .now = now, .caps = caps};
 	int rc;
 
@@ -555,7 +645,6 @@ int accounts_custom_data_get(struct store *st, const char *user_id, json_t **dat
 int accounts_custom_data_set(struct store *st, const char *user_id, const json_t *data, size_t max, sesame_error *err)
 {
 	json_t *changes;
-	char *text;
 	size_t size;
 	int rc;
 
@@ -566,11 +655,9 @@ int accounts_custom_data_set(struct store *st, const char *user_id, const json_t
 		return seterr(err, SESAME_MALFORMED, "type", "custom data must be a JSON object");
 	if (max == 0)
 		max = ACCOUNTS_CUSTOM_DATA_MAX;
-	text = json_dumps(data, JSON_COMPACT);
-	if (!text)
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	size = strlen(text);
-	free(text);
+	size = util_json_length(data, JSON_COMPACT);
+	if (size == SIZE_MAX)
+		return seterr(err, SESAME_MALFORMED, "type", "custom data cannot be written as JSON (invalid UTF-8)");
 	if (size > max)
 		return seterr(err, SESAME_MALFORMED, "size",
 			      "custom data is %zu bytes as JSON, more than the %zu allowed", size, max);
@@ -597,16 +684,35 @@ static json_t *shown_identities(json_t *identities)
 	return identities;
 }
 
-/* Attach the user's identities to `user` (in place). */
+/*
+ * Attach the user's identities to `user` (in place), and its last login:
+ * a login whose data changes nothing writes only its identity, whose
+ * "updated" then says when the user last logged in.
+ */
 static int add_identities(struct store *st, sesame_store_txn *txn, json_t *user, sesame_error *err)
 {
-	json_t *identities = NULL;
+	json_t *identities = NULL, *rec;
+	json_int_t last = json_integer_value(json_object_get(user, "last_login"));
+	size_t i;
 	int rc;
 
 	rc = st->desc->identities_of_user(st->h, txn, json_string_value(json_object_get(user, "id")), &identities, err);
-	if (rc == SESAME_OK && json_object_set_new(user, "identities", shown_identities(identities)) != 0)
-		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	return rc;
+	if (rc != SESAME_OK)
+		return rc;
+	json_array_foreach(identities, i, rec)
+	{
+		json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
+
+		if (updated > last)
+			last = updated;
+	}
+	if (json_object_set_new(user, "last_login", json_integer(last)) != 0) {
+		json_decref(identities);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	if (json_object_set_new(user, "identities", shown_identities(identities)) != 0)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	return SESAME_OK;
 }
 
 static int user_get_body(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)

@@ -131,30 +131,32 @@ static int caller_may(sesame_caller *c, const char *user_id, enum scope scope, s
 SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t *credential, const char *device_id,
 			    json_t **session, sesame_error *err)
 {
-	json_t *identity = NULL, *user = NULL;
+	struct identity identity;
 	struct session_draft draft;
 	struct store *st = NULL;
+	json_t *user = NULL;
 	int rc;
 
 	err_clear(err);
 	if (!session)
 		return seterr(err, SESAME_USAGE, "usage", "sesame_login: NULL session");
 	*session = NULL;
-	rc = sesame_verify_credential(ctx, provider, credential, &identity, err);
+	/* The identity stays typed from the provider to the store. */
+	rc = ctx_verify(ctx, provider, credential, &identity, err);
 	if (rc != SESAME_OK)
 		return rc;
 	rc = ctx_store(ctx, &st, err);
 	if (rc == SESAME_OK) {
 		/* The merge and the session are one transaction: one commit
 		 * (one fsync with synchronous=FULL) per login, not two. */
-		rc = sessions_draft(ctx, identity, device_id, &draft, err);
+		rc = sessions_draft(ctx, &identity, device_id, &draft, err);
 		if (rc == SESAME_OK) {
-			rc = accounts_login_then(st, identity, ctx_now(ctx), sessions_draft_insert, &draft, &user, NULL,
-						 err);
+			rc = accounts_login_identity(st, &identity, ctx_now(ctx), sessions_draft_insert, &draft, &user,
+						     NULL, err);
 			rc = sessions_draft_finish(ctx, st, user, &draft, rc, session, err);
 		}
 	}
-	json_decref(identity);
+	identity_clear(&identity);
 	json_decref(user);
 	return rc;
 }

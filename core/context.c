@@ -95,7 +95,7 @@ static void instance_start(sesame_ctx *ctx, struct sesame_instance *in, const st
 		return;
 	}
 	err_clear(&e);
-	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &in->desc, &in->plugin_path, &e);
+	rc = loader_load_provider(ctx->cfg.plugin_dir, pc->type, &ctx->log, &in->desc, &in->plugin_path, &e);
 	if (rc == SESAME_OK) {
 		/* The plugin sees its "config" object only: metadata_fields are
 		 * the core's (see core/metadata.c). */
@@ -399,7 +399,8 @@ SESAME_API int sesame_provider_find(sesame_ctx *ctx, unsigned caps, const char *
 		      caps_text(caps, names, sizeof(names)));
 }
 
-/* The core does not trust what a plugin returns: re-check its shape. */
+/* The core does not trust what a plugin returns: re-check its shape, once
+ * (the typed identity that comes out is not checked again). */
 static int check_identity(const struct sesame_instance *in, json_t *id, sesame_error *err)
 {
 	json_t *uid = json_object_get(id, "id"), *data = json_object_get(id, "data");
@@ -427,14 +428,11 @@ static int check_identity(const struct sesame_instance *in, json_t *id, sesame_e
 	return SESAME_OK;
 }
 
-/* Bytes of `v` as compact JSON; SIZE_MAX when it cannot be encoded. */
+/* Bytes of `v` as compact JSON (measured by jansson without building the
+ * text), SIZE_MAX when it cannot be encoded. */
 static size_t json_size(const json_t *v)
 {
-	char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	size_t n = dump ? strlen(dump) : SIZE_MAX;
-
-	free(dump);
-	return n;
+	return util_json_length(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 /* The provider's default metadata (ABI 1.2), or NULL: keep everything. */
@@ -460,17 +458,23 @@ int ctx_identity_metadata(const struct sesame_instance *in, const json_t *data, 
 	return rc;
 }
 
-SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
-					json_t **identity, sesame_error *err)
+void identity_clear(struct identity *id)
+{
+	json_decref(id->data);
+	json_decref(id->priv);
+	json_decref(id->hold);
+	memset(id, 0, sizeof(*id));
+}
+
+int ctx_verify(sesame_ctx *ctx, const char *provider, const json_t *credential, struct identity *out,
+	       sesame_error *err)
 {
 	struct sesame_instance *in;
-	json_t *id = NULL, *out, *data = NULL, *priv;
+	json_t *id = NULL, *data = NULL, *priv;
 	int rc;
 
-	err_clear(err);
-	if (identity)
-		*identity = NULL;
-	if (!ctx || !ctx->configured || !provider || !credential || !identity)
+	memset(out, 0, sizeof(*out));
+	if (!ctx || !ctx->configured || !provider || !credential)
 		return seterr(err, SESAME_USAGE, "usage", "sesame_verify_credential: bad arguments");
 	in = ctx_instance(ctx, provider);
 	if (!in || in->st == INSTANCE_DISABLED)
@@ -497,16 +501,45 @@ SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, c
 	if (rc == SESAME_OK && priv && json_size(priv) > MAX_IDENTITY_DATA)
 		rc = seterr(err, SESAME_INTERNAL, "identity", "provider %s returned private data larger than %d bytes",
 			    provider, MAX_IDENTITY_DATA);
+	/* A reference of our own either way: the provider's, or an empty object. */
+	priv = priv ? json_incref(priv) : rc == SESAME_OK ? json_object() : NULL;
+	if (rc == SESAME_OK && !priv)
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (err && rc != SESAME_OK)
 		err->status = rc;
 	if (rc != SESAME_OK) {
+		json_decref(priv);
 		json_decref(data);
 		json_decref(id);
 		return rc;
 	}
-	out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "provider", in->conf->name, "provider_type", in->conf->type, "id",
-			json_object_get(id, "id"), "data", data, "private", priv ? json_incref(priv) : json_object());
-	json_decref(id);
+	out->provider = in->conf->name;
+	out->type = in->conf->type;
+	out->uid = json_string_value(json_object_get(id, "id"));
+	out->data = data;
+	out->priv = priv;
+	out->hold = id;
+	return SESAME_OK;
+}
+
+SESAME_API int sesame_verify_credential(sesame_ctx *ctx, const char *provider, const json_t *credential,
+					json_t **identity, sesame_error *err)
+{
+	struct identity id;
+	json_t *out;
+	int rc;
+
+	err_clear(err);
+	if (identity)
+		*identity = NULL;
+	if (!identity)
+		return seterr(err, SESAME_USAGE, "usage", "sesame_verify_credential: bad arguments");
+	rc = ctx_verify(ctx, provider, credential, &id, err);
+	if (rc != SESAME_OK)
+		return rc;
+	out = json_pack("{s:s, s:s, s:s, s:O, s:O}", "provider", id.provider, "provider_type", id.type, "id", id.uid,
+			"data", id.data, "private", id.priv);
+	identity_clear(&id);
 	if (!out)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	*identity = out;

@@ -18,6 +18,11 @@
 #include "internal.h"
 #include "jose.h"
 
+static void host_log(sesame_instance *self, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);
+static int host_error(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
+static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason,
+			     const char *path, const char *fmt, ...) SESAME_PRINTF(6, 7);
+
 static void host_log(sesame_instance *self, int level, const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];

@@ -59,6 +59,16 @@ int util_ct_equal(const void *a, const void *b, size_t len);
 void util_wipe(void *p, size_t len);
 /* Secure random bytes (OpenSSL's DRBG).  SESAME_OK or SESAME_INTERNAL. */
 int util_random(void *buf, size_t len);
+/*
+ * Release what json_dumps() returned with jansson's own free function (an
+ * application may have replaced jansson's allocator with
+ * json_set_alloc_funcs(); sesame-provider-check does, to count JSON
+ * values).  NULL allowed.
+ */
+void util_json_text_free(char *text);
+/* Bytes of `v` as JSON text with json_dump `flags`, counted without
+ * allocating; SIZE_MAX when it cannot be encoded (invalid UTF-8). */
+size_t util_json_length(const json_t *v, size_t flags);
 /* free() that wipes a NUL-terminated secret first.  NULL allowed. */
 void util_free_secret(char *s);
 
@@ -288,20 +298,25 @@ struct plugin {
  * symbol, ABI major, struct size, type match, required functions).  Never
  * dlclose()s.  On failure `err` names the file and the reason; reasons:
  * "name", "path", "permissions", "file", "dlopen", "symbol", "abi",
- * "descriptor".
+ * "descriptor".  Warnings (a plugin that exports more than its entry
+ * symbol) go to `lg` (NULL: none).
  */
-int loader_load_provider(const char *dir, const char *type, const struct sesame_provider **desc, char **path,
-			 sesame_error *err);
+int loader_load_provider(const char *dir, const char *type, const struct logger *lg,
+			 const struct sesame_provider **desc, char **path, sesame_error *err);
 
 /*
  * The checks every plugin kind shares: the type name, the directory chain,
  * dlopen(RTLD_NOW | RTLD_LOCAL) of DIR/TYPE.so and the entry `symbol`.
- * `kind` ("provider", "store") names the plugin in messages.  On SESAME_OK
- * `*entry` is the symbol's address; `*path` (malloc'd, set whenever the
- * name was valid) the file.  The caller checks the descriptor.
+ * `kind` ("provider", "store") names the plugin in messages.  After
+ * dlopen, a warning naming every other defined global symbol the object
+ * exports (beyond the toolchain's _init, _fini, _edata, _end, __bss_start
+ * and AddressSanitizer's __odr_asan.* indicators)
+ * goes to `lg` (NULL: no check).  On SESAME_OK `*entry` is the symbol's
+ * address; `*path` (malloc'd, set whenever the name was valid) the file.
+ * The caller checks the descriptor.
  */
-int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const void **entry,
-		char **path, sesame_error *err);
+int loader_open(const char *dir, const char *kind, const char *type, const char *symbol, const struct logger *lg,
+		const void **entry, char **path, sesame_error *err);
 /* seterr_at(err, SESAME_UNAVAILABLE, reason, path, ...): a plugin failure. */
 int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 
@@ -388,6 +403,8 @@ bool store_retryable(int status, const sesame_error *err);
  * unguessable.  SESAME_OK or SESAME_INTERNAL.
  */
 int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1]);
+/* store_new_id() with the 8 random bytes drawn by the caller. */
+void store_make_id(int64_t now, const unsigned char random[8], char id[SESAME_STORE_ID_LENGTH + 1]);
 /* True when `s` is 24 lowercase hex digits. */
 bool store_valid_id(const char *s);
 
@@ -399,8 +416,9 @@ int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 /* What store_session_create() records. */
 struct store_session_params {
 	const char *user_id;
-	const char *device_id;     /* 24 zeros when the client sent none */
+	const char *device_id;
 	const char *refresh_token; /* hashed here; never stored or logged */
+	const unsigned char *id_random; /* 8 random bytes of the session id, or NULL: drawn here */
 	const char *provider;      /* the identity the session is opened with, */
 	const char *provider_uid;  /* both NULL or both set */
 	int64_t now;
@@ -563,6 +581,30 @@ struct sesame_ctx {
 };
 
 /*
+ * A verified identity, typed: what a provider vouched for, checked once by
+ * the core (ctx_verify()) and read from here on, never re-validated.
+ */
+struct identity {
+	const char *provider; /* the instance name (the configuration's string) */
+	const char *type;     /* its provider type */
+	const char *uid;      /* 1 to 255 bytes without NUL */
+	json_t *data;	      /* the profile fields kept (an object) */
+	json_t *priv;	      /* private data (an object, often empty) */
+	json_t *hold;	      /* what `uid` points into */
+};
+
+/* Release what ctx_verify() filled (nothing for a borrowed view). */
+void identity_clear(struct identity *id);
+
+/*
+ * Verify `credential` (borrowed) with instance `provider` into `*id`: the
+ * provider's verify(), the check of what it returned, the metadata kept.
+ * Errors as sesame_verify_credential().  Thread-safe.
+ */
+int ctx_verify(sesame_ctx *ctx, const char *provider, const json_t *credential, struct identity *id,
+	       sesame_error *err);
+
+/*
  * The profile fields the core keeps of identity data `data` (borrowed, an
  * object or NULL) that instance `in` vouches for: metadata_keep() with the
  * instance's metadata_fields and its provider's default set, at most 64 KiB
@@ -701,7 +743,9 @@ typedef int (*accounts_identity_fn)(void *data, const json_t *identity, sesame_e
  * "data", "private"}), in one transaction retried on conflict: find the
  * identity's user or create a user with this identity; store the
  * identity's fresh data and private data; recompute the user's data from
- * its identities (see accounts.c for the rule); set last_login to `now`.
+ * its identities (see accounts.c for the rule); set last_login to `now`
+ * (in the returned record; the store's user record is written only when
+ * its data changes, the identity's "updated" records the login).
  * On SESAME_OK, `*user` (NULL allowed) is a new reference to the user
  * record and `*created` (NULL allowed) says whether it was created.
  * Errors: SESAME_MALFORMED "identity"; SESAME_REJECTED "disabled" (nothing
@@ -722,6 +766,16 @@ int accounts_login_then(struct store *st, const json_t *identity, int64_t now, a
 			json_t **user, bool *created, sesame_error *err);
 
 /*
+ * accounts_login_then() for an identity ctx_verify() made (borrowed): the
+ * login path.  The transaction reads the identity and its user; it reads
+ * the user's other identities only when this one's data changed in a way
+ * the user's data does not already show, and writes the user record only
+ * when its data changes (with last_login).
+ */
+int accounts_login_identity(struct store *st, const struct identity *id, int64_t now, accounts_then_fn then,
+			    void *arg, json_t **user, bool *created, sesame_error *err);
+
+/*
  * Attach a verified identity to the existing user `user_id` and refresh the
  * user's data; `caps` are the SESAME_PROVIDER_CAP_* flags of the identity's
  * provider instance.  Idempotent when the identity is already this user's.
@@ -736,11 +790,6 @@ int accounts_link(struct store *st, const char *user_id, const json_t *identity,
 		  json_t **user, sesame_error *err);
 
 /*
- * Detach identity (provider, uid) from user `user_id`, end the sessions
- * opened with it, and recompute the user's data.  Errors: SESAME_NOT_FOUND "identity" when the user does not
- * hold it; SESAME_REJECTED "last-identity" for the user's only identity.
- */
-/*
  * Create a user of type "server" holding only `identity` (for credentials
  * that stand for a program, such as server API keys), in one transaction.
  * SESAME_CONFLICT "linked" when the identity already has a user.
@@ -748,6 +797,12 @@ int accounts_link(struct store *st, const char *user_id, const json_t *identity,
 int accounts_create_server_user(struct store *st, const json_t *identity, int64_t now, json_t **user,
 				sesame_error *err);
 
+/*
+ * Detach identity (provider, uid) from user `user_id`, end the sessions
+ * opened with it, and recompute the user's data.  Errors:
+ * SESAME_NOT_FOUND "identity" when the user does not hold it;
+ * SESAME_REJECTED "last-identity" for the user's only identity.
+ */
 int accounts_unlink(struct store *st, const char *user_id, const char *provider, const char *uid,
 		    sesame_error *err);
 
@@ -807,12 +862,20 @@ int sessions_reload(sesame_ctx *ctx, sesame_error *err);
 void ctx_sessions_close(sesame_ctx *ctx);
 
 /*
+ * The device of a new session, the one rule for every front: `given` when
+ * it is an ObjectId (24 lowercase hex digits, not all zero), else (NULL,
+ * empty, the SDKs' all-zero "none", or anything else) a new random one
+ * from the 12 bytes `fresh`.
+ */
+void sessions_device_id(const char *given, const unsigned char fresh[12], char out[25]);
+
+/*
  * Open a session for `user` (a borrowed user record), opened with
  * `identity` (borrowed, may be NULL) so that unlinking it ends the session,
- * on `device_id` (NULL, empty or zeros: a new one).  `*out` receives the
+ * on `device_id` (by sessions_device_id()).  `*out` receives the
  * login answer {user_id, device_id, access_token, refresh_token}.
  */
-int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const struct identity *identity,
 		    const char *device_id, json_t **out, sesame_error *err);
 
 /*
@@ -826,24 +889,24 @@ int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const
  */
 struct session_draft {
 	struct sessions *keys; /* a reference, released by sessions_draft_finish() */
-	const json_t *identity;
-	const char *device_id;
-	char dev[25];
+	const struct identity *identity;
+	char device_id[25];
 	char *jti;
+	unsigned char sid_random[8]; /* the session id's random part */
 	char sid[SESAME_STORE_ID_LENGTH + 1];
 	int64_t now, expires;
 	bool inserted;
 };
-int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+int sessions_draft(sesame_ctx *ctx, const struct identity *identity, const char *device_id, struct session_draft *d,
 		   sesame_error *err);
 int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t *user, void *draft, sesame_error *err);
 int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user, struct session_draft *d, int rc,
 			  json_t **out, sesame_error *err);
 int sessions_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **out, sesame_error *err);
-/* End a session; `*user_id` gets its user's id (malloc'd). */
 /* The claims of a refresh token whose session is live (the API key routes
  * take it as bearer, as the SDKs send it). */
 int sessions_verify_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **claims, sesame_error *err);
+/* End a session; `*user_id` gets its user's id (malloc'd). */
 int sessions_logout(sesame_ctx *ctx, const char *refresh_token, char **user_id, sesame_error *err);
 /* A fresh access token for the live session `sid` of user `user_id`, opening
  * nothing: `*out` = {access_token, user_id, device_id}.  SESAME_REJECTED

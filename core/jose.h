@@ -2,7 +2,8 @@
  * core/jose.h — the core's private JOSE interface: base64url, keys (JWK and
  * PEM), key sets, compact JWS verification and signing, JWT claim checks,
  * the JWKS cache and outbound HTTP.  Used by core/host.c to serve plugins
- * and, later, by the core's own access tokens.  Nothing here is exported.
+ * and by core/sessions.c for sesame's own tokens.  Nothing here is
+ * exported.
  */
 #ifndef SESAME_JOSE_H
 #define SESAME_JOSE_H
@@ -46,6 +47,10 @@ char *b64url_encode(const void *in, size_t len);
  * no strict encoding has that length. */
 size_t b64url_decoded_length(size_t len);
 
+/* b64url_decode() into `out`, which has room for b64url_decoded_length()
+ * bytes plus a NUL; false when `in` is not strict base64url. */
+bool b64url_decode_into(const char *in, size_t len, unsigned char *out, size_t *outlen);
+
 /* ---- jwk.c: one key ------------------------------------------------------ */
 
 enum jose_alg {
@@ -87,6 +92,7 @@ struct jose_key {
 	size_t secret_len;
 	EVP_MAC_CTX *mac;	 /* HMAC template keyed once; duplicated per use */
 	EVP_MD_CTX *verify_tmpl; /* DigestVerify template for RSA/PS/EC, copied per use */
+	EVP_MD_CTX *sign_tmpl;	 /* DigestSign template of a private RSA/PS/EC key, copied per use */
 	size_t sig_len;		 /* exact signature length: RSA modulus, 2 x EC coordinate */
 	BIGNUM *order;		 /* EC group order, for the r, s range check */
 };
@@ -155,9 +161,10 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 
 /* ---- jws.c ---------------------------------------------------------------- */
 
-/* A compact JWS split and decoded; `header`, `payload` and `sig` owned,
- * `signing_input` points into the caller's token. */
+/* A compact JWS split and decoded; `header` owned, `payload` and `sig`
+ * in the owned `buf`, `signing_input` points into the caller's token. */
 struct jws_token {
+	unsigned char *buf;
 	json_t *header;
 	enum jose_alg alg;
 	const char *kid;	   /* into header, or NULL */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,25 +125,46 @@ void jose_key_clear(struct jose_key *key)
 	}
 	EVP_MAC_CTX_free(key->mac);
 	EVP_MD_CTX_free(key->verify_tmpl);
+	EVP_MD_CTX_free(key->sign_tmpl);
 	BN_free(key->order);
 	memset(key, 0, sizeof(*key));
 }
 
-static int prepare_hmac(struct jose_key *key, sesame_error *err)
+/* HMAC with each digest, fetched once for the process and copied per key:
+ * a fetch (of HMAC and of its digest) costs more than an HMAC of a token,
+ * and every refresh token is keyed afresh (core/sessions.c). */
+static EVP_MAC_CTX *hmac_tmpl[JOSE_HS512 + 1];
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	OSSL_PARAM params[2];
+	int a;
+
+	for (a = JOSE_HS256; mac && a <= JOSE_HS512; a++) {
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[a].md, 0);
+		params[1] = OSSL_PARAM_construct_end();
+		hmac_tmpl[a] = EVP_MAC_CTX_new(mac);
+		if (hmac_tmpl[a] && EVP_MAC_CTX_set_params(hmac_tmpl[a], params) != 1) {
+			EVP_MAC_CTX_free(hmac_tmpl[a]);
+			hmac_tmpl[a] = NULL;
+		}
+	}
+	EVP_MAC_free(mac);
+}
+
+static int prepare_hmac(struct jose_key *key, sesame_error *err)
+{
 	int ok;
 
-	if (!mac)
-		return seterr(err, SESAME_INTERNAL, "crypto", "HMAC is not available");
-	key->mac = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);
+	pthread_once(&hmac_once, hmac_fetch);
+	if (!hmac_tmpl[key->alg])
+		return seterr(err, SESAME_INTERNAL, "crypto", "HMAC with %s is not available", algs[key->alg].md);
+	key->mac = EVP_MAC_CTX_dup(hmac_tmpl[key->alg]);
 	if (!key->mac)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)algs[key->alg].md, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	ok = EVP_MAC_init(key->mac, key->secret, key->secret_len, params) == 1;
+	ok = EVP_MAC_init(key->mac, key->secret, key->secret_len, NULL) == 1;
 	key->sig_len = (size_t)EVP_MD_get_size(jose_alg_md(key->alg));
 	return ok ? SESAME_OK : seterr(err, SESAME_INTERNAL, "crypto", "cannot key HMAC");
 }
@@ -189,6 +211,18 @@ int jose_key_prepare(struct jose_key *key, sesame_error *err)
 	    EVP_DigestVerifyInit(key->verify_tmpl, &pctx, jose_alg_md(key->alg), NULL, key->pkey) != 1)
 		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s verification",
 			      jose_alg_name(key->alg));
+	if (key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare PSS");
+	if (!key->has_private)
+		return SESAME_OK;
+	/* The same for signing (sesame signs an access token per login). */
+	pctx = NULL;
+	key->sign_tmpl = EVP_MD_CTX_new();
+	if (!key->sign_tmpl ||
+	    EVP_DigestSignInit(key->sign_tmpl, &pctx, jose_alg_md(key->alg), NULL, key->pkey) != 1)
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot prepare %s signing", jose_alg_name(key->alg));
 	if (key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512 &&
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))

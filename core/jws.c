@@ -29,8 +29,7 @@ static const char *const standard_headers[] = {
 void jws_token_clear(struct jws_token *t)
 {
 	json_decref(t->header);
-	free(t->payload);
-	free(t->sig);
+	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -65,21 +64,17 @@ static int check_crit(const json_t *crit, sesame_error *err)
 		      json_string_value(json_array_get(crit, 0)));
 }
 
-/* Decode and check the protected header. */
-static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame_error *err)
+/* Check the protected header, decoded into `raw` (`n` bytes). */
+static int parse_header(const unsigned char *raw, size_t n, struct jws_token *t, sesame_error *err)
 {
 	json_error_t jerr;
-	size_t n;
-	unsigned char *raw = b64url_decode(b64, len, &n);
 	json_t *alg, *cty, *kid, *crit;
 
-	if (!raw)
-		return n == SIZE_MAX ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-				     : seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
 	t->header = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
-	free(raw);
 	if (!t->header)
-		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: %s", jerr.text);
+		return json_error_code(&jerr) == json_error_out_of_memory
+			   ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
+			   : seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: %s", jerr.text);
 	if (!json_is_object(t->header))
 		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not a JSON object");
 	alg = json_object_get(t->header, "alg");
@@ -111,7 +106,8 @@ static int parse_header(const char *b64, size_t len, struct jws_token *t, sesame
 int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_error *err)
 {
 	const char *dot1, *dot2, *sig;
-	size_t len, n;
+	size_t len, hlen, plen, slen, hn, pn, sn, n;
+	unsigned char *header;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -128,29 +124,42 @@ int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_
 	if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
 		return seterr(err, SESAME_MALFORMED, "malformed",
 			      "a compact JWS has exactly three dot-separated segments");
-	rc = parse_header(token, (size_t)(dot1 - token), t, err);
+	sig = dot2 + 1;
+	hlen = (size_t)(dot1 - token);
+	plen = (size_t)(dot2 - dot1 - 1);
+	slen = (size_t)(token + len - sig);
+	hn = b64url_decoded_length(hlen);
+	if (hn == SIZE_MAX)
+		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
+	/* One buffer for the three parts, each NUL-terminated; the header's
+	 * bytes are only needed until it is parsed. */
+	pn = b64url_decoded_length(plen);
+	sn = b64url_decoded_length(slen);
+	t->buf = malloc(hn + 1 + (pn == SIZE_MAX ? 0 : pn + 1) + (sn == SIZE_MAX ? 0 : sn + 1));
+	if (!t->buf)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	header = t->buf;
+	if (!b64url_decode_into(token, hlen, header, &n)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
+		goto fail;
+	}
+	rc = parse_header(header, n, t, err);
 	if (rc != SESAME_OK)
 		goto fail;
-	sig = dot2 + 1;
-	if (sig == token + len) {
+	if (slen == 0) {
 		rc = seterr(err, SESAME_REJECTED, "alg", "the signature is empty (an unsecured JWS)");
 		goto fail;
 	}
-	t->payload = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &n);
-	if (!t->payload) {
-		rc = n == SIZE_MAX ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-				   : seterr(err, SESAME_MALFORMED, "malformed", "the payload is not strict base64url");
+	t->payload = header + hn + 1;
+	if (pn == SIZE_MAX || !b64url_decode_into(dot1 + 1, plen, t->payload, &t->payload_len)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the payload is not strict base64url");
 		goto fail;
 	}
-	t->payload_len = n;
-	t->sig = b64url_decode(sig, (size_t)(token + len - sig), &n);
-	if (!t->sig) {
-		rc = n == SIZE_MAX
-			 ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
-			 : seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
+	t->sig = t->payload + pn + 1;
+	if (sn == SIZE_MAX || !b64url_decode_into(sig, slen, t->sig, &t->sig_len)) {
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the signature is not strict base64url");
 		goto fail;
 	}
-	t->sig_len = n;
 	t->signing_input = token;
 	t->signing_input_len = (size_t)(dot2 - token);
 	return SESAME_OK;
@@ -158,7 +167,6 @@ fail:
 	jws_token_clear(t);
 	return rc;
 }
-
 static bool alg_allowed(const char *const *algorithms, enum jose_alg alg)
 {
 	size_t i;
@@ -339,7 +347,10 @@ int jws_claims(const struct jws_token *t, const struct sesame_jwt_rules *rules, 
 			return seterr(err, SESAME_REJECTED, "claim", "a numeric claim is out of range: %s", jerr.text);
 		if (json_error_code(&jerr) == json_error_null_character)
 			return seterr(err, SESAME_REJECTED, "claim", "a claim contains a NUL character");
-		return seterr(err, SESAME_MALFORMED, "malformed", "the payload is not JSON: %s", jerr.text);
+		if (json_error_code(&jerr) == json_error_out_of_memory)
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		return seterr(err, SESAME_MALFORMED, "malformed", "the payload is not JSON: %s at byte %d", jerr.text,
+			      jerr.position);
 	}
 	if (!json_is_object(c)) {
 		json_decref(c);
@@ -381,13 +392,37 @@ int jws_verify(const struct jose_keyset *set, const char *token, const struct se
 
 /* ---- signing ------------------------------------------------------------- */
 
+/* True when `s` needs no escape in a JSON string. */
+static bool json_plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x80 || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
 static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_error *err)
 {
-	json_t *h = json_pack("{s:s, s:s}", "alg", jose_alg_name(key->alg), "typ", "JWT");
+	json_t *h;
 	char *dump = NULL, *b64 = NULL;
 	const char *name;
 	json_t *v;
 
+	/* The usual header is written as the JSON path below would write it,
+	 * without building and serializing an object per token. */
+	if (!extra && (!key->kid || (strlen(key->kid) < 256 && json_plain(key->kid)))) {
+		char text[320];
+		const char *alg = jose_alg_name(key->alg);
+		int n = key->kid ? snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg,
+					    key->kid)
+				 : snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
+
+		b64 = b64url_encode(text, (size_t)n);
+		if (!b64)
+			seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		return b64;
+	}
+	h = json_pack("{s:s, s:s}", "alg", jose_alg_name(key->alg), "typ", "JWT");
 	if (!h) {
 		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 		return NULL;
@@ -406,7 +441,7 @@ static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_
 	json_decref(h);
 	if (dump)
 		b64 = b64url_encode(dump, strlen(dump));
-	free(dump);
+	util_json_text_free(dump);
 	if (!b64)
 		seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	return b64;
@@ -446,10 +481,14 @@ static int sign_pkey(const struct jose_key *key, const char *in, size_t len, uns
 	size_t derlen = sizeof(der);
 	int ok;
 
-	ok = ctx && EVP_DigestSignInit(ctx, &pctx, jose_alg_md(key->alg), NULL, key->pkey) == 1;
-	if (ok && key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512)
-		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	if (ctx && key->sign_tmpl) {
+		ok = EVP_MD_CTX_copy_ex(ctx, key->sign_tmpl) == 1;
+	} else {
+		ok = ctx && EVP_DigestSignInit(ctx, &pctx, jose_alg_md(key->alg), NULL, key->pkey) == 1;
+		if (ok && key->alg >= JOSE_PS256 && key->alg <= JOSE_PS512)
+			ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+			     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+	}
 	if (ok && jose_alg_kty(key->alg) == JOSE_KTY_EC) {
 		ok = EVP_DigestSign(ctx, der, &derlen, (const unsigned char *)in, len) == 1 &&
 		     ecdsa_raw(der, derlen, key->sig_len / 2, sig);
@@ -513,7 +552,7 @@ oom:
 out:
 	util_wipe(sig, sizeof(sig));
 	free(head);
-	free(body);
+	util_json_text_free(body);
 	free(payload);
 	free(sigb64);
 	free(input);

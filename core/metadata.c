@@ -137,7 +137,7 @@ static size_t value_chars(const json_t *v)
 	}
 	for (i = 0; i < len; i++)
 		n += ((unsigned char)s[i] & 0xc0) != 0x80;
-	free(dump);
+	util_json_text_free(dump);
 	return n;
 }
 
@@ -183,10 +183,10 @@ static int normalise(json_t *kept, sesame_error *err)
 			continue;
 		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!text || json_object_set_new(kept, string_fields[i], json_string(text)) != 0) {
-			free(text);
+			util_json_text_free(text);
 			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 		}
-		free(text);
+		util_json_text_free(text);
 	}
 	pic = json_object_get(kept, "picture");
 	pic_url = json_object_get(kept, "picture_url");

@@ -92,34 +92,56 @@ static json_t *public_jwk(const struct signing_key *k)
 	return jwk;
 }
 
+/* The loaded keys as a JOSE key set, made from their EVP_PKEYs (each
+ * reference-counted, never written out and parsed again). */
+static int keys_of_signing_keys(const struct signing_keys *sk, struct sesame_keys **out, sesame_error *err)
+{
+	struct sesame_keys *keys = calloc(1, sizeof(*keys));
+	size_t i;
+	int rc = SESAME_OK;
+
+	*out = NULL;
+	if (!keys || !(keys->fixed = keyset_new(sk->n))) {
+		free(keys);
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	}
+	for (i = 0; rc == SESAME_OK && i < sk->n; i++) {
+		rc = jose_key_from_pkey(sk->keys[i].pkey, JOSE_ES256, sk->keys[i].kid, sk->keys[i].private,
+					&keys->fixed->keys[i], err);
+		if (rc == SESAME_OK)
+			keys->fixed->n++;
+	}
+	if (rc != SESAME_OK) {
+		keys_free(keys);
+		return rc;
+	}
+	*out = keys;
+	return SESAME_OK;
+}
+
 static int sessions_load(sesame_ctx *ctx, struct sessions **out, sesame_error *err)
 {
 	struct sessions *s = calloc(1, sizeof(*s));
-	json_t *list = json_array(), *keys = json_array();
+	json_t *keys = json_array();
 	size_t i;
 	int rc;
 
 	*out = NULL;
-	if (!s || !list || !keys) {
+	if (!s || !keys) {
 		free(s);
-		json_decref(list);
 		json_decref(keys);
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	atomic_init(&s->refs, 1);
 	rc = signing_keys_snapshot(ctx, &s->sk, &s->stamp, err);
 	for (i = 0; rc == SESAME_OK && i < s->sk.n; i++) {
-		const struct signing_key *k = &s->sk.keys[i];
-		json_t *jwk = public_jwk(k);
+		json_t *jwk = public_jwk(&s->sk.keys[i]);
 
-		if (!jwk || json_array_append_new(keys, jwk) != 0 ||
-		    json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "alg", "ES256", "kid", k->kid, "key",
-							  k->pem)) != 0)
+		if (!jwk || json_array_append_new(keys, jwk) != 0)
 			rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	if (rc == SESAME_OK)
-		rc = keys_from_config(list, &s->keys, err);
-	json_decref(list);
+		rc = keys_of_signing_keys(&s->sk, &s->keys, err);
 	if (rc == SESAME_OK) {
 		s->jwks = json_pack("{s:o}", "keys", keys);
 		keys = NULL;
@@ -202,14 +224,21 @@ void ctx_sessions_close(sesame_ctx *ctx)
 	ctx->sessions = NULL;
 }
 
-static int sessions_new_device_id(char id[DEVICE_ID_LENGTH + 1])
+void sessions_device_id(const char *given, const unsigned char fresh[12], char out[DEVICE_ID_LENGTH + 1])
 {
-	unsigned char b[12];
+	size_t i;
+	bool nonzero = false;
 
-	if (util_random(b, sizeof(b)) != SESAME_OK)
-		return SESAME_INTERNAL;
-	encode_hex(b, sizeof(b), id);
-	return SESAME_OK;
+	for (i = 0; given && i < DEVICE_ID_LENGTH; i++) {
+		if (!((given[i] >= '0' && given[i] <= '9') || (given[i] >= 'a' && given[i] <= 'f')))
+			break;
+		nonzero |= given[i] != '0';
+	}
+	if (given && i == DEVICE_ID_LENGTH && given[i] == '\0' && nonzero) {
+		memcpy(out, given, DEVICE_ID_LENGTH + 1);
+		return;
+	}
+	encode_hex(fresh, 12, out);
 }
 
 static int sign(struct sessions *s, json_t *claims, char **token, sesame_error *err)
@@ -274,17 +303,14 @@ static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json
 
 int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err)
 {
-	/* The longest values: ids of 24 digits, a library-given device id of
-	 * 64 characters, the time as it is. */
-	static const char id[] = "ffffffffffffffffffffffff";
-	char device[65];
+	/* The longest values: ids and the device id of 24 digits, the time as
+	 * it is. */
+	static const char id[] = "ffffffffffffffffffffffff", device[] = "ffffffffffffffffffffffff";
 	struct sessions *s;
 	json_t *user;
 	char *token = NULL;
 	int rc;
 
-	memset(device, 'f', 64);
-	device[64] = '\0';
 	rc = sessions_acquire(ctx, false, &s, err);
 	if (rc != SESAME_OK)
 		return rc;
@@ -317,10 +343,11 @@ static int64_t session_ttl(sesame_ctx *ctx, const char *provider)
  * session's id.  A login does the steps itself, storing the session in its
  * own transaction (one commit per login).
  */
-int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_id, struct session_draft *d,
+int sessions_draft(sesame_ctx *ctx, const struct identity *identity, const char *device_id, struct session_draft *d,
 		   sesame_error *err)
 {
-	unsigned char secret[SECRET_BYTES];
+	/* One draw for the refresh secret, the session id and a device id. */
+	unsigned char rnd[SECRET_BYTES + sizeof(d->sid_random) + 12];
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -328,24 +355,17 @@ int sessions_draft(sesame_ctx *ctx, const json_t *identity, const char *device_i
 	rc = sessions_acquire(ctx, false, &d->keys, err);
 	if (rc != SESAME_OK)
 		return rc;
-	/* No device id, or the SDKs' all-zero "none": give the session one. */
-	if (!device_id || !*device_id || strspn(device_id, "0") == strlen(device_id) ||
-	    strlen(device_id) > 64) {
-		if (sessions_new_device_id(d->dev) != SESAME_OK)
-			return seterr(err, SESAME_INTERNAL, "random", "no randomness");
-		device_id = d->dev;
-	}
-	if (util_random(secret, sizeof(secret)) != SESAME_OK)
+	if (util_random(rnd, sizeof(rnd)) != SESAME_OK)
 		return seterr(err, SESAME_INTERNAL, "random", "no randomness");
-	d->jti = b64url_encode(secret, sizeof(secret));
-	util_wipe(secret, sizeof(secret));
+	d->jti = b64url_encode(rnd, SECRET_BYTES);
+	memcpy(d->sid_random, rnd + SECRET_BYTES, sizeof(d->sid_random));
+	sessions_device_id(device_id, rnd + SECRET_BYTES + sizeof(d->sid_random), d->device_id);
+	util_wipe(rnd, sizeof(rnd));
 	if (!d->jti)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	d->identity = identity;
-	d->device_id = device_id;
 	d->now = ctx_now(ctx);
-	d->expires =
-	    d->now + session_ttl(ctx, identity ? json_string_value(json_object_get(identity, "provider")) : NULL);
+	d->expires = d->now + session_ttl(ctx, identity ? identity->provider : NULL);
 	return SESAME_OK;
 }
 
@@ -360,8 +380,9 @@ int sessions_draft_insert(struct store *st, sesame_store_txn *txn, const json_t 
 		return seterr(err, SESAME_INTERNAL, "user", "user record without an id");
 	p.device_id = d->device_id;
 	p.refresh_token = d->jti;
-	p.provider = d->identity ? json_string_value(json_object_get(d->identity, "provider")) : NULL;
-	p.provider_uid = d->identity ? json_string_value(json_object_get(d->identity, "id")) : NULL;
+	p.id_random = d->sid_random;
+	p.provider = d->identity ? d->identity->provider : NULL;
+	p.provider_uid = d->identity ? d->identity->uid : NULL;
 	p.now = d->now;
 	p.expires = d->expires;
 	rc = store_session_create(st, txn, &p, d->sid, err);
@@ -408,7 +429,7 @@ int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user,
 	return rc;
 }
 
-int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const json_t *identity,
+int sessions_create(sesame_ctx *ctx, struct store *st, const json_t *user, const struct identity *identity,
 		    const char *device_id, json_t **out, sesame_error *err)
 {
 	struct session_draft d;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,6 +65,8 @@ bool store_has_keys(const struct store *st)
 	       st->desc->keys_list && st->desc->key_insert && st->desc->key_retire && st->desc->keys_prune;
 }
 
+static void store_log(void *data, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);
+
 static void store_log(void *data, int level, const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
@@ -74,6 +77,8 @@ static void store_log(void *data, int level, const char *fmt, ...)
 	va_end(ap);
 	log_msg(data, level, "store: %s", msg);
 }
+
+static int store_error(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 
 static int store_error(sesame_error *err, int status, const char *reason, const char *fmt, ...)
 {
@@ -94,7 +99,7 @@ int store_open(struct store *st, const char *store_dir, const json_t *conf, cons
 	memset(st, 0, sizeof(*st));
 	if (!type)
 		return seterr(err, SESAME_CONFIG, "config", "\"store.type\": missing");
-	rc = loader_open(store_dir, "store", type, SESAME_STORE_ENTRY_SYMBOL, &entry, &st->plugin_path, err);
+	rc = loader_open(store_dir, "store", type, SESAME_STORE_ENTRY_SYMBOL, lg, &entry, &st->plugin_path, err);
 	if (rc == SESAME_OK)
 		rc = store_check_descriptor(entry, type, st->plugin_path, err);
 	if (rc != SESAME_OK) {
@@ -195,7 +200,7 @@ int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg,
 	return rc;
 }
 
-int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
+void store_make_id(int64_t now, const unsigned char random[8], char id[SESAME_STORE_ID_LENGTH + 1])
 {
 	unsigned char raw[SESAME_STORE_ID_LENGTH / 2];
 	uint32_t t = (uint32_t)now;
@@ -204,9 +209,17 @@ int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
 	raw[1] = (unsigned char)(t >> 16);
 	raw[2] = (unsigned char)(t >> 8);
 	raw[3] = (unsigned char)t;
-	if (util_random(raw + 4, sizeof(raw) - 4) != SESAME_OK)
-		return SESAME_INTERNAL;
+	memcpy(raw + 4, random, 8);
 	encode_hex(raw, sizeof(raw), id);
+}
+
+int store_new_id(int64_t now, char id[SESAME_STORE_ID_LENGTH + 1])
+{
+	unsigned char random[8];
+
+	if (util_random(random, sizeof(random)) != SESAME_OK)
+		return SESAME_INTERNAL;
+	store_make_id(now, random, id);
 	return SESAME_OK;
 }
 
@@ -222,12 +235,22 @@ bool store_valid_id(const char *s)
 	return s[SESAME_STORE_ID_LENGTH] == '\0';
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes every EVP_Digest() fetch it. */
+static EVP_MD *sha256_method;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_method = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int store_token_hash(const char *token, char hash[SESAME_STORE_HASH_LENGTH + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
-	if (!token || EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 ||
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!token || !sha256_method || EVP_Digest(token, strlen(token), md, &len, sha256_method, NULL) != 1 ||
 	    len != SESAME_STORE_HASH_LENGTH / 2)
 		return SESAME_INTERNAL;
 	encode_hex(md, len, hash);
@@ -245,8 +268,12 @@ int store_session_create(struct store *st, sesame_store_txn *txn, const struct s
 	if (!p->user_id || !p->device_id || !p->refresh_token || !p->refresh_token[0] ||
 	    (!p->provider != !p->provider_uid))
 		return seterr(err, SESAME_USAGE, "usage", "store_session_create: bad arguments");
-	if (store_new_id(p->now, id) != SESAME_OK || store_token_hash(p->refresh_token, hash) != SESAME_OK)
-		return seterr(err, SESAME_INTERNAL, "crypto", "cannot make a session id or hash a refresh token");
+	if (p->id_random)
+		store_make_id(p->now, p->id_random, id);
+	else if (store_new_id(p->now, id) != SESAME_OK)
+		return seterr(err, SESAME_INTERNAL, "random", "no random bytes for a session id");
+	if (store_token_hash(p->refresh_token, hash) != SESAME_OK)
+		return seterr(err, SESAME_INTERNAL, "crypto", "cannot hash a refresh token");
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", p->user_id, "device_id",
 			p->device_id, "refresh_hash", hash, "created", (json_int_t)p->now, "expires",
 			(json_int_t)p->expires, "last_used", (json_int_t)p->now);

@@ -27,6 +27,24 @@ void util_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+void util_json_text_free(char *text)
+{
+	json_free_t release;
+
+	if (!text)
+		return;
+	json_get_alloc_funcs(NULL, &release);
+	release(text);
+}
+
+size_t util_json_length(const json_t *v, size_t flags)
+{
+	/* Without a buffer, json_dumpb() only counts. */
+	size_t n = json_dumpb(v, NULL, 0, flags);
+
+	return n ? n : SIZE_MAX;
+}
+
 void util_free_secret(char *s)
 {
 	if (s) {

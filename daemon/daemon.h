@@ -439,14 +439,9 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 /* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
  * NUL.  -1 when the random generator fails. */
 int random_hex(char *out, size_t nbytes);
-/* A new device id: 24 lowercase hex digits from 96 random bits.  -1 when
- * the random generator fails. */
-int device_id_new(char out[25]);
-/* True for 24 lowercase hex digits that are not all zero (the "no device" id). */
-bool device_id_valid(const char *s);
-/* The device id of a login: the client's options.device.deviceId when
- * valid, else a new one.  -1 when the random generator fails. */
-int login_device_id(const json_t *device, char out[25]);
+/* The device id a client sent (options.device.deviceId, EJSON already
+ * decoded), or NULL: the core decides what it keeps (sesame_login()). */
+const char *login_device_id(const json_t *device);
 
 /* ---- ejson.c: MongoDB Extended JSON in client bodies ----------------------- */
 

@@ -316,33 +316,7 @@ int random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-int device_id_new(char out[25])
+const char *login_device_id(const json_t *device)
 {
-	return random_hex(out, 12);
-}
-
-bool device_id_valid(const char *s)
-{
-	size_t i;
-	bool nonzero = false;
-
-	if (!s)
-		return false;
-	for (i = 0; i < 24; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-		nonzero |= s[i] != '0';
-	}
-	return s[24] == '\0' && nonzero;
-}
-
-int login_device_id(const json_t *device, char out[25])
-{
-	const char *given = json_string_value(json_object_get(device, "deviceId"));
-
-	if (device_id_valid(given)) {
-		memcpy(out, given, 25);
-		return 0;
-	}
-	return device_id_new(out);
+	return json_string_value(json_object_get(device, "deviceId"));
 }

@@ -227,7 +227,7 @@ static void login(struct request *req, struct reply *rep)
 	json_t *credential = NULL, *session = NULL;
 	struct attempt at;
 	const json_t *device;
-	char msg[256], device_id[25];
+	char msg[256];
 	sesame_error err;
 	int rc;
 
@@ -238,12 +238,6 @@ static void login(struct request *req, struct reply *rep)
 	if (login_body_split(req->json, true, &credential, &device, msg, sizeof(msg)) != 0) {
 		request_attempt_end(req, &at, SESAME_MALFORMED);
 		reply_error(rep, 400, "BadRequest", "%s", msg);
-		return;
-	}
-	if (login_device_id(device, device_id) != 0) {
-		request_attempt_end(req, &at, SESAME_INTERNAL);
-		json_decref(credential);
-		reply_error(rep, 500, "InternalServerError", "internal server error");
 		return;
 	}
 	/* A password guess also counts against the user it names, from this
@@ -274,7 +268,7 @@ static void login(struct request *req, struct reply *rep)
 		json_decref(credential);
 		return;
 	}
-	rc = sesame_login(req->app->ctx, name, credential, device_id, &session, &err);
+	rc = sesame_login(req->app->ctx, name, credential, login_device_id(device), &session, &err);
 	json_decref(credential);
 	count_login(req, name, login_outcome(rc));
 	request_attempt_end(req, &at, rc);

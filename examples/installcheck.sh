@@ -1,13 +1,15 @@
 #!/bin/sh
-# examples/installcheck.sh — builds examples/hello-provider out of tree
-# against the *installed* sesame (headers and sesame.pc found by pkg-config),
-# loads it through a drop-in with the installed `sesame`, and checks what
-# an operator would see.  Run by `make installcheck` (so by distcheck);
-# the environment comes from installcheck-local in examples/local.am.
+# examples/installcheck.sh — builds the *installed* copy of the sample
+# plugin (under the documentation directory) out of tree against the
+# installed sesame (headers and sesame-provider.pc found by pkg-config),
+# runs the installed sesame-provider-check on it, loads it through a drop-in
+# with the installed `sesame`, and checks what an operator would see.  Run
+# by `make installcheck` (so by distcheck); the environment comes from
+# installcheck-local in examples/local.am.
 set -eu
 
-: "${EXAMPLE_SRCDIR:?}" "${SESAME_BIN:?}" "${SESAME_LIBDIR:?}" "${SESAME_PKGCONFIGDIR:?}"
-: "${SESAME_INCLUDEDIR:?}" "${EXPECT_PROVIDERDIR:?}"
+: "${SESAME_DOC_EXAMPLE:?}" "${SESAME_BIN:?}" "${SESAME_PROVIDER_CHECK:?}" "${SESAME_LIBDIR:?}"
+: "${SESAME_PKGCONFIGDIR:?}" "${SESAME_INCLUDEDIR:?}" "${EXPECT_PROVIDERDIR:?}"
 MAKE=${MAKE:-make}
 CC=${CC:-cc}
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
@@ -23,31 +25,47 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/sesame-installcheck.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 [ -x "$SESAME_BIN" ] || fail "$SESAME_BIN is not installed; run make install first"
-[ -f "$SESAME_PKGCONFIGDIR/sesame.pc" ] || fail "$SESAME_PKGCONFIGDIR/sesame.pc is not installed"
+[ -x "$SESAME_PROVIDER_CHECK" ] || fail "$SESAME_PROVIDER_CHECK is not installed"
+for pc in sesame.pc sesame-provider.pc; do
+	[ -f "$SESAME_PKGCONFIGDIR/$pc" ] || fail "$SESAME_PKGCONFIGDIR/$pc is not installed"
+done
 [ -f "$SESAME_INCLUDEDIR/sesame/provider.h" ] || fail "$SESAME_INCLUDEDIR/sesame/provider.h is not installed"
+for f in hello.c Makefile README check.json check-cases.jsonl; do
+	[ -f "$SESAME_DOC_EXAMPLE/$f" ] || fail "the sample plugin's $f is not installed in $SESAME_DOC_EXAMPLE"
+done
 
 # pkg-config sees the installed sesame.pc; under DESTDIR its paths are the
 # final ones, so the sysroot maps them into the staging tree.
 PKG_CONFIG_PATH=$SESAME_PKGCONFIGDIR${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 export PKG_CONFIG_PATH
 
-providerdir=$("$PKG_CONFIG" --variable=providerdir sesame)
-[ "$providerdir" = "$EXPECT_PROVIDERDIR" ] ||
-	fail "pkg-config --variable=providerdir sesame says '$providerdir', configure said '$EXPECT_PROVIDERDIR'; fix sesame.pc.in"
+for pc in sesame sesame-provider; do
+	providerdir=$("$PKG_CONFIG" --variable=providerdir $pc)
+	[ "$providerdir" = "$EXPECT_PROVIDERDIR" ] ||
+		fail "pkg-config --variable=providerdir $pc says '$providerdir', configure said '$EXPECT_PROVIDERDIR'; fix $pc.pc.in"
+done
+# A plugin links jansson, never libsesame.
+libs=$("$PKG_CONFIG" --libs sesame-provider)
+case " $libs " in
+*" -lsesame "*) fail "pkg-config --libs sesame-provider gives '$libs': a plugin must not link libsesame" ;;
+*" -ljansson "*) ;;
+*) fail "pkg-config --libs sesame-provider gives '$libs', without jansson" ;;
+esac
 
-# Build the sample plugin in a copy of its folder, as a third party would
-# (and not as a sub-make of ours: no inherited make flags).
+# Build the sample plugin in a copy of its installed folder, as a third
+# party would (and not as a sub-make of ours: no inherited make flags).
 unset MAKEFLAGS MFLAGS MAKELEVEL || true
 mkdir "$tmp/build"
-cp "$EXAMPLE_SRCDIR/hello.c" "$EXAMPLE_SRCDIR/Makefile" "$tmp/build/"
+cp "$SESAME_DOC_EXAMPLE/hello.c" "$SESAME_DOC_EXAMPLE/Makefile" "$SESAME_DOC_EXAMPLE/check.json" \
+	"$SESAME_DOC_EXAMPLE/check-cases.jsonl" "$tmp/build/"
 if [ -n "$DESTDIR" ]; then
 	PKG_CONFIG_SYSROOT_DIR=$DESTDIR
 	export PKG_CONFIG_SYSROOT_DIR
 fi
-cflags=$("$PKG_CONFIG" --cflags sesame)
+cflags=$("$PKG_CONFIG" --cflags sesame-provider)
 case " $cflags " in
 *" -I$SESAME_INCLUDEDIR "*) ;;
-*) fail "pkg-config --cflags sesame gives '$cflags', not the installed headers in $SESAME_INCLUDEDIR" ;;
+*) fail "pkg-config --cflags sesame-provider gives '$cflags', not the installed headers in $SESAME_INCLUDEDIR" ;;
 esac
 (cd "$tmp/build" && $MAKE CC="$CC" PKG_CONFIG="$PKG_CONFIG" ${CFLAGS:+"CFLAGS=$CFLAGS"} && $MAKE check) ||
 	fail "the sample plugin does not build against the installed headers (see above)"
@@ -81,6 +99,17 @@ JSON
 
 LD_LIBRARY_PATH=$SESAME_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export LD_LIBRARY_PATH
+
+# The installed conformance checker passes the sample plugin, through the
+# sample's own Makefile target.
+(cd "$tmp/build" && $MAKE conformance SESAME_PROVIDER_CHECK="$SESAME_PROVIDER_CHECK") >"$tmp/conformance" 2>&1 || {
+	cat "$tmp/conformance" >&2
+	fail "sesame-provider-check fails the sample plugin (see above)"
+}
+grep -q 'hello.so: [0-9]* checks, 0 failed$' "$tmp/conformance" || {
+	cat "$tmp/conformance" >&2
+	fail "sesame-provider-check printed no summary line"
+}
 
 run() { # EXPECTED-EXIT OUT-FILE ARGS...
 	want=$1 out=$2
@@ -135,4 +164,4 @@ expect "$tmp/check2.err" 'provider hello-broken:' "config check names the broken
 run 0 "$tmp/list3" providers list
 ! grep -q hello-broken "$tmp/list3" || fail "a masked instance is still listed"
 
-echo "installcheck: hello-provider builds against the installed headers and loads as a drop-in"
+echo "installcheck: hello-provider builds against the installed headers, passes sesame-provider-check and loads as a drop-in"

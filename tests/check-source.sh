@@ -102,6 +102,26 @@ problems=$(
 )
 IFS=$ifs
 
+# The fence around the core: outside core/ (and the tests, fuzzers and
+# benchmarks that look inside it), a quoted include names a header of the
+# file's own folder, of shared/, or config.h; libsesame's private headers
+# (core/internal.h, core/jose.h, ...) are never reachable from the daemon,
+# the command lines, the client or a plugin.
+fence=$(
+	for f in $(c_files cli client daemon plugins examples pam); do
+		dir=$(dirname "$f")
+		sed -n 's/^[ \t]*#[ \t]*include[ \t]*"\([^"]*\)".*/\1/p' "$f" | while read -r h; do
+			[ "$h" = config.h ] && continue
+			[ -f "$dir/$h" ] && continue
+			[ -f "shared/$h" ] && continue
+			echo "$f: #include \"$h\" reaches outside its folder; only include/sesame/ and shared/ are public to it"
+		done
+	done
+)
+if [ -n "$fence" ]; then
+	problems=$(printf '%s\n%s' "$problems" "$fence" | sed '/^$/d')
+fi
+
 if [ -n "$problems" ]; then
 	echo "$problems" >&2
 	echo "check-source: $(echo "$problems" | wc -l | tr -d ' ') problem(s) in $srcdir; fix them (see tests/check-source.sh for why each rule exists)" >&2

@@ -168,6 +168,12 @@ static int hello_verify(void *state, const json_t *credential, json_t **identity
 	if (json_object_size(credential) != 2 || !json_is_string(username) || !json_is_string(secret))
 		return host->error(err, SESAME_MALFORMED, "credential",
 				   "expected a credential {\"username\": \"...\", \"secret\": \"...\"}");
+	/* C strings end at a NUL, JSON strings do not: "alice\u0000x" must
+	 * not pass for "alice" in the strcmp() below. */
+	if (strlen(json_string_value(username)) != json_string_length(username) ||
+	    strlen(json_string_value(secret)) != json_string_length(secret))
+		return host->error(err, SESAME_MALFORMED, "credential",
+				   "the user name and secret must not contain NUL");
 	for (i = 0; i < h->n_users; i++)
 		if (strcmp(h->users[i].username, json_string_value(username)) == 0)
 			found = &h->users[i];

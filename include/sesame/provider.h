@@ -4,9 +4,10 @@
  * A provider plugin is a shared object that verifies one kind of credential
  * (a Google ID token, a custom JWT, an email/password pair, ...) and returns
  * an identity.  This header is all a plugin author needs; build the plugin
- * with `pkg-config --cflags sesame` and install it into
- * `pkg-config --variable=providerdir sesame` as TYPE.so.  See
- * sesame-provider(3) for a walk-through.
+ * with `pkg-config --cflags --libs sesame-provider` (jansson, never
+ * libsesame), check it with sesame-provider-check(1) and install it, mode
+ * 0644, into `pkg-config --variable=providerdir sesame-provider` as
+ * TYPE.so.  See sesame-provider(3) for a walk-through.
  *
  * The plugin exports exactly one symbol, `sesame_provider_entry`, a const
  * struct sesame_provider.  The core hands the plugin a struct sesame_host,

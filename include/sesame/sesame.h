@@ -2,9 +2,11 @@
  * sesame/sesame.h — the application API of libsesame.
  *
  * An application creates a context, points it at a configuration file,
- * and then verifies credentials against the configured provider instances.
- * Later ABI minors add accounts, sessions and access tokens; every function
- * below says since which version it exists.
+ * and then logs users in with the configured provider instances: accounts
+ * that merge the identities of several providers, sessions with access
+ * and refresh tokens, the system user for administration, and role-based
+ * rules.  Every function below says since which version of the library
+ * it exists (0.1 is the first release).
  *
  *   sesame_ctx *ctx = sesame_new();
  *   sesame_error err;
@@ -190,8 +192,11 @@ SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, con
  * Log in: verify `credential` (borrowed) with the provider instance
  * `provider`, merge the identity into its user account (creating the user
  * on a first login, refreshing the identity's data on every login) and open
- * a session on device `device_id` (NULL, empty or all zeros: a new random
- * device id).  On SESAME_OK `*session` is a new reference to
+ * a session on device `device_id`: kept when it is an ObjectId (24
+ * lowercase hex digits, not all zero); anything else (NULL, empty, the
+ * SDKs' all-zero "none", another string) gets a new random device id.
+ * This is the only place the rule lives: sesamed passes on what the client
+ * sent.  On SESAME_OK `*session` is a new reference to
  *
  *   {"user_id", "device_id", "access_token", "refresh_token"}
  *
@@ -407,7 +412,9 @@ SESAME_API int sesame_unlink(sesame_caller *caller, const char *user_id, const c
  * The user `user_id` (a new reference): {"id", "type", "disabled",
  * "created", "last_login", "data", "custom_data", "identities": [{"provider",
  * "provider_type", "id", "data", "created", "updated"}]}; identities'
- * private data is never shown.  SESAME_NOT_FOUND "user"; SESAME_REJECTED
+ * private data is never shown.  "last_login" is the time of the user's
+ * last login or link (the newest "updated" of its identities).
+ * SESAME_NOT_FOUND "user"; SESAME_REJECTED
  * "forbidden" for another user's account.  Since 0.1.
  */
 SESAME_API int sesame_user_get(sesame_caller *caller, const char *user_id, json_t **user, sesame_error *err);

@@ -200,6 +200,37 @@ static void test_latest_login_wins_on_conflicting_metadata(void **state)
 	free(u);
 }
 
+/*
+ * A returning login whose profile changes nothing writes its identity's
+ * "updated" and nothing of the user; the user still shows the login as its
+ * last_login.  With two identities, an unchanged profile that is not the
+ * one the user's data shows (the other identity won on "name") is merged
+ * again: logging in makes it the latest.
+ */
+static void test_unchanged_login_leaves_the_user_row(void **state)
+{
+	struct fx *f = *state;
+	char *u = login_as(f, "jwt", "custom-token", "u1", "{\"name\": \"Ann\"}", NOW, NULL), *text;
+	json_t *user = NULL;
+
+	free(login_as(f, "jwt", "custom-token", "u1", "{\"name\": \"Ann\"}", NOW + 60, NULL));
+	text = su_query_text(f->path, "SELECT last_login || data FROM users");
+	assert_string_equal(text, "1700000000{\"name\":\"Ann\"}");
+	free(text);
+	text = su_query_text(f->path, "SELECT updated FROM identities");
+	assert_string_equal(text, "1700000060");
+	free(text);
+	assert_int_equal(accounts_user_get(&f->st, u, &user, &f->err), SESAME_OK);
+	assert_int_equal(json_integer_value(json_object_get(user, "last_login")), NOW + 60);
+	json_decref(user);
+
+	assert_int_equal(link_to(f, u, "fb", "oauth2-facebook", "f1", "{\"name\": \"F\"}", NOW + 70), SESAME_OK);
+	assert_data(f, u, "{\"name\": \"F\"}");
+	free(login_as(f, "jwt", "custom-token", "u1", "{\"name\": \"Ann\"}", NOW + 80, NULL));
+	assert_data(f, u, "{\"name\": \"Ann\"}");
+	free(u);
+}
+
 static void test_refused_login_writes_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -644,6 +675,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_new_uid_or_instance_creates_a_new_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_refreshes_identity_data_and_user_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_latest_login_wins_on_conflicting_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unchanged_login_leaves_the_user_row, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_refuses_identity_of_another_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_rules_follow_capabilities, setup, teardown),

@@ -16,6 +16,21 @@
 #include "internal.h"
 #include "testutil.h"
 
+/* What a test logger saw: every line, "LEVEL message\n". */
+struct captured {
+	char text[4096];
+	int warnings;
+};
+
+static void capture(void *data, int level, const char *message)
+{
+	struct captured *c = data;
+	size_t used = strlen(c->text);
+
+	c->warnings += level == SESAME_LOG_WARNING;
+	snprintf(c->text + used, sizeof(c->text) - used, "%d %s\n", level, message);
+}
+
 static void expect_refusal(const char *dir, const char *type, const char *reason, const char *text_part)
 {
 	const struct sesame_provider *desc = (void *)1;
@@ -24,7 +39,7 @@ static void expect_refusal(const char *dir, const char *type, const char *reason
 	int rc;
 
 	err_clear(&err);
-	rc = loader_load_provider(dir, type, &desc, &path, &err);
+	rc = loader_load_provider(dir, type, NULL, &desc, &path, &err);
 	if (rc == SESAME_OK || strcmp(err.reason, reason) != 0 || !strstr(err.text, text_part))
 		fail_msg("%s: expected refusal \"%s\" containing \"%s\", got %d \"%s\": %s", type, reason, text_part,
 			 rc, err.reason, err.text);
@@ -37,10 +52,15 @@ static void test_good_plugin_loads(void **unused)
 {
 	const char *dir = tu_env("SESAME_TEST_FIXTURES");
 	const struct sesame_provider *desc = NULL;
+	struct captured seen = {"", 0};
+	struct logger lg = {capture, &seen, SESAME_LOG_DEBUG};
 	sesame_error err;
 	char *path = NULL, *want = tu_path(dir, "fixture-good.so");
 
-	assert_int_equal(loader_load_provider(dir, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_int_equal(loader_load_provider(dir, "fixture-good", &lg, &desc, &path, &err), SESAME_OK);
+	/* Built with an export list: no warning about its symbols. */
+	if (seen.warnings != 0)
+		fail_msg("unexpected warning: %s", seen.text);
 	assert_non_null(desc);
 	assert_string_equal(desc->type, "fixture-good");
 	assert_string_equal(path, want);
@@ -49,14 +69,58 @@ static void test_good_plugin_loads(void **unused)
 	free(want);
 }
 
+/* A plugin built without an export list still loads, with a warning that
+ * names every extra symbol, and not the entry symbol or the toolchain's. */
+static void test_extra_exports_warned(void **unused)
+{
+	const struct sesame_provider *desc = NULL;
+	struct captured seen = {"", 0};
+	struct logger lg = {capture, &seen, SESAME_LOG_DEBUG};
+	sesame_error err;
+	char *path = NULL;
+	const char *list;
+
+	assert_int_equal(
+	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "fixture-extra-export", &lg, &desc, &path, &err),
+	    SESAME_OK);
+	assert_non_null(desc);
+	assert_int_equal(seen.warnings, 1);
+	if (!strstr(seen.text,
+		    "fixture-extra-export.so: provider plugin exports 2 symbol(s) besides "
+		    "sesame_provider_entry: "))
+		fail_msg("no export warning naming the file and the count: %s", seen.text);
+	list = strstr(seen.text, "sesame_provider_entry: ") + strlen("sesame_provider_entry: ");
+	assert_non_null(strstr(list, "fixture_extra_helper"));
+	assert_non_null(strstr(list, "fixture_extra_counter"));
+	assert_null(strstr(seen.text, "_init"));
+	assert_null(strstr(seen.text, "__bss_start"));
+	assert_non_null(strstr(seen.text, "-fvisibility=hidden"));
+	free(path);
+}
+
+/* Without a logger the loader does not look (and cannot warn). */
+static void test_extra_exports_no_logger(void **unused)
+{
+	const struct sesame_provider *desc = NULL;
+	sesame_error err;
+	char *path = NULL;
+
+	assert_int_equal(
+	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "fixture-extra-export", NULL, &desc, &path, &err),
+	    SESAME_OK);
+	assert_non_null(desc);
+	free(path);
+}
+
 static void test_old_smaller_struct_loads(void **unused)
 {
 	const struct sesame_provider *desc = NULL;
 	sesame_error err;
 	char *path = NULL;
 
-	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "fixture-old-struct", &desc, &path, &err),
-			 SESAME_OK);
+	assert_int_equal(
+	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "fixture-old-struct", NULL, &desc, &path, &err),
+	    SESAME_OK);
 	assert_true(desc->struct_size < sizeof(struct sesame_provider));
 	/* The optional hooks lie beyond its struct_size: the guard says so. */
 	assert_false(SESAME_HAS_FIELD(struct sesame_provider, action, desc->struct_size));
@@ -97,11 +161,11 @@ static void test_path_traversal_refused(void **unused)
 
 	/* The file exists one level up, yet the name alone refuses it. */
 	assert_int_equal(
-	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "../.libs/fixture-good", &desc, &path, &err),
+	    loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "../.libs/fixture-good", NULL, &desc, &path, &err),
 	    SESAME_UNAVAILABLE);
 	assert_string_equal(err.reason, "name");
 	assert_null(path);
-	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "Fixture-Good", &desc, &path, &err),
+	assert_int_equal(loader_load_provider(tu_env("SESAME_TEST_FIXTURES"), "Fixture-Good", NULL, &desc, &path, &err),
 			 SESAME_UNAVAILABLE);
 	assert_string_equal(err.reason, "name");
 }
@@ -158,7 +222,7 @@ static void test_safe_copy_loads(void **unused)
 
 	/* Same file name as the tree's fixture-good.so but another path: the
 	 * loader loads it (dlopen by path), showing only the dir is trusted. */
-	assert_int_equal(loader_load_provider(dir, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_int_equal(loader_load_provider(dir, "fixture-good", NULL, &desc, &path, &err), SESAME_OK);
 	assert_non_null(desc);
 	free(path);
 	free(dir);
@@ -181,7 +245,7 @@ static void test_symlinked_dir_checked_at_its_target(void **unused)
 	chmod(parent, 0777);
 	expect_refusal(link, "fixture-good", "permissions", parent);
 	chmod(parent, 0755);
-	assert_int_equal(loader_load_provider(link, "fixture-good", &desc, &path, &err), SESAME_OK);
+	assert_int_equal(loader_load_provider(link, "fixture-good", NULL, &desc, &path, &err), SESAME_OK);
 	free(path);
 	if (geteuid() == 0) {
 		assert_int_equal(lchown(link, 65534, 65534), 0);
@@ -212,6 +276,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_plugin_loads),
+	    cmocka_unit_test(test_extra_exports_warned),
+	    cmocka_unit_test(test_extra_exports_no_logger),
 	    cmocka_unit_test(test_old_smaller_struct_loads),
 	    cmocka_unit_test(test_wrong_major_refused),
 	    cmocka_unit_test(test_too_small_refused),

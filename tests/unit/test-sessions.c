@@ -130,20 +130,56 @@ static void test_same_identity_same_user_new_session(void **state)
 	json_decref(c);
 }
 
+/* The one rule for device ids, whatever the front: an ObjectId is kept,
+ * anything else gets a new random one. */
 static void test_device_id_kept_or_made(void **state)
 {
+	static const char *const replaced[] = {
+		"000000000000000000000000",  /* the SDKs' "none" */
+		"",
+		"0123456789ABCDEF01234567",  /* not lowercase */
+		"0123456789abcdef0123456",   /* 23 digits */
+		"0123456789abcdef012345678", /* 25 digits */
+		"0123456789abcdef0123456g",
+		"a library's own name for its device, up to sixty-four characters",
+	};
 	struct env *e = *state;
-	json_t *cred = json_pack("{s:s}", "user", "dev"), *s = NULL;
+	json_t *cred = json_pack("{s:s}", "user", "dev"), *s = NULL, *claims = NULL;
+	unsigned char fresh[12] = {0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5, 6, 7};
+	char out[25], first[25];
 	sesame_error err;
+	size_t i;
 
 	assert_int_equal(sesame_login(e->ctx, "fix", cred, "0123456789abcdef01234567", &s, &err), SESAME_OK);
 	assert_string_equal(member(s, "device_id"), "0123456789abcdef01234567");
 	json_decref(s);
-	/* The SDKs' all-zero device id means "none". */
-	assert_int_equal(sesame_login(e->ctx, "fix", cred, "000000000000000000000000", &s, &err), SESAME_OK);
-	assert_string_not_equal(member(s, "device_id"), "000000000000000000000000");
+	for (i = 0; i < ARRAY_SIZE(replaced); i++) {
+		assert_int_equal(sesame_login(e->ctx, "fix", cred, replaced[i], &s, &err), SESAME_OK);
+		assert_int_equal(strlen(member(s, "device_id")), 24);
+		assert_string_not_equal(member(s, "device_id"), replaced[i]);
+		assert_int_equal(strspn(member(s, "device_id"), "0123456789abcdef"), 24);
+		/* The access token carries the same device. */
+		assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &claims, &err),
+				 SESAME_OK);
+		assert_string_equal(member(claims, "baas_device_id"), member(s, "device_id"));
+		json_decref(claims);
+		json_decref(s);
+	}
+	/* Two logins without a device get two devices. */
+	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
+	snprintf(first, sizeof(first), "%s", member(s, "device_id"));
+	json_decref(s);
+	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
+	assert_string_not_equal(member(s, "device_id"), first);
 	json_decref(s);
 	json_decref(cred);
+
+	sessions_device_id("65f0c0ffee0123456789abcd", fresh, out);
+	assert_string_equal(out, "65f0c0ffee0123456789abcd");
+	sessions_device_id(NULL, fresh, out);
+	assert_string_equal(out, "deadbeef0001020304050607");
+	sessions_device_id("000000000000000000000000", fresh, out);
+	assert_string_equal(out, "deadbeef0001020304050607");
 }
 
 static void test_access_token_claims(void **state)

@@ -382,6 +382,36 @@ static void test_users_insert_get_update_list_delete(void **state)
 	json_decref(changes);
 }
 
+/*
+ * Checkpoints run on the store's own thread, never in a commit: a few
+ * commits (far below SQLite's automatic 1000 pages) reach the database file
+ * while nothing else happens, which SQLite alone would leave in the WAL.
+ */
+static void test_checkpoints_run_in_the_background(void **state)
+{
+	struct fx *f = *state;
+	char id[SESAME_STORE_ID_LENGTH + 1], big[3000];
+	long before;
+	json_t *u;
+	int i, polls;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	before = file_size(f->path);
+	for (i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "7a%022d", i);
+		u = json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0,
+			      "created", (json_int_t)1000, "last_login", (json_int_t)1000, "data", "big", big,
+			      "custom_data");
+		assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_OK);
+		json_decref(u);
+	}
+	/* About 30 pages, in the WAL until a checkpoint copies them. */
+	for (polls = 0; polls < 600 && file_size(f->path) <= before; polls++)
+		usleep(50 * 1000);
+	assert_true(file_size(f->path) > before);
+}
+
 static void test_users_refuse_bad_records(void **state)
 {
 	struct fx *f = *state;
@@ -851,6 +881,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoints_run_in_the_background, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deleting_an_identity_ends_its_sessions, setup, teardown),

@@ -72,13 +72,22 @@ static int anon_init(const struct sesame_host *host, sesame_instance *self, cons
 	return SESAME_OK;
 }
 
-/* Whatever the body holds (clients send {}), a new identity. */
+/* The empty credential clients send, {}, gives a new identity.  A member
+ * is not ignored: whoever sends one means another provider (a typo in a
+ * URL, a misrouted login), and should hear so. */
 static int anon_verify(void *state, const json_t *credential, json_t **identity, sesame_error *err)
 {
 	struct state *st = state;
 	char id[2 * ID_BYTES + 1];
+	const char *key;
+	json_t *v;
 
-	(void)credential;
+	json_object_foreach ((json_t *)credential, key, v) {
+		/* Clients send "provider" and "options" (device info) with every login. */
+		if (strcmp(key, "provider") != 0 && strcmp(key, "options") != 0)
+			return st->host->error(err, SESAME_MALFORMED, "credential",
+					       "anon-user takes the empty credential {}, not a member \"%.64s\"", key);
+	}
 	if (st->host->random_id(id, ID_BYTES) != SESAME_OK)
 		return st->host->error(err, SESAME_INTERNAL, "random", "no randomness");
 	*identity = json_pack("{s:s}", "id", id);

@@ -66,6 +66,7 @@ static int ak_init(const struct sesame_host *host, sesame_instance *self, const 
 		   sesame_error *err)
 {
 	struct state *st;
+	const char *key;
 
 	if (!SESAME_HAS_FIELD(struct sesame_host, random_id, host->struct_size) || !host->kv_get || !host->kv_put ||
 	    !host->kv_delete || !host->link_identity || !host->unlink_identity || !host->digest || !host->encode ||
@@ -73,8 +74,11 @@ static int ak_init(const struct sesame_host *host, sesame_instance *self, const 
 		return host->error(err, SESAME_CONFIG, "abi",
 				   "api-key needs a sesame core with provider ABI 1.2 (key/value, identity, digest, "
 				   "encoding and random id services)");
-	if (json_object_size(config) > 0)
-		return host->error(err, SESAME_CONFIG, "config", "api-key has no configuration keys");
+	/* Any key is unknown: name the first. */
+	key = json_object_iter_key(json_object_iter((json_t *)config));
+	if (key)
+		return host->error(err, SESAME_CONFIG, "config",
+				   "unknown key \"%s\" (api-key has no configuration keys)", key);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return host->error(err, SESAME_INTERNAL, "memory", "out of memory");

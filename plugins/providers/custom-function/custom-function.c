@@ -23,6 +23,9 @@
 #define MAX_STDOUT	   (64 * 1024)
 #define MAX_MESSAGE	   200
 #define MAX_ID_LENGTH	   255
+/* The largest credential, as JSON, the program gets: the host's limit on a
+ * program's input (program_run() answers SESAME_USAGE beyond it). */
+#define MAX_CREDENTIAL (1024 * 1024)
 
 struct state {
 	const struct sesame_host *host;
@@ -247,16 +250,30 @@ static int cf_verify(void *state, const json_t *credential, json_t **identity, s
 	const struct state *st = state;
 	struct sesame_program prog = program_of(st);
 	struct sesame_program_result r = {.struct_size = sizeof(r)};
-	char *input = json_dumps(credential, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t length = json_dumpb(credential, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_free_t release;
+	char *input;
 	int rc;
 
+	/* Counted first: a string that is not UTF-8 (possible through the C
+	 * API, never from a client's JSON) cannot be written for the program. */
+	if (length == 0)
+		return st->host->error(err, SESAME_MALFORMED, "credential",
+				       "the credential cannot be written as JSON (a string is not valid UTF-8)");
+	if (length > MAX_CREDENTIAL)
+		return st->host->error(err, SESAME_MALFORMED, "credential",
+				       "the credential is larger than %d bytes as JSON", MAX_CREDENTIAL);
+	input = json_dumps(credential, JSON_COMPACT | JSON_ENCODE_ANY);
+	/* jansson's text goes back to jansson's free function: the
+	 * application may have replaced its allocator. */
+	json_get_alloc_funcs(NULL, &release);
 	if (!input)
 		return st->host->error(err, SESAME_INTERNAL, "memory", "out of memory");
 	prog.input = input;
 	prog.input_length = strlen(input);
 	rc = st->host->program_run(st->self, &prog, &r, err);
 	st->host->wipe(input, strlen(input));
-	free(input);
+	release(input);
 	if (rc == SESAME_OK)
 		rc = outcome(st, &r, identity, err);
 	st->host->program_result_clear(&r);

@@ -532,8 +532,13 @@ static int send_token(const struct state *st, char *const *argv, const char *pur
 		}
 	}
 	if (text) {
+		json_free_t release;
+
 		h->wipe(text, strlen(text));
-		free(text);
+		/* jansson's text goes back to jansson's free function: the
+		 * application may have replaced its allocator. */
+		json_get_alloc_funcs(NULL, &release);
+		release(text);
 	}
 	h->wipe(token, sizeof(token));
 	json_decref(msg);

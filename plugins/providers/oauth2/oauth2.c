@@ -66,6 +66,19 @@ static bool valid_text(const json_t *v, size_t max)
 	       strlen(json_string_value(v)) == json_string_length(v);
 }
 
+/*
+ * Tokens, codes, nonces and redirect URIs are printable ASCII (RFC 6749's
+ * VSCHAR, %x20-7E): anything else is not one of them, and is refused here
+ * rather than sent to the identity provider.
+ */
+static bool visible_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
 int oa_load_client_ids(const struct oa_ctx *c, const json_t *config, char *ids[OA_MAX_CLIENT_IDS + 1],
 		       sesame_error *err)
 {
@@ -244,9 +257,10 @@ int oa_credential_string(const struct oa_ctx *c, const json_t *credential, const
 	*out = NULL;
 	if (!v)
 		return SESAME_OK;
-	if (!valid_text(v, max))
+	if (!valid_text(v, max) || !visible_ascii(json_string_value(v)))
 		return c->host->error(err, SESAME_MALFORMED, "credential",
-				      "\"%s\" must be a non-empty string of at most %zu bytes without NUL", key, max);
+				      "\"%s\" must be a non-empty string of at most %zu printable ASCII characters",
+				      key, max);
 	*out = json_string_value(v);
 	return SESAME_OK;
 }

@@ -35,6 +35,19 @@
  * - The file is created 0600 before SQLite sees it (SQLite gives its -wal
  *   and -shm files the database's mode), and an existing file that group or
  *   others may access is refused: it holds password hashes and sessions.
+ * - Checkpoints never run on a request: SQLite's automatic checkpoint makes
+ *   the commit that crosses 1000 WAL pages copy them back into the
+ *   database (and, with FULL, sync it), a stall of milliseconds for one
+ *   login in a few dozen.  A WAL hook on every connection replaces it: a
+ *   commit that leaves CHECKPOINT_PAGES more pages in the WAL wakes the
+ *   handle's checkpointer thread, which checkpoints on its own connection
+ *   (see checkpoint_once(): PASSIVE, without blocking writers but for the
+ *   last few pages).  The WAL is bounded all the same: a commit that finds
+ *   WAL_MAX_PAGES pages (the checkpointer cannot keep up, or a long reader
+ *   holds it back) checkpoints itself, and journal_size_limit truncates the
+ *   file once it was reset.  So a login with synchronous=FULL costs one
+ *   fdatasync, of the WAL (and, once per reset of the WAL, one of its new
+ *   header).
  */
 #include "config.h"
 
@@ -58,6 +71,17 @@
 #define MAX_BUSY_TIMEOUT     600000
 #define LIST_MAX	     1000
 #define SCHEMA_VERSION	     2
+/* WAL pages (4 KiB each) that wake the checkpointer: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
+/* WAL pages from which the checkpointer completes a checkpoint so the WAL
+ * restarts (a short pause of this handle's writers: see checkpoint_once()). */
+#define RESTART_PAGES (8 * CHECKPOINT_PAGES)
+/* WAL pages at which a commit checkpoints itself: the WAL's bound. */
+#define WAL_MAX_PAGES (16 * CHECKPOINT_PAGES)
+/* Bytes the WAL file is truncated to after a reset (journal_size_limit). */
+#define WAL_SIZE_LIMIT (64 * 1024 * 1024)
+/* Milliseconds between two looks of an idle checkpointer at the WAL. */
+#define CHECKPOINT_IDLE_MS 1000
 
 /* ---- statements ----------------------------------------------------------- */
 
@@ -245,6 +269,17 @@ struct sesame_store_handle {
 	struct conn *idle;
 	unsigned n_conns;
 	bool writing; /* a write of this handle holds the writer slot */
+
+	/* The checkpointer (see the top of this file), under ckpt_lock. */
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_wake;
+	pthread_t ckpt_thread;
+	bool ckpt_running; /* the thread was started */
+	bool ckpt_due;	   /* a commit left CHECKPOINT_PAGES or more */
+	bool ckpt_stop;
+	sqlite3 *ckpt_db;  /* the thread's own connection */
+	_Atomic int ckpt_log; /* WAL pages at the end of the last checkpoint */
+	_Atomic unsigned long checkpoints; /* run by the thread, for tests and logs */
 };
 
 struct sesame_store_txn {
@@ -369,6 +404,131 @@ static int exec_sql(const sesame_store_handle *h, sqlite3 *db, const char *sql, 
 	return rc == SQLITE_OK ? SESAME_OK : db_error(h, db, rc, sql, err);
 }
 
+/* ---- checkpoints ------------------------------------------------------- */
+
+static int writer_acquire(sesame_store_handle *h, sesame_error *err);
+static void writer_release(sesame_store_handle *h);
+
+/*
+ * SQLite's WAL hook, after every commit of every connection, the write lock
+ * released: wake the checkpointer when CHECKPOINT_PAGES more pages are in
+ * the WAL than at its last run (or the WAL was reset since); past
+ * WAL_MAX_PAGES checkpoint here, so the WAL stays bounded whatever holds
+ * the checkpointer back.
+ */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	sesame_store_handle *h = arg;
+	int last = h->ckpt_log;
+
+	if (pages >= WAL_MAX_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages >= CHECKPOINT_PAGES && (pages < last || pages >= last + CHECKPOINT_PAGES || pages >= RESTART_PAGES)) {
+		pthread_mutex_lock(&h->ckpt_lock);
+		if (!h->ckpt_due) {
+			h->ckpt_due = true;
+			pthread_cond_signal(&h->ckpt_wake);
+		}
+		pthread_mutex_unlock(&h->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+/*
+ * One checkpoint: PASSIVE, copying what the WAL holds while writers go on.
+ * SQLite restarts the WAL from its start only at the first write after a
+ * complete checkpoint, which a checkpointer trailing a busy writer never
+ * makes: so, when idle or once the WAL holds RESTART_PAGES, a second pass
+ * copies what writers added meanwhile (a few pages) holding this handle's
+ * writer slot.  That pass costs a login that arrives meanwhile the pass's
+ * syncs: once per RESTART_PAGES (some 1,600 logins), not once per
+ * CHECKPOINT_PAGES.
+ */
+static void checkpoint_once(sesame_store_handle *h, bool idle)
+{
+	int log = 0, done = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK && done < log && (idle || log >= RESTART_PAGES) && writer_acquire(h, NULL) == SESAME_OK) {
+		rc = sqlite3_wal_checkpoint_v2(h->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		writer_release(h);
+	}
+	if (rc == SQLITE_OK) {
+		h->ckpt_log = log;
+		if (log > 0)
+			h->checkpoints++;
+	} else if (rc != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+		h->host->log(h->host->data, SESAME_LOG_WARNING, "sqlite store %s: checkpoint: %s", h->path,
+			     sqlite3_errstr(rc));
+	}
+}
+
+/* The checkpointer: a checkpoint when woken, and now and then when idle
+ * (what the last commits left is written back in quiet times too). */
+static void *checkpointer(void *arg)
+{
+	sesame_store_handle *h = arg;
+
+	pthread_mutex_lock(&h->ckpt_lock);
+	while (!h->ckpt_stop) {
+		struct timespec until;
+		bool idle = false;
+
+		if (!h->ckpt_due) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += CHECKPOINT_IDLE_MS / 1000;
+			idle = pthread_cond_timedwait(&h->ckpt_wake, &h->ckpt_lock, &until) == ETIMEDOUT;
+			if (h->ckpt_stop)
+				break;
+		}
+		h->ckpt_due = false;
+		pthread_mutex_unlock(&h->ckpt_lock);
+		checkpoint_once(h, idle);
+		pthread_mutex_lock(&h->ckpt_lock);
+	}
+	pthread_mutex_unlock(&h->ckpt_lock);
+	return NULL;
+}
+
+static int checkpointer_start(sesame_store_handle *h, sesame_error *err)
+{
+	int rc;
+
+	rc = sqlite3_open_v2(h->path, &h->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
+				 h->ckpt_db ? sqlite3_errmsg(h->ckpt_db) : sqlite3_errstr(rc));
+	sqlite3_busy_timeout(h->ckpt_db, h->busy_timeout);
+	/* A connection learns that the file is in WAL mode when it first reads
+	 * it; until then a checkpoint does nothing. */
+	rc = exec_sql(h, h->ckpt_db, "PRAGMA journal_mode = WAL", err);
+	if (rc != SESAME_OK)
+		return rc;
+	rc = pthread_create(&h->ckpt_thread, NULL, checkpointer, h);
+	if (rc != 0)
+		return store_err(h, err, SESAME_INTERNAL, "internal", "cannot start the checkpointer: %s",
+				 strerror(rc));
+	h->ckpt_running = true;
+	return SESAME_OK;
+}
+
+static void checkpointer_stop(sesame_store_handle *h)
+{
+	if (h->ckpt_running) {
+		pthread_mutex_lock(&h->ckpt_lock);
+		h->ckpt_stop = true;
+		pthread_cond_signal(&h->ckpt_wake);
+		pthread_mutex_unlock(&h->ckpt_lock);
+		pthread_join(h->ckpt_thread, NULL);
+		h->ckpt_running = false;
+	}
+	sqlite3_close(h->ckpt_db);
+	h->ckpt_db = NULL;
+}
+
 static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_error *err)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -411,8 +571,14 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	rc = exec_sql(h, c->db, pragma, err);
 	if (rc == SESAME_OK)
 		rc = exec_sql(h, c->db, "PRAGMA foreign_keys = ON", err);
+	if (rc == SESAME_OK) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
+		rc = exec_sql(h, c->db, pragma, err);
+	}
 	if (rc != SESAME_OK)
 		goto fail;
+	/* Replaces the automatic checkpoint (the two share SQLite's slot). */
+	sqlite3_wal_hook(c->db, wal_committed, (void *)h);
 	*out = c;
 	return SESAME_OK;
 fail:
@@ -741,11 +907,16 @@ static int init_locks(sesame_store_handle *h)
 	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&h->writer_free, &attr);
+	if (rc == 0 && pthread_cond_init(&h->ckpt_wake, &attr) != 0) {
+		pthread_cond_destroy(&h->writer_free);
+		rc = -1;
+	}
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->freed, NULL);
+	pthread_mutex_init(&h->ckpt_lock, NULL);
 	return 0;
 }
 
@@ -755,10 +926,13 @@ static void store_close(sesame_store_handle *h)
 
 	if (!h)
 		return;
+	checkpointer_stop(h);
 	for (c = h->idle; c; c = next) {
 		next = c->next;
 		conn_close(c);
 	}
+	pthread_mutex_destroy(&h->ckpt_lock);
+	pthread_cond_destroy(&h->ckpt_wake);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->freed);
 	pthread_cond_destroy(&h->writer_free);
@@ -796,6 +970,8 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 		rc = conn_open(h, &c, err);
 	if (rc == SESAME_OK)
 		rc = migrate(h, c->db, err);
+	if (rc == SESAME_OK)
+		rc = checkpointer_start(h, err);
 	if (rc != SESAME_OK) {
 		conn_close(c);
 		store_close(h);
@@ -917,17 +1093,31 @@ static const char *rec_str(const json_t *rec, const char *key)
 	return json_string_value(json_object_get(rec, key));
 }
 
-/* Bind a JSON value as compact text; NULL binds SQL NULL. */
+/* json_dumps() text goes back to jansson's own free function: the
+ * application may have replaced jansson's allocator. */
+static void free_json_text(void *text)
+{
+	json_free_t release;
+
+	json_get_alloc_funcs(NULL, &release);
+	if (text)
+		release(text);
+}
+
+/* Bind a JSON value as compact text; NULL binds SQL NULL.  The empty
+ * object (most private and custom data) is written without jansson. */
 static int bind_json(sqlite3_stmt *s, int i, const json_t *v, size_t flags)
 {
 	char *text;
 
 	if (!v)
 		return sqlite3_bind_null(s, i);
+	if (json_is_object(v) && json_object_size(v) == 0)
+		return sqlite3_bind_text(s, i, "{}", 2, SQLITE_STATIC);
 	text = json_dumps(v, JSON_COMPACT | flags);
 	if (!text)
 		return SQLITE_NOMEM;
-	return sqlite3_bind_text(s, i, text, -1, free);
+	return sqlite3_bind_text(s, i, text, -1, free_json_text);
 }
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -938,9 +1128,12 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 static json_t *column_json(sqlite3_stmt *s, int i)
 {
 	const char *text = (const char *)sqlite3_column_text(s, i);
+	size_t n = (size_t)sqlite3_column_bytes(s, i);
 
+	if (text && n == 2 && memcmp(text, "{}", 2) == 0)
+		return json_object();
 	/* What json_dumps() wrote comes back, "\u0000" in a string included. */
-	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(s, i), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+	return text ? json_loadb(text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static json_t *column_string(sqlite3_stmt *s, int i)

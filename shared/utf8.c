@@ -1,4 +1,4 @@
-/* core/utf8.c — UTF-8 validation, character-safe truncation and repair of texts (see utf8.h). */
+/* shared/utf8.c — UTF-8 validation, character-safe truncation and repair of texts (see utf8.h). */
 #include "config.h"
 
 #include <string.h>

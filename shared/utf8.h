@@ -1,5 +1,5 @@
 /*
- * core/utf8.h — UTF-8 for texts built from untrusted bytes.  Error messages
+ * shared/utf8.h — UTF-8 for texts built from untrusted bytes.  Error messages
  * quote request paths, provider names and token fields; they must stay
  * valid UTF-8 (jansson refuses anything else, so a JSON error body could
  * not be built) and a truncation must never cut a character in two.

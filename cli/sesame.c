@@ -53,6 +53,9 @@ static const char usage_text[] =
 	"                      verify a sesame access token and print its claims;\n"
 	"                      --session also checks its session still exists\n"
 	"  keys rotate         make a new signing key; no token or session ends\n"
+	"  store migrate --to CONFIG\n"
+	"                      copy every user, identity, session, provider record\n"
+	"                      and key into the (empty) store CONFIG configures\n"
 	"  users list [--after ID] [--limit N]\n"
 	"  users show|delete|disable|enable|revoke USER_ID\n"
 	"  users custom-data USER_ID [JSON|-]\n"
@@ -464,6 +467,25 @@ static int cmd_keys_rotate(const struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* sesame store migrate --to CONFIG: copy the store into CONFIG's store. */
+static int cmd_store_migrate(const struct cli *cli, int argc, char **argv)
+{
+	json_t *result = NULL;
+	sesame_error err;
+	sesame_ctx *ctx;
+	int rc;
+
+	if (argc != 2 || strcmp(argv[0], "--to") != 0 || !argv[1][0])
+		return usage_error("usage: sesame store migrate --to CONFIG");
+	ctx = open_ctx(cli, &rc);
+	if (!ctx)
+		return rc;
+	rc = sesame_store_migrate(ctx, argv[1], &result, &err);
+	rc = rc == SESAME_OK ? print_json(result) : fail(rc, &err);
+	sesame_free(ctx);
+	return rc;
+}
+
 /* The user subcommands share their set-up: a context and the system user. */
 enum user_op { USERS_LIST, USER_SHOW, USER_DELETE, USER_DISABLE, USER_ENABLE, USER_REVOKE, USER_CUSTOM_DATA };
 
@@ -710,6 +732,7 @@ static const struct command commands[] = {
 	{"action", NULL, cmd_action},
 	{"token", "verify", cmd_token_verify},
 	{"keys", "rotate", cmd_keys_rotate},
+	{"store", "migrate", cmd_store_migrate},
 	{"users", NULL, cmd_users},
 	{"apikeys", NULL, cmd_apikeys},
 	{"rules", "check", cmd_rules_check},

@@ -603,11 +603,11 @@ SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error
 	if (result)
 		*result = NULL;
 	if (rc == SESAME_OK)
-		rc = signing_keys_rotate(&ctx->cfg, &ctx->log, kid, err);
+		rc = signing_rotate(ctx, kid, err);
 	if (rc != SESAME_OK)
 		return rc;
 	/* This context signs with the new key from now on; other processes
-	 * notice the changed files within seconds. */
+	 * notice the changed keys within seconds. */
 	rc = sessions_reload(ctx, err);
 	if (rc != SESAME_OK)
 		return rc;

@@ -25,6 +25,8 @@
 #define MAX_SECRET_FILE (1024 * 1024)
 #define MAX_NAME 64
 #define MASK "********"
+/* The store of a configuration that names none. */
+#define DEFAULT_STORE "sqlite"
 
 /* "password_hashing" defaults: four concurrent scrypt runs with the
  * default parameters (N = 2^17, r = 8: 128 MiB and 3 KiB each) fit in the
@@ -565,11 +567,22 @@ static int get_dirs(const struct doc *d, json_t *root, const char *key, char ***
 	return SESAME_OK;
 }
 
+/*
+ * The "store" object, handed to the store plugin (which refuses what its
+ * type does not know, naming the key).  The keys listed here are those of
+ * the built-in stores, so that `sesame config check`, which never opens
+ * the store, still finds a misspelt one.  "@/path" strings are secret
+ * files, as in provider configurations (a conninfo holds a password); an
+ * inline conninfo is masked in the display.
+ */
 static int load_store(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
-	static const char *const known[] = {"type", "path", "synchronous", "busy_timeout", "conninfo", NULL};
+	static const char *const known[] = {"type",	"path",	     "synchronous",	  "busy_timeout",
+					    "conninfo", "pool_size", "statement_timeout", NULL};
 	static const struct seg at_store = {"store", 0};
-	json_t *store = json_object_get(root, "store"), *t;
+	json_t *store = json_object_get(root, "store"), *t, *shown = NULL;
+	struct seg path[8] = {at_store};
+	const char *type;
 
 	if (store && !json_is_object(store))
 		return doc_error(err, d, &at_store, 1, "type", "\"store\": expected an object");
@@ -578,20 +591,32 @@ static int load_store(const struct doc *d, json_t *root, struct config *cfg, ses
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	if (store && check_keys(d, store, &at_store, 1, known, "\"store\"", err) != SESAME_OK)
 		return SESAME_CONFIG;
+	if (resolve_secrets(d, path, 1, "store", cfg->store, &shown, err) != SESAME_OK)
+		return SESAME_CONFIG;
+	cfg->store_shown = shown;
+	t = json_object_get(shown, "conninfo");
+	if (json_is_string(t) && json_string_value(t)[0] != '@')
+		json_object_set_new(shown, "conninfo", json_string(MASK));
 	t = json_object_get(cfg->store, "type");
 	if (t && (!json_is_string(t) || !util_valid_type_name(json_string_value(t), MAX_NAME))) {
 		struct seg at[2] = {at_store, {"type", 0}};
 
 		return doc_error(err, d, at, 2, "type", "\"store.type\": expected a store name like \"sqlite\"");
 	}
-	if (!t)
-		json_object_set_new(cfg->store, "type", json_string("sqlite"));
-	if (!json_object_get(cfg->store, "path")) {
+	if (!t) {
+		json_object_set_new(cfg->store, "type", json_string(DEFAULT_STORE));
+		json_object_set_new(cfg->store_shown, "type", json_string(DEFAULT_STORE));
+	}
+	/* Only the default store keeps its data under the state directory;
+	 * another type (a database server) has its own settings. */
+	type = json_string_value(json_object_get(cfg->store, "type"));
+	if (strcmp(type, DEFAULT_STORE) == 0 && !json_object_get(cfg->store, "path")) {
 		char *p = join(cfg->state_dir, "sesame.db");
 
 		if (!p)
 			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 		json_object_set_new(cfg->store, "path", json_string(p));
+		json_object_set_new(cfg->store_shown, "path", json_string(p));
 		free(p);
 	}
 	return SESAME_OK;
@@ -1206,7 +1231,7 @@ int config_load(struct config *cfg, const char *path, unsigned flags, const stru
 		rc = check_state_dir(cfg, err);
 	if (rc != SESAME_OK)
 		goto fail;
-	rc = load_providers(cfg, lg, err);
+	rc = (flags & CONFIG_STORE_ONLY) ? SESAME_OK : load_providers(cfg, lg, err);
 	if (rc != SESAME_OK)
 		goto fail;
 	return SESAME_OK;
@@ -1227,6 +1252,7 @@ void config_free(struct config *cfg)
 	free_dirs(cfg->provider_dirs, cfg->n_provider_dirs);
 	free_dirs(cfg->rules_dirs, cfg->n_rules_dirs);
 	json_decref(cfg->store);
+	json_decref(cfg->store_shown);
 	free(cfg->signing_key);
 	free(cfg->listen);
 	free(cfg->public_url);
@@ -1271,7 +1297,7 @@ json_t *config_to_json(const struct config *cfg, bool show_secrets)
 	json_object_set_new(o, "store_dir", json_string(cfg->store_dir));
 	json_object_set_new(o, "provider_dirs", dirs);
 	json_object_set_new(o, "rules_dirs", rdirs);
-	json_object_set(o, "store", cfg->store);
+	json_object_set(o, "store", show_secrets || !cfg->store_shown ? cfg->store : cfg->store_shown);
 	json_object_set_new(o, "sessions",
 			    json_pack("{s:I, s:I}", "access_ttl", (json_int_t)cfg->access_ttl, "refresh_ttl",
 				      (json_int_t)cfg->refresh_ttl));

@@ -187,7 +187,8 @@ struct config {
 	size_t n_provider_dirs;
 	char **rules_dirs;     /* rule files (core/rules.c), lowest priority first */
 	size_t n_rules_dirs;
-	json_t *store;         /* {"type", "path", ...} with defaults */
+	json_t *store;         /* {"type", "path", ...} with defaults, "@/path" secrets read */
+	json_t *store_shown;   /* the same for display: secret files as "@/path", an inline conninfo masked */
 	int64_t access_ttl;
 	int64_t refresh_ttl;
 	char *signing_key;
@@ -260,6 +261,7 @@ void config_dropins_free(struct dropin *set, size_t n);
 
 /* Flags of config_load(). */
 #define CONFIG_MAIN_OPTIONAL 0x1u /* a missing main file means built-in defaults */
+#define CONFIG_STORE_ONLY    0x2u /* the main file only: no provider drop-ins (sesame store migrate's target) */
 
 /*
  * Read the main file `path` (NULL: the compiled-in default) and the provider
@@ -366,6 +368,13 @@ int store_open(struct store *st, const char *store_dir, const json_t *conf, cons
 /* Close the store (NULL or never opened allowed).  The plugin stays mapped. */
 void store_close(struct store *st);
 
+/* True when the store lists every session and key/value entry (store ABI
+ * 1.1: sessions_list and kv_list), which `sesame store migrate` needs. */
+bool store_has_listing(const struct store *st);
+/* True when the store keeps the signing keys (store ABI 1.1: keys_generation
+ * .. keys_prune); otherwise they are files (core/signing.c). */
+bool store_has_keys(const struct store *st);
+
 /* Maximum number of attempts of store_transact(). */
 #define STORE_MAX_ATTEMPTS 8
 
@@ -428,6 +437,9 @@ int store_session_create(struct store *st, sesame_store_txn *txn, const struct s
 /* ---- signing.c ------------------------------------------------------- */
 
 #define SIGNING_KID_SIZE 17 /* 16 hex digits + NUL */
+/* Retired keys are kept this long beyond the access-token lifetime, to
+ * cover clock skew between sesame and the services verifying its tokens. */
+#define SIGNING_RETIRE_SLACK 300
 
 struct evp_pkey_st;
 
@@ -460,6 +472,24 @@ void signing_keys_free(struct signing_keys *sk);
 int signing_keys_rotate(const struct config *cfg, const struct logger *lg, char new_kid[SIGNING_KID_SIZE],
 			sesame_error *err);
 
+/* The key file of `cfg` (its signing_key, or STATE_DIR/signing-key.pem),
+ * malloc'd; NULL when out of memory. */
+char *signing_key_path(const struct config *cfg);
+/*
+ * Parse `pem` (a private key when `private`, else a public one; the entry
+ * owns it on success) into `*k`: an EC P-256 key with its kid.  `what`
+ * names the key in errors (a file, or the store).  SESAME_CONFIG "key".
+ */
+int signing_key_from_pem(const char *what, char *pem, bool private, int64_t retired_at, struct signing_key *k,
+			 sesame_error *err);
+/* A new EC P-256 private key as PEM (a secret: util_free_secret() it), or
+ * NULL. */
+char *signing_key_new_pem(void);
+/* The public half of `k` as PEM (malloc'd), or NULL. */
+char *signing_key_public_pem(const struct signing_key *k);
+/* Append `*k` to `sk` (which then owns it).  SESAME_INTERNAL "memory". */
+int signing_keys_append(struct signing_keys *sk, const struct signing_key *k, sesame_error *err);
+
 /* ---- sessions.c ------------------------------------------------------ */
 
 struct sesame_keys;
@@ -471,6 +501,10 @@ struct sesame_keys;
  * restart.
  */
 struct signing_stamp {
+	/* Keys kept in the store (core/signing-store.c): the store's generation
+	 * number when they were read.  Otherwise the file members below. */
+	bool in_store;
+	uint64_t generation;
 	bool key_exists, retired_exists;
 	dev_t key_dev, retired_dev;
 	ino_t key_ino, retired_ino;
@@ -481,6 +515,27 @@ struct signing_stamp {
 /* The stamp of the key files of `cfg` now. */
 void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp);
 bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b);
+
+/* ---- signing-store.c: the signing keys in the store, shared by every node ---- */
+
+/*
+ * The context's signing keys as they are now, and their stamp (taken
+ * before reading: a change made meanwhile shows at the next look).  With
+ * a store that keeps keys (store_has_keys()): read from the store; the
+ * first process to find none imports the key files of `cfg` (when the key
+ * file exists; refused like signing_keys_load() refuses it) or makes a
+ * new key; retired keys past their use are pruned.  Otherwise
+ * signing_keys_load() on the files.  Store errors, or those of
+ * signing_keys_load().
+ */
+int signing_keys_snapshot(sesame_ctx *ctx, struct signing_keys *sk, struct signing_stamp *stamp, sesame_error *err);
+/* Whether the keys differ from those stamped `loaded`: one read of the
+ * store's generation number, or a stat() of the key files.  False when
+ * it cannot be told (the store is unreachable): the loaded keys stay. */
+bool signing_keys_changed(sesame_ctx *ctx, const struct signing_stamp *loaded);
+/* Make a new signing key and retire the current one, in the store (one
+ * transaction) or in the files.  `new_kid` receives the new key's id. */
+int signing_rotate(sesame_ctx *ctx, char new_kid[SIGNING_KID_SIZE], sesame_error *err);
 
 /*
  * sesame's own keys, ready to sign and verify: an immutable snapshot,

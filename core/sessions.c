@@ -22,10 +22,11 @@
  * carry an ES256 signature; they are verified the same way.)
  *
  * The signing keys are a reference-counted snapshot (struct sessions):
- * a long-running process looks at the key files every KEY_CHECK_INTERVAL
- * seconds (and at once, at most every second, when an access token names a
- * kid it does not know) and loads them again when another process rotated
- * them, so a rotation reaches a running sesamed without a reload.
+ * a long-running process looks at the keys' generation in the store (or
+ * at the key files, core/signing-store.c) every KEY_CHECK_INTERVAL seconds
+ * (and at once, at most every second, when an access token names a kid it
+ * does not know) and loads them again when another process rotated them,
+ * so a rotation reaches every running sesamed without a reload.
  */
 #include "config.h"
 
@@ -132,9 +133,7 @@ static int sessions_load(sesame_ctx *ctx, struct sessions **out, sesame_error *e
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	}
 	atomic_init(&s->refs, 1);
-	/* Stamped before reading: a change made meanwhile shows at the next look. */
-	signing_keys_stamp(&ctx->cfg, &s->stamp);
-	rc = signing_keys_load(&ctx->cfg, ctx_now(ctx), &ctx->log, &s->sk, err);
+	rc = signing_keys_snapshot(ctx, &s->sk, &s->stamp, err);
 	for (i = 0; rc == SESAME_OK && i < s->sk.n; i++) {
 		json_t *jwk = public_jwk(&s->sk.keys[i]);
 
@@ -174,24 +173,21 @@ int sessions_acquire(sesame_ctx *ctx, bool force, struct sessions **out, sesame_
 	pthread_mutex_lock(&ctx->sessions_lock);
 	if (ctx->sessions && (now - ctx->sessions_checked >= KEY_CHECK_INTERVAL ||
 			      (force && now - ctx->sessions_forced >= KEY_FORCED_INTERVAL))) {
-		struct signing_stamp stamp;
-
 		ctx->sessions_checked = now;
 		if (force)
 			ctx->sessions_forced = now;
-		signing_keys_stamp(&ctx->cfg, &stamp);
-		if (!signing_stamp_equal(&stamp, &ctx->sessions->stamp)) {
+		if (signing_keys_changed(ctx, &ctx->sessions->stamp)) {
 			struct sessions *fresh;
 			sesame_error e;
 
-			/* A broken file keeps the keys in use: they still work. */
+			/* Keys that cannot be loaded keep those in use: they still work. */
 			if (sessions_load(ctx, &fresh, &e) == SESAME_OK) {
 				sessions_install(ctx, fresh);
 				log_msg(&ctx->log, SESAME_LOG_NOTICE, "signing keys reloaded: signing with kid %s",
 					fresh->sk.keys[0].kid);
 			} else {
 				log_msg(&ctx->log, SESAME_LOG_WARNING,
-					"the signing key files changed but cannot be loaded; keeping the loaded keys: %s",
+					"the signing keys changed but cannot be loaded; keeping the loaded keys: %s",
 					e.text);
 			}
 		}

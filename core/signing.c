@@ -1,15 +1,19 @@
 /*
- * core/signing.c — sesame's own token-signing keys: generated on first
- * start, kept 0600 in the state directory, rotated on demand.
+ * core/signing.c — sesame's own token-signing keys as files: the key
+ * file (config "signing_key", by default STATE_DIR/signing-key.pem, 0600)
+ * and the retired public keys beside it.  The keys live in the store
+ * (core/signing-store.c); the files are read only to import them into a
+ * store that has none (an installation from before), and are the keys
+ * themselves only with a store plugin of store ABI 1.0.
  *
- * The current key is one PEM file (config "signing_key", by default
- * STATE_DIR/signing-key.pem).  Rotation writes a new key and moves the old
- * public key to SIGNING_KEY.retired/KID.pem; retired keys still verify the
- * access tokens they signed until those expire (their file's mtime is the
- * moment of retirement), then they are pruned.  Refresh tokens never
- * depend on these keys (core/sessions.c), so pruning ends no session.  A key id is the first 16 hex
- * digits of SHA-256 over the public key's DER form: stable, and unrelated
- * to anything secret.
+ * Rotation writes a new key and moves the old public key to
+ * SIGNING_KEY.retired/KID.pem; retired keys still verify the access tokens
+ * they signed until those expire (their file's mtime is the moment of
+ * retirement), then they are pruned.  Refresh tokens never depend on these
+ * keys (core/sessions.c), so pruning ends no session.  A key id is the
+ * first 16 hex digits of SHA-256 over the public key's DER form: stable,
+ * and unrelated to anything secret.  The parsing and generation helpers
+ * here serve both places.
  */
 #include "config.h"
 
@@ -30,9 +34,7 @@
 #include "internal.h"
 
 #define MAX_KEY_FILE (64 * 1024)
-/* Retired keys are kept this long beyond the access-token lifetime, to
- * cover clock skew between sesame and the services verifying its tokens. */
-#define RETIRE_SLACK 300
+#define RETIRE_SLACK SIGNING_RETIRE_SLACK
 
 void signing_keys_free(struct signing_keys *sk)
 {
@@ -87,8 +89,8 @@ static char *pem_of(EVP_PKEY *pkey, bool private)
 }
 
 /* Parse a PEM (private or public) into a prepared key entry. */
-static int key_from_pem(const char *file, char *pem, bool private, int64_t retired_at, struct signing_key *k,
-			sesame_error *err)
+int signing_key_from_pem(const char *file, char *pem, bool private, int64_t retired_at, struct signing_key *k,
+			 sesame_error *err)
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	EVP_PKEY *pkey;
@@ -119,6 +121,20 @@ static int key_from_pem(const char *file, char *pem, bool private, int64_t retir
 static EVP_PKEY *generate_p256(void)
 {
 	return EVP_EC_gen("P-256");
+}
+
+char *signing_key_new_pem(void)
+{
+	EVP_PKEY *pkey = generate_p256();
+	char *pem = pkey ? pem_of(pkey, true) : NULL;
+
+	EVP_PKEY_free(pkey);
+	return pem;
+}
+
+char *signing_key_public_pem(const struct signing_key *k)
+{
+	return pem_of(k->pkey, false);
 }
 
 /* Write `data` to `path` atomically (temp file + rename) with mode 0600. */
@@ -163,7 +179,7 @@ static int ensure_dir(const char *dir, sesame_error *err)
 	return util_make_dirs(dir, 0700, err);
 }
 
-static char *signing_key_path(const struct config *cfg)
+char *signing_key_path(const struct config *cfg)
 {
 	size_t n;
 	char *p;
@@ -189,22 +205,17 @@ static char *retired_dir(const char *key_path)
 
 static int create_key(const char *path, sesame_error *err)
 {
-	EVP_PKEY *pkey = generate_p256();
-	char *pem;
+	char *pem = signing_key_new_pem();
 	int rc;
 
-	if (!pkey)
-		return seterr(err, SESAME_INTERNAL, "key", "cannot generate an EC P-256 key");
-	pem = pem_of(pkey, true);
-	EVP_PKEY_free(pkey);
 	if (!pem)
-		return seterr(err, SESAME_INTERNAL, "key", "cannot encode the new key");
+		return seterr(err, SESAME_INTERNAL, "key", "cannot generate an EC P-256 key");
 	rc = write_private_file(path, pem, err);
 	util_free_secret(pem);
 	return rc;
 }
 
-static int append_key(struct signing_keys *sk, const struct signing_key *k, sesame_error *err)
+int signing_keys_append(struct signing_keys *sk, const struct signing_key *k, sesame_error *err)
 {
 	struct signing_key *grown = realloc(sk->keys, (sk->n + 1) * sizeof(*grown));
 
@@ -248,9 +259,9 @@ static int load_retired(const char *dir, const struct config *cfg, int64_t now, 
 		}
 		rc = util_read_file(path, false, MAX_KEY_FILE, &pem, NULL, err);
 		if (rc == SESAME_OK &&
-		    (rc = key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err)) != SESAME_OK)
+		    (rc = signing_key_from_pem(path, pem, false, (int64_t)st.st_mtime, &k, err)) != SESAME_OK)
 			free(pem);
-		if (rc == SESAME_OK && (rc = append_key(sk, &k, err)) != SESAME_OK) {
+		if (rc == SESAME_OK && (rc = signing_keys_append(sk, &k, err)) != SESAME_OK) {
 			free(k.pem);
 			EVP_PKEY_free(k.pkey);
 		}
@@ -319,12 +330,12 @@ int signing_keys_load(const struct config *cfg, int64_t now, const struct logger
 		rc = seterr_at(err, SESAME_CONFIG, "key", path, 0, 0, "signing key file is empty");
 		goto out;
 	}
-	rc = key_from_pem(path, pem, true, 0, &k, err);
+	rc = signing_key_from_pem(path, pem, true, 0, &k, err);
 	if (rc != SESAME_OK) {
 		util_free_secret(pem);
 		goto out;
 	}
-	if ((rc = append_key(sk, &k, err)) != SESAME_OK) {
+	if ((rc = signing_keys_append(sk, &k, err)) != SESAME_OK) {
 		util_free_secret(k.pem);
 		EVP_PKEY_free(k.pkey);
 		goto out;
@@ -371,7 +382,7 @@ void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp)
 
 bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b)
 {
-	return a->key_exists == b->key_exists && a->retired_exists == b->retired_exists && a->key_dev == b->key_dev &&
+	return a->in_store == b->in_store && a->generation == b->generation && a->key_exists == b->key_exists && a->retired_exists == b->retired_exists && a->key_dev == b->key_dev &&
 	       a->key_ino == b->key_ino && a->key_mtime_ns == b->key_mtime_ns && a->key_ctime_ns == b->key_ctime_ns &&
 	       a->key_size == b->key_size && a->retired_dev == b->retired_dev && a->retired_ino == b->retired_ino &&
 	       a->retired_mtime_ns == b->retired_mtime_ns;

@@ -37,7 +37,32 @@ static int store_check_descriptor(const struct sesame_store *d, const char *type
 	    !d->session_get_by_hash || !d->session_get || !d->session_touch || !d->session_delete ||
 	    !d->sessions_delete_user || !d->sessions_count || !d->kv_get || !d->kv_put || !d->kv_delete || !d->kv_purge)
 		return loader_fail(err, path, "descriptor", "descriptor lacks a function required by store ABI 1.0");
+	/* The groups of 1.1 come whole or not at all: half a group would
+	 * fail in the middle of a migration or a rotation. */
+	if (SESAME_HAS_FIELD(struct sesame_store, kv_list, d->struct_size) && !d->sessions_list != !d->kv_list)
+		return loader_fail(err, path, "descriptor",
+				   "descriptor sets only one of sessions_list and kv_list (store ABI 1.1: both or none)");
+	if (SESAME_HAS_FIELD(struct sesame_store, keys_prune, d->struct_size)) {
+		int n = !!d->keys_generation + !!d->keys_list + !!d->key_insert + !!d->key_retire + !!d->keys_prune;
+
+		if (n != 0 && n != 5)
+			return loader_fail(err, path, "descriptor",
+					   "descriptor sets only some of the signing key functions (store ABI 1.1: "
+					   "keys_generation, keys_list, key_insert, key_retire and keys_prune, or none)");
+	}
 	return SESAME_OK;
+}
+
+bool store_has_listing(const struct store *st)
+{
+	return SESAME_HAS_FIELD(struct sesame_store, kv_list, st->desc->struct_size) && st->desc->sessions_list &&
+	       st->desc->kv_list;
+}
+
+bool store_has_keys(const struct store *st)
+{
+	return SESAME_HAS_FIELD(struct sesame_store, keys_prune, st->desc->struct_size) && st->desc->keys_generation &&
+	       st->desc->keys_list && st->desc->key_insert && st->desc->key_retire && st->desc->keys_prune;
 }
 
 static void store_log(void *data, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);

@@ -119,6 +119,9 @@ static const struct error_row {
     {SESAME_NOT_FOUND, "user", 404, "UserNotFound", NULL},
     {SESAME_NOT_FOUND, NULL, 404, "NotFound", NULL},
     {SESAME_CONFLICT, "linked", 401, "InvalidSession", NULL},
+    /* The store could not serialize a transaction in its attempts (many
+     * writers at once, on any node): try again, it is not the client's. */
+    {SESAME_CONFLICT, "busy", 503, "ServiceUnavailable", RETRY_BUSY},
     /* The hosted service answers "user already confirmed" with a 400. */
     {SESAME_CONFLICT, "already-confirmed", 400, "UserAlreadyConfirmed", NULL},
     {SESAME_CONFLICT, NULL, 409, "AccountNameInUse", NULL},

@@ -260,15 +260,39 @@ SESAME_API json_t *sesame_jwks(sesame_ctx *ctx, sesame_error *err);
 /*
  * Make a new signing key; the old one is retired and keeps verifying the
  * access tokens it signed until they expire (then it is pruned).  No
- * session ends: refresh tokens do not depend on a signing key.  This
- * context signs with the new key at once; other processes using the same
- * key files (a running sesamed) notice the change within seconds, or at
- * once when they meet a token with the new kid, and need no reload.  On
- * SESAME_OK `*result` is a new reference to {"kid": NEW_KID}.  Other calls
- * may run meanwhile, but not a second rotation of the same key files.
+ * session ends: refresh tokens do not depend on a signing key.  The keys
+ * live in the store (both built-in stores; a store plugin of store ABI
+ * 1.0 keeps them in the key files), so every process on the same store
+ * (several sesamed nodes on one database) notices the change within
+ * seconds, or at once when it meets a token with the new kid, and needs
+ * no reload; this context signs with the new key at once.  On SESAME_OK
+ * `*result` is a new reference to {"kid": NEW_KID}.  Other calls may run
+ * meanwhile, rotations included (they happen one after the other).
  * Since 0.1.
  */
 SESAME_API int sesame_keys_rotate(sesame_ctx *ctx, json_t **result, sesame_error *err);
+
+/*
+ * Copy everything of this context's store — every user, identity,
+ * session, provider key/value entry (password hashes, API keys, pending
+ * tokens, failure counters; expired ones are left out) and signing key —
+ * into the store that the main configuration file `target_config`
+ * configures (only its "store", "store_dir" and "state_dir" are used), for
+ * a move from one store to another (SQLite to PostgreSQL and back).  IDs,
+ * refresh-token hashes and keys are kept, so users log in with the same
+ * id and existing refresh and access tokens keep working.  The source is
+ * read in one read transaction (a consistent copy even while it is in
+ * use) and the target written in one write transaction: a failed copy
+ * leaves the target as it was.  On SESAME_OK `*result` (NULL allowed) is
+ * a new reference to {"users": N, "identities": N, "sessions": N,
+ * "provider_records": N, "keys": N}.  Errors: SESAME_CONFIG for the target
+ * configuration; SESAME_CONFLICT "not-empty" when the target holds any
+ * record; SESAME_USAGE "listing" when a store cannot list its records
+ * (store ABI 1.0), "keys" when the source's keys cannot be kept by the
+ * target; store errors.  Since 0.1.
+ */
+SESAME_API int sesame_store_migrate(sesame_ctx *ctx, const char *target_config, json_t **result,
+				    sesame_error *err);
 
 /*
  * The number of sessions that have not expired, across all users: a

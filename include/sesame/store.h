@@ -34,6 +34,13 @@
  *              "created": int, "expires": int, "last_used": int,
  *              optional "provider": INSTANCE, "provider_uid": UID (the
  *              identity the session was opened with; both or neither)}
+ *   entry     {"provider": INSTANCE, "key": string, "value": any JSON,
+ *              "expires": int (0: never), optional "user_id": ID}
+ *              (one provider key/value entry; since 1.1)
+ *   key       {"kid": 1 to 64 of [A-Za-z0-9_-], "pem": PEM text of at
+ *              most SESAME_STORE_PEM_MAX bytes, "created": int,
+ *              "retired": int (0: the current key)} (one of sesame's own
+ *              token-signing keys; since 1.1)
  *
  * IDs are 24 lowercase hex digits (ObjectId form), made by the core.  An
  * identity is unique per (provider, id): this unique key is what makes two
@@ -102,9 +109,19 @@ extern "C" {
 #define SESAME_ABI_MINOR_OF(v)		 ((uint32_t)(v)&0xffffu)
 #endif
 
-/* The store ABI version this header describes. */
+/*
+ * The store ABI version this header describes.
+ *   1.0  users, identities, sessions, provider key/value data.
+ *   1.1  signing keys (keys_generation .. keys_prune): sesame's own
+ *        token-signing keys live in the store, so that every node sharing
+ *        the store signs and verifies with the same keys and sees a
+ *        rotation within seconds; listing every session and key/value
+ *        entry (sessions_list, kv_list), so that `sesame store migrate`
+ *        can copy a whole store into another.  Both were made necessary
+ *        by the second store (postgres) and several nodes on it.
+ */
 #define SESAME_STORE_ABI_MAJOR	 1
-#define SESAME_STORE_ABI_MINOR	 0
+#define SESAME_STORE_ABI_MINOR	 1
 #define SESAME_STORE_ABI_VERSION SESAME_ABI_VERSION(SESAME_STORE_ABI_MAJOR, SESAME_STORE_ABI_MINOR)
 
 /* The name of the one symbol a store plugin exports. */
@@ -124,6 +141,10 @@ extern "C" {
 
 /* Flags of kv_put(). */
 #define SESAME_STORE_KV_CREATE 0x1u /* fail with SESAME_CONFLICT when the key exists */
+
+/* Longest "kid" and "pem" of a key record, in bytes.  Since 1.1. */
+#define SESAME_STORE_KID_MAX 64
+#define SESAME_STORE_PEM_MAX 16384
 
 /* One opened store; defined by the plugin, opaque to the core. */
 typedef struct sesame_store_handle sesame_store_handle;
@@ -155,7 +176,9 @@ struct sesame_store_host {
  *           .type = "sqlite", ...
  *   };
  *
- * Every field up to kv_purge is required in ABI 1.0 (none may be NULL).
+ * Every field up to kv_purge is required in ABI 1.0 (none may be NULL);
+ * the fields of 1.1 are optional in groups (listing, signing keys), and
+ * the core reads them only after SESAME_HAS_FIELD() and a NULL check.
  */
 struct sesame_store {
 	uint32_t abi_version;
@@ -329,6 +352,72 @@ struct sesame_store {
 	 * gets how many.  Since 1.0. */
 	int (*kv_purge)(sesame_store_handle *handle, sesame_store_txn *txn, int64_t now, uint64_t *count,
 			sesame_error *err);
+
+	/* ---- listing everything (since 1.1; NULL allowed) ----
+	 *
+	 * What `sesame store migrate` reads to copy a store: users come from
+	 * users_list() and their identities from identities_of_user(); these
+	 * two list the rest.  Either both are set or neither.
+	 */
+
+	/*
+	 * Up to `limit` (1..1000) sessions whose id sorts after `after` (NULL
+	 * or "": from the first), expired or not, in id order, as a new array
+	 * in `*sessions`.  An empty array ends the listing.  Since 1.1.
+	 */
+	int (*sessions_list)(sesame_store_handle *handle, sesame_store_txn *txn, const char *after, size_t limit,
+			     json_t **sessions, sesame_error *err);
+
+	/*
+	 * Up to `limit` (1..1000) key/value entries (records "entry" above)
+	 * that sort after (`after_provider`, `after_key`) (both NULL: from the
+	 * first), ordered by provider then key, bytewise, expired or not, as
+	 * a new array in `*entries`.  An empty array ends the listing.
+	 * Since 1.1.
+	 */
+	int (*kv_list)(sesame_store_handle *handle, sesame_store_txn *txn, const char *after_provider,
+		       const char *after_key, size_t limit, json_t **entries, sesame_error *err);
+
+	/* ---- signing keys (since 1.1; NULL allowed) ----
+	 *
+	 * sesame's own ES256 keys (records "key" above): at most one current
+	 * key ("retired" 0, which holds the private key) and the retired keys
+	 * (their public key only) that still verify the access tokens they
+	 * signed.  The store keeps a generation number that every change of
+	 * the keys increases in the same transaction, so that a node learns
+	 * that the keys changed by reading one number every few seconds.  The
+	 * "pem" of the current key is a private key: the store's data must be
+	 * protected as the key itself would be (see sesame-deployment(7)).
+	 * Either all five functions are set or none; without them the core
+	 * keeps its keys in files.
+	 */
+
+	/* The keys' generation number in `*generation` (0 before any key was
+	 * stored).  Since 1.1. */
+	int (*keys_generation)(sesame_store_handle *handle, sesame_store_txn *txn, uint64_t *generation,
+			       sesame_error *err);
+
+	/* Every key as a new array in `*keys`: the current key first, then the
+	 * retired ones, most recently retired first.  Since 1.1. */
+	int (*keys_list)(sesame_store_handle *handle, sesame_store_txn *txn, json_t **keys, sesame_error *err);
+
+	/* Insert a key record (all members required).  SESAME_CONFLICT
+	 * "exists" when its kid is taken, or when it is a current key
+	 * ("retired" 0) and a current key exists: two nodes that each make a
+	 * first key at the same moment store one.  Since 1.1. */
+	int (*key_insert)(sesame_store_handle *handle, sesame_store_txn *txn, const json_t *key, sesame_error *err);
+
+	/* Retire the current key `kid`: its "pem" becomes `public_pem` (the
+	 * private key is dropped) and "retired" becomes `retired` (> 0).
+	 * SESAME_NOT_FOUND "key" when `kid` is not the current key.
+	 * Since 1.1. */
+	int (*key_retire)(sesame_store_handle *handle, sesame_store_txn *txn, const char *kid, const char *public_pem,
+			  int64_t retired, sesame_error *err);
+
+	/* Delete every retired key with 0 < "retired" <= `before`; `*count`
+	 * (NULL allowed) gets how many.  Since 1.1. */
+	int (*keys_prune)(sesame_store_handle *handle, sesame_store_txn *txn, int64_t before, uint64_t *count,
+			  sesame_error *err);
 };
 
 /* The smallest struct_size the core accepts: everything up to kv_purge. */

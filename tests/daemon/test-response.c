@@ -68,6 +68,9 @@ static void test_status_map(void **state)
 	    {SESAME_NOT_FOUND, "provider", 404, "AuthProviderNotFound"},
 	    {SESAME_NOT_FOUND, "user", 404, "UserNotFound"},
 	    {SESAME_CONFLICT, NULL, 409, "AccountNameInUse"},
+	    /* A store conflict still there after every retry is no account
+	     * name in use: the client should try again. */
+	    {SESAME_CONFLICT, "busy", 503, "ServiceUnavailable"},
 	    /* As the hosted service answers it. */
 	    {SESAME_CONFLICT, "already-confirmed", 400, "UserAlreadyConfirmed"},
 	    {SESAME_REJECTED, "throttled", 429, "TooManyRequests"},

@@ -23,8 +23,8 @@ case "$cred" in
 	;;
 *'"mode":"whoami"'*)
 	# Who the program is, where, and whether it can read sesame's state
-	# ($1/../state, the signing key's directory).
-	if cat "$1/../state/signing-key.pem" >/dev/null 2>&1; then state=readable; else state=denied; fi
+	# ($1/../state: the database, which holds the signing key).
+	if cat "$1/../state/sesame.db" >/dev/null 2>&1; then state=readable; else state=denied; fi
 	printf '{"id": "uid=%s gid=%s groups=%s cwd=%s state=%s"}' "$(id -u)" "$(id -g)" "$(id -G)" "$(pwd)" "$state"
 	;;
 *'"mode":"huge"'*) head -c 100000 /dev/zero | tr '\0' 'a' ;;

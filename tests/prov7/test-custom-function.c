@@ -286,9 +286,20 @@ static void test_escaped_descendant_is_killed(void **state)
 	free(pidfile);
 }
 
+/* The database the programs must not read is there: "state=denied" is then
+ * a refusal, not a missing file. */
+static void assert_db_exists(const struct env *e)
+{
+	char *db = tu_path(e->dir, "state/sesame.db");
+
+	assert_int_equal(access(db, R_OK), 0);
+	free(db);
+}
+
 /* Issue 11 item 15: as root, the program runs as the unprivileged
  * programs.user ("nobody" by default), in "/", without supplementary
- * groups, and cannot read the signing key in the state directory. */
+ * groups, and cannot read the database in the state directory, which
+ * holds the signing key. */
 static void test_program_runs_unprivileged(void **state)
 {
 	struct env *e = *state;
@@ -296,10 +307,11 @@ static void test_program_runs_unprivileged(void **state)
 	char expected[256];
 	sesame_error err;
 
-	/* A login first, so that the signing key exists. */
+	/* A login first, so that the database and the signing key in it exist. */
 	assert_int_equal(sesame_login(e->ctx, "cf", cred, NULL, &session, &err), SESAME_OK);
 	json_decref(session);
 	json_decref(cred);
+	assert_db_exists(e);
 	assert_int_equal(verify(e, "cf", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
 	if (geteuid() != 0) {
 		json_decref(id);
@@ -320,7 +332,7 @@ static void test_configured_program_user(void **state)
 	char text[4096], expected[256];
 	struct passwd *pw;
 	unsigned daemon_uid = 0, daemon_gid = 0, bin_uid = 0, bin_gid = 0;
-	json_t *id = NULL, *list, *p;
+	json_t *id = NULL, *list, *p, *cred, *session = NULL;
 	sesame_error err;
 	size_t i;
 
@@ -349,6 +361,12 @@ static void test_configured_program_user(void **state)
 	e->ctx = sesame_new();
 	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	/* A login first, so that the database (which holds the signing key) exists. */
+	cred = json_pack("{s:s}", "mode", "ok");
+	assert_int_equal(sesame_login(e->ctx, "cf", cred, NULL, &session, &err), SESAME_OK);
+	json_decref(session);
+	json_decref(cred);
+	assert_db_exists(e);
 	assert_int_equal(verify(e, "cf", "{\"mode\": \"whoami\"}", &id, &err), SESAME_OK);
 	snprintf(expected, sizeof(expected), "uid=%u gid=%u groups=%u cwd=/ state=denied", daemon_uid, daemon_gid,
 		 daemon_gid);

@@ -559,6 +559,61 @@ static void test_secrets_from_files(void **state)
 	free(secret);
 }
 
+/* The "store" object: a conninfo from a secret file for the store, shown
+ * as its "@/path"; an inline one masked; no default "path" for another
+ * store than the default; a key no built-in store knows refused. */
+static void test_store_settings(void **state)
+{
+	struct env *e = *state;
+	char *secret = tu_write(e->dir, "conninfo", "host=db password=pg-s3cr3t\n", 0600);
+	char text[1024], *p, *dump;
+	struct config cfg;
+	sesame_error err;
+	json_t *shown;
+
+	snprintf(text, sizeof(text),
+		 "{\"store\": {\"type\": \"postgres\", \"conninfo\": \"@%s\", \"pool_size\": 4}}", secret);
+	p = tu_write(e->dir, "pg.json", text, 0644);
+	load_ok(p, &cfg);
+	assert_string_equal(json_string_value(json_object_get(cfg.store, "conninfo")), "host=db password=pg-s3cr3t");
+	assert_null(json_object_get(cfg.store, "path"));
+	shown = config_to_json(&cfg, false);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(shown, "store"), "conninfo")) + 1, secret);
+	json_decref(shown);
+	config_free(&cfg);
+	free(p);
+
+	p = tu_write(e->dir, "pg2.json",
+		     "{\"store\": {\"type\": \"postgres\", \"conninfo\": \"host=db password=pg-s3cr3t\"}}", 0644);
+	load_ok(p, &cfg);
+	shown = config_to_json(&cfg, false);
+	dump = json_dumps(shown, 0);
+	assert_null(strstr(dump, "pg-s3cr3t"));
+	free(dump);
+	json_decref(shown);
+	config_free(&cfg);
+	free(p);
+
+	/* The default store still gets its file under the state directory. */
+	p = tu_write(e->dir, "sq.json", "{\"store\": {\"type\": \"sqlite\"}}", 0644);
+	load_ok(p, &cfg);
+	assert_non_null(strstr(json_string_value(json_object_get(cfg.store, "path")), "/sesame.db"));
+	config_free(&cfg);
+	free(p);
+
+	p = tu_write(e->dir, "bad.json", "{\"store\": {\"type\": \"postgres\", \"conn_info\": \"x\"}}", 0644);
+	assert_int_equal(config_load(&cfg, p, 0, &quiet, &err), SESAME_CONFIG);
+	assert_non_null(strstr(err.text, "conn_info"));
+	free(p);
+	chmod(secret, 0644);
+	p = tu_write(e->dir, "pg3.json", text, 0644);
+	assert_int_equal(config_load(&cfg, p, 0, &quiet, &err), SESAME_CONFIG);
+	assert_non_null(strstr(err.text, secret));
+	assert_null(strstr(err.text, "pg-s3cr3t"));
+	free(p);
+	free(secret);
+}
+
 static void test_readable_secret_refused(void **state)
 {
 	struct env *e = *state;
@@ -655,6 +710,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dangling_symlink_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secrets_from_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readable_secret_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dropin_dir_not_a_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_locate_positions_nested, setup, teardown),

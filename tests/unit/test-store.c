@@ -164,11 +164,42 @@ static void test_migrations_are_idempotent(void **state)
 	}
 	f->d = f->st.desc;
 	f->h = f->st.h;
-	assert_int_equal(su_count(f->path, "schema_version"), 1);
+	assert_int_equal(su_count(f->path, "schema_version"), 2);
 	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	free(v);
 	assert_int_equal(su_count(f->path, "users"), 1);
+}
+
+/* A database of schema 1 (before the signing keys moved into the store)
+ * gains the key tables at its next opening and keeps its records. */
+static void test_schema_1_migrates_to_2_keeping_records(void **state)
+{
+	struct fx *f = *state;
+	json_t *got = NULL, *key;
+	uint64_t gen = 99;
+	char *v;
+
+	insert_user(f, USER_A);
+	store_close(&f->st);
+	su_exec(f->path, "DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
+			 " DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
+			 " DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version = 2");
+	su_open(&f->st, f->path);
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
+	assert_int_equal(gen, 0);
+	key = json_pack("{s:s, s:s, s:i, s:i}", "kid", "k1", "pem", "PEM", "created", 1, "retired", 0);
+	assert_int_equal(f->d->key_insert(f->h, NULL, key, &f->err), SESAME_OK);
+	json_decref(key);
+	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
+	assert_int_equal(gen, 1);
 }
 
 static long file_size(const char *path)
@@ -710,6 +741,8 @@ static void test_loader_checks_store_descriptors(void **state)
 	    {"nosym", SESAME_UNAVAILABLE, "symbol"},
 	    {"mistyped", SESAME_UNAVAILABLE, "descriptor"},
 	    {"nofunc", SESAME_UNAVAILABLE, "descriptor"},
+	    {"halfkeys", SESAME_UNAVAILABLE, "descriptor"},
+	    {"halflist", SESAME_UNAVAILABLE, "descriptor"},
 	    {"missing", SESAME_UNAVAILABLE, "file"},
 	    /* A newer minor with a longer descriptor is accepted and opened. */
 	    {"newer", SESAME_UNAVAILABLE, "fixture"},
@@ -840,6 +873,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_creates_private_file_in_wal_mode, setup, teardown),
 	    cmocka_unit_test(test_open_creates_missing_directory_0700),
 	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_1_migrates_to_2_keeping_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
 	    cmocka_unit_test(test_open_refuses_garbage_and_symlinks),

@@ -1,6 +1,7 @@
 /*
  * plugins/stores/sqlite/sqlite.c — the embedded SQLite store: sesame's
- * users, identities, sessions and provider data in one database file.
+ * users, identities, sessions, provider data and signing keys in one
+ * database file (store ABI 1.1).
  *
  * Settings (the "store" object of sesame.json):
  *   "path"          absolute file name (the core defaults it to
@@ -69,7 +70,7 @@
 #define DEFAULT_BUSY_TIMEOUT 5000
 #define MAX_BUSY_TIMEOUT     600000
 #define LIST_MAX	     1000
-#define SCHEMA_VERSION	     1
+#define SCHEMA_VERSION	     2
 /* WAL pages (4 KiB each) that wake the checkpointer: SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
 /* WAL pages from which the checkpointer completes a checkpoint so the WAL
@@ -111,6 +112,14 @@ enum stmt_id {
 	S_KV_CREATE,
 	S_KV_DELETE,
 	S_KV_PURGE,
+	/* store ABI 1.1 */
+	S_SESSIONS_LIST,
+	S_KV_LIST,
+	S_KEYS_GENERATION,
+	S_KEYS_LIST,
+	S_KEY_INSERT,
+	S_KEY_RETIRE,
+	S_KEYS_PRUNE,
 	N_STMT
 };
 
@@ -155,6 +164,15 @@ static const char *const stmt_sql[N_STMT] = {
 		    " AND provider_data.expires <= ?6",
     [S_KV_DELETE] = "DELETE FROM provider_data WHERE instance = ?1 AND key = ?2",
     [S_KV_PURGE] = "DELETE FROM provider_data WHERE expires IS NOT NULL AND expires <= ?1",
+    [S_SESSIONS_LIST] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [S_KV_LIST] = "SELECT instance, key, value, user_id, expires FROM provider_data"
+		  " WHERE ?1 IS NULL OR (instance, key) > (?1, ?2) ORDER BY instance, key LIMIT ?3",
+    [S_KEYS_GENERATION] = "SELECT generation FROM signing_keys_generation",
+    [S_KEYS_LIST] = "SELECT kid, pem, created, retired FROM signing_keys"
+		    " ORDER BY retired = 0 DESC, retired DESC, kid",
+    [S_KEY_INSERT] = "INSERT INTO signing_keys (kid, pem, created, retired) VALUES (?1, ?2, ?3, ?4)",
+    [S_KEY_RETIRE] = "UPDATE signing_keys SET pem = ?2, retired = ?3 WHERE kid = ?1 AND retired = 0",
+    [S_KEYS_PRUNE] = "DELETE FROM signing_keys WHERE retired > 0 AND retired <= ?1",
 };
 
 /*
@@ -209,6 +227,26 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " PRIMARY KEY (instance, key)"
     ") WITHOUT ROWID;"
     "CREATE INDEX provider_data_user ON provider_data (user_id) WHERE user_id IS NOT NULL;",
+    /* 2: sesame's signing keys (store ABI 1.1), at most one of them current;
+     * every change increases the generation other processes watch. */
+    "CREATE TABLE signing_keys ("
+    " kid TEXT PRIMARY KEY NOT NULL,"
+    " pem TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " retired INTEGER NOT NULL CHECK (retired >= 0)"
+    ") WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX signing_keys_current ON signing_keys (retired) WHERE retired = 0;"
+    "CREATE TABLE signing_keys_generation ("
+    " one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),"
+    " generation INTEGER NOT NULL"
+    ");"
+    "INSERT INTO signing_keys_generation (one, generation) VALUES (1, 0);"
+    "CREATE TRIGGER signing_keys_inserted AFTER INSERT ON signing_keys BEGIN"
+    " UPDATE signing_keys_generation SET generation = generation + 1; END;"
+    "CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys BEGIN"
+    " UPDATE signing_keys_generation SET generation = generation + 1; END;"
+    "CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys BEGIN"
+    " UPDATE signing_keys_generation SET generation = generation + 1; END;",
 };
 
 /* ---- handle, pool, transactions ------------------------------------------ */
@@ -1094,7 +1132,8 @@ static json_t *column_json(sqlite3_stmt *s, int i)
 
 	if (text && n == 2 && memcmp(text, "{}", 2) == 0)
 		return json_object();
-	return text ? json_loadb(text, n, JSON_DECODE_ANY, NULL) : NULL;
+	/* What json_dumps() wrote comes back, "\u0000" in a string included. */
+	return text ? json_loadb(text, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static json_t *column_string(sqlite3_stmt *s, int i)
@@ -1841,6 +1880,216 @@ static int kv_purge(sesame_store_handle *h, sesame_store_txn *txn, int64_t now, 
 	return call_end(&cl, rc);
 }
 
+/* ---- listing everything (store ABI 1.1) ----------------------------------- */
+
+static int sessions_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
+			 sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out)
+		return SESAME_USAGE;
+	if (limit < 1 || limit > LIST_MAX)
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: list limit must be 1 to %d", LIST_MAX);
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_SESSIONS_LIST, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+	return call_end(&cl, query_all(&cl, s, session_of_row, "session", out, err));
+}
+
+static json_t *entry_of_row(sqlite3_stmt *s)
+{
+	json_t *rec = json_pack("{s:o, s:o, s:o, s:I}", "provider", column_string(s, 0), "key", column_string(s, 1),
+				"value", column_json(s, 2), "expires", (json_int_t)sqlite3_column_int64(s, 4));
+
+	if (rec && sqlite3_column_type(s, 3) != SQLITE_NULL &&
+	    json_object_set_new(rec, "user_id", column_string(s, 3)) != 0) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+static int kv_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after_provider, const char *after_key,
+		   size_t limit, json_t **out, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out || !after_provider != !after_key)
+		return SESAME_USAGE;
+	if (limit < 1 || limit > LIST_MAX)
+		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: list limit must be 1 to %d", LIST_MAX);
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KV_LIST, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, after_provider);
+	bind_text(s, 2, after_key);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	return call_end(&cl, query_all(&cl, s, entry_of_row, "entry", out, err));
+}
+
+/* ---- signing keys (store ABI 1.1) ------------------------------------------ */
+
+static bool is_kid(const char *s)
+{
+	size_t i, n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > SESAME_STORE_KID_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static bool is_pem(const char *s)
+{
+	return is_text(s) && strlen(s) <= SESAME_STORE_PEM_MAX;
+}
+
+static int keys_generation(sesame_store_handle *h, sesame_store_txn *txn, uint64_t *generation, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !generation)
+		return SESAME_USAGE;
+	*generation = 0;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KEYS_GENERATION, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*generation = (uint64_t)sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	return call_end(&cl, rc == SQLITE_ROW ? SESAME_OK : db_error(h, cl.c->db, rc, "keys generation", err));
+}
+
+static json_t *key_of_row(sqlite3_stmt *s)
+{
+	return json_pack("{s:o, s:o, s:I, s:I}", "kid", column_string(s, 0), "pem", column_string(s, 1), "created",
+			 (json_int_t)sqlite3_column_int64(s, 2), "retired", (json_int_t)sqlite3_column_int64(s, 3));
+}
+
+static int keys_list(sesame_store_handle *h, sesame_store_txn *txn, json_t **out, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!h || !out)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, false, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KEYS_LIST, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	return call_end(&cl, query_all(&cl, s, key_of_row, "key", out, err));
+}
+
+static int key_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *k, sesame_error *err)
+{
+	json_t *retired = json_object_get(k, "retired");
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h)
+		return SESAME_USAGE;
+	if (!is_kid(rec_str(k, "kid")))
+		return bad_record(h, err, "key", "kid");
+	if (!is_pem(rec_str(k, "pem")))
+		return bad_record(h, err, "key", "pem");
+	if (!json_is_integer(json_object_get(k, "created")))
+		return bad_record(h, err, "key", "created");
+	if (!json_is_integer(retired) || json_integer_value(retired) < 0)
+		return bad_record(h, err, "key", "retired");
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KEY_INSERT, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, rec_str(k, "kid"));
+	bind_text(s, 2, rec_str(k, "pem"));
+	sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(k, "created")));
+	sqlite3_bind_int64(s, 4, json_integer_value(retired));
+	return call_end(&cl, stmt_exec(h, cl.c, s, "key insert", err));
+}
+
+static int key_retire(sesame_store_handle *h, sesame_store_txn *txn, const char *kid, const char *public_pem,
+		      int64_t retired, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!h || !kid)
+		return SESAME_USAGE;
+	if (!is_pem(public_pem))
+		return bad_record(h, err, "key", "pem");
+	if (retired <= 0)
+		return bad_record(h, err, "key", "retired");
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KEY_RETIRE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	bind_text(s, 1, kid);
+	bind_text(s, 2, public_pem);
+	sqlite3_bind_int64(s, 3, retired);
+	rc = stmt_exec(h, cl.c, s, "key retire", err);
+	return call_end(&cl, changed_one(&cl, rc, "key", err));
+}
+
+static int keys_prune(sesame_store_handle *h, sesame_store_txn *txn, int64_t before, uint64_t *count, sesame_error *err)
+{
+	struct call cl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (count)
+		*count = 0;
+	if (!h)
+		return SESAME_USAGE;
+	rc = call_start(h, txn, true, &cl, err);
+	if (rc != SESAME_OK)
+		return rc;
+	s = stmt_get(h, cl.c, S_KEYS_PRUNE, err);
+	if (!s)
+		return call_end(&cl, SESAME_INTERNAL);
+	sqlite3_bind_int64(s, 1, before);
+	rc = stmt_exec(h, cl.c, s, "keys prune", err);
+	if (rc == SESAME_OK && count)
+		*count = (uint64_t)sqlite3_changes(cl.c->db);
+	return call_end(&cl, rc);
+}
+
 /* ---- descriptor ------------------------------------------------------- */
 
 const struct sesame_store sesame_store_entry = {
@@ -1875,4 +2124,11 @@ const struct sesame_store sesame_store_entry = {
     .kv_put = kv_put,
     .kv_delete = kv_delete,
     .kv_purge = kv_purge,
+    .sessions_list = sessions_list,
+    .kv_list = kv_list,
+    .keys_generation = keys_generation,
+    .keys_list = keys_list,
+    .key_insert = key_insert,
+    .key_retire = key_retire,
+    .keys_prune = keys_prune,
 };

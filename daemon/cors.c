@@ -16,7 +16,7 @@
 /* Headers App Services clients send; a preflight asking for others is
  * answered with this list and the browser refuses the rest. */
 #define ALLOWED_HEADERS "Authorization, Content-Type, Accept, X-Requested-With"
-#define MAX_AGE		"600"
+#define MAX_AGE "600"
 
 /* "scheme://host[:port]" with no path, query, user info or trailing slash:
  * browsers send exactly this form in the Origin header. */
@@ -55,8 +55,7 @@ int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return -1;
 	}
-	json_array_foreach(origins, i, v)
-	{
+	json_array_foreach (origins, i, v) {
 		const char *s = json_string_value(v);
 
 		if (s && strcmp(s, "*") == 0) {

@@ -121,22 +121,22 @@ bool cors_preflight(const struct cors *c, const char *origin, const char *reques
 
 /* Keys of the main configuration's "daemon" section, with their defaults. */
 struct daemon_settings {
-	unsigned threads;		      /* 0: a thread per connection; N: a pool of N */
-	unsigned max_connections;	      /* 1024 */
-	unsigned connection_timeout;	      /* seconds of inactivity, 30 */
-	size_t max_body_bytes;		      /* 1 MiB */
-	size_t max_header_bytes;	      /* 32 KiB: request line + headers */
-	unsigned login_failures_per_minute;   /* 20 */
-	unsigned throttle_slots;	      /* 4096 client addresses tracked */
-	unsigned anon_logins_per_minute;      /* 30 anonymous users created per address */
-	unsigned shutdown_timeout;	      /* seconds to drain at SIGTERM, 30 */
-	unsigned max_connections_per_address; /* 32; 0: no limit (behind a proxy) */
-	unsigned request_timeout;	      /* seconds for a whole request to arrive, 30 */
-	unsigned weblogin_ttl;		      /* seconds a pending web login lives, 300 */
-	unsigned weblogin_per_address;	      /* pending web logins per address, 16 */
-	unsigned weblogin_starts_per_minute;  /* web logins started per address a minute, 30 */
-	bool metrics_public;		      /* "metrics": "public"; default "admin" */
-	char *metrics_listen;		      /* "metrics_listen": ADDR:PORT of a /metrics-only listener, or NULL */
+	unsigned threads;		       /* 0: a thread per connection; N: a pool of N */
+	unsigned max_connections;	       /* 1024 */
+	unsigned connection_timeout;	       /* seconds of inactivity, 30 */
+	size_t max_body_bytes;		       /* 1 MiB */
+	size_t max_header_bytes;	       /* 32 KiB: request line + headers */
+	unsigned login_failures_per_minute;    /* 20 */
+	unsigned throttle_slots;	       /* 4096 client addresses tracked */
+	unsigned anon_logins_per_minute;       /* 30 anonymous users created per address */
+	unsigned shutdown_timeout;	       /* seconds to drain at SIGTERM, 30 */
+	unsigned max_connections_per_address;  /* 32; 0: no limit (behind a proxy) */
+	unsigned request_timeout;	       /* seconds for a whole request to arrive, 30 */
+	unsigned weblogin_ttl;		       /* seconds a pending web login lives, 300 */
+	unsigned weblogin_per_address;	       /* pending web logins per address, 16 */
+	unsigned weblogin_starts_per_minute;   /* web logins started per address a minute, 30 */
+	bool metrics_public;		       /* "metrics": "public"; default "admin" */
+	char *metrics_listen;		       /* "metrics_listen": ADDR:PORT of a /metrics-only listener, or NULL */
 	unsigned identifier_failures_per_hour; /* 10 failed logins per address and email/password user */
 	unsigned account_requests_per_hour;    /* 30 registrations, mails, call programs per address */
 };
@@ -150,7 +150,7 @@ struct settings {
 	char *tls_cert;
 	char *tls_key;
 	bool admin_enabled;
-	bool test_mode; /* "test_mode" of the main configuration */
+	bool test_mode;			  /* "test_mode" of the main configuration */
 	unsigned char admin_key_hash[32]; /* SHA-256 of the admin key: the key itself is not kept */
 	struct cors cors;
 	struct daemon_settings daemon;
@@ -279,11 +279,11 @@ size_t linkguard_used(struct linkguard *g, int64_t now_ms);
 
 /* What a route requires of the Authorization header, checked before its handler. */
 enum route_auth {
-	AUTH_NONE,    /* nothing */
-	AUTH_ADMIN,   /* the admin key; the route answers 404 when none is configured */
-	AUTH_METRICS, /* nothing with "daemon.metrics": "public", else as AUTH_ADMIN */
-	AUTH_ACCESS,  /* a bearer token, in req->bearer: the handler verifies it is an access token */
-	AUTH_REFRESH, /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
+	AUTH_NONE,	      /* nothing */
+	AUTH_ADMIN,	      /* the admin key; the route answers 404 when none is configured */
+	AUTH_METRICS,	      /* nothing with "daemon.metrics": "public", else as AUTH_ADMIN */
+	AUTH_ACCESS,	      /* a bearer token, in req->bearer: the handler verifies it is an access token */
+	AUTH_REFRESH,	      /* a bearer token, in req->bearer: the handler verifies it is a refresh token */
 	AUTH_ACCESS_OR_ADMIN, /* the admin key (req->as_admin: the system user), or else AUTH_ACCESS */
 };
 
@@ -304,7 +304,7 @@ struct route {
 };
 
 #define ROUTE_MAX_PARAMS 4
-#define ROUTE_PARAM_MAX	 256
+#define ROUTE_PARAM_MAX 256
 
 struct route_match {
 	const struct route *route; /* the route, also for a wrong method (its pattern) */
@@ -481,8 +481,8 @@ struct server {
 	struct metrics *metrics;
 	struct throttle *throttle;
 	struct weblogin *weblogin;
-	struct throttle *anon_throttle; /* anonymous users created per address */
-	struct linkguard *linkguard;	/* refused conflicting links (linkguard.c) */
+	struct throttle *anon_throttle;	   /* anonymous users created per address */
+	struct linkguard *linkguard;	   /* refused conflicting links (linkguard.c) */
 	struct throttle *ident_throttle;   /* failed logins per (address, identifier) */
 	struct throttle *account_throttle; /* registrations, mails and call programs per address */
 	unsigned char ident_key[32];	   /* random, per start: keys ident_throttle's entries */
@@ -498,9 +498,9 @@ struct server {
 	char *tls_cert_pem;
 	char *tls_key_pem;
 	size_t tls_key_len;
-	char url[160]; /* where it listens, e.g. "http://127.0.0.1:9090" */
+	char url[160];	       /* where it listens, e.g. "http://127.0.0.1:9090" */
 	char metrics_url[160]; /* where metrics_mhd listens, or "" */
-	int64_t clock_offset; /* seconds the test clock was moved (under lock) */
+	int64_t clock_offset;  /* seconds the test clock was moved (under lock) */
 	/* The connections and the thread that closes those whose request
 	 * does not arrive in time (daemon.request_timeout). */
 	pthread_mutex_t conns_lock;

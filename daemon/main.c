@@ -14,24 +14,26 @@
 
 #include "daemon.h"
 
-static const char usage_text[] = "Usage: sesamed [--config FILE] [--listen ADDR:PORT] [--verbose]\n"
-				 "\n"
-				 "Serve the App Services compatible client API, the admin API, /healthz\n"
-				 "and /metrics over HTTP.  Runs in the foreground and logs to stderr.\n"
-				 "\n"
-				 "Options:\n"
-				 "  -c, --config FILE        main configuration file\n"
-				 "                           (default " SESAME_CONFIG_FILE ")\n"
-				 "  -l, --listen ADDR:PORT   listen there instead of the configured \"listen\"\n"
-				 "                           (port 0: any free port, printed at start)\n"
-				 "  -v, --verbose            log informational messages of the core\n"
-				 "  -h, --help               show this help and exit\n"
-				 "  -V, --version            show the version and exit\n"
-				 "\n"
-				 "Signals: SIGHUP reloads the configuration and provider drop-ins;\n"
-				 "SIGTERM and SIGINT stop accepting, finish the requests in flight and\n"
-				 "exit 0.  Exit status 2: usage or configuration error; 3: cannot listen.\n"
-				 "See sesamed(8).\n";
+static const char usage_text[] =
+    "Usage: sesamed [--config FILE] [--listen ADDR:PORT] [--verbose]\n"
+    "\n"
+    "Serve the App Services compatible client API, the admin API, /healthz\n"
+    "and /metrics over HTTP.  Runs in the foreground and logs to stderr.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE        main configuration file\n"
+    "                           (default " SESAME_CONFIG_FILE
+    ")\n"
+    "  -l, --listen ADDR:PORT   listen there instead of the configured \"listen\"\n"
+    "                           (port 0: any free port, printed at start)\n"
+    "  -v, --verbose            log informational messages of the core\n"
+    "  -h, --help               show this help and exit\n"
+    "  -V, --version            show the version and exit\n"
+    "\n"
+    "Signals: SIGHUP reloads the configuration and provider drop-ins;\n"
+    "SIGTERM and SIGINT stop accepting, finish the requests in flight and\n"
+    "exit 0.  Exit status 2: usage or configuration error; 3: cannot listen.\n"
+    "See sesamed(8).\n";
 
 struct options {
 	const char *config;

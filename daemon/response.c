@@ -168,10 +168,8 @@ static const struct {
 	const char *reason;
 	const char *text;
 } public_texts[] = {
-    {"nokey", "the token's signature cannot be verified"},
-    {"alg", "the token's signature cannot be verified"},
-    {"sig", "the token's signature cannot be verified"},
-    {"disabled", "user disabled"},
+    {"nokey", "the token's signature cannot be verified"},	  {"alg", "the token's signature cannot be verified"},
+    {"sig", "the token's signature cannot be verified"},	  {"disabled", "user disabled"},
     {"upstream", "the identity provider refused the credential"},
 };
 

@@ -18,7 +18,7 @@
 #include "daemon.h"
 
 #define CLIENT "/api/client/v2.0"
-#define ADMIN  "/api/admin/v1"
+#define ADMIN "/api/admin/v1"
 #define SESAME "/api/sesame/v1"
 
 /* GET /api/client/v2.0/app/{app}/location: where clients send every later
@@ -93,7 +93,6 @@ static void admin_verify(struct request *req, struct reply *rep)
 	json_object_del(identity, "private");
 	reply_json(rep, 200, identity);
 }
-
 
 /* ---- client API: logins and sessions ----------------------------------- */
 
@@ -295,7 +294,7 @@ static void profile(struct request *req, struct reply *rep)
 		return;
 	}
 	ids = json_array();
-	json_array_foreach(json_object_get(user, "identities"), i, id)
+	json_array_foreach (json_object_get(user, "identities"), i, id)
 		json_array_append_new(ids, json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(id, "id"),
 						     "provider_type", json_object_get(id, "provider_type"),
 						     "provider_id", json_object_get(id, "provider"), "provider_data",
@@ -395,8 +394,8 @@ static void admin_user_op(struct request *req, struct reply *rep, const char *wh
 		rc = sesame_user_custom_data_get(sys, id, &out, &err);
 	else
 		rc = sesame_user_custom_data_set(sys, id, req->json, &err) == SESAME_OK
-			     ? sesame_user_custom_data_get(sys, id, &out, &err)
-			     : err.status;
+			 ? sesame_user_custom_data_get(sys, id, &out, &err)
+			 : err.status;
 	sesame_caller_free(sys);
 	if (rc != SESAME_OK) {
 		reply_sesame_error(rep, &err);
@@ -446,7 +445,7 @@ static void admin_custom_data_put(struct request *req, struct reply *rep)
 /* ---- email/password ------------------------------------------------------------ */
 
 /* What an email/password operation may do, and so how it is throttled. */
-#define USERPASS_GUESS	 0x1u /* guesses a secret (a token, a call program's question): an attempt */
+#define USERPASS_GUESS 0x1u   /* guesses a secret (a token, a call program's question): an attempt */
 #define USERPASS_ACCOUNT 0x2u /* registers, mails or runs a program: an account request */
 
 /*
@@ -721,7 +720,8 @@ static void admin_test_clock(struct request *req, struct reply *rep)
 		return;
 	}
 	if (!json_is_integer(advance) || json_object_size(req->json) != 1) {
-		reply_error(rep, 400, "BadRequest", "expected {\"advance\": SECONDS} with an integer number of seconds");
+		reply_error(rep, 400, "BadRequest",
+			    "expected {\"advance\": SECONDS} with an integer number of seconds");
 		return;
 	}
 	if (server_clock_advance(req->srv, req->app->ctx, json_integer_value(advance), &err) != SESAME_OK) {
@@ -754,7 +754,7 @@ static bool rules_body(struct request *req, struct reply *rep, const char *const
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(req->json, key, v) {
+	json_object_foreach (req->json, key, v) {
 		const char *const *k;
 
 		for (k = known; *k && strcmp(*k, key) != 0; k++)

@@ -397,8 +397,7 @@ static bool auth_passes(struct request *req)
 	case AUTH_ACCESS_OR_ADMIN:
 		/* The admin key, when one is configured, acts as the system
 		 * user; any other bearer must be a user's access token. */
-		if (s->admin_enabled &&
-		    admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
+		if (s->admin_enabled && admin_token(request_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &token, &len) &&
 		    admin_key_matches(s, token, len)) {
 			req->as_admin = true;
 			return true;
@@ -965,8 +964,7 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	srv->account_throttle =
 	    throttle_new_period(s->daemon.throttle_slots, s->daemon.account_requests_per_hour, 3600);
 	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard ||
-	    !srv->ident_throttle || !srv->account_throttle ||
-	    RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1) {
+	    !srv->ident_throttle || !srv->account_throttle || RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1) {
 		snprintf(msg, len, "out of memory");
 		goto fail;
 	}

@@ -140,8 +140,7 @@ static int daemon_section_load(struct settings *s, const json_t *section, char *
 		snprintf(msg, len, "%s\"daemon\": expected an object", where(s, at, sizeof(at)));
 		return -1;
 	}
-	json_object_foreach((json_t *)section, key, v)
-	{
+	json_object_foreach ((json_t *)section, key, v) {
 		if (strcmp(key, "metrics") == 0) {
 			if (metrics_load(s, v, msg, len) != 0)
 				return -1;

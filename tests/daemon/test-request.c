@@ -61,9 +61,10 @@ static void test_body_parse(void **state)
 
 static void test_login_body_split(void **state)
 {
-	json_t *body = json_loads("{\"token\": \"t\", \"provider\": \"custom-token\", \"options\": {\"device\": "
-				  "{\"platform\": \"linux\", \"newField\": [1], \"deviceId\": \"x\"}}}",
-				  JSON_REJECT_DUPLICATES, NULL);
+	json_t *body = json_loads(
+	    "{\"token\": \"t\", \"provider\": \"custom-token\", \"options\": {\"device\": "
+	    "{\"platform\": \"linux\", \"newField\": [1], \"deviceId\": \"x\"}}}",
+	    JSON_REJECT_DUPLICATES, NULL);
 	const json_t *device;
 	json_t *cred;
 	char msg[128];

@@ -209,10 +209,8 @@ static void test_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_daemon_section),
-	    cmocka_unit_test(test_abuse_limits),
-	    cmocka_unit_test(test_main_keys),
+	    cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_daemon_section),
+	    cmocka_unit_test(test_abuse_limits), cmocka_unit_test(test_main_keys),
 	    cmocka_unit_test(test_listen),
 	};
 

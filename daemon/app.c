@@ -28,59 +28,59 @@ static void config_release(json_t *config)
 	json_decref(config);
 }
 
-int app_load(const char *config_path, const char *listen, int verbose, struct app **out, char *msg, size_t len)
+int app_load(const char *config_path, const char *listen, int verbose, struct app **out, sesame_error *err)
 {
 	struct app *a = calloc(1, sizeof(*a));
-	sesame_error err;
 	json_t *config;
 	int rc;
 
 	*out = NULL;
 	if (!a || !(a->ctx = sesame_new())) {
 		free(a);
-		snprintf(msg, len, "out of memory");
-		return EXIT_UNAVAILABLE;
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	}
 	sesame_set_logger(a->ctx, NULL, NULL, verbose ? SESAME_LOG_DEBUG : SESAME_LOG_NOTICE);
-	rc = sesame_configure(a->ctx, config_path, 0, &err);
-	if (rc != SESAME_OK) {
-		snprintf(msg, len, "%s", err.text);
-		sesame_free(a->ctx);
-		free(a);
-		return rc == SESAME_CONFIG || rc == SESAME_USAGE ? EXIT_USAGE : EXIT_UNAVAILABLE;
+	rc = sesame_configure(a->ctx, config_path, 0, err);
+	if (rc == SESAME_OK) {
+		config = sesame_config_json(a->ctx, SESAME_CONFIG_SHOW_SECRETS);
+		rc =
+		    config ? settings_load(&a->set, config, err) : derr(err, SESAME_INTERNAL, "nomem", "out of memory");
+		config_release(config);
 	}
-	config = sesame_config_json(a->ctx, SESAME_CONFIG_SHOW_SECRETS);
-	rc = config ? settings_load(&a->set, config, msg, len) : -1;
-	if (!config)
-		snprintf(msg, len, "out of memory");
-	config_release(config);
-	if (rc == 0 && listen) {
-		char *l = strdup(listen);
-
+	if (rc == SESAME_OK && listen) {
 		free(a->set.listen);
-		a->set.listen = l;
-		if (!l) {
-			snprintf(msg, len, "out of memory");
-			rc = -1;
-		}
+		a->set.listen = strdup(listen);
+		if (!a->set.listen)
+			rc = derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	}
-	if (rc == 0) {
+	if (rc == SESAME_OK) {
 		struct sockaddr_storage ss;
 		socklen_t sslen;
 
 		/* A bad address is a configuration error, found before the
 		 * server starts (or before a reload is accepted). */
-		rc = listen_parse(a->set.listen, &ss, &sslen, msg, len);
+		rc = listen_parse(a->set.listen, &ss, &sslen, err);
 	}
-	if (rc != 0) {
+	if (rc != SESAME_OK) {
 		settings_free(&a->set);
 		sesame_free(a->ctx);
 		free(a);
-		return EXIT_USAGE;
+		return rc;
 	}
 	atomic_init(&a->refs, 1);
 	*out = a;
-	return 0;
+	return SESAME_OK;
+}
+
+void report_start_error(const char *prefix, const sesame_error *err)
+{
+	char known[1024];
+
+	fprintf(stderr, "sesamed: %s%s\n", prefix, err->text);
+	if (strcmp(err->reason, "unknown-key") == 0) {
+		settings_known_keys(known, sizeof(known));
+		fprintf(stderr, "sesamed: the keys of \"daemon\" are: %s\n", known);
+	}
 }
 
 struct app *app_ref(struct app *a)

@@ -42,7 +42,7 @@ static bool origin_well_formed(const char *s)
 	return true;
 }
 
-int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len)
+int cors_init(struct cors *c, const json_t *origins, sesame_error *err)
 {
 	size_t i, n = json_array_size(origins);
 	json_t *v;
@@ -52,8 +52,7 @@ int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len)
 		return 0;
 	c->origins = calloc(n, sizeof(*c->origins));
 	if (!c->origins) {
-		snprintf(msg, len, "out of memory");
-		return -1;
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	}
 	json_array_foreach (origins, i, v) {
 		const char *s = json_string_value(v);
@@ -63,18 +62,18 @@ int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len)
 			continue;
 		}
 		if (!s || !origin_well_formed(s)) {
-			snprintf(msg, len,
-				 "\"cors_origins\"[%zu]: expected \"*\" or an origin like \"https://app.example.com\" "
-				 "(scheme, host and optional port, no path)",
-				 i);
+			derr(err, SESAME_CONFIG, "config",
+			     "\"cors_origins\"[%zu]: expected \"*\" or an origin like \"https://app.example.com\" "
+			     "(scheme, host and optional port, no path)",
+			     i);
 			cors_free(c);
-			return -1;
+			return SESAME_CONFIG;
 		}
 		c->origins[c->n] = strdup(s);
 		if (!c->origins[c->n]) {
-			snprintf(msg, len, "out of memory");
+			derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 			cors_free(c);
-			return -1;
+			return SESAME_INTERNAL;
 		}
 		c->n++;
 	}

@@ -29,6 +29,19 @@
 /* Exit statuses of sesamed, as the `sesame` command line uses them. */
 enum { EXIT_USAGE = 2, EXIT_UNAVAILABLE = 3 };
 
+/*
+ * The daemon's one error convention, the library's: a function that can
+ * fail takes a `sesame_error *err` last and returns SESAME_OK or the status
+ * it stored there (SESAME_CONFIG for a bad setting, SESAME_MALFORMED for a
+ * bad request body, SESAME_UNAVAILABLE for a resource it cannot get,
+ * SESAME_INTERNAL when out of memory).  derr() fills `err` (the text is
+ * cut at SESAME_ERROR_TEXT_LENGTH - 1 bytes) and returns `status`.
+ */
+int derr(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
+/* The exit status of sesamed for a failed start: EXIT_USAGE for a
+ * configuration the operator must fix, EXIT_UNAVAILABLE otherwise. */
+int exit_status(int status);
+
 /* ---- response.c: what a handler answers ---------------------------------- */
 
 #define REPLY_MAX_HEADERS 12
@@ -85,7 +98,7 @@ void reply_sesame_error(struct reply *rep, const sesame_error *err);
  */
 const char *reply_public_text(struct reply *rep, const sesame_error *err);
 /* The HTTP status and App Services code for a libsesame status and reason. */
-unsigned sesame_error_http_status(int status, const char *reason, const char **code);
+unsigned error_http_status(int status, const char *reason, const char **code);
 /* Add (or replace) a header; names compare case-insensitively. */
 void reply_header(struct reply *rep, const char *name, const char *value);
 /* The value of a header added to the reply, or NULL. */
@@ -100,9 +113,9 @@ struct cors {
 	bool any; /* "*" was listed: every origin is allowed */
 };
 
-/* Validate and copy `origins` (a JSON array); a message naming the bad
- * element on error (-1). */
-int cors_init(struct cors *c, const json_t *origins, char *msg, size_t len);
+/* Validate and copy `origins` (a JSON array); SESAME_CONFIG naming the bad
+ * element. */
+int cors_init(struct cors *c, const json_t *origins, sesame_error *err);
 void cors_free(struct cors *c);
 bool cors_origin_allowed(const struct cors *c, const char *origin);
 /* Add the headers of an actual (non-preflight) response for `origin`
@@ -159,13 +172,19 @@ struct settings {
 /*
  * Fill `s` from the merged configuration `config` (sesame_config_json()
  * with SESAME_CONFIG_SHOW_SECRETS), validating the "daemon" section: every
- * unknown key or bad value is an error naming "daemon.KEY" (-1, `msg`).
+ * unknown key or bad value is SESAME_CONFIG naming "daemon.KEY".
  */
-int settings_load(struct settings *s, const json_t *config, char *msg, size_t len);
+int settings_load(struct settings *s, const json_t *config, sesame_error *err);
+/* "threads, max_connections, ...": the keys of the "daemon" section, which
+ * follow an error of reason "unknown-key" (see report_start_error()). */
+void settings_known_keys(char *out, size_t size);
+/* Print a failed start or reload on stderr: "sesamed: PREFIXTEXT", and the
+ * known keys after an unknown one. */
+void report_start_error(const char *prefix, const sesame_error *err);
 void settings_free(struct settings *s);
 /* Parse "ADDR:PORT" ("127.0.0.1:9090", "[::1]:0", "localhost:9090"): numeric
- * addresses or localhost only. */
-int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *msg, size_t len);
+ * addresses or localhost only; SESAME_CONFIG otherwise. */
+int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, sesame_error *err);
 
 /* ---- app.c: a configuration snapshot, swapped on SIGHUP ------------------- */
 
@@ -181,8 +200,10 @@ struct app {
 };
 
 /* Build a snapshot from the main file `config_path` (NULL: the default);
- * `listen` (NULL allowed) overrides the configured listen address. */
-int app_load(const char *config_path, const char *listen, int verbose, struct app **out, char *msg, size_t len);
+ * `listen` (NULL allowed) overrides the configured listen address.  The
+ * library's status for a configuration it refuses, SESAME_CONFIG for a bad
+ * daemon setting. */
+int app_load(const char *config_path, const char *listen, int verbose, struct app **out, sesame_error *err);
 struct app *app_ref(struct app *a);
 void app_unref(struct app *a);
 
@@ -419,26 +440,26 @@ bool request_account_request_allowed(struct request *req, struct reply *rep);
 bool content_type_is_json(const char *value);
 /*
  * Parse a request body strictly: JSON with no duplicate keys, an object at
- * the top.  -1 with a message for the client naming the problem.
+ * the top.  SESAME_MALFORMED with a text for the client naming the problem.
  */
-int body_parse_json(const char *buf, size_t len, json_t **out, char *msg, size_t mlen);
+int body_parse_json(const char *buf, size_t len, json_t **out, sesame_error *err);
 /*
  * Split a login body into the provider credential (a new object without
  * "options", and without "provider" when `strip_provider`) and the
  * client's device description (`options.device`, borrowed from `body`, NULL
- * when absent; any fields accepted).  -1 with a message when "options" or
+ * when absent; any fields accepted).  SESAME_MALFORMED when "options" or
  * "options.device" is not an object.
  */
-int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device, char *msg,
-		     size_t mlen);
+int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device,
+		     sesame_error *err);
 /* The token of an "Authorization: Bearer TOKEN" value, or false (missing,
  * another scheme, empty, characters outside RFC 6750's b64token). */
 bool bearer_token(const char *authorization, const char **token, size_t *len);
 /* `n` bytes as 2*n lowercase hex digits and a NUL in `out`. */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 /* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
- * NUL.  -1 when the random generator fails. */
-int random_hex(char *out, size_t nbytes);
+ * NUL; false when the random generator fails. */
+bool random_hex(char *out, size_t nbytes);
 /* The device id a client sent (options.device.deviceId, EJSON already
  * decoded), or NULL: the core decides what it keeps (sesame_login()). */
 const char *login_device_id(const json_t *device);
@@ -452,12 +473,12 @@ const char *login_device_id(const json_t *device);
  * Decode the canonical (and relaxed) Extended JSON values among the members
  * of `body` (an object or array; the body itself is never a value) in
  * place, by the mapping at the top of ejson.c and in sesamed(8): numbers,
- * $oid as 24 lowercase hex digits, $date as integer milliseconds.  -1 with
- * a message naming the member's path for a malformed wrapper, a type with
- * no plain JSON form, or nesting deeper than EJSON_MAX_DEPTH; `body` may
- * then be partly decoded.
+ * $oid as 24 lowercase hex digits, $date as integer milliseconds.
+ * SESAME_MALFORMED naming the member's path for a malformed wrapper, a type
+ * with no plain JSON form, or nesting deeper than EJSON_MAX_DEPTH; `body`
+ * may then be partly decoded.
  */
-int ejson_decode(json_t *body, char *msg, size_t mlen);
+int ejson_decode(json_t *body, sesame_error *err);
 
 /* ---- server.c: libmicrohttpd ----------------------------------------------- */
 
@@ -510,10 +531,9 @@ struct server {
 	bool reaper_running, reaper_stop; /* under conns_lock */
 };
 
-/* Start listening with the snapshot `a` (reference stolen).  0, or the exit
- * status with `msg`: EXIT_USAGE for a bad address or TLS file,
- * EXIT_UNAVAILABLE when it cannot listen. */
-int server_start(struct server *srv, struct app *a, char *msg, size_t len);
+/* Start listening with the snapshot `a` (reference stolen): SESAME_CONFIG
+ * for a bad address or TLS file, SESAME_UNAVAILABLE when it cannot listen. */
+int server_start(struct server *srv, struct app *a, sesame_error *err);
 /* Build a new snapshot from the same files and swap it in; a bad new
  * configuration keeps the running one and logs why. */
 void server_reload(struct server *srv);

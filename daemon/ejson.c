@@ -81,31 +81,30 @@ static void where_pop(struct where *w, size_t len)
 	w->path[len] = '\0';
 }
 
-static int refuse(const struct where *w, char *msg, size_t mlen, const char *what)
+static int refuse(const struct where *w, sesame_error *err, const char *what)
 {
-	snprintf(msg, mlen, "invalid EJSON at \"%s\": %s", w->len ? w->path : "(body)", what);
-	return -1;
+	return derr(err, SESAME_MALFORMED, "ejson", "invalid EJSON at \"%s\": %s", w->len ? w->path : "(body)", what);
 }
 
 /* The integer of a decimal string (optional '-', digits) in [min, max]. */
-static int parse_integer(const char *s, long long min, long long max, long long *out)
+static bool parse_integer(const char *s, long long min, long long max, long long *out)
 {
 	const char *p = s + (*s == '-');
 	char *end;
 	long long v;
 
 	if (*p < '0' || *p > '9' || strspn(p, "0123456789") != strlen(p))
-		return -1;
+		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
+		return false;
 	*out = v;
-	return 0;
+	return true;
 }
 
 /* A finite double in the JSON number syntax (no hex, no inf or nan words). */
-static int parse_double(const char *s, double *out)
+static bool parse_double(const char *s, double *out)
 {
 	const char *p = s + (*s == '-');
 	size_t digits = strspn(p, "0123456789");
@@ -113,12 +112,12 @@ static int parse_double(const char *s, double *out)
 	double v;
 
 	if (digits == 0)
-		return -1;
+		return false;
 	p += digits;
 	if (*p == '.') {
 		digits = strspn(++p, "0123456789");
 		if (digits == 0)
-			return -1;
+			return false;
 		p += digits;
 	}
 	if (*p == 'e' || *p == 'E') {
@@ -126,17 +125,17 @@ static int parse_double(const char *s, double *out)
 		p += *p == '+' || *p == '-';
 		digits = strspn(p, "0123456789");
 		if (digits == 0)
-			return -1;
+			return false;
 		p += digits;
 	}
 	if (*p != '\0')
-		return -1;
+		return false;
 	errno = 0;
 	v = strtod(s, &end);
 	if (*end != '\0' || errno == ERANGE || !isfinite(v))
-		return -1;
+		return false;
 	*out = v;
-	return 0;
+	return true;
 }
 
 /* n digits at s; -1 when any is not a digit. */
@@ -158,7 +157,7 @@ static int digits_at(const char *s, size_t n)
  * optional fraction (milliseconds kept, the rest cut), then Z or +HH:MM /
  * -HH:MM; the milliseconds since the epoch.
  */
-static int parse_iso_date(const char *s, long long *ms)
+static bool parse_iso_date(const char *s, long long *ms)
 {
 	int year = digits_at(s, 4), mon, day, hour, min, sec, frac = 0, fdigits = 0, off = 0;
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -168,7 +167,7 @@ static int parse_iso_date(const char *s, long long *ms)
 
 	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
 	    s[16] != ':')
-		return -1;
+		return false;
 	mon = digits_at(s + 5, 2);
 	day = digits_at(s + 8, 2);
 	hour = digits_at(s + 11, 2);
@@ -176,14 +175,14 @@ static int parse_iso_date(const char *s, long long *ms)
 	sec = digits_at(s + 17, 2);
 	if (year < 0 || mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hour < 0 || hour > 23 || min < 0 ||
 	    min > 59 || sec < 0 || sec > 60)
-		return -1;
+		return false;
 	p = s + 19;
 	if (*p == '.') {
 		for (p++; *p >= '0' && *p <= '9'; p++, fdigits++)
 			if (fdigits < 3)
 				frac = frac * 10 + (*p - '0');
 		if (fdigits == 0)
-			return -1;
+			return false;
 		for (; fdigits < 3; fdigits++)
 			frac *= 10;
 	}
@@ -193,10 +192,10 @@ static int parse_iso_date(const char *s, long long *ms)
 		int oh = digits_at(p + 1, 2), om = digits_at(p + 4, 2);
 
 		if (oh < 0 || oh > 23 || om < 0 || om > 59)
-			return -1;
+			return false;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 	} else {
-		return -1;
+		return false;
 	}
 	tm.tm_year = year - 1900;
 	tm.tm_mon = mon - 1;
@@ -207,9 +206,9 @@ static int parse_iso_date(const char *s, long long *ms)
 	t = timegm(&tm);
 	/* timegm() normalises 31 April to 1 May: the day must survive. */
 	if (tm.tm_mday != day)
-		return -1;
+		return false;
 	*ms = ((long long)t - off) * 1000 + frac;
-	return 0;
+	return true;
 }
 
 /* The EJSON keys of a single-member object that sesamed refuses. */
@@ -238,8 +237,8 @@ static const char *wrapper_key(const json_t *v)
 	return NULL;
 }
 
-/* The plain value of the wrapper `v` whose key is `key`, or -1. */
-static int unwrap(const char *key, const json_t *v, json_t **out, const struct where *w, char *msg, size_t mlen)
+/* The plain value of the wrapper `v` whose key is `key`. */
+static int unwrap(const char *key, const json_t *v, json_t **out, const struct where *w, sesame_error *err)
 {
 	const json_t *inner = json_object_get(v, key);
 	const char *s = json_string_value(inner);
@@ -250,26 +249,26 @@ static int unwrap(const char *key, const json_t *v, json_t **out, const struct w
 
 	*out = NULL;
 	if (strcmp(key, "$numberInt") == 0) {
-		if (!s || parse_integer(s, INT32_MIN, INT32_MAX, &n) != 0)
-			return refuse(w, msg, mlen, "$numberInt must be a string of a 32-bit integer");
+		if (!s || !parse_integer(s, INT32_MIN, INT32_MAX, &n))
+			return refuse(w, err, "$numberInt must be a string of a 32-bit integer");
 		*out = json_integer((json_int_t)n);
 	} else if (strcmp(key, "$numberLong") == 0) {
-		if (!s || parse_integer(s, INT64_MIN, INT64_MAX, &n) != 0)
-			return refuse(w, msg, mlen, "$numberLong must be a string of a 64-bit integer");
+		if (!s || !parse_integer(s, INT64_MIN, INT64_MAX, &n))
+			return refuse(w, err, "$numberLong must be a string of a 64-bit integer");
 		*out = json_integer((json_int_t)n);
 	} else if (strcmp(key, "$numberDouble") == 0) {
 		if (s && (strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0 || strcmp(s, "NaN") == 0)) {
 			snprintf(text, sizeof(text), "$numberDouble \"%s\" has no JSON form", s);
-			return refuse(w, msg, mlen, text);
+			return refuse(w, err, text);
 		}
-		if (!s || parse_double(s, &d) != 0)
-			return refuse(w, msg, mlen, "$numberDouble must be a string of a finite number");
+		if (!s || !parse_double(s, &d))
+			return refuse(w, err, "$numberDouble must be a string of a finite number");
 		*out = json_real(d);
 	} else if (strcmp(key, "$oid") == 0) {
 		char hex[25];
 
 		if (!s || json_string_length(inner) != 24 || strspn(s, "0123456789abcdefABCDEF") != 24)
-			return refuse(w, msg, mlen, "$oid must be a string of 24 hexadecimal digits");
+			return refuse(w, err, "$oid must be a string of 24 hexadecimal digits");
 		for (i = 0; i < 24; i++)
 			hex[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
 		hex[24] = '\0';
@@ -278,36 +277,34 @@ static int unwrap(const char *key, const json_t *v, json_t **out, const struct w
 		const char *ms = json_string_value(json_object_get(inner, "$numberLong"));
 
 		if (json_is_object(inner) && json_object_size(inner) == 1 && ms &&
-		    parse_integer(ms, INT64_MIN, INT64_MAX, &n) == 0)
+		    parse_integer(ms, INT64_MIN, INT64_MAX, &n))
 			*out = json_integer((json_int_t)n);
-		else if (s && parse_iso_date(s, &n) == 0)
+		else if (s && parse_iso_date(s, &n))
 			*out = json_integer((json_int_t)n);
 		else
 			return refuse(
-			    w, msg, mlen,
+			    w, err,
 			    "$date must be {\"$numberLong\": \"<milliseconds>\"} or an ISO-8601 date-time string");
 	} else {
 		snprintf(text, sizeof(text), "EJSON %s has no plain JSON form and is not accepted", key);
-		return refuse(w, msg, mlen, text);
+		return refuse(w, err, text);
 	}
-	if (!*out) {
-		snprintf(msg, mlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	if (!*out)
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
+	return SESAME_OK;
 }
 
 /* Decode the members of object or array `v` in place. */
-static int decode(json_t *v, int depth, struct where *w, char *msg, size_t mlen)
+static int decode(json_t *v, int depth, struct where *w, sesame_error *err)
 {
 	const char *key;
 	json_t *m, *plain;
 	size_t i, mark;
 
 	if (!json_is_object(v) && !json_is_array(v))
-		return 0;
+		return SESAME_OK;
 	if (depth > EJSON_MAX_DEPTH)
-		return refuse(w, msg, mlen, "nested deeper than " EJSON_MAX_DEPTH_TEXT " levels");
+		return refuse(w, err, "nested deeper than " EJSON_MAX_DEPTH_TEXT " levels");
 	if (json_is_object(v)) {
 		json_object_foreach (v, key, m) {
 			const char *wk = wrapper_key(m);
@@ -315,18 +312,18 @@ static int decode(json_t *v, int depth, struct where *w, char *msg, size_t mlen)
 
 			mark = where_push(w, key, 0);
 			if (wk) {
-				rc = unwrap(wk, m, &plain, w, msg, mlen);
+				rc = unwrap(wk, m, &plain, w, err);
 				/* Replacing a member's value keeps the iteration valid. */
-				if (rc == 0 && json_object_set_new(v, key, plain) != 0)
-					rc = -1, snprintf(msg, mlen, "out of memory");
+				if (rc == SESAME_OK && json_object_set_new(v, key, plain) != 0)
+					rc = derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 			} else {
-				rc = decode(m, depth + 1, w, msg, mlen);
+				rc = decode(m, depth + 1, w, err);
 			}
 			where_pop(w, mark);
-			if (rc != 0)
-				return -1;
+			if (rc != SESAME_OK)
+				return rc;
 		}
-		return 0;
+		return SESAME_OK;
 	}
 	json_array_foreach (v, i, m) {
 		const char *wk = wrapper_key(m);
@@ -334,22 +331,22 @@ static int decode(json_t *v, int depth, struct where *w, char *msg, size_t mlen)
 
 		mark = where_push(w, NULL, i);
 		if (wk) {
-			rc = unwrap(wk, m, &plain, w, msg, mlen);
-			if (rc == 0 && json_array_set_new(v, i, plain) != 0)
-				rc = -1, snprintf(msg, mlen, "out of memory");
+			rc = unwrap(wk, m, &plain, w, err);
+			if (rc == SESAME_OK && json_array_set_new(v, i, plain) != 0)
+				rc = derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 		} else {
-			rc = decode(m, depth + 1, w, msg, mlen);
+			rc = decode(m, depth + 1, w, err);
 		}
 		where_pop(w, mark);
-		if (rc != 0)
-			return -1;
+		if (rc != SESAME_OK)
+			return rc;
 	}
-	return 0;
+	return SESAME_OK;
 }
 
-int ejson_decode(json_t *body, char *msg, size_t mlen)
+int ejson_decode(json_t *body, sesame_error *err)
 {
 	struct where w = {"", 0};
 
-	return decode(body, 1, &w, msg, mlen);
+	return decode(body, 1, &w, err);
 }

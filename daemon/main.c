@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	struct options o = {NULL, NULL, 0};
 	struct server srv;
 	struct app *a;
-	char msg[512];
+	sesame_error err;
 	sigset_t set;
 	int rc, sig;
 
@@ -101,19 +101,17 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = app_load(o.config, o.listen, o.verbose, &a, msg, sizeof(msg));
-	if (rc != 0) {
-		fprintf(stderr, "sesamed: %s\n", msg);
-		return rc;
+	if (app_load(o.config, o.listen, o.verbose, &a, &err) != SESAME_OK) {
+		report_start_error("", &err);
+		return exit_status(err.status);
 	}
 	memset(&srv, 0, sizeof(srv));
 	srv.config_path = o.config;
 	srv.listen = o.listen;
 	srv.verbose = o.verbose;
-	rc = server_start(&srv, a, msg, sizeof(msg));
-	if (rc != 0) {
-		fprintf(stderr, "sesamed: %s\n", msg);
-		return rc;
+	if (server_start(&srv, a, &err) != SESAME_OK) {
+		report_start_error("", &err);
+		return exit_status(err.status);
 	}
 	fprintf(stderr, "sesamed: sesame %s listening on %s\n", sesame_version(), srv.url);
 

@@ -110,16 +110,16 @@ bool request_attempt_begin(struct request *req, struct reply *rep, struct attemp
  * is the client's, so ASCII case is folded as the email/password provider
  * folds it; nobody can aim two identifiers at one bucket without the key.
  */
-static int identifier_key(const struct request *req, const char *instance, const char *identifier, char out[33])
+static bool identifier_key(const struct request *req, const char *instance, const char *identifier, char out[33])
 {
 	size_t n = strlen(identifier), i, at = 0, cl = strlen(req->client), il = strlen(instance);
 	unsigned char mac[32];
 	size_t mac_len = 0;
 	char *msg = malloc(cl + il + n + 2);
-	int rc = -1;
+	bool ok = false;
 
 	if (!msg)
-		return -1;
+		return false;
 	memcpy(msg, req->client, cl + 1);
 	at = cl + 1;
 	memcpy(msg + at, instance, il + 1);
@@ -130,11 +130,11 @@ static int identifier_key(const struct request *req, const char *instance, const
 		      (const unsigned char *)msg, at + n, mac, sizeof(mac), &mac_len) != NULL &&
 	    mac_len == sizeof(mac)) {
 		hex_encode(mac, 16, out);
-		rc = 0;
+		ok = true;
 	}
 	OPENSSL_cleanse(msg, at + n);
 	free(msg);
-	return rc;
+	return ok;
 }
 
 bool request_attempt_identifier(struct request *req, struct reply *rep, struct attempt *a, const char *instance,
@@ -142,7 +142,7 @@ bool request_attempt_identifier(struct request *req, struct reply *rep, struct a
 {
 	unsigned wait;
 
-	if (identifier_key(req, instance, identifier, a->identifier) != 0) {
+	if (!identifier_key(req, instance, identifier, a->identifier)) {
 		a->identifier[0] = '\0';
 		request_attempt_end(req, a, SESAME_INTERNAL);
 		reply_error(rep, 500, "InternalServerError", "internal server error");
@@ -200,53 +200,48 @@ bool content_type_is_json(const char *value)
 	return *value == '\0' || *value == ';';
 }
 
-int body_parse_json(const char *buf, size_t len, json_t **out, char *msg, size_t mlen)
+int body_parse_json(const char *buf, size_t len, json_t **out, sesame_error *err)
 {
 	json_error_t jerr;
 	json_t *v;
 
 	*out = NULL;
 	if (len == 0) {
-		snprintf(msg, mlen, "the request body is empty: expected a JSON object");
-		return -1;
+		return derr(err, SESAME_MALFORMED, "body", "the request body is empty: expected a JSON object");
 	}
 	/* jansson refuses \u0000 in strings by default: a NUL must never
 	 * shorten a credential field behind the core's back. */
 	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!v) {
-		snprintf(msg, mlen, "malformed JSON body: %s at line %d, column %d", jerr.text, jerr.line, jerr.column);
-		return -1;
+		return derr(err, SESAME_MALFORMED, "body", "malformed JSON body: %s at line %d, column %d", jerr.text,
+			    jerr.line, jerr.column);
 	}
 	if (!json_is_object(v)) {
-		snprintf(msg, mlen, "the request body must be a JSON object");
 		json_decref(v);
-		return -1;
+		return derr(err, SESAME_MALFORMED, "body", "the request body must be a JSON object");
 	}
 	*out = v;
 	return 0;
 }
 
-int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device, char *msg,
-		     size_t mlen)
+int login_body_split(const json_t *body, bool strip_provider, json_t **credential, const json_t **device,
+		     sesame_error *err)
 {
 	json_t *options = json_object_get(body, "options"), *dev = NULL;
 
 	*credential = NULL;
 	*device = NULL;
 	if (options && !json_is_object(options)) {
-		snprintf(msg, mlen, "\"options\" must be an object");
-		return -1;
+		return derr(err, SESAME_MALFORMED, "body", "\"options\" must be an object");
 	}
 	if (options)
 		dev = json_object_get(options, "device");
 	if (dev && !json_is_object(dev)) {
-		snprintf(msg, mlen, "\"options.device\" must be an object");
-		return -1;
+		return derr(err, SESAME_MALFORMED, "body", "\"options.device\" must be an object");
 	}
 	*credential = json_copy((json_t *)body);
 	if (!*credential) {
-		snprintf(msg, mlen, "out of memory");
-		return -1;
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	}
 	json_object_del(*credential, "options");
 	if (strip_provider)
@@ -306,14 +301,14 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int random_hex(char *out, size_t nbytes)
+bool random_hex(char *out, size_t nbytes)
 {
 	unsigned char raw[32];
 
 	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
-		return -1;
+		return false;
 	hex_encode(raw, nbytes, out);
-	return 0;
+	return true;
 }
 
 const char *login_device_id(const json_t *device)

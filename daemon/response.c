@@ -16,6 +16,24 @@
 
 #define JSON_TYPE "application/json"
 
+int derr(sesame_error *err, int status, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(err, 0, sizeof(*err));
+	err->status = status;
+	snprintf(err->reason, sizeof(err->reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(err->text, sizeof(err->text), fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int exit_status(int status)
+{
+	return status == SESAME_CONFIG || status == SESAME_USAGE ? EXIT_USAGE : EXIT_UNAVAILABLE;
+}
+
 void reply_init(struct reply *rep)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -150,7 +168,7 @@ static const struct error_row *error_row(int status, const char *reason)
 	return NULL;
 }
 
-unsigned sesame_error_http_status(int status, const char *reason, const char **code)
+unsigned error_http_status(int status, const char *reason, const char **code)
 {
 	const struct error_row *row = error_row(status, reason);
 
@@ -176,7 +194,7 @@ static const struct {
 const char *reply_public_text(struct reply *rep, const sesame_error *err)
 {
 	const char *code, *text = NULL;
-	unsigned http = sesame_error_http_status(err->status, err->reason, &code);
+	unsigned http = error_http_status(err->status, err->reason, &code);
 	size_t i;
 
 	/* A server-side failure's text names files and plugins: the operator
@@ -197,7 +215,7 @@ void reply_sesame_error(struct reply *rep, const sesame_error *err)
 {
 	const struct error_row *row = error_row(err->status, err->reason);
 	const char *code;
-	unsigned http = sesame_error_http_status(err->status, err->reason, &code);
+	unsigned http = error_http_status(err->status, err->reason, &code);
 
 	if (row && row->retry_after)
 		reply_header(rep, "Retry-After", row->retry_after);

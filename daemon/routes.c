@@ -78,10 +78,9 @@ static void admin_verify(struct request *req, struct reply *rep)
 	json_t *credential = NULL, *identity = NULL;
 	const json_t *device;
 	sesame_error err;
-	char msg[256];
 
-	if (login_body_split(req->json, true, &credential, &device, msg, sizeof(msg)) != 0) {
-		reply_error(rep, 400, "BadRequest", "%s", msg);
+	if (login_body_split(req->json, true, &credential, &device, &err) != SESAME_OK) {
+		reply_sesame_error(rep, &err);
 		return;
 	}
 	if (sesame_verify_credential(req->app->ctx, name, credential, &identity, &err) != SESAME_OK) {
@@ -226,7 +225,6 @@ static void login(struct request *req, struct reply *rep)
 	json_t *credential = NULL, *session = NULL;
 	struct attempt at;
 	const json_t *device;
-	char msg[256];
 	sesame_error err;
 	int rc;
 
@@ -234,9 +232,9 @@ static void login(struct request *req, struct reply *rep)
 	 * no more evaluations than the throttles allow. */
 	if (!request_app_known(req, rep) || !request_attempt_begin(req, rep, &at))
 		return;
-	if (login_body_split(req->json, true, &credential, &device, msg, sizeof(msg)) != 0) {
-		request_attempt_end(req, &at, SESAME_MALFORMED);
-		reply_error(rep, 400, "BadRequest", "%s", msg);
+	if (login_body_split(req->json, true, &credential, &device, &err) != SESAME_OK) {
+		request_attempt_end(req, &at, err.status);
+		reply_sesame_error(rep, &err);
 		return;
 	}
 	/* A password guess also counts against the user it names, from this

@@ -116,7 +116,7 @@ static struct request *request_new(struct server *srv, struct MHD_Connection *co
 	req->app = slot_acquire(&srv->slot);
 	reply_init(&req->reply);
 	client_address(conn, req->client, sizeof(req->client));
-	if (random_hex(req->id, 8) != 0)
+	if (!random_hex(req->id, 8))
 		snprintf(req->id, sizeof(req->id), "unknown");
 	pthread_mutex_lock(&srv->lock);
 	srv->in_flight++;
@@ -526,16 +526,16 @@ static void body_append(struct request *req, const char *data, size_t n)
 static void request_run(struct request *req)
 {
 	const struct route *route = req->match.route;
-	char msg[300];
+	sesame_error err;
 
 	if (req->too_large) {
 		too_large(req);
 		return;
 	}
 	if (route->flags & ROUTE_JSON_BODY) {
-		if (body_parse_json(req->body, req->body_len, &req->json, msg, sizeof(msg)) != 0 ||
-		    ((route->flags & ROUTE_EJSON) && ejson_decode(req->json, msg, sizeof(msg)) != 0)) {
-			reply_error(&req->reply, 400, "BadRequest", "%s", msg);
+		if (body_parse_json(req->body, req->body_len, &req->json, &err) != SESAME_OK ||
+		    ((route->flags & ROUTE_EJSON) && ejson_decode(req->json, &err) != SESAME_OK)) {
+			reply_sesame_error(&req->reply, &err);
 			return;
 		}
 	}
@@ -706,7 +706,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	request_free(req);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages, from its format strings. */
+SESAME_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
@@ -721,7 +722,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- starting, reloading, stopping ------------------------------------------- */
 
 /* Read a PEM file for TLS; the key must be readable by its owner only. */
-static char *pem_read(const char *path, bool secret, size_t *lenp, char *msg, size_t len)
+static char *pem_read(const char *path, bool secret, size_t *lenp, sesame_error *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -729,23 +730,23 @@ static char *pem_read(const char *path, bool secret, size_t *lenp, char *msg, si
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		snprintf(msg, len, "cannot open %s: %s", path, strerror(errno));
+		derr(err, SESAME_CONFIG, "config", "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_PEM) {
-		snprintf(msg, len, "%s is not a regular file of at most %d bytes", path, MAX_PEM);
+		derr(err, SESAME_CONFIG, "config", "%s is not a regular file of at most %d bytes", path, MAX_PEM);
 		goto fail;
 	}
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		snprintf(msg, len,
-			 "%s holds the TLS private key but is accessible by group or others (mode %04o); "
-			 "run chmod 600 on it",
-			 path, (unsigned)(st.st_mode & 07777));
+		derr(err, SESAME_CONFIG, "config",
+		     "%s holds the TLS private key but is accessible by group or others (mode %04o); "
+		     "run chmod 600 on it",
+		     path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		snprintf(msg, len, "out of memory reading %s", path);
+		derr(err, SESAME_INTERNAL, "nomem", "out of memory reading %s", path);
 		goto fail;
 	}
 	while (got < (size_t)st.st_size) {
@@ -767,19 +768,18 @@ fail:
 	return NULL;
 }
 
-static int tls_load(struct server *srv, const struct settings *s, char *msg, size_t len)
+static int tls_load(struct server *srv, const struct settings *s, sesame_error *err)
 {
 	size_t cert_len;
 
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		snprintf(msg, len, "tls_cert and tls_key are set but this libmicrohttpd was built without TLS support");
-		return -1;
-	}
-	srv->tls_cert_pem = pem_read(s->tls_cert, false, &cert_len, msg, len);
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return derr(err, SESAME_CONFIG, "config",
+			    "tls_cert and tls_key are set but this libmicrohttpd was built without TLS support");
+	srv->tls_cert_pem = pem_read(s->tls_cert, false, &cert_len, err);
 	if (!srv->tls_cert_pem)
-		return -1;
-	srv->tls_key_pem = pem_read(s->tls_key, true, &srv->tls_key_len, msg, len);
-	return srv->tls_key_pem ? 0 : -1;
+		return err->status;
+	srv->tls_key_pem = pem_read(s->tls_key, true, &srv->tls_key_len, err);
+	return srv->tls_key_pem ? SESAME_OK : err->status;
 }
 
 static void tls_free(struct server *srv)
@@ -881,14 +881,14 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn
 	return ret;
 }
 
-static int metrics_listener_start(struct server *srv, const struct settings *s, char *msg, size_t len)
+static int metrics_listener_start(struct server *srv, const struct settings *s, sesame_error *err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 
-	if (listen_parse(s->daemon.metrics_listen, &ss, &sslen, msg, len) != 0)
-		return EXIT_USAGE;
+	if (listen_parse(s->daemon.metrics_listen, &ss, &sslen, err) != SESAME_OK)
+		return err->status;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* A scraper needs few connections; the limits keep it cheap. */
@@ -898,13 +898,11 @@ static int metrics_listener_start(struct server *srv, const struct settings *s, 
 	    MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 4u,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_ARRAY,
 	    (struct MHD_OptionItem[]){strictness_option(), {MHD_OPTION_END, 0, NULL}}, MHD_OPTION_END);
-	if (!srv->metrics_mhd) {
-		snprintf(msg, len, "cannot listen on %s (daemon.metrics_listen)%s%s", s->daemon.metrics_listen,
-			 errno ? ": " : "", errno ? strerror(errno) : "");
-		return EXIT_UNAVAILABLE;
-	}
+	if (!srv->metrics_mhd)
+		return derr(err, SESAME_UNAVAILABLE, "listen", "cannot listen on %s (daemon.metrics_listen)%s%s",
+			    s->daemon.metrics_listen, errno ? ": " : "", errno ? strerror(errno) : "");
 	url_format(srv->metrics_url, &ss, bound_port(srv->metrics_mhd), false);
-	return 0;
+	return SESAME_OK;
 }
 
 static void server_free(struct server *srv)
@@ -926,7 +924,7 @@ static void server_free(struct server *srv)
 	pthread_mutex_destroy(&srv->lock);
 }
 
-int server_start(struct server *srv, struct app *a, char *msg, size_t len)
+int server_start(struct server *srv, struct app *a, sesame_error *err)
 {
 	const struct settings *s = &a->set;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -935,7 +933,6 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	pthread_condattr_t ca;
 	socklen_t sslen;
 	size_t n = 0;
-	int rc = EXIT_UNAVAILABLE;
 
 	/* libmicrohttpd wants its logger before any option that may log. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
@@ -965,15 +962,13 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	    throttle_new_period(s->daemon.throttle_slots, s->daemon.account_requests_per_hour, 3600);
 	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard ||
 	    !srv->ident_throttle || !srv->account_throttle || RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1) {
-		snprintf(msg, len, "out of memory");
+		derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 		goto fail;
 	}
-	rc = EXIT_USAGE;
-	if (listen_parse(s->listen, &ss, &sslen, msg, len) != 0)
+	if (listen_parse(s->listen, &ss, &sslen, err) != SESAME_OK)
 		goto fail;
-	if (s->tls_cert && tls_load(srv, s, msg, len) != 0)
+	if (s->tls_cert && tls_load(srv, s, err) != SESAME_OK)
 		goto fail;
-	rc = EXIT_UNAVAILABLE;
 
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -1003,21 +998,20 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
-		snprintf(msg, len, "cannot start a thread: %s", strerror(errno));
+		derr(err, SESAME_UNAVAILABLE, "thread", "cannot start a thread: %s", strerror(errno));
 		goto fail;
 	}
 	srv->reaper_running = true;
 	errno = 0;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
-		snprintf(msg, len, "cannot listen on %s%s%s", s->listen, errno ? ": " : "",
-			 errno ? strerror(errno) : "");
+		derr(err, SESAME_UNAVAILABLE, "listen", "cannot listen on %s%s%s", s->listen, errno ? ": " : "",
+		     errno ? strerror(errno) : "");
 		goto fail;
 	}
 	url_format(srv->url, &ss, bound_port(srv->mhd), srv->tls_cert_pem != NULL);
 	if (s->daemon.metrics_listen) {
-		rc = metrics_listener_start(srv, s, msg, len);
-		if (rc != 0) {
+		if (metrics_listener_start(srv, s, err) != SESAME_OK) {
 			MHD_stop_daemon(srv->mhd);
 			srv->mhd = NULL;
 			goto fail;
@@ -1028,10 +1022,10 @@ int server_start(struct server *srv, struct app *a, char *msg, size_t len)
 	fprintf(stderr, "sesamed: notice: libmicrohttpd %s accepts bare LF line ends; 0.9.77 or later refuses them\n",
 		MHD_get_version());
 #endif
-	return 0;
+	return SESAME_OK;
 fail:
 	server_free(srv);
-	return rc;
+	return err->status;
 }
 
 /* Settings bound when the server started: a reload cannot change them,
@@ -1074,18 +1068,16 @@ static void warn_restart_needed(const struct settings *old, const struct setting
 void server_reload(struct server *srv)
 {
 	struct app *a, *cur;
-	char msg[512];
+	sesame_error err;
 
-	if (app_load(srv->config_path, srv->listen, srv->verbose, &a, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "sesamed: reload failed, keeping the running configuration: %s\n", msg);
+	if (app_load(srv->config_path, srv->listen, srv->verbose, &a, &err) != SESAME_OK) {
+		report_start_error("reload failed, keeping the running configuration: ", &err);
 		metrics_count_reload(srv->metrics, "failure");
 		return;
 	}
 	/* A moved test clock stays moved across reloads. */
 	pthread_mutex_lock(&srv->lock);
 	if (srv->clock_offset != 0) {
-		sesame_error err;
-
 		if (sesame_clock_advance(a->ctx, srv->clock_offset, &err) != SESAME_OK)
 			fprintf(stderr, "sesamed: warning: the test clock is back to real time: %s\n", err.text);
 	}

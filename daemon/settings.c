@@ -70,8 +70,7 @@ static const char *where(const struct settings *s, char *buf, size_t len)
 	return buf;
 }
 
-/* "threads, max_connections, ..." for the unknown-key message. */
-static void known_keys(char *out, size_t size)
+void settings_known_keys(char *out, size_t size)
 {
 	size_t i, used = 0;
 
@@ -86,48 +85,43 @@ static void known_keys(char *out, size_t size)
 }
 
 /* "metrics": "admin" (default: the admin key is required) or "public". */
-static int metrics_load(struct settings *s, const json_t *v, char *msg, size_t len)
+static int metrics_load(struct settings *s, const json_t *v, sesame_error *err)
 {
 	const char *m = json_string_value(v);
 	char at[300];
 
-	if (!m || (strcmp(m, "admin") != 0 && strcmp(m, "public") != 0)) {
-		snprintf(msg, len, "%s\"daemon.metrics\": expected \"admin\" or \"public\"", where(s, at, sizeof(at)));
-		return -1;
-	}
+	if (!m || (strcmp(m, "admin") != 0 && strcmp(m, "public") != 0))
+		return derr(err, SESAME_CONFIG, "config", "%s\"daemon.metrics\": expected \"admin\" or \"public\"",
+			    where(s, at, sizeof(at)));
 	s->daemon.metrics_public = strcmp(m, "public") == 0;
 	return 0;
 }
 
 /* "metrics_listen": the ADDR:PORT of a listener serving /metrics alone. */
-static int metrics_listen_load(struct settings *s, const json_t *v, char *msg, size_t len)
+static int metrics_listen_load(struct settings *s, const json_t *v, sesame_error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	char at[300], why[256];
+	char at[300];
+	sesame_error why;
 
 	if (json_is_null(v))
 		return 0;
-	if (!json_is_string(v)) {
-		snprintf(msg, len, "%s\"daemon.metrics_listen\": expected \"ADDRESS:PORT\" or null",
-			 where(s, at, sizeof(at)));
-		return -1;
-	}
-	if (listen_parse(json_string_value(v), &ss, &sslen, why, sizeof(why)) != 0) {
-		snprintf(msg, len, "%s\"daemon.metrics_listen\": %s", where(s, at, sizeof(at)), why);
-		return -1;
-	}
+	if (!json_is_string(v))
+		return derr(err, SESAME_CONFIG, "config",
+			    "%s\"daemon.metrics_listen\": expected \"ADDRESS:PORT\" or null", where(s, at, sizeof(at)));
+	if (listen_parse(json_string_value(v), &ss, &sslen, &why) != SESAME_OK)
+		return derr(err, why.status, why.reason, "%s\"daemon.metrics_listen\": %s", where(s, at, sizeof(at)),
+			    why.text);
 	s->daemon.metrics_listen = strdup(json_string_value(v));
-	if (!s->daemon.metrics_listen) {
-		snprintf(msg, len, "out of memory");
-		return -1;
-	}
+	if (!s->daemon.metrics_listen)
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	return 0;
 }
 
-static int daemon_section_load(struct settings *s, const json_t *section, char *msg, size_t len)
+static int daemon_section_load(struct settings *s, const json_t *section, sesame_error *err)
 {
-	char at[300], known[1024];
+	char at[300];
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -136,63 +130,57 @@ static int daemon_section_load(struct settings *s, const json_t *section, char *
 		key_store(&s->daemon, i, daemon_keys[i].def);
 	if (!section)
 		return 0;
-	if (!json_is_object(section)) {
-		snprintf(msg, len, "%s\"daemon\": expected an object", where(s, at, sizeof(at)));
-		return -1;
-	}
+	if (!json_is_object(section))
+		return derr(err, SESAME_CONFIG, "config", "%s\"daemon\": expected an object", where(s, at, sizeof(at)));
 	json_object_foreach ((json_t *)section, key, v) {
 		if (strcmp(key, "metrics") == 0) {
-			if (metrics_load(s, v, msg, len) != 0)
-				return -1;
+			if (metrics_load(s, v, err) != SESAME_OK)
+				return err->status;
 			continue;
 		}
 		if (strcmp(key, "metrics_listen") == 0) {
-			if (metrics_listen_load(s, v, msg, len) != 0)
-				return -1;
+			if (metrics_listen_load(s, v, err) != SESAME_OK)
+				return err->status;
 			continue;
 		}
 		for (i = 0; i < ARRAY_SIZE(daemon_keys); i++)
 			if (strcmp(daemon_keys[i].key, key) == 0)
 				break;
 		if (i == ARRAY_SIZE(daemon_keys)) {
-			known_keys(known, sizeof(known));
-			snprintf(msg, len, "%sunknown key \"daemon.%s\" (known: %s)", where(s, at, sizeof(at)), key,
-				 known);
-			return -1;
+			/* The list of keys is longer than an error text: the
+			 * caller prints settings_known_keys() after it. */
+			return derr(err, SESAME_CONFIG, "unknown-key", "%sunknown key \"daemon.%s\"",
+				    where(s, at, sizeof(at)), key);
 		}
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    (unsigned long long)json_integer_value(v) < daemon_keys[i].min ||
-		    (unsigned long long)json_integer_value(v) > daemon_keys[i].max) {
-			snprintf(msg, len, "%s\"daemon.%s\": expected an integer from %llu to %llu",
-				 where(s, at, sizeof(at)), key, daemon_keys[i].min, daemon_keys[i].max);
-			return -1;
-		}
+		    (unsigned long long)json_integer_value(v) > daemon_keys[i].max)
+			return derr(err, SESAME_CONFIG, "config",
+				    "%s\"daemon.%s\": expected an integer from %llu to %llu", where(s, at, sizeof(at)),
+				    key, daemon_keys[i].min, daemon_keys[i].max);
 		key_store(&s->daemon, i, (unsigned long long)json_integer_value(v));
 	}
 	return 0;
 }
 
 /* public_url without trailing slashes, and its WebSocket twin. */
-static int urls_load(struct settings *s, const char *public_url, char *msg, size_t len)
+static int urls_load(struct settings *s, const char *public_url, sesame_error *err)
 {
 	bool https = strncmp(public_url, "https://", 8) == 0;
 	size_t n = strlen(public_url);
 	char at[300];
 
-	if (!https && strncmp(public_url, "http://", 7) != 0) {
-		snprintf(msg, len, "%s\"public_url\": expected an http:// or https:// URL, got \"%s\"",
-			 where(s, at, sizeof(at)), public_url);
-		return -1;
-	}
+	if (!https && strncmp(public_url, "http://", 7) != 0)
+		return derr(err, SESAME_CONFIG, "config",
+			    "%s\"public_url\": expected an http:// or https:// URL, got \"%s\"",
+			    where(s, at, sizeof(at)), public_url);
 	/* Clients append "/api/client/v2.0/..." to it: no doubled slash. */
 	while (n > 0 && public_url[n - 1] == '/')
 		n--;
 	s->public_url = strndup(public_url, n);
 	s->ws_url = malloc(n + 2);
-	if (!s->public_url || !s->ws_url) {
-		snprintf(msg, len, "out of memory");
-		return -1;
-	}
+	if (!s->public_url || !s->ws_url)
+		return derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 	snprintf(s->ws_url, n + 2, "%s%.*s", https ? "wss" : "ws", (int)(n - (https ? 5 : 4)),
 		 public_url + (https ? 5 : 4));
 	return 0;
@@ -203,7 +191,7 @@ static char *dup_or_null(const json_t *v)
 	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
-int settings_load(struct settings *s, const json_t *config, char *msg, size_t len)
+int settings_load(struct settings *s, const json_t *config, sesame_error *err)
 {
 	const json_t *admin = json_object_get(config, "admin_key");
 	const char *public_url = json_string_value(json_object_get(config, "public_url"));
@@ -216,17 +204,17 @@ int settings_load(struct settings *s, const json_t *config, char *msg, size_t le
 	s->tls_key = dup_or_null(json_object_get(config, "tls_key"));
 	s->test_mode = json_is_true(json_object_get(config, "test_mode"));
 	if (!s->app_id || !s->listen || !public_url) {
-		snprintf(msg, len, "the configuration lacks app_id, listen or public_url");
+		derr(err, SESAME_CONFIG, "config", "the configuration lacks app_id, listen or public_url");
 		goto fail;
 	}
 	if (!s->tls_cert != !s->tls_key) {
-		snprintf(msg, len, "%s: \"tls_cert\" and \"tls_key\" go together: set both or neither",
-			 s->config_file ? s->config_file : "configuration");
+		derr(err, SESAME_CONFIG, "config", "%s: \"tls_cert\" and \"tls_key\" go together: set both or neither",
+		     s->config_file ? s->config_file : "configuration");
 		goto fail;
 	}
-	if (urls_load(s, public_url, msg, len) != 0 ||
-	    cors_init(&s->cors, json_object_get(config, "cors_origins"), msg, len) != 0 ||
-	    daemon_section_load(s, json_object_get(config, "daemon"), msg, len) != 0)
+	if (urls_load(s, public_url, err) != SESAME_OK ||
+	    cors_init(&s->cors, json_object_get(config, "cors_origins"), err) != SESAME_OK ||
+	    daemon_section_load(s, json_object_get(config, "daemon"), err) != SESAME_OK)
 		goto fail;
 	if (json_is_string(admin)) {
 		/* Only a digest is kept: requests are compared against it in
@@ -237,7 +225,7 @@ int settings_load(struct settings *s, const json_t *config, char *msg, size_t le
 	return 0;
 fail:
 	settings_free(s);
-	return -1;
+	return err->status;
 }
 
 void settings_free(struct settings *s)
@@ -255,7 +243,7 @@ void settings_free(struct settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *msg, size_t len)
+int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, sesame_error *err)
 {
 	struct addrinfo hints, *res = NULL;
 	char host[256];
@@ -266,28 +254,24 @@ int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *ssl
 	if (listen[0] == '[') {
 		const char *close = strchr(listen, ']');
 
-		if (!close || close[1] != ':') {
-			snprintf(msg, len, "listen address \"%s\": expected [IPV6]:PORT", listen);
-			return -1;
-		}
+		if (!close || close[1] != ':')
+			return derr(err, SESAME_CONFIG, "config", "listen address \"%s\": expected [IPV6]:PORT",
+				    listen);
 		h = listen + 1;
 		hlen = (size_t)(close - h);
 		port = close + 2;
 	} else {
 		colon = strrchr(listen, ':');
-		if (!colon || strchr(listen, ':') != colon) {
-			snprintf(msg, len, "listen address \"%s\": expected ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
-				 listen);
-			return -1;
-		}
+		if (!colon || strchr(listen, ':') != colon)
+			return derr(err, SESAME_CONFIG, "config",
+				    "listen address \"%s\": expected ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", listen);
 		hlen = (size_t)(colon - listen);
 		port = colon + 1;
 	}
 	if (hlen == 0 || hlen >= sizeof(host) || !*port || strspn(port, "0123456789") != strlen(port) ||
-	    strlen(port) > 5 || strtol(port, NULL, 10) > 65535) {
-		snprintf(msg, len, "listen address \"%s\": expected ADDRESS:PORT with a port from 0 to 65535", listen);
-		return -1;
-	}
+	    strlen(port) > 5 || strtol(port, NULL, 10) > 65535)
+		return derr(err, SESAME_CONFIG, "config",
+			    "listen address \"%s\": expected ADDRESS:PORT with a port from 0 to 65535", listen);
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	/* Numeric addresses only (and "localhost"): a daemon must not wait on
@@ -300,11 +284,12 @@ int listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *ssl
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0 || !res || res->ai_addrlen > sizeof(*ss)) {
-		snprintf(msg, len, "listen address \"%s\": expected a numeric IP address or localhost (%s)", listen,
-			 rc ? gai_strerror(rc) : "no address");
+		derr(err, SESAME_CONFIG, "config",
+		     "listen address \"%s\": expected a numeric IP address or localhost (%s)", listen,
+		     rc ? gai_strerror(rc) : "no address");
 		if (res)
 			freeaddrinfo(res);
-		return -1;
+		return SESAME_CONFIG;
 	}
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);

@@ -372,7 +372,8 @@ static bool has_placeholder(const uint8_t *data, size_t size)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct app *a;
-	char msg[512], path[PATH_MAX];
+	sesame_error err;
+	char path[PATH_MAX];
 	const char *port;
 	int rc;
 
@@ -384,11 +385,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGPIPE, SIG_IGN);
 	configure();
 	snprintf(path, sizeof(path), "%s/sesame.json", dir);
-	rc = app_load(path, "127.0.0.1:0", 0, &a, msg, sizeof(msg));
+	rc = app_load(path, "127.0.0.1:0", 0, &a, &err);
 	if (rc == 0)
-		rc = server_start(&srv, a, msg, sizeof(msg));
+		rc = server_start(&srv, a, &err);
 	if (rc != 0) {
-		dprintf(diag, "fuzz-http: sesamed does not start: %s\n", msg);
+		dprintf(diag, "fuzz-http: sesamed does not start: %s\n", err.text);
 		remove_dir();
 		abort();
 	}

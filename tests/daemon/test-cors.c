@@ -15,10 +15,10 @@
 static void cors_from(struct cors *c, const char *json)
 {
 	json_t *v = json_loads(json, 0, NULL);
-	char msg[256];
+	sesame_error err;
 
 	assert_non_null(v);
-	assert_int_equal(cors_init(c, v, msg, sizeof(msg)), 0);
+	assert_int_equal(cors_init(c, v, &err), 0);
 	json_decref(v);
 }
 
@@ -34,7 +34,7 @@ static void test_config_errors(void **state)
 	    "[\"https://u@app.example.com\"]",
 	    "[\"https://ok.example.com\", 42]",
 	};
-	char msg[256];
+	sesame_error err;
 	struct cors c;
 	size_t i;
 
@@ -42,9 +42,9 @@ static void test_config_errors(void **state)
 		json_t *v = json_loads(bad[i], 0, NULL);
 
 		assert_non_null(v);
-		msg[0] = '\0';
-		assert_int_equal(cors_init(&c, v, msg, sizeof(msg)), -1);
-		assert_non_null(strstr(msg, "\"cors_origins\"["));
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(cors_init(&c, v, &err), SESAME_CONFIG);
+		assert_non_null(strstr(err.text, "\"cors_origins\"["));
 		assert_null(c.origins);
 		json_decref(v);
 	}
@@ -52,8 +52,8 @@ static void test_config_errors(void **state)
 	{
 		json_t *v = json_loads("[\"https://ok.example.com\", \"nope\"]", 0, NULL);
 
-		assert_int_equal(cors_init(&c, v, msg, sizeof(msg)), -1);
-		assert_non_null(strstr(msg, "\"cors_origins\"[1]"));
+		assert_int_equal(cors_init(&c, v, &err), SESAME_CONFIG);
+		assert_non_null(strstr(err.text, "\"cors_origins\"[1]"));
 		json_decref(v);
 	}
 }

@@ -22,12 +22,12 @@
 static void decodes(const char *in, const char *expect)
 {
 	json_t *body = json_loads(in, JSON_REJECT_DUPLICATES, NULL), *want = json_loads(expect, 0, NULL);
-	char msg[512] = "";
+	sesame_error err;
 
 	if (!body || !want)
 		fail_msg("bad test JSON: %s / %s", in, expect);
-	if (ejson_decode(body, msg, sizeof(msg)) != 0)
-		fail_msg("%s: refused: %s", in, msg);
+	if (ejson_decode(body, &err) != SESAME_OK)
+		fail_msg("%s: refused: %s", in, err.text);
 	if (!json_equal(body, want)) {
 		char *got = json_dumps(body, JSON_COMPACT);
 
@@ -41,18 +41,19 @@ static void decodes(const char *in, const char *expect)
 static void refuses(const char *in, const char *path, const char *text)
 {
 	json_t *body = json_loads(in, JSON_REJECT_DUPLICATES, NULL);
-	char msg[512] = "", quoted[300];
+	sesame_error err;
+	char quoted[300];
 	json_t *check;
 
 	if (!body)
 		fail_msg("bad test JSON: %s", in);
-	if (ejson_decode(body, msg, sizeof(msg)) == 0)
+	if (ejson_decode(body, &err) == SESAME_OK)
 		fail_msg("%s: accepted", in);
 	snprintf(quoted, sizeof(quoted), "\"%s\"", path);
-	if (!strstr(msg, quoted) || !strstr(msg, text))
-		fail_msg("%s: message \"%s\" lacks %s or \"%s\"", in, msg, quoted, text);
+	if (!strstr(err.text, quoted) || !strstr(err.text, text))
+		fail_msg("%s: message \"%s\" lacks %s or \"%s\"", in, err.text, quoted, text);
 	/* The message goes into a JSON error body: it must be valid UTF-8. */
-	check = json_string(msg);
+	check = json_string(err.text);
 	assert_non_null(check);
 	json_decref(check);
 	json_decref(body);
@@ -162,10 +163,10 @@ static void test_arrays_and_nesting(void **state)
 	snprintf(deep + n, sizeof(deep) - n, "}");
 	{
 		json_t *body = json_loads(deep, 0, NULL), *v;
-		char msg[256];
+		sesame_error err;
 
 		assert_non_null(body);
-		assert_int_equal(ejson_decode(body, msg, sizeof(msg)), 0);
+		assert_int_equal(ejson_decode(body, &err), 0);
 		for (v = json_object_get(body, "a"); json_is_array(v); v = json_array_get(v, 0))
 			;
 		assert_int_equal(json_integer_value(v), 7);
@@ -206,7 +207,7 @@ static void test_long_paths(void **state)
 {
 	char in[2048], key[400];
 	json_t *body;
-	char msg[512];
+	sesame_error err;
 	size_t i;
 
 	(void)state;
@@ -216,10 +217,10 @@ static void test_long_paths(void **state)
 	snprintf(in, sizeof(in), "{\"%s\": {\"x%s\": {\"$oid\": \"bad\"}}}", key, key);
 	body = json_loads(in, 0, NULL);
 	assert_non_null(body);
-	assert_int_equal(ejson_decode(body, msg, sizeof(msg)), -1);
-	assert_non_null(strstr(msg, "...\""));
+	assert_int_equal(ejson_decode(body, &err), SESAME_MALFORMED);
+	assert_non_null(strstr(err.text, "...\""));
 	{
-		json_t *check = json_string(msg);
+		json_t *check = json_string(err.text);
 
 		assert_non_null(check);
 		json_decref(check);

@@ -29,22 +29,22 @@ static void test_content_type(void **state)
 
 static void parse_fails(const char *text, const char *expect)
 {
-	char msg[256] = "";
+	sesame_error err;
 	json_t *v = (json_t *)1;
 
-	assert_int_equal(body_parse_json(text, strlen(text), &v, msg, sizeof(msg)), -1);
+	assert_int_equal(body_parse_json(text, strlen(text), &v, &err), SESAME_MALFORMED);
 	assert_null(v);
-	if (!strstr(msg, expect))
-		fail_msg("\"%s\": message \"%s\" lacks \"%s\"", text, msg, expect);
+	if (!strstr(err.text, expect))
+		fail_msg("\"%s\": message \"%s\" lacks \"%s\"", text, err.text, expect);
 }
 
 static void test_body_parse(void **state)
 {
 	static const char nul[] = "{\"user\": \"a\\u0000b\"}";
-	char msg[256];
+	sesame_error err;
 	json_t *v;
 
-	assert_int_equal(body_parse_json("{\"user\": \"bob\"}", 15, &v, msg, sizeof(msg)), 0);
+	assert_int_equal(body_parse_json("{\"user\": \"bob\"}", 15, &v, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(v, "user")), "bob");
 	json_decref(v);
 
@@ -67,10 +67,10 @@ static void test_login_body_split(void **state)
 	    JSON_REJECT_DUPLICATES, NULL);
 	const json_t *device;
 	json_t *cred;
-	char msg[128];
+	sesame_error err;
 
 	assert_non_null(body);
-	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), 0);
+	assert_int_equal(login_body_split(body, true, &cred, &device, &err), 0);
 	assert_int_equal(json_object_size(cred), 1);
 	assert_string_equal(json_string_value(json_object_get(cred, "token")), "t");
 	assert_string_equal(json_string_value(json_object_get(device, "platform")), "linux");
@@ -78,27 +78,27 @@ static void test_login_body_split(void **state)
 	assert_non_null(json_object_get(body, "options"));
 	json_decref(cred);
 
-	assert_int_equal(login_body_split(body, false, &cred, &device, msg, sizeof(msg)), 0);
+	assert_int_equal(login_body_split(body, false, &cred, &device, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(cred, "provider")), "custom-token");
 	assert_null(json_object_get(cred, "options"));
 	json_decref(cred);
 	json_decref(body);
 
 	body = json_loads("{}", 0, NULL);
-	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), 0);
+	assert_int_equal(login_body_split(body, true, &cred, &device, &err), 0);
 	assert_null(device);
 	assert_int_equal(json_object_size(cred), 0);
 	json_decref(cred);
 	json_decref(body);
 
 	body = json_loads("{\"options\": []}", 0, NULL);
-	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), -1);
+	assert_int_equal(login_body_split(body, true, &cred, &device, &err), SESAME_MALFORMED);
 	assert_null(cred);
-	assert_string_equal(msg, "\"options\" must be an object");
+	assert_string_equal(err.text, "\"options\" must be an object");
 	json_decref(body);
 	body = json_loads("{\"options\": {\"device\": \"phone\"}}", 0, NULL);
-	assert_int_equal(login_body_split(body, true, &cred, &device, msg, sizeof(msg)), -1);
-	assert_string_equal(msg, "\"options.device\" must be an object");
+	assert_int_equal(login_body_split(body, true, &cred, &device, &err), SESAME_MALFORMED);
+	assert_string_equal(err.text, "\"options.device\" must be an object");
 	json_decref(body);
 }
 

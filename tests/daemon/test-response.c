@@ -84,7 +84,7 @@ static void test_status_map(void **state)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		assert_int_equal(sesame_error_http_status(cases[i].status, cases[i].reason, &code), cases[i].http);
+		assert_int_equal(error_http_status(cases[i].status, cases[i].reason, &code), cases[i].http);
 		assert_string_equal(code, cases[i].code);
 	}
 }

@@ -16,7 +16,7 @@
 
 #define BASE "\"config_file\": \"/etc/sesame/sesame.json\", \"app_id\": \"app\", \"listen\": \"127.0.0.1:9090\""
 
-static int load(const char *members, struct settings *s, char *msg, size_t len)
+static int load(const char *members, struct settings *s, sesame_error *err)
 {
 	char text[2048];
 	json_t *config;
@@ -25,8 +25,8 @@ static int load(const char *members, struct settings *s, char *msg, size_t len)
 	snprintf(text, sizeof(text), "{" BASE ", %s}", members);
 	config = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	assert_non_null(config);
-	msg[0] = '\0';
-	rc = settings_load(s, config, msg, len);
+	memset(err, 0, sizeof(*err));
+	rc = settings_load(s, config, err);
 	json_decref(config);
 	return rc;
 }
@@ -34,21 +34,20 @@ static int load(const char *members, struct settings *s, char *msg, size_t len)
 static void load_fails(const char *members, const char *expect)
 {
 	struct settings s;
-	char msg[512];
+	sesame_error err;
 
-	assert_int_equal(load(members, &s, msg, sizeof(msg)), -1);
-	if (!strstr(msg, expect))
-		fail_msg("%s: message \"%s\" lacks \"%s\"", members, msg, expect);
+	assert_int_equal(load(members, &s, &err), SESAME_CONFIG);
+	if (!strstr(err.text, expect))
+		fail_msg("%s: message \"%s\" lacks \"%s\"", members, err.text, expect);
 	assert_null(s.app_id);
 }
 
 static void test_defaults(void **state)
 {
 	struct settings s;
-	char msg[512];
+	sesame_error err;
 
-	assert_int_equal(load("\"public_url\": \"http://127.0.0.1:9090\", \"admin_key\": null", &s, msg, sizeof(msg)),
-			 0);
+	assert_int_equal(load("\"public_url\": \"http://127.0.0.1:9090\", \"admin_key\": null", &s, &err), 0);
 	assert_int_equal(s.daemon.threads, 0);
 	assert_int_equal(s.daemon.max_connections, 1024);
 	assert_int_equal(s.daemon.connection_timeout, 30);
@@ -76,12 +75,12 @@ static void test_defaults(void **state)
 static void test_daemon_section(void **state)
 {
 	struct settings s;
-	char msg[512];
+	sesame_error err;
 
 	assert_int_equal(load("\"public_url\": \"https://auth.example.com/\", \"daemon\": {\"threads\": 4, "
 			      "\"max_body_bytes\": 2048, \"login_failures_per_minute\": 5, \"shutdown_timeout\": 0, "
 			      "\"identifier_failures_per_hour\": 3, \"account_requests_per_hour\": 7}",
-			      &s, msg, sizeof(msg)),
+			      &s, &err),
 			 0);
 	assert_int_equal(s.daemon.identifier_failures_per_hour, 3);
 	assert_int_equal(s.daemon.account_requests_per_hour, 7);
@@ -117,13 +116,13 @@ static void test_daemon_section(void **state)
 static void test_abuse_limits(void **state)
 {
 	struct settings s;
-	char msg[512];
+	sesame_error err;
 
 	assert_int_equal(load("\"public_url\": \"http://x\", \"daemon\": {\"max_connections_per_address\": 0, "
 			      "\"request_timeout\": 5, \"weblogin_ttl\": 60, \"weblogin_per_address\": 2, "
 			      "\"weblogin_starts_per_minute\": 9, \"metrics\": \"public\", "
 			      "\"metrics_listen\": \"127.0.0.1:9091\"}",
-			      &s, msg, sizeof(msg)),
+			      &s, &err),
 			 0);
 	assert_int_equal(s.daemon.max_connections_per_address, 0);
 	assert_int_equal(s.daemon.request_timeout, 5);
@@ -135,7 +134,7 @@ static void test_abuse_limits(void **state)
 	settings_free(&s);
 	assert_int_equal(load("\"public_url\": \"http://x\", \"daemon\": {\"metrics\": \"admin\", "
 			      "\"metrics_listen\": null}",
-			      &s, msg, sizeof(msg)),
+			      &s, &err),
 			 0);
 	assert_false(s.daemon.metrics_public);
 	assert_null(s.daemon.metrics_listen);
@@ -154,24 +153,37 @@ static void test_abuse_limits(void **state)
 		   "\"daemon.metrics_listen\": listen address \"9091\"");
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"metrics_listen\": 9091}",
 		   "\"daemon.metrics_listen\": expected \"ADDRESS:PORT\" or null");
-	/* The message lists every key, the new ones too. */
 	load_fails("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}",
-		   "max_connections_per_address, request_timeout, weblogin_ttl, weblogin_per_address, "
-		   "weblogin_starts_per_minute, metrics, metrics_listen)");
+		   "/etc/sesame/sesame.json: unknown key \"daemon.x\"");
+	/* sesamed prints the known keys after that message: every key, the
+	 * new ones too. */
+	{
+		char known[1024];
+
+		assert_int_equal(load("\"public_url\": \"http://x\", \"daemon\": {\"x\": 1}", &s, &err), SESAME_CONFIG);
+		assert_string_equal(err.reason, "unknown-key");
+		settings_known_keys(known, sizeof(known));
+		assert_string_equal(known,
+				    "threads, max_connections, connection_timeout, max_body_bytes, "
+				    "max_header_bytes, login_failures_per_minute, throttle_slots, "
+				    "anon_logins_per_minute, shutdown_timeout, identifier_failures_per_hour, "
+				    "account_requests_per_hour, max_connections_per_address, request_timeout, "
+				    "weblogin_ttl, weblogin_per_address, weblogin_starts_per_minute, metrics, "
+				    "metrics_listen");
+	}
 }
 
 static void test_main_keys(void **state)
 {
 	struct settings s;
-	char msg[512];
+	sesame_error err;
 
 	load_fails("\"public_url\": \"ftp://x\"", "\"public_url\": expected an http:// or https:// URL");
 	load_fails("\"public_url\": \"http://x\", \"tls_cert\": \"/c.pem\"",
 		   "\"tls_cert\" and \"tls_key\" go together");
 	load_fails("\"public_url\": \"http://x\", \"cors_origins\": [\"x\"]", "\"cors_origins\"[0]");
 
-	assert_int_equal(
-	    load("\"public_url\": \"http://x\", \"admin_key\": \"0123456789abcdef\"", &s, msg, sizeof(msg)), 0);
+	assert_int_equal(load("\"public_url\": \"http://x\", \"admin_key\": \"0123456789abcdef\"", &s, &err), 0);
 	assert_true(s.admin_enabled);
 	/* SHA-256("0123456789abcdef") begins 9f9f5111. */
 	assert_int_equal(s.admin_key_hash[0], 0x9f);
@@ -185,25 +197,25 @@ static void test_listen(void **state)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char msg[256];
+	sesame_error err;
 
-	assert_int_equal(listen_parse("127.0.0.1:9090", &ss, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(listen_parse("127.0.0.1:9090", &ss, &len, &err), 0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9090);
-	assert_int_equal(listen_parse("[::1]:0", &ss, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(listen_parse("[::1]:0", &ss, &len, &err), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
-	assert_int_equal(listen_parse("0.0.0.0:65535", &ss, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(listen_parse("0.0.0.0:65535", &ss, &len, &err), 0);
 
-	assert_int_equal(listen_parse("127.0.0.1", &ss, &len, msg, sizeof(msg)), -1);
-	assert_non_null(strstr(msg, "expected ADDRESS:PORT"));
-	assert_int_equal(listen_parse("127.0.0.1:65536", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse("127.0.0.1:http", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse("127.0.0.1:", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse(":9090", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse("::1:9090", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse("[::1]9090", &ss, &len, msg, sizeof(msg)), -1);
-	assert_int_equal(listen_parse("999.1.1.1:80", &ss, &len, msg, sizeof(msg)), -1);
-	assert_non_null(strstr(msg, "999.1.1.1:80"));
+	assert_int_equal(listen_parse("127.0.0.1", &ss, &len, &err), SESAME_CONFIG);
+	assert_non_null(strstr(err.text, "expected ADDRESS:PORT"));
+	assert_int_equal(listen_parse("127.0.0.1:65536", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse("127.0.0.1:http", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse("127.0.0.1:", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse(":9090", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse("::1:9090", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse("[::1]9090", &ss, &len, &err), SESAME_CONFIG);
+	assert_int_equal(listen_parse("999.1.1.1:80", &ss, &len, &err), SESAME_CONFIG);
+	assert_non_null(strstr(err.text, "999.1.1.1:80"));
 }
 
 int main(void)

@@ -16,7 +16,7 @@
 struct sesame_caller {
 	sesame_ctx *ctx;
 	bool system;
-	char *user_id;  /* NULL for the system user */
+	char *user_id;	/* NULL for the system user */
 	json_t *claims; /* access-token claims of a user caller */
 };
 
@@ -161,8 +161,7 @@ SESAME_API int sesame_login(sesame_ctx *ctx, const char *provider, const json_t 
 	return rc;
 }
 
-SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session,
-				     sesame_error *err)
+SESAME_API int sesame_session_create(sesame_caller *caller, const char *device_id, json_t **session, sesame_error *err)
 {
 	json_t *user = NULL;
 	struct store *st;
@@ -209,8 +208,8 @@ SESAME_API int sesame_session_access_token(sesame_caller *caller, json_t **resul
 	return sessions_access_for(caller->ctx, sid, caller->user_id, result, err);
 }
 
-SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider,
-			   const json_t *credential, json_t **user, sesame_error *err)
+SESAME_API int sesame_link(sesame_caller *caller, const char *user_id, const char *provider, const json_t *credential,
+			   json_t **user, sesame_error *err)
 {
 	json_t *identity = NULL, *linked = NULL;
 	struct store *st;
@@ -271,37 +270,12 @@ SESAME_API int sesame_users_list(sesame_caller *caller, const char *after, size_
 	return rc == SESAME_OK ? accounts_users_list(st, after, limit, users, err) : rc;
 }
 
-/* Tell an identity's provider that its user is gone (accounts_delete()
- * calls this after the deletion committed). */
-static int notify_provider(void *data, const json_t *identity, sesame_error *err)
-{
-	sesame_ctx *ctx = data;
-	const char *name = json_string_value(json_object_get(identity, "provider"));
-	struct sesame_instance *in = ctx_instance(ctx, name);
-	int rc;
-
-	if (!in || in->st != INSTANCE_READY)
-		return SESAME_OK; /* no provider to tell: the identity was all there was */
-	if (!SESAME_HAS_FIELD(struct sesame_provider, user_deleted, in->desc->struct_size) || !in->desc->user_deleted)
-		return SESAME_OK;
-	rc = in->desc->user_deleted(in->state, identity, err);
-	if (rc != SESAME_OK)
-		log_msg(&ctx->log, SESAME_LOG_WARNING, "provider %s: user_deleted hook failed: %s", name,
-			err && err->text[0] ? err->text : sesame_status_name(rc));
-	return rc;
-}
-
 SESAME_API int sesame_user_delete(sesame_caller *caller, const char *user_id, sesame_error *err)
 {
 	struct store *st;
 	int rc = caller_may(caller, user_id, SELF_OR_SYSTEM, &st, err);
 
-	return rc == SESAME_OK ? accounts_delete(st, user_id, notify_provider, caller->ctx, err) : rc;
-}
-
-int api_delete_user(sesame_ctx *ctx, struct store *st, const char *user_id, sesame_error *err)
-{
-	return accounts_delete(st, user_id, notify_provider, ctx, err);
+	return rc == SESAME_OK ? accounts_delete(st, user_id, ctx_user_deleted, caller->ctx, err) : rc;
 }
 
 SESAME_API int sesame_user_set_disabled(sesame_caller *caller, const char *user_id, int disabled, sesame_error *err)
@@ -327,8 +301,7 @@ SESAME_API int sesame_user_revoke_sessions(sesame_caller *caller, const char *us
 	return rc == SESAME_OK ? st->desc->sessions_delete_user(st->h, NULL, user_id, NULL, err) : rc;
 }
 
-SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *user_id, json_t **data,
-					   sesame_error *err)
+SESAME_API int sesame_user_custom_data_get(sesame_caller *caller, const char *user_id, json_t **data, sesame_error *err)
 {
 	struct store *st;
 	int rc;
@@ -366,15 +339,14 @@ static bool anonymous_only(sesame_ctx *ctx, const json_t *user)
 
 	if (json_array_size(ids) == 0)
 		return false;
-	json_array_foreach(ids, i, id)
+	json_array_foreach (ids, i, id)
 		if (!(ctx_instance_caps(ctx, json_string_value(json_object_get(id, "provider"))) &
 		      SESAME_PROVIDER_CAP_ANONYMOUS))
 			return false;
 	return true;
 }
 
-int api_rules_subject(sesame_caller *caller, const char *user_id, sesame_ctx **ctx, json_t **user,
-		      sesame_error *err)
+int api_rules_subject(sesame_caller *caller, const char *user_id, sesame_ctx **ctx, json_t **user, sesame_error *err)
 {
 	struct store *st;
 	int rc;
@@ -483,7 +455,7 @@ static int run_action(struct sesame_instance *in, const struct sesame_action_cal
 }
 
 SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller, const char *provider, const char *name,
-				      const json_t *args, json_t **result, sesame_error *err)
+					 const json_t *args, json_t **result, sesame_error *err)
 {
 	struct sesame_action_caller info;
 	struct sesame_instance *in;
@@ -513,7 +485,8 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 	rc = run_action(in, &info, name, args, &out, err);
 	json_decref(user);
 	if (rc < SESAME_OK || rc > SESAME_USAGE)
-		rc = seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
+		rc =
+		    seterr(err, SESAME_INTERNAL, "provider", "provider %s returned an invalid status %d", provider, rc);
 	else if (rc != SESAME_OK && err && err->text[0] == '\0')
 		seterr(err, rc, NULL, "provider %s: %s", provider, sesame_status_name(rc));
 	if (rc != SESAME_OK) {
@@ -529,6 +502,18 @@ SESAME_API int sesame_provider_action_as(sesame_ctx *ctx, sesame_caller *caller,
 	return SESAME_OK;
 }
 
+SESAME_API int sesame_provider_action(sesame_ctx *ctx, const char *provider, const char *name, const json_t *args,
+				      json_t **result, sesame_error *err)
+{
+	/* An action with no caller: any "caller" member of `args` is removed,
+	 * so nobody claims an identity inside JSON. */
+	if (!result) {
+		err_clear(err);
+		return seterr(err, SESAME_USAGE, "usage", "sesame_provider_action: NULL result");
+	}
+	return sesame_provider_action_as(ctx, NULL, provider, name, args, result, err);
+}
+
 /* ---- sessions ------------------------------------------------------------- */
 
 static int ctx_ready(sesame_ctx *ctx, sesame_error *err)
@@ -539,8 +524,7 @@ static int ctx_ready(sesame_ctx *ctx, sesame_error *err)
 	return SESAME_OK;
 }
 
-SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result,
-				      sesame_error *err)
+SESAME_API int sesame_session_refresh(sesame_ctx *ctx, const char *refresh_token, json_t **result, sesame_error *err)
 {
 	int rc = ctx_ready(ctx, err);
 
@@ -568,7 +552,7 @@ SESAME_API int sesame_session_logout(sesame_ctx *ctx, const char *refresh_token,
 	if (ctx_store(ctx, &st, err) == SESAME_OK && accounts_user_get(st, user_id, &user, err) == SESAME_OK &&
 	    anonymous_only(ctx, user) &&
 	    st->desc->sessions_count(st->h, NULL, user_id, ctx_now(ctx), &left, err) == SESAME_OK && left == 0 &&
-	    api_delete_user(ctx, st, user_id, err) != SESAME_OK)
+	    accounts_delete(st, user_id, ctx_user_deleted, ctx, err) != SESAME_OK)
 		log_msg(&ctx->log, SESAME_LOG_WARNING, "could not delete anonymous user %s after logout: %s", user_id,
 			err ? err->text : "");
 	json_decref(user);

@@ -20,8 +20,8 @@
 
 static void host_log(sesame_instance *self, int level, const char *fmt, ...) SESAME_PRINTF(3, 4);
 static int host_error(sesame_error *err, int status, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
-static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason,
-			     const char *path, const char *fmt, ...) SESAME_PRINTF(6, 7);
+static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason, const char *path,
+			     const char *fmt, ...) SESAME_PRINTF(6, 7);
 
 static void host_log(sesame_instance *self, int level, const char *fmt, ...)
 {
@@ -86,11 +86,11 @@ static int host_keys_from_jwks_uri(sesame_instance *self, const char *uri, const
 				   sesame_keys **out, sesame_error *err)
 {
 	struct jwks_options opt = {
-		.url = uri,
-		.test_mode = self->ctx->cfg.test_mode,
-		.log = &self->ctx->log,
-		.name = self->conf->name,
-		.algorithms = algorithms,
+	    .url = uri,
+	    .test_mode = self->ctx->cfg.test_mode,
+	    .log = &self->ctx->log,
+	    .name = self->conf->name,
+	    .algorithms = algorithms,
 	};
 
 	return keys_from_jwks_uri(&opt, out, err);
@@ -175,9 +175,8 @@ static int host_kv_get(sesame_instance *self, const char *key, json_t **value, s
 		return seterr(err, SESAME_USAGE, "usage", "kv_get: NULL value");
 	*value = NULL;
 	rc = kv_open(self, key, &st, err);
-	return rc == SESAME_OK
-		       ? st->desc->kv_get(st->h, NULL, self->conf->name, key, ctx_now(self->ctx), value, err)
-		       : rc;
+	return rc == SESAME_OK ? st->desc->kv_get(st->h, NULL, self->conf->name, key, ctx_now(self->ctx), value, err)
+			       : rc;
 }
 
 static int host_kv_put(sesame_instance *self, const char *key, const json_t *value, const char *user_id,
@@ -189,10 +188,10 @@ static int host_kv_put(sesame_instance *self, const char *key, const json_t *val
 	if (!value || expires < 0 || (flags & ~SESAME_KV_CREATE) != 0)
 		return seterr(err, SESAME_USAGE, "usage", "kv_put: NULL value, negative expiry or unknown flags");
 	rc = kv_open(self, key, &st, err);
-	return rc == SESAME_OK ? st->desc->kv_put(st->h, NULL, self->conf->name, key, value, user_id, expires,
-						   (flags & SESAME_KV_CREATE) ? SESAME_STORE_KV_CREATE : 0,
-						   ctx_now(self->ctx), err)
-			       : rc;
+	return rc == SESAME_OK
+		   ? st->desc->kv_put(st->h, NULL, self->conf->name, key, value, user_id, expires,
+				      (flags & SESAME_KV_CREATE) ? SESAME_STORE_KV_CREATE : 0, ctx_now(self->ctx), err)
+		   : rc;
 }
 
 static int host_kv_delete(sesame_instance *self, const char *key, sesame_error *err)
@@ -319,7 +318,8 @@ static int host_link_identity(sesame_instance *self, const char *user_id, const 
 	if (user_id_out)
 		*user_id_out = NULL;
 	if (!uid || (data && !json_is_object(data)))
-		return seterr(err, SESAME_MALFORMED, "identity", "link_identity: a uid and an object (or NULL) as data");
+		return seterr(err, SESAME_MALFORMED, "identity",
+			      "link_identity: a uid and an object (or NULL) as data");
 	rc = ctx_store(self->ctx, &st, err);
 	/* An issued identity's data follows the instance's metadata rules too. */
 	if (rc == SESAME_OK)
@@ -363,7 +363,7 @@ static int host_unlink_identity(sesame_instance *self, const char *uid, sesame_e
 		/* A server user is nothing but its key: it goes with it. */
 		if (strcmp(json_string_value(json_object_get(user, "type")) ?: "", "server") == 0 &&
 		    json_array_size(json_object_get(user, "identities")) <= 1)
-			rc = api_delete_user(self->ctx, st, owner, err);
+			rc = accounts_delete(st, owner, ctx_user_deleted, self->ctx, err);
 		else
 			rc = accounts_unlink(st, owner, self->conf->name, uid, err);
 	}
@@ -372,8 +372,8 @@ static int host_unlink_identity(sesame_instance *self, const char *uid, sesame_e
 	return rc;
 }
 
-static int host_password_hash(sesame_instance *self, const char *password, size_t length, unsigned log2_n,
-			      unsigned r, unsigned p, char **phc, sesame_error *err)
+static int host_password_hash(sesame_instance *self, const char *password, size_t length, unsigned log2_n, unsigned r,
+			      unsigned p, char **phc, sesame_error *err)
 {
 	if (!phc)
 		return seterr(err, SESAME_USAGE, "usage", "password_hash: NULL phc");
@@ -573,8 +573,8 @@ static int host_kv_replace(sesame_instance *self, const char *key, const json_t 
 	return rc == SESAME_OK ? store_transact(st, SESAME_STORE_TXN_WRITE, kv_replace_txn, &op, err) : rc;
 }
 
-static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason,
-			     const char *path, const char *fmt, ...)
+static int host_config_error(sesame_instance *self, sesame_error *err, int status, const char *reason, const char *path,
+			     const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH], where[300];
 	int line = 0, col = 0;
@@ -591,47 +591,47 @@ static int host_config_error(sesame_instance *self, sesame_error *err, int statu
 }
 
 const struct sesame_host host_services = {
-	.abi_version = SESAME_PROVIDER_ABI_VERSION,
-	.struct_size = sizeof(struct sesame_host),
-	.log = host_log,
-	.error = host_error,
-	.instance_name = host_instance_name,
-	.test_mode = host_test_mode,
-	.now = host_now,
-	.random = host_random,
-	.ct_equal = util_ct_equal,
-	.wipe = util_wipe,
-	.free = free,
-	.http = host_http,
-	.http_response_clear = http_response_clear,
-	.keys_from_config = host_keys_from_config,
-	.keys_from_jwks_uri = host_keys_from_jwks_uri,
-	.keys_free = keys_free,
-	.jwt_verify = host_jwt_verify,
-	.jwt_sign = host_jwt_sign,
-	.app_id = host_app_id,
-	.sha256 = host_sha256,
-	.hmac_sha256 = host_hmac_sha256,
-	.kv_get = host_kv_get,
-	.kv_put = host_kv_put,
-	.kv_delete = host_kv_delete,
-	.set_session_ttl = host_set_session_ttl,
-	.link_identity = host_link_identity,
-	.unlink_identity = host_unlink_identity,
-	.password_hash = host_password_hash,
-	.password_verify = host_password_verify,
-	.end_sessions = host_end_sessions,
-	.kv_add = host_kv_add,
-	.program_check = host_program_check,
-	.program_run = host_program_run,
-	.program_result_clear = program_result_clear,
-	.encode = encode_text,
-	.decode = decode_text,
-	.digest = digest_by_name,
-	.crypt_verify = crypt_check,
-	.file_read = host_file_read,
-	.file_changed = host_file_changed,
-	.random_id = host_random_id,
-	.kv_replace = host_kv_replace,
-	.config_error = host_config_error,
+    .abi_version = SESAME_PROVIDER_ABI_VERSION,
+    .struct_size = sizeof(struct sesame_host),
+    .log = host_log,
+    .error = host_error,
+    .instance_name = host_instance_name,
+    .test_mode = host_test_mode,
+    .now = host_now,
+    .random = host_random,
+    .ct_equal = util_ct_equal,
+    .wipe = util_wipe,
+    .free = free,
+    .http = host_http,
+    .http_response_clear = http_response_clear,
+    .keys_from_config = host_keys_from_config,
+    .keys_from_jwks_uri = host_keys_from_jwks_uri,
+    .keys_free = keys_free,
+    .jwt_verify = host_jwt_verify,
+    .jwt_sign = host_jwt_sign,
+    .app_id = host_app_id,
+    .sha256 = host_sha256,
+    .hmac_sha256 = host_hmac_sha256,
+    .kv_get = host_kv_get,
+    .kv_put = host_kv_put,
+    .kv_delete = host_kv_delete,
+    .set_session_ttl = host_set_session_ttl,
+    .link_identity = host_link_identity,
+    .unlink_identity = host_unlink_identity,
+    .password_hash = host_password_hash,
+    .password_verify = host_password_verify,
+    .end_sessions = host_end_sessions,
+    .kv_add = host_kv_add,
+    .program_check = host_program_check,
+    .program_run = host_program_run,
+    .program_result_clear = program_result_clear,
+    .encode = encode_text,
+    .decode = decode_text,
+    .digest = digest_by_name,
+    .crypt_verify = crypt_check,
+    .file_read = host_file_read,
+    .file_changed = host_file_changed,
+    .random_id = host_random_id,
+    .kv_replace = host_kv_replace,
+    .config_error = host_config_error,
 };

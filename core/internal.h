@@ -320,7 +320,7 @@ int loader_open(const char *dir, const char *kind, const char *type, const char 
 /* seterr_at(err, SESAME_UNAVAILABLE, reason, path, ...): a plugin failure. */
 int loader_fail(sesame_error *err, const char *path, const char *reason, const char *fmt, ...) SESAME_PRINTF(4, 5);
 
-/* ---- context.c ------------------------------------------------------- */
+/* ---- context.c: provider instances ---------------------------------- */
 
 enum instance_state { INSTANCE_READY, INSTANCE_DISABLED, INSTANCE_FAILED };
 
@@ -516,6 +516,19 @@ struct signing_stamp {
 void signing_keys_stamp(const struct config *cfg, struct signing_stamp *stamp);
 bool signing_stamp_equal(const struct signing_stamp *a, const struct signing_stamp *b);
 
+/*
+ * sesame's own keys, ready to sign and verify: an immutable snapshot,
+ * reference-counted, so that a reload after a rotation never frees keys a
+ * request on another thread still signs or verifies with.
+ */
+struct sessions {
+	atomic_uint refs;
+	struct signing_keys sk;   /* sk.keys[0] signs */
+	struct sesame_keys *keys; /* the same keys as a JOSE key set */
+	json_t *jwks;             /* their public halves */
+	struct signing_stamp stamp; /* the files as they were before loading */
+};
+
 /* ---- signing-store.c: the signing keys in the store, shared by every node ---- */
 
 /*
@@ -537,18 +550,7 @@ bool signing_keys_changed(sesame_ctx *ctx, const struct signing_stamp *loaded);
  * transaction) or in the files.  `new_kid` receives the new key's id. */
 int signing_rotate(sesame_ctx *ctx, char new_kid[SIGNING_KID_SIZE], sesame_error *err);
 
-/*
- * sesame's own keys, ready to sign and verify: an immutable snapshot,
- * reference-counted, so that a reload after a rotation never frees keys a
- * request on another thread still signs or verifies with.
- */
-struct sessions {
-	atomic_uint refs;
-	struct signing_keys sk;   /* sk.keys[0] signs */
-	struct sesame_keys *keys; /* the same keys as a JOSE key set */
-	json_t *jwks;             /* their public halves */
-	struct signing_stamp stamp; /* the files as they were before loading */
-};
+/* ---- context.c: the context every call goes through ----------------- */
 
 struct rules;
 
@@ -573,11 +575,16 @@ struct sesame_ctx {
 	struct sessions *sessions; /* NULL until loaded */
 	int64_t sessions_checked;  /* ctx_now() of the last look at the files */
 	int64_t sessions_forced;   /* ... of the last look forced by an unknown kid */
+	/* When the host's kv_add() next deletes expired provider data. */
+	_Atomic int64_t kv_purge_due;
+	/* Test hooks, last so that the layout before them is the same in
+	 * both builds: only in the core the tests link (libsesame-core-test,
+	 * compiled with SESAME_TEST_HOOKS, as the tests are). */
+#ifdef SESAME_TEST_HOOKS
 	/* Password KDF runs (core/password.c), for tests that check a path
 	 * hashed without timing it. */
 	atomic_uint_fast64_t kdf_runs;
-	/* When the host's kv_add() next deletes expired provider data. */
-	_Atomic int64_t kv_purge_due;
+#endif
 };
 
 /*
@@ -625,6 +632,17 @@ int ctx_store(sesame_ctx *ctx, struct store **st, sesame_error *err);
 
 /* Seconds since the epoch as the context sees it. */
 int64_t ctx_now(const struct sesame_ctx *ctx);
+
+/* The names of the SESAME_PROVIDER_CAP_* flags in `caps`, a JSON array. */
+json_t *ctx_caps_json(unsigned caps);
+
+/*
+ * Tell an identity's provider that its user is gone: the accounts_delete()
+ * callback of every deletion (`data` is the context), called after the
+ * deletion committed.  An identity of an instance no longer configured, or
+ * of a provider without user_deleted, is nothing to tell.
+ */
+int ctx_user_deleted(void *data, const json_t *identity, sesame_error *err);
 
 /* The SESAME_PROVIDER_CAP_* flags of the instance named `name`: 0 for an
  * unknown, disabled or unloadable instance (an identity of an instance no
@@ -925,9 +943,6 @@ json_t *sessions_jwks(sesame_ctx *ctx, sesame_error *err);
 int sessions_check_token_size(sesame_ctx *ctx, const json_t *custom_data, sesame_error *err);
 
 /* ---- api.c ------------------------------------------------------------ */
-
-/* Delete a user, telling each identity's provider through user_deleted. */
-int api_delete_user(sesame_ctx *ctx, struct store *st, const char *user_id, sesame_error *err);
 
 /*
  * Whom a rules decision is for: user `user_id` (NULL: the caller itself),

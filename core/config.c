@@ -85,7 +85,9 @@ static const char *skip_value(const char *p, const char *end)
 		}
 		return p < end ? p + 1 : end;
 	}
-	while (p < end && !strchr(",]} \t\r\n", *p))
+	/* memchr, not strchr: a NUL byte must not end a scalar (strchr
+	 * finds the terminator), or the walks above would stall on it. */
+	while (p < end && !memchr(",]} \t\r\n", *p, 7))
 		p++;
 	return p;
 }
@@ -199,7 +201,7 @@ int config_position(const char *file, const char *path, int *line, int *col)
 }
 
 int doc_error(sesame_error *err, const struct doc *d, const struct seg *path, size_t depth, const char *reason,
-		     const char *fmt, ...)
+	      const char *fmt, ...)
 {
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	int line, col;
@@ -260,6 +262,7 @@ int config_parse_file(const char *file, char **text, size_t *len, json_t **root,
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	sesame_error ferr;
+	const char *nul;
 	int rc;
 
 	*root = NULL;
@@ -267,6 +270,21 @@ int config_parse_file(const char *file, char **text, size_t *len, json_t **root,
 	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, &ferr);
 	if (rc != SESAME_OK)
 		return seterr_at(err, SESAME_CONFIG, ferr.reason, file, 0, 0, "%s", ferr.text);
+	/* jansson takes a NUL byte between tokens for white space: a file
+	 * holding one is not text, and is refused where it is. */
+	nul = memchr(*text, '\0', *len);
+	if (nul) {
+		int line = 1, column = 1;
+		const char *p;
+
+		for (p = *text; p < nul; p++, column++)
+			if (*p == '\n')
+				line++, column = 0;
+		seterr_at(err, SESAME_CONFIG, "syntax", file, line, column, "a NUL byte: the file is not text");
+		free(*text);
+		*text = NULL;
+		return SESAME_CONFIG;
+	}
 	*root = json_loadb(*text, *len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
 		syntax_message(&jerr, msg, sizeof(msg));
@@ -716,10 +734,9 @@ static int load_password_hashing(const struct doc *d, json_t *v, struct config *
 static int load_main(const struct doc *d, json_t *root, struct config *cfg, sesame_error *err)
 {
 	static const char *const known[] = {
-	    "app_id",	"state_dir",   "plugin_dir", "store_dir",  "provider_dirs",    "store",
-	    "sessions", "signing_key", "listen",     "public_url", "cors_origins",     "tls_cert",
-	    "tls_key",	"admin_key",   "test_mode",  "daemon",	   "password_hashing", "programs",
-	    "rules_dirs", NULL};
+	    "app_id",	   "state_dir", "plugin_dir",	    "store_dir",    "provider_dirs", "store",	"sessions",
+	    "signing_key", "listen",	"public_url",	    "cors_origins", "tls_cert",	     "tls_key", "admin_key",
+	    "test_mode",   "daemon",	"password_hashing", "programs",	    "rules_dirs",    NULL};
 	static const char *const session_keys[] = {"access_ttl", "refresh_ttl", NULL};
 	struct seg at = {NULL, 0};
 	json_t *v;
@@ -867,7 +884,8 @@ static int check_state_dir(const struct config *cfg, sesame_error *err)
 	} else if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0) {
 		err_clear(&e);
 		if (util_check_path_chain(dir, st.st_uid, &e) != SESAME_OK)
-			rc = seterr_at(err, SESAME_CONFIG, e.reason, dir, 0, 0, "untrusted state directory: %s", e.text);
+			rc =
+			    seterr_at(err, SESAME_CONFIG, e.reason, dir, 0, 0, "untrusted state directory: %s", e.text);
 	} else {
 		rc = trusted(dir, "state directory", err);
 	}
@@ -1035,9 +1053,9 @@ static int load_metadata_fields(const struct doc *d, json_t *v, struct metadata_
 			break;
 		}
 		at[2].key = "field_name";
-		if (fn && (!json_is_string(fn) || json_string_length(fn) == 0 ||
-			   json_string_length(fn) > METADATA_NAME_MAX ||
-			   strlen(json_string_value(fn)) != json_string_length(fn))) {
+		if (fn &&
+		    (!json_is_string(fn) || json_string_length(fn) == 0 || json_string_length(fn) > METADATA_NAME_MAX ||
+		     strlen(json_string_value(fn)) != json_string_length(fn))) {
 			rc = doc_error(err, d, at, 3, "type", "\"field_name\": expected a string of 1 to %d characters",
 				       METADATA_NAME_MAX);
 			break;
@@ -1063,8 +1081,8 @@ static int load_metadata_fields(const struct doc *d, json_t *v, struct metadata_
 			if (strcmp(spec->fields[j].name, spec->fields[i].name) == 0) {
 				at[2].key = fn ? "field_name" : "name";
 				rc = doc_error(err, d, at, 3, "duplicate",
-					       "\"metadata_fields\"[%zu]: field_name \"%s\" is used by [%zu] too",
-					       i, spec->fields[i].name, j);
+					       "\"metadata_fields\"[%zu]: field_name \"%s\" is used by [%zu] too", i,
+					       spec->fields[i].name, j);
 				break;
 			}
 		}

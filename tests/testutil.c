@@ -93,8 +93,13 @@ char *tu_tmpdir(const char *tag)
 
 char *tu_write(const char *dir, const char *name, const char *content, mode_t mode)
 {
+	return tu_write_bytes(dir, name, content, strlen(content), mode);
+}
+
+char *tu_write_bytes(const char *dir, const char *name, const void *content, size_t len, mode_t mode)
+{
 	char *p = tu_path(dir, name), *slash = strrchr(p, '/');
-	size_t len = strlen(content), off = 0;
+	size_t off = 0;
 	int fd;
 
 	*slash = '\0';
@@ -105,7 +110,7 @@ char *tu_write(const char *dir, const char *name, const char *content, mode_t mo
 	if (fd < 0)
 		die("open", p);
 	while (off < len) {
-		ssize_t w = write(fd, content + off, len - off);
+		ssize_t w = write(fd, (const char *)content + off, len - off);
 
 		if (w < 0)
 			die("write", p);

@@ -24,6 +24,8 @@ char *tu_path(const char *dir, const char *name);
 /* Write `content` to dir/name with `mode`, creating parent directories
  * (0755) as needed.  Returns the full path, malloc'd. */
 char *tu_write(const char *dir, const char *name, const char *content, mode_t mode);
+/* tu_write() of `len` bytes, NUL bytes included. */
+char *tu_write_bytes(const char *dir, const char *name, const void *content, size_t len, mode_t mode);
 
 /* mkdir -p dir/name with `mode`; returns the path, malloc'd. */
 char *tu_mkdir(const char *dir, const char *name, mode_t mode);

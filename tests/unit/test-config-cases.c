@@ -33,8 +33,9 @@ struct config_case {
 
 static struct logger quiet = {NULL, NULL, SESAME_LOG_ERR - 1};
 
-/* The contents of `path`, or NULL when there is no such file. */
-static char *slurp(const char *path)
+/* The contents of `path` (NUL-terminated; `*len` bytes before the
+ * terminator, NUL bytes included), or NULL when there is no such file. */
+static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	size_t cap = 4096, n = 0, r;
@@ -54,6 +55,8 @@ static char *slurp(const char *path)
 	}
 	fclose(f);
 	buf[n] = '\0';
+	if (len)
+		*len = n;
 	return buf;
 }
 
@@ -68,13 +71,14 @@ static void copy_dir(const char *from, const char *to)
 	assert_int_equal(chmod(to, 0755), 0);
 	while ((de = readdir(d)) != NULL) {
 		char *src, *text;
+		size_t len;
 
 		if (de->d_name[0] == '.')
 			continue;
 		src = tu_path(from, de->d_name);
-		text = slurp(src);
+		text = slurp(src, &len);
 		assert_non_null(text);
-		free(tu_write(to, de->d_name, text, 0644));
+		free(tu_write_bytes(to, de->d_name, text, len, 0644));
 		free(text);
 		free(src);
 	}
@@ -86,7 +90,8 @@ static void run_case(void **state)
 	const struct config_case *c = *state;
 	char *tmp = tu_tmpdir("config-case"), *main_src = tu_path(c->src, "sesame.json");
 	char *drop_src = tu_path(c->src, "providers.d"), *exp_path = tu_path(c->src, "expect.json");
-	char *text = slurp(main_src), *exp_text = slurp(exp_path), *main_file, *file, where[600];
+	size_t text_len = 0;
+	char *text = slurp(main_src, &text_len), *exp_text = slurp(exp_path, NULL), *main_file, *file, where[600];
 	json_t *expect;
 	struct config cfg;
 	sesame_error err;
@@ -100,7 +105,7 @@ static void run_case(void **state)
 	    !json_is_string(json_object_get(expect, "file")) || !json_is_string(json_object_get(expect, "text")))
 		fail_msg("%s: expect.json must be {\"reason\", \"file\", \"line\", \"column\", \"text\"}", c->name);
 	if (text) {
-		main_file = tu_write(tmp, "sesame.json", text, 0644);
+		main_file = tu_write_bytes(tmp, "sesame.json", text, text_len, 0644);
 	} else {
 		char *drops = tu_path(tmp, "providers.d"), mainj[1024];
 

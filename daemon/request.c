@@ -209,6 +209,10 @@ int body_parse_json(const char *buf, size_t len, json_t **out, sesame_error *err
 	if (len == 0) {
 		return derr(err, SESAME_MALFORMED, "body", "the request body is empty: expected a JSON object");
 	}
+	/* jansson takes a raw NUL byte between tokens for white space; no
+	 * JSON text holds one (RFC 8259), so the body is refused. */
+	if (memchr(buf, '\0', len))
+		return derr(err, SESAME_MALFORMED, "body", "malformed JSON body: a NUL byte");
 	/* jansson refuses \u0000 in strings by default: a NUL must never
 	 * shorten a credential field behind the core's back. */
 	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);

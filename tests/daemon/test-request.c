@@ -55,6 +55,15 @@ static void test_body_parse(void **state)
 	parse_fails("\"text\"", "must be a JSON object");
 	parse_fails("{} {}", "malformed JSON body");
 	parse_fails(nul, "malformed JSON body");
+	/* A raw NUL byte between tokens, which jansson alone would skip. */
+	{
+		static const char raw[] = "{\"user\": 2\0, \"x\": 1}";
+
+		v = (json_t *)1;
+		assert_int_equal(body_parse_json(raw, sizeof(raw) - 1, &v, &err), SESAME_MALFORMED);
+		assert_null(v);
+		assert_string_equal(err.text, "malformed JSON body: a NUL byte");
+	}
 	/* The position helps the client developer. */
 	parse_fails("{\n\"a\": tru}", "line 2");
 }

@@ -23,7 +23,7 @@
 #include "testutil.h"
 
 #define HMAC_SECRET "sesame-test-hmac-secret-0123456789abcdef"
-#define NOW	    1700000000
+#define NOW 1700000000
 
 static char *read_key(const char *name)
 {
@@ -221,6 +221,31 @@ static void key_from_pkey(void **state)
 	json_decref(claims);
 }
 
+/* A raw NUL byte between JSON tokens, which jansson alone would skip. */
+static void raw_nul_refused(void **state)
+{
+	static const char header[] = "{\"alg\":\"HS256\"\0}", payload[] = "{\"sub\":\"u\"\0}";
+	char *h = b64url_encode(header, sizeof(header) - 1), *p = b64url_encode(payload, sizeof(payload) - 1);
+	char *good = b64url_encode("{\"alg\":\"HS256\"}", 15), token[256];
+	struct jws_token t;
+	sesame_error err;
+	json_t *claims = (json_t *)1;
+
+	(void)state;
+	snprintf(token, sizeof(token), "%s.e30.AAAA", h);
+	assert_int_equal(jws_parse(token, 0, &t, &err), SESAME_MALFORMED);
+	assert_string_equal(err.text, "the header is not JSON: a NUL byte");
+	snprintf(token, sizeof(token), "%s.%s.AAAA", good, p);
+	assert_int_equal(jws_parse(token, 0, &t, &err), SESAME_OK);
+	assert_int_equal(jws_claims(&t, NULL, NOW, &claims, &err), SESAME_MALFORMED);
+	assert_string_equal(err.text, "the payload is not JSON: a NUL byte");
+	assert_null(claims);
+	jws_token_clear(&t);
+	free(h);
+	free(p);
+	free(good);
+}
+
 static void parse_cap_before_decoding(void **state)
 {
 	size_t len = 70000;
@@ -246,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(key_from_pkey),
 	    cmocka_unit_test(select_by_kid),
 	    cmocka_unit_test(parse_cap_before_decoding),
+	    cmocka_unit_test(raw_nul_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,7 @@ static struct daemon *client_daemon(const char *tag)
 	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
 	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
 
-	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
+	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	free(cmd);

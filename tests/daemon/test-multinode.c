@@ -59,7 +59,7 @@ static struct daemon *node_new(const char *tag, const char *db)
 	/* The reset mailer writes the node's own outbox. */
 	sender = tu_path(d->dir, "sender.sh");
 	box = tu_program_dir(d->dir, "box");
-	assert_true(asprintf(&cmd, "cp '%s/tests/prov7/sender.sh' '%s' && chmod 755 '%s'", tu_env("SESAME_TEST_SRCDIR"),
+	assert_true(asprintf(&cmd, "cp '%s/tests/providers/local-userpass/sender.sh' '%s' && chmod 755 '%s'", tu_env("SESAME_TEST_SRCDIR"),
 			     sender, sender) > 0);
 	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
 	snprintf(

@@ -32,7 +32,7 @@
 
 #include "internal.h"
 #include "jose.h"
-#include "social/socialutil.h"
+#include "providers/oauth2/socialutil.h"
 #include "testutil.h"
 
 #define WAIT_SECONDS 60

@@ -27,7 +27,7 @@ static int group_teardown(void **state)
 {
 	tu_rmrf(dir);
 	free(dir);
-	return client_daemon_stop(d);
+	return daemon_finish(d);
 }
 
 struct run {
@@ -378,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_exit_statuses),     cmocka_unit_test(test_logout_remove_delete),
 	    cmocka_unit_test(test_concurrent_logins), cmocka_unit_test(test_call_and_custom_data),
 	};
+	int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return failed || daemon_exit_failures ? 1 : 0;
 }

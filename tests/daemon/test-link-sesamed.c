@@ -13,7 +13,7 @@
 
 #include <sesame/sesame.h>
 
-#include "prov7/harness.h"
+#include "harness.h"
 
 #define CLIENT "/api/client/v2.0"
 #define USERPASS CLIENT "/app/test-app/auth/providers/local-userpass/"
@@ -25,13 +25,8 @@ static const char *const plugins[] = {"anon-user", "local-userpass", NULL};
 static int setup(void **state)
 {
 	struct daemon *d = daemon_new("link", "\"admin_key\": \"" ADMIN_KEY "\"", plugins);
-	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
-	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
+	char *box, *sender = install_sender(d, &box), text[2048];
 
-	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
@@ -48,23 +43,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct daemon *d = *state;
-	int rc = daemon_stop(d);
-	char *log = rc == 0 ? NULL : read_all(d->log);
-
-	if (log) {
-		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
-		free(log);
-	}
-	daemon_free(d);
-	return rc == 0 ? 0 : -1;
-}
-
-static void post(const struct daemon *d, const char *path, const char *body, struct http *r)
-{
-	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
-
-	http(d, &q, r);
+	return daemon_finish(*state);
 }
 
 static void admin_put(const struct daemon *d, const char *path, struct http *r)
@@ -88,7 +67,7 @@ static void assert_error_text(const struct http *r, long status, const char *cod
 /* Register `email` and confirm it with the token the mailer got. */
 static void register_confirmed(const struct daemon *d, const char *email, const char *password)
 {
-	char body[512], cmd[1100], *out = NULL, *confirm;
+	char body[512], *confirm;
 	struct http r;
 	json_t *m;
 
@@ -96,11 +75,7 @@ static void register_confirmed(const struct daemon *d, const char *email, const 
 	post(d, USERPASS "register", body, &r);
 	assert_int_equal(r.status, 201);
 	http_free(&r);
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	m = json_loads(out, 0, NULL);
-	assert_non_null(m);
-	free(out);
+	m = last_mail(d);
 	assert_string_equal(json_string_value(json_object_get(m, "email")), email);
 	json_object_del(m, "email");
 	confirm = json_dumps(m, 0);
@@ -399,5 +374,5 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	failed = cmocka_run_group_tests_name("linking and sessions", tests, setup, teardown);
 	curl_global_cleanup();
-	return failed;
+	return failed || daemon_exit_failures ? 1 : 0;
 }

@@ -12,13 +12,13 @@
  */
 #include "config.h"
 
-#include "prov7/harness.h"
+#include "harness.h"
 
 static const char *const anon_plugins[] = {"anon-user", NULL};
 
 static int anon_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-anon", "\"daemon\": {\"anon_logins_per_minute\": 4}", anon_plugins);
+	struct daemon *d = daemon_new("providers-anon", "\"daemon\": {\"anon_logins_per_minute\": 4}", anon_plugins);
 
 	provider(d, "anon-user", "{\"type\": \"anon-user\", \"config\": {\"session_ttl\": 86400}}");
 	provider(d, "alpha", "{\"type\": \"fixture-good\"}");
@@ -29,29 +29,7 @@ static int anon_setup(void **state)
 
 static int daemon_teardown(void **state)
 {
-	struct daemon *d = *state;
-
-	assert_int_equal(daemon_stop(d), 0);
-	daemon_free(d);
-	return 0;
-}
-
-/* The payload of a JWT, decoded without verification (as SDKs read it). */
-static json_t *jwt_payload(const char *token)
-{
-	const char *a = strchr(token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
-	char cmd[8192], *out = NULL;
-	json_t *v;
-
-	assert_non_null(b);
-	snprintf(cmd, sizeof(cmd),
-		 "printf '%%s' '%.*s' | tr '_-' '/+' | awk '{ n = length($0) %% 4; if (n) $0 = $0 substr(\"===\", 1, 4 - n); print }' | base64 -d",
-		 (int)(b - a - 1), a + 1);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	v = json_loads(out, 0, NULL);
-	free(out);
-	assert_non_null(v);
-	return v;
+	return daemon_finish(*state);
 }
 
 static void test_anon_login_link_logout(void **state)
@@ -154,14 +132,10 @@ static const char *const cf_plugins[] = {"custom-function", NULL};
 
 static int cf_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-cf", NULL, cf_plugins);
-	char src[1024], *program = tu_path(d->dir, "cf-program.sh"), text[2048];
-	char *cmd, *box = tu_program_dir(d->dir, "box");
+	struct daemon *d = daemon_new("providers-cf", NULL, cf_plugins);
+	char *program = copy_program(d, "providers/custom-function/cf-program.sh"), text[2048];
+	char *box = tu_program_dir(d->dir, "box");
 
-	snprintf(src, sizeof(src), "%s/tests/providers/custom-function/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, program, program) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"custom-function\", \"config\": {\"command\": [\"%s\", \"%s\", \"99\"], \"timeout\": 1}}",
 		 program, box);
@@ -254,7 +228,7 @@ static const char *const ak_plugins[] = {"api-key", "anon-user", NULL};
 
 static int ak_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-ak", "\"admin_key\": \"" ADMIN_KEY "\"", ak_plugins);
+	struct daemon *d = daemon_new("providers-ak", "\"admin_key\": \"" ADMIN_KEY "\"", ak_plugins);
 
 	provider(d, "api-key", "{\"type\": \"api-key\"}");
 	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
@@ -463,18 +437,10 @@ static const char *const lp_plugins[] = {"local-userpass", NULL};
 
 static int lp_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-lp", NULL, lp_plugins);
-	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *caller = tu_path(d->dir, "caller.sh"), text[2048],
-								 *cmd, *box = tu_program_dir(d->dir, "box");
+	struct daemon *d = daemon_new("providers-lp", NULL, lp_plugins);
+	char *box, *sender = install_sender(d, &box), text[2048];
+	char *caller = copy_program(d, "providers/local-userpass/caller.sh");
 
-	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
-	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/caller.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, caller, caller) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
 		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}, "
@@ -495,33 +461,6 @@ static int lp_setup(void **state)
 }
 
 #define USERPASS "/api/client/v2.0/app/test-app/auth/providers/local-userpass/"
-
-static void post(const struct daemon *d, const char *path, const char *body, struct http *r)
-{
-	struct req q = {"POST", path, {"Content-Type: application/json", NULL}, body, false, NULL};
-
-	http(d, &q, r);
-}
-
-/* The last {email, token, tokenId} the mailer got, as a confirm/reset body
- * (with `password` when not NULL). */
-static char *mailed(const struct daemon *d, const char *password)
-{
-	char cmd[1100], *out = NULL, *body;
-	json_t *m;
-
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	m = json_loads(out, 0, NULL);
-	assert_non_null(m);
-	free(out);
-	json_object_del(m, "email");
-	if (password)
-		json_object_set_new(m, "password", json_string(password));
-	body = json_dumps(m, 0);
-	json_decref(m);
-	return body;
-}
 
 static void test_userpass_over_http(void **state)
 {
@@ -739,18 +678,6 @@ static void test_userpass_call_over_http(void **state)
 
 /* ---- issue 11: the email/password routes under attack ------------------------- */
 
-/* Copy tests/providers/local-userpass/sender.sh into the daemon's directory; its path. */
-static char *install_sender(const struct daemon *d)
-{
-	char src[1024], *sender = tu_path(d->dir, "sender.sh"), *cmd;
-
-	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
-	return sender;
-}
-
 /*
  * One daemon for the attacks, with only keys sesamed and local-userpass
  * had before, so the same tests run against the old code: "up" (max 14
@@ -760,10 +687,10 @@ static char *install_sender(const struct daemon *d)
  */
 static int abuse_setup(void **state)
 {
-	struct daemon *d = daemon_new("prov7-abuse",
-				     "\"daemon\": {\"login_failures_per_minute\": 100000, \"max_connections_per_address\": 0}",
-				     lp_plugins);
-	char *sender = install_sender(d), text[2048], *box = tu_program_dir(d->dir, "box");
+	struct daemon *d = daemon_new(
+	    "providers-abuse",
+	    "\"daemon\": {\"login_failures_per_minute\": 100000, \"max_connections_per_address\": 0}", lp_plugins);
+	char *box, *sender = install_sender(d, &box), text[2048];
 
 	provider(d, "up", "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 14, "
 			  "\"scrypt\": {\"log2_n\": 10}}}");
@@ -783,12 +710,7 @@ static int abuse_setup(void **state)
 /* Stops the daemon, also after a failed test. */
 static int abuse_teardown(void **state)
 {
-	struct daemon *d = *state;
-
-	if (d->pid > 0)
-		assert_int_equal(daemon_stop(d), 0);
-	daemon_free(d);
-	return 0;
+	return daemon_finish(*state);
 }
 
 #define UP(name, route) "/api/client/v2.0/app/test-app/auth/providers/" name "/" route
@@ -1054,5 +976,5 @@ int main(void)
 	failed += cmocka_run_group_tests_name("local-userpass", lp, lp_setup, daemon_teardown);
 	failed += cmocka_run_group_tests_name("local-userpass under attack", abuse, NULL, NULL);
 	curl_global_cleanup();
-	return failed;
+	return failed || daemon_exit_failures ? 1 : 0;
 }

@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include "prov7/harness.h"
+#include "daemon/harness.h"
 
 #define BURST	  64
 #define MIB	  (1024LL * 1024)

@@ -25,8 +25,6 @@
 #include "providers/oauth2/socialutil.h"
 #include "testutil.h"
 
-#define RSA_KEY "tests/jws/keys/rsa.pem"
-#define RSA_KID "rsa-1"
 #define FB_APP "1234567890"
 #define FB_SECRET "fb-app-secret-0123456789"
 #define APPLE_ID "com.example.app"
@@ -123,12 +121,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	social_stop(*state);
-	return 0;
-}
-
 /* The user's profile data after a login of `cred` (stolen) through `provider`. */
 static json_t *profile_after_login(struct social *s, const char *provider, json_t *cred)
 {
@@ -194,7 +186,7 @@ static json_t *google_cred(const char *sub, const char *locale)
 
 	if (locale)
 		json_object_set_new(claims, "locale", json_string(locale));
-	token = social_sign("RS256", RSA_KEY, RSA_KID, claims);
+	token = social_sign_rsa(claims);
 	cred = json_pack("{s:s}", "id_token", token);
 	free(token);
 	return cred;
@@ -228,25 +220,16 @@ static void test_google(void **state)
 
 /* ---- oauth2-facebook ----------------------------------------------------- */
 
-static void set_json(struct social *s, const char *path, json_t *reply)
-{
-	char *text = json_dumps(reply, 0);
-
-	mockhttp_set_str(s->mock, path, 200, "application/json", text, NULL);
-	free(text);
-	json_decref(reply);
-}
-
 static void set_facebook_user(struct social *s, const char *id)
 {
-	set_json(s, "/debug_token",
-		 json_pack("{s:{s:s, s:s, s:I, s:b, s:s}}", "data", "app_id", FB_APP, "type", "USER", "expires_at",
-			   social_now(3600), "is_valid", 1, "user_id", id));
-	set_json(s, "/me",
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s, s:{s:i}, s:{s:s, s:s}}", "id", id, "name",
-			   "Ada Lovelace", "first_name", "Ada", "last_name", "Lovelace", "picture", "data", "url",
-			   "https://fb.example/ada.jpg", "email", "ada@example.com", "age_range", "min", 21, "location",
-			   "id", "1", "name", "London"));
+	social_set_json(s, "/debug_token", 200,
+			json_pack("{s:{s:s, s:s, s:I, s:b, s:s}}", "data", "app_id", FB_APP, "type", "USER",
+				  "expires_at", social_now(3600), "is_valid", 1, "user_id", id));
+	social_set_json(s, "/me", 200,
+			json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s, s:{s:i}, s:{s:s, s:s}}", "id", id, "name",
+				  "Ada Lovelace", "first_name", "Ada", "last_name", "Lovelace", "picture", "data",
+				  "url", "https://fb.example/ada.jpg", "email", "ada@example.com", "age_range", "min",
+				  21, "location", "id", "1", "name", "London"));
 }
 
 static void test_facebook(void **state)
@@ -284,7 +267,7 @@ static json_t *apple_cred(const char *sub, json_t *user)
 	json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", "https://appleid.apple.com",
 				   "aud", APPLE_ID, "sub", sub, "iat", social_now(0), "exp", social_now(600), "email",
 				   "x7@privaterelay.appleid.com", "email_verified", "true", "is_private_email", "true");
-	char *token = social_sign("RS256", RSA_KEY, RSA_KID, claims);
+	char *token = social_sign_rsa(claims);
 	json_t *cred = json_pack("{s:s}", "id_token", token);
 
 	if (user)
@@ -503,15 +486,15 @@ static void test_local_userpass(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_every_type_ready_with_metadata_fields, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_google, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_facebook, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_apple, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_custom_token, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_anon_user, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_custom_function, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_api_key, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_local_userpass, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_type_ready_with_metadata_fields, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_google, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_facebook, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_apple, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_token, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_anon_user, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_function, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_api_key, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(test_local_userpass, setup, social_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,77 @@ void social_stop(struct social *s)
 	free(s);
 }
 
+int social_teardown(void **state)
+{
+	social_stop(*state);
+	return 0;
+}
+
+char *social_sign_rsa(json_t *claims)
+{
+	return social_sign("RS256", SOCIAL_RSA_KEY, SOCIAL_RSA_KID, claims);
+}
+
+json_t *social_with(json_t *claims, const char *key, json_t *value)
+{
+	if (value)
+		json_object_set_new(claims, key, value);
+	else
+		json_object_del(claims, key);
+	return claims;
+}
+
+char *social_secret_file(struct social *s, const char *name, const char *src)
+{
+	char *pem = social_read_src(src), *path = tu_write(s->dir, name, pem, 0600), *ref = malloc(strlen(path) + 2);
+
+	assert_non_null(ref);
+	ref[0] = '@';
+	memcpy(ref + 1, path, strlen(path) + 1);
+	free(pem);
+	free(path);
+	return ref;
+}
+
+void social_set_json(struct social *s, const char *path, int status, json_t *reply)
+{
+	char *text = json_dumps(reply, 0);
+
+	mockhttp_set_str(s->mock, path, status, "application/json", text, NULL);
+	free(text);
+	json_decref(reply);
+}
+
+void social_expect_failed(json_t *list, const char *name, const char *word)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (list, i, p) {
+		const char *error = json_string_value(json_object_get(p, "error"));
+
+		if (strcmp(json_string_value(json_object_get(p, "name")), name) != 0)
+			continue;
+		assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
+		if (!error || !strstr(error, word))
+			fail_msg("%s: error \"%s\" does not mention \"%s\"", name, error ? error : "", word);
+		return;
+	}
+	fail_msg("no instance %s", name);
+}
+
+int social_cli_login(struct social *s, const char *provider, const char *token, char **out, char **err)
+{
+	char *config = tu_path(s->dir, "sesame.json"), cmd[8192];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' login %s '{\"id_token\": \"%s\"}'", tu_env("SESAME_CLI"), config,
+		 provider, token);
+	rc = tu_run(cmd, out, err);
+	free(config);
+	return rc;
+}
+
 char *social_sign(const char *alg, const char *keyfile, const char *kid, json_t *claims)
 {
 	char *pem = social_read_src(keyfile), *token = NULL;

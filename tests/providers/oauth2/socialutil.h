@@ -1,9 +1,12 @@
 /*
- * tests/providers/oauth2/socialutil.h — helpers of the social provider tests: a
+ * tests/providers/oauth2/socialutil.h — the shared set-up of the oauth2
+ * provider tests (and of the tests that run those plugins elsewhere): a
  * sesame context configured from drop-ins in a temporary directory with a
- * loopback mock identity provider, ID tokens signed with the test keys of
- * tests/jws/keys, logins that must succeed or fail (and then write
- * nothing), and form decoding to read what sesame sent the mock.
+ * loopback mock identity provider, secret files, ID tokens signed with the
+ * test keys of tests/jws/keys, mock answers, logins that must succeed or
+ * fail (and then write nothing), instances that must fail to start, the
+ * sesame command line on the same configuration, and form decoding to read
+ * what sesame sent the mock.
  */
 #ifndef SESAME_SOCIALUTIL_H
 #define SESAME_SOCIALUTIL_H
@@ -31,6 +34,36 @@ void social_provider(struct social *s, const char *name, json_t *doc);
 void social_configure(struct social *s);
 
 void social_stop(struct social *s);
+
+/* A cmocka teardown: social_stop(*state). */
+int social_teardown(void **state);
+
+/* The RSA test key whose public half the mock's JWKS serves as kid
+ * SOCIAL_RSA_KID, and another RSA key it does not serve. */
+#define SOCIAL_RSA_KEY "tests/jws/keys/rsa.pem"
+#define SOCIAL_RSA_KID "rsa-1"
+#define SOCIAL_OTHER_KEY "tests/jws/keys/rsa-other.pem"
+
+/* `claims` (stolen) signed RS256 with SOCIAL_RSA_KEY, kid SOCIAL_RSA_KID. */
+char *social_sign_rsa(json_t *claims);
+
+/* `claims` with `key` set to `value` (stolen), or removed when NULL. */
+json_t *social_with(json_t *claims, const char *key, json_t *value);
+
+/* Copy the source tree's file `src` to dir/NAME, mode 0600 as secrets must
+ * be; the "@/path" reference a configuration names it by, malloc'd. */
+char *social_secret_file(struct social *s, const char *name, const char *src);
+
+/* The mock answers `path` with `status` and the JSON `reply` (stolen). */
+void social_set_json(struct social *s, const char *path, int status, json_t *reply);
+
+/* In sesame_providers_json()'s `list`, instance `name` failed to start
+ * with an error that mentions `word`. */
+void social_expect_failed(json_t *list, const char *name, const char *word);
+
+/* `sesame --config dir/sesame.json login PROVIDER '{"id_token": TOKEN}'`:
+ * its exit status, stdout and stderr in *out and *err (malloc'd). */
+int social_cli_login(struct social *s, const char *provider, const char *token, char **out, char **err);
 
 /* A file of the source tree, malloc'd. */
 char *social_read_src(const char *rel);

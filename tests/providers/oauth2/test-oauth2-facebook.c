@@ -21,8 +21,6 @@
 
 #include "providers/oauth2/socialutil.h"
 
-#define RSA_KEY "tests/jws/keys/rsa.pem"
-#define RSA_KID "rsa-1"
 #define APP_ID "1234567890"
 #define APP_SECRET "fb-app-secret-0123456789"
 #define USER_TOKEN "EAAB+user/token=1"
@@ -55,21 +53,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	social_stop(*state);
-	return 0;
-}
-
-static void set_json(struct social *s, const char *path, int status, json_t *reply)
-{
-	char *text = json_dumps(reply, 0);
-
-	mockhttp_set_str(s->mock, path, status, "application/json", text, NULL);
-	free(text);
-	json_decref(reply);
-}
-
 /* debug_token's answer for a valid user token of ours, with `key` changed. */
 static void set_debug(struct social *s, const char *key, json_t *value)
 {
@@ -81,16 +64,16 @@ static void set_debug(struct social *s, const char *key, json_t *value)
 		json_object_set_new(data, key, value);
 	else if (key)
 		json_object_del(data, key);
-	set_json(s, "/debug_token", 200, json_pack("{s:o}", "data", data));
+	social_set_json(s, "/debug_token", 200, json_pack("{s:o}", "data", data));
 }
 
 static void set_me(struct social *s, const char *id)
 {
-	set_json(s, "/me", 200,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}, s:s, s:s, s:{s:i}, s:s}", "id", id, "name",
-			   "Ada Lovelace", "first_name", "Ada", "last_name", "Lovelace", "picture", "data", "url",
-			   "https://fb.example/ada.jpg", "height", 50, "gender", "female", "birthday", "12/10/1815",
-			   "age_range", "min", 21, "email", "ada@example.com"));
+	social_set_json(s, "/me", 200,
+			json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}, s:s, s:s, s:{s:i}, s:s}", "id", id, "name",
+				  "Ada Lovelace", "first_name", "Ada", "last_name", "Lovelace", "picture", "data",
+				  "url", "https://fb.example/ada.jpg", "height", 50, "gender", "female", "birthday",
+				  "12/10/1815", "age_range", "min", 21, "email", "ada@example.com"));
 }
 
 static json_t *token_cred(const char *token)
@@ -188,9 +171,9 @@ static void hostile_24_debug_token(void **state)
 	set_debug(s, "error", json_pack("{s:i, s:s}", "code", 190, "message", "Invalid OAuth access token."));
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
 	/* An error object inside an HTTP 200, and a plain 400. */
-	set_json(s, "/debug_token", 200, json_pack("{s:{s:s, s:i}}", "error", "message", "bad", "code", 190));
+	social_set_json(s, "/debug_token", 200, json_pack("{s:{s:s, s:i}}", "error", "message", "bad", "code", 190));
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
-	set_json(s, "/debug_token", 400, json_pack("{s:{s:s}}", "error", "message", "bad"));
+	social_set_json(s, "/debug_token", 400, json_pack("{s:{s:s}}", "error", "message", "bad"));
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
 	mockhttp_set_str(s->mock, "/debug_token", 500, "text/html", "oops", NULL);
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_UNAVAILABLE, "upstream");
@@ -214,7 +197,7 @@ static void hostile_24_debug_token(void **state)
 	set_me(s, "66666");
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
 	set_me(s, "10001");
-	set_json(s, "/me", 200, json_pack("{s:{s:s}}", "error", "message", "bad proof"));
+	social_set_json(s, "/me", 200, json_pack("{s:{s:s}}", "error", "message", "bad proof"));
 	social_refuse(s, "facebook", token_cred(USER_TOKEN), SESAME_REJECTED, "upstream");
 	social_refuse(s, "facebook", json_pack("{s:s, s:s}", "accessToken", USER_TOKEN, "userId", "66666"),
 		      SESAME_MALFORMED, "credential");
@@ -232,7 +215,7 @@ static json_t *ll_claims(const char *aud)
 
 static json_t *ll_cred(json_t *claims, const char *nonce)
 {
-	char *token = social_sign("RS256", RSA_KEY, RSA_KID, claims);
+	char *token = social_sign_rsa(claims);
 	json_t *cred = json_pack("{s:s}", "id_token", token);
 
 	if (nonce)
@@ -290,8 +273,9 @@ static void code_exchange(void **state)
 	json_t *session;
 	char *v;
 
-	set_json(s, "/oauth/access_token", 200,
-		 json_pack("{s:s, s:s, s:i}", "access_token", "EAAcode", "token_type", "bearer", "expires_in", 5000));
+	social_set_json(
+	    s, "/oauth/access_token", 200,
+	    json_pack("{s:s, s:s, s:i}", "access_token", "EAAcode", "token_type", "bearer", "expires_in", 5000));
 	set_debug(s, NULL, NULL);
 	set_me(s, "10001");
 	session = social_login(
@@ -309,27 +293,9 @@ static void code_exchange(void **state)
 	v = query(s, "/debug_token", "input_token");
 	assert_string_equal(v, "EAAcode");
 	free(v);
-	set_json(s, "/oauth/access_token", 400, json_pack("{s:{s:s}}", "error", "message", "code used"));
+	social_set_json(s, "/oauth/access_token", 400, json_pack("{s:{s:s}}", "error", "message", "code used"));
 	social_refuse(s, "facebook", json_pack("{s:s}", "authCode", "AQ"), SESAME_REJECTED, "upstream");
 	assert_int_equal(social_count_users(s), 1);
-}
-
-static void expect_failed(json_t *list, const char *name, const char *word)
-{
-	size_t i;
-	json_t *p;
-
-	json_array_foreach (list, i, p) {
-		const char *error = json_string_value(json_object_get(p, "error"));
-
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) != 0)
-			continue;
-		assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
-		if (!error || !strstr(error, word))
-			fail_msg("%s: error \"%s\" does not mention \"%s\"", name, error ? error : "", word);
-		return;
-	}
-	fail_msg("no instance %s", name);
 }
 
 static void config_errors(void **state)
@@ -337,20 +303,20 @@ static void config_errors(void **state)
 	struct social *s = *state;
 	json_t *list = sesame_providers_json(s->ctx);
 
-	expect_failed(list, "bad-no-secret", "client_secret");
-	expect_failed(list, "bad-pipe", "app id alone");
-	expect_failed(list, "bad-unknown", "app_token");
+	social_expect_failed(list, "bad-no-secret", "client_secret");
+	social_expect_failed(list, "bad-pipe", "app id alone");
+	social_expect_failed(list, "bad-unknown", "app_token");
 	json_decref(list);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(access_token_login, setup, teardown),
-	    cmocka_unit_test_setup_teardown(hostile_24_debug_token, setup, teardown),
-	    cmocka_unit_test_setup_teardown(hostile_26_limited_login, setup, teardown),
-	    cmocka_unit_test_setup_teardown(code_exchange, setup, teardown),
-	    cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(access_token_login, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hostile_24_debug_token, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hostile_26_limited_login, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(code_exchange, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(config_errors, setup, social_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,9 +19,6 @@
 #include "providers/oauth2/socialutil.h"
 #include "testutil.h"
 
-#define RSA_KEY "tests/jws/keys/rsa.pem"
-#define RSA_KID "rsa-1"
-#define OTHER_KEY "tests/jws/keys/rsa-other.pem"
 #define SECRET "google-client-secret-value"
 
 static int setup(void **state)
@@ -54,12 +51,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	social_stop(*state);
-	return 0;
-}
-
 /* Claims Google would issue to `aud` for `sub`. */
 static json_t *google_claims(const char *sub, const char *aud)
 {
@@ -67,11 +58,6 @@ static json_t *google_claims(const char *sub, const char *aud)
 			 "https://accounts.google.com", "aud", aud, "sub", sub, "iat", social_now(0), "exp",
 			 social_now(3600), "email", "ada@example.com", "email_verified", 1, "name", "Ada Lovelace",
 			 "given_name", "Ada", "family_name", "Lovelace", "picture", "https://lh3.example/ada.png");
-}
-
-static char *sign(json_t *claims)
-{
-	return social_sign("RS256", RSA_KEY, RSA_KID, claims);
 }
 
 static json_t *id_cred(char *token)
@@ -83,19 +69,10 @@ static json_t *id_cred(char *token)
 	return cred;
 }
 
-static json_t *with(json_t *claims, const char *key, json_t *value)
-{
-	if (value)
-		json_object_set_new(claims, key, value);
-	else
-		json_object_del(claims, key);
-	return claims;
-}
-
 static void id_token_login_and_metadata(void **state)
 {
 	struct social *s = *state;
-	json_t *id = social_identity(s, "google", id_cred(sign(google_claims("1001", "web-client"))));
+	json_t *id = social_identity(s, "google", id_cred(social_sign_rsa(google_claims("1001", "web-client"))));
 	json_t *data = json_object_get(id, "data"), *a, *b;
 
 	assert_string_equal(json_string_value(json_object_get(id, "id")), "1001");
@@ -108,10 +85,10 @@ static void id_token_login_and_metadata(void **state)
 	json_decref(id);
 	/* A login creates the user once; the second client id and the bare
 	 * issuer spelling are Google's too. */
-	a = social_login(s, "google", id_cred(sign(google_claims("1001", "web-client"))));
-	b = social_login(
-	    s, "google",
-	    id_cred(sign(with(google_claims("1001", "ios-client"), "iss", json_string("accounts.google.com")))));
+	a = social_login(s, "google", id_cred(social_sign_rsa(google_claims("1001", "web-client"))));
+	b = social_login(s, "google",
+			 id_cred(social_sign_rsa(social_with(google_claims("1001", "ios-client"), "iss",
+							     json_string("accounts.google.com")))));
 	assert_string_equal(json_string_value(json_object_get(a, "user_id")),
 			    json_string_value(json_object_get(b, "user_id")));
 	assert_int_equal(social_count_users(s), 1);
@@ -128,39 +105,48 @@ static void hostile_22_claims(void **state)
 	json_t *ok;
 
 	social_refuse(s, "google",
-		      id_cred(sign(with(google_claims("1", "web-client"), "iss",
-					json_string("https://accounts.google.com.evil")))),
+		      id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "iss",
+							  json_string("https://accounts.google.com.evil")))),
 		      SESAME_REJECTED, "claim");
-	social_refuse(s, "google",
-		      id_cred(sign(with(google_claims("1", "web-client"), "iss", json_string("google.com")))),
+	social_refuse(
+	    s, "google",
+	    id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "iss", json_string("google.com")))),
+	    SESAME_REJECTED, "claim");
+	social_refuse(s, "google", id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "iss", NULL))),
 		      SESAME_REJECTED, "claim");
-	social_refuse(s, "google", id_cred(sign(with(google_claims("1", "web-client"), "iss", NULL))), SESAME_REJECTED,
+	social_refuse(s, "google", id_cred(social_sign_rsa(google_claims("1", "someone-elses-client"))),
+		      SESAME_REJECTED, "claim");
+	social_refuse(s, "google", id_cred(social_sign_rsa(google_claims("1", "web-client-x"))), SESAME_REJECTED,
 		      "claim");
-	social_refuse(s, "google", id_cred(sign(google_claims("1", "someone-elses-client"))), SESAME_REJECTED, "claim");
-	social_refuse(s, "google", id_cred(sign(google_claims("1", "web-client-x"))), SESAME_REJECTED, "claim");
+	social_refuse(
+	    s, "google",
+	    id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "azp", json_string("evil-client")))),
+	    SESAME_REJECTED, "claim");
 	social_refuse(s, "google",
-		      id_cred(sign(with(google_claims("1", "web-client"), "azp", json_string("evil-client")))),
-		      SESAME_REJECTED, "claim");
-	social_refuse(s, "google", id_cred(sign(with(google_claims("1", "web-client"), "azp", json_integer(5)))),
+		      id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "azp", json_integer(5)))),
 		      SESAME_REJECTED, "claim");
 	social_refuse(s, "google",
-		      id_cred(sign(with(google_claims("1", "web-client"), "exp", json_integer(social_now(-3600))))),
+		      id_cred(social_sign_rsa(
+			  social_with(google_claims("1", "web-client"), "exp", json_integer(social_now(-3600))))),
 		      SESAME_REJECTED, "claim");
-	social_refuse(s, "google", id_cred(sign(with(google_claims("1", "web-client"), "exp", NULL))), SESAME_REJECTED,
-		      "claim");
+	social_refuse(s, "google", id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "exp", NULL))),
+		      SESAME_REJECTED, "claim");
 	/* RS512 with Google's RS256 key, ES256 with a key Google would never
 	 * publish: the algorithm is refused before any key is tried. */
-	social_refuse(s, "google", id_cred(social_sign("RS512", RSA_KEY, RSA_KID, google_claims("1", "web-client"))),
+	social_refuse(s, "google",
+		      id_cred(social_sign("RS512", SOCIAL_RSA_KEY, SOCIAL_RSA_KID, google_claims("1", "web-client"))),
 		      SESAME_REJECTED, "alg");
 	social_refuse(
 	    s, "google",
 	    id_cred(social_sign("ES256", "tests/jws/keys/ec256.pem", "ec-1", google_claims("1", "web-client"))),
 	    SESAME_REJECTED, "alg");
-	social_refuse(s, "google", id_cred(social_sign("RS256", OTHER_KEY, RSA_KID, google_claims("1", "web-client"))),
+	social_refuse(s, "google",
+		      id_cred(social_sign("RS256", SOCIAL_OTHER_KEY, SOCIAL_RSA_KID, google_claims("1", "web-client"))),
 		      SESAME_REJECTED, "sig");
 	/* An azp of ours is fine. */
-	ok = social_login(s, "google",
-			  id_cred(sign(with(google_claims("2", "web-client"), "azp", json_string("ios-client")))));
+	ok = social_login(
+	    s, "google",
+	    id_cred(social_sign_rsa(social_with(google_claims("2", "web-client"), "azp", json_string("ios-client")))));
 	json_decref(ok);
 	assert_int_equal(social_count_users(s), 1);
 }
@@ -171,17 +157,22 @@ static void hostile_22_hosted_domain(void **state)
 	json_t *ok;
 
 	/* No hd: a consumer account, even with an email at the domain. */
-	social_refuse(s, "google-hd", id_cred(sign(google_claims("1", "web-client"))), SESAME_REJECTED, "claim");
+	social_refuse(s, "google-hd", id_cred(social_sign_rsa(google_claims("1", "web-client"))), SESAME_REJECTED,
+		      "claim");
+	social_refuse(
+	    s, "google-hd",
+	    id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "hd", json_string("evil.com")))),
+	    SESAME_REJECTED, "claim");
 	social_refuse(s, "google-hd",
-		      id_cred(sign(with(google_claims("1", "web-client"), "hd", json_string("evil.com")))),
+		      id_cred(social_sign_rsa(
+			  social_with(google_claims("1", "web-client"), "hd", json_string("example.com.evil")))),
 		      SESAME_REJECTED, "claim");
 	social_refuse(s, "google-hd",
-		      id_cred(sign(with(google_claims("1", "web-client"), "hd", json_string("example.com.evil")))),
+		      id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "hd", json_true()))),
 		      SESAME_REJECTED, "claim");
-	social_refuse(s, "google-hd", id_cred(sign(with(google_claims("1", "web-client"), "hd", json_true()))),
-		      SESAME_REJECTED, "claim");
-	ok = social_login(s, "google-hd",
-			  id_cred(sign(with(google_claims("1", "web-client"), "hd", json_string("example.org")))));
+	ok = social_login(
+	    s, "google-hd",
+	    id_cred(social_sign_rsa(social_with(google_claims("1", "web-client"), "hd", json_string("example.org")))));
 	json_decref(ok);
 	assert_int_equal(social_count_users(s), 1);
 }
@@ -196,8 +187,8 @@ static void hostile_23_unverified_email(void **state)
 	size_t i;
 
 	for (i = 0; i < 5; i++) {
-		json_t *claims = with(google_claims("300", "web-client"), "email_verified", values[i]);
-		json_t *id = social_identity(s, "google", id_cred(sign(claims)));
+		json_t *claims = social_with(google_claims("300", "web-client"), "email_verified", values[i]);
+		json_t *id = social_identity(s, "google", id_cred(social_sign_rsa(claims)));
 
 		assert_null(json_object_get(json_object_get(id, "data"), "email"));
 		assert_string_equal(json_string_value(json_object_get(json_object_get(id, "data"), "name")),
@@ -205,17 +196,19 @@ static void hostile_23_unverified_email(void **state)
 		json_decref(id);
 	}
 	{
-		json_t *id = social_identity(
-		    s, "google",
-		    id_cred(sign(with(google_claims("300", "web-client"), "email_verified", json_string("true")))));
+		json_t *id =
+		    social_identity(s, "google",
+				    id_cred(social_sign_rsa(social_with(google_claims("300", "web-client"),
+									"email_verified", json_string("true")))));
 
 		assert_string_equal(json_string_value(json_object_get(json_object_get(id, "data"), "email")),
 				    "ada@example.com");
 		json_decref(id);
 	}
-	a = social_login(s, "google", id_cred(sign(google_claims("401", "web-client"))));
-	b = social_login(s, "google",
-			 id_cred(sign(with(google_claims("402", "web-client"), "email_verified", json_false()))));
+	a = social_login(s, "google", id_cred(social_sign_rsa(google_claims("401", "web-client"))));
+	b = social_login(
+	    s, "google",
+	    id_cred(social_sign_rsa(social_with(google_claims("402", "web-client"), "email_verified", json_false()))));
 	assert_string_not_equal(json_string_value(json_object_get(a, "user_id")),
 				json_string_value(json_object_get(b, "user_id")));
 	assert_int_equal(social_count_users(s), 2);
@@ -225,11 +218,7 @@ static void hostile_23_unverified_email(void **state)
 
 static void set_token_reply(struct social *s, int status, json_t *reply)
 {
-	char *text = json_dumps(reply, 0);
-
-	mockhttp_set_str(s->mock, "/token", status, "application/json", text, NULL);
-	free(text);
-	json_decref(reply);
+	social_set_json(s, "/token", status, reply);
 }
 
 static void expect_form(struct social *s, const char *name, const char *value)
@@ -245,7 +234,7 @@ static void expect_form(struct social *s, const char *name, const char *value)
 static void auth_code_exchange(void **state)
 {
 	struct social *s = *state;
-	char *token = sign(google_claims("777", "web-client")), *ctype, *method;
+	char *token = social_sign_rsa(google_claims("777", "web-client")), *ctype, *method;
 	json_t *session;
 
 	set_token_reply(
@@ -268,7 +257,7 @@ static void auth_code_exchange(void **state)
 	expect_form(s, "grant_type", "authorization_code");
 	expect_form(s, "redirect_uri", "");
 	/* The web flow passes its callback and PKCE verifier along. */
-	token = sign(google_claims("777", "web-client"));
+	token = social_sign_rsa(google_claims("777", "web-client"));
 	set_token_reply(s, 200, json_pack("{s:s}", "id_token", token));
 	free(token);
 	session = social_login(s, "google",
@@ -296,11 +285,11 @@ static void auth_code_refusals(void **state)
 	social_refuse(s, "google", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "upstream");
 	/* The endpoint's id_token gets every check: a forged signature, a
 	 * foreign audience. */
-	token = social_sign("RS256", OTHER_KEY, RSA_KID, google_claims("9", "web-client"));
+	token = social_sign("RS256", SOCIAL_OTHER_KEY, SOCIAL_RSA_KID, google_claims("9", "web-client"));
 	set_token_reply(s, 200, json_pack("{s:s}", "id_token", token));
 	free(token);
 	social_refuse(s, "google", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "sig");
-	token = sign(google_claims("9", "other-client"));
+	token = social_sign_rsa(google_claims("9", "other-client"));
 	set_token_reply(s, 200, json_pack("{s:s}", "id_token", token));
 	free(token);
 	social_refuse(s, "google", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "claim");
@@ -326,33 +315,15 @@ static void credential_shape(void **state)
 	social_refuse(s, "google", json_pack("{s:s}", "id_token", "not-a-jwt"), SESAME_MALFORMED, "malformed");
 }
 
-static void expect_failed(json_t *list, const char *name, const char *word)
-{
-	size_t i;
-	json_t *p;
-
-	json_array_foreach (list, i, p) {
-		const char *error = json_string_value(json_object_get(p, "error"));
-
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) != 0)
-			continue;
-		assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
-		if (!error || !strstr(error, word))
-			fail_msg("%s: error \"%s\" does not mention \"%s\"", name, error ? error : "", word);
-		return;
-	}
-	fail_msg("no instance %s", name);
-}
-
 static void config_errors(void **state)
 {
 	struct social *s = *state;
 	json_t *list = sesame_providers_json(s->ctx);
 
-	expect_failed(list, "bad-unknown", "clientSecret");
-	expect_failed(list, "bad-no-client", "client_id");
-	expect_failed(list, "bad-http", "https");
-	expect_failed(list, "bad-domains", "hosted_domains");
+	social_expect_failed(list, "bad-unknown", "clientSecret");
+	social_expect_failed(list, "bad-no-client", "client_id");
+	social_expect_failed(list, "bad-http", "https");
+	social_expect_failed(list, "bad-domains", "hosted_domains");
 	json_decref(list);
 }
 
@@ -360,13 +331,10 @@ static void config_errors(void **state)
 static void cli_login(void **state)
 {
 	struct social *s = *state;
-	char *config = tu_path(s->dir, "sesame.json"), *token = sign(google_claims("cli-1", "web-client")), *out = NULL,
-	     *errs = NULL, cmd[8192];
+	char *token = social_sign_rsa(google_claims("cli-1", "web-client")), *out = NULL, *errs = NULL;
 	json_t *doc;
 
-	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' login google '{\"id_token\": \"%s\"}'", tu_env("SESAME_CLI"),
-		 config, token);
-	if (tu_run(cmd, &out, &errs) != 0)
+	if (social_cli_login(s, "google", token, &out, &errs) != 0)
 		fail_msg("sesame login: %s", errs);
 	doc = json_loads(out, 0, NULL);
 	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
@@ -375,29 +343,27 @@ static void cli_login(void **state)
 	free(errs);
 	free(token);
 	/* Refused: exit status 1, nothing written. */
-	token = sign(with(google_claims("cli-2", "web-client"), "exp", json_integer(social_now(-3600))));
-	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' login google '{\"id_token\": \"%s\"}'", tu_env("SESAME_CLI"),
-		 config, token);
-	assert_int_equal(tu_run(cmd, &out, &errs), 1);
+	token =
+	    social_sign_rsa(social_with(google_claims("cli-2", "web-client"), "exp", json_integer(social_now(-3600))));
+	assert_int_equal(social_cli_login(s, "google", token, &out, &errs), 1);
 	assert_int_equal(social_count_users(s), 1);
 	free(out);
 	free(errs);
 	free(token);
-	free(config);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(cli_login, setup, teardown),
-	    cmocka_unit_test_setup_teardown(id_token_login_and_metadata, setup, teardown),
-	    cmocka_unit_test_setup_teardown(hostile_22_claims, setup, teardown),
-	    cmocka_unit_test_setup_teardown(hostile_22_hosted_domain, setup, teardown),
-	    cmocka_unit_test_setup_teardown(hostile_23_unverified_email, setup, teardown),
-	    cmocka_unit_test_setup_teardown(auth_code_exchange, setup, teardown),
-	    cmocka_unit_test_setup_teardown(auth_code_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(credential_shape, setup, teardown),
-	    cmocka_unit_test_setup_teardown(config_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cli_login, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(id_token_login_and_metadata, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hostile_22_claims, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hostile_22_hosted_domain, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hostile_23_unverified_email, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(auth_code_exchange, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(auth_code_refusals, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(credential_shape, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(config_errors, setup, social_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,15 +226,6 @@ static void hostile_28_strict_flags(void **state)
 	}
 }
 
-static void set_reply(struct social *s, const char *path, int status, json_t *reply)
-{
-	char *text = json_dumps(reply, 0);
-
-	mockhttp_set_str(s->mock, path, status, "application/json", text, NULL);
-	free(text);
-	json_decref(reply);
-}
-
 static char *form_value(struct social *s, const char *path, const char *name)
 {
 	char *body = mockhttp_last_body(s->mock, path), *v = social_form_value(body, name);
@@ -311,11 +302,11 @@ static void code_exchange_and_revocation(void **state)
 	struct social *s = *state;
 	char *token = social_sign_rsa(apple_claims("003.xyz", APP_ID)), *secret, *v, *user;
 
-	set_reply(s, "/auth/token", 200,
-		  json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", "a.apple", "token_type", "Bearer",
-			    "expires_in", 3600, "refresh_token", "r.apple.1", "id_token", token));
+	social_set_json(s, "/auth/token", 200,
+			json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", "a.apple", "token_type", "Bearer",
+				  "expires_in", 3600, "refresh_token", "r.apple.1", "id_token", token));
 	free(token);
-	set_reply(s, "/auth/revoke", 200, json_object());
+	social_set_json(s, "/auth/revoke", 200, json_object());
 	user = user_of(social_login(s, "apple", json_pack("{s:s}", "authCode", "c.apple+1/=")));
 	v = form_value(s, "/auth/token", "code");
 	assert_string_equal(v, "c.apple+1/=");
@@ -330,7 +321,8 @@ static void code_exchange_and_revocation(void **state)
 	check_client_secret(secret, APP_ID);
 	/* The secret is reused, not signed again for every login. */
 	token = social_sign_rsa(apple_claims("003.xyz", APP_ID));
-	set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r.apple.2", "id_token", token));
+	social_set_json(s, "/auth/token", 200,
+			json_pack("{s:s, s:s}", "refresh_token", "r.apple.2", "id_token", token));
 	free(token);
 	free(user_of(social_login(s, "apple", json_pack("{s:s}", "code", "c2"))));
 	v = form_value(s, "/auth/token", "client_secret");
@@ -363,7 +355,7 @@ static void web_client_code(void **state)
 	struct social *s = *state;
 	char *token = social_sign_rsa(apple_claims("004", WEB_ID)), *v;
 
-	set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r.web", "id_token", token));
+	social_set_json(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r.web", "id_token", token));
 	free(token);
 	free(user_of(social_login(s, "apple",
 				  json_pack("{s:s, s:s, s:s}", "code", "c", "client_id", WEB_ID, "redirect_uri",
@@ -387,24 +379,25 @@ static void hostile_29_codes(void **state)
 	struct social *s = *state;
 	char *token;
 
-	set_reply(s, "/auth/token", 400, json_pack("{s:s}", "error", "invalid_grant"));
+	social_set_json(s, "/auth/token", 400, json_pack("{s:s}", "error", "invalid_grant"));
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "replayed"), SESAME_REJECTED, "upstream");
-	set_reply(s, "/auth/token", 200, json_pack("{s:s}", "refresh_token", "r"));
+	social_set_json(s, "/auth/token", 200, json_pack("{s:s}", "refresh_token", "r"));
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "upstream");
 	/* The endpoint's ID token is verified, never trusted. */
-	set_reply(s, "/auth/token", 200,
-		  json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."));
+	social_set_json(
+	    s, "/auth/token", 200,
+	    json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."));
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "alg");
 	token = social_sign("RS256", SOCIAL_OTHER_KEY, SOCIAL_RSA_KID, apple_claims("5", APP_ID));
-	set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
+	social_set_json(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
 	free(token);
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "sig");
 	token = social_sign_rsa(social_with(apple_claims("5", APP_ID), "exp", json_integer(social_now(-600))));
-	set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
+	social_set_json(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
 	free(token);
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "claim");
 	token = social_sign_rsa(apple_claims("5", "com.other.app"));
-	set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
+	social_set_json(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r", "id_token", token));
 	free(token);
 	social_refuse(s, "apple", json_pack("{s:s}", "authCode", "c"), SESAME_REJECTED, "claim");
 	mockhttp_set_str(s->mock, "/auth/token", 502, "text/html", "bad gateway", NULL);
@@ -428,10 +421,11 @@ static void hostile_31_revoke_failures(void **state)
 	for (i = 0; i < 3; i++) {
 		char *token = social_sign_rsa(apple_claims(i == 0 ? "006" : i == 1 ? "007" : "008", APP_ID)), *user;
 
-		set_reply(s, "/auth/token", 200, json_pack("{s:s, s:s}", "refresh_token", "r.x", "id_token", token));
+		social_set_json(s, "/auth/token", 200,
+				json_pack("{s:s, s:s}", "refresh_token", "r.x", "id_token", token));
 		free(token);
 		if (statuses[i])
-			set_reply(s, "/auth/revoke", statuses[i], json_pack("{s:s}", "error", "invalid_request"));
+			social_set_json(s, "/auth/revoke", statuses[i], json_pack("{s:s}", "error", "invalid_request"));
 		else
 			mockhttp_set_str(s->mock, "/auth/revoke", 200, "text/plain", "not json", NULL);
 		user = user_of(social_login(s, "apple", json_pack("{s:s}", "authCode", "c")));

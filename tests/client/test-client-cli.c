@@ -1,7 +1,7 @@
 /*
  * tests/client/test-client-cli.c — sesame-client, the command line, against
- * a real sesamed (tests/client/harness.h): the shell session of issue 15
- * (three users logged in through three providers, switching, the profile
+ * a real sesamed (tests/client/harness.h): a shell session with several
+ * users (three logged in through three providers, switching, the profile
  * as each, tokens refreshed automatically after the clock moves), secrets
  * only from stdin or a private --password-file (a secret in argv refused
  * before any request), the exit statuses, logout/remove/delete output,
@@ -140,8 +140,8 @@ static void register_confirmed(const char *store, const char *email, const char 
 	json_decref(m);
 }
 
-/* The session of issue 15's "done when": three users, switching between
- * them, the profile as each, tokens refreshed automatically. */
+/* A shell session: three users, switching between them, the profile as
+ * each, tokens refreshed automatically. */
 static void test_shell_session(void **state)
 {
 	char *ids[3];

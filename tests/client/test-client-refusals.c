@@ -80,7 +80,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->m = mockhttp_start();
 	well_behaved(f->m);
-	f->dir = tu_tmpdir("client-hostile");
+	f->dir = tu_tmpdir("client-refusals");
 	f->store = tu_path(f->dir, "store.json");
 	base = mockhttp_url(f->m, "");
 	if (sesame_client_open(base, APP, f->store, 0, &f->c, &err) != SESAME_CLIENT_OK)

@@ -257,9 +257,8 @@ static void test_skipped_names(void **state)
 	free(sub);
 }
 
-/* Issue 11 item 9: NAME.json that is not a regular file (nor a mask) is
- * refused, never opened: a FIFO would hang the start, a device could hold
- * anything. */
+/* NAME.json that is not a regular file (nor a mask) is refused, never
+ * opened: a FIFO would hang the start, a device could hold anything. */
 static void test_nonregular_dropin_refused(void **state)
 {
 	struct env *e = *state;
@@ -293,9 +292,9 @@ static void untrusted(const char *main, const char *path, const char *words)
 	assert_int_equal(cfg.n_providers, 0);
 }
 
-/* Issue 11 item 9: another user could add a drop-in to a drop-in
- * directory that group or others can write (its program then ran as
- * root), or change a drop-in others can write. */
+/* Another user could add a drop-in to a drop-in directory that group or
+ * others can write (its program then ran as root), or change a drop-in
+ * others can write. */
 static void test_untrusted_dropins_refused(void **state)
 {
 	struct env *e = *state;
@@ -338,8 +337,8 @@ static void test_untrusted_dropins_refused(void **state)
 	free(link);
 }
 
-/* Issue 11 item 9: a drop-in linked to a file that is not JSON (here one
- * like /etc/shadow) is refused without a byte of it in the message. */
+/* A drop-in linked to a file that is not JSON (here one like /etc/shadow) is
+ * refused without a byte of it in the message. */
 static void test_symlinked_secret_never_quoted(void **state)
 {
 	static const char *const bodies[] = {
@@ -372,8 +371,7 @@ static void test_symlinked_secret_never_quoted(void **state)
 	free(link);
 }
 
-/* Issue 11 item 9: the main file names the plugin and drop-in
- * directories: trusted like them. */
+/* The main file names the plugin and drop-in directories: trusted like them. */
 static void test_untrusted_main_file(void **state)
 {
 	struct env *e = *state;
@@ -386,7 +384,7 @@ static void test_untrusted_main_file(void **state)
 	config_free(&cfg);
 }
 
-/* Issue 11 item 9: "@/path" secret files. */
+/* "@/path" secret files: trusted like the drop-ins naming them. */
 static void test_untrusted_secret(void **state)
 {
 	struct env *e = *state;
@@ -414,8 +412,8 @@ static void test_untrusted_secret(void **state)
 	free(open_dir);
 }
 
-/* Issue 11 item 9: the state directory holds the signing key and the
- * database; when missing, its nearest existing parent is checked. */
+/* The state directory holds the signing key and the database; when missing,
+ * its nearest existing parent is checked. */
 static void test_untrusted_state_dir(void **state)
 {
 	struct env *e = *state;
@@ -470,7 +468,7 @@ static void test_untrusted_state_dir(void **state)
 	free(open_dir);
 }
 
-/* Issue 11 item 15: "programs": {"user"}, resolved at start as root. */
+/* "programs": {"user"}, resolved at start as root. */
 static void test_programs_user(void **state)
 {
 	struct env *e = *state;

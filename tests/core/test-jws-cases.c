@@ -3,7 +3,7 @@
  * tests/jws/valid/ and tests/jws/invalid/ is one test, made of a token, its
  * keys (keys.json: a configured key list; jwks.json: a JWKS document),
  * optional rules.json and the expected outcome in `expect` ("OK" or
- * "STATUS reason").  Adding a hostile token is adding a folder.
+ * "STATUS reason").  Adding a token to refuse is adding a folder.
  */
 #include "config.h"
 

@@ -228,10 +228,10 @@ static void test_safe_copy_loads(void **unused)
 	free(dir);
 }
 
-/* Issue 11 item 9: a plugin directory reached through a symbolic link is
- * as trusted as the link's target and every directory above it: here the
- * target's parent is world-writable, so others could swap the plugins.
- * The link itself must be owned by root or sesame's user. */
+/* A plugin directory reached through a symbolic link is as trusted as the
+ * link's target and every directory above it: here the target's parent is
+ * world-writable, so others could swap the plugins.  The link itself must be
+ * owned by root or sesame's user. */
 static void test_symlinked_dir_checked_at_its_target(void **unused)
 {
 	char *dir = staged_plugin_dir("link-target", 0755, 0755), *parent = strdup(dir), *tmp = tu_tmpdir("link");

@@ -1,7 +1,7 @@
 /* tests/core/test-program.c — core/program.c: running a program for a
  * plugin (input, output, cap, timeout, exit, signal, environment, no
  * inherited descriptor, user), and killing every process it started,
- * however it tried to get away (issue 11 items 13 and 15). */
+ * however it tried to get away. */
 #include "config.h"
 
 #include <errno.h>

@@ -186,10 +186,10 @@ static void untrusted_key(struct env *e, const char *what, const char *words)
 	assert_null(sk.keys);
 }
 
-/* Issue 11 item 9: whoever can replace the signing key or a retired
- * public key can mint tokens for any user: the key, the directories above
- * it, the retired keys' directory and its files must be safe, or no key
- * is loaded (it used to be a warning). */
+/* Whoever can replace the signing key or a retired public key can mint
+ * tokens for any user: the key, the directories above it, the retired keys'
+ * directory and its files must be safe, or no key is loaded (it used to be a
+ * warning). */
 static void test_untrusted_key_files_refused(void **state)
 {
 	struct env *e = *state;

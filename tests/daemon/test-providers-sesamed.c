@@ -5,7 +5,7 @@
  * tests/providers/custom-function/cf-program.sh; user API keys (create, login, list, disable,
  * delete) and server API keys through the admin API; email/password
  * register, confirm, login and reset with tests/providers/local-userpass/sender.sh; the
- * attacks of issue 11 on the email/password routes: parallel guesses,
+ * email/password routes under attack: parallel guesses,
  * known and unknown addresses told apart, the owner locked out, floods of
  * registrations and reset mails.  Every wait is bounded; nothing asserts
  * a duration.
@@ -676,12 +676,11 @@ static void test_userpass_call_over_http(void **state)
 	assert_int_not_equal(tu_run(cmd, NULL, NULL), 0);
 }
 
-/* ---- issue 11: the email/password routes under attack ------------------------- */
+/* ---- the email/password routes under attack ---------------------------------- */
 
 /*
- * One daemon for the attacks, with only keys sesamed and local-userpass
- * had before, so the same tests run against the old code: "up" (max 14
- * failed logins per address) and "up2" (the default ceiling), both
+ * One daemon for the attacks, each bucket under test at its default: "up"
+ * (max 14 failed logins per address) and "up2" (the default ceiling), both
  * confirming at once; "mail" mailing with sender.sh.  The per-address
  * login bucket is opened wide: the buckets under test are the others.
  */
@@ -799,10 +798,9 @@ static int burst(const struct daemon *d, const char *path, const char *pre, cons
 	return hits;
 }
 
-/* Item 5: 150 wrong passwords at once for one user from one address:
- * exactly the 10 of daemon.identifier_failures_per_hour are evaluated,
- * the others refused before any work (the old check-then-charge let
- * them all through). */
+/* 150 wrong passwords at once for one user from one address: exactly the 10
+ * of daemon.identifier_failures_per_hour are evaluated, the others refused
+ * before any work (the old check-then-charge let them all through). */
 static void test_parallel_guesses_over_http(void **state)
 {
 	struct daemon *d = *state;
@@ -814,10 +812,9 @@ static void test_parallel_guesses_over_http(void **state)
 	assert_int_equal(refused, 140);
 }
 
-/* Item 6: a registered and an unregistered address answer alike at
- * every step, through the per-address bucket and then the provider's
- * ceiling; the owner of a hammered account still gets in from another
- * address. */
+/* A registered and an unregistered address answer alike at every step,
+ * through the per-address bucket and then the provider's ceiling; the owner
+ * of a hammered account still gets in from another address. */
 static void test_known_and_unknown_alike_over_http(void **state)
 {
 	struct daemon *d = *state;
@@ -869,7 +866,7 @@ static void test_owner_gets_in_from_another_address(void **state)
 	free(a);
 }
 
-/* Item 10: 60 registrations at once from one address: the 30 of
+/* 60 registrations at once from one address: the 30 of
  * daemon.account_requests_per_hour go through. */
 static void test_registrations_throttled(void **state)
 {
@@ -895,10 +892,10 @@ static int outbox_count(const struct daemon *d, const char *needle)
 	return n;
 }
 
-/* Item 10: 40 reset/sends for one address, from two client addresses,
- * send at most max_mails_per_hour (10) mails to it, its confirmation
- * included; an unregistered address answers exactly like a registered
- * one, step by step, and gets no mail. */
+/* 40 reset/sends for one address, from two client addresses, send at most
+ * max_mails_per_hour (10) mails to it, its confirmation included; an
+ * unregistered address answers exactly like a registered one, step by step,
+ * and gets no mail. */
 static void test_reset_mails_limited_and_alike(void **state)
 {
 	struct daemon *d = *state;

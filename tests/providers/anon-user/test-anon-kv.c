@@ -336,7 +336,7 @@ static void *add_in_thread(void *arg)
 }
 
 /* 100 threads adding at once lose no update, and a limit of 20 lets
- * exactly 20 through (issue 11 item 5: read-modify-write lost updates). */
+ * exactly 20 through (a read-modify-write would lose updates). */
 static void test_kv_add_parallel_exact(void **state)
 {
 	struct env *e = *state;

@@ -1,7 +1,7 @@
 /* tests/providers/api-key/test-api-key.c — the api-key provider through libsesame and
  * the sesame CLI: user keys (create, login, list, get, disable, enable,
- * delete, the limit of 20, ownership), server keys, what is stored
- * (hostile-inputs item 39). */
+ * delete, the limit of 20, ownership), server keys, what is stored (a
+ * hash, never the key) and the keys refused. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -211,7 +211,7 @@ static void test_user_key_lifecycle(void **state)
 	json_decref(sb);
 }
 
-/* Hostile item 39: a hash at rest, wrong secrets and shapes refused. */
+/* A hash at rest, wrong secrets and shapes refused. */
 static void test_stored_hashed_and_wrong_keys_refused(void **state)
 {
 	struct env *e = *state;

@@ -1,9 +1,9 @@
 /* tests/providers/custom-function/test-custom-function.c — the custom-function provider through
  * libsesame and the sesame CLI, with tests/providers/custom-function/cf-program.sh as the
- * program: identities, refusals, timeouts, output limits, hostile
- * credentials (hostile-inputs items 40 and 41), descendants that try to
- * outlive the program and the unprivileged user (issue 11 items 13, 15),
- * and untrusted program paths (item 9). */
+ * program: identities, refusals, timeouts, output limits, credentials
+ * that reach the program as data on stdin alone (shell syntax, NUL,
+ * leading dashes), descendants that try to outlive the program, the
+ * unprivileged user programs run as, and untrusted program paths. */
 #include "config.h"
 
 #include <errno.h>
@@ -252,9 +252,9 @@ static void test_timeout_kills_the_process_group(void **state)
 	free(pidfile);
 }
 
-/* Issue 11 item 13: a grandchild that calls setsid() and is orphaned by a
- * double fork leaves the program's process group, which the old clean-up
- * killed; it must be gone, not a zombie, when the login returns. */
+/* A grandchild that calls setsid() and is orphaned by a double fork leaves
+ * the program's process group, which the old clean-up killed; it must be
+ * gone, not a zombie, when the login returns. */
 static void test_escaped_descendant_is_killed(void **state)
 {
 	struct env *e = *state;
@@ -296,10 +296,9 @@ static void assert_db_exists(const struct env *e)
 	free(db);
 }
 
-/* Issue 11 item 15: as root, the program runs as the unprivileged
- * programs.user ("nobody" by default), in "/", without supplementary
- * groups, and cannot read the database in the state directory, which
- * holds the signing key. */
+/* As root, the program runs as the unprivileged programs.user ("nobody" by
+ * default), in "/", without supplementary groups, and cannot read the
+ * database in the state directory, which holds the signing key. */
 static void test_program_runs_unprivileged(void **state)
 {
 	struct env *e = *state;
@@ -324,8 +323,8 @@ static void test_program_runs_unprivileged(void **state)
 	json_decref(id);
 }
 
-/* Issue 11 item 15: programs.user of sesame.json chooses the programs'
- * user, and an instance's own "user" wins over it; never root. */
+/* programs.user of sesame.json chooses the programs' user, and an instance's
+ * own "user" wins over it; never root. */
 static void test_configured_program_user(void **state)
 {
 	struct env *e = *state;
@@ -385,7 +384,7 @@ static void test_configured_program_user(void **state)
 	json_decref(list);
 }
 
-/* Issue 11 item 9: a program others could replace is never run. */
+/* A program others could replace is never run. */
 static void test_untrusted_program_refused(void **state)
 {
 	struct env *e = *state;
@@ -430,9 +429,9 @@ static void test_untrusted_program_refused(void **state)
 	free(open_dir);
 }
 
-/* Hostile item 40: the credential reaches the program as data on stdin
+/* A credential full of shell syntax reaches the program as data on stdin
  * only; argv and environment are the configured ones. */
-static void test_hostile_credential_stays_on_stdin(void **state)
+static void test_shell_syntax_credential_stays_on_stdin(void **state)
 {
 	static const char cred[] = "{\"mode\":\"dump\",\"token\":\"; id $(id) `id`\\n-rf --x\\u0000tail\"}";
 	struct env *e = *state;
@@ -545,7 +544,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_program_runs_unprivileged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_configured_program_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_untrusted_program_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hostile_credential_stays_on_stdin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shell_syntax_credential_stays_on_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_configurations_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cli_login, setup, teardown),
 	};

@@ -1,6 +1,7 @@
 /*
  * tests/providers/local-userpass/test-kdf-memory.c — sesamed's memory under a burst of
- * password logins (issue 11 item 1): 64 parallel email/password logins
+ * password logins (unauthenticated, so bounded by the password-hashing
+ * memory budget, not by a throttle): 64 parallel email/password logins
  * with the default scrypt parameters (128 MiB per derivation) must keep
  * the daemon's peak resident memory under its baseline plus the default
  * password_hashing.memory_budget plus a margin, and every request must get

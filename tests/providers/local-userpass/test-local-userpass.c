@@ -1,12 +1,12 @@
 /* tests/providers/local-userpass/test-local-userpass.c — the local-userpass provider through
  * libsesame and the sesame CLI, with tests/providers/local-userpass/sender.sh as the mailer:
- * register, confirm, login, reset, and every refusal (hostile-inputs
- * items 35–38); the confirm/call and reset/call flows with
- * tests/providers/local-userpass/caller.sh as the program that decides; the attacks of
- * issue 11: parallel guesses against the per-address failure ceiling
- * (item 5), known and unknown addresses alike (item 6), stale tokens
- * (item 7), mails per address (item 10), the password-hashing budget
- * (item 1). */
+ * register, confirm, login, reset, and every refusal (weak hashes
+ * rehashed, long or NUL-holding passwords, unknown users answered like
+ * wrong passwords, address variants as one account); the confirm/call and
+ * reset/call flows with tests/providers/local-userpass/caller.sh as the
+ * program that decides; abuse: parallel guesses against the per-address
+ * failure ceiling, known and unknown addresses alike, stale tokens, mails
+ * per address, logins while the password-hashing budget is spent. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -236,8 +236,8 @@ static void test_register_confirm_login(void **state)
 	expect_refused(act(e, "neither", "register", json_object(), &err), &err, SESAME_UNAVAILABLE, "provider");
 }
 
-/* Hostile item 38: variants of one address are one account; mail goes to
- * the stored address only. */
+/* Variants of one address are one account; mail goes to the stored
+ * address only. */
 static void test_one_canonical_address(void **state)
 {
 	struct env *e = *state;
@@ -281,7 +281,7 @@ static void test_one_canonical_address(void **state)
 		       SESAME_NOT_FOUND, "user");
 }
 
-/* Hostile item 36: 6..128 characters, NUL refused, never truncated. */
+/* Passwords: 6..128 characters, NUL refused, never truncated. */
 static void test_password_rules(void **state)
 {
 	struct env *e = *state;
@@ -313,8 +313,8 @@ static void test_password_rules(void **state)
 	json_decref(s);
 }
 
-/* Hostile item 37: the same answer, and a KDF run, either way; then the
- * account is throttled. */
+/* An unknown user and a wrong password: the same answer, and a KDF run,
+ * either way; then the account is throttled. */
 static void test_unknown_user_and_wrong_password_alike(void **state)
 {
 	struct env *e = *state;
@@ -417,8 +417,8 @@ static void test_tokens_expire_and_mailer_failures(void **state)
 	json_decref(mail);
 }
 
-/* Hostile item 35: a hash weaker than the configuration is replaced at
- * the next successful login. */
+/* A hash weaker than the configuration is replaced at the next
+ * successful login. */
 /* What caller.sh answers next, and its exit code. */
 static void answer(struct env *e, const char *text, int code)
 {
@@ -711,7 +711,7 @@ static void test_deleted_user_frees_the_address_and_cli(void **state)
 	sesame_caller_free(sys);
 }
 
-/* ---- issue 11: abuse --------------------------------------------------------- */
+/* ---- abuse ------------------------------------------------------------------- */
 
 /* The store's counter of failed logins of `email` in instance `inst`. */
 static int64_t failure_count(struct env *e, const char *inst, const char *email)
@@ -827,7 +827,7 @@ static int mails_count(struct env *e)
 	return n;
 }
 
-/* Issue 11 item 7: one outstanding token per purpose and account. */
+/* One outstanding token per purpose and account. */
 static void test_stale_tokens_refused(void **state)
 {
 	struct env *e = *state;
@@ -886,8 +886,8 @@ static void test_stale_tokens_refused(void **state)
 	sesame_caller_free(sys);
 }
 
-/* Issue 11 item 10: reset/send says nothing about which addresses exist,
- * and mails per address are limited (max_mails_per_hour 3 in "mailer"). */
+/* reset/send says nothing about which addresses exist, and mails per
+ * address are limited (max_mails_per_hour 3 in "mailer"). */
 static void test_reset_send_alike_and_limited(void **state)
 {
 	struct env *e = *state;
@@ -935,8 +935,8 @@ static void test_reset_send_alike_and_limited(void **state)
 	assert_int_equal(mails_count(e) - before, 3);
 }
 
-/* Issue 11 item 1: with no memory free for the KDF, a login is
- * "unavailable/busy", runs nothing, and counts as no failure. */
+/* With no memory free for the KDF, a login is "unavailable/busy", runs
+ * nothing, and counts as no failure. */
 static void test_busy_hashing_counts_nothing(void **state)
 {
 	struct env *e = *state;

@@ -1,8 +1,8 @@
 /* tests/providers/local-userpass/test-password.c — core/password.c through the host table:
  * scrypt PHC strings, verification, rehash detection, no truncation, the
  * KDF-run counter that lets provider tests check that a path hashed
- * (hostile-inputs items 35–37) without timing it, and the memory budget
- * every derivation runs within (issue 11 item 1). */
+ * (rehash, unknown user, wrong password alike) without timing it, and the
+ * memory budget every derivation runs within. */
 #include "config.h"
 
 #include <pthread.h>
@@ -131,7 +131,7 @@ static void test_hash_and_verify(void **state)
 	free(b);
 }
 
-/* Hostile item 36: the whole password counts, NUL bytes included. */
+/* The whole password counts, NUL bytes included. */
 static void test_never_truncated(void **state)
 {
 	struct env *e = *state;

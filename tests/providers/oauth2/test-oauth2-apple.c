@@ -3,8 +3,10 @@
  * a mock Apple (JWKS, token and revoke endpoints) on loopback.  ID tokens
  * and nonces, strict email flags, the code exchange with the client-secret
  * JWT checked against the team key's public half, the refresh token kept
- * and revoked when the user is deleted, and hostile-inputs.md items 27 to
- * 31, each with its error and nothing written.
+ * and revoked when the user is deleted, and the refusals (claims and
+ * nonces, email flags read strictly, codes, client-secret settings Apple
+ * would refuse, revocation failures), each with its error and nothing
+ * written.
  */
 #include "config.h"
 
@@ -64,7 +66,7 @@ static int setup(void **state)
 	social_provider(s, "apple-nonce",
 			json_pack("{s:s, s:{s:s, s:s, s:b}}", "type", "oauth2-apple", "config", "client_id", APP_ID,
 				  "jwks_uri", s->jwks_url, "require_nonce", 1));
-	/* hostile-inputs.md 30: secrets Apple would refuse stop the start. */
+	/* Client-secret settings Apple would refuse stop the start. */
 	bad(s, "bad-ttl", p8, "client_secret_ttl", json_integer(15777001));
 	bad(s, "bad-no-kid", p8, "key_id", NULL);
 	bad(s, "bad-no-team", p8, "team_id", NULL);
@@ -112,8 +114,8 @@ static void id_token_login(void **state)
 	assert_int_equal(social_count_users(s), 1);
 }
 
-/* hostile-inputs.md 27. */
-static void hostile_27_claims_and_nonce(void **state)
+/* iss, aud, exp and the nonce. */
+static void claims_and_nonce_refused(void **state)
 {
 	struct social *s = *state;
 	unsigned char digest[32];
@@ -159,8 +161,8 @@ static void hostile_27_claims_and_nonce(void **state)
 	social_refuse(s, "apple-nonce",
 		      id_cred(social_sign_rsa(social_with(apple_claims("1", APP_ID), "nonce", json_string(hex))), NULL),
 		      SESAME_REJECTED, "claim");
-	/* Issue 11 item 8: a token that carries a nonce is bound to it, even
-	 * where require_nonce is off; leaving the nonce out skips nothing. */
+	/* A token that carries a nonce is bound to it, even where
+	 * require_nonce is off; leaving the nonce out skips nothing. */
 	social_refuse(s, "apple",
 		      id_cred(social_sign_rsa(social_with(apple_claims("1", APP_ID), "nonce", json_string(hex))), NULL),
 		      SESAME_REJECTED, "claim");
@@ -192,8 +194,8 @@ static void hostile_27_claims_and_nonce(void **state)
 	assert_int_equal(social_count_users(s), 3);
 }
 
-/* hostile-inputs.md 28: only true and "true" are true. */
-static void hostile_28_strict_flags(void **state)
+/* email_verified and is_private_email: only true and "true" are true. */
+static void email_flags_strict(void **state)
 {
 	struct social *s = *state;
 	json_t *values[] = {json_false(),
@@ -238,7 +240,7 @@ static char *form_value(struct social *s, const char *path, const char *name)
 
 /* The client secret sesame sent: an ES256 JWT by the team key, kid = key
  * id, iss = team, sub = the client id, aud = Apple, a bounded life, a raw
- * 64-byte R||S signature (hostile-inputs.md 30). */
+ * 64-byte R||S signature. */
 static void check_client_secret(const char *jwt, const char *client_id)
 {
 	char *pub = social_read_src("tests/jws/keys/ec256.pub.pem");
@@ -373,8 +375,11 @@ static void web_client_code(void **state)
 		      "credential");
 }
 
-/* hostile-inputs.md 29. */
-static void hostile_29_codes(void **state)
+/* Codes: one the token endpoint refuses (replayed, expired, foreign), an
+ * answer without an ID token or with one that does not verify, the
+ * endpoint down, an instance without the team key, credentials of the
+ * wrong shape. */
+static void bad_codes_refused(void **state)
 {
 	struct social *s = *state;
 	char *token;
@@ -411,8 +416,8 @@ static void hostile_29_codes(void **state)
 	social_refuse(s, "apple", json_pack("{s:s}", "token", "a.b.c"), SESAME_MALFORMED, "credential");
 }
 
-/* hostile-inputs.md 31: whatever revoke answers, the account goes. */
-static void hostile_31_revoke_failures(void **state)
+/* Whatever revoke answers, the account goes. */
+static void revoke_failures_delete_anyway(void **state)
 {
 	struct social *s = *state;
 	int statuses[] = {500, 400, 0};
@@ -451,8 +456,9 @@ static void hostile_31_revoke_failures(void **state)
 	assert_int_equal(social_count_users(s), 0);
 }
 
-/* hostile-inputs.md 30. */
-static void hostile_30_config(void **state)
+/* Client-secret settings Apple would refuse keep the instance from
+ * starting. */
+static void client_secret_config_refused(void **state)
 {
 	struct social *s = *state;
 	json_t *list = sesame_providers_json(s->ctx);
@@ -495,13 +501,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(cli_login, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(id_token_login, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_27_claims_and_nonce, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_28_strict_flags, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(claims_and_nonce_refused, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(email_flags_strict, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(code_exchange_and_revocation, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(web_client_code, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_29_codes, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_31_revoke_failures, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_30_config, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(bad_codes_refused, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(revoke_failures_delete_anyway, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(client_secret_config_refused, setup, social_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,9 @@
  * against a mock Graph API (debug_token, /me, /oauth/access_token) and a
  * mock Limited Login JWKS on loopback.  What sesame sends (the app token,
  * appsecret_proof), what it takes from the answers (the user id from
- * debug_token only), and hostile-inputs.md items 24 to 26, each with its
- * error and nothing written.
+ * debug_token only), and the refusals (what debug_token and /me say no
+ * to, Limited Login tokens with a wrong issuer, audience or nonce), each
+ * with its error and nothing written.
  */
 #include "config.h"
 
@@ -116,7 +117,7 @@ static void access_token_login(void **state)
 	assert_null(json_object_get(data, "max_age"));
 	assert_string_equal(json_string_value(json_object_get(data, "picture_url")), "https://fb.example/ada.jpg");
 	json_decref(id);
-	/* hostile-inputs.md 25: debug_token is asked with the app token ... */
+	/* debug_token is asked with the app token ... */
 	v = query(s, "/debug_token", "input_token");
 	assert_string_equal(v, USER_TOKEN);
 	free(v);
@@ -144,8 +145,11 @@ static void access_token_login(void **state)
 	assert_int_equal(social_count_users(s), 1);
 }
 
-/* hostile-inputs.md 24. */
-static void hostile_24_debug_token(void **state)
+/* The user id comes from debug_token alone, and only when it says the
+ * token is a valid user token of this app, not expired: any other answer,
+ * an error, a redirect, a /me for someone else or a client naming its own
+ * id is refused. */
+static void debug_token_refusals(void **state)
 {
 	struct social *s = *state;
 
@@ -224,8 +228,8 @@ static json_t *ll_cred(json_t *claims, const char *nonce)
 	return cred;
 }
 
-/* hostile-inputs.md 26. */
-static void hostile_26_limited_login(void **state)
+/* Limited Login: iss, aud and the nonce. */
+static void limited_login_refusals(void **state)
 {
 	struct social *s = *state;
 	json_t *claims, *id;
@@ -238,8 +242,8 @@ static void hostile_26_limited_login(void **state)
 	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), "n-12"), SESAME_REJECTED, "claim");
 	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), "n-1234"), SESAME_REJECTED, "claim");
 	social_refuse(s, "facebook-nonce", ll_cred(ll_claims(APP_ID), NULL), SESAME_REJECTED, "claim");
-	/* Issue 11 item 8: a token that carries a nonce is bound to it, even
-	 * where require_nonce is off; leaving the nonce out skips nothing. */
+	/* A token that carries a nonce is bound to it, even where
+	 * require_nonce is off; leaving the nonce out skips nothing. */
 	social_refuse(s, "facebook", ll_cred(ll_claims(APP_ID), NULL), SESAME_REJECTED, "claim");
 	claims = ll_claims(APP_ID);
 	json_object_set_new(claims, "nonce", json_string(""));
@@ -313,8 +317,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(access_token_login, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_24_debug_token, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_26_limited_login, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(debug_token_refusals, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(limited_login_refusals, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(code_exchange, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(config_errors, setup, social_teardown),
 	};

@@ -1,8 +1,9 @@
 /*
  * tests/providers/oauth2/test-oauth2-google.c — integration: the oauth2-google plugin loaded
  * through sesame_configure(), with Google's JWKS and token endpoint mocked
- * on loopback.  ID-token logins, the checks of hostile-inputs.md items 22
- * and 23 (each with its error, each writing nothing), the authorization
+ * on loopback.  ID-token logins, the claim checks (iss, aud, azp, exp,
+ * alg, hd) and unverified emails (each with its error, each writing
+ * nothing), the authorization
  * code exchange and what sesame sends Google, and configuration errors.
  */
 #include "config.h"
@@ -98,8 +99,8 @@ static void id_token_login_and_metadata(void **state)
 	assert_int_equal(mockhttp_hits(s->mock, "/jwks.json"), 1);
 }
 
-/* hostile-inputs.md 22: iss, aud, azp, exp, alg, hd. */
-static void hostile_22_claims(void **state)
+/* iss, aud, azp, exp, alg. */
+static void claims_refused(void **state)
 {
 	struct social *s = *state;
 	json_t *ok;
@@ -151,7 +152,9 @@ static void hostile_22_claims(void **state)
 	assert_int_equal(social_count_users(s), 1);
 }
 
-static void hostile_22_hosted_domain(void **state)
+/* With hosted_domains, hd must name one of them: an email at the domain
+ * is not enough. */
+static void hosted_domain_required(void **state)
 {
 	struct social *s = *state;
 	json_t *ok;
@@ -177,9 +180,9 @@ static void hostile_22_hosted_domain(void **state)
 	assert_int_equal(social_count_users(s), 1);
 }
 
-/* hostile-inputs.md 23: an unverified email is not the user's email, and
- * two accounts with one unverified address stay two accounts. */
-static void hostile_23_unverified_email(void **state)
+/* An unverified email is not the user's email, and two accounts with one
+ * unverified address stay two accounts. */
+static void unverified_email_not_trusted(void **state)
 {
 	struct social *s = *state;
 	json_t *values[] = {json_false(), json_string("false"), json_string("TRUE"), json_integer(1), NULL};
@@ -357,9 +360,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(cli_login, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(id_token_login_and_metadata, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_22_claims, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_22_hosted_domain, setup, social_teardown),
-	    cmocka_unit_test_setup_teardown(hostile_23_unverified_email, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(claims_refused, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(hosted_domain_required, setup, social_teardown),
+	    cmocka_unit_test_setup_teardown(unverified_email_not_trusted, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(auth_code_exchange, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(auth_code_refusals, setup, social_teardown),
 	    cmocka_unit_test_setup_teardown(credential_shape, setup, social_teardown),

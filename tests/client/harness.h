@@ -11,41 +11,27 @@
 #ifndef SESAME_CLIENT_TEST_HARNESS_H
 #define SESAME_CLIENT_TEST_HARNESS_H
 
-#include "../prov7/harness.h"
+#include "daemon/harness.h"
 
 #define APP "test-app"
 
 static const char *const client_plugins[] = {"anon-user", "local-userpass", "api-key", NULL};
 
-/* dir/sesame.json with `public_url`. */
+/* dir/sesame.json with `public_url`: test mode, the admin key, the
+ * throttles out of the way. */
 static void client_config(struct daemon *d, const char *public_url)
 {
-	char *drop = tu_path(d->dir, "providers.d"), *plugins = tu_path(d->dir, "plugins"), text[4096];
-
-	snprintf(text, sizeof(text),
-		 "{\"app_id\": \"" APP
-		 "\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
-		 " \"state_dir\": \"%s\", \"public_url\": \"%s\", \"test_mode\": true, \"admin_key\": \"" ADMIN_KEY
-		 "\",\n"
-		 " \"daemon\": {\"login_failures_per_minute\": 10000, \"anon_logins_per_minute\": 10000,\n"
-		 "            \"account_requests_per_hour\": 10000, \"identifier_failures_per_hour\": 10000}}\n",
-		 plugins, tu_env("SESAME_TEST_STORES"), drop, d->dir, public_url);
-	free(d->config);
-	d->config = tu_write(d->dir, "sesame.json", text, 0600);
-	free(drop);
-	free(plugins);
+	write_config_url(d, public_url,
+			 "\"test_mode\": true, \"admin_key\": \"" ADMIN_KEY "\",\n"
+			 " \"daemon\": {\"login_failures_per_minute\": 10000, \"anon_logins_per_minute\": 10000,\n"
+			 "            \"account_requests_per_hour\": 10000, \"identifier_failures_per_hour\": 10000}");
 }
 
 static struct daemon *client_daemon(const char *tag)
 {
 	struct daemon *d = daemon_new(tag, NULL, client_plugins);
-	char src[1024], *sender = tu_path(d->dir, "sender.sh"), text[2048], *cmd;
-	char *box = tu_program_dir(d->dir, "box"); /* the mailer's outbox, writable by its user */
+	char *box, *sender = install_sender(d, &box), text[2048];
 
-	snprintf(src, sizeof(src), "%s/tests/prov7/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
-	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, sender, sender) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
-	free(cmd);
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
 		 "\"reset_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": 10}}}",
@@ -66,20 +52,6 @@ static struct daemon *client_daemon(const char *tag)
 		fail_msg("sesamed did not reload:\n%s", log);
 	}
 	return d;
-}
-
-static int client_daemon_stop(struct daemon *d)
-{
-	int rc = daemon_stop(d);
-
-	if (rc != 0) {
-		char *log = read_all(d->log);
-
-		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
-		free(log);
-	}
-	daemon_free(d);
-	return rc == 0 ? 0 : -1;
 }
 
 /* The value of counter `series` in /metrics (e.g.
@@ -120,21 +92,6 @@ static long refreshes(const struct daemon *d, const char *outcome)
 
 	snprintf(series, sizeof(series), "sesamed_session_refreshes_total{outcome=\"%s\"}", outcome);
 	return metric(d, series);
-}
-
-/* The last mail the local-userpass provider sent: {"email", "token", "tokenId"}. */
-static json_t *last_mail(const struct daemon *d)
-{
-	char cmd[1100], *out = NULL;
-	json_t *m;
-
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	m = json_loads(out, 0, NULL);
-	if (!m)
-		fail_msg("no mail in the outbox: %s", out);
-	free(out);
-	return m;
 }
 
 /* As the admin: a user exists (200) or not (404). */

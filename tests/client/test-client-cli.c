@@ -1,7 +1,7 @@
 /*
  * tests/client/test-client-cli.c — sesame-client, the command line, against
- * a real sesamed (tests/client/harness.h): the shell session of issue 15
- * (three users logged in through three providers, switching, the profile
+ * a real sesamed (tests/client/harness.h): a shell session with several
+ * users (three logged in through three providers, switching, the profile
  * as each, tokens refreshed automatically after the clock moves), secrets
  * only from stdin or a private --password-file (a secret in argv refused
  * before any request), the exit statuses, logout/remove/delete output,
@@ -27,7 +27,7 @@ static int group_teardown(void **state)
 {
 	tu_rmrf(dir);
 	free(dir);
-	return client_daemon_stop(d);
+	return daemon_finish(d);
 }
 
 struct run {
@@ -140,8 +140,8 @@ static void register_confirmed(const char *store, const char *email, const char 
 	json_decref(m);
 }
 
-/* The session of issue 15's "done when": three users, switching between
- * them, the profile as each, tokens refreshed automatically. */
+/* A shell session: three users, switching between them, the profile as
+ * each, tokens refreshed automatically. */
 static void test_shell_session(void **state)
 {
 	char *ids[3];
@@ -378,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_exit_statuses),     cmocka_unit_test(test_logout_remove_delete),
 	    cmocka_unit_test(test_concurrent_logins), cmocka_unit_test(test_call_and_custom_data),
 	};
+	int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return failed || daemon_exit_failures ? 1 : 0;
 }

@@ -33,7 +33,7 @@ static int group_teardown(void **state)
 {
 	tu_rmrf(store_dir);
 	free(store_dir);
-	return client_daemon_stop(d);
+	return daemon_finish(d);
 }
 
 /* A client on a store of its own. */
@@ -596,6 +596,7 @@ int main(void)
 	    cmocka_unit_test(test_call),
 	    cmocka_unit_test(test_threads),
 	};
+	int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return failed || daemon_exit_failures ? 1 : 0;
 }

@@ -1,10 +1,12 @@
 /*
- * tests/daemon/harness.h — running sesamed and talking HTTP to it, shared
- * by the programs that drive the daemon end to end: start it on a free
- * loopback port (--listen 127.0.0.1:0, the port read from its start line),
- * stop it, send requests with libcurl, check App Services error bodies.
- * Each program writes its own configuration (write_config, daemon_new)
- * before calling daemon_start().  Every wait is bounded.
+ * tests/daemon/harness.h — running sesamed and talking HTTP to it, for every
+ * program that drives the daemon end to end (tests/daemon, tests/client,
+ * tests/providers): a daemon directory with its configuration, plugins
+ * and drop-ins (daemon_new, daemon_new_fixtures, daemon_at), started on a
+ * free loopback port (--listen 127.0.0.1:0, the port read from its start
+ * line), stopped with its exit status checked (daemon_finish), requests
+ * sent with libcurl, App Services answers checked, the test clock moved.
+ * Every wait is bounded.
  */
 #ifndef SESAME_DAEMON_HARNESS_H
 #define SESAME_DAEMON_HARNESS_H
@@ -50,9 +52,19 @@ struct daemon {
 	char *dir;
 	char *config;
 	char *log;
+	char *plugins;	 /* the plugin_dir write_config() names */
+	bool caller_dir; /* dir belongs to the caller (daemon_at): daemon_free() leaves it */
 	pid_t pid;
 	char url[128];
 };
+
+/*
+ * Daemons that did not exit 0 when daemon_finish() stopped them.  cmocka
+ * (1.1) reports a failed group teardown but does not count it in the
+ * group's result, so a program whose group teardown finishes a daemon adds
+ * this to what it returns: a leak or a crash at exit fails the test.
+ */
+static int daemon_exit_failures;
 
 static void sleep_ms(long ms)
 {
@@ -209,11 +221,161 @@ static void daemon_free(struct daemon *d)
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, NULL, 0);
 	}
-	tu_rmrf(d->dir);
+	if (!d->caller_dir)
+		tu_rmrf(d->dir);
 	free(d->dir);
 	free(d->config);
 	free(d->log);
+	free(d->plugins);
 	free(d);
+}
+
+/*
+ * Stop the daemon if it still runs (a test may have stopped it) and free
+ * it; 0 when it exited 0 (drained, and leak-free under AddressSanitizer),
+ * else -1 with its log on stderr, counted in daemon_exit_failures.  Also
+ * fine after a failed test: nothing is left running.
+ */
+static int daemon_finish(struct daemon *d)
+{
+	int rc = d->pid > 0 ? daemon_stop(d) : 0;
+
+	if (rc != 0) {
+		char *log = read_all(d->log);
+
+		fprintf(stderr, "sesamed (%s) exited %d:\n%s\n", d->dir, rc, log);
+		free(log);
+		daemon_exit_failures++;
+	}
+	daemon_free(d);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- a daemon's directory: configuration, plugins, drop-ins, programs -------- */
+
+/* dir/sesame.json: d->plugins, the stores, dir/providers.d, the state in
+ * dir, `public_url`, plus the members of `extra` (NULL: none). */
+static void write_config_url(struct daemon *d, const char *public_url, const char *extra)
+{
+	char *drop = tu_mkdir(d->dir, "providers.d", 0755), text[4096];
+
+	snprintf(
+	    text, sizeof(text),
+	    "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
+	    " \"state_dir\": \"%s\", \"public_url\": \"%s\"%s%s}\n",
+	    d->plugins, tu_env("SESAME_TEST_STORES"), drop, d->dir, public_url, extra ? ", " : "", extra ? extra : "");
+	free(d->config);
+	d->config = tu_write(d->dir, "sesame.json", text, 0600);
+	free(drop);
+}
+
+static void write_config(struct daemon *d, const char *extra)
+{
+	write_config_url(d, "https://auth.example.test/", extra);
+}
+
+/* Write the drop-in dir/providers.d/NAME.json. */
+static void provider(struct daemon *d, const char *name, const char *content)
+{
+	free(tu_provider(d->dir, name, content));
+}
+
+/* Copy plugin `type` from directory `from` into the daemon's own plugin
+ * directory, so real plugins and fixtures load side by side. */
+static void copy_plugin(const struct daemon *d, const char *from, const char *type)
+{
+	char src[1024], dst[1024], buf[65536];
+	int in, out;
+	ssize_t n;
+
+	snprintf(src, sizeof(src), "%s/%s.so", from, type);
+	snprintf(dst, sizeof(dst), "%s/%s.so", d->plugins, type);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (in < 0 || out < 0)
+		fail_msg("cannot copy %s to %s", src, dst);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static struct daemon *daemon_alloc(const char *tag)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->dir = tu_tmpdir(tag);
+	d->log = tu_path(d->dir, "sesamed.log");
+	return d;
+}
+
+/* A daemon directory with its own plugin directory: copies of the real
+ * plugins `types` (NULL-terminated, or NULL) and of the fixture-good
+ * plugin; no provider configured yet. */
+static struct daemon *daemon_new(const char *tag, const char *extra, const char *const *types)
+{
+	struct daemon *d = daemon_alloc(tag);
+
+	d->plugins = tu_mkdir(d->dir, "plugins", 0755);
+	while (types && *types)
+		copy_plugin(d, tu_env("SESAME_TEST_PLUGINS"), *types++);
+	copy_plugin(d, tu_env("SESAME_TEST_FIXTURES"), "fixture-good");
+	write_config(d, extra);
+	return d;
+}
+
+/* A daemon directory whose plugin directory is the fixture plugins' build
+ * directory (tests/fixtures), every fixture loadable by its type; no
+ * provider configured yet. */
+static struct daemon *daemon_new_fixtures(const char *tag, const char *extra)
+{
+	struct daemon *d = daemon_alloc(tag);
+
+	d->plugins = strdup(tu_env("SESAME_TEST_FIXTURES"));
+	assert_non_null(d->plugins);
+	write_config(d, extra);
+	return d;
+}
+
+/* A daemon for the configuration `config` the caller wrote in `dir`, which
+ * stays the caller's to remove. */
+static struct daemon *daemon_at(const char *dir, const char *config)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->dir = strdup(dir);
+	d->config = strdup(config);
+	assert_non_null(d->dir);
+	assert_non_null(d->config);
+	d->log = tu_path(d->dir, "sesamed.log");
+	d->caller_dir = true;
+	return d;
+}
+
+/* Copy the test program tests/`rel` (a mailer, a custom-function program)
+ * into the daemon's directory, executable; its path there, malloc'd. */
+static char *copy_program(const struct daemon *d, const char *rel)
+{
+	const char *name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	char src[1024], *dst = tu_path(d->dir, name), *cmd;
+
+	snprintf(src, sizeof(src), "%s/tests/%s", tu_env("SESAME_TEST_SRCDIR"), rel);
+	assert_true(asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, dst, dst) > 0);
+	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	free(cmd);
+	return dst;
+}
+
+/* The local-userpass mailer of the tests (tests/providers/local-userpass/
+ * sender.sh), copied into the daemon's directory: its path, malloc'd, and
+ * in *box (malloc'd) the directory of its outbox, writable by the user
+ * programs run as. */
+static char *install_sender(const struct daemon *d, char **box)
+{
+	*box = tu_program_dir(d->dir, "box");
+	return copy_program(d, "providers/local-userpass/sender.sh");
 }
 
 /* ---- HTTP with libcurl ------------------------------------------------------ */
@@ -432,6 +594,102 @@ static void clock_advance(const struct daemon *d, long seconds)
 	if (r.status != 200)
 		fail_msg("moving the clock: HTTP %ld %s", r.status, r.body ? r.body : "");
 	http_free(&r);
+}
+
+/* ---- the client API ---------------------------------------------------------- */
+
+#define LOGIN(name) "/api/client/v2.0/app/test-app/auth/providers/" name "/login"
+
+/* POST a JSON `body` to `path`. */
+static void post(const struct daemon *d, const char *path, const char *body, struct http *r)
+{
+	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
+
+	http(d, &q, r);
+}
+
+/* POST a login body to `path` (with a bearer token when not NULL); the
+ * parsed answer on 200, else NULL. */
+static json_t *client_login(const struct daemon *d, const char *path, const char *body, const char *bearer,
+			    struct http *r)
+{
+	char auth[4096];
+	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
+
+	if (bearer) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		q.headers[1] = auth;
+	}
+	http(d, &q, r);
+	return r->status == 200 ? json_body(r) : NULL;
+}
+
+/* A request with a bearer token. */
+static void bearer_call(const struct daemon *d, const char *method, const char *path, const char *token, struct http *r)
+{
+	char auth[32 * 1024];
+	struct req q = {method, path, {auth, NULL}, NULL, false, NULL};
+
+	if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= sizeof(auth))
+		fail_msg("a bearer token of %zu bytes does not fit the test's buffer", strlen(token));
+	http(d, &q, r);
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (!v)
+		fail_msg("no string \"%s\"", key);
+	return v;
+}
+
+/* The payload of a JWT, decoded without verification (as SDKs read it). */
+static json_t *jwt_payload(const char *token)
+{
+	const char *a = strchr(token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	char cmd[8192], *out = NULL;
+	json_t *v;
+
+	assert_non_null(b);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '%%s' '%.*s' | tr '_-' '/+' | awk '{ n = length($0) %% 4; if (n) $0 = $0 substr(\"===\", 1, 4 - n); print }' | base64 -d",
+		 (int)(b - a - 1), a + 1);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	v = json_loads(out, 0, NULL);
+	free(out);
+	assert_non_null(v);
+	return v;
+}
+
+/* The last mail install_sender()'s mailer sent: {"email", "token", "tokenId"}. */
+static json_t *last_mail(const struct daemon *d)
+{
+	char cmd[1100], *out = NULL;
+	json_t *m;
+
+	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
+	assert_int_equal(tu_run(cmd, &out, NULL), 0);
+	m = json_loads(out, 0, NULL);
+	if (!m)
+		fail_msg("no mail in the outbox: %s", out);
+	free(out);
+	return m;
+}
+
+/* The last mail's {token, tokenId} as a confirm/reset body (with `password`
+ * when not NULL). */
+static char *mailed(const struct daemon *d, const char *password)
+{
+	json_t *m = last_mail(d);
+	char *body;
+
+	json_object_del(m, "email");
+	if (password)
+		json_object_set_new(m, "password", json_string(password));
+	body = json_dumps(m, 0);
+	json_decref(m);
+	return body;
 }
 
 #endif /* SESAME_DAEMON_HARNESS_H */

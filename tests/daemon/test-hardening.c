@@ -17,7 +17,7 @@
 
 #include <openssl/evp.h>
 
-#include "prov7/harness.h"
+#include "harness.h"
 
 #define AUTH_ADMIN_HEADER "Authorization: Bearer " ADMIN_KEY
 #define HMAC_SECRET "hardening-test-hmac-secret-0123456789"
@@ -47,17 +47,9 @@ static struct daemon *hardened(const char *tag, const char *daemon_section, cons
 static void stop(void **state)
 {
 	struct daemon *d = *state;
-	int rc = daemon_stop(d);
 
-	if (rc != 0) {
-		char *log = read_all(d->log);
-
-		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
-		free(log);
-	}
 	*state = NULL;
-	daemon_free(d);
-	assert_int_equal(rc, 0);
+	assert_int_equal(daemon_finish(d), 0);
 }
 
 /* After a failed test: no daemon is left running. */
@@ -641,14 +633,8 @@ static void test_metrics_access(void **state)
 
 	/* A listener of its own, without credentials, serving /metrics alone;
 	 * without an admin key the main listener has no /metrics. */
-	d = calloc(1, sizeof(*d));
+	d = daemon_new("hard-metrics-listen", "\"daemon\": {\"metrics_listen\": \"127.0.0.1:0\"}", NULL);
 	*state = d;
-	assert_non_null(d);
-	d->dir = tu_tmpdir("hard-metrics-listen");
-	d->log = tu_path(d->dir, "sesamed.log");
-	free(tu_mkdir(d->dir, "plugins", 0755));
-	copy_plugin(d, tu_env("SESAME_TEST_FIXTURES"), "fixture-good");
-	write_config(d, "\"daemon\": {\"metrics_listen\": \"127.0.0.1:0\"}");
 	provider(d, "alpha", "{\"type\": \"fixture-good\"}");
 	daemon_start(d);
 	assert_int_equal(get_status(d, "/metrics", NULL), 404);

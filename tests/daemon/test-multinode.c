@@ -19,7 +19,7 @@
 
 #include <stdatomic.h>
 
-#include "../prov7/harness.h"
+#include "harness.h"
 #include "../store/pgtest.h"
 
 #define FIX(route) "/api/client/v2.0/app/test-app/auth/providers/fix/" route
@@ -39,7 +39,7 @@ struct nodes {
 /* One node on database `db`, with the providers every node has. */
 static struct daemon *node_new(const char *tag, const char *db)
 {
-	char extra[2048], text[2048], *conninfo = pg_conninfo(db), *sender, *box, *cmd = NULL;
+	char extra[2048], text[2048], *conninfo = pg_conninfo(db), *sender, *box;
 	struct daemon *d;
 
 	snprintf(extra, sizeof(extra),
@@ -57,11 +57,7 @@ static struct daemon *node_new(const char *tag, const char *db)
 		 "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"max_failures\": 3, "
 		 "\"scrypt\": {\"log2_n\": 10}}}");
 	/* The reset mailer writes the node's own outbox. */
-	sender = tu_path(d->dir, "sender.sh");
-	box = tu_program_dir(d->dir, "box");
-	assert_true(asprintf(&cmd, "cp '%s/tests/prov7/sender.sh' '%s' && chmod 755 '%s'", tu_env("SESAME_TEST_SRCDIR"),
-			     sender, sender) > 0);
-	assert_int_equal(tu_run(cmd, NULL, NULL), 0);
+	sender = install_sender(d, &box);
 	snprintf(
 	    text, sizeof(text),
 	    "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"reset_command\": [\"%s\", \"%s\"],"
@@ -73,7 +69,6 @@ static struct daemon *node_new(const char *tag, const char *db)
 		 " \"scrypt\": {\"log2_n\": 10}}}",
 		 sender, box);
 	provider(d, "conf", text);
-	free(cmd);
 	free(sender);
 	free(box);
 	free(conninfo);
@@ -99,21 +94,9 @@ static struct nodes *nodes_start(const char *tag)
 /* Stop both nodes (each must exit 0: drained, leak-free), drop the database. */
 static int nodes_stop(struct nodes *n)
 {
-	int rc = 0;
+	int rc = daemon_finish(n->a);
 
-	if (n->a->pid > 0 && daemon_stop(n->a) != 0)
-		rc = -1;
-	if (n->b->pid > 0 && daemon_stop(n->b) != 0)
-		rc = -1;
-	if (rc != 0) {
-		char *la = read_all(n->a->log), *lb = read_all(n->b->log);
-
-		fprintf(stderr, "node a:\n%s\nnode b:\n%s\n", la, lb);
-		free(la);
-		free(lb);
-	}
-	daemon_free(n->a);
-	daemon_free(n->b);
+	rc |= daemon_finish(n->b);
 	pg_drop_database(n->db);
 	free(n->db);
 	free(n);
@@ -136,13 +119,6 @@ static int group_teardown(void **state)
 }
 
 /* ---- requests ---------------------------------------------------------------- */
-
-static void post(const struct daemon *d, const char *path, const char *body, struct http *r)
-{
-	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
-
-	http(d, &q, r);
-}
 
 static void admin(const struct daemon *d, const char *method, const char *path, struct http *r)
 {
@@ -436,26 +412,6 @@ static void test_rotated_key_reaches_both_nodes(void **state)
 }
 
 /* ---- the email/password provider's shared records ---------------------------------- */
-
-/* The last {token, tokenId} node `d`'s mailer got, with `password` (NULL:
- * none). */
-static char *mailed(const struct daemon *d, const char *password)
-{
-	char cmd[1100], *out = NULL, *body;
-	json_t *m;
-
-	snprintf(cmd, sizeof(cmd), "tail -n 1 '%s/box/outbox'", d->dir);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	m = json_loads(out, 0, NULL);
-	assert_non_null(m);
-	free(out);
-	json_object_del(m, "email");
-	if (password)
-		json_object_set_new(m, "password", json_string(password));
-	body = json_dumps(m, 0);
-	json_decref(m);
-	return body;
-}
 
 static void test_failure_counters_and_tokens_are_shared(void **state)
 {
@@ -833,5 +789,5 @@ int main(void)
 	rc = cmocka_run_group_tests_name("two sesamed nodes on one database", shared, group_setup, group_teardown);
 	rc |= cmocka_run_group_tests_name("a node killed under load", killed, NULL, NULL);
 	curl_global_cleanup();
-	return rc;
+	return rc || daemon_exit_failures ? 1 : 0;
 }

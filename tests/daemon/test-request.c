@@ -142,7 +142,7 @@ static void test_bearer(void **state)
 }
 
 /* The daemon passes the client's device id on; the core decides (see
- * tests/unit/test-sessions.c). */
+ * tests/core/test-sessions.c). */
 static void test_device_ids(void **state)
 {
 	json_t *dev;

@@ -14,32 +14,25 @@
 	"\"write\": true}, {\"name\": \"owner\", \"apply_when\": {\"owner\": \"%%user.id\"}, \"fields\": {\"text\": "  \
 	"{\"write\": true}, \"owner\": {\"read\": true}}}]}\n"
 
+/* A daemon on the fixture plugins with anon-user and the rules directory
+ * *rules_dir (malloc'd) holding app.notes and a broken app.bad. */
 static struct daemon *rules_daemon(char **rules_dir)
 {
-	struct daemon *d = calloc(1, sizeof(*d));
-	char *drop, text[4096];
+	struct daemon *d = daemon_new_fixtures("sesamed-rules", NULL);
+	char extra[2048];
 
-	assert_non_null(d);
-	d->dir = tu_tmpdir("sesamed-rules");
-	d->log = tu_path(d->dir, "sesamed.log");
-	drop = tu_mkdir(d->dir, "providers.d", 0755);
 	*rules_dir = tu_mkdir(d->dir, "rules.d", 0755);
-	snprintf(
-	    text, sizeof(text),
-	    "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
-	    " \"rules_dirs\": [\"%s\"], \"state_dir\": \"%s\", \"admin_key\": \"" ADMIN_KEY "\"}\n",
-	    tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), drop, *rules_dir, d->dir);
-	d->config = tu_write(d->dir, "sesame.json", text, 0600);
-	free(tu_provider(d->dir, "anon-user", "{\"type\": \"anon-user\"}"));
+	snprintf(extra, sizeof(extra), "\"rules_dirs\": [\"%s\"], \"admin_key\": \"" ADMIN_KEY "\"", *rules_dir);
+	write_config(d, extra);
+	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
 	free(tu_write(*rules_dir, "app.notes.json", NOTES_RULES, 0644));
 	free(tu_write(*rules_dir, "app.bad.json",
 		      "{\"roles\": [{\"name\": \"r\",\n \"apply_when\": {\"$where\": 1}}]}\n", 0644));
-	free(drop);
 	return d;
 }
 
 /* POST `body` to `path` with `auth` (a full Authorization header, or NULL). */
-static void post(const struct daemon *d, const char *path, const char *auth, const char *body, struct http *r)
+static void post_as(const struct daemon *d, const char *path, const char *auth, const char *body, struct http *r)
 {
 	http(d, &(struct req){"POST", path, {JSON_TYPE_HEADER, auth}, body, false, NULL}, r);
 }
@@ -61,7 +54,7 @@ static void test_rules_routes(void **state)
 
 	(void)state;
 	daemon_start(d);
-	post(d, "/api/client/v2.0/app/test-app/auth/providers/anon-user/login", NULL, "{}", &r);
+	post_as(d, "/api/client/v2.0/app/test-app/auth/providers/anon-user/login", NULL, "{}", &r);
 	v = ok_json(&r);
 	uid = strdup(json_string_value(json_object_get(v, "user_id")));
 	token = strdup(json_string_value(json_object_get(v, "access_token")));
@@ -74,7 +67,7 @@ static void test_rules_routes(void **state)
 		 "{\"namespace\": \"app.notes\", \"action\": \"write\", \"document\": {\"owner\": \"%s\", \"text\": "
 		 "\"b\", \"x\": 1}, \"prev\": {\"owner\": \"%s\", \"text\": \"a\", \"x\": 1}}",
 		 uid, uid);
-	post(d, "/api/sesame/v1/rules/evaluate", auth, body, &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth, body, &r);
 	v = ok_json(&r);
 	assert_true(json_is_true(json_object_get(v, "allowed")));
 	assert_string_equal(json_string_value(json_object_get(v, "role")), "owner");
@@ -82,27 +75,27 @@ static void test_rules_routes(void **state)
 	json_decref(v);
 	http_free(&r);
 	/* A denial is a 200 with "allowed": false. */
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
 	v = ok_json(&r);
 	assert_true(json_is_false(json_object_get(v, "allowed")));
 	assert_true(json_is_null(json_object_get(v, "role")));
 	json_decref(v);
 	http_free(&r);
 	/* The admin key is the system user: everything. */
-	post(d, "/api/sesame/v1/rules/evaluate", admin,
-	     "{\"namespace\": \"app.notes\", \"action\": \"delete\", \"document\": {\"owner\": \"someone\"}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", admin,
+		"{\"namespace\": \"app.notes\", \"action\": \"delete\", \"document\": {\"owner\": \"someone\"}}", &r);
 	v = ok_json(&r);
 	assert_true(json_is_true(json_object_get(v, "allowed")));
 	json_decref(v);
 	http_free(&r);
 	/* Filters. */
-	post(d, "/api/sesame/v1/rules/filter", auth, "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/filter", auth, "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
 	v = ok_json(&r);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(v, "filter"), "owner")), uid);
 	json_decref(v);
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/filter", admin, "{\"namespace\": \"app.notes\", \"action\": \"write\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/filter", admin, "{\"namespace\": \"app.notes\", \"action\": \"write\"}", &r);
 	v = ok_json(&r);
 	assert_int_equal(json_object_size(json_object_get(v, "filter")), 0);
 	json_decref(v);
@@ -112,16 +105,16 @@ static void test_rules_routes(void **state)
 	http(d, &(struct req){"PUT", body, {JSON_TYPE_HEADER, admin}, "{\"role\": \"boss\"}", false, NULL}, &r);
 	assert_int_equal(r.status, 200);
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
 	v = ok_json(&r);
 	assert_string_equal(json_string_value(json_object_get(v, "role")), "boss");
 	json_decref(v);
 	http_free(&r);
 
 	/* A bad rule file: its namespace is denied with the reason, 200. */
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.bad\", \"action\": \"read\", \"document\": {}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.bad\", \"action\": \"read\", \"document\": {}}", &r);
 	v = ok_json(&r);
 	assert_true(json_is_false(json_object_get(v, "allowed")));
 	assert_non_null(strstr(json_string_value(json_object_get(v, "error")), "app.bad.json:2:17"));
@@ -129,49 +122,49 @@ static void test_rules_routes(void **state)
 	http_free(&r);
 
 	/* Missing or bad tokens: 401. */
-	post(d, "/api/sesame/v1/rules/evaluate", NULL, "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", NULL, "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/filter", "Authorization: Bearer not.a.token",
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/filter", "Authorization: Bearer not.a.token",
+		"{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
 	assert_error(&r, 401, "InvalidSession", "invalid session");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/filter", "Authorization: Bearer admin-key-wrong",
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/filter", "Authorization: Bearer admin-key-wrong",
+		"{\"namespace\": \"app.notes\", \"action\": \"read\"}", &r);
 	assert_error(&r, 401, "InvalidSession", "");
 	http_free(&r);
 
 	/* Bad requests: 400 naming what is wrong. */
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {}, \"user_id\": \"x\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {}, \"user_id\": \"x\"}", &r);
 	assert_error(&r, 400, "BadRequest", "unknown member \"user_id\"");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth, "{\"action\": \"read\", \"document\": {}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth, "{\"action\": \"read\", \"document\": {}}", &r);
 	assert_error(&r, 400, "BadRequest", "\"namespace\"");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"frob\", \"document\": {}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"frob\", \"document\": {}}", &r);
 	assert_error(&r, 400, "BadRequest", "action");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"notes\", \"action\": \"read\", \"document\": {}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"notes\", \"action\": \"read\", \"document\": {}}", &r);
 	assert_error(&r, 400, "BadRequest", "namespace");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": [1]}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": [1]}", &r);
 	assert_error(&r, 400, "BadRequest", "JSON object");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"write\", \"document\": {}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"write\", \"document\": {}}", &r);
 	assert_error(&r, 400, "BadRequest", "prev");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": "
-	     "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
-	     &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": "
+		"{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+		&r);
 	assert_error(&r, 400, "BadRequest", "deeper");
 	http_free(&r);
-	post(d, "/api/sesame/v1/rules/filter", auth, "{\"namespace\": \"app.notes\", \"action\": \"insert\"}", &r);
+	post_as(d, "/api/sesame/v1/rules/filter", auth, "{\"namespace\": \"app.notes\", \"action\": \"insert\"}", &r);
 	assert_error(&r, 400, "BadRequest", "read");
 	http_free(&r);
 
@@ -179,8 +172,8 @@ static void test_rules_routes(void **state)
 	free(tu_write(rules, "app.notes.json", "{\"roles\": [{\"name\": \"all\", \"read\": true}]}\n", 0644));
 	kill(d->pid, SIGHUP);
 	assert_true(log_wait(d, "sesamed: reloaded the configuration", 1));
-	post(d, "/api/sesame/v1/rules/evaluate", auth,
-	     "{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
+	post_as(d, "/api/sesame/v1/rules/evaluate", auth,
+		"{\"namespace\": \"app.notes\", \"action\": \"read\", \"document\": {\"owner\": \"someone\"}}", &r);
 	v = ok_json(&r);
 	assert_string_equal(json_string_value(json_object_get(v, "role")), "all");
 	json_decref(v);

@@ -10,34 +10,13 @@
 
 #include "harness.h"
 
-/* The config file: fixture plugins, dir/providers.d, plus `extra` members. */
-static void write_config(struct daemon *d, const char *extra)
+/* A daemon on the fixture plugins with the instances alpha and beta
+ * (fixture-good) and anon-user (the fixture of that type), plus `extra`
+ * members in its configuration. */
+static struct daemon *fixture_daemon(const char *tag, const char *extra)
 {
-	char *drop = tu_mkdir(d->dir, "providers.d", 0755), text[4096];
+	struct daemon *d = daemon_new_fixtures(tag, extra);
 
-	snprintf(text, sizeof(text),
-		 "{\"app_id\": \"test-app\", \"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"],\n"
-		 " \"state_dir\": \"%s\", \"public_url\": \"https://auth.example.test/\"%s%s}\n",
-		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), drop, d->dir, extra ? ", " : "",
-		 extra ? extra : "");
-	free(d->config);
-	d->config = tu_write(d->dir, "sesame.json", text, 0600);
-	free(drop);
-}
-
-static void provider(struct daemon *d, const char *name, const char *content)
-{
-	free(tu_provider(d->dir, name, content));
-}
-
-static struct daemon *daemon_new(const char *tag, const char *extra)
-{
-	struct daemon *d = calloc(1, sizeof(*d));
-
-	assert_non_null(d);
-	d->dir = tu_tmpdir(tag);
-	d->log = tu_path(d->dir, "sesamed.log");
-	write_config(d, extra);
 	provider(d, "alpha", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"}}");
 	provider(d, "beta", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"yo\"}}");
 	provider(d, "anon-user", "{\"type\": \"anon-user\"}");
@@ -52,9 +31,9 @@ static struct daemon *daemon_new(const char *tag, const char *extra)
  * after the failures of test_login_errors. */
 static int group_setup(void **state)
 {
-	struct daemon *d =
-	    daemon_new("sesamed", "\"admin_key\": \"" ADMIN_KEY "\", \"cors_origins\": [\"https://app.example.test\"], "
-				  "\"daemon\": {\"max_body_bytes\": 4096, \"login_failures_per_minute\": 30}");
+	struct daemon *d = fixture_daemon(
+	    "sesamed", "\"admin_key\": \"" ADMIN_KEY "\", \"cors_origins\": [\"https://app.example.test\"], "
+		       "\"daemon\": {\"max_body_bytes\": 4096, \"login_failures_per_minute\": 30}");
 
 	daemon_start(d);
 	*state = d;
@@ -63,16 +42,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	struct daemon *d = *state;
-	int rc = daemon_stop(d);
-	char *log = rc == 0 ? NULL : read_all(d->log);
-
-	if (log) {
-		fprintf(stderr, "sesamed exited %d:\n%s\n", rc, log);
-		free(log);
-	}
-	daemon_free(d);
-	return rc == 0 ? 0 : -1;
+	return daemon_finish(*state);
 }
 
 #define AUTH_ADMIN_HEADER "Authorization: Bearer " ADMIN_KEY
@@ -488,7 +458,7 @@ static void test_request_log(void **state)
 
 static void test_admin_api_off(void **state)
 {
-	struct daemon *d = daemon_new("sesamed-noadmin", NULL);
+	struct daemon *d = fixture_daemon("sesamed-noadmin", NULL);
 	struct req q = {"GET", "/api/admin/v1/providers", {AUTH_ADMIN_HEADER}, NULL, false, NULL};
 	struct http r;
 
@@ -516,7 +486,7 @@ static void test_admin_api_off(void **state)
 
 static void test_tls(void **state)
 {
-	struct daemon *d = daemon_new("sesamed-tls", NULL);
+	struct daemon *d = fixture_daemon("sesamed-tls", NULL);
 	char cmd[2048], *cert = tu_path(d->dir, "cert.pem"), *key = tu_path(d->dir, "key.pem"), extra[1024];
 	struct req q = {"GET", "/healthz", {NULL}, NULL, false, NULL};
 	struct http r;
@@ -585,7 +555,7 @@ static void provider_names(struct daemon *d, char *out, size_t len)
 
 static void test_reload(void **state)
 {
-	struct daemon *d = daemon_new("sesamed-reload", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct daemon *d = fixture_daemon("sesamed-reload", "\"admin_key\": \"" ADMIN_KEY "\"");
 	struct req q = {"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL};
 	struct http r;
 	char names[256];
@@ -665,7 +635,7 @@ static void recv_until(int fd, char *buf, size_t size, const char *needle)
  * finish, answers it, and exits 0. */
 static void test_sigterm_drains(void **state)
 {
-	struct daemon *d = daemon_new("sesamed-drain", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct daemon *d = fixture_daemon("sesamed-drain", "\"admin_key\": \"" ADMIN_KEY "\"");
 	const char *body = "{\"user\": \"slow\"}";
 	char head[512], buf[8192] = "";
 	int fd;
@@ -702,7 +672,7 @@ static void test_sigterm_drains(void **state)
 
 static void test_command_line(void **state)
 {
-	struct daemon *d = daemon_new("sesamed-cli", "\"daemon\": {\"bogus\": 1}");
+	struct daemon *d = fixture_daemon("sesamed-cli", "\"daemon\": {\"bogus\": 1}");
 	char *prog = sesamed_path(), cmd[1024], *out = NULL, *err = NULL;
 
 	snprintf(cmd, sizeof(cmd), "'%s' --help", prog);
@@ -732,62 +702,6 @@ static void test_command_line(void **state)
 
 
 /* ---- the client API: logins and sessions ----------------------------------- */
-
-#define LOGIN(name) "/api/client/v2.0/app/test-app/auth/providers/" name "/login"
-
-/* POST a login body to provider `name`; the parsed answer on 200, else NULL. */
-static json_t *client_login(const struct daemon *d, const char *path, const char *body, const char *bearer,
-			    struct http *r)
-{
-	char auth[4096];
-	struct req q = {"POST", path, {JSON_TYPE_HEADER, NULL}, body, false, NULL};
-
-	if (bearer) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-		q.headers[1] = auth;
-	}
-	http(d, &q, r);
-	return r->status == 200 ? json_body(r) : NULL;
-}
-
-/* A request with a bearer token. */
-static void bearer_call(const struct daemon *d, const char *method, const char *path, const char *token,
-			struct http *r)
-{
-	char auth[32 * 1024];
-	struct req q = {method, path, {auth, NULL}, NULL, false, NULL};
-
-	if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >= sizeof(auth))
-		fail_msg("a bearer token of %zu bytes does not fit the test's buffer", strlen(token));
-	http(d, &q, r);
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	if (!v)
-		fail_msg("no string \"%s\"", key);
-	return v;
-}
-
-/* The payload of a JWT, decoded without verification (as SDKs read it). */
-static json_t *jwt_payload(const char *token)
-{
-	const char *a = strchr(token, '.'), *b = a ? strchr(a + 1, '.') : NULL;
-	char cmd[8192], *out = NULL;
-	json_t *v;
-
-	assert_non_null(b);
-	snprintf(cmd, sizeof(cmd),
-		 "printf '%%s' '%.*s' | tr '_-' '/+' | awk '{ n = length($0) %% 4; if (n) $0 = $0 substr(\"===\", 1, 4 - n); print }' | base64 -d",
-		 (int)(b - a - 1), a + 1);
-	assert_int_equal(tu_run(cmd, &out, NULL), 0);
-	v = json_loads(out, 0, NULL);
-	free(out);
-	assert_non_null(v);
-	return v;
-}
 
 static void test_login_profile_refresh_logout(void **state)
 {
@@ -1037,7 +951,7 @@ static void test_link_and_self_delete(void **state)
  */
 static void test_custom_data_fits_tokens(void **state)
 {
-	struct daemon *d = daemon_new("bigdata", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct daemon *d = fixture_daemon("bigdata", "\"admin_key\": \"" ADMIN_KEY "\"");
 	struct http r;
 	json_t *s, *a;
 	char path[256], *body = malloc(20000);
@@ -1279,7 +1193,7 @@ static void test_parallel_first_logins_one_user(void **state)
 
 static void test_failed_logins_throttled(void **state)
 {
-	struct daemon *d = daemon_new("throttle", "\"daemon\": {\"login_failures_per_minute\": 3}");
+	struct daemon *d = fixture_daemon("throttle", "\"daemon\": {\"login_failures_per_minute\": 3}");
 	struct http r;
 	char *retry;
 	int i;
@@ -1306,8 +1220,8 @@ static void test_failed_logins_throttled(void **state)
  * that a refresh cures; an expired session is not. */
 static void test_expired_tokens(void **state)
 {
-	struct daemon *d = daemon_new("expiry", "\"test_mode\": true, \"admin_key\": \"" ADMIN_KEY "\", "
-						"\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
+	struct daemon *d = fixture_daemon("expiry", "\"test_mode\": true, \"admin_key\": \"" ADMIN_KEY "\", "
+						    "\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	struct http r;
 	json_t *s, *a;
 
@@ -1346,7 +1260,7 @@ static void test_expired_tokens(void **state)
  * and the library refuses to move time. */
 static void test_clock_needs_test_mode(void **state)
 {
-	struct daemon *d = daemon_new("noclock", "\"admin_key\": \"" ADMIN_KEY "\"");
+	struct daemon *d = fixture_daemon("noclock", "\"admin_key\": \"" ADMIN_KEY "\"");
 	struct http r;
 
 	daemon_start(d);
@@ -1394,5 +1308,5 @@ int main(void)
 	failed = cmocka_run_group_tests_name("shared daemon", shared, group_setup, group_teardown);
 	failed += cmocka_run_group_tests_name("own daemons", own, NULL, NULL);
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return failed || daemon_exit_failures ? 1 : 0;
 }

@@ -12,30 +12,14 @@
  */
 #include "config.h"
 
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "harness.h"
 #include "internal.h"
 #include "jose.h"
-#include "social/socialutil.h"
-#include "testutil.h"
+#include "providers/oauth2/socialutil.h"
 
-#define WAIT_SECONDS 60
 #define APP "web-app"
 #define PUBLIC_URL "https://auth.example.test"
 #define DONE "https://app.example/done"
@@ -43,76 +27,13 @@
 
 struct env {
 	struct social *s; /* dir, mock, keys; its ctx is unused */
-	char *log;
-	pid_t pid;
-	char url[160];
+	struct daemon *d; /* sesamed on social_start's directory */
 };
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static char *read_log(const struct env *e)
-{
-	FILE *f = fopen(e->log, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n = 0;
-
-	assert_non_null(buf);
-	if (f) {
-		n = fread(buf, 1, (1 << 20) - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-static void start_sesamed(struct env *e)
-{
-	char *prog = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "sesamed"), *config = tu_path(e->s->dir, "sesame.json");
-	int i;
-
-	e->log = tu_path(e->s->dir, "sesamed.log");
-	e->pid = fork();
-	assert_true(e->pid >= 0);
-	if (e->pid == 0) {
-		int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(prog, prog, "--config", config, "--listen", "127.0.0.1:0", (char *)NULL);
-		_exit(127);
-	}
-	free(prog);
-	free(config);
-	for (i = 0; i < WAIT_SECONDS * 50; i++) {
-		char *text = read_log(e), *at = strstr(text, "listening on "), *end;
-
-		if (at && (end = strchr(at, '\n')) != NULL) {
-			at += strlen("listening on ");
-			assert_true((size_t)(end - at) < sizeof(e->url));
-			memcpy(e->url, at, (size_t)(end - at));
-			e->url[end - at] = '\0';
-			free(text);
-			return;
-		}
-		free(text);
-		if (waitpid(e->pid, NULL, WNOHANG) == e->pid)
-			break;
-		sleep_ms(20);
-	}
-	fail_msg("sesamed did not start");
-}
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char *token_uri, *authorize_uri;
+	char *token_uri, *authorize_uri, *config;
 
 	assert_non_null(e);
 	e->s = social_start("social-web");
@@ -123,7 +44,7 @@ static int setup(void **state)
 		char extra[512];
 
 		snprintf(extra, sizeof(extra), "\"app_id\": \"%s\", \"public_url\": \"%s\"", APP, PUBLIC_URL);
-		free(tu_main_config(e->s->dir, extra));
+		config = tu_main_config(e->s->dir, extra);
 	}
 	social_provider(e->s, "google",
 			json_pack("{s:s, s:{s:[s], s:s, s:s, s:s, s:s, s:[s]}}", "type", "oauth2-google", "config",
@@ -133,27 +54,19 @@ static int setup(void **state)
 	{
 		char *graph = mockhttp_url(e->s->mock, "/graph");
 
-		char *apple_token = mockhttp_url(e->s->mock, "/apple/token"), *p8key, *p8;
+		char *apple_token = mockhttp_url(e->s->mock, "/apple/token"), *p8;
 
 		social_provider(e->s, "apple",
 				json_pack("{s:s, s:{s:s, s:s}}", "type", "oauth2-apple", "config", "client_id",
 					  "com.example.app", "jwks_uri", e->s->jwks_url));
 		/* The web flow: a code exchanged with a client secret signed by the
 		 * team's key (the test EC key, 0600 as secrets must be). */
-		p8key = social_read_src("tests/jws/keys/ec256.pem");
-		p8 = tu_write(e->s->dir, "AuthKey.p8", p8key, 0600);
-		{
-			char ref[4200];
-
-			snprintf(ref, sizeof(ref), "@%s", p8);
-			social_provider(e->s, "apple-web",
-					json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}}", "type",
-						  "oauth2-apple", "config", "client_id", "com.example.app", "team_id",
-						  "TEAM123456", "key_id", "KEY1234567", "private_key", ref, "jwks_uri",
-						  e->s->jwks_url, "token_uri", apple_token, "authorize_uri",
-						  authorize_uri, "redirect_uris", DONE));
-		}
-		free(p8key);
+		p8 = social_secret_file(e->s, "AuthKey.p8", "tests/jws/keys/ec256.pem");
+		social_provider(e->s, "apple-web",
+				json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}}", "type", "oauth2-apple",
+					  "config", "client_id", "com.example.app", "team_id", "TEAM123456", "key_id",
+					  "KEY1234567", "private_key", p8, "jwks_uri", e->s->jwks_url, "token_uri",
+					  apple_token, "authorize_uri", authorize_uri, "redirect_uris", DONE));
 		free(p8);
 		free(apple_token);
 		social_provider(e->s, "facebook",
@@ -161,36 +74,24 @@ static int setup(void **state)
 					  "1234567890", "client_secret", "fb-secret", "graph_uri", graph));
 		free(graph);
 	}
-	start_sesamed(e);
+	e->d = daemon_at(e->s->dir, config);
+	daemon_start(e->d);
+	free(config);
 	free(token_uri);
 	free(authorize_uri);
 	*state = e;
 	return 0;
 }
 
+/* sesamed must exit 0: drained, and free of leaks under AddressSanitizer. */
 static int teardown(void **state)
 {
 	struct env *e = *state;
-	int status = 0, i;
+	int rc = daemon_finish(e->d);
 
-	kill(e->pid, SIGTERM);
-	for (i = 0; i < WAIT_SECONDS * 50 && waitpid(e->pid, &status, WNOHANG) != e->pid; i++)
-		sleep_ms(20);
-	if (i == WAIT_SECONDS * 50) {
-		kill(e->pid, SIGKILL);
-		waitpid(e->pid, NULL, 0);
-		fail_msg("sesamed did not stop on SIGTERM");
-	}
-	/* 0: drained, and free of leaks under AddressSanitizer. */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		char *text = read_log(e);
-
-		fail_msg("sesamed exited with status %d:\n%s", status, text);
-	}
 	social_stop(e->s);
-	free(e->log);
 	free(e);
-	return 0;
+	return rc;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */
@@ -203,77 +104,41 @@ struct answer {
 	char *baas_location; /* X-Baas-Location */
 };
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	char *p = realloc(a->body, a->len + size * n + 1);
-
-	assert_non_null(p);
-	memcpy(p + a->len, data, size * n);
-	a->len += size * n;
-	p[a->len] = '\0';
-	a->body = p;
-	return size * n;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
-{
-	struct answer *a = arg;
-	size_t len = size * n;
-
-	if (len > 10 && strncasecmp(data, "Location: ", 10) == 0) {
-		free(a->location);
-		a->location = strndup(data + 10, len - 10);
-		a->location[strcspn(a->location, "\r\n")] = '\0';
-	}
-	if (len > 17 && strncasecmp(data, "X-Baas-Location: ", 17) == 0) {
-		free(a->baas_location);
-		a->baas_location = strndup(data + 17, len - 17);
-		a->baas_location[strcspn(a->baas_location, "\r\n")] = '\0';
-	}
-	return len;
-}
-
 /* One request, redirects not followed; with "Authorization: Bearer" when
  * `bearer` is not NULL. */
-static struct answer http_bearer(struct env *e, const char *method, const char *path, const char *ctype,
-				 const char *body, const char *bearer)
+static struct answer web_bearer(struct env *e, const char *method, const char *path, const char *ctype,
+				const char *body, const char *bearer)
 {
 	struct answer a = {0};
-	struct curl_slist *h = NULL;
-	char url[4096], hdr[4096];
-	CURL *c = curl_easy_init();
+	struct req q = {method, path, {NULL}, body, false, NULL};
+	char type[256], auth[4096];
+	struct http r;
+	size_t n = 0;
 
-	assert_non_null(c);
-	snprintf(url, sizeof(url), "%s%s", e->url, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
 	if (body) {
-		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
-		h = curl_slist_append(h, hdr);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		snprintf(type, sizeof(type), "Content-Type: %s", ctype);
+		q.headers[n++] = type;
 	}
 	if (bearer) {
-		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", bearer);
-		h = curl_slist_append(h, hdr);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		q.headers[n++] = auth;
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (curl_easy_perform(c) != CURLE_OK)
+	http(e->d, &q, &r);
+	if (r.rc != CURLE_OK)
 		fail_msg("%s %s: no answer", method, path);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	a.status = r.status;
+	a.body = r.body;
+	a.len = r.len;
+	a.location = header(&r, "Location");
+	a.baas_location = header(&r, "X-Baas-Location");
+	r.body = NULL;
+	http_free(&r);
 	return a;
 }
 
-static struct answer http(struct env *e, const char *method, const char *path, const char *ctype, const char *body)
+static struct answer web(struct env *e, const char *method, const char *path, const char *ctype, const char *body)
 {
-	return http_bearer(e, method, path, ctype, body, NULL);
+	return web_bearer(e, method, path, ctype, body, NULL);
 }
 
 static void answer_clear(struct answer *a)
@@ -285,10 +150,9 @@ static void answer_clear(struct answer *a)
 
 static char *sign(const char *sub)
 {
-	return social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
-			   json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "iss", "https://accounts.google.com", "aud",
-				     "web-client", "sub", sub, "iat", social_now(0), "exp", social_now(600), "email",
-				     "ada@example.com", "email_verified", 1));
+	return social_sign_rsa(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "iss", "https://accounts.google.com",
+					 "aud", "web-client", "sub", sub, "iat", social_now(0), "exp", social_now(600),
+					 "email", "ada@example.com", "email_verified", 1));
 }
 
 static void http_login_with_id_token(void **state)
@@ -299,7 +163,7 @@ static void http_login_with_id_token(void **state)
 	json_t *doc;
 
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\", \"options\": {\"device\": {\"sdk\": \"test\"}}}", token);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
 	assert_int_equal(a.status, 200);
 	doc = json_loads(a.body, 0, NULL);
 	assert_non_null(json_object_get(doc, "access_token"));
@@ -310,7 +174,7 @@ static void http_login_with_id_token(void **state)
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
 	/* A character of the signature, changed whatever it was. */
 	body[strlen(body) - 4] = body[strlen(body) - 4] == 'x' ? 'y' : 'x';
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
 	assert_int_equal(a.status, 401);
 	answer_clear(&a);
 	free(token);
@@ -320,16 +184,15 @@ static void http_login_with_id_token(void **state)
 static void http_login_apple_and_facebook(void **state)
 {
 	struct env *e = *state;
-	char *token =
-	    social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
-			json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
-				  "com.example.app", "sub", "001.apple", "iat", social_now(0), "exp", social_now(600)));
+	char *token = social_sign_rsa(json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
+						"com.example.app", "sub", "001.apple", "iat", social_now(0), "exp",
+						social_now(600)));
 	char body[8192];
 	struct answer a;
 	json_t *doc;
 
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\", \"provider\": \"oauth2-apple\"}", token);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
 	assert_int_equal(a.status, 200);
 	doc = json_loads(a.body, 0, NULL);
 	assert_int_equal(json_string_length(json_object_get(doc, "user_id")), 24);
@@ -344,15 +207,15 @@ static void http_login_apple_and_facebook(void **state)
 	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json", body, NULL);
 	mockhttp_set_str(e->s->mock, "/graph/me", 200, "application/json", "{\"id\": \"555\", \"name\": \"Fay\"}",
 			 NULL);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
-		 "{\"accessToken\": \"EAAtoken\", \"provider\": \"oauth2-facebook\"}");
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		"{\"accessToken\": \"EAAtoken\", \"provider\": \"oauth2-facebook\"}");
 	assert_int_equal(a.status, 200);
 	answer_clear(&a);
 	/* debug_token says no: 401, nothing more. */
 	mockhttp_set_str(e->s->mock, "/graph/debug_token", 200, "application/json",
 			 "{\"data\": {\"is_valid\": false, \"app_id\": \"1234567890\"}}", NULL);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
-		 "{\"accessToken\": \"EAAtoken\"}");
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/facebook/login", "application/json",
+		"{\"accessToken\": \"EAAtoken\"}");
 	assert_int_equal(a.status, 401);
 	answer_clear(&a);
 }
@@ -381,11 +244,11 @@ static char *b64url_sha256(const char *s)
  * Google. */
 static char *start_flow(struct env *e, char **challenge)
 {
-	struct answer a = http(e, "GET",
-			       "/api/client/v2.0/app/" APP
-			       "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example"
-			       "%2Fdone&state=client-state%201",
-			       NULL, NULL);
+	struct answer a = web(e, "GET",
+			      "/api/client/v2.0/app/" APP
+			      "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example"
+			      "%2Fdone&state=client-state%201",
+			      NULL, NULL);
 	char *authorize = mockhttp_url(e->s->mock, "/authorize?"), *v, *st;
 
 	assert_int_equal(a.status, 302);
@@ -450,29 +313,14 @@ static void check_final(struct env *e, const char *location)
 	assert_non_null(strchr(parts[0], '.')); /* a JWT */
 	/* The access token works: the profile is the logged-in user's. */
 	{
-		struct curl_slist *h = NULL;
-		char hdr[4096], url[256];
-		struct answer a = {0};
-		CURL *c = curl_easy_init();
+		struct answer a = web_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, parts[0]);
 		json_t *doc;
 
-		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", parts[0]);
-		snprintf(url, sizeof(url), "%s/api/client/v2.0/auth/profile", e->url);
-		h = curl_slist_append(h, hdr);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WAIT_SECONDS);
-		assert_int_equal(curl_easy_perform(c), CURLE_OK);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
 		assert_int_equal(a.status, 200);
 		doc = json_loads(a.body, 0, NULL);
 		assert_string_equal(json_string_value(json_object_get(doc, "user_id")), parts[2]);
 		json_decref(doc);
 		answer_clear(&a);
-		curl_slist_free_all(h);
-		curl_easy_cleanup(c);
 	}
 	free(raw);
 	free(ua);
@@ -499,7 +347,7 @@ static void redirect_flow_round_trip(void **state)
 	enc = curl_easy_escape(NULL, st, 0);
 	snprintf(path, sizeof(path),
 		 "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=4%%2F0Ab&state=%s", enc);
-	a = http(e, "GET", path, NULL, NULL);
+	a = web(e, "GET", path, NULL, NULL);
 	if (a.status != 302)
 		fail_msg("callback: HTTP %ld %s", a.status, a.body ? a.body : "");
 	check_final(e, a.location);
@@ -520,7 +368,7 @@ static void redirect_flow_round_trip(void **state)
 	free(v);
 	free(body);
 	/* A state works once. */
-	a = http(e, "GET", path, NULL, NULL);
+	a = web(e, "GET", path, NULL, NULL);
 	assert_int_equal(a.status, 400);
 	assert_null(a.location);
 	answer_clear(&a);
@@ -537,8 +385,8 @@ static void redirect_flow_form_post_and_errors(void **state)
 
 	/* The provider says the user declined: back to the app with _baas_error. */
 	snprintf(body, sizeof(body), "error=access_denied&state=%s", enc);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
-		 "application/x-www-form-urlencoded", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
+		"application/x-www-form-urlencoded", body);
 	assert_int_equal(a.status, 302);
 	assert_memory_equal(a.location, DONE "#_baas_error=", strlen(DONE) + 13);
 	err = social_form_value(strchr(a.location, '#') + 1, "_baas_error");
@@ -553,8 +401,8 @@ static void redirect_flow_form_post_and_errors(void **state)
 	enc = curl_easy_escape(NULL, st, 0);
 	set_token_reply(e, "g-post");
 	snprintf(body, sizeof(body), "code=c0de&state=%s", enc);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
-		 "application/x-www-form-urlencoded", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/callback",
+		"application/x-www-form-urlencoded", body);
 	assert_int_equal(a.status, 302);
 	check_final(e, a.location);
 	answer_clear(&a);
@@ -567,7 +415,7 @@ static void redirect_flow_form_post_and_errors(void **state)
 	mockhttp_set_str(e->s->mock, "/token", 400, "application/json", "{\"error\": \"invalid_grant\"}", NULL);
 	snprintf(body, sizeof(body), "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=old&state=%s",
 		 enc);
-	a = http(e, "GET", body, NULL, NULL);
+	a = web(e, "GET", body, NULL, NULL);
 	assert_int_equal(a.status, 302);
 	assert_non_null(strstr(a.location, "#_baas_error="));
 	assert_null(strstr(a.location, "_baas_ua"));
@@ -591,20 +439,20 @@ static void redirect_allow_list(void **state)
 	for (i = 0; bad[i]; i++) {
 		snprintf(path, sizeof(path),
 			 "/api/client/v2.0/app/" APP "/auth/providers/google/login?redirect=%s&state=s", bad[i]);
-		a = http(e, "GET", path, NULL, NULL);
+		a = web(e, "GET", path, NULL, NULL);
 		if (a.status != 400 || a.location)
 			fail_msg("redirect %s: HTTP %ld, Location %s", bad[i], a.status, a.location ? a.location : "-");
 		answer_clear(&a);
 	}
-	a = http(e, "GET", "/api/client/v2.0/app/" APP "/auth/providers/google/login?state=s", NULL, NULL);
+	a = web(e, "GET", "/api/client/v2.0/app/" APP "/auth/providers/google/login?state=s", NULL, NULL);
 	assert_int_equal(a.status, 400);
 	answer_clear(&a);
 	/* A state sesamed never issued. */
-	a = http(e, "GET",
-		 "/api/client/v2.0/app/" APP
-		 "/auth/providers/google/callback?code=c&state="
-		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-		 NULL, NULL);
+	a = web(e, "GET",
+		"/api/client/v2.0/app/" APP
+		"/auth/providers/google/callback?code=c&state="
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		NULL, NULL);
 	assert_int_equal(a.status, 400);
 	assert_null(a.location);
 	answer_clear(&a);
@@ -618,15 +466,14 @@ static void redirect_allow_list(void **state)
 static void apple_login(struct env *e, const char *sub, char **access, char **user_id)
 {
 	char *token =
-	    social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
-			json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
-				  "com.example.app", "sub", sub, "iat", social_now(0), "exp", social_now(600)));
+	    social_sign_rsa(json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com", "aud",
+				      "com.example.app", "sub", sub, "iat", social_now(0), "exp", social_now(600)));
 	char body[8192];
 	struct answer a;
 	json_t *doc;
 
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
 	assert_int_equal(a.status, 200);
 	doc = json_loads(a.body, 0, NULL);
 	assert_non_null(doc);
@@ -648,7 +495,7 @@ static void apple_login(struct env *e, const char *sub, char **access, char **us
  * Google, malloc'd. */
 static char *start_link(struct env *e, const char *access)
 {
-	struct answer a = http_bearer(e, "GET", LINK_START, NULL, NULL, access);
+	struct answer a = web_bearer(e, "GET", LINK_START, NULL, NULL, access);
 	char *authorize = mockhttp_url(e->s->mock, "/authorize?"), *st;
 
 	if (a.status != 302)
@@ -671,7 +518,7 @@ static struct answer callback_get(struct env *e, const char *st)
 
 	snprintf(path, sizeof(path), "/api/client/v2.0/app/" APP "/auth/providers/google/callback?code=c0de&state=%s",
 		 enc);
-	a = http(e, "GET", path, NULL, NULL);
+	a = web(e, "GET", path, NULL, NULL);
 	curl_free(enc);
 	return a;
 }
@@ -706,7 +553,7 @@ static void ua_parts(const char *location, char *parts[4])
 /* The number of identities in the profile of the holder of `access`. */
 static size_t profile_identities(struct env *e, const char *access, const char *user_id)
 {
-	struct answer a = http_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, access);
+	struct answer a = web_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, access);
 	json_t *doc;
 	size_t n;
 
@@ -791,15 +638,13 @@ static void redirect_link_needs_token(void **state)
 	apple_login(e, "001.tokenless", &access, &user_id);
 	/* A refresh token is not an access token. */
 	{
-		char *token = social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
-					  json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com",
-						    "aud", "com.example.app", "sub", "001.tokenless", "iat",
-						    social_now(0), "exp", social_now(600)));
+		char *token = social_sign_rsa(json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", "https://appleid.apple.com",
+							"aud", "com.example.app", "sub", "001.tokenless", "iat",
+							social_now(0), "exp", social_now(600)));
 		char body[8192];
 
 		snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
-		a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json",
-			 body);
+		a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple/login", "application/json", body);
 		assert_int_equal(a.status, 200);
 		doc = json_loads(a.body, 0, NULL);
 		refresh = strdup(json_string_value(json_object_get(doc, "refresh_token")));
@@ -813,17 +658,17 @@ static void redirect_link_needs_token(void **state)
 	tokens[1] = bad;
 	tokens[2] = refresh;
 	for (i = 0; i < 3; i++) {
-		a = http_bearer(e, "GET", LINK_START, NULL, NULL, tokens[i]);
+		a = web_bearer(e, "GET", LINK_START, NULL, NULL, tokens[i]);
 		if (a.status != 401 || a.location)
 			fail_msg("link start %zu: HTTP %ld, Location %s", i, a.status, a.location ? a.location : "-");
 		assert_non_null(strstr(a.body, "InvalidSession"));
 		answer_clear(&a);
 	}
 	/* A good token does not open the allow-list. */
-	a = http_bearer(e, "GET",
-			"/api/client/v2.0/app/" APP
-			"/auth/providers/google/login?redirect=https%3A%2F%2Fevil.example%2Fdone&state=s&link=true",
-			NULL, NULL, access);
+	a = web_bearer(e, "GET",
+		       "/api/client/v2.0/app/" APP
+		       "/auth/providers/google/login?redirect=https%3A%2F%2Fevil.example%2Fdone&state=s&link=true",
+		       NULL, NULL, access);
 	assert_int_equal(a.status, 400);
 	assert_null(a.location);
 	answer_clear(&a);
@@ -843,7 +688,7 @@ static void redirect_link_identity_taken(void **state)
 	struct answer a;
 
 	snprintf(body, sizeof(body), "{\"id_token\": \"%s\"}", token);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/google/login", "application/json", body);
 	assert_int_equal(a.status, 200);
 	answer_clear(&a);
 	free(token);
@@ -880,7 +725,7 @@ static void redirect_link_header_form(void **state)
 	size_t i;
 
 	apple_login(e, "001.header", &access, &user_id);
-	a = http_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, access);
+	a = web_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, access);
 	if (a.status != 200)
 		fail_msg("link start: HTTP %ld %s", a.status, a.body ? a.body : "");
 	assert_null(a.location);
@@ -902,22 +747,22 @@ static void redirect_link_header_form(void **state)
 		free(parts[i]);
 	free(st);
 	/* A login start may ask for the header form too; false keeps the 302. */
-	a = http(e, "GET",
-		 "/api/client/v2.0/app/" APP
-		 "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=true",
-		 NULL, NULL);
+	a = web(e, "GET",
+		"/api/client/v2.0/app/" APP
+		"/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=true",
+		NULL, NULL);
 	assert_int_equal(a.status, 200);
 	assert_non_null(a.baas_location);
 	answer_clear(&a);
-	a = http(e, "GET",
-		 "/api/client/v2.0/app/" APP
-		 "/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=false",
-		 NULL, NULL);
+	a = web(e, "GET",
+		"/api/client/v2.0/app/" APP
+		"/auth/providers/google/login?redirect=https%3A%2F%2Fapp.example%2Fdone&providerRedirectHeader=false",
+		NULL, NULL);
 	assert_int_equal(a.status, 302);
 	assert_null(a.baas_location);
 	answer_clear(&a);
 	/* A bad token still goes nowhere, whatever form was asked for. */
-	a = http_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, "not-a-token");
+	a = web_bearer(e, "GET", LINK_START "&providerRedirectHeader=true", NULL, NULL, "not-a-token");
 	assert_int_equal(a.status, 401);
 	assert_null(a.baas_location);
 	answer_clear(&a);
@@ -931,10 +776,10 @@ static void redirect_link_header_form(void **state)
 static void apple_form_post_with_name(void **state)
 {
 	struct env *e = *state;
-	struct answer a = http(e, "GET",
-			       "/api/client/v2.0/app/" APP
-			       "/auth/providers/apple-web/login?redirect=https%3A%2F%2Fapp.example%2Fdone&state=s1",
-			       NULL, NULL);
+	struct answer a = web(e, "GET",
+			      "/api/client/v2.0/app/" APP
+			      "/auth/providers/apple-web/login?redirect=https%3A%2F%2Fapp.example%2Fdone&state=s1",
+			      NULL, NULL);
 	char *st, *enc, *user, body[2048], *token, reply[8192], *parts[4];
 	json_t *doc, *data;
 	size_t i;
@@ -944,22 +789,21 @@ static void apple_form_post_with_name(void **state)
 	st = url_arg(a.location, "state");
 	assert_non_null(st);
 	answer_clear(&a);
-	token = social_sign("RS256", "tests/jws/keys/rsa.pem", "rsa-1",
-			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "iss", "https://appleid.apple.com", "aud",
-				      "com.example.app", "sub", "001.web", "iat", social_now(0), "exp",
-				      social_now(600), "email", "ada@example.com", "email_verified", "true"));
+	token = social_sign_rsa(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "iss", "https://appleid.apple.com",
+					  "aud", "com.example.app", "sub", "001.web", "iat", social_now(0), "exp",
+					  social_now(600), "email", "ada@example.com", "email_verified", "true"));
 	snprintf(reply, sizeof(reply), "{\"access_token\": \"a\", \"id_token\": \"%s\"}", token);
 	mockhttp_set_str(e->s->mock, "/apple/token", 200, "application/json", reply, NULL);
 	enc = curl_easy_escape(NULL, st, 0);
 	user = curl_easy_escape(NULL, "{\"name\":{\"firstName\":\"Ada\",\"lastName\":\"Lovelace\"}}", 0);
 	snprintf(body, sizeof(body), "code=c0de&state=%s&user=%s", enc, user);
-	a = http(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple-web/callback",
-		 "application/x-www-form-urlencoded", body);
+	a = web(e, "POST", "/api/client/v2.0/app/" APP "/auth/providers/apple-web/callback",
+		"application/x-www-form-urlencoded", body);
 	if (a.status != 302 || !strstr(a.location, "#_baas_ua="))
 		fail_msg("apple callback: HTTP %ld %s", a.status, a.location ? a.location : "-");
 	ua_parts(a.location, parts);
 	answer_clear(&a);
-	a = http_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, parts[0]);
+	a = web_bearer(e, "GET", "/api/client/v2.0/auth/profile", NULL, NULL, parts[0]);
 	assert_int_equal(a.status, 200);
 	doc = json_loads(a.body, 0, NULL);
 	data = json_object_get(doc, "data");

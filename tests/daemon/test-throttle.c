@@ -1,6 +1,7 @@
 /* tests/daemon/test-throttle.c — daemon/throttle.c: failed logins per client
  * address, Retry-After values, refill, a fixed-size table, threads, and
- * take/refund, whose check and charge are one step (issue 11 item 5). */
+ * take/refund, whose check and charge are one step (no parallel request
+ * slips between them). */
 #include "config.h"
 
 #include <pthread.h>

@@ -187,11 +187,11 @@ d=valid/rotation-no-kid
 case_ $d "$(signed RS256 "$CLAIMS")" OK
 jq -n --rawfile a $K/rsa-other.pub.pem --rawfile b $K/rsa.pub.pem '[{alg:"RS256",key:$a},{alg:"RS256",key:$b}]' > $d/keys.json
 printf '%s\n' "$RULES" > $d/rules.json
-# Hostile 8: jku, x5u, jwk, x5c are ignored (never fetched): the configured key decides.
+# jku, x5u, jwk, x5c are ignored (never fetched): the configured key decides.
 d=valid/jku-x5u-jwk-x5c-ignored
 case_ $d "$(signed ES256 "$CLAIMS" "{\"alg\":\"ES256\",\"jku\":\"https://evil.example/jwks\",\"x5u\":\"https://evil.example/x5u\",\"x5c\":[\"MIIB\"],\"jwk\":$RSA_JWK}")" OK
 keys ES256 "$(pubkey_for ES256)" > $d/keys.json; printf '%s\n' "$RULES" > $d/rules.json
-# Hostile 34: a path-like kid is an opaque map key.
+# A path-like kid is an opaque map key.
 d=valid/kid-path-is-opaque
 case_ $d "$(signed HS256 "$CLAIMS" '{"alg":"HS256","kid":"../../etc/passwd"}')" OK
 keys HS256 "$HMAC" "../../etc/passwd" > $d/keys.json; printf '%s\n' "$RULES" > $d/rules.json

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct mockhttp {
 	struct MHD_Daemon *daemon;
 	unsigned port;
 	pthread_mutex_t lock;
+	pthread_cond_t stopping_cond; /* wakes the answers held back by a delay */
+	bool stopping;
 	struct route routes[MAX_ROUTES];
 	size_t n;
 };
@@ -132,6 +135,26 @@ static void add_headers(struct MHD_Response *resp, const char *headers)
 	free(copy);
 }
 
+/* A slow answer: held back `ms` milliseconds, or until the server stops,
+ * whichever comes first, so a test that has seen its client give up does
+ * not wait out the rest of the delay when it stops the mock. */
+static void hold_back(struct mockhttp *m, unsigned ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping && pthread_cond_timedwait(&m->stopping_cond, &m->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&m->lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -188,11 +211,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	pthread_mutex_unlock(&m->lock);
 	if (!resp)
 		return MHD_NO;
-	if (delay) {
-		struct timespec ts = {.tv_sec = delay / 1000, .tv_nsec = (long)(delay % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
+	if (delay)
+		hold_back(m, delay);
 	ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -214,10 +234,15 @@ struct mockhttp *mockhttp_start(void)
 	struct mockhttp *m = calloc(1, sizeof(*m));
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
+	pthread_condattr_t attr;
 
 	if (!m)
 		die("out of memory");
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->stopping_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = 0;
@@ -240,6 +265,10 @@ void mockhttp_stop(struct mockhttp *m)
 
 	if (!m)
 		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_broadcast(&m->stopping_cond);
+	pthread_mutex_unlock(&m->lock);
 	MHD_stop_daemon(m->daemon);
 	for (i = 0; i < m->n; i++) {
 		struct route *r = &m->routes[i];
@@ -253,6 +282,7 @@ void mockhttp_stop(struct mockhttp *m)
 		free(r->last_headers);
 		free(r->last_query);
 	}
+	pthread_cond_destroy(&m->stopping_cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

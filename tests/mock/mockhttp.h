@@ -35,9 +35,10 @@ void mockhttp_set(struct mockhttp *m, const char *path, int status, const char *
 void mockhttp_set_str(struct mockhttp *m, const char *path, int status, const char *content_type, const char *body,
 		      const char *headers);
 
-/* Wait `ms` milliseconds before answering requests to `path` (a slow
- * server, for timeout tests).  Connections are served by their own threads,
- * so a slow path does not hold up the others. */
+/* Hold back the answers to `path` for `ms` milliseconds, or until
+ * mockhttp_stop(), whichever comes first (a slow server, for timeout
+ * tests: the client gives up first).  Connections are served by their own
+ * threads, so a slow path does not hold up the others. */
 void mockhttp_set_delay(struct mockhttp *m, const char *path, unsigned ms);
 
 /* How many requests reached `path` since the start (or the last reset). */

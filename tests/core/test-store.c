@@ -1,0 +1,899 @@
+/*
+ * tests/core/test-store.c — the SQLite store plugin through the store ABI
+ * (core/store.c loads it as the core does): opening, file mode, schema
+ * migrations, configuration errors, every operation, unique keys,
+ * transactions and cascading deletion.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "storeutil.h"
+#include "testutil.h"
+
+#define USER_A "5f0000000000000000000001"
+#define USER_B "5f0000000000000000000002"
+#define USER_C "5f0000000000000000000003"
+#define SESS_1 "600000000000000000000001"
+#define SESS_2 "600000000000000000000002"
+#define HASH_1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define HASH_2 "2222222222222222222222222222222222222222222222222222222222222222"
+
+struct fx {
+	char *dir;
+	char *path;
+	struct store st;
+	const struct sesame_store *d;
+	sesame_store_handle *h;
+	sesame_error err;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->path = su_db_path("store", &f->dir);
+	su_open(&f->st, f->path);
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(&f->st);
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static json_t *user_rec(const char *id)
+{
+	json_t *u =
+	    json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0, "created",
+		      (json_int_t)1000, "last_login", (json_int_t)1000, "data", "name", "n", "custom_data");
+
+	assert_non_null(u);
+	return u;
+}
+
+static json_t *identity_rec(const char *provider, const char *uid, const char *user, json_int_t updated)
+{
+	json_t *i = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:I, s:I}", "provider", provider, "provider_type",
+			      "custom-token", "id", uid, "user_id", user, "data", "from", uid, "private", "p", "secret",
+			      "created", (json_int_t)10, "updated", updated);
+
+	assert_non_null(i);
+	return i;
+}
+
+static json_t *session_rec(const char *id, const char *user, const char *hash, json_int_t expires)
+{
+	json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", user, "device_id",
+			      "000000000000000000000000", "refresh_hash", hash, "created", (json_int_t)100, "expires",
+			      expires, "last_used", (json_int_t)100);
+
+	assert_non_null(s);
+	return s;
+}
+
+static void insert_user(struct fx *f, const char *id)
+{
+	json_t *u = user_rec(id);
+
+	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_OK);
+	json_decref(u);
+}
+
+static void insert_identity(struct fx *f, const char *provider, const char *uid, const char *user, json_int_t updated)
+{
+	json_t *i = identity_rec(provider, uid, user, updated);
+
+	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_OK);
+	json_decref(i);
+}
+
+static void insert_session(struct fx *f, const char *id, const char *user, const char *hash, json_int_t expires)
+{
+	json_t *s = session_rec(id, user, hash, expires);
+
+	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_OK);
+	json_decref(s);
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static void test_open_creates_private_file_in_wal_mode(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	char *wal = tu_path(f->dir, "sesame.db-wal"), *mode;
+
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	insert_user(f, USER_A);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 077, 0);
+	mode = su_query_text(f->path, "PRAGMA journal_mode");
+	assert_string_equal(mode, "wal");
+	free(mode);
+	free(wal);
+}
+
+static void test_open_creates_missing_directory_0700(void **state)
+{
+	char *dir = tu_tmpdir("store-mkdir"), *sub = tu_path(dir, "state"), *path = tu_path(sub, "sesame.db");
+	struct store st;
+	struct stat sb;
+
+	su_open(&st, path);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	store_close(&st);
+	tu_rmrf(dir);
+	free(path);
+	free(sub);
+	free(dir);
+	(void)state;
+}
+
+static void test_migrations_are_idempotent(void **state)
+{
+	struct fx *f = *state;
+	char *v;
+	int i;
+
+	insert_user(f, USER_A);
+	for (i = 0; i < 3; i++) {
+		store_close(&f->st);
+		su_open(&f->st, f->path);
+	}
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	assert_int_equal(su_count(f->path, "schema_version"), 2);
+	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(su_count(f->path, "users"), 1);
+}
+
+/* A database of schema 1 (before the signing keys moved into the store)
+ * gains the key tables at its next opening and keeps its records. */
+static void test_schema_1_migrates_to_2_keeping_records(void **state)
+{
+	struct fx *f = *state;
+	json_t *got = NULL, *key;
+	uint64_t gen = 99;
+	char *v;
+
+	insert_user(f, USER_A);
+	store_close(&f->st);
+	su_exec(f->path, "DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
+			 " DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
+			 " DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version = 2");
+	su_open(&f->st, f->path);
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
+	assert_int_equal(gen, 0);
+	key = json_pack("{s:s, s:s, s:i, s:i}", "kid", "k1", "pem", "PEM", "created", 1, "retired", 0);
+	assert_int_equal(f->d->key_insert(f->h, NULL, key, &f->err), SESAME_OK);
+	json_decref(key);
+	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
+	assert_int_equal(gen, 1);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
+}
+
+static int open_status(const char *path, const char *extra, sesame_error *err)
+{
+	json_t *conf = su_store_conf(path, extra);
+	struct store st;
+	int rc;
+
+	err_clear(err);
+	rc = store_open(&st, tu_env("SESAME_TEST_STORES"), conf, &su_logger, err);
+	json_decref(conf);
+	if (rc == SESAME_OK)
+		store_close(&st);
+	return rc;
+}
+
+static void test_open_refuses_newer_schema(void **state)
+{
+	struct fx *f = *state;
+	sesame_error err;
+
+	su_exec(f->path, "INSERT INTO schema_version VALUES (99, 0)");
+	assert_int_equal(open_status(f->path, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "schema");
+}
+
+static void test_open_refuses_file_readable_by_others(void **state)
+{
+	char *dir = tu_tmpdir("store-mode"), *path = tu_write(dir, "sesame.db", "", 0644);
+	sesame_error err;
+
+	assert_int_equal(open_status(path, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "permissions");
+	assert_non_null(strstr(err.text, "chmod 600"));
+	tu_rmrf(dir);
+	free(path);
+	free(dir);
+	(void)state;
+}
+
+static void test_open_refuses_garbage_and_symlinks(void **state)
+{
+	char *dir = tu_tmpdir("store-garbage"),
+	     *garbage = tu_write(dir, "garbage.db",
+				 "not a database at all, "
+				 "but long enough to be read as a header by SQLite......"
+				 "................................................",
+				 0600);
+	char *target = tu_write(dir, "target.db", "", 0600), *link = tu_path(dir, "link.db");
+	sesame_error err;
+
+	assert_int_equal(open_status(garbage, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "io");
+	/* A symlink could point the store at a file the operator never chose. */
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(open_status(link, NULL, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "io");
+	assert_int_equal(file_size(target), 0);
+	tu_rmrf(dir);
+	free(garbage);
+	free(target);
+	free(link);
+	free(dir);
+	(void)state;
+}
+
+static void capture_log(void *data, int level, const char *message)
+{
+	char *buf = data;
+
+	if (level <= SESAME_LOG_WARNING)
+		snprintf(buf + strlen(buf), 1024 - strlen(buf), "%s\n", message);
+}
+
+static void test_open_warns_about_a_directory_others_can_write(void **state)
+{
+	char *dir = tu_tmpdir("store-dirmode"), *sub = tu_mkdir(dir, "open", 0777), *path = tu_path(sub, "sesame.db");
+	char logged[1024] = "";
+	struct logger lg = {.fn = capture_log, .data = logged, .max_level = SESAME_LOG_DEBUG};
+	json_t *conf = su_store_conf(path, NULL);
+	sesame_error err;
+	struct store st;
+
+	assert_int_equal(store_open(&st, tu_env("SESAME_TEST_STORES"), conf, &lg, &err), SESAME_OK);
+	assert_non_null(strstr(logged, "writable by group or others"));
+	store_close(&st);
+	json_decref(conf);
+	tu_rmrf(dir);
+	free(path);
+	free(sub);
+	free(dir);
+	(void)state;
+}
+
+static void test_open_refuses_bad_configuration(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+	    "\"conninfo\": \"host=x\"", "\"synchronous\": \"off\"", "\"synchronous\": 1",
+	    "\"busy_timeout\": -1",	"\"busy_timeout\": \"5\"",  "\"nosuch\": true",
+	};
+	sesame_error err;
+	json_t *conf;
+	struct store st;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(open_status(f->path, bad[i], &err), SESAME_CONFIG);
+		assert_string_equal(err.reason, "config");
+	}
+	assert_int_equal(open_status("relative/sesame.db", NULL, &err), SESAME_CONFIG);
+	assert_int_equal(open_status(f->path, "\"synchronous\": \"normal\", \"busy_timeout\": 100", &err), SESAME_OK);
+
+	conf = json_pack("{s:s, s:s}", "type", "nosuch", "path", f->path);
+	assert_int_equal(store_open(&st, tu_env("SESAME_TEST_STORES"), conf, &su_logger, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "file");
+	json_object_set_new(conf, "type", json_string("../sqlite"));
+	assert_int_equal(store_open(&st, tu_env("SESAME_TEST_STORES"), conf, &su_logger, &err), SESAME_UNAVAILABLE);
+	assert_string_equal(err.reason, "name");
+	json_decref(conf);
+}
+
+/* ---- users ------------------------------------------------------------ */
+
+static void test_users_insert_get_update_list_delete(void **state)
+{
+	struct fx *f = *state;
+	json_t *u = NULL, *changes, *list = NULL;
+
+	insert_user(f, USER_B);
+	insert_user(f, USER_A);
+	insert_user(f, USER_C);
+	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(u, "type")), "normal");
+	assert_false(json_is_true(json_object_get(u, "disabled")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(u, "data"), "name")), "n");
+	json_decref(u);
+
+	changes =
+	    json_pack("{s:b, s:I, s:{s:i}}", "disabled", 1, "last_login", (json_int_t)2000, "custom_data", "x", 1);
+	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_OK);
+	json_decref(changes);
+	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_OK);
+	assert_true(json_is_true(json_object_get(u, "disabled")));
+	assert_int_equal(json_integer_value(json_object_get(u, "last_login")), 2000);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(u, "custom_data"), "x")), 1);
+	/* Members not in the changes are kept. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(u, "data"), "name")), "n");
+	json_decref(u);
+
+	assert_int_equal(f->d->users_list(f->h, NULL, NULL, 2, &list, &f->err), SESAME_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), USER_A);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")), USER_B);
+	json_decref(list);
+	assert_int_equal(f->d->users_list(f->h, NULL, USER_B, 2, &list, &f->err), SESAME_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), USER_C);
+	json_decref(list);
+	assert_int_equal(f->d->users_list(f->h, NULL, USER_C, 2, &list, &f->err), SESAME_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(f->d->users_list(f->h, NULL, NULL, 0, &list, &f->err), SESAME_USAGE);
+
+	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_OK);
+	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_NOT_FOUND);
+	assert_string_equal(f->err.reason, "user");
+	assert_null(u);
+	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_NOT_FOUND);
+	changes = json_pack("{s:b}", "disabled", 0);
+	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_NOT_FOUND);
+	json_decref(changes);
+}
+
+/*
+ * Checkpoints run on the store's own thread, never in a commit: a few
+ * commits (far below SQLite's automatic 1000 pages) reach the database file
+ * while nothing else happens, which SQLite alone would leave in the WAL.
+ */
+static void test_checkpoints_run_in_the_background(void **state)
+{
+	struct fx *f = *state;
+	char id[SESAME_STORE_ID_LENGTH + 1], big[3000];
+	long before;
+	json_t *u;
+	int i, polls;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	before = file_size(f->path);
+	for (i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "7a%022d", i);
+		u = json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0,
+			      "created", (json_int_t)1000, "last_login", (json_int_t)1000, "data", "big", big,
+			      "custom_data");
+		assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_OK);
+		json_decref(u);
+	}
+	/* About 30 pages, in the WAL until a checkpoint copies them. */
+	for (polls = 0; polls < 600 && file_size(f->path) <= before; polls++)
+		usleep(50 * 1000);
+	assert_true(file_size(f->path) > before);
+}
+
+static void test_users_refuse_bad_records(void **state)
+{
+	struct fx *f = *state;
+	json_t *u = user_rec(USER_A), *changes;
+
+	insert_user(f, USER_A);
+	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "exists");
+	json_object_set_new(u, "id", json_string("5F0000000000000000000009"));
+	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
+	json_object_set_new(u, "id", json_string(USER_B));
+	json_object_set_new(u, "type", json_string("system"));
+	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
+	json_object_set_new(u, "type", json_string("server"));
+	json_object_del(u, "custom_data");
+	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
+	assert_string_equal(f->err.reason, "record");
+	json_decref(u);
+
+	changes = json_pack("{s:s}", "id", USER_B);
+	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_USAGE);
+	json_decref(changes);
+	changes = json_pack("{s:[]}", "data");
+	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_MALFORMED);
+	json_decref(changes);
+	assert_int_equal(su_count(f->path, "users"), 1);
+}
+
+/* ---- identities ------------------------------------------------------- */
+
+static void test_identities_unique_per_instance_and_uid(void **state)
+{
+	struct fx *f = *state;
+	json_t *i, *got = NULL, *changes, *list = NULL;
+
+	insert_user(f, USER_A);
+	insert_user(f, USER_B);
+	insert_identity(f, "google", "u1", USER_A, 50);
+	/* The same uid at another instance is another identity. */
+	insert_identity(f, "apple", "u1", USER_A, 20);
+	i = identity_rec("google", "u1", USER_B, 60);
+	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "exists");
+	json_decref(i);
+	i = identity_rec("google", "u2", "5f00000000000000000000ff", 60);
+	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_NOT_FOUND);
+	assert_string_equal(f->err.reason, "user");
+	json_decref(i);
+
+	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "u1", &got, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(got, "user_id")), USER_A);
+	assert_string_equal(json_string_value(json_object_get(got, "provider_type")), "custom-token");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "private"), "p")), "secret");
+	json_decref(got);
+	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "nobody", &got, &f->err), SESAME_NOT_FOUND);
+	assert_string_equal(f->err.reason, "identity");
+
+	changes = json_pack("{s:{s:s}, s:I}", "data", "email", "e@x", "updated", (json_int_t)70);
+	assert_int_equal(f->d->identity_update(f->h, NULL, "google", "u1", changes, &f->err), SESAME_OK);
+	assert_int_equal(f->d->identity_update(f->h, NULL, "google", "nobody", changes, &f->err), SESAME_NOT_FOUND);
+	json_decref(changes);
+	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "u1", &got, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "data"), "email")), "e@x");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "private"), "p")), "secret");
+	json_decref(got);
+
+	/* Oldest "updated" first. */
+	assert_int_equal(f->d->identities_of_user(f->h, NULL, USER_A, &list, &f->err), SESAME_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "provider")), "apple");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "provider")), "google");
+	json_decref(list);
+	assert_int_equal(f->d->identities_of_user(f->h, NULL, USER_B, &list, &f->err), SESAME_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	assert_int_equal(f->d->identity_delete(f->h, NULL, "apple", "u1", &f->err), SESAME_OK);
+	assert_int_equal(f->d->identity_delete(f->h, NULL, "apple", "u1", &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(su_count(f->path, "identities"), 1);
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static void test_sessions_by_hash_touch_count_delete(void **state)
+{
+	struct fx *f = *state;
+	json_t *s = NULL;
+	uint64_t n = 99;
+
+	insert_user(f, USER_A);
+	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
+	insert_session(f, SESS_2, USER_A, HASH_2, 500);
+	s = session_rec("600000000000000000000003", USER_A, HASH_1, 1000);
+	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_CONFLICT);
+	json_object_set_new(s, "refresh_hash", json_string("not-hex"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_MALFORMED);
+	json_object_set_new(s, "refresh_hash",
+			    json_string("3333333333333333333333333333333333333333333333333333333333333333"));
+	json_object_set_new(s, "user_id", json_string(USER_B));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_NOT_FOUND);
+	json_decref(s);
+
+	assert_int_equal(f->d->session_get_by_hash(f->h, NULL, HASH_2, &s, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(s, "id")), SESS_2);
+	assert_string_equal(json_string_value(json_object_get(s, "refresh_hash")), HASH_2);
+	assert_string_equal(json_string_value(json_object_get(s, "user_id")), USER_A);
+	json_decref(s);
+	assert_int_equal(f->d->session_get_by_hash(f->h, NULL,
+						   "4444444444444444444444444444444444444444444444444444444444444444",
+						   &s, &f->err),
+			 SESAME_NOT_FOUND);
+
+	assert_int_equal(f->d->sessions_count(f->h, NULL, USER_A, 600, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->d->sessions_count(f->h, NULL, NULL, 100, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_2, 550, 2000, &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &s, &f->err), SESAME_OK);
+	assert_int_equal(json_integer_value(json_object_get(s, "last_used")), 550);
+	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 2000);
+	json_decref(s);
+	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_2, 560, 0, &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &s, &f->err), SESAME_OK);
+	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 2000);
+	json_decref(s);
+	assert_int_equal(f->d->sessions_count(f->h, NULL, USER_A, 600, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(f->d->session_delete(f->h, NULL, SESS_1, &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_delete(f->h, NULL, SESS_1, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_1, 1, 0, &f->err), SESAME_NOT_FOUND);
+	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
+	assert_int_equal(f->d->sessions_delete_user(f->h, NULL, USER_A, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(su_count(f->path, "sessions"), 0);
+}
+
+static void test_deleting_an_identity_ends_its_sessions(void **state)
+{
+	struct fx *f = *state;
+	json_t *s1 = session_rec(SESS_1, USER_A, HASH_1, 1000), *s2 = session_rec(SESS_2, USER_A, HASH_2, 1000);
+	json_t *got = NULL;
+
+	insert_user(f, USER_A);
+	insert_identity(f, "google", "g", USER_A, 1);
+	insert_identity(f, "apple", "a", USER_A, 1);
+	json_object_set_new(s1, "provider", json_string("google"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_MALFORMED);
+	json_object_set_new(s1, "provider_uid", json_string("g"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_OK);
+	json_object_set_new(s2, "provider", json_string("apple"));
+	json_object_set_new(s2, "provider_uid", json_string("a"));
+	assert_int_equal(f->d->session_insert(f->h, NULL, s2, &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_OK);
+	assert_true(json_equal(got, s1));
+	json_decref(got);
+
+	assert_int_equal(f->d->identity_delete(f->h, NULL, "google", "g", &f->err), SESAME_OK);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	json_decref(s1);
+	json_decref(s2);
+}
+
+/* ---- provider key/value data ---------------------------------------------- */
+
+static void test_kv_put_get_create_expiry_purge(void **state)
+{
+	struct fx *f = *state;
+	json_t *v = json_pack("{s:s}", "hash", "$scrypt$..."), *got = NULL, *other = json_integer(7);
+	uint64_t n;
+
+	insert_user(f, USER_A);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "user:a", v, USER_A, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
+	    SESAME_OK);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
+	    SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "exists");
+	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "user:a", 100, &got, &f->err), SESAME_OK);
+	assert_true(json_equal(got, v));
+	json_decref(got);
+	/* Namespaces are per instance. */
+	assert_int_equal(f->d->kv_get(f->h, NULL, "other", "user:a", 100, &got, &f->err), SESAME_NOT_FOUND);
+	assert_string_equal(f->err.reason, "key");
+	/* Without KV_CREATE the entry is replaced; any JSON value is accepted. */
+	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, 0, 100, &f->err), SESAME_OK);
+	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "user:a", 100, &got, &f->err), SESAME_OK);
+	assert_int_equal(json_integer_value(got), 7);
+	json_decref(got);
+
+	/* An expired entry is invisible and may be created again. */
+	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "token:t", v, NULL, 150, 0, 100, &f->err), SESAME_OK);
+	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 149, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 150, &got, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(
+	    f->d->kv_put(f->h, NULL, "userpass", "token:t", other, NULL, 300, SESAME_STORE_KV_CREATE, 200, &f->err),
+	    SESAME_OK);
+	assert_int_equal(f->d->kv_purge(f->h, NULL, 299, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(f->d->kv_purge(f->h, NULL, 300, &n, &f->err), SESAME_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->d->kv_delete(f->h, NULL, "userpass", "user:a", &f->err), SESAME_OK);
+	assert_int_equal(f->d->kv_delete(f->h, NULL, "userpass", "user:a", &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "k", v, USER_B, 0, 0, 100, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(su_count(f->path, "provider_data"), 0);
+	json_decref(v);
+	json_decref(other);
+}
+
+/* ---- cascading deletion and transactions ------------------------------------ */
+
+static void test_user_delete_removes_everything_of_the_user(void **state)
+{
+	struct fx *f = *state;
+	json_t *v = json_true();
+
+	insert_user(f, USER_A);
+	insert_user(f, USER_B);
+	insert_identity(f, "google", "a", USER_A, 1);
+	insert_identity(f, "apple", "a", USER_A, 1);
+	insert_identity(f, "google", "b", USER_B, 1);
+	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
+	insert_session(f, SESS_2, USER_B, HASH_2, 1000);
+	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "a", v, USER_A, 0, 0, 0, &f->err), SESAME_OK);
+	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "b", v, USER_B, 0, 0, 0, &f->err), SESAME_OK);
+	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "global", v, NULL, 0, 0, 0, &f->err), SESAME_OK);
+	json_decref(v);
+
+	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "users"), 1);
+	assert_int_equal(su_count(f->path, "identities"), 1);
+	assert_int_equal(su_count(f->path, "sessions"), 1);
+	assert_int_equal(su_count(f->path, "provider_data"), 2);
+	assert_int_equal(su_count(f->path, "identities WHERE user_id = '" USER_A "'"), 0);
+}
+
+static void test_transaction_rollback_and_commit(void **state)
+{
+	struct fx *f = *state;
+	sesame_store_txn *t = NULL;
+	json_t *u = user_rec(USER_A), *got = NULL;
+
+	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
+	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
+	assert_int_equal(f->d->user_get(f->h, t, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	f->d->rollback(t);
+	assert_int_equal(su_count(f->path, "users"), 0);
+
+	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
+	/* A lookup that finds nothing leaves the transaction usable. */
+	assert_int_equal(f->d->user_get(f->h, t, USER_B, &got, &f->err), SESAME_NOT_FOUND);
+	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
+	assert_int_equal(f->d->commit(t, &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "users"), 1);
+
+	/* After a failure, the transaction can only be rolled back. */
+	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
+	json_object_set_new(u, "id", json_string(USER_B));
+	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
+	json_object_set_new(u, "id", json_string(USER_A));
+	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_CONFLICT);
+	assert_int_equal(f->d->user_get(f->h, t, USER_A, &got, &f->err), SESAME_USAGE);
+	assert_int_equal(f->d->commit(t, &f->err), SESAME_USAGE);
+	assert_int_equal(su_count(f->path, "users"), 1);
+
+	/* A read transaction refuses writes. */
+	assert_int_equal(f->d->begin(f->h, 0, &t, &f->err), SESAME_OK);
+	json_object_set_new(u, "id", json_string(USER_C));
+	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_USAGE);
+	f->d->rollback(t);
+	assert_int_equal(su_count(f->path, "users"), 1);
+	json_decref(u);
+}
+
+static void test_write_transaction_excludes_other_writers(void **state)
+{
+	struct fx *f = *state;
+	sesame_store_txn *t1 = NULL, *t2 = NULL;
+	json_t *conf = su_store_conf(f->path, "\"busy_timeout\": 0"), *u = user_rec(USER_B), *got = NULL;
+	struct store other;
+
+	/* A second handle on the file, as another process would have. */
+	assert_int_equal(store_open(&other, tu_env("SESAME_TEST_STORES"), conf, &su_logger, &f->err), SESAME_OK);
+	json_decref(conf);
+	insert_user(f, USER_A);
+	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t1, &f->err), SESAME_OK);
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_true(store_retryable(SESAME_CONFLICT, &f->err));
+	assert_null(t2);
+	/* Readers are not blocked by a writer. */
+	assert_int_equal(other.desc->user_get(other.h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	assert_int_equal(f->d->commit(t1, &f->err), SESAME_OK);
+
+	/* Writers of one handle queue on its writer slot, reads do not. */
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t1, &f->err), SESAME_OK);
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_int_equal(other.desc->user_insert(other.h, NULL, u, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_int_equal(other.desc->user_get(other.h, NULL, USER_A, &got, &f->err), SESAME_OK);
+	json_decref(got);
+	other.desc->rollback(t1);
+	assert_int_equal(other.desc->user_insert(other.h, NULL, u, &f->err), SESAME_OK);
+	assert_int_equal(other.desc->begin(other.h, SESAME_STORE_TXN_WRITE, &t2, &f->err), SESAME_OK);
+	assert_int_equal(other.desc->commit(t2, &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "users"), 2);
+	json_decref(u);
+	store_close(&other);
+}
+
+static void test_loader_checks_store_descriptors(void **state)
+{
+	static const struct {
+		const char *type;
+		int status;
+		const char *reason;
+	} cases[] = {
+	    {"major2", SESAME_UNAVAILABLE, "abi"},
+	    {"small", SESAME_UNAVAILABLE, "abi"},
+	    {"nosym", SESAME_UNAVAILABLE, "symbol"},
+	    {"mistyped", SESAME_UNAVAILABLE, "descriptor"},
+	    {"nofunc", SESAME_UNAVAILABLE, "descriptor"},
+	    {"halfkeys", SESAME_UNAVAILABLE, "descriptor"},
+	    {"halflist", SESAME_UNAVAILABLE, "descriptor"},
+	    {"missing", SESAME_UNAVAILABLE, "file"},
+	    /* A newer minor with a longer descriptor is accepted and opened. */
+	    {"newer", SESAME_UNAVAILABLE, "fixture"},
+	};
+	char *dir = tu_path(tu_env("SESAME_TEST_BUILDDIR"), "tests/fixtures/stores/.libs");
+	sesame_error err;
+	struct store st;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *conf = json_pack("{s:s, s:s}", "type", cases[i].type, "path", "/nonexistent/sesame.db");
+
+		err_clear(&err);
+		assert_int_equal(store_open(&st, dir, conf, &su_logger, &err), cases[i].status);
+		if (strcmp(err.reason, cases[i].reason) != 0)
+			fail_msg("store %s: reason \"%s\" (%s), expected \"%s\"", cases[i].type, err.reason, err.text,
+				 cases[i].reason);
+		assert_null(st.desc);
+		assert_null(st.plugin_path);
+		json_decref(conf);
+	}
+	free(dir);
+	(void)state;
+}
+
+/* A context as sesame_configure() leaves it, with only the store settings. */
+static sesame_ctx *ctx_with_store(const char *path, const char *type)
+{
+	sesame_ctx *ctx = sesame_new();
+
+	assert_non_null(ctx);
+	sesame_set_logger(ctx, NULL, NULL, -1);
+	ctx->cfg.store_dir = strdup(tu_env("SESAME_TEST_STORES"));
+	ctx->cfg.store = su_store_conf(path, NULL);
+	json_object_set_new(ctx->cfg.store, "type", json_string(type));
+	ctx->configured = true;
+	return ctx;
+}
+
+static void test_context_opens_the_store_on_first_use(void **state)
+{
+	char *dir, *path = su_db_path("ctx", &dir);
+	sesame_ctx *ctx = ctx_with_store(path, "sqlite"), *bad;
+	struct store *st = NULL, *again = NULL;
+	sesame_error err;
+
+	/* Configuring alone (config check) never touches the database. */
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(ctx_store(ctx, &st, &err), SESAME_OK);
+	assert_non_null(st);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(ctx_store(ctx, &again, &err), SESAME_OK);
+	assert_ptr_equal(st, again);
+	sesame_free(ctx);
+
+	bad = ctx_with_store(path, "missing");
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_UNAVAILABLE);
+	assert_null(st);
+	assert_string_equal(err.reason, "file");
+	assert_non_null(strstr(err.text, "missing.so"));
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_UNAVAILABLE);
+	bad->configured = false;
+	assert_int_equal(ctx_store(bad, &st, &err), SESAME_USAGE);
+	sesame_free(bad);
+	tu_rmrf(dir);
+	free(dir);
+	free(path);
+	(void)state;
+}
+
+static void test_sessions_store_only_the_refresh_token_hash(void **state)
+{
+	struct fx *f = *state;
+	const char *token = "the-refresh-token";
+	struct store_session_params p = {.user_id = USER_A,
+					 .device_id = "000000000000000000000000",
+					 .refresh_token = token,
+					 .provider = "google",
+					 .provider_uid = "g",
+					 .now = 100,
+					 .expires = 200};
+	char hash[SESAME_STORE_HASH_LENGTH + 1], id[SESAME_STORE_ID_LENGTH + 1], *stored;
+	json_t *s = NULL;
+
+	/* SHA-256("abc"), FIPS 180-2 appendix B.1. */
+	assert_int_equal(store_token_hash("abc", hash), SESAME_OK);
+	assert_string_equal(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	insert_user(f, USER_A);
+	insert_identity(f, "google", "g", USER_A, 1);
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_OK);
+	assert_true(store_valid_id(id));
+	assert_memory_equal(id, "00000064", 8);
+	assert_int_equal(store_token_hash(token, hash), SESAME_OK);
+	assert_int_equal(f->d->session_get_by_hash(f->h, NULL, hash, &s, &f->err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(s, "id")), id);
+	assert_string_equal(json_string_value(json_object_get(s, "provider")), "google");
+	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 200);
+	json_decref(s);
+	/* The token itself is nowhere in the database. */
+	stored = su_query_text(f->path, "SELECT quote(refresh_hash) || id || device_id || created || expires || "
+					"last_used || provider || provider_uid FROM sessions");
+	assert_null(strstr(stored, "refresh"));
+	free(stored);
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_CONFLICT);
+	p.provider_uid = NULL;
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_USAGE);
+	assert_int_equal(su_count(f->path, "sessions"), 1);
+}
+
+static void test_new_ids_are_object_ids(void **state)
+{
+	char a[SESAME_STORE_ID_LENGTH + 1], b[SESAME_STORE_ID_LENGTH + 1];
+
+	assert_int_equal(store_new_id(0x5f000001, a), SESAME_OK);
+	assert_int_equal(store_new_id(0x5f000001, b), SESAME_OK);
+	assert_true(store_valid_id(a));
+	assert_memory_equal(a, "5f000001", 8);
+	assert_string_not_equal(a, b);
+	assert_false(store_valid_id("5f00000100000000000000"));
+	assert_false(store_valid_id("5F0000010000000000000000"));
+	assert_false(store_valid_id("5f00000100000000000000000"));
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_open_creates_private_file_in_wal_mode, setup, teardown),
+	    cmocka_unit_test(test_open_creates_missing_directory_0700),
+	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_1_migrates_to_2_keeping_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
+	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
+	    cmocka_unit_test(test_open_refuses_garbage_and_symlinks),
+	    cmocka_unit_test(test_open_warns_about_a_directory_others_can_write),
+	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoints_run_in_the_background, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleting_an_identity_ends_its_sessions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions_store_only_the_refresh_token_hash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
+	    cmocka_unit_test(test_loader_checks_store_descriptors),
+	    cmocka_unit_test(test_context_opens_the_store_on_first_use),
+	    cmocka_unit_test(test_new_ids_are_object_ids),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

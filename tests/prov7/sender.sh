@@ -1,7 +1,0 @@
-#!/bin/sh
-# tests/prov7/sender.sh — the token "mailer" of the local-userpass tests:
-# appends the {email, token, tokenId} it gets on stdin, one line each, to
-# $1/outbox.  With $1/fail present it fails, as a mailer that is down.
-[ -e "$1/fail" ] && exit 1
-cat >> "$1/outbox"
-printf '\n' >> "$1/outbox"

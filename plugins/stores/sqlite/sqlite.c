@@ -553,8 +553,19 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
 	rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
+	if (rc == SQLITE_OK) {
+		/* Switching a new file to WAL takes its exclusive lock, and
+		 * SQLite answers BUSY at once, without the busy handler, when
+		 * processes opening the same new file at the same time meet
+		 * there: retry within busy_timeout, as the handler would. */
+		int waited = 0;
+
+		while ((rc = sqlite3_step(s)) == SQLITE_BUSY && waited < h->busy_timeout) {
+			sqlite3_reset(s);
+			sqlite3_sleep(5);
+			waited += 5;
+		}
+	}
 	if (rc != SQLITE_ROW) {
 		rc = db_error(h, c->db, rc, "setting WAL mode", err);
 		goto fail;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench/http.sh — HTTP logins through sesamed under wrk on loopback: returning
 # custom-token identities (10^3 users), logins/s and p50/p99 latency at peak
 # (several connections), the ratio to the in-process rate measured

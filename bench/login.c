@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/login.c — in-process logins through libsesame's public API:
  * custom-token RS256 credential -> merge into the user -> session with an

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bench/login.lua — wrk script: POST custom-token logins of returning
 -- identities to sesamed, one token per request in rotation.  The tokens
 -- file (one JWT a line) is named by $SESAME_BENCH_TOKENS; the app and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench/multinode.sh — HTTP logins per second through sesamed on
 # PostgreSQL with one node and with two nodes, against the same load on
 # SQLite: returning custom-token identities (bench/login.lua, 10^3 users),

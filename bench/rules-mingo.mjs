@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/rules-mingo.mjs — the rules of bench/rules decided the way a
 // JavaScript backend would: %%user substituted into each role's
 // apply_when, the result matched with mingo, field permissions applied.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/rules.c — rule decisions per second: a realistic rule file (10
  * roles, field-level permissions, the applying role last) and a 1 KiB

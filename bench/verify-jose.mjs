@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/verify-jose.mjs — node jose's jwtVerify on one token with an imported
 // key, for bench/verify: prints tokens/s after running for SECONDS.
 //   node verify-jose.mjs TOKEN.json SECONDS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/verify.c — token verification throughput: sesame's full path
  * (keys_verify: parse, header checks, key selection, signature, claims)

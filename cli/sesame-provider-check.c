@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/sesame-provider-check.c — `sesame-provider-check`, the conformance
  * checker a provider plugin's author runs before shipping it.

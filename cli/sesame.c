@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/sesame.c — `sesame`, the operator's command line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/account.c — libsesame-client's account calls that change no user
  * of the store: the email/password flows (unauthenticated POSTs under the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/client.c — libsesame-client's public functions for a client and
  * its users: open and close, location, login, the user list, switching,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/http.c — libsesame-client's outbound HTTP through libcurl: https
  * only (http only to a loopback address, checked on the address connected

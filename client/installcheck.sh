@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # client/installcheck.sh — an application built against the *installed*
 # libsesame-client (header and sesame-client.pc found by pkg-config) that
 # uses a store, and the installed sesame-client on the same store.  No

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/internal.h — the internals of libsesame-client shared by its
  * files: the client object, errors and validation (util.c), outbound HTTP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/sesame-client.c — `sesame-client`, the command line on
  * libsesame-client: an end user's logins against a server of the App

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/session.c — what every authenticated call of libsesame-client
  * goes through: the location, one user's tokens out of the store, the

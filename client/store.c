@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/store.c — the user store of libsesame-client: one JSON file per
  * application holding the device id, the users (most recently active

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client/util.c — libsesame-client's small helpers: error records, what
  * may be printed of a server's text, wiping secrets, the validation of

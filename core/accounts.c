@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/accounts.c — user accounts: the login merge of an identity into a
  * user, linking and unlinking identities, deletion, disabling, custom data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/api.c — the account operations of the application API: logins,
  * callers (a user or the system user) and what each may do.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core/b64url.c — strict base64url (RFC 7515 section 2) for JOSE. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/claims.c — the registered JWT claims (RFC 7519 4.1): exp, nbf, iat
  * as integer NumericDates with leeway, aud and iss compared exactly.

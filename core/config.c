@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/config.c — the main configuration file and the provider drop-ins.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/context.c — what the rest of the core asks of a configured context:
  * its clock, its store, its provider instances, and the verification step

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/encode.c — encodings, digests and crypt(3) checks, for the core and,
  * through the host table (encode, decode, digest, crypt_verify), for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core/error.c — filling sesame_error records and naming status codes. */
 #include "config.h"
 

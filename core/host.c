@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/host.c — the host services table handed to provider plugins: thin
  * adapters from the stable ABI to the core's own functions.

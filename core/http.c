@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/http.c — outbound HTTP for providers (JWKS, token endpoints) through
  * libcurl: https only (loopback http in test mode), no redirects, timeouts

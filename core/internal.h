@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/internal.h — declarations shared by the files of libsesame.  Nothing
  * here is exported: the library is built with -fvisibility=hidden and only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/jose.h — the core's private JOSE interface: base64url, keys (JWK and
  * PEM), key sets, compact JWS verification and signing, JWT claim checks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/jwk.c — keys for JOSE: algorithm names, keys parsed once from
  * configuration (PEM, HMAC secret or JWK) or from a JWK, each pinned to one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/jwks.c — a JWKS URI fetched lazily and cached: max-age honoured and
  * clamped, refetched on an unknown kid at most once per cooldown, the last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/jws.c — compact JWS (RFC 7515): strict parsing of hostile tokens,
  * signature verification with keys pinned to one algorithm, and signing.

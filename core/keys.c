@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/keys.c — sesame_keys, the key set of the provider ABI: configured
  * keys parsed once, or a JWKS URI; verification and signing against it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/loader.c — loading plugins: provider plugins here, and the checks
  * every plugin kind shares (loader_open(), used by core/store.c too).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core/log.c — the context's logger: a callback or, by default, stderr. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/metadata.c — which profile fields of a verified identity the core
  * keeps, the one implementation of a drop-in's "metadata_fields" for every

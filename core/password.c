@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/password.c — password hashing for provider plugins (the host's
  * password_hash and password_verify): scrypt through OpenSSL's EVP_KDF,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/program.c — running external programs for plugins (the host's
  * program_check/program_run services): trusted program paths, an

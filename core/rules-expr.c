@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/rules-expr.c — rule expressions and MongoDB query filters: compiled
  * once into typed nodes, evaluated against a document, and emitted as the

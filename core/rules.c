@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/rules.c — role-based rules: the policy decision point.  Rule files
  * (rules.d/DATABASE.COLLECTION.json, default.json) in App Services' format

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/rules.h — the rules engine's internals, shared by core/rules.c (rule
  * files, roles, decisions, the public API) and core/rules-expr.c (rule

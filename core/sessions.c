@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/sessions.c — sessions: sesame's own access and refresh tokens.
  *

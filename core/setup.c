@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/setup.c — creating, configuring and freeing a context: the
  * configuration, the provider instances started with the host services

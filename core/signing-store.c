@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/signing-store.c — sesame's token-signing keys kept in the store
  * (store ABI 1.1), so that every node sharing one database signs with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/signing.c — sesame's own token-signing keys as files: the key
  * file (config "signing_key", by default STATE_DIR/signing-key.pem, 0600)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/store-migrate.c — sesame_store_migrate(): copying a whole store into
  * another one (SQLite to PostgreSQL and back), for `sesame store migrate`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core/store.c — loading and opening the store plugin, running
  * transactions with retry on conflict, making IDs, and creating sessions

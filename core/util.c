@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core/util.c — small helpers: secrets, random bytes, files, path safety. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/app.c — configuration snapshots: a configured libsesame context
  * plus the settings sesamed read from it, reference-counted, and the slot

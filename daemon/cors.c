@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/cors.c — Cross-Origin Resource Sharing for browser clients
  * (realm-web).  Only origins listed in `cors_origins` get CORS headers;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/daemon.h — declarations shared by the files of sesamed, the HTTP
  * front end.  Nothing here is installed: sesamed reaches libsesame through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/ejson.c — MongoDB Extended JSON in client request bodies, decoded
  * to plain JSON before any provider or program sees them.

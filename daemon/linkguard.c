@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/linkguard.c — the damper of the link-conflict request storm.
  *

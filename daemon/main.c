@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/main.c — sesamed: options, start, and the main thread's signal
  * loop.  Signals are blocked in every thread and taken synchronously here

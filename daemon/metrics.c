@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/metrics.c — counters, a latency histogram and a gauge, exposed in
  * Prometheus text format 0.0.4 at /metrics.

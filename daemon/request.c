@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/request.c — what handlers read from a request: headers, query
  * arguments, route parameters, the bearer token, a strictly parsed JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/response.c — building replies: JSON bodies, App Services error
  * bodies {"error", "error_code", "link"}, and the mapping from libsesame's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/router.c — matching a request's method and path against the route
  * table of routes.c.  Patterns are literal segments and {param} segments,

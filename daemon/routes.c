@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/routes.c — the routes sesamed serves and their handlers.
  *

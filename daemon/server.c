@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/server.c — sesamed's HTTP server on libmicrohttpd: listening
  * (optionally TLS), limits, request bodies, dispatch through the route

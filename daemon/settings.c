@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/settings.c — the configuration keys sesamed reads: the main keys
  * of the HTTP contract (listen, public_url, cors_origins, tls_*, admin_key)

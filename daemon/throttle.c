@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/throttle.c — per-client throttling: token buckets keyed by a
  * client address (or a short key derived from one).

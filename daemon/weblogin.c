@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon/weblogin.c — the web OAuth redirect flow of the social providers.
  *

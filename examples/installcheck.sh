@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # examples/installcheck.sh — builds the *installed* copy of the sample
 # plugin (under the documentation directory) out of tree against the
 # installed sesame (headers and sesame-provider.pc found by pkg-config),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz-config.c — libFuzzer target: the core's configuration loader on
  * hostile main files.  config_load() reads from a path, so each input is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz-http.c — libFuzzer target: sesamed's whole request path, from
  * the bytes on the socket to every route handler.

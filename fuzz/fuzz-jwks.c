@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz-jwks.c — libFuzzer target: JWKS documents as a fetched JWKS
  * endpoint could serve them, parsed into key sets; every key kept must be

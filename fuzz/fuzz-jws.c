@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz-jws.c — libFuzzer target: compact JWS verification of hostile
  * tokens against a fixed key set (HS256, RS256, ES256, EdDSA, with and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shared/utf8.c — UTF-8 validation, character-safe truncation and repair of texts (see utf8.h). */
 #include "config.h"
 

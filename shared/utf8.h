@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shared/utf8.h — UTF-8 for texts built from untrusted bytes.  Error messages
  * quote request paths, provider names and token fields; they must stay

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/check-exports.sh — the ABI guard: libsesame.so must export exactly the
 # symbols listed in core/libsesame.map, and libsesame-client.so those of
 # client/libsesame-client.map, each under the version node it is listed in,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/check-man.sh — the man pages in doc/ must format without a groff
 # warning, and every sesame page one of them refers to must exist in doc/.
 # Run by `make check` after the pages are generated (man_MANS).

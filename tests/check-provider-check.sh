@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/check-provider-check.sh — sesame-provider-check finds what it is
 # for: each fault of tests/fixtures/fixture-faulty.c (and an extra export,
 # a foreign ABI major) fails its check with a line that names it, a crash

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/check-providers.sh — every built-in provider passes
 # sesame-provider-check, with the instance configuration and the cases in
 # tests/provider-check/TYPE.json and TYPE.jsonl (no case needs the network:

@@ -1,8 +1,10 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/check-source.sh — sesame's source checker (curl's checksrc spirit):
-# trailing whitespace, banned C functions in shipped code, and C files
-# without a first-line comment.  Prints FILE:LINE: problem; run by
-# `make check`, or by hand: tests/check-source.sh [SRCDIR].
+# the SPDX licence tag at the top of every source, script, build and test
+# file, trailing whitespace, banned C functions in shipped code, and C
+# files without a comment saying what they are for.  Prints FILE:LINE:
+# problem; run by `make check`, or by hand: tests/check-source.sh [SRCDIR].
 set -eu
 
 srcdir=${1:-${SESAME_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}}
@@ -26,12 +28,14 @@ shipped=$(c_files $SHIPPED_DIRS)
 other=$(c_files $OTHER_DIRS)
 text=$(
 	{
-		ls configure.ac Makefile.am autogen.sh 2>/dev/null || true
+		ls configure.ac Makefile.am autogen.sh ./*.pc.in .gitignore .clang-format 2>/dev/null | sed 's|^\./||' || true
 		for d in $SHIPPED_DIRS $OTHER_DIRS doc etc scripts .ci; do
 			[ -d "$d" ] || continue
-			find "$d" \( -name .libs -o -name .deps \) -prune -o -type f \
-				\( -name '*.am' -o -name '*.sh' -o -name '*.in' -o -name '*.json' \
-				-o -path 'scripts/*' -o -path '.ci/*' -o -name Makefile -o -name README \) -print
+			find "$d" \( -name .libs -o -name .deps -o -name node_modules \) -prune -o -type f \
+				\( -name '*.am' -o -name '*.sh' -o -name '*.in' -o -name '*.json' -o -name '*.map' \
+				-o -name '*.js' -o -name '*.mjs' -o -name '*.lua' \
+				-o -path 'scripts/*' -o -path '.ci/*' -o -path 'tests/interop/run' -o -path 'fuzz/run-smoke' \
+				-o -name Makefile -o -name README \) -print
 		done
 	} | LC_ALL=C sort -u
 )
@@ -61,8 +65,23 @@ problems=$(
 	}
 	FNR == 1 {
 		in_comment = 0
+		files[++nfiles] = FILENAME
 		if (FILENAME ~ /\.[ch]$/ && $0 !~ /^\/[*\/]/)
-			printf "%s:1: the first line must be a comment saying what the file is for\n", FILENAME
+			printf "%s:1: the first lines must be comments: the licence tag, then what the file is for\n", FILENAME
+	}
+	# The licence of every file we write, in its first three lines, as
+	# the SPDX tag (https://spdx.dev/ids/).  Data files (JSON, test
+	# vectors, corpora) and prose (README) cannot carry one or need none.
+	FNR <= 3 && /SPDX-License-Identifier: MIT/ {
+		tagged[FILENAME] = 1
+	}
+	END {
+		for (i = 1; i <= nfiles; i++) {
+			f = files[i]
+			if (f ~ /\.json$/ || f ~ /(^|\/)README$/ || tagged[f])
+				continue
+			printf "%s:1: no \"SPDX-License-Identifier: MIT\" line in the first three lines\n", f
+		}
 	}
 	/[ \t\r]$/ {
 		printf "%s:%d: trailing whitespace\n", FILENAME, FNR

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/installcheck-first-run.sh — `make installcheck`: a fresh
 # installation logs a user in after `make install` and one provider drop-in,
 # with no other step (no main file, no state directory made by hand).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/testutil.c — helpers shared by the test programs; see testutil.h. */
 #include "config.h"
 

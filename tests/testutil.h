@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/testutil.h — helpers shared by sesame's test programs: temporary
  * directories under the build tree, files, and test configurations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello.c — a sample third-party sesame provider plugin, type "hello".
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sesame/client.h — the API of libsesame-client: an end user's side of the
  * App Services client API v2.0, spoken to sesamed or to any server of that

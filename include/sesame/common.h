@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sesame/common.h — types shared by every sesame audience: the status codes
  * and the error record that the application API, the provider ABI and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sesame/provider.h — the provider plugin ABI.
  *

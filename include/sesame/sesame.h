@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sesame/sesame.h — the application API of libsesame.
  *

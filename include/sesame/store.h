@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sesame/store.h — the store plugin ABI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/cli/test-cli.c — the `sesame` command line: commands, output,
  * one-line errors and the documented exit codes. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/cli/test-store-migrate.c — `sesame store migrate --to CONFIG` and
  * sesame_store_migrate(): every user, identity, session, provider record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/harness.h — a real sesamed for the tests of libsesame-client
  * and sesame-client: the anon-user, local-userpass (mails to an outbox

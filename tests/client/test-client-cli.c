@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/test-client-cli.c — sesame-client, the command line, against
  * a real sesamed (tests/client/harness.h): a shell session with several

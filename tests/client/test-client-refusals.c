@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/test-client-refusals.c — libsesame-client against a server
  * that does not keep to the client API (a scripted mock on loopback):

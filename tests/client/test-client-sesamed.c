@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/test-client-sesamed.c — libsesame-client against a real
  * sesamed (tests/client/harness.h): three users through three providers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/test-client-store.c — the user store of libsesame-client
  * (client/store.c), through the library's internals: the default path,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/client/test-client-util.c — the small checks libsesame-client
  * relies on (client/util.c, client/http.c): what counts as a token, an id

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/storeutil.c — helpers for the store and accounts tests. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/storeutil.h — helpers for the store and accounts tests: a
  * store opened on a fresh database, identities to log in with, and row

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-accounts-concurrency.c — the login merge under
  * concurrency and crashes: 16 threads logging in one new identity, two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-accounts.c — core/accounts.c on the SQLite store: the
  * login merge, the user-data rule, linking and unlinking, deletion,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-b64url.c — strict base64url of core/b64url.c. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-claims.c — core/claims.c at a fixed "now": the exact
  * boundaries of exp, nbf and iat with leeway, NumericDate ranges, and
  * exact audience and issuer matching. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-config-cases.c — the data-driven suite of invalid
  * configurations: every folder of tests/config/invalid/ is one test, made

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-config.c — core/config.c: the main file, the drop-in
  * rules, secrets, and the FILE:LINE:COL of every error. */
 #include "config.h"

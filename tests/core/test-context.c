@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-context.c — the application API of core/context.c through
  * libsesame.so: configuring, failing closed, verifying credentials. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-host.c — the host services of provider ABI 1.2 that
  * spare plugins a library of their own (core/host.c, core/encode.c):

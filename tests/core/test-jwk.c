@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-jwk.c — core/jwk.c: JWK and configured-key parsing with
  * the specific error of each unusable key, JWKS documents, and the
  * reference counting of key sets. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-jwks.c — core/jwks.c and core/http.c against a mock
  * server on 127.0.0.1: the cache, max-age and its clamp, the unknown-kid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-jws-cases.c — the data-driven JWS suite: every folder of
  * tests/jws/valid/ and tests/jws/invalid/ is one test, made of a token, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-jws.c — core/jws.c and core/keys.c: sign and verify
  * round trips for every algorithm with keys from tests/jws/keys, the raw

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-loader.c — core/loader.c: which plugins load, which are
  * refused, and the reason each refusal gives. */
 #include "config.h"

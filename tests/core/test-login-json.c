@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-login-json.c — how much JSON a login costs: jansson's
  * parsers and serializers are interposed by this program (it exports them,

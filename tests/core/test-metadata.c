@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-metadata.c — core/metadata.c: dot paths and their
  * escapes, field_name, required fields, the 4096-character limit, default

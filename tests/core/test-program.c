@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-program.c — core/program.c: running a program for a
  * plugin (input, output, cap, timeout, exit, signal, environment, no
  * inherited descriptor, user), and killing every process it started,

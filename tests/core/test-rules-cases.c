@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-rules-cases.c — the data-driven rules suite: every folder
  * of tests/rules/ is one test, made of

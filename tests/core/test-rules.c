@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-rules.c — the rules API of libsesame.so (core/rules.c):
  * rules_dirs in the configuration, who a decision may be asked for (a user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-sessions.c — core/sessions.c and core/api.c: logins,
  * access and refresh tokens, callers and what they may do, deletion. */
 #include "config.h"

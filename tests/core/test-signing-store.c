@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-signing-store.c — core/signing-store.c: sesame's signing
  * keys kept in the store, made once however many processes start at once,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/core/test-signing.c — core/signing.c: sesame's own signing keys,
  * their creation, permissions, rotation and pruning. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-store.c — the SQLite store plugin through the store ABI
  * (core/store.c loads it as the core does): opening, file mode, schema

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test-utf8.c — core/utf8.c against jansson, which decides what
  * a JSON body may hold: validity agrees byte for byte, a cut never splits a

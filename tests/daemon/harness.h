@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/harness.h — running sesamed and talking HTTP to it, for every
  * program that drives the daemon end to end (tests/daemon, tests/client,

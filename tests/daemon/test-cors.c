@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-cors.c — daemon/cors.c: which origins get CORS headers,
  * preflight answers, configuration errors. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-ejson.c — daemon/ejson.c: every Extended JSON type the
  * SDKs send decoded to plain JSON, the refused types, hostile values (huge

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-hardening.c — sesamed's HTTP surface under abuse: one
  * address holding its connection maximum while another is served, requests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-link-sesamed.c — linking, logout and sessions through
  * sesamed over HTTP, as the App Services SDKs rely on them: "try

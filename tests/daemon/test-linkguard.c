@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-linkguard.c — daemon/linkguard.c: which refused links
  * count as the same attempt, the window, and the bound on the table.  Time
  * is passed in, so nothing sleeps. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-metrics.c — daemon/metrics.c: the Prometheus text
  * exposition, label escaping, histogram buckets, the series cap. */
 #include "config.h"

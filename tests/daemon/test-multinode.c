@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-multinode.c — two sesamed nodes on one PostgreSQL
  * database, driven over HTTP as a load balancer would spread clients:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-providers-sesamed.c — the built-in providers end to end
  * through sesamed over HTTP: anonymous login, link (sign-up), logout and

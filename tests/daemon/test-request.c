@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-request.c — daemon/request.c: content types, strict JSON
  * bodies, login bodies, bearer tokens, device ids. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-response.c — daemon/response.c: error bodies, the
  * libsesame status -> HTTP status and App Services code table, headers. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-router.c — daemon/router.c: matching methods and paths
  * against a route table, parameters, 404 and 405 with Allow. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-rules-sesamed.c — the rules routes of sesamed end to
  * end: POST /api/sesame/v1/rules/evaluate and /rules/filter with a user's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-sesamed.c — sesamed end to end: the test starts the
  * daemon on a free loopback port (--listen 127.0.0.1:0, the port read from

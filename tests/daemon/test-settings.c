@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-settings.c — daemon/settings.c: the "daemon" section
  * with its errors naming the key, public_url and ws_hostname, the admin key
  * digest, listen addresses. */

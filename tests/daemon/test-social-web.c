@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/daemon/test-social-web.c — sesamed with the oauth2-google plugin
  * and a mock Google on loopback: a login over HTTP with an ID token, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/daemon/test-throttle.c — daemon/throttle.c: failed logins per client
  * address, Retry-After values, refill, a fixed-size table, threads, and
  * take/refund, whose check and charge are one step (no parallel request

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/interop/function.sh — the custom-function program of the interop
 # suite.  The credential {"username": NAME} logs in as "fn-NAME"; one that
 # also carries a "pin" must carry it as the plain JSON number 4711, which is

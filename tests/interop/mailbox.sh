@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/interop/mailbox.sh — the local-userpass programs of the interop
 # suite: `mailbox.sh DIR KIND` appends the JSON line it gets on stdin to
 # DIR/KIND, so the suite can read the tokens a mailer would have sent.  For

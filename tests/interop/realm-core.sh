@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/interop/realm-core.sh — sesamed driven by requests shaped like those
 # of realm-core, the shared core of the native App Services SDKs (app.cpp,
 # app_credentials.cpp): "Content-Type: application/json;charset=utf-8" and

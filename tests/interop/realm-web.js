@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/interop/realm-web.js — sesamed driven by the App Services web SDK,
 // realm-web 2.0.1 unchanged, through every auth call it has.  It starts
 // nothing: tests/interop/run starts sesamed and passes its URL and secrets in

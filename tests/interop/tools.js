@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/interop/tools.js — small helpers of the interop suite, as a module
 // (realm-web.js) and as a command for realm-core.sh, which has no JSON tool
 // of its own:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/jws/make-vectors.sh — regenerate the data-driven JWS cases under
 # tests/jws/{valid,invalid}/ with another implementation: the openssl
 # command line signs every token, so sesame's verifier is checked against

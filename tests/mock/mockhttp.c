@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/mock/mockhttp.c — the scriptable loopback HTTP server of mockhttp.h,
  * on libmicrohttpd with its own polling thread. */
 #include "config.h"

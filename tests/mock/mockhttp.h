@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/mock/mockhttp.h — a scriptable HTTP server on 127.0.0.1 for tests
  * (JWKS endpoints, token endpoints, identity provider APIs).  Each test

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/provider-check/custom-function.sh — the program of the
 # custom-function instance that tests/check-providers.sh checks: it knows
 # one credential, {"user": "alice", "pin": "1234"} (as compact JSON, in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/test-metadata-fields.c — integration: a drop-in's metadata_fields
  * applied by the core for every built-in provider type, the real plugins

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/store/pg-cluster.sh — a throwaway PostgreSQL cluster for the tests
 # and the benchmark, sourced by tests/store/postgres-suite.sh and
 # bench/multinode.sh: initdb in a fresh temporary directory, listening on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/store/pgtest.c — databases on the test run's PostgreSQL cluster. */
 #include "config.h"
 

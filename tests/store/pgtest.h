@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/store/pgtest.h — the PostgreSQL cluster of a test run
  * (tests/store/pg-cluster.sh exports where it is): a fresh database per

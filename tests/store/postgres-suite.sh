@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/store/postgres-suite.sh — everything that needs a real PostgreSQL,
 # against one throwaway cluster (tests/store/pg-cluster.sh: initdb in a
 # temporary directory, a Unix socket only, removed afterwards, also when a

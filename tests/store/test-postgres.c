@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/store/test-postgres.c — what only the PostgreSQL store has (the
  * conformance suite covers what every store does): its configuration and

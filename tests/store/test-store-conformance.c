@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/store/test-store-conformance.c — the store conformance suite: the
  * same cases, through the store ABI only (loaded by core/store.c as the

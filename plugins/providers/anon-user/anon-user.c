@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/anon-user/anon-user.c — the anonymous provider: every
  * login is a new identity (128 random bits), hence a new user, whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/api-key/api-key.c — the api-key provider: user API keys
  * (created by a logged-in, non-anonymous user, at most 20 each) and server

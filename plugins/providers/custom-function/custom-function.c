@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/custom-function/custom-function.c — the custom-function
  * provider: runs a configured program (an argv array, no shell) with the

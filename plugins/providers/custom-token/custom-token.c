@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/custom-token/custom-token.c — the custom-token provider:
  * logs users in with a JWT signed by the application's own issuer, verified

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/local-userpass/local-userpass.c — the email/password
  * provider.  Accounts live in the host key/value store:

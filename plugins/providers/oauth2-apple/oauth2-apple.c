@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/oauth2-apple/oauth2-apple.c — the oauth2-apple
  * provider: Sign in with Apple.  Verifies Apple ID tokens ({id_token}, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/oauth2-facebook/oauth2-facebook.c — the
  * oauth2-facebook provider: Facebook Login.  An {accessToken} is checked

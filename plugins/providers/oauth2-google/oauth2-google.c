@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/oauth2-google/oauth2-google.c — the oauth2-google
  * provider: Google Sign-In.  Verifies a Google ID token ({id_token}) with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/oauth2/oauth2.c — the helpers of oauth2.h, shared by
  * the social provider plugins.  Everything goes through the host services

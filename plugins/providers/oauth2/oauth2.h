@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/providers/oauth2/oauth2.h — helpers shared by the Google,
  * Facebook and Apple provider plugins (compiled into each module; nothing

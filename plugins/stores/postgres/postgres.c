@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/stores/postgres/postgres.c — the PostgreSQL store: sesame's users,
  * identities, sessions, provider data and signing keys in one PostgreSQL

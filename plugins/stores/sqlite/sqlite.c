@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugins/stores/sqlite/sqlite.c — the embedded SQLite store: sesame's
  * users, identities, sessions, provider data and signing keys in one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/anon-user/test-anon-kv.c — the host key/value services (kv_add's
  * atomic counters among them), provider actions
  * (sesame_provider_action) and the real anon-user plugin through libsesame:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/api-key/test-api-key.c — the api-key provider through libsesame and
  * the sesame CLI: user keys (create, login, list, get, disable, enable,
  * delete, the limit of 20, ownership), server keys, what is stored (a

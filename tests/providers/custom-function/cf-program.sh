@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/providers/custom-function/cf-program.sh — the custom-function test program: the
 # credential's "mode" says how to misbehave.  $1 is a directory for its
 # reports, $2 a descriptor number that must not be inherited.  The

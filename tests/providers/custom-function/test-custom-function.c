@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/custom-function/test-custom-function.c — the custom-function provider through
  * libsesame and the sesame CLI, with tests/providers/custom-function/cf-program.sh as the
  * program: identities, refusals, timeouts, output limits, credentials

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/custom-token/test-custom-token.c — integration: the real custom-token plugin
  * loaded through sesame_configure() from drop-ins, logins through

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/providers/local-userpass/caller.sh — the "call" program of the local-userpass tests:
 # appends the JSON it gets on stdin, one line each, to $1/calls, prints
 # $1/answer ({"status": "success"} without one) and exits with the code in

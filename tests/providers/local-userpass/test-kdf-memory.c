@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/local-userpass/test-kdf-memory.c — sesamed's memory under a burst of
  * password logins (unauthenticated, so bounded by the password-hashing

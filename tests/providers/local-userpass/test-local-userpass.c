@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/local-userpass/test-local-userpass.c — the local-userpass provider through
  * libsesame and the sesame CLI, with tests/providers/local-userpass/sender.sh as the mailer:
  * register, confirm, login, reset, and every refusal (weak hashes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/local-userpass/test-password.c — core/password.c through the host table:
  * scrypt PHC strings, verification, rehash detection, no truncation, the
  * KDF-run counter that lets provider tests check that a path hashed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/providers/oauth2/socialutil.c — the helpers of socialutil.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/oauth2/socialutil.h — the shared set-up of the oauth2
  * provider tests (and of the tests that run those plugins elsewhere): a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/oauth2/test-oauth2-apple.c — integration: the oauth2-apple plugin against
  * a mock Apple (JWKS, token and revoke endpoints) on loopback.  ID tokens

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/oauth2/test-oauth2-facebook.c — integration: the oauth2-facebook plugin
  * against a mock Graph API (debug_token, /me, /oauth/access_token) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/providers/oauth2/test-oauth2-google.c — integration: the oauth2-google plugin loaded
  * through sesame_configure(), with Google's JWKS and token endpoint mocked

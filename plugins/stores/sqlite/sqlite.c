@@ -67,6 +67,8 @@
 
 #include <sesame/store.h>
 
+#include "store-record.h"
+
 #define POOL_MAX	     8
 #define DEFAULT_BUSY_TIMEOUT 5000
 #define MAX_BUSY_TIMEOUT     600000
@@ -1072,37 +1074,10 @@ static int txn_commit(sesame_store_txn *t, sesame_error *err)
 
 /* ---- records ---------------------------------------------------------- */
 
-static bool is_hex(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!s || strlen(s) != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-static bool is_id(const char *s)
-{
-	return is_hex(s, SESAME_STORE_ID_LENGTH);
-}
-
-static bool is_text(const char *s)
-{
-	return s && s[0] != '\0';
-}
-
 static int bad_record(const sesame_store_handle *h, sesame_error *err, const char *what, const char *member)
 {
 	return store_err(h, err, SESAME_MALFORMED, "record",
 			 "sqlite store: %s record: member \"%s\" missing or invalid", what, member);
-}
-
-static const char *rec_str(const json_t *rec, const char *key)
-{
-	return json_string_value(json_object_get(rec, key));
 }
 
 /* json_dumps() text goes back to jansson's own free function: the
@@ -1276,42 +1251,21 @@ static int check_changes(const sesame_store_handle *h, const json_t *changes, co
 			 sesame_error *err)
 {
 	const char *key;
-	json_t *v;
-	size_t i;
 
 	if (!json_is_object(changes))
 		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: changes must be an object");
-	json_object_foreach((json_t *)changes, key, v)
-	{
-		for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
-			;
-		if (!allowed[i])
-			return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: \"%s\" cannot be changed", key);
-	}
-	return SESAME_OK;
+	key = store_rec_change_refused(changes, allowed);
+	return key ? store_err(h, err, SESAME_USAGE, "usage", "sqlite store: \"%s\" cannot be changed", key)
+		   : SESAME_OK;
 }
 
 /* ---- users ------------------------------------------------------------ */
 
 static int check_user(const sesame_store_handle *h, const json_t *u, sesame_error *err)
 {
-	const char *type = rec_str(u, "type");
+	const char *member = store_rec_user_invalid(u);
 
-	if (!is_id(rec_str(u, "id")))
-		return bad_record(h, err, "user", "id");
-	if (!type || (strcmp(type, "normal") != 0 && strcmp(type, "server") != 0))
-		return bad_record(h, err, "user", "type");
-	if (!json_is_boolean(json_object_get(u, "disabled")))
-		return bad_record(h, err, "user", "disabled");
-	if (!json_is_integer(json_object_get(u, "created")))
-		return bad_record(h, err, "user", "created");
-	if (!json_is_integer(json_object_get(u, "last_login")))
-		return bad_record(h, err, "user", "last_login");
-	if (!json_is_object(json_object_get(u, "data")))
-		return bad_record(h, err, "user", "data");
-	if (!json_is_object(json_object_get(u, "custom_data")))
-		return bad_record(h, err, "user", "custom_data");
-	return SESAME_OK;
+	return member ? bad_record(h, err, "user", member) : SESAME_OK;
 }
 
 static int user_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *u, sesame_error *err)
@@ -1328,8 +1282,8 @@ static int user_insert(sesame_store_handle *h, sesame_store_txn *txn, const json
 	s = stmt_get(h, cl.c, S_USER_INSERT, err);
 	if (!s)
 		return call_end(&cl, SESAME_INTERNAL);
-	bind_text(s, 1, rec_str(u, "id"));
-	bind_text(s, 2, rec_str(u, "type"));
+	bind_text(s, 1, store_rec_str(u, "id"));
+	bind_text(s, 2, store_rec_str(u, "type"));
 	sqlite3_bind_int(s, 3, json_is_true(json_object_get(u, "disabled")));
 	sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(u, "created")));
 	sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(u, "last_login")));
@@ -1450,23 +1404,9 @@ static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char 
 
 static int check_identity(const sesame_store_handle *h, const json_t *i, sesame_error *err)
 {
-	if (!is_text(rec_str(i, "provider")))
-		return bad_record(h, err, "identity", "provider");
-	if (!is_text(rec_str(i, "provider_type")))
-		return bad_record(h, err, "identity", "provider_type");
-	if (!is_text(rec_str(i, "id")))
-		return bad_record(h, err, "identity", "id");
-	if (!is_id(rec_str(i, "user_id")))
-		return bad_record(h, err, "identity", "user_id");
-	if (!json_is_object(json_object_get(i, "data")))
-		return bad_record(h, err, "identity", "data");
-	if (!json_is_object(json_object_get(i, "private")))
-		return bad_record(h, err, "identity", "private");
-	if (!json_is_integer(json_object_get(i, "created")))
-		return bad_record(h, err, "identity", "created");
-	if (!json_is_integer(json_object_get(i, "updated")))
-		return bad_record(h, err, "identity", "updated");
-	return SESAME_OK;
+	const char *member = store_rec_identity_invalid(i);
+
+	return member ? bad_record(h, err, "identity", member) : SESAME_OK;
 }
 
 static int identity_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *i, sesame_error *err)
@@ -1483,10 +1423,10 @@ static int identity_insert(sesame_store_handle *h, sesame_store_txn *txn, const 
 	s = stmt_get(h, cl.c, S_IDENTITY_INSERT, err);
 	if (!s)
 		return call_end(&cl, SESAME_INTERNAL);
-	bind_text(s, 1, rec_str(i, "provider"));
-	bind_text(s, 2, rec_str(i, "id"));
-	bind_text(s, 3, rec_str(i, "provider_type"));
-	bind_text(s, 4, rec_str(i, "user_id"));
+	bind_text(s, 1, store_rec_str(i, "provider"));
+	bind_text(s, 2, store_rec_str(i, "id"));
+	bind_text(s, 3, store_rec_str(i, "provider_type"));
+	bind_text(s, 4, store_rec_str(i, "user_id"));
 	bind_json(s, 5, json_object_get(i, "data"), 0);
 	bind_json(s, 6, json_object_get(i, "private"), 0);
 	sqlite3_bind_int64(s, 7, json_integer_value(json_object_get(i, "created")));
@@ -1601,27 +1541,9 @@ static int identities_of_user(sesame_store_handle *h, sesame_store_txn *txn, con
 
 static int check_session(const sesame_store_handle *h, const json_t *se, sesame_error *err)
 {
-	if (!is_id(rec_str(se, "id")))
-		return bad_record(h, err, "session", "id");
-	if (!is_id(rec_str(se, "user_id")))
-		return bad_record(h, err, "session", "user_id");
-	if (!rec_str(se, "device_id"))
-		return bad_record(h, err, "session", "device_id");
-	if (!is_hex(rec_str(se, "refresh_hash"), SESAME_STORE_HASH_LENGTH))
-		return bad_record(h, err, "session", "refresh_hash");
-	if (!json_is_integer(json_object_get(se, "created")))
-		return bad_record(h, err, "session", "created");
-	if (!json_is_integer(json_object_get(se, "expires")))
-		return bad_record(h, err, "session", "expires");
-	if (!json_is_integer(json_object_get(se, "last_used")))
-		return bad_record(h, err, "session", "last_used");
-	/* The identity the session was opened with: both or neither. */
-	if (json_object_get(se, "provider") && !is_text(rec_str(se, "provider")))
-		return bad_record(h, err, "session", "provider");
-	if (!json_object_get(se, "provider") != !json_object_get(se, "provider_uid") ||
-	    (json_object_get(se, "provider_uid") && !is_text(rec_str(se, "provider_uid"))))
-		return bad_record(h, err, "session", "provider_uid");
-	return SESAME_OK;
+	const char *member = store_rec_session_invalid(se);
+
+	return member ? bad_record(h, err, "session", member) : SESAME_OK;
 }
 
 static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_t *se, sesame_error *err)
@@ -1638,15 +1560,15 @@ static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const j
 	s = stmt_get(h, cl.c, S_SESSION_INSERT, err);
 	if (!s)
 		return call_end(&cl, SESAME_INTERNAL);
-	bind_text(s, 1, rec_str(se, "id"));
-	bind_text(s, 2, rec_str(se, "user_id"));
-	bind_text(s, 3, rec_str(se, "device_id"));
-	bind_hash(s, 4, rec_str(se, "refresh_hash"));
+	bind_text(s, 1, store_rec_str(se, "id"));
+	bind_text(s, 2, store_rec_str(se, "user_id"));
+	bind_text(s, 3, store_rec_str(se, "device_id"));
+	bind_hash(s, 4, store_rec_str(se, "refresh_hash"));
 	sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(se, "created")));
 	sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(se, "expires")));
 	sqlite3_bind_int64(s, 7, json_integer_value(json_object_get(se, "last_used")));
-	bind_text(s, 8, rec_str(se, "provider"));
-	bind_text(s, 9, rec_str(se, "provider_uid"));
+	bind_text(s, 8, store_rec_str(se, "provider"));
+	bind_text(s, 9, store_rec_str(se, "provider_uid"));
 	return call_end(&cl, stmt_exec(h, cl.c, s, "session insert", err));
 }
 
@@ -1661,7 +1583,7 @@ static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, co
 		*out = NULL;
 	if (!h || !out)
 		return SESAME_USAGE;
-	if (!is_hex(hash, SESAME_STORE_HASH_LENGTH))
+	if (!store_rec_hex(hash, SESAME_STORE_HASH_LENGTH))
 		return store_err(h, err, SESAME_MALFORMED, "record",
 				 "sqlite store: a refresh hash is 64 lowercase hex digits");
 	rc = call_start(h, txn, false, &cl, err);
@@ -1800,7 +1722,7 @@ static int kv_get(sesame_store_handle *h, sesame_store_txn *txn, const char *pro
 
 	if (out)
 		*out = NULL;
-	if (!h || !out || !is_text(provider) || !is_text(key))
+	if (!h || !out || !store_rec_text(provider) || !store_rec_text(key))
 		return SESAME_USAGE;
 	rc = call_start(h, txn, false, &cl, err);
 	if (rc != SESAME_OK)
@@ -1823,9 +1745,9 @@ static int kv_put(sesame_store_handle *h, sesame_store_txn *txn, const char *pro
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!h || !is_text(provider) || !is_text(key) || !value)
+	if (!h || !store_rec_text(provider) || !store_rec_text(key) || !value)
 		return SESAME_USAGE;
-	if (user_id && !is_id(user_id))
+	if (user_id && !store_rec_id(user_id))
 		return store_err(h, err, SESAME_MALFORMED, "record", "sqlite store: bad user id");
 	rc = call_start(h, txn, true, &cl, err);
 	if (rc != SESAME_OK)
@@ -1855,7 +1777,7 @@ static int kv_delete(sesame_store_handle *h, sesame_store_txn *txn, const char *
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!h || !is_text(provider) || !is_text(key))
+	if (!h || !store_rec_text(provider) || !store_rec_text(key))
 		return SESAME_USAGE;
 	rc = call_start(h, txn, true, &cl, err);
 	if (rc != SESAME_OK)
@@ -1958,24 +1880,6 @@ static int kv_list(sesame_store_handle *h, sesame_store_txn *txn, const char *af
 
 /* ---- signing keys (store ABI 1.1) ------------------------------------------ */
 
-static bool is_kid(const char *s)
-{
-	size_t i, n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > SESAME_STORE_KID_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      s[i] == '-' || s[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool is_pem(const char *s)
-{
-	return is_text(s) && strlen(s) <= SESAME_STORE_PEM_MAX;
-}
-
 static int keys_generation(sesame_store_handle *h, sesame_store_txn *txn, uint64_t *generation, sesame_error *err)
 {
 	struct call cl;
@@ -2032,9 +1936,9 @@ static int key_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_
 
 	if (!h)
 		return SESAME_USAGE;
-	if (!is_kid(rec_str(k, "kid")))
+	if (!store_rec_kid(store_rec_str(k, "kid")))
 		return bad_record(h, err, "key", "kid");
-	if (!is_pem(rec_str(k, "pem")))
+	if (!store_rec_pem(store_rec_str(k, "pem")))
 		return bad_record(h, err, "key", "pem");
 	if (!json_is_integer(json_object_get(k, "created")))
 		return bad_record(h, err, "key", "created");
@@ -2046,8 +1950,8 @@ static int key_insert(sesame_store_handle *h, sesame_store_txn *txn, const json_
 	s = stmt_get(h, cl.c, S_KEY_INSERT, err);
 	if (!s)
 		return call_end(&cl, SESAME_INTERNAL);
-	bind_text(s, 1, rec_str(k, "kid"));
-	bind_text(s, 2, rec_str(k, "pem"));
+	bind_text(s, 1, store_rec_str(k, "kid"));
+	bind_text(s, 2, store_rec_str(k, "pem"));
 	sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(k, "created")));
 	sqlite3_bind_int64(s, 4, json_integer_value(retired));
 	return call_end(&cl, stmt_exec(h, cl.c, s, "key insert", err));
@@ -2062,7 +1966,7 @@ static int key_retire(sesame_store_handle *h, sesame_store_txn *txn, const char 
 
 	if (!h || !kid)
 		return SESAME_USAGE;
-	if (!is_pem(public_pem))
+	if (!store_rec_pem(public_pem))
 		return bad_record(h, err, "key", "pem");
 	if (retired <= 0)
 		return bad_record(h, err, "key", "retired");

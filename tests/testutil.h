@@ -45,6 +45,14 @@ uid_t tu_program_uid(void);
 /* Recursively remove a directory tree. NULL is allowed. */
 void tu_rmrf(const char *path);
 
+/* Copy plugin `type` (TYPE.so) from directory `from` into directory `to`,
+ * so real plugins and fixtures load side by side from one plugin_dir. */
+void tu_copy_plugin(const char *from, const char *to, const char *type);
+
+/* A sesame_log_fn that drops every message (for tests that provoke errors
+ * on purpose). */
+void tu_log_quiet(void *data, int level, const char *msg);
+
 /*
  * Write dir/sesame.json: plugin_dir = $SESAME_TEST_PLUGINS, provider_dirs =
  * [dir/providers.d], state_dir = dir/state (created 0700), test_mode true,

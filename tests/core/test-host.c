@@ -29,13 +29,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -55,7 +48,7 @@ static int setup(void **state)
 		      "{\"type\": \"fixture-good\",\n \"config\": {\"list\": [0,\n   {\"k\": 1}]}}", 0644));
 	free(tu_write(e->drop, "typed.json", "{\"type\": \"fixture-good\",\n \"config\": {\n  \"greeting\": 5}}", 0644));
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	*state = e;

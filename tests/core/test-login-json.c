@@ -129,13 +129,6 @@ struct env {
 	struct sesame_keys *signer;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -177,7 +170,7 @@ static int setup(void **state)
 	free(text);
 	json_decref(conf);
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, path, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	free(path);

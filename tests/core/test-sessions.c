@@ -23,13 +23,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -50,7 +43,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
 	free(tu_write(e->drop, "v11.json", "{\"type\": \"fixture-v11\"}", 0644));
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	*state = e;
@@ -329,7 +322,7 @@ static void test_clock_advance(void **state)
 		 "\"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
 		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	main_file = tu_write(e->dir, "test-mode.json", text, 0644);
-	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(ctx, main_file, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	assert_int_equal(sesame_login(ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
@@ -624,7 +617,7 @@ static void test_anonymous_is_a_capability_of_the_instance(void **state)
 
 	assert_int_equal(unlink(anon), 0);
 	ctx = sesame_new();
-	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
 	assert_int_equal(sesame_session_logout(ctx, member(a, "refresh_token"), &err), SESAME_OK);
 	sys = sesame_caller_system(ctx);
@@ -718,7 +711,7 @@ static sesame_ctx *other_process(struct env *e)
 	sesame_ctx *ctx = sesame_new();
 	sesame_error err;
 
-	sesame_set_logger(ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	return ctx;
@@ -771,7 +764,7 @@ static void test_rotation_ends_no_session(void **state)
 	{
 		sesame_ctx *later = sesame_new();
 
-		sesame_set_logger(later, quiet, NULL, SESAME_LOG_DEBUG);
+		sesame_set_logger(later, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 		assert_int_equal(sesame_configure(later, e->main, 0, &err), SESAME_OK);
 		atomic_store(&later->clock_offset, 600 + 300 + 10);
 		jwks = sesame_jwks(later, &err);

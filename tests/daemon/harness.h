@@ -285,20 +285,7 @@ static void provider(struct daemon *d, const char *name, const char *content)
  * directory, so real plugins and fixtures load side by side. */
 static void copy_plugin(const struct daemon *d, const char *from, const char *type)
 {
-	char src[1024], dst[1024], buf[65536];
-	int in, out;
-	ssize_t n;
-
-	snprintf(src, sizeof(src), "%s/%s.so", from, type);
-	snprintf(dst, sizeof(dst), "%s/%s.so", d->plugins, type);
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (in < 0 || out < 0)
-		fail_msg("cannot copy %s to %s", src, dst);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		assert_int_equal(write(out, buf, (size_t)n), n);
-	close(in);
-	close(out);
+	tu_copy_plugin(from, d->plugins, type);
 }
 
 static struct daemon *daemon_alloc(const char *tag)

@@ -28,33 +28,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
-/* Copy plugin `type` from `from` into the test's own plugin directory, so
- * the real anon-user and the fixtures load side by side. */
-static void copy_plugin(const char *from, const char *to, const char *type)
-{
-	char src[1024], dst[1024], buf[65536];
-	int in, out;
-	ssize_t n;
-
-	snprintf(src, sizeof(src), "%s/%s.so", from, type);
-	snprintf(dst, sizeof(dst), "%s/%s.so", to, type);
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (in < 0 || out < 0)
-		fail_msg("cannot copy %s to %s", src, dst);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		assert_int_equal(write(out, buf, (size_t)n), n);
-	close(in);
-	close(out);
-}
-
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -64,9 +37,9 @@ static int setup(void **state)
 	e->dir = tu_tmpdir("anon-kv");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
 	e->plugins = tu_mkdir(e->dir, "plugins", 0755);
-	copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "anon-user");
-	copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-good");
-	copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-kv");
+	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "anon-user");
+	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-good");
+	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-kv");
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
 		 " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
@@ -80,7 +53,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "anon-short.json", "{\"type\": \"anon-user\", \"config\": {\"session_ttl\": 59}}", 0644));
 	free(tu_write(e->drop, "anon-typo.json", "{\"type\": \"anon-user\", \"config\": {\"ttl\": 600}}", 0644));
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	*state = e;

@@ -34,13 +34,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
 static void copy_file(const char *src, const char *dst, mode_t mode)
 {
 	char buf[65536];
@@ -101,7 +94,7 @@ static int setup(void **state)
 	drop_in(e, "cf-timeout", "{\"command\": [\"/bin/true\"], \"timeout\": 0}");
 	drop_in(e, "cf-user", "{\"command\": [\"/bin/true\"], \"user\": \"nobody\"}");
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	unlink(path);
@@ -359,7 +352,7 @@ static void test_configured_program_user(void **state)
 	drop_in(e, "cf-root", "{\"command\": [\"/bin/true\"], \"user\": \"root\"}");
 	sesame_free(e->ctx);
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
 	/* A login first, so that the database (which holds the signing key) exists. */
 	cred = json_pack("{s:s}", "mode", "ok");
@@ -403,7 +396,7 @@ static void test_untrusted_program_refused(void **state)
 	chmod(e->program, 0775);
 	sesame_free(e->ctx);
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
 	list = sesame_providers_json(e->ctx);
 	json_array_foreach(list, i, p) {

@@ -55,10 +55,6 @@ static void write_provider(const char *dir, const char *name, json_t *doc)
 	json_decref(doc);
 }
 
-static void quiet(void *data, int level, const char *message)
-{
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -117,7 +113,7 @@ static int setup(void **state)
 	    f->dir, "bad-https",
 	    json_pack("{s:s, s:{s:s}}", "type", "custom-token", "config", "jwk_uri", "http://example.com/jwks.json"));
 	f->ctx = sesame_new();
-	sesame_set_logger(f->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(f->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	{
 		char *main_path = tu_path(f->dir, "sesame.json");
 

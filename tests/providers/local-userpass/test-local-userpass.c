@@ -34,13 +34,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void quiet(void *data, int level, const char *msg)
-{
-	(void)data;
-	(void)level;
-	(void)msg;
-}
-
 static void copy_file(const char *src, const char *dst, mode_t mode)
 {
 	char buf[65536];
@@ -87,7 +80,7 @@ static void configure(struct env *e, unsigned log2_n)
 	free(tu_write(e->drop, "mailer.json", text, 0644));
 	sesame_free(e->ctx);
 	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("configure: %s", err.text);
 	e->log2_n = log2_n;
@@ -661,7 +654,7 @@ static void test_rehash_when_parameters_rise(void **state)
 
 		sesame_free(e->ctx);
 		e->ctx = sesame_new();
-		sesame_set_logger(e->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+		sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 		assert_int_equal(sesame_configure(e->ctx, e->main, 0, &e2), SESAME_OK);
 	}
 	assert_int_equal(login(e, "auto", "gil@example.org", "pass-word", &s, &err), SESAME_OK);
@@ -975,7 +968,7 @@ static void *configure_in_thread(void *arg)
 	sesame_error err;
 
 	c->ctx = sesame_new();
-	sesame_set_logger(c->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(c->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	c->rc = sesame_configure(c->ctx, c->main, 0, &err);
 	return NULL;
 }

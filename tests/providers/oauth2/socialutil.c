@@ -17,13 +17,6 @@
 #include "providers/oauth2/socialutil.h"
 #include "testutil.h"
 
-static void quiet(void *data, int level, const char *message)
-{
-	(void)data;
-	(void)level;
-	(void)message;
-}
-
 char *social_read_src(const char *rel)
 {
 	char *path = tu_path(tu_env("SESAME_TEST_SRCDIR"), rel);
@@ -69,7 +62,7 @@ void social_configure(struct social *s)
 	sesame_error err;
 
 	s->ctx = sesame_new();
-	sesame_set_logger(s->ctx, quiet, NULL, SESAME_LOG_DEBUG);
+	sesame_set_logger(s->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(s->ctx, main_path, 0, &err) != SESAME_OK)
 		fail_msg("sesame_configure: %s", err.text);
 	free(main_path);

@@ -250,18 +250,17 @@ char *tu_program_dir(const char *dir, const char *name)
 	return p;
 }
 
-void tu_copy_plugin(const char *from, const char *to, const char *type)
+void tu_copy_file(const char *src, const char *dst, mode_t mode)
 {
-	char src[1024], dst[1024], buf[65536];
+	char buf[65536];
 	int in, out;
 	ssize_t n;
 
-	snprintf(src, sizeof(src), "%s/%s.so", from, type);
-	snprintf(dst, sizeof(dst), "%s/%s.so", to, type);
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		die("open", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	unlink(dst);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (out < 0)
 		die("open", dst);
 	while ((n = read(in, buf, sizeof(buf))) > 0)
@@ -269,8 +268,19 @@ void tu_copy_plugin(const char *from, const char *to, const char *type)
 			die("write", dst);
 	if (n < 0)
 		die("read", src);
+	if (fchmod(out, mode) != 0)
+		die("chmod", dst);
 	close(in);
 	close(out);
+}
+
+void tu_copy_plugin(const char *from, const char *to, const char *type)
+{
+	char src[1024], dst[1024];
+
+	snprintf(src, sizeof(src), "%s/%s.so", from, type);
+	snprintf(dst, sizeof(dst), "%s/%s.so", to, type);
+	tu_copy_file(src, dst, 0755);
 }
 
 void tu_log_quiet(void *data, int level, const char *msg)

@@ -45,6 +45,8 @@ uid_t tu_program_uid(void);
 /* Recursively remove a directory tree. NULL is allowed. */
 void tu_rmrf(const char *path);
 
+/* Copy the file `src` to `dst` (replaced), mode `mode`. */
+void tu_copy_file(const char *src, const char *dst, mode_t mode);
 /* Copy plugin `type` (TYPE.so) from directory `from` into directory `to`,
  * so real plugins and fixtures load side by side from one plugin_dir. */
 void tu_copy_plugin(const char *from, const char *to, const char *type);

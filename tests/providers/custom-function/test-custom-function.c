@@ -34,20 +34,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void copy_file(const char *src, const char *dst, mode_t mode)
-{
-	char buf[65536];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		fail_msg("cannot copy %s to %s", src, dst);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		assert_int_equal(write(out, buf, (size_t)n), n);
-	close(in);
-	close(out);
-}
-
 static void drop_in(struct env *e, const char *name, const char *config)
 {
 	char text[4096];
@@ -67,10 +53,10 @@ static int setup(void **state)
 	e->plugins = tu_mkdir(e->dir, "plugins", 0755);
 	snprintf(path, sizeof(path), "%s/custom-function.so", tu_env("SESAME_TEST_PLUGINS"));
 	snprintf(text, sizeof(text), "%s/custom-function.so", e->plugins);
-	copy_file(path, text, 0755);
+	tu_copy_file(path, text, 0755);
 	snprintf(path, sizeof(path), "%s/tests/providers/custom-function/cf-program.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->program = tu_path(e->dir, "cf-program.sh");
-	copy_file(path, e->program, 0755);
+	tu_copy_file(path, e->program, 0755);
 	e->box = tu_program_dir(e->dir, "box");
 	e->leaked_fd = open("/dev/null", O_RDONLY);
 	assert_true(e->leaked_fd > 2);
@@ -84,7 +70,7 @@ static int setup(void **state)
 	drop_in(e, "cf", text);
 	/* Started with a program that is removed afterwards. */
 	snprintf(path, sizeof(path), "%s/vanishing.sh", e->dir);
-	copy_file(e->program, path, 0755);
+	tu_copy_file(e->program, path, 0755);
 	snprintf(text, sizeof(text), "{\"command\": [\"%s\"]}", path);
 	drop_in(e, "cf-vanished", text);
 	drop_in(e, "cf-missing", "{\"command\": [\"/nonexistent/sesame-test-program\"]}");
@@ -387,7 +373,7 @@ static void test_untrusted_program_refused(void **state)
 	sesame_error err;
 	size_t i, seen = 0;
 
-	copy_file(e->program, prog, 0755);
+	tu_copy_file(e->program, prog, 0755);
 	chmod(open_dir, 0777);
 	snprintf(text, sizeof(text), "{\"command\": [\"%s\"]}", prog);
 	drop_in(e, "cf-open-dir", text);

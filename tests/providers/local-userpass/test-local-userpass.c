@@ -34,20 +34,6 @@ struct env {
 	sesame_ctx *ctx;
 };
 
-static void copy_file(const char *src, const char *dst, mode_t mode)
-{
-	char buf[65536];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		fail_msg("cannot copy %s to %s", src, dst);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		assert_int_equal(write(out, buf, (size_t)n), n);
-	close(in);
-	close(out);
-}
-
 /* (Re)configure the context with scrypt N = 2^log2_n. */
 static void configure(struct env *e, unsigned log2_n)
 {
@@ -96,13 +82,13 @@ static int setup(void **state)
 	e->plugins = tu_mkdir(e->dir, "plugins", 0755);
 	snprintf(src, sizeof(src), "%s/local-userpass.so", tu_env("SESAME_TEST_PLUGINS"));
 	snprintf(text, sizeof(text), "%s/local-userpass.so", e->plugins);
-	copy_file(src, text, 0755);
+	tu_copy_file(src, text, 0755);
 	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/sender.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->sender = tu_path(e->dir, "sender.sh");
-	copy_file(src, e->sender, 0755);
+	tu_copy_file(src, e->sender, 0755);
 	snprintf(src, sizeof(src), "%s/tests/providers/local-userpass/caller.sh", tu_env("SESAME_TEST_SRCDIR"));
 	e->caller = tu_path(e->dir, "caller.sh");
-	copy_file(src, e->caller, 0755);
+	tu_copy_file(src, e->caller, 0755);
 	e->box = tu_program_dir(e->dir, "box");
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "storeutil.h"
+#include "records.h"
 #include "testutil.h"
 
 #define USER_A "5f0000000000000000000001"
@@ -62,39 +63,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *user_rec(const char *id)
-{
-	json_t *u =
-	    json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0, "created",
-		      (json_int_t)1000, "last_login", (json_int_t)1000, "data", "name", "n", "custom_data");
-
-	assert_non_null(u);
-	return u;
-}
-
-static json_t *identity_rec(const char *provider, const char *uid, const char *user, json_int_t updated)
-{
-	json_t *i = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:I, s:I}", "provider", provider, "provider_type",
-			      "custom-token", "id", uid, "user_id", user, "data", "from", uid, "private", "p", "secret",
-			      "created", (json_int_t)10, "updated", updated);
-
-	assert_non_null(i);
-	return i;
-}
-
-static json_t *session_rec(const char *id, const char *user, const char *hash, json_int_t expires)
-{
-	json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", user, "device_id",
-			      "000000000000000000000000", "refresh_hash", hash, "created", (json_int_t)100, "expires",
-			      expires, "last_used", (json_int_t)100);
-
-	assert_non_null(s);
-	return s;
-}
-
 static void insert_user(struct fx *f, const char *id)
 {
-	json_t *u = user_rec(id);
+	json_t *u = rec_user(id);
 
 	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_OK);
 	json_decref(u);
@@ -102,7 +73,7 @@ static void insert_user(struct fx *f, const char *id)
 
 static void insert_identity(struct fx *f, const char *provider, const char *uid, const char *user, json_int_t updated)
 {
-	json_t *i = identity_rec(provider, uid, user, updated);
+	json_t *i = rec_identity(provider, uid, user, updated);
 
 	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_OK);
 	json_decref(i);
@@ -110,7 +81,7 @@ static void insert_identity(struct fx *f, const char *provider, const char *uid,
 
 static void insert_session(struct fx *f, const char *id, const char *user, const char *hash, json_int_t expires)
 {
-	json_t *s = session_rec(id, user, hash, expires);
+	json_t *s = rec_session(id, user, hash, expires);
 
 	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_OK);
 	json_decref(s);
@@ -416,7 +387,7 @@ static void test_checkpoints_run_in_the_background(void **state)
 static void test_users_refuse_bad_records(void **state)
 {
 	struct fx *f = *state;
-	json_t *u = user_rec(USER_A), *changes;
+	json_t *u = rec_user(USER_A), *changes;
 
 	insert_user(f, USER_A);
 	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_CONFLICT);
@@ -453,11 +424,11 @@ static void test_identities_unique_per_instance_and_uid(void **state)
 	insert_identity(f, "google", "u1", USER_A, 50);
 	/* The same uid at another instance is another identity. */
 	insert_identity(f, "apple", "u1", USER_A, 20);
-	i = identity_rec("google", "u1", USER_B, 60);
+	i = rec_identity("google", "u1", USER_B, 60);
 	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_CONFLICT);
 	assert_string_equal(f->err.reason, "exists");
 	json_decref(i);
-	i = identity_rec("google", "u2", "5f00000000000000000000ff", 60);
+	i = rec_identity("google", "u2", "5f00000000000000000000ff", 60);
 	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_NOT_FOUND);
 	assert_string_equal(f->err.reason, "user");
 	json_decref(i);
@@ -505,7 +476,7 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 	insert_user(f, USER_A);
 	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
 	insert_session(f, SESS_2, USER_A, HASH_2, 500);
-	s = session_rec("600000000000000000000003", USER_A, HASH_1, 1000);
+	s = rec_session("600000000000000000000003", USER_A, HASH_1, 1000);
 	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_CONFLICT);
 	json_object_set_new(s, "refresh_hash", json_string("not-hex"));
 	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_MALFORMED);
@@ -553,7 +524,7 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 static void test_deleting_an_identity_ends_its_sessions(void **state)
 {
 	struct fx *f = *state;
-	json_t *s1 = session_rec(SESS_1, USER_A, HASH_1, 1000), *s2 = session_rec(SESS_2, USER_A, HASH_2, 1000);
+	json_t *s1 = rec_session(SESS_1, USER_A, HASH_1, 1000), *s2 = rec_session(SESS_2, USER_A, HASH_2, 1000);
 	json_t *got = NULL;
 
 	insert_user(f, USER_A);
@@ -657,7 +628,7 @@ static void test_transaction_rollback_and_commit(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t = NULL;
-	json_t *u = user_rec(USER_A), *got = NULL;
+	json_t *u = rec_user(USER_A), *got = NULL;
 
 	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
 	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
@@ -696,7 +667,7 @@ static void test_write_transaction_excludes_other_writers(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t1 = NULL, *t2 = NULL;
-	json_t *conf = su_store_conf(f->path, "\"busy_timeout\": 0"), *u = user_rec(USER_B), *got = NULL;
+	json_t *conf = su_store_conf(f->path, "\"busy_timeout\": 0"), *u = rec_user(USER_B), *got = NULL;
 	struct store other;
 
 	/* A second handle on the file, as another process would have. */

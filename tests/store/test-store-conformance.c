@@ -28,6 +28,7 @@
 
 #include "internal.h"
 #include "pgtest.h"
+#include "records.h"
 #include "testutil.h"
 
 #define USER_A "5f0000000000000000000001"
@@ -110,36 +111,6 @@ static int teardown(void **state)
 
 /* ---- records ---------------------------------------------------------- */
 
-static json_t *user_rec(const char *id)
-{
-	json_t *u =
-	    json_pack("{s:s, s:s, s:b, s:I, s:I, s:{s:s}, s:{}}", "id", id, "type", "normal", "disabled", 0, "created",
-		      (json_int_t)1000, "last_login", (json_int_t)1000, "data", "name", "n", "custom_data");
-
-	assert_non_null(u);
-	return u;
-}
-
-static json_t *identity_rec(const char *provider, const char *uid, const char *user, json_int_t updated)
-{
-	json_t *i = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:I, s:I}", "provider", provider, "provider_type",
-			      "custom-token", "id", uid, "user_id", user, "data", "from", uid, "private", "p", "secret",
-			      "created", (json_int_t)10, "updated", updated);
-
-	assert_non_null(i);
-	return i;
-}
-
-static json_t *session_rec(const char *id, const char *user, const char *hash, json_int_t expires)
-{
-	json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", user, "device_id",
-			      "000000000000000000000000", "refresh_hash", hash, "created", (json_int_t)100, "expires",
-			      expires, "last_used", (json_int_t)100);
-
-	assert_non_null(s);
-	return s;
-}
-
 static json_t *key_rec(const char *kid, const char *pem, json_int_t created, json_int_t retired)
 {
 	json_t *k = json_pack("{s:s, s:s, s:I, s:I}", "kid", kid, "pem", pem, "created", created, "retired", retired);
@@ -150,7 +121,7 @@ static json_t *key_rec(const char *kid, const char *pem, json_int_t created, jso
 
 static void insert_user(struct fx *f, const char *id)
 {
-	json_t *u = user_rec(id);
+	json_t *u = rec_user(id);
 
 	if (f->d->user_insert(f->h, NULL, u, &f->err) != SESAME_OK)
 		fail_msg("user_insert %s: %s", id, f->err.text);
@@ -159,7 +130,7 @@ static void insert_user(struct fx *f, const char *id)
 
 static void insert_identity(struct fx *f, const char *provider, const char *uid, const char *user, json_int_t updated)
 {
-	json_t *i = identity_rec(provider, uid, user, updated);
+	json_t *i = rec_identity(provider, uid, user, updated);
 
 	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_OK);
 	json_decref(i);
@@ -167,7 +138,7 @@ static void insert_identity(struct fx *f, const char *provider, const char *uid,
 
 static void insert_session(struct fx *f, const char *id, const char *user, const char *hash, json_int_t expires)
 {
-	json_t *s = session_rec(id, user, hash, expires);
+	json_t *s = rec_session(id, user, hash, expires);
 
 	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_OK);
 	json_decref(s);
@@ -325,7 +296,7 @@ static void test_users_insert_get_update_list_delete(void **state)
 static void test_users_refuse_bad_records(void **state)
 {
 	struct fx *f = *state;
-	json_t *u = user_rec(USER_A), *changes;
+	json_t *u = rec_user(USER_A), *changes;
 
 	insert_user(f, USER_A);
 	expect(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_CONFLICT, f, "exists");
@@ -361,7 +332,7 @@ static void test_users_refuse_bad_records(void **state)
 static void test_json_round_trips_exactly(void **state)
 {
 	struct fx *f = *state;
-	json_t *u = user_rec(USER_A), *got = NULL, *data, *v = NULL;
+	json_t *u = rec_user(USER_A), *got = NULL, *data, *v = NULL;
 
 	data = json_loads(
 	    "{\"z\": 1, \"a\": \"\\u00e9\\u4e2d\\ud83d\\ude00 \\\"q\\\" \\\\ '; DROP TABLE users; --\","
@@ -404,16 +375,16 @@ static void test_identities_unique_per_instance_and_uid(void **state)
 	insert_identity(f, "google", "u1", USER_A, 50);
 	/* The same uid at another instance is another identity. */
 	insert_identity(f, "apple", "u1", USER_A, 20);
-	i = identity_rec("google", "u1", USER_B, 60);
+	i = rec_identity("google", "u1", USER_B, 60);
 	expect(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_CONFLICT, f, "exists");
 	json_decref(i);
 	/* Uids are compared exactly: case and a trailing space matter. */
 	insert_identity(f, "google", "U1", USER_B, 60);
 	insert_identity(f, "google", "u1 ", USER_B, 60);
-	i = identity_rec("google", "u2", "5f00000000000000000000ff", 60);
+	i = rec_identity("google", "u2", "5f00000000000000000000ff", 60);
 	expect(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_NOT_FOUND, f, "user");
 	json_decref(i);
-	i = identity_rec("google", "u2", USER_A, 60);
+	i = rec_identity("google", "u2", USER_A, 60);
 	json_object_set_new(i, "data", json_array());
 	expect(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_MALFORMED, f, "record");
 	json_object_set_new(i, "data", json_object());
@@ -474,7 +445,7 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 	insert_user(f, USER_B);
 	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
 	insert_session(f, SESS_2, USER_A, HASH_2, 500);
-	s = session_rec(SESS_3, USER_A, HASH_1, 1000);
+	s = rec_session(SESS_3, USER_A, HASH_1, 1000);
 	expect(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_CONFLICT, f, "exists");
 	json_object_set_new(s, "refresh_hash", json_string(HASH_3));
 	json_object_set_new(s, "id", json_string(SESS_1));
@@ -535,7 +506,7 @@ static void test_sessions_by_hash_touch_count_delete(void **state)
 static void test_deleting_an_identity_ends_its_sessions(void **state)
 {
 	struct fx *f = *state;
-	json_t *s1 = session_rec(SESS_1, USER_A, HASH_1, 1000), *s2 = session_rec(SESS_2, USER_A, HASH_2, 1000);
+	json_t *s1 = rec_session(SESS_1, USER_A, HASH_1, 1000), *s2 = rec_session(SESS_2, USER_A, HASH_2, 1000);
 	json_t *got = NULL;
 
 	insert_user(f, USER_A);
@@ -654,7 +625,7 @@ static void test_sessions_and_entries_list_in_pages(void **state)
 	insert_user(f, USER_A);
 	insert_session(f, SESS_2, USER_A, HASH_2, 10);
 	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
-	s = session_rec(SESS_3, USER_A, HASH_3, 1000);
+	s = rec_session(SESS_3, USER_A, HASH_3, 1000);
 	json_object_set_new(s, "provider", json_string("google"));
 	json_object_set_new(s, "provider_uid", json_string("g"));
 	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_OK);
@@ -805,7 +776,7 @@ static void test_transaction_rollback_and_commit(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t = NULL;
-	json_t *u = user_rec(USER_A), *got = NULL;
+	json_t *u = rec_user(USER_A), *got = NULL;
 
 	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
 	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
@@ -846,7 +817,7 @@ static void test_failures_leave_the_handle_usable(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t = NULL;
-	json_t *u = user_rec(USER_A);
+	json_t *u = rec_user(USER_A);
 	int i;
 
 	insert_user(f, USER_A);
@@ -891,8 +862,8 @@ static int first_login_txn(struct store *st, sesame_store_txn *txn, void *arg, s
 	if (rc != SESAME_NOT_FOUND)
 		return rc;
 	assert_int_equal(store_new_id(1000, id), SESAME_OK);
-	u = user_rec(id);
-	i = identity_rec("google", "same", id, 1);
+	u = rec_user(id);
+	i = rec_identity("google", "same", id, 1);
 	rc = st->desc->user_insert(st->h, txn, u, err);
 	if (rc == SESAME_OK)
 		rc = st->desc->identity_insert(st->h, txn, i, err);

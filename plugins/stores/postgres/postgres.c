@@ -1232,8 +1232,10 @@ static int list_limit(const sesame_store_handle *h, size_t limit, sesame_error *
 	return SESAME_OK;
 }
 
-static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
-		      sesame_error *err)
+/* One page of a listing by id: the rows of statement `id` after `after`
+ * (NULL: from the start), at most `limit` (1 to LIST_MAX). */
+static int list_after(sesame_store_handle *h, sesame_store_txn *txn, enum stmt_id id, const char *after, size_t limit,
+		      json_t *(*convert)(const PGresult *, int), const char *what, json_t **out, sesame_error *err)
 {
 	struct params p = {0};
 	struct call cl;
@@ -1250,7 +1252,13 @@ static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char 
 		return rc;
 	p_text(&p, after ? after : "");
 	p_int(&p, (int64_t)limit);
-	return call_end(&cl, query_all(&cl, S_USERS_LIST, &p, user_of_row, "user", out, err));
+	return call_end(&cl, query_all(&cl, id, &p, convert, what, out, err));
+}
+
+static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
+		      sesame_error *err)
+{
+	return list_after(h, txn, S_USERS_LIST, after, limit, user_of_row, "user", out, err);
 }
 
 /* ---- identities ------------------------------------------------------- */
@@ -1624,22 +1632,7 @@ static int kv_purge(sesame_store_handle *h, sesame_store_txn *txn, int64_t now, 
 static int sessions_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
 			 sesame_error *err)
 {
-	struct params p = {0};
-	struct call cl;
-	int rc;
-
-	if (out)
-		*out = NULL;
-	if (!h || !out)
-		return SESAME_USAGE;
-	rc = list_limit(h, limit, err);
-	if (rc == SESAME_OK)
-		rc = call_start(h, txn, false, &cl, err);
-	if (rc != SESAME_OK)
-		return rc;
-	p_text(&p, after ? after : "");
-	p_int(&p, (int64_t)limit);
-	return call_end(&cl, query_all(&cl, S_SESSIONS_LIST, &p, session_of_row, "session", out, err));
+	return list_after(h, txn, S_SESSIONS_LIST, after, limit, session_of_row, "session", out, err);
 }
 
 static int kv_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after_provider, const char *after_key,

@@ -1376,8 +1376,10 @@ static int user_delete(sesame_store_handle *h, sesame_store_txn *txn, const char
 	return call_end(&cl, changed_one(&cl, rc, "user", err));
 }
 
-static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
-		      sesame_error *err)
+/* One page of a listing by id: the rows of statement `id` after `after`
+ * (NULL: from the start), at most `limit` (1 to LIST_MAX). */
+static int list_after(sesame_store_handle *h, sesame_store_txn *txn, enum stmt_id id, const char *after, size_t limit,
+		      json_t *(*convert)(sqlite3_stmt *), const char *what, json_t **out, sesame_error *err)
 {
 	struct call cl;
 	sqlite3_stmt *s;
@@ -1392,12 +1394,18 @@ static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char 
 	rc = call_start(h, txn, false, &cl, err);
 	if (rc != SESAME_OK)
 		return rc;
-	s = stmt_get(h, cl.c, S_USERS_LIST, err);
+	s = stmt_get(h, cl.c, id, err);
 	if (!s)
 		return call_end(&cl, SESAME_INTERNAL);
 	bind_text(s, 1, after ? after : "");
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
-	return call_end(&cl, query_all(&cl, s, user_of_row, "user", out, err));
+	return call_end(&cl, query_all(&cl, s, convert, what, out, err));
+}
+
+static int users_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
+		      sesame_error *err)
+{
+	return list_after(h, txn, S_USERS_LIST, after, limit, user_of_row, "user", out, err);
 }
 
 /* ---- identities ------------------------------------------------------- */
@@ -1819,25 +1827,7 @@ static int kv_purge(sesame_store_handle *h, sesame_store_txn *txn, int64_t now, 
 static int sessions_list(sesame_store_handle *h, sesame_store_txn *txn, const char *after, size_t limit, json_t **out,
 			 sesame_error *err)
 {
-	struct call cl;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (out)
-		*out = NULL;
-	if (!h || !out)
-		return SESAME_USAGE;
-	if (limit < 1 || limit > LIST_MAX)
-		return store_err(h, err, SESAME_USAGE, "usage", "sqlite store: list limit must be 1 to %d", LIST_MAX);
-	rc = call_start(h, txn, false, &cl, err);
-	if (rc != SESAME_OK)
-		return rc;
-	s = stmt_get(h, cl.c, S_SESSIONS_LIST, err);
-	if (!s)
-		return call_end(&cl, SESAME_INTERNAL);
-	bind_text(s, 1, after ? after : "");
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
-	return call_end(&cl, query_all(&cl, s, session_of_row, "session", out, err));
+	return list_after(h, txn, S_SESSIONS_LIST, after, limit, session_of_row, "session", out, err);
 }
 
 static json_t *entry_of_row(sqlite3_stmt *s)

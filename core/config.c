@@ -263,7 +263,6 @@ int config_parse_file(const char *file, char **text, size_t *len, json_t **root,
 	char msg[SESAME_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	sesame_error ferr;
-	const char *nul;
 	int rc;
 
 	*root = NULL;
@@ -271,22 +270,7 @@ int config_parse_file(const char *file, char **text, size_t *len, json_t **root,
 	rc = util_read_file(file, false, MAX_CONFIG_FILE, text, len, &ferr);
 	if (rc != SESAME_OK)
 		return seterr_at(err, SESAME_CONFIG, ferr.reason, file, 0, 0, "%s", ferr.text);
-	/* jansson takes a NUL byte between tokens for white space: a file
-	 * holding one is not text, and is refused where it is. */
-	nul = memchr(*text, '\0', *len);
-	if (nul) {
-		int line = 1, column = 1;
-		const char *p;
-
-		for (p = *text; p < nul; p++, column++)
-			if (*p == '\n')
-				line++, column = 0;
-		seterr_at(err, SESAME_CONFIG, "syntax", file, line, column, "a NUL byte: the file is not text");
-		free(*text);
-		*text = NULL;
-		return SESAME_CONFIG;
-	}
-	*root = json_loadb(*text, *len, JSON_REJECT_DUPLICATES, &jerr);
+	*root = util_json_parse(*text, *len, &jerr);
 	if (!*root) {
 		syntax_message(&jerr, msg, sizeof(msg));
 		seterr_at(err, SESAME_CONFIG, "syntax", file, jerr.line, jerr.column, "%s", msg);

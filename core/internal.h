@@ -70,6 +70,15 @@ void util_json_text_free(char *text);
 /* Bytes of `v` as JSON text with json_dump `flags`, counted without
  * allocating; SIZE_MAX when it cannot be encoded (invalid UTF-8). */
 size_t util_json_length(const json_t *v, size_t flags);
+/*
+ * Parse `len` bytes of JSON text strictly, as every parse in the core
+ * does: duplicate keys refused (JSON_REJECT_DUPLICATES), and a raw NUL
+ * byte anywhere refused too, which jansson alone takes for white space
+ * between tokens while no JSON text holds one.  NULL with `*jerr` filled
+ * (text "a NUL byte", its line, column and position, code
+ * json_error_invalid_syntax), or jansson's own error.
+ */
+json_t *util_json_parse(const void *buf, size_t len, json_error_t *jerr);
 /* free() that wipes a NUL-terminated secret first.  NULL allowed. */
 void util_free_secret(char *s);
 

@@ -741,7 +741,7 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 	       const char *source, struct jose_keyset **out, sesame_error *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *list = json_object_get(root, "keys");
+	json_t *root = util_json_parse(text, len, &jerr), *list = json_object_get(root, "keys");
 	struct jose_keyset *set;
 	size_t i;
 	json_t *jwk;

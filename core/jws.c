@@ -71,11 +71,7 @@ static int parse_header(const unsigned char *raw, size_t n, struct jws_token *t,
 	json_error_t jerr;
 	json_t *alg, *cty, *kid, *crit;
 
-	/* jansson takes a raw NUL byte between tokens for white space; no
-	 * JSON text holds one, and other parsers would refuse the token. */
-	if (memchr(raw, '\0', n))
-		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: a NUL byte");
-	t->header = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
+	t->header = util_json_parse(raw, n, &jerr);
 	if (!t->header)
 		return json_error_code(&jerr) == json_error_out_of_memory
 			   ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
@@ -344,9 +340,7 @@ int jws_claims(const struct jws_token *t, const struct sesame_jwt_rules *rules, 
 	int rc;
 
 	*claims = NULL;
-	if (memchr(t->payload, '\0', t->payload_len))
-		return seterr(err, SESAME_MALFORMED, "malformed", "the payload is not JSON: a NUL byte");
-	c = json_loadb((const char *)t->payload, t->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+	c = util_json_parse(t->payload, t->payload_len, &jerr);
 	if (!c) {
 		/* jansson refuses numbers it cannot represent and NUL in strings:
 		 * both are claims sesame refuses, so say so precisely. */

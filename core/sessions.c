@@ -516,7 +516,7 @@ static int refresh_claims(const char *token, json_t **claims, sesame_error *err)
 	rc = jws_parse(token, REFRESH_MAX_LENGTH, &t, err);
 	if (rc != SESAME_OK)
 		return rc;
-	c = json_loadb((const char *)t.payload, t.payload_len, JSON_REJECT_DUPLICATES, NULL);
+	c = util_json_parse(t.payload, t.payload_len, NULL);
 	jws_token_clear(&t);
 	typ = json_string_value(json_object_get(c, "typ"));
 	if (!json_is_object(c) || !typ || strcmp(typ, "refresh") != 0 || !json_is_string(json_object_get(c, "sid")) ||

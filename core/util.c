@@ -305,3 +305,24 @@ int util_make_dirs(const char *path, mode_t mode, sesame_error *err)
 	free(dir);
 	return rc;
 }
+
+json_t *util_json_parse(const void *buf, size_t len, json_error_t *jerr)
+{
+	const char *text = buf, *nul = memchr(text, '\0', len), *p;
+
+	if (!nul)
+		return json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+	if (jerr) {
+		memset(jerr, 0, sizeof(*jerr));
+		jerr->line = 1;
+		jerr->column = 1;
+		for (p = text; p < nul; p++, jerr->column++)
+			if (*p == '\n')
+				jerr->line++, jerr->column = 0;
+		jerr->position = (int)(nul - text);
+		snprintf(jerr->text, sizeof(jerr->text), "a NUL byte");
+		/* Where json_error_code() reads the code (jansson.h). */
+		jerr->text[JSON_ERROR_TEXT_LENGTH - 1] = (char)json_error_invalid_syntax;
+	}
+	return NULL;
+}

@@ -183,6 +183,10 @@ static void jwks_documents(void **state)
 	assert_int_equal(jwks_parse("{\"keys\":[],\"keys\":[]}", 21, false, NULL, NULL, "t", &set, &err),
 			 SESAME_MALFORMED);
 	assert_int_equal(jwks_parse("{", 1, false, NULL, NULL, "t", &set, &err), SESAME_MALFORMED);
+	/* A raw NUL byte between tokens, which jansson alone would skip. */
+	assert_int_equal(jwks_parse("{\"keys\":[]\0}", 12, false, NULL, NULL, "t", &set, &err), SESAME_MALFORMED);
+	assert_string_equal(err.text, "t: not JSON: a NUL byte (line 1)");
+	assert_null(set);
 }
 
 int main(void)

@@ -23,7 +23,7 @@
 #define JOSE_DEFAULT_MAX_LENGTH (64 * 1024)
 /* Default and largest clock skew allowed on exp, nbf and iat. */
 #define JOSE_DEFAULT_LEEWAY 60
-#define JOSE_MAX_LEEWAY	    600
+#define JOSE_MAX_LEEWAY 600
 /* Smallest HMAC secret accepted (RFC 7518 3.2: at least the hash size). */
 #define JOSE_MIN_HMAC_BYTES 32
 /* Smallest RSA modulus accepted. */
@@ -162,13 +162,13 @@ int jwks_parse(const char *text, size_t len, bool allow_oct, const char *const *
 
 /* ---- jws.c ---------------------------------------------------------------- */
 
-/* A compact JWS split and decoded; `header` owned, `payload` and `sig`
- * in the owned `buf`, `signing_input` points into the caller's token. */
+/* A compact JWS split and decoded: what sesame reads of the header (alg,
+ * kid), the payload and the signature in the owned `buf`; `signing_input`
+ * points into the caller's token. */
 struct jws_token {
 	unsigned char *buf;
-	json_t *header;
 	enum jose_alg alg;
-	const char *kid;	   /* into header, or NULL */
+	const char *kid;	   /* into buf, or NULL */
 	const char *signing_input; /* the original token, first two segments */
 	size_t signing_input_len;
 	unsigned char *payload; /* decoded, NUL-terminated (not counted) */

@@ -29,7 +29,6 @@ static const char *const standard_headers[] = {
 
 void jws_token_clear(struct jws_token *t)
 {
-	json_decref(t->header);
 	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }
@@ -53,7 +52,7 @@ static int check_crit(const json_t *crit, sesame_error *err)
 
 	if (!json_is_array(crit) || json_array_size(crit) == 0)
 		return seterr(err, SESAME_MALFORMED, "malformed", "header \"crit\" must be a non-empty array");
-	json_array_foreach(crit, i, v) {
+	json_array_foreach (crit, i, v) {
 		if (!json_is_string(v))
 			return seterr(err, SESAME_MALFORMED, "malformed", "header \"crit\" holds a non-string");
 		if (is_standard_header(json_string_value(v)))
@@ -65,43 +64,89 @@ static int check_crit(const json_t *crit, sesame_error *err)
 		      json_string_value(json_array_get(crit, 0)));
 }
 
-/* Check the protected header, decoded into `raw` (`n` bytes). */
-static int parse_header(const unsigned char *raw, size_t n, struct jws_token *t, sesame_error *err)
+/* Check the protected header, decoded into `raw` (`n` bytes, with room for
+ * one more); its kid is copied to the start of `raw`. */
+static int parse_header(unsigned char *raw, size_t n, struct jws_token *t, sesame_error *err)
 {
 	json_error_t jerr;
-	json_t *alg, *cty, *kid, *crit;
+	json_t *header, *alg, *cty, *kid, *crit;
+	int rc = SESAME_OK;
 
-	t->header = util_json_parse(raw, n, &jerr);
-	if (!t->header)
+	header = util_json_parse(raw, n, &jerr);
+	if (!header)
 		return json_error_code(&jerr) == json_error_out_of_memory
 			   ? seterr(err, SESAME_INTERNAL, "memory", "out of memory")
 			   : seterr(err, SESAME_MALFORMED, "malformed", "the header is not JSON: %s", jerr.text);
-	if (!json_is_object(t->header))
-		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not a JSON object");
-	alg = json_object_get(t->header, "alg");
-	if (!alg)
-		return seterr(err, SESAME_REJECTED, "alg", "the header has no \"alg\"");
-	if (!json_is_string(alg))
-		return seterr(err, SESAME_REJECTED, "alg", "header \"alg\" is not a string");
-	if (strcasecmp(json_string_value(alg), "none") == 0)
-		return seterr(err, SESAME_REJECTED, "alg", "unsigned tokens (alg \"none\") are refused");
-	t->alg = jose_alg_from_name(json_string_value(alg));
-	if (t->alg == JOSE_ALG_UNKNOWN)
-		return seterr(err, SESAME_REJECTED, "alg", "unsupported alg \"%.*s\"",
-			      (int)utf8_cut(json_string_value(alg), json_string_length(alg), 32),
-			      json_string_value(alg));
-	crit = json_object_get(t->header, "crit");
-	if (crit)
-		return check_crit(crit, err);
-	cty = json_object_get(t->header, "cty");
-	if (cty && (!json_is_string(cty) || strcasecmp(json_string_value(cty), "JWT") == 0))
-		return seterr(err, SESAME_MALFORMED, "malformed",
-			      "nested tokens (header \"cty\": \"JWT\") are refused");
-	kid = json_object_get(t->header, "kid");
-	if (kid && !json_is_string(kid))
-		return seterr(err, SESAME_MALFORMED, "malformed", "header \"kid\" is not a string");
-	t->kid = json_string_value(kid);
-	return SESAME_OK;
+	alg = json_object_get(header, "alg");
+	crit = json_object_get(header, "crit");
+	cty = json_object_get(header, "cty");
+	kid = json_object_get(header, "kid");
+	if (!json_is_object(header))
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "the header is not a JSON object");
+	else if (!alg)
+		rc = seterr(err, SESAME_REJECTED, "alg", "the header has no \"alg\"");
+	else if (!json_is_string(alg))
+		rc = seterr(err, SESAME_REJECTED, "alg", "header \"alg\" is not a string");
+	else if (strcasecmp(json_string_value(alg), "none") == 0)
+		rc = seterr(err, SESAME_REJECTED, "alg", "unsigned tokens (alg \"none\") are refused");
+	else if ((t->alg = jose_alg_from_name(json_string_value(alg))) == JOSE_ALG_UNKNOWN)
+		rc = seterr(err, SESAME_REJECTED, "alg", "unsupported alg \"%.*s\"",
+			    (int)utf8_cut(json_string_value(alg), json_string_length(alg), 32), json_string_value(alg));
+	else if (crit)
+		rc = check_crit(crit, err);
+	else if (cty && (!json_is_string(cty) || strcasecmp(json_string_value(cty), "JWT") == 0))
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "nested tokens (header \"cty\": \"JWT\") are refused");
+	else if (kid && !json_is_string(kid))
+		rc = seterr(err, SESAME_MALFORMED, "malformed", "header \"kid\" is not a string");
+	else if (kid) {
+		/* The kid's text is shorter than the header that quotes it. */
+		memcpy(raw, json_string_value(kid), json_string_length(kid) + 1);
+		t->kid = (const char *)raw;
+	}
+	json_decref(header);
+	return rc;
+}
+
+/*
+ * The last header this thread accepted, as its base64url text, with what
+ * was read of it.  The tokens of one issuer share a few headers (alg, kid,
+ * typ), so most tokens skip parsing theirs.  Only an accepted header is
+ * kept, compared byte for byte: strict base64url has one text per byte
+ * string, so an equal text is an equal header.
+ */
+#define HEADER_MEMO_MAX 256
+static __thread struct {
+	size_t len; /* 0: empty */
+	char text[HEADER_MEMO_MAX];
+	enum jose_alg alg;
+	bool has_kid;
+	char kid[HEADER_MEMO_MAX];
+} header_memo;
+
+static bool header_remembered(const char *text, size_t len, unsigned char *kid_buf, struct jws_token *t)
+{
+	if (len == 0 || len != header_memo.len || memcmp(text, header_memo.text, len) != 0)
+		return false;
+	t->alg = header_memo.alg;
+	if (header_memo.has_kid) {
+		memcpy(kid_buf, header_memo.kid, strlen(header_memo.kid) + 1);
+		t->kid = (const char *)kid_buf;
+	}
+	return true;
+}
+
+static void header_remember(const char *text, size_t len, const struct jws_token *t)
+{
+	if (len > HEADER_MEMO_MAX || (t->kid && strlen(t->kid) >= HEADER_MEMO_MAX)) {
+		header_memo.len = 0;
+		return;
+	}
+	memcpy(header_memo.text, text, len);
+	header_memo.len = len;
+	header_memo.alg = t->alg;
+	header_memo.has_kid = t->kid != NULL;
+	if (t->kid)
+		memcpy(header_memo.kid, t->kid, strlen(t->kid) + 1);
 }
 
 int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_error *err)
@@ -133,20 +178,23 @@ int jws_parse(const char *token, size_t max_length, struct jws_token *t, sesame_
 	if (hn == SIZE_MAX)
 		return seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
 	/* One buffer for the three parts, each NUL-terminated; the header's
-	 * bytes are only needed until it is parsed. */
+	 * bytes are only needed until it is parsed, then its kid is kept there. */
 	pn = b64url_decoded_length(plen);
 	sn = b64url_decoded_length(slen);
 	t->buf = malloc(hn + 1 + (pn == SIZE_MAX ? 0 : pn + 1) + (sn == SIZE_MAX ? 0 : sn + 1));
 	if (!t->buf)
 		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	header = t->buf;
-	if (!b64url_decode_into(token, hlen, header, &n)) {
-		rc = seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
-		goto fail;
+	if (!header_remembered(token, hlen, header, t)) {
+		if (!b64url_decode_into(token, hlen, header, &n)) {
+			rc = seterr(err, SESAME_MALFORMED, "malformed", "the header is not strict base64url");
+			goto fail;
+		}
+		rc = parse_header(header, n, t, err);
+		if (rc != SESAME_OK)
+			goto fail;
+		header_remember(token, hlen, t);
 	}
-	rc = parse_header(header, n, t, err);
-	if (rc != SESAME_OK)
-		goto fail;
 	if (slen == 0) {
 		rc = seterr(err, SESAME_REJECTED, "alg", "the signature is empty (an unsecured JWS)");
 		goto fail;
@@ -430,7 +478,7 @@ static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_
 	}
 	if (key->kid)
 		json_object_set_new(h, "kid", json_string(key->kid));
-	json_object_foreach((json_t *)extra, name, v) {
+	json_object_foreach ((json_t *)extra, name, v) {
 		if (strcmp(name, "alg") == 0 || strcmp(name, "crit") == 0) {
 			seterr(err, SESAME_USAGE, "usage", "the extra header may not set \"%s\"", name);
 			json_decref(h);

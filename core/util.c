@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "fastjson.h"
 #include "internal.h"
 
 int util_ct_equal(const void *a, const void *b, size_t len)
@@ -311,7 +312,7 @@ json_t *util_json_parse(const void *buf, size_t len, json_error_t *jerr)
 	const char *text = buf, *nul = memchr(text, '\0', len), *p;
 
 	if (!nul)
-		return json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+		return fastjson_loadb(text, len, 0, jerr);
 	if (jerr) {
 		memset(jerr, 0, sizeof(*jerr));
 		jerr->line = 1;

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "fastjson.h"
 #include "utf8.h"
 
 /* Longest bearer token accepted: sesame's access tokens are far smaller;
@@ -216,7 +217,7 @@ int body_parse_json(const char *buf, size_t len, json_t **out, sesame_error *err
 		return derr(err, SESAME_MALFORMED, "body", "malformed JSON body: a NUL byte");
 	/* jansson refuses \u0000 in strings by default: a NUL must never
 	 * shorten a credential field behind the core's back. */
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	v = fastjson_loadb(buf, len, JSON_DECODE_ANY, &jerr);
 	if (!v) {
 		return derr(err, SESAME_MALFORMED, "body", "malformed JSON body: %s at line %d, column %d", jerr.text,
 			    jerr.line, jerr.column);

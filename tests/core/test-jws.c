@@ -88,6 +88,8 @@ static void sign_verify_every_alg(void **state)
 		struct sesame_keys *pub = one_key(algs[i].alg, algs[i].pub, "k1");
 		json_t *extra = json_pack("{s:s}", "typ", "at+jwt"), *got = NULL;
 		char *token = NULL, *dot;
+		unsigned char header[512];
+		size_t header_len;
 		struct jws_token t;
 		sesame_error err;
 
@@ -99,9 +101,15 @@ static void sign_verify_every_alg(void **state)
 		json_decref(got);
 		/* The header carries alg, kid and the extra member. */
 		assert_int_equal(jws_parse(token, 0, &t, &err), SESAME_OK);
-		assert_string_equal(json_string_value(json_object_get(t.header, "alg")), algs[i].alg);
+		assert_int_equal(t.alg, jose_alg_from_name(algs[i].alg));
 		assert_string_equal(t.kid, "k1");
-		assert_string_equal(json_string_value(json_object_get(t.header, "typ")), "at+jwt");
+		dot = strchr(token, '.');
+		assert_true(b64url_decode_into(token, (size_t)(dot - token), header, &header_len));
+		got = json_loadb((const char *)header, header_len, 0, NULL);
+		assert_string_equal(json_string_value(json_object_get(got, "alg")), algs[i].alg);
+		assert_string_equal(json_string_value(json_object_get(got, "kid")), "k1");
+		assert_string_equal(json_string_value(json_object_get(got, "typ")), "at+jwt");
+		json_decref(got);
 		/* ECDSA is emitted as raw R || S of exactly twice the coordinate size. */
 		if (algs[i].alg[0] == 'E' && algs[i].alg[1] == 'S')
 			assert_int_equal(t.sig_len, strcmp(algs[i].alg, "ES256") == 0	? 64
@@ -144,6 +152,53 @@ static void sign_refusals(void **state)
 	keys_free(priv);
 	json_decref(claims);
 	json_decref(bad);
+}
+
+/*
+ * jws_parse() remembers the last header it accepted on the thread: tokens
+ * whose headers alternate, or differ in one member, each get their own
+ * alg and kid, and a refused header is refused every time.
+ */
+static void header_memo(void **state)
+{
+	/* {"alg":"ES256","kid":"b"}, {"alg":"ES256","kid":"a"}, {"alg":"ES256"},
+	 * {"alg":"RS256","kid":"b"}, {"alg":"none","kid":"b"} */
+	static const char *const toks[] = {
+	    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImIifQ.e30.AAAA", "eyJhbGciOiJFUzI1NiIsImtpZCI6ImEifQ.e30.AAAA",
+	    "eyJhbGciOiJFUzI1NiJ9.e30.AAAA", "eyJhbGciOiJSUzI1NiIsImtpZCI6ImIifQ.e30.AAAA",
+	    "eyJhbGciOiJub25lIiwia2lkIjoiYiJ9.e30.AAAA"};
+	static const char *const kids[] = {"b", "a", NULL, "b", NULL};
+	struct jws_token t;
+	sesame_error err;
+	size_t round, i;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+			size_t k = round == 1 ? sizeof(toks) / sizeof(toks[0]) - 1 - i : i; /* backwards once */
+
+			if (k == 4) {
+				assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_REJECTED);
+				assert_string_equal(err.reason, "alg");
+				continue;
+			}
+			assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_OK);
+			assert_int_equal(t.alg, k == 3 ? JOSE_RS256 : JOSE_ES256);
+			if (kids[k])
+				assert_string_equal(t.kid, kids[k]);
+			else
+				assert_null(t.kid);
+			jws_token_clear(&t);
+			/* The same token again: the remembered header. */
+			assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_OK);
+			assert_int_equal(t.alg, k == 3 ? JOSE_RS256 : JOSE_ES256);
+			if (kids[k])
+				assert_string_equal(t.kid, kids[k]);
+			else
+				assert_null(t.kid);
+			jws_token_clear(&t);
+		}
+	}
 }
 
 static void select_by_kid(void **state)
@@ -267,11 +322,9 @@ static void parse_cap_before_decoding(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(sign_verify_every_alg),
-	    cmocka_unit_test(sign_refusals),
-	    cmocka_unit_test(key_from_pkey),
-	    cmocka_unit_test(select_by_kid),
-	    cmocka_unit_test(parse_cap_before_decoding),
+	    cmocka_unit_test(sign_verify_every_alg), cmocka_unit_test(sign_refusals),
+	    cmocka_unit_test(key_from_pkey),	     cmocka_unit_test(select_by_kid),
+	    cmocka_unit_test(header_memo),	     cmocka_unit_test(parse_cap_before_decoding),
 	    cmocka_unit_test(raw_nul_refused),
 	};
 

@@ -458,9 +458,6 @@ int login_body_split(const json_t *body, bool strip_provider, json_t **credentia
 bool bearer_token(const char *authorization, const char **token, size_t *len);
 /* `n` bytes as 2*n lowercase hex digits and a NUL in `out`. */
 void hex_encode(const unsigned char *in, size_t n, char *out);
-/* `nbytes` (at most 32) random bytes as 2*nbytes lowercase hex digits and a
- * NUL; false when the random generator fails. */
-bool random_hex(char *out, size_t nbytes);
 /* The device id a client sent (options.device.deviceId, EJSON already
  * decoded), or NULL: the core decides what it keeps (sesame_login()). */
 const char *login_device_id(const json_t *device);
@@ -508,6 +505,8 @@ struct server {
 	struct throttle *ident_throttle;   /* failed logins per (address, identifier) */
 	struct throttle *account_throttle; /* registrations, mails and call programs per address */
 	unsigned char ident_key[32];	   /* random, per start: keys ident_throttle's entries */
+	uint64_t request_seed;		   /* random, per start: see request_id() */
+	atomic_uint_fast64_t requests;	   /* requests begun */
 	const struct route *routes;
 	size_t n_routes;
 	const char *config_path; /* for reloads; NULL: the default file */

@@ -20,6 +20,7 @@
 #include "daemon.h"
 
 #define MAX_SERIES 256
+#define OVERFLOW_LABELS "overflow=\"other\""
 
 /* Upper bounds of the latency buckets, in seconds. */
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -33,8 +34,9 @@ struct series {
 };
 
 struct family {
-	struct series *s;
+	struct series *s; /* MAX_SERIES of them */
 	size_t n;
+	struct series *overflow; /* in s, once created */
 };
 
 struct metrics {
@@ -121,84 +123,87 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
 	}
 }
 
-/* A label value escaped as the text format wants: \\, \" and \n. */
-static void buf_label_value(struct buf *b, const char *v)
+/* The longest label set an observation renders; a longer one (a provider
+ * name of hundreds of bytes) is counted in the "other" series. */
+#define LABELS_MAX 512
+
+static bool put(char *out, size_t *len, const char *s, size_t n)
 {
-	for (; *v; v++) {
-		if (*v == '\\')
-			buf_printf(b, "\\\\");
-		else if (*v == '"')
-			buf_printf(b, "\\\"");
-		else if (*v == '\n')
-			buf_printf(b, "\\n");
-		else
-			buf_printf(b, "%c", *v);
-	}
+	if (n >= LABELS_MAX - *len)
+		return false;
+	memcpy(out + *len, s, n);
+	*len += n;
+	return true;
 }
 
-/* Render `n` name/value label pairs. NULL when out of memory. */
-static char *labels_render(size_t n, const char *const *names, const char *const *values)
+/*
+ * Render `n` name/value label pairs into `out` (LABELS_MAX bytes), each
+ * value escaped as the text format wants (\\, \" and \n): on every request,
+ * so without allocating.  False when they do not fit.
+ */
+static bool labels_render(char *out, size_t n, const char *const *names, const char *const *values)
 {
-	struct buf b = {NULL, 0, 0, false};
-	size_t i;
+	size_t len = 0, i;
+	const char *v, *plain;
 
-	buf_printf(&b, "%s", "");
 	for (i = 0; i < n; i++) {
-		buf_printf(&b, "%s%s=\"", i ? "," : "", names[i]);
-		buf_label_value(&b, values[i]);
-		buf_printf(&b, "\"");
+		if ((i && !put(out, &len, ",", 1)) || !put(out, &len, names[i], strlen(names[i])) ||
+		    !put(out, &len, "=\"", 2))
+			return false;
+		for (v = values[i]; *v; v = plain + 1) {
+			plain = v + strcspn(v, "\\\"\n");
+			if (!put(out, &len, v, (size_t)(plain - v)))
+				return false;
+			if (!*plain)
+				break;
+			if (!put(out, &len, *plain == '\n' ? "\\n" : *plain == '"' ? "\\\"" : "\\\\", 2))
+				return false;
+		}
+		if (!put(out, &len, "\"", 1))
+			return false;
 	}
-	if (b.failed) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	out[len] = '\0';
+	return true;
 }
 
-/* The series of `labels` (taken over), created when new; past MAX_SERIES
- * the shared overflow series.  NULL when out of memory.  Lock held. */
-static struct series *family_series(struct family *f, char *labels)
+/* The series of `labels` (rendered, or NULL when they did not fit),
+ * created when new.  Past MAX_SERIES - 1 distinct sets, or when they did
+ * not fit, the family's one overflow series: MAX_SERIES at most in all.
+ * NULL when out of memory.  Lock held. */
+static struct series *family_series(struct family *f, const char *labels)
 {
+	bool overflow;
 	size_t i;
 
-	if (!labels)
-		return NULL;
-	for (i = 0; i < f->n; i++) {
-		if (strcmp(f->s[i].labels, labels) == 0) {
-			free(labels);
+	for (i = 0; labels && i < f->n; i++)
+		if (strcmp(f->s[i].labels, labels) == 0)
 			return &f->s[i];
-		}
-	}
-	if (f->n == MAX_SERIES) {
-		free(labels);
-		return &f->s[MAX_SERIES - 1];
-	}
-	if (f->n == 0) {
+	/* One slot stays free for the overflow series until it exists. */
+	overflow = !labels || f->n == MAX_SERIES - (f->overflow ? 0 : 1);
+	if (overflow && f->overflow)
+		return f->overflow;
+	if (!f->s) {
 		f->s = calloc(MAX_SERIES, sizeof(*f->s));
-		if (!f->s) {
-			free(labels);
-			return NULL;
-		}
-	}
-	if (f->n == MAX_SERIES - 1) {
-		/* The last slot is the overflow series: same label names, values "other". */
-		free(labels);
-		labels = strdup("overflow=\"other\"");
-		if (!labels)
+		if (!f->s)
 			return NULL;
 	}
-	f->s[f->n].labels = labels;
+	f->s[f->n].labels = strdup(overflow ? OVERFLOW_LABELS : labels);
+	if (!f->s[f->n].labels)
+		return NULL;
+	if (overflow)
+		f->overflow = &f->s[f->n];
 	return &f->s[f->n++];
 }
 
 static void family_count(struct metrics *m, struct family *f, size_t n, const char *const *names,
 			 const char *const *values)
 {
-	char *labels = labels_render(n, names, values);
+	char labels[LABELS_MAX];
+	bool fit = labels_render(labels, n, names, values);
 	struct series *s;
 
 	pthread_mutex_lock(&m->lock);
-	s = family_series(f, labels);
+	s = family_series(f, fit ? labels : NULL);
 	if (s)
 		s->count++;
 	pthread_mutex_unlock(&m->lock);
@@ -207,17 +212,17 @@ static void family_count(struct metrics *m, struct family *f, size_t n, const ch
 void metrics_observe_request(struct metrics *m, const char *method, const char *route, unsigned status, double seconds)
 {
 	static const char *const names[] = {"method", "route", "status"};
-	char code[16];
+	char code[16], labels[LABELS_MAX];
 	const char *values[] = {method, route, code};
-	char *labels;
 	struct series *s;
+	bool fit;
 	size_t i;
 
 	snprintf(code, sizeof(code), "%u", status);
 	family_count(m, &m->requests, 3, names, values);
-	labels = labels_render(2, names, values);
+	fit = labels_render(labels, 2, names, values);
 	pthread_mutex_lock(&m->lock);
-	s = family_series(&m->latency, labels);
+	s = family_series(&m->latency, fit ? labels : NULL);
 	if (s) {
 		s->count++;
 		s->sum += seconds;

@@ -15,7 +15,6 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "daemon.h"
 #include "fastjson.h"
@@ -305,16 +304,6 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = hex[in[i] & 0xf];
 	}
 	out[2 * n] = '\0';
-}
-
-bool random_hex(char *out, size_t nbytes)
-{
-	unsigned char raw[32];
-
-	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
-		return false;
-	hex_encode(raw, nbytes, out);
-	return true;
 }
 
 const char *login_device_id(const json_t *device)

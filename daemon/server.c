@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,22 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t len)
 		snprintf(out, len, "unknown");
 }
 
+/*
+ * The id of the next request, for the log and X-Request-Id: 16 hex digits,
+ * unique within the process (splitmix64's mix is a bijection of the counter
+ * offset by a random seed drawn at start, so ids also differ between
+ * starts and nodes).  Not a secret: it costs no draw from the DRBG.
+ */
+static void request_id(struct server *srv, char *out, size_t size)
+{
+	uint64_t z = srv->request_seed + (uint64_t)atomic_fetch_add(&srv->requests, 1) * 0x9e3779b97f4a7c15u;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	z ^= z >> 31;
+	snprintf(out, size, "%016" PRIx64, z);
+}
+
 static struct request *request_new(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method)
 {
 	struct request *req = calloc(1, sizeof(*req));
@@ -117,8 +134,7 @@ static struct request *request_new(struct server *srv, struct MHD_Connection *co
 	req->app = slot_acquire(&srv->slot);
 	reply_init(&req->reply);
 	client_address(conn, req->client, sizeof(req->client));
-	if (!random_hex(req->id, 8))
-		snprintf(req->id, sizeof(req->id), "unknown");
+	request_id(srv, req->id, sizeof(req->id));
 	pthread_mutex_lock(&srv->lock);
 	srv->in_flight++;
 	pthread_mutex_unlock(&srv->lock);
@@ -962,7 +978,8 @@ int server_start(struct server *srv, struct app *a, sesame_error *err)
 	srv->account_throttle =
 	    throttle_new_period(s->daemon.throttle_slots, s->daemon.account_requests_per_hour, 3600);
 	if (!srv->metrics || !srv->throttle || !srv->weblogin || !srv->anon_throttle || !srv->linkguard ||
-	    !srv->ident_throttle || !srv->account_throttle || RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1) {
+	    !srv->ident_throttle || !srv->account_throttle || RAND_bytes(srv->ident_key, sizeof(srv->ident_key)) != 1 ||
+	    RAND_bytes((unsigned char *)&srv->request_seed, sizeof(srv->request_seed)) != 1) {
 		derr(err, SESAME_INTERNAL, "nomem", "out of memory");
 		goto fail;
 	}

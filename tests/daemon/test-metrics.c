@@ -125,6 +125,38 @@ static void test_series_cap(void **state)
 	metrics_free(m);
 }
 
+/* A label set too long to render (a provider name of 600 bytes) is
+ * counted in the overflow series, which stays one series when the cap
+ * is reached later. */
+static void test_long_labels(void **state)
+{
+	struct metrics *m = metrics_new();
+	char name[601], small[32];
+	size_t len;
+	char *text;
+	int i;
+
+	memset(name, 'p', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	metrics_count_login(m, name, "success");
+	metrics_count_login(m, "short", "success");
+	text = metrics_render(m, &len);
+	assert_contains(text, "sesamed_logins_total{overflow=\"other\"} 1\n");
+	assert_contains(text, "sesamed_logins_total{provider=\"short\",outcome=\"success\"} 1\n");
+	assert_null(strstr(text, "ppppp"));
+	free(text);
+	for (i = 0; i < 1000; i++) {
+		snprintf(small, sizeof(small), "p%d", i);
+		metrics_count_login(m, small, "success");
+	}
+	text = metrics_render(m, &len);
+	assert_int_equal(count_lines_starting(text, "sesamed_logins_total{"), 256);
+	assert_int_equal(count_lines_starting(text, "sesamed_logins_total{overflow="), 1);
+	assert_contains(text, "sesamed_logins_total{overflow=\"other\"} 747\n");
+	free(text);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +164,7 @@ int main(void)
 	    cmocka_unit_test(test_counters_and_histogram),
 	    cmocka_unit_test(test_label_escaping),
 	    cmocka_unit_test(test_series_cap),
+	    cmocka_unit_test(test_long_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

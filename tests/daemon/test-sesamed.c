@@ -442,8 +442,20 @@ static void test_request_log(void **state)
 	assert_int_equal(log_count(d, "SECRET-IN-HEADER"), 0);
 	assert_int_equal(log_count(d, ADMIN_KEY), 0);
 	assert_true(log_count(d, "client=127.0.0.1") > 0);
-	free(id);
 	http_free(&r);
+	/* Every request has its own id. */
+	for (int i = 0; i < 3; i++) {
+		char *other;
+
+		http(d, &q, &r);
+		other = header(&r, "X-Request-Id");
+		assert_non_null(other);
+		assert_int_equal(strlen(other), 16);
+		assert_string_not_equal(other, id);
+		free(other);
+		http_free(&r);
+	}
+	free(id);
 
 	/* Control characters in a path cannot forge a log line. */
 	q.path = "/x%0Asesamed:%20request%20forged";

@@ -160,7 +160,7 @@ static int config_uint(const struct sesame_host *h, const json_t *obj, const cha
 
 static int config_scrypt(struct state *st, const json_t *v, sesame_error *err)
 {
-	json_int_t n, r, p;
+	json_int_t n = 0, r = 0, p = 0;
 	const char *key;
 	json_t *m;
 	int rc;
@@ -175,10 +175,12 @@ static int config_scrypt(struct state *st, const json_t *v, sesame_error *err)
 		rc = config_uint(st->host, v, "r", 1, 32, 8, &r, err);
 	if (rc == SESAME_OK)
 		rc = config_uint(st->host, v, "p", 1, 16, 1, &p, err);
+	if (rc != SESAME_OK)
+		return rc;
 	st->log2_n = (unsigned)n;
 	st->r = (unsigned)r;
 	st->p = (unsigned)p;
-	return rc;
+	return SESAME_OK;
 }
 
 static int dummy_hash(struct state *st, sesame_error *err)

@@ -27,7 +27,6 @@ struct builder {
 	json_t *open[FASTJSON_MAX_DEPTH];
 	size_t depth;
 	char key[FASTJSON_MAX_KEY];
-	size_t key_len;
 };
 
 /*
@@ -108,7 +107,8 @@ static int add(struct builder *b, json_t *v)
 	if (json_is_array(top))
 		return json_array_append_new(top, v) == 0;
 	before = json_object_size(top);
-	if (json_object_setn_new_nocheck(top, b->key, b->key_len, v) != 0)
+	/* NUL-terminated and without a NUL (plain_text()): the 2.13 API. */
+	if (json_object_set_new_nocheck(top, b->key, v) != 0)
 		return 0;
 	return json_object_size(top) > before; /* else a duplicate, replaced */
 }
@@ -173,7 +173,6 @@ static int on_key(void *ctx, const unsigned char *s, size_t n)
 		return 0;
 	memcpy(b->key, s, n);
 	b->key[n] = '\0';
-	b->key_len = n;
 	return 1;
 }
 

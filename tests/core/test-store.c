@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/core/test-store.c — the SQLite store plugin through the store ABI
- * (core/store.c loads it as the core does): opening, file mode, schema
- * migrations, configuration errors, every operation, unique keys,
- * transactions and cascading deletion.
+ * tests/core/test-store.c — what is the SQLite store plugin's own, through
+ * the store ABI (core/store.c loads it as the core does): opening, file
+ * mode, schema migrations, configuration errors, background checkpoints,
+ * two handles on one file, the store loader's checks.  Every operation's
+ * contract (records, unique keys, transactions, cascading deletion) is
+ * tests/store/test-store-conformance.c's, run on this store in every
+ * `make check` and on PostgreSQL by tests/store/postgres-suite.sh.
  */
 #include "config.h"
 
@@ -23,11 +26,6 @@
 
 #define USER_A "5f0000000000000000000001"
 #define USER_B "5f0000000000000000000002"
-#define USER_C "5f0000000000000000000003"
-#define SESS_1 "600000000000000000000001"
-#define SESS_2 "600000000000000000000002"
-#define HASH_1 "1111111111111111111111111111111111111111111111111111111111111111"
-#define HASH_2 "2222222222222222222222222222222222222222222222222222222222222222"
 
 struct fx {
 	char *dir;
@@ -77,14 +75,6 @@ static void insert_identity(struct fx *f, const char *provider, const char *uid,
 
 	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_OK);
 	json_decref(i);
-}
-
-static void insert_session(struct fx *f, const char *id, const char *user, const char *hash, json_int_t expires)
-{
-	json_t *s = rec_session(id, user, hash, expires);
-
-	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_OK);
-	json_decref(s);
 }
 
 /* ---- opening ---------------------------------------------------------- */
@@ -302,57 +292,7 @@ static void test_open_refuses_bad_configuration(void **state)
 	json_decref(conf);
 }
 
-/* ---- users ------------------------------------------------------------ */
-
-static void test_users_insert_get_update_list_delete(void **state)
-{
-	struct fx *f = *state;
-	json_t *u = NULL, *changes, *list = NULL;
-
-	insert_user(f, USER_B);
-	insert_user(f, USER_A);
-	insert_user(f, USER_C);
-	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_OK);
-	assert_string_equal(json_string_value(json_object_get(u, "type")), "normal");
-	assert_false(json_is_true(json_object_get(u, "disabled")));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(u, "data"), "name")), "n");
-	json_decref(u);
-
-	changes =
-	    json_pack("{s:b, s:I, s:{s:i}}", "disabled", 1, "last_login", (json_int_t)2000, "custom_data", "x", 1);
-	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_OK);
-	json_decref(changes);
-	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_OK);
-	assert_true(json_is_true(json_object_get(u, "disabled")));
-	assert_int_equal(json_integer_value(json_object_get(u, "last_login")), 2000);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(u, "custom_data"), "x")), 1);
-	/* Members not in the changes are kept. */
-	assert_string_equal(json_string_value(json_object_get(json_object_get(u, "data"), "name")), "n");
-	json_decref(u);
-
-	assert_int_equal(f->d->users_list(f->h, NULL, NULL, 2, &list, &f->err), SESAME_OK);
-	assert_int_equal(json_array_size(list), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), USER_A);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")), USER_B);
-	json_decref(list);
-	assert_int_equal(f->d->users_list(f->h, NULL, USER_B, 2, &list, &f->err), SESAME_OK);
-	assert_int_equal(json_array_size(list), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), USER_C);
-	json_decref(list);
-	assert_int_equal(f->d->users_list(f->h, NULL, USER_C, 2, &list, &f->err), SESAME_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
-	assert_int_equal(f->d->users_list(f->h, NULL, NULL, 0, &list, &f->err), SESAME_USAGE);
-
-	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_OK);
-	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &u, &f->err), SESAME_NOT_FOUND);
-	assert_string_equal(f->err.reason, "user");
-	assert_null(u);
-	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_NOT_FOUND);
-	changes = json_pack("{s:b}", "disabled", 0);
-	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_NOT_FOUND);
-	json_decref(changes);
-}
+/* ---- what only the SQLite store has ------------------------------------- */
 
 /*
  * Checkpoints run on the store's own thread, never in a commit: a few
@@ -382,285 +322,6 @@ static void test_checkpoints_run_in_the_background(void **state)
 	for (polls = 0; polls < 600 && file_size(f->path) <= before; polls++)
 		usleep(50 * 1000);
 	assert_true(file_size(f->path) > before);
-}
-
-static void test_users_refuse_bad_records(void **state)
-{
-	struct fx *f = *state;
-	json_t *u = rec_user(USER_A), *changes;
-
-	insert_user(f, USER_A);
-	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_CONFLICT);
-	assert_string_equal(f->err.reason, "exists");
-	json_object_set_new(u, "id", json_string("5F0000000000000000000009"));
-	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
-	json_object_set_new(u, "id", json_string(USER_B));
-	json_object_set_new(u, "type", json_string("system"));
-	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
-	json_object_set_new(u, "type", json_string("server"));
-	json_object_del(u, "custom_data");
-	assert_int_equal(f->d->user_insert(f->h, NULL, u, &f->err), SESAME_MALFORMED);
-	assert_string_equal(f->err.reason, "record");
-	json_decref(u);
-
-	changes = json_pack("{s:s}", "id", USER_B);
-	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_USAGE);
-	json_decref(changes);
-	changes = json_pack("{s:[]}", "data");
-	assert_int_equal(f->d->user_update(f->h, NULL, USER_A, changes, &f->err), SESAME_MALFORMED);
-	json_decref(changes);
-	assert_int_equal(su_count(f->path, "users"), 1);
-}
-
-/* ---- identities ------------------------------------------------------- */
-
-static void test_identities_unique_per_instance_and_uid(void **state)
-{
-	struct fx *f = *state;
-	json_t *i, *got = NULL, *changes, *list = NULL;
-
-	insert_user(f, USER_A);
-	insert_user(f, USER_B);
-	insert_identity(f, "google", "u1", USER_A, 50);
-	/* The same uid at another instance is another identity. */
-	insert_identity(f, "apple", "u1", USER_A, 20);
-	i = rec_identity("google", "u1", USER_B, 60);
-	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_CONFLICT);
-	assert_string_equal(f->err.reason, "exists");
-	json_decref(i);
-	i = rec_identity("google", "u2", "5f00000000000000000000ff", 60);
-	assert_int_equal(f->d->identity_insert(f->h, NULL, i, &f->err), SESAME_NOT_FOUND);
-	assert_string_equal(f->err.reason, "user");
-	json_decref(i);
-
-	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "u1", &got, &f->err), SESAME_OK);
-	assert_string_equal(json_string_value(json_object_get(got, "user_id")), USER_A);
-	assert_string_equal(json_string_value(json_object_get(got, "provider_type")), "custom-token");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "private"), "p")), "secret");
-	json_decref(got);
-	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "nobody", &got, &f->err), SESAME_NOT_FOUND);
-	assert_string_equal(f->err.reason, "identity");
-
-	changes = json_pack("{s:{s:s}, s:I}", "data", "email", "e@x", "updated", (json_int_t)70);
-	assert_int_equal(f->d->identity_update(f->h, NULL, "google", "u1", changes, &f->err), SESAME_OK);
-	assert_int_equal(f->d->identity_update(f->h, NULL, "google", "nobody", changes, &f->err), SESAME_NOT_FOUND);
-	json_decref(changes);
-	assert_int_equal(f->d->identity_get(f->h, NULL, "google", "u1", &got, &f->err), SESAME_OK);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "data"), "email")), "e@x");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "private"), "p")), "secret");
-	json_decref(got);
-
-	/* Oldest "updated" first. */
-	assert_int_equal(f->d->identities_of_user(f->h, NULL, USER_A, &list, &f->err), SESAME_OK);
-	assert_int_equal(json_array_size(list), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "provider")), "apple");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "provider")), "google");
-	json_decref(list);
-	assert_int_equal(f->d->identities_of_user(f->h, NULL, USER_B, &list, &f->err), SESAME_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
-
-	assert_int_equal(f->d->identity_delete(f->h, NULL, "apple", "u1", &f->err), SESAME_OK);
-	assert_int_equal(f->d->identity_delete(f->h, NULL, "apple", "u1", &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(su_count(f->path, "identities"), 1);
-}
-
-/* ---- sessions --------------------------------------------------------- */
-
-static void test_sessions_by_hash_touch_count_delete(void **state)
-{
-	struct fx *f = *state;
-	json_t *s = NULL;
-	uint64_t n = 99;
-
-	insert_user(f, USER_A);
-	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
-	insert_session(f, SESS_2, USER_A, HASH_2, 500);
-	s = rec_session("600000000000000000000003", USER_A, HASH_1, 1000);
-	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_CONFLICT);
-	json_object_set_new(s, "refresh_hash", json_string("not-hex"));
-	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_MALFORMED);
-	json_object_set_new(s, "refresh_hash",
-			    json_string("3333333333333333333333333333333333333333333333333333333333333333"));
-	json_object_set_new(s, "user_id", json_string(USER_B));
-	assert_int_equal(f->d->session_insert(f->h, NULL, s, &f->err), SESAME_NOT_FOUND);
-	json_decref(s);
-
-	assert_int_equal(f->d->session_get_by_hash(f->h, NULL, HASH_2, &s, &f->err), SESAME_OK);
-	assert_string_equal(json_string_value(json_object_get(s, "id")), SESS_2);
-	assert_string_equal(json_string_value(json_object_get(s, "refresh_hash")), HASH_2);
-	assert_string_equal(json_string_value(json_object_get(s, "user_id")), USER_A);
-	json_decref(s);
-	assert_int_equal(f->d->session_get_by_hash(f->h, NULL,
-						   "4444444444444444444444444444444444444444444444444444444444444444",
-						   &s, &f->err),
-			 SESAME_NOT_FOUND);
-
-	assert_int_equal(f->d->sessions_count(f->h, NULL, USER_A, 600, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(f->d->sessions_count(f->h, NULL, NULL, 100, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 2);
-	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_2, 550, 2000, &f->err), SESAME_OK);
-	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &s, &f->err), SESAME_OK);
-	assert_int_equal(json_integer_value(json_object_get(s, "last_used")), 550);
-	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 2000);
-	json_decref(s);
-	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_2, 560, 0, &f->err), SESAME_OK);
-	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &s, &f->err), SESAME_OK);
-	assert_int_equal(json_integer_value(json_object_get(s, "expires")), 2000);
-	json_decref(s);
-	assert_int_equal(f->d->sessions_count(f->h, NULL, USER_A, 600, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 2);
-
-	assert_int_equal(f->d->session_delete(f->h, NULL, SESS_1, &f->err), SESAME_OK);
-	assert_int_equal(f->d->session_delete(f->h, NULL, SESS_1, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(f->d->session_touch(f->h, NULL, SESS_1, 1, 0, &f->err), SESAME_NOT_FOUND);
-	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
-	assert_int_equal(f->d->sessions_delete_user(f->h, NULL, USER_A, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 2);
-	assert_int_equal(su_count(f->path, "sessions"), 0);
-}
-
-static void test_deleting_an_identity_ends_its_sessions(void **state)
-{
-	struct fx *f = *state;
-	json_t *s1 = rec_session(SESS_1, USER_A, HASH_1, 1000), *s2 = rec_session(SESS_2, USER_A, HASH_2, 1000);
-	json_t *got = NULL;
-
-	insert_user(f, USER_A);
-	insert_identity(f, "google", "g", USER_A, 1);
-	insert_identity(f, "apple", "a", USER_A, 1);
-	json_object_set_new(s1, "provider", json_string("google"));
-	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_MALFORMED);
-	json_object_set_new(s1, "provider_uid", json_string("g"));
-	assert_int_equal(f->d->session_insert(f->h, NULL, s1, &f->err), SESAME_OK);
-	json_object_set_new(s2, "provider", json_string("apple"));
-	json_object_set_new(s2, "provider_uid", json_string("a"));
-	assert_int_equal(f->d->session_insert(f->h, NULL, s2, &f->err), SESAME_OK);
-	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_OK);
-	assert_true(json_equal(got, s1));
-	json_decref(got);
-
-	assert_int_equal(f->d->identity_delete(f->h, NULL, "google", "g", &f->err), SESAME_OK);
-	assert_int_equal(f->d->session_get(f->h, NULL, SESS_1, &got, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(f->d->session_get(f->h, NULL, SESS_2, &got, &f->err), SESAME_OK);
-	json_decref(got);
-	json_decref(s1);
-	json_decref(s2);
-}
-
-/* ---- provider key/value data ---------------------------------------------- */
-
-static void test_kv_put_get_create_expiry_purge(void **state)
-{
-	struct fx *f = *state;
-	json_t *v = json_pack("{s:s}", "hash", "$scrypt$..."), *got = NULL, *other = json_integer(7);
-	uint64_t n;
-
-	insert_user(f, USER_A);
-	assert_int_equal(
-	    f->d->kv_put(f->h, NULL, "userpass", "user:a", v, USER_A, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
-	    SESAME_OK);
-	assert_int_equal(
-	    f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, SESAME_STORE_KV_CREATE, 100, &f->err),
-	    SESAME_CONFLICT);
-	assert_string_equal(f->err.reason, "exists");
-	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "user:a", 100, &got, &f->err), SESAME_OK);
-	assert_true(json_equal(got, v));
-	json_decref(got);
-	/* Namespaces are per instance. */
-	assert_int_equal(f->d->kv_get(f->h, NULL, "other", "user:a", 100, &got, &f->err), SESAME_NOT_FOUND);
-	assert_string_equal(f->err.reason, "key");
-	/* Without KV_CREATE the entry is replaced; any JSON value is accepted. */
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "user:a", other, NULL, 0, 0, 100, &f->err), SESAME_OK);
-	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "user:a", 100, &got, &f->err), SESAME_OK);
-	assert_int_equal(json_integer_value(got), 7);
-	json_decref(got);
-
-	/* An expired entry is invisible and may be created again. */
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "token:t", v, NULL, 150, 0, 100, &f->err), SESAME_OK);
-	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 149, &got, &f->err), SESAME_OK);
-	json_decref(got);
-	assert_int_equal(f->d->kv_get(f->h, NULL, "userpass", "token:t", 150, &got, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(
-	    f->d->kv_put(f->h, NULL, "userpass", "token:t", other, NULL, 300, SESAME_STORE_KV_CREATE, 200, &f->err),
-	    SESAME_OK);
-	assert_int_equal(f->d->kv_purge(f->h, NULL, 299, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(f->d->kv_purge(f->h, NULL, 300, &n, &f->err), SESAME_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(f->d->kv_delete(f->h, NULL, "userpass", "user:a", &f->err), SESAME_OK);
-	assert_int_equal(f->d->kv_delete(f->h, NULL, "userpass", "user:a", &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "userpass", "k", v, USER_B, 0, 0, 100, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(su_count(f->path, "provider_data"), 0);
-	json_decref(v);
-	json_decref(other);
-}
-
-/* ---- cascading deletion and transactions ------------------------------------ */
-
-static void test_user_delete_removes_everything_of_the_user(void **state)
-{
-	struct fx *f = *state;
-	json_t *v = json_true();
-
-	insert_user(f, USER_A);
-	insert_user(f, USER_B);
-	insert_identity(f, "google", "a", USER_A, 1);
-	insert_identity(f, "apple", "a", USER_A, 1);
-	insert_identity(f, "google", "b", USER_B, 1);
-	insert_session(f, SESS_1, USER_A, HASH_1, 1000);
-	insert_session(f, SESS_2, USER_B, HASH_2, 1000);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "a", v, USER_A, 0, 0, 0, &f->err), SESAME_OK);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "b", v, USER_B, 0, 0, 0, &f->err), SESAME_OK);
-	assert_int_equal(f->d->kv_put(f->h, NULL, "p", "global", v, NULL, 0, 0, 0, &f->err), SESAME_OK);
-	json_decref(v);
-
-	assert_int_equal(f->d->user_delete(f->h, NULL, USER_A, &f->err), SESAME_OK);
-	assert_int_equal(su_count(f->path, "users"), 1);
-	assert_int_equal(su_count(f->path, "identities"), 1);
-	assert_int_equal(su_count(f->path, "sessions"), 1);
-	assert_int_equal(su_count(f->path, "provider_data"), 2);
-	assert_int_equal(su_count(f->path, "identities WHERE user_id = '" USER_A "'"), 0);
-}
-
-static void test_transaction_rollback_and_commit(void **state)
-{
-	struct fx *f = *state;
-	sesame_store_txn *t = NULL;
-	json_t *u = rec_user(USER_A), *got = NULL;
-
-	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
-	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
-	assert_int_equal(f->d->user_get(f->h, t, USER_A, &got, &f->err), SESAME_OK);
-	json_decref(got);
-	f->d->rollback(t);
-	assert_int_equal(su_count(f->path, "users"), 0);
-
-	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
-	/* A lookup that finds nothing leaves the transaction usable. */
-	assert_int_equal(f->d->user_get(f->h, t, USER_B, &got, &f->err), SESAME_NOT_FOUND);
-	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
-	assert_int_equal(f->d->commit(t, &f->err), SESAME_OK);
-	assert_int_equal(su_count(f->path, "users"), 1);
-
-	/* After a failure, the transaction can only be rolled back. */
-	assert_int_equal(f->d->begin(f->h, SESAME_STORE_TXN_WRITE, &t, &f->err), SESAME_OK);
-	json_object_set_new(u, "id", json_string(USER_B));
-	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_OK);
-	json_object_set_new(u, "id", json_string(USER_A));
-	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_CONFLICT);
-	assert_int_equal(f->d->user_get(f->h, t, USER_A, &got, &f->err), SESAME_USAGE);
-	assert_int_equal(f->d->commit(t, &f->err), SESAME_USAGE);
-	assert_int_equal(su_count(f->path, "users"), 1);
-
-	/* A read transaction refuses writes. */
-	assert_int_equal(f->d->begin(f->h, 0, &t, &f->err), SESAME_OK);
-	json_object_set_new(u, "id", json_string(USER_C));
-	assert_int_equal(f->d->user_insert(f->h, t, u, &f->err), SESAME_USAGE);
-	f->d->rollback(t);
-	assert_int_equal(su_count(f->path, "users"), 1);
-	json_decref(u);
 }
 
 static void test_write_transaction_excludes_other_writers(void **state)
@@ -851,16 +512,8 @@ int main(void)
 	    cmocka_unit_test(test_open_refuses_garbage_and_symlinks),
 	    cmocka_unit_test(test_open_warns_about_a_directory_others_can_write),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_bad_configuration, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_users_insert_get_update_list_delete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_users_refuse_bad_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoints_run_in_the_background, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_identities_unique_per_instance_and_uid, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sessions_by_hash_touch_count_delete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_deleting_an_identity_ends_its_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_store_only_the_refresh_token_hash, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_kv_put_get_create_expiry_purge, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_user_delete_removes_everything_of_the_user, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_transaction_rollback_and_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
 	    cmocka_unit_test(test_loader_checks_store_descriptors),
 	    cmocka_unit_test(test_context_opens_the_store_on_first_use),

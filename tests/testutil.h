@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+#include <sesame/common.h>
+
 /* An environment variable set by the test harness (Makefile.am's
  * AM_TESTS_ENVIRONMENT); aborts when missing. */
 const char *tu_env(const char *name);
@@ -70,5 +73,13 @@ char *tu_provider(const char *dir, const char *name, const char *content);
  * NUL-terminated; either pointer may be NULL).  Returns the exit status,
  * or 128+signal. */
 int tu_run(const char *cmd, char **out, char **err);
+
+/* (tests/testexpect.c, for programs linking libsesame) Fail the test
+ * unless `rc` is `status` with `err->reason` equal to `reason`, saying
+ * what came instead. */
+void tu_expect_error(int rc, const sesame_error *err, int status, const char *reason);
+
+/* The string member `key` of `o`; fails the test when there is none. */
+const char *tu_member(const json_t *o, const char *key);
 
 #endif

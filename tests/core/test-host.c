@@ -37,16 +37,18 @@ static int setup(void **state)
 
 	e->dir = tu_tmpdir("host");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\"}",
-		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\"}",
+	    tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 	free(tu_write(e->drop, "kv.json", "{\"type\": \"fixture-good\"}", 0644));
 	/* A drop-in the fixture refuses ("list" is no key of its): the
 	 * instance fails, but its file is there to point into. */
 	free(tu_write(e->drop, "pos.json",
 		      "{\"type\": \"fixture-good\",\n \"config\": {\"list\": [0,\n   {\"k\": 1}]}}", 0644));
-	free(tu_write(e->drop, "typed.json", "{\"type\": \"fixture-good\",\n \"config\": {\n  \"greeting\": 5}}", 0644));
+	free(
+	    tu_write(e->drop, "typed.json", "{\"type\": \"fixture-good\",\n \"config\": {\n  \"greeting\": 5}}", 0644));
 	e->ctx = sesame_new();
 	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
@@ -66,13 +68,6 @@ static int teardown(void **state)
 	free(e->main);
 	free(e);
 	return 0;
-}
-
-static void expect(int rc, const sesame_error *err, int status, const char *reason)
-{
-	if (rc != status || strcmp(err->reason, reason) != 0)
-		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
-			 err->reason, err->text);
 }
 
 static void encoded(int encoding, const char *in, size_t len, const char *want)
@@ -104,7 +99,7 @@ static void refused(int encoding, const char *text)
 	size_t n = 1;
 	sesame_error err;
 
-	expect(h->decode(encoding, text, strlen(text), &data, &n, &err), &err, SESAME_MALFORMED, "encoding");
+	tu_expect_error(h->decode(encoding, text, strlen(text), &data, &n, &err), &err, SESAME_MALFORMED, "encoding");
 	assert_null(data);
 }
 
@@ -142,9 +137,13 @@ static void test_encodings(void **state)
 	refused(SESAME_ENCODING_BASE64URL, "Zm+/");
 	refused(SESAME_ENCODING_HEX, "abc");
 	refused(SESAME_ENCODING_HEX, "0g");
-	expect(h->decode(SESAME_ENCODING_HEX, "00\0" "0", 4, &data, &n, &err), &err, SESAME_MALFORMED, "encoding");
-	expect(h->decode(SESAME_ENCODING_URL, "a%20b", 5, &data, &n, &err), &err, SESAME_USAGE, "usage");
-	expect(h->encode(99, "x", 1, &text, &err), &err, SESAME_USAGE, "usage");
+	tu_expect_error(h->decode(SESAME_ENCODING_HEX,
+				  "00\0"
+				  "0",
+				  4, &data, &n, &err),
+			&err, SESAME_MALFORMED, "encoding");
+	tu_expect_error(h->decode(SESAME_ENCODING_URL, "a%20b", 5, &data, &n, &err), &err, SESAME_USAGE, "usage");
+	tu_expect_error(h->encode(99, "x", 1, &text, &err), &err, SESAME_USAGE, "usage");
 	assert_null(text);
 }
 
@@ -166,7 +165,7 @@ static void test_digests(void **state)
 	assert_int_equal(n, 16);
 	assert_int_equal(h->digest("SHA-512", "", 0, out, &n, &err), SESAME_OK);
 	assert_int_equal(n, 64);
-	expect(h->digest("NO-SUCH-DIGEST", "abc", 3, out, &n, &err), &err, SESAME_USAGE, "digest");
+	tu_expect_error(h->digest("NO-SUCH-DIGEST", "abc", 3, out, &n, &err), &err, SESAME_USAGE, "digest");
 }
 
 /* A crypt(3) hash of `password` made with libcrypt's own salt for `prefix`. */
@@ -206,15 +205,17 @@ static void test_crypt_verify(void **state)
 		free(hash);
 	}
 	/* SHA-crypt's published vector. */
-	assert_int_equal(h->crypt_verify("Hello world!", 12,
-					 "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBF"
-					 "dcbYEdFCoEOfaS35inz1",
-					 &match, &err),
-			 SESAME_OK);
+	assert_int_equal(
+	    h->crypt_verify("Hello world!", 12,
+			    "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBF"
+			    "dcbYEdFCoEOfaS35inz1",
+			    &match, &err),
+	    SESAME_OK);
 	assert_int_equal(match, 1);
-	expect(h->crypt_verify("x", 1, "$nosuch$abc", &match, &err), &err, SESAME_MALFORMED, "hash");
+	tu_expect_error(h->crypt_verify("x", 1, "$nosuch$abc", &match, &err), &err, SESAME_MALFORMED, "hash");
 	assert_int_equal(match, 0);
-	expect(h->crypt_verify("a\0b", 3, "$6$saltstring$x", &match, &err), &err, SESAME_MALFORMED, "password");
+	tu_expect_error(h->crypt_verify("a\0b", 3, "$6$saltstring$x", &match, &err), &err, SESAME_MALFORMED,
+			"password");
 }
 
 static void test_random_ids(void **state)
@@ -256,21 +257,21 @@ static void test_trusted_files(void **state)
 	assert_int_equal(h->file_changed(in, path, &stamp, &changed, &err), SESAME_OK);
 	assert_int_equal(changed, 1);
 	/* The rules of "@/path" secrets. */
-	expect(h->file_read(in, path, 4, &data, &len, NULL, &err), &err, SESAME_CONFIG, "size");
+	tu_expect_error(h->file_read(in, path, 4, &data, &len, NULL, &err), &err, SESAME_CONFIG, "size");
 	assert_int_equal(chmod(path, 0640), 0);
-	expect(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "permissions");
+	tu_expect_error(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "permissions");
 	assert_null(data);
 	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(chmod(e->dir, 0777), 0);
-	expect(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "permissions");
+	tu_expect_error(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "permissions");
 	assert_non_null(strstr(err.text, e->dir));
 	assert_int_equal(chmod(e->dir, 0755), 0);
 	unlink(path);
-	expect(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "file");
+	tu_expect_error(h->file_read(in, path, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "file");
 	assert_int_equal(h->file_changed(in, path, &stamp, &changed, &err), SESAME_OK);
 	assert_int_equal(changed, 1);
 	rel = "relative/users.txt";
-	expect(h->file_read(in, rel, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "file");
+	tu_expect_error(h->file_read(in, rel, 1024, &data, &len, NULL, &err), &err, SESAME_CONFIG, "file");
 	free(path);
 }
 
@@ -282,11 +283,11 @@ static void test_kv_replace(void **state)
 	sesame_error err;
 
 	/* Absent: only "expected nothing" creates it. */
-	expect(h->kv_replace(in, "rec", one, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
+	tu_expect_error(h->kv_replace(in, "rec", one, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
 	assert_int_equal(h->kv_replace(in, "rec", NULL, one, NULL, 0, &err), SESAME_OK);
-	expect(h->kv_replace(in, "rec", NULL, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
+	tu_expect_error(h->kv_replace(in, "rec", NULL, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
 	/* Present: replaced only when it is still what the caller read. */
-	expect(h->kv_replace(in, "rec", two, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
+	tu_expect_error(h->kv_replace(in, "rec", two, two, NULL, 0, &err), &err, SESAME_CONFLICT, "changed");
 	assert_int_equal(h->kv_get(in, "rec", &got, &err), SESAME_OK);
 	assert_true(json_equal(got, one));
 	json_decref(got);
@@ -294,7 +295,7 @@ static void test_kv_replace(void **state)
 	assert_int_equal(h->kv_get(in, "rec", &got, &err), SESAME_OK);
 	assert_true(json_equal(got, two));
 	json_decref(got);
-	expect(h->kv_replace(in, "", NULL, two, NULL, 0, &err), &err, SESAME_MALFORMED, "key");
+	tu_expect_error(h->kv_replace(in, "", NULL, two, NULL, 0, &err), &err, SESAME_MALFORMED, "key");
 	json_decref(one);
 	json_decref(two);
 }
@@ -327,7 +328,7 @@ static void test_config_errors_have_positions(void **state)
 	/* What init() reports that way reaches the instance's error as
 	 * FILE:LINE:COL, like the core's own configuration errors. */
 	list = sesame_providers_json(e->ctx);
-	json_array_foreach(list, i, p)
+	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "name")), "typed") == 0) {
 			char *typed = tu_path(e->drop, "typed.json");
 

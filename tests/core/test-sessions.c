@@ -32,12 +32,14 @@ static int setup(void **state)
 	e->dir = tu_tmpdir("sessions");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
 	e->deleted_log = tu_path(e->dir, "deleted.log");
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
-		 tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
+	    tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
-	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"deleted_log\": \"%s\"}}", e->deleted_log);
+	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"deleted_log\": \"%s\"}}",
+		 e->deleted_log);
 	free(tu_write(e->drop, "fix.json", text, 0644));
 	free(tu_write(e->drop, "other.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
@@ -76,15 +78,6 @@ static json_t *login(struct env *e, const char *name, const char *user)
 	return session;
 }
 
-static const char *member(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	if (!v)
-		fail_msg("no \"%s\" member", key);
-	return v;
-}
-
 static size_t count_users(struct env *e)
 {
 	sesame_caller *sys = sesame_caller_system(e->ctx);
@@ -99,25 +92,18 @@ static size_t count_users(struct env *e)
 	return n;
 }
 
-static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
-{
-	if (rc != status || strcmp(err->reason, reason) != 0)
-		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
-			 err->reason, err->text);
-}
-
 static void test_same_identity_same_user_new_session(void **state)
 {
 	struct env *e = *state;
 	json_t *a = login(e, "fix", "alice"), *b = login(e, "fix", "alice"), *c = login(e, "fix", "bob");
 
-	assert_string_equal(member(a, "user_id"), member(b, "user_id"));
-	assert_string_not_equal(member(a, "refresh_token"), member(b, "refresh_token"));
-	assert_string_not_equal(member(a, "user_id"), member(c, "user_id"));
+	assert_string_equal(tu_member(a, "user_id"), tu_member(b, "user_id"));
+	assert_string_not_equal(tu_member(a, "refresh_token"), tu_member(b, "refresh_token"));
+	assert_string_not_equal(tu_member(a, "user_id"), tu_member(c, "user_id"));
 	/* ids and device ids carry randomness: 24 lowercase hex digits. */
-	assert_int_equal(strlen(member(a, "user_id")), 24);
-	assert_int_equal(strlen(member(a, "device_id")), 24);
-	assert_string_not_equal(member(a, "device_id"), member(b, "device_id"));
+	assert_int_equal(strlen(tu_member(a, "user_id")), 24);
+	assert_int_equal(strlen(tu_member(a, "device_id")), 24);
+	assert_string_not_equal(tu_member(a, "device_id"), tu_member(b, "device_id"));
 	assert_int_equal(count_users(e), 2);
 	json_decref(a);
 	json_decref(b);
@@ -129,13 +115,13 @@ static void test_same_identity_same_user_new_session(void **state)
 static void test_device_id_kept_or_made(void **state)
 {
 	static const char *const replaced[] = {
-		"000000000000000000000000",  /* the SDKs' "none" */
-		"",
-		"0123456789ABCDEF01234567",  /* not lowercase */
-		"0123456789abcdef0123456",   /* 23 digits */
-		"0123456789abcdef012345678", /* 25 digits */
-		"0123456789abcdef0123456g",
-		"a library's own name for its device, up to sixty-four characters",
+	    "000000000000000000000000", /* the SDKs' "none" */
+	    "",
+	    "0123456789ABCDEF01234567",	 /* not lowercase */
+	    "0123456789abcdef0123456",	 /* 23 digits */
+	    "0123456789abcdef012345678", /* 25 digits */
+	    "0123456789abcdef0123456g",
+	    "a library's own name for its device, up to sixty-four characters",
 	};
 	struct env *e = *state;
 	json_t *cred = json_pack("{s:s}", "user", "dev"), *s = NULL, *claims = NULL;
@@ -145,26 +131,26 @@ static void test_device_id_kept_or_made(void **state)
 	size_t i;
 
 	assert_int_equal(sesame_login(e->ctx, "fix", cred, "0123456789abcdef01234567", &s, &err), SESAME_OK);
-	assert_string_equal(member(s, "device_id"), "0123456789abcdef01234567");
+	assert_string_equal(tu_member(s, "device_id"), "0123456789abcdef01234567");
 	json_decref(s);
 	for (i = 0; i < ARRAY_SIZE(replaced); i++) {
 		assert_int_equal(sesame_login(e->ctx, "fix", cred, replaced[i], &s, &err), SESAME_OK);
-		assert_int_equal(strlen(member(s, "device_id")), 24);
-		assert_string_not_equal(member(s, "device_id"), replaced[i]);
-		assert_int_equal(strspn(member(s, "device_id"), "0123456789abcdef"), 24);
+		assert_int_equal(strlen(tu_member(s, "device_id")), 24);
+		assert_string_not_equal(tu_member(s, "device_id"), replaced[i]);
+		assert_int_equal(strspn(tu_member(s, "device_id"), "0123456789abcdef"), 24);
 		/* The access token carries the same device. */
-		assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &claims, &err),
+		assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(s, "access_token"), 0, &claims, &err),
 				 SESAME_OK);
-		assert_string_equal(member(claims, "baas_device_id"), member(s, "device_id"));
+		assert_string_equal(tu_member(claims, "baas_device_id"), tu_member(s, "device_id"));
 		json_decref(claims);
 		json_decref(s);
 	}
 	/* Two logins without a device get two devices. */
 	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
-	snprintf(first, sizeof(first), "%s", member(s, "device_id"));
+	snprintf(first, sizeof(first), "%s", tu_member(s, "device_id"));
 	json_decref(s);
 	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
-	assert_string_not_equal(member(s, "device_id"), first);
+	assert_string_not_equal(tu_member(s, "device_id"), first);
 	json_decref(s);
 	json_decref(cred);
 
@@ -182,15 +168,15 @@ static void test_access_token_claims(void **state)
 	json_t *s = login(e, "fix", "alice"), *claims = NULL;
 	sesame_error err;
 
-	assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), SESAME_VERIFY_SESSION, &claims,
-						    &err),
-			 SESAME_OK);
-	assert_string_equal(member(claims, "sub"), member(s, "user_id"));
-	assert_string_equal(member(claims, "aud"), "test-app");
-	assert_string_equal(member(claims, "typ"), "access");
-	assert_string_equal(member(claims, "baas_device_id"), member(s, "device_id"));
+	assert_int_equal(
+	    sesame_access_token_verify(e->ctx, tu_member(s, "access_token"), SESAME_VERIFY_SESSION, &claims, &err),
+	    SESAME_OK);
+	assert_string_equal(tu_member(claims, "sub"), tu_member(s, "user_id"));
+	assert_string_equal(tu_member(claims, "aud"), "test-app");
+	assert_string_equal(tu_member(claims, "typ"), "access");
+	assert_string_equal(tu_member(claims, "baas_device_id"), tu_member(s, "device_id"));
 	assert_int_equal(json_integer_value(json_object_get(claims, "exp")) -
-				 json_integer_value(json_object_get(claims, "iat")),
+			     json_integer_value(json_object_get(claims, "iat")),
 			 600);
 	assert_null(json_object_get(claims, "user_data"));
 	json_decref(claims);
@@ -204,9 +190,9 @@ static void test_custom_data_reaches_token_after_refresh(void **state)
 	sesame_caller *sys = sesame_caller_system(e->ctx);
 	sesame_error err;
 
-	assert_int_equal(sesame_user_custom_data_set(sys, member(s, "user_id"), data, &err), SESAME_OK);
-	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &r, &err), SESAME_OK);
-	assert_int_equal(sesame_access_token_verify(e->ctx, member(r, "access_token"), 0, &claims, &err), SESAME_OK);
+	assert_int_equal(sesame_user_custom_data_set(sys, tu_member(s, "user_id"), data, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &r, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(r, "access_token"), 0, &claims, &err), SESAME_OK);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(claims, "user_data"), "plan")), "gold");
 	json_decref(claims);
 	json_decref(r);
@@ -220,11 +206,11 @@ static void test_custom_data_reaches_token_after_refresh(void **state)
 		big[sizeof(big) - 1] = '\0';
 		json_object_set_new(data, "blob", json_string(big));
 	}
-	expect_refused(sesame_user_custom_data_set(sys, member(s, "user_id"), data, &err), &err, SESAME_MALFORMED,
-		       "size");
+	tu_expect_error(sesame_user_custom_data_set(sys, tu_member(s, "user_id"), data, &err), &err, SESAME_MALFORMED,
+			"size");
 	json_decref(data);
-	assert_int_equal(sesame_user_custom_data_get(sys, member(s, "user_id"), &data, &err), SESAME_OK);
-	assert_string_equal(member(data, "plan"), "gold");
+	assert_int_equal(sesame_user_custom_data_get(sys, tu_member(s, "user_id"), &data, &err), SESAME_OK);
+	assert_string_equal(tu_member(data, "plan"), "gold");
 	json_decref(data);
 	sesame_caller_free(sys);
 	json_decref(s);
@@ -237,14 +223,14 @@ static void test_wrong_token_kinds_refused(void **state)
 	sesame_error err;
 
 	/* A refresh token is no access token, and the reverse. */
-	expect_refused(sesame_access_token_verify(e->ctx, member(s, "refresh_token"), 0, &out, &err), &err,
-		       SESAME_REJECTED, "typ");
-	expect_refused(sesame_session_refresh(e->ctx, member(s, "access_token"), &out, &err), &err, SESAME_REJECTED,
-		       "typ");
+	tu_expect_error(sesame_access_token_verify(e->ctx, tu_member(s, "refresh_token"), 0, &out, &err), &err,
+			SESAME_REJECTED, "typ");
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(s, "access_token"), &out, &err), &err, SESAME_REJECTED,
+			"typ");
 	assert_null(out);
-	expect_refused(sesame_access_token_verify(e->ctx, "not.a.token", 0, &out, &err), &err, SESAME_MALFORMED,
-		       "malformed");
-	expect_refused(sesame_access_token_verify(e->ctx, "", 0, &out, &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(sesame_access_token_verify(e->ctx, "not.a.token", 0, &out, &err), &err, SESAME_MALFORMED,
+			"malformed");
+	tu_expect_error(sesame_access_token_verify(e->ctx, "", 0, &out, &err), &err, SESAME_REJECTED, "token");
 	json_decref(s);
 }
 
@@ -252,23 +238,23 @@ static void test_tampered_tokens_refused(void **state)
 {
 	struct env *e = *state;
 	json_t *s = login(e, "fix", "erin"), *out = NULL;
-	char *tok = strdup(member(s, "access_token")), *dot = strrchr(tok, '.');
+	char *tok = strdup(tu_member(s, "access_token")), *dot = strrchr(tok, '.');
 	sesame_error err;
 
 	/* A changed signature byte. */
 	dot[5] = dot[5] == 'A' ? 'B' : 'A';
-	expect_refused(sesame_access_token_verify(e->ctx, tok, 0, &out, &err), &err, SESAME_REJECTED, "sig");
+	tu_expect_error(sesame_access_token_verify(e->ctx, tok, 0, &out, &err), &err, SESAME_REJECTED, "sig");
 	free(tok);
 	/* Another user's id in the payload, signature kept. */
 	{
 		json_t *other = login(e, "fix", "frank");
-		const char *a = member(s, "access_token"), *b = member(other, "access_token");
+		const char *a = tu_member(s, "access_token"), *b = tu_member(other, "access_token");
 		const char *a1 = strchr(a, '.'), *a2 = strrchr(a, '.'), *b1 = strchr(b, '.'), *b2 = strrchr(b, '.');
 		char forged[4096];
 
 		snprintf(forged, sizeof(forged), "%.*s%.*s%s", (int)(a1 - a), a, (int)(b2 - b1), b1, a2);
-		expect_refused(sesame_access_token_verify(e->ctx, forged, 0, &out, &err), &err, SESAME_REJECTED,
-			       "sig");
+		tu_expect_error(sesame_access_token_verify(e->ctx, forged, 0, &out, &err), &err, SESAME_REJECTED,
+				"sig");
 		json_decref(other);
 	}
 	json_decref(s);
@@ -282,25 +268,25 @@ static void test_expiry(void **state)
 
 	/* Within the 5 s leeway sesame allows its own tokens, then past it. */
 	e->ctx->clock_offset = 600 + 3;
-	assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(s, "access_token"), 0, &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
 	e->ctx->clock_offset = 600 + 7;
-	expect_refused(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &out, &err), &err,
-		       SESAME_REJECTED, "claim");
+	tu_expect_error(sesame_access_token_verify(e->ctx, tu_member(s, "access_token"), 0, &out, &err), &err,
+			SESAME_REJECTED, "claim");
 	/* The refresh token still works and gives a fresh access token. */
-	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
 	/* Past the refresh token's lifetime: the session is over, and it says
 	 * so as App Services does, for a refresh and for a logout (which
 	 * realm-web then treats as done). */
 	e->ctx->clock_offset = 3600 + 7;
-	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "session");
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &out, &err), &err,
+			SESAME_REJECTED, "session");
 	assert_string_equal(err.text, "failed to find refresh token");
-	expect_refused(sesame_session_logout(e->ctx, member(s, "refresh_token"), &err), &err, SESAME_REJECTED,
-		       "session");
+	tu_expect_error(sesame_session_logout(e->ctx, tu_member(s, "refresh_token"), &err), &err, SESAME_REJECTED,
+			"session");
 	assert_string_equal(err.text, "failed to find refresh token");
 	e->ctx->clock_offset = 0;
 	json_decref(s);
@@ -315,7 +301,7 @@ static void test_clock_advance(void **state)
 	json_t *s, *out = NULL, *cred = json_pack("{s:s}", "user", "ivan");
 	sesame_error err;
 
-	expect_refused(sesame_clock_advance(e->ctx, 3600, &err), &err, SESAME_USAGE, "test-mode");
+	tu_expect_error(sesame_clock_advance(e->ctx, 3600, &err), &err, SESAME_USAGE, "test-mode");
 	snprintf(text, sizeof(text),
 		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], "
 		 "\"state_dir\": \"%s/state\", \"app_id\": \"test-app\", \"test_mode\": true, "
@@ -327,13 +313,13 @@ static void test_clock_advance(void **state)
 		fail_msg("configure: %s", err.text);
 	assert_int_equal(sesame_login(ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
 	assert_int_equal(sesame_clock_advance(ctx, 600, &err), SESAME_OK);
-	assert_int_equal(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(ctx, tu_member(s, "access_token"), 0, &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
 	assert_int_equal(sesame_clock_advance(ctx, 6, &err), SESAME_OK);
-	expect_refused(sesame_access_token_verify(ctx, member(s, "access_token"), 0, &out, &err), &err,
-		       SESAME_REJECTED, "claim");
-	expect_refused(sesame_clock_advance(ctx, 200LL * 366 * 86400, &err), &err, SESAME_USAGE, "usage");
+	tu_expect_error(sesame_access_token_verify(ctx, tu_member(s, "access_token"), 0, &out, &err), &err,
+			SESAME_REJECTED, "claim");
+	tu_expect_error(sesame_clock_advance(ctx, 200LL * 366 * 86400, &err), &err, SESAME_USAGE, "usage");
 	json_decref(s);
 	json_decref(cred);
 	sesame_free(ctx);
@@ -347,31 +333,33 @@ static void test_logout_and_revoke(void **state)
 	sesame_caller *sys = sesame_caller_system(e->ctx);
 	sesame_error err;
 
-	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
-	expect_refused(sesame_session_refresh(e->ctx, member(a, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "session");
-	expect_refused(sesame_access_token_verify(e->ctx, member(a, "access_token"), SESAME_VERIFY_SESSION, &out, &err),
-		       &err, SESAME_REJECTED, "session");
+	assert_int_equal(sesame_session_logout(e->ctx, tu_member(a, "refresh_token"), &err), SESAME_OK);
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(a, "refresh_token"), &out, &err), &err,
+			SESAME_REJECTED, "session");
+	tu_expect_error(
+	    sesame_access_token_verify(e->ctx, tu_member(a, "access_token"), SESAME_VERIFY_SESSION, &out, &err), &err,
+	    SESAME_REJECTED, "session");
 	/* Without the session check an access token lives out its 10 minutes. */
-	assert_int_equal(sesame_access_token_verify(e->ctx, member(a, "access_token"), 0, &out, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(a, "access_token"), 0, &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
 	/* The other session is untouched by that logout... */
-	assert_int_equal(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, tu_member(b, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
 	out = NULL;
 	/* ...until every session of the user is revoked. */
-	assert_int_equal(sesame_user_revoke_sessions(sys, member(b, "user_id"), &err), SESAME_OK);
-	expect_refused(sesame_session_refresh(e->ctx, member(b, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "session");
+	assert_int_equal(sesame_user_revoke_sessions(sys, tu_member(b, "user_id"), &err), SESAME_OK);
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(b, "refresh_token"), &out, &err), &err,
+			SESAME_REJECTED, "session");
 	assert_string_equal(err.text, "failed to find refresh token");
 	/* Logging out twice is refused with the App Services text: the session
 	 * is gone. */
-	expect_refused(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
-		       "session");
+	tu_expect_error(sesame_session_logout(e->ctx, tu_member(a, "refresh_token"), &err), &err, SESAME_REJECTED,
+			"session");
 	assert_string_equal(err.text, "failed to find refresh token");
 	/* An access token is no refresh token, whatever its session's state. */
-	expect_refused(sesame_session_logout(e->ctx, member(b, "access_token"), &err), &err, SESAME_REJECTED, "typ");
+	tu_expect_error(sesame_session_logout(e->ctx, tu_member(b, "access_token"), &err), &err, SESAME_REJECTED,
+			"typ");
 	sesame_caller_free(sys);
 	json_decref(a);
 	json_decref(b);
@@ -385,17 +373,17 @@ static void test_disabled_user(void **state)
 	sesame_error err;
 	size_t users;
 
-	assert_int_equal(sesame_user_set_disabled(sys, member(s, "user_id"), 1, &err), SESAME_OK);
+	assert_int_equal(sesame_user_set_disabled(sys, tu_member(s, "user_id"), 1, &err), SESAME_OK);
 	users = count_users(e);
-	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "disabled");
+	tu_expect_error(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "disabled");
 	assert_null(out);
 	assert_int_equal(count_users(e), users);
 	/* Disabling ended the sessions. */
-	expect_refused(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "session");
-	assert_int_equal(sesame_user_set_disabled(sys, member(s, "user_id"), 0, &err), SESAME_OK);
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &out, &err), &err,
+			SESAME_REJECTED, "session");
+	assert_int_equal(sesame_user_set_disabled(sys, tu_member(s, "user_id"), 0, &err), SESAME_OK);
 	assert_int_equal(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), SESAME_OK);
-	assert_string_equal(member(out, "user_id"), member(s, "user_id"));
+	assert_string_equal(tu_member(out, "user_id"), tu_member(s, "user_id"));
 	json_decref(out);
 	json_decref(cred);
 	sesame_caller_free(sys);
@@ -409,11 +397,11 @@ static void test_refused_login_writes_nothing(void **state)
 	sesame_error err;
 	size_t before = count_users(e);
 
-	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "user");
+	tu_expect_error(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_REJECTED, "user");
 	json_decref(cred);
 	cred = json_pack("{s:s}", "user", "bad-identity");
-	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_INTERNAL, "identity");
-	expect_refused(sesame_login(e->ctx, "nope", cred, NULL, &out, &err), &err, SESAME_NOT_FOUND, "provider");
+	tu_expect_error(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_INTERNAL, "identity");
+	tu_expect_error(sesame_login(e->ctx, "nope", cred, NULL, &out, &err), &err, SESAME_NOT_FOUND, "provider");
 	assert_null(out);
 	assert_int_equal(count_users(e), before);
 	json_decref(cred);
@@ -426,20 +414,20 @@ static void test_callers_only_touch_their_own_account(void **state)
 	sesame_caller *judy = NULL;
 	sesame_error err;
 
-	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &judy, &err), SESAME_OK);
-	assert_string_equal(sesame_caller_user_id(judy), member(a, "user_id"));
-	assert_int_equal(sesame_user_get(judy, member(a, "user_id"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(a, "access_token"), &judy, &err), SESAME_OK);
+	assert_string_equal(sesame_caller_user_id(judy), tu_member(a, "user_id"));
+	assert_int_equal(sesame_user_get(judy, tu_member(a, "user_id"), &out, &err), SESAME_OK);
 	json_decref(out);
-	expect_refused(sesame_user_get(judy, member(b, "user_id"), &out, &err), &err, SESAME_REJECTED, "forbidden");
-	expect_refused(sesame_user_delete(judy, member(b, "user_id"), &err), &err, SESAME_REJECTED, "forbidden");
-	expect_refused(sesame_users_list(judy, NULL, 10, &out, &err), &err, SESAME_REJECTED, "forbidden");
-	expect_refused(sesame_user_set_disabled(judy, member(a, "user_id"), 1, &err), &err, SESAME_REJECTED,
-		       "forbidden");
+	tu_expect_error(sesame_user_get(judy, tu_member(b, "user_id"), &out, &err), &err, SESAME_REJECTED, "forbidden");
+	tu_expect_error(sesame_user_delete(judy, tu_member(b, "user_id"), &err), &err, SESAME_REJECTED, "forbidden");
+	tu_expect_error(sesame_users_list(judy, NULL, 10, &out, &err), &err, SESAME_REJECTED, "forbidden");
+	tu_expect_error(sesame_user_set_disabled(judy, tu_member(a, "user_id"), 1, &err), &err, SESAME_REJECTED,
+			"forbidden");
 	assert_null(sesame_caller_user_id(NULL));
 	sesame_caller_free(judy);
 	/* A refresh token does not make a caller. */
-	expect_refused(sesame_caller_from_access_token(e->ctx, member(a, "refresh_token"), &judy, &err), &err,
-		       SESAME_REJECTED, "typ");
+	tu_expect_error(sesame_caller_from_access_token(e->ctx, tu_member(a, "refresh_token"), &judy, &err), &err,
+			SESAME_REJECTED, "typ");
 	assert_null(judy);
 	json_decref(a);
 	json_decref(b);
@@ -452,37 +440,37 @@ static void test_linking(void **state)
 	sesame_caller *leo = NULL;
 	sesame_error err;
 
-	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &leo, &err), SESAME_OK);
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(a, "access_token"), &leo, &err), SESAME_OK);
 	cred = json_pack("{s:s}", "user", "leo-elsewhere");
-	assert_int_equal(sesame_link(leo, member(a, "user_id"), "other", cred, &user, &err), SESAME_OK);
+	assert_int_equal(sesame_link(leo, tu_member(a, "user_id"), "other", cred, &user, &err), SESAME_OK);
 	assert_int_equal(json_array_size(json_object_get(user, "identities")), 2);
 	json_decref(user);
 	/* Logging in with the linked identity now reaches the same user. */
 	assert_int_equal(sesame_login(e->ctx, "other", cred, NULL, &s, &err), SESAME_OK);
-	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
+	assert_string_equal(tu_member(s, "user_id"), tu_member(a, "user_id"));
 	json_decref(s);
 	json_decref(cred);
 	/* mia's identity belongs to another user. */
 	cred = json_pack("{s:s}", "user", "mia");
-	expect_refused(sesame_link(leo, member(a, "user_id"), "other", cred, &user, &err), &err, SESAME_CONFLICT,
-		       "linked");
+	tu_expect_error(sesame_link(leo, tu_member(a, "user_id"), "other", cred, &user, &err), &err, SESAME_CONFLICT,
+			"linked");
 	assert_non_null(strstr(err.text, "a user already exists with the specified provider"));
 	json_decref(cred);
 	/* An anonymous identity is never linked into an existing user. */
 	cred = json_object();
-	expect_refused(sesame_link(leo, member(a, "user_id"), "anon-user", cred, &user, &err), &err, SESAME_REJECTED,
-		       "link-type");
+	tu_expect_error(sesame_link(leo, tu_member(a, "user_id"), "anon-user", cred, &user, &err), &err,
+			SESAME_REJECTED, "link-type");
 	assert_string_equal(err.text, "linking an anonymous identity is not allowed");
 	json_decref(cred);
 	/* A new session for the caller, for embedders that want one. */
 	assert_int_equal(sesame_session_create(leo, NULL, &s, &err), SESAME_OK);
-	assert_string_equal(member(s, "user_id"), member(a, "user_id"));
-	assert_string_equal(member(s, "device_id"), member(a, "device_id"));
+	assert_string_equal(tu_member(s, "user_id"), tu_member(a, "user_id"));
+	assert_string_equal(tu_member(s, "device_id"), tu_member(a, "device_id"));
 	json_decref(s);
 	/* Unlinking: fine for one of two identities, refused for the last. */
-	assert_int_equal(sesame_unlink(leo, member(a, "user_id"), "other", "leo-elsewhere", &err), SESAME_OK);
-	expect_refused(sesame_unlink(leo, member(a, "user_id"), "fix", "leo", &err), &err, SESAME_REJECTED,
-		       "last-identity");
+	assert_int_equal(sesame_unlink(leo, tu_member(a, "user_id"), "other", "leo-elsewhere", &err), SESAME_OK);
+	tu_expect_error(sesame_unlink(leo, tu_member(a, "user_id"), "fix", "leo", &err), &err, SESAME_REJECTED,
+			"last-identity");
 	sesame_caller_free(leo);
 	json_decref(a);
 	json_decref(b);
@@ -497,7 +485,7 @@ static char *token_sid(struct env *e, const char *access_token)
 
 	assert_int_equal(sesame_access_token_verify(e->ctx, access_token, SESAME_VERIFY_SESSION, &claims, &err),
 			 SESAME_OK);
-	sid = strdup(member(claims, "sid"));
+	sid = strdup(tu_member(claims, "sid"));
 	json_decref(claims);
 	return sid;
 }
@@ -510,22 +498,22 @@ static void test_link_answers_the_callers_session(void **state)
 	json_t *a = login(e, "fix", "lena"), *cred, *out = NULL;
 	sesame_caller *lena = NULL, *sys = sesame_caller_system(e->ctx);
 	uint64_t before = 0, after = 0;
-	char user[32], *sid = token_sid(e, member(a, "access_token")), *got;
+	char user[32], *sid = token_sid(e, tu_member(a, "access_token")), *got;
 	sesame_error err;
 	int i;
 
-	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &lena, &err), SESAME_OK);
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(a, "access_token"), &lena, &err), SESAME_OK);
 	assert_int_equal(sesame_active_sessions(e->ctx, &before, &err), SESAME_OK);
 	for (i = 0; i < 5; i++) {
 		snprintf(user, sizeof(user), "lena-%d", i);
 		cred = json_pack("{s:s}", "user", user);
-		assert_int_equal(sesame_link(lena, member(a, "user_id"), "other", cred, NULL, &err), SESAME_OK);
+		assert_int_equal(sesame_link(lena, tu_member(a, "user_id"), "other", cred, NULL, &err), SESAME_OK);
 		json_decref(cred);
 		assert_int_equal(sesame_session_access_token(lena, &out, &err), SESAME_OK);
-		assert_string_equal(member(out, "user_id"), member(a, "user_id"));
-		assert_string_equal(member(out, "device_id"), member(a, "device_id"));
+		assert_string_equal(tu_member(out, "user_id"), tu_member(a, "user_id"));
+		assert_string_equal(tu_member(out, "device_id"), tu_member(a, "device_id"));
 		assert_null(json_object_get(out, "refresh_token"));
-		got = token_sid(e, member(out, "access_token"));
+		got = token_sid(e, tu_member(out, "access_token"));
 		assert_string_equal(got, sid);
 		free(got);
 		json_decref(out);
@@ -534,9 +522,9 @@ static void test_link_answers_the_callers_session(void **state)
 	assert_int_equal(sesame_active_sessions(e->ctx, &after, &err), SESAME_OK);
 	assert_int_equal(after, before);
 	/* No session for the system user, none after the caller's has ended. */
-	expect_refused(sesame_session_access_token(sys, &out, &err), &err, SESAME_USAGE, "usage");
-	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
-	expect_refused(sesame_session_access_token(lena, &out, &err), &err, SESAME_REJECTED, "session");
+	tu_expect_error(sesame_session_access_token(sys, &out, &err), &err, SESAME_USAGE, "usage");
+	assert_int_equal(sesame_session_logout(e->ctx, tu_member(a, "refresh_token"), &err), SESAME_OK);
+	tu_expect_error(sesame_session_access_token(lena, &out, &err), &err, SESAME_REJECTED, "session");
 	assert_null(out);
 	free(sid);
 	sesame_caller_free(lena);
@@ -553,8 +541,8 @@ static void test_delete_calls_hooks_and_ends_sessions(void **state)
 	char *log;
 
 	/* The user deletes itself; the provider's hook fails, the deletion stands. */
-	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(a, "access_token"), &self, &err), SESAME_OK);
-	assert_int_equal(sesame_user_delete(self, member(a, "user_id"), &err), SESAME_OK);
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(a, "access_token"), &self, &err), SESAME_OK);
+	assert_int_equal(sesame_user_delete(self, tu_member(a, "user_id"), &err), SESAME_OK);
 	{
 		char cmd[1024];
 
@@ -563,9 +551,9 @@ static void test_delete_calls_hooks_and_ends_sessions(void **state)
 	}
 	assert_string_equal(log, "fail-hook\n");
 	free(log);
-	expect_refused(sesame_session_refresh(e->ctx, member(a, "refresh_token"), &out, &err), &err, SESAME_REJECTED,
-		       "session");
-	expect_refused(sesame_user_get(self, member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
+	tu_expect_error(sesame_session_refresh(e->ctx, tu_member(a, "refresh_token"), &out, &err), &err,
+			SESAME_REJECTED, "session");
+	tu_expect_error(sesame_user_get(self, tu_member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
 	sesame_caller_free(self);
 	json_decref(a);
 }
@@ -578,21 +566,21 @@ static void test_anonymous_user_deleted_at_logout(void **state)
 	sesame_error err;
 
 	/* Every anonymous login is a new user. */
-	assert_string_not_equal(member(a, "user_id"), member(b, "user_id"));
-	assert_int_equal(sesame_session_logout(e->ctx, member(a, "refresh_token"), &err), SESAME_OK);
-	expect_refused(sesame_user_get(sys, member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
-	assert_int_equal(sesame_user_get(sys, member(b, "user_id"), &out, &err), SESAME_OK);
+	assert_string_not_equal(tu_member(a, "user_id"), tu_member(b, "user_id"));
+	assert_int_equal(sesame_session_logout(e->ctx, tu_member(a, "refresh_token"), &err), SESAME_OK);
+	tu_expect_error(sesame_user_get(sys, tu_member(a, "user_id"), &out, &err), &err, SESAME_NOT_FOUND, "user");
+	assert_int_equal(sesame_user_get(sys, tu_member(b, "user_id"), &out, &err), SESAME_OK);
 	json_decref(out);
 	/* A user who linked a real identity is no longer anonymous. */
 	{
 		sesame_caller *bc = NULL;
 		json_t *cred = json_pack("{s:s}", "user", "signed-up"), *u = NULL;
 
-		assert_int_equal(sesame_caller_from_access_token(e->ctx, member(b, "access_token"), &bc, &err),
+		assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(b, "access_token"), &bc, &err),
 				 SESAME_OK);
-		assert_int_equal(sesame_link(bc, member(b, "user_id"), "fix", cred, &u, &err), SESAME_OK);
-		assert_int_equal(sesame_session_logout(e->ctx, member(b, "refresh_token"), &err), SESAME_OK);
-		assert_int_equal(sesame_user_get(sys, member(b, "user_id"), &out, &err), SESAME_OK);
+		assert_int_equal(sesame_link(bc, tu_member(b, "user_id"), "fix", cred, &u, &err), SESAME_OK);
+		assert_int_equal(sesame_session_logout(e->ctx, tu_member(b, "refresh_token"), &err), SESAME_OK);
+		assert_int_equal(sesame_user_get(sys, tu_member(b, "user_id"), &out, &err), SESAME_OK);
 		json_decref(out);
 		json_decref(u);
 		json_decref(cred);
@@ -619,9 +607,9 @@ static void test_anonymous_is_a_capability_of_the_instance(void **state)
 	ctx = sesame_new();
 	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
-	assert_int_equal(sesame_session_logout(ctx, member(a, "refresh_token"), &err), SESAME_OK);
+	assert_int_equal(sesame_session_logout(ctx, tu_member(a, "refresh_token"), &err), SESAME_OK);
 	sys = sesame_caller_system(ctx);
-	assert_int_equal(sesame_user_get(sys, member(a, "user_id"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_user_get(sys, tu_member(a, "user_id"), &out, &err), SESAME_OK);
 	json_decref(out);
 	sesame_caller_free(sys);
 	sesame_free(ctx);
@@ -638,37 +626,36 @@ static void test_rotation_and_jwks(void **state)
 	jwks = sesame_jwks(e->ctx, &err);
 	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
 	k = json_array_get(json_object_get(jwks, "keys"), 0);
-	assert_string_equal(member(k, "kty"), "EC");
-	assert_string_equal(member(k, "crv"), "P-256");
-	assert_string_equal(member(k, "alg"), "ES256");
+	assert_string_equal(tu_member(k, "kty"), "EC");
+	assert_string_equal(tu_member(k, "crv"), "P-256");
+	assert_string_equal(tu_member(k, "alg"), "ES256");
 	assert_null(json_object_get(k, "d"));
 	json_decref(jwks);
 	assert_int_equal(sesame_keys_rotate(e->ctx, &rot, &err), SESAME_OK);
 	/* The old key still verifies what it signed... */
-	assert_int_equal(sesame_access_token_verify(e->ctx, member(s, "access_token"), 0, &out, &err), SESAME_OK);
+	assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(s, "access_token"), 0, &out, &err), SESAME_OK);
 	json_decref(out);
 	/* ...new tokens carry the new kid, and both keys are published. */
-	assert_int_equal(sesame_session_refresh(e->ctx, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &out, &err), SESAME_OK);
 	{
-		const char *tok = member(out, "access_token");
+		const char *tok = tu_member(out, "access_token");
 		size_t len = 0;
 		unsigned char *raw = b64url_decode(tok, (size_t)(strchr(tok, '.') - tok), &len);
 		json_t *header = raw ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
 
 		assert_non_null(header);
-		assert_string_equal(member(header, "kid"), member(rot, "kid"));
+		assert_string_equal(tu_member(header, "kid"), tu_member(rot, "kid"));
 		json_decref(header);
 		free(raw);
 	}
 	jwks = sesame_jwks(e->ctx, &err);
 	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 2);
-	assert_string_equal(member(json_array_get(json_object_get(jwks, "keys"), 0), "kid"), member(rot, "kid"));
+	assert_string_equal(tu_member(json_array_get(json_object_get(jwks, "keys"), 0), "kid"), tu_member(rot, "kid"));
 	json_decref(jwks);
 	json_decref(out);
 	json_decref(rot);
 	json_decref(s);
 }
-
 
 /* The kid in a token's header (malloc'd). */
 static char *token_kid(const char *tok)
@@ -679,7 +666,7 @@ static char *token_kid(const char *tok)
 	char *kid;
 
 	assert_non_null(header);
-	kid = json_is_string(json_object_get(header, "kid")) ? strdup(member(header, "kid")) : NULL;
+	kid = json_is_string(json_object_get(header, "kid")) ? strdup(tu_member(header, "kid")) : NULL;
 	json_decref(header);
 	free(raw);
 	return kid;
@@ -698,8 +685,8 @@ static bool store_holds_kid(sesame_ctx *ctx, const char *kid)
 	assert_int_equal(ctx_store(ctx, &st, &err), SESAME_OK);
 	assert_true(store_has_keys(st));
 	assert_int_equal(st->desc->keys_list(st->h, NULL, &keys, &err), SESAME_OK);
-	json_array_foreach(keys, i, k)
-		found = found || strcmp(member(k, "kid"), kid) == 0;
+	json_array_foreach (keys, i, k)
+		found = found || strcmp(tu_member(k, "kid"), kid) == 0;
 	json_decref(keys);
 	return found;
 }
@@ -733,18 +720,18 @@ static void test_rotation_ends_no_session(void **state)
 
 	/* The daemon logs a user in with the first key. */
 	assert_int_equal(sesame_login(daemon, "fix", cred, NULL, &s, &err), SESAME_OK);
-	old_kid = token_kid(member(s, "access_token"));
+	old_kid = token_kid(tu_member(s, "access_token"));
 	/* The operator rotates it from another process. */
 	assert_int_equal(sesame_keys_rotate(e->ctx, &rot, &err), SESAME_OK);
-	assert_string_not_equal(member(rot, "kid"), old_kid);
+	assert_string_not_equal(tu_member(rot, "kid"), old_kid);
 	/* A token of the new key verifies in the daemon at once... */
 	{
 		json_t *other = login(e, "fix", "sam");
 
-		kid = token_kid(member(other, "access_token"));
-		assert_string_equal(kid, member(rot, "kid"));
+		kid = token_kid(tu_member(other, "access_token"));
+		assert_string_equal(kid, tu_member(rot, "kid"));
 		free(kid);
-		assert_int_equal(sesame_access_token_verify(daemon, member(other, "access_token"), 0, &out, &err),
+		assert_int_equal(sesame_access_token_verify(daemon, tu_member(other, "access_token"), 0, &out, &err),
 				 SESAME_OK);
 		json_decref(out);
 		out = NULL;
@@ -752,9 +739,9 @@ static void test_rotation_ends_no_session(void **state)
 	}
 	/* ...and it signs with the new key a few seconds later. */
 	atomic_fetch_add(&daemon->clock_offset, 6);
-	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
-	kid = token_kid(member(out, "access_token"));
-	assert_string_equal(kid, member(rot, "kid"));
+	assert_int_equal(sesame_session_refresh(daemon, tu_member(s, "refresh_token"), &out, &err), SESAME_OK);
+	kid = token_kid(tu_member(out, "access_token"));
+	assert_string_equal(kid, tu_member(rot, "kid"));
 	free(kid);
 	json_decref(out);
 	out = NULL;
@@ -771,18 +758,18 @@ static void test_rotation_ends_no_session(void **state)
 		assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
 		json_decref(jwks);
 		assert_false(store_holds_kid(later, old_kid));
-		assert_true(store_holds_kid(later, member(rot, "kid")));
+		assert_true(store_holds_kid(later, tu_member(rot, "kid")));
 		/* ...and the session opened under it still refreshes. */
-		assert_int_equal(sesame_session_refresh(later, member(s, "refresh_token"), &out, &err), SESAME_OK);
+		assert_int_equal(sesame_session_refresh(later, tu_member(s, "refresh_token"), &out, &err), SESAME_OK);
 		json_decref(out);
 		out = NULL;
 		sesame_free(later);
 	}
 	/* The daemon too, once it has looked at the files again. */
 	atomic_fetch_add(&daemon->clock_offset, 600 + 300 + 10);
-	assert_int_equal(sesame_session_refresh(daemon, member(s, "refresh_token"), &out, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(daemon, tu_member(s, "refresh_token"), &out, &err), SESAME_OK);
 	json_decref(out);
-	assert_int_equal(sesame_session_logout(daemon, member(s, "refresh_token"), &err), SESAME_OK);
+	assert_int_equal(sesame_session_logout(daemon, tu_member(s, "refresh_token"), &err), SESAME_OK);
 	free(old_kid);
 	json_decref(cred);
 	json_decref(rot);
@@ -796,7 +783,7 @@ static void test_forged_refresh_tokens_refused(void **state)
 {
 	struct env *e = *state;
 	json_t *a = login(e, "fix", "tina"), *b = login(e, "fix", "ugo"), *out = NULL;
-	const char *ta = member(a, "refresh_token"), *tb = member(b, "refresh_token");
+	const char *ta = tu_member(a, "refresh_token"), *tb = tu_member(b, "refresh_token");
 	char forged[4096];
 	sesame_error err;
 
@@ -809,9 +796,9 @@ static void test_forged_refresh_tokens_refused(void **state)
 	{
 		json_t *claims = NULL;
 
-		assert_int_equal(sesame_access_token_verify(e->ctx, member(out, "access_token"), 0, &claims, &err),
+		assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(out, "access_token"), 0, &claims, &err),
 				 SESAME_OK);
-		assert_string_equal(member(claims, "sub"), member(b, "user_id"));
+		assert_string_equal(tu_member(claims, "sub"), tu_member(b, "user_id"));
 		json_decref(claims);
 	}
 	json_decref(out);
@@ -830,12 +817,12 @@ static void test_forged_refresh_tokens_refused(void **state)
 			json_t *c = json_deep_copy(claims);
 
 			json_object_set_new(c, members[i],
-					    json_string(i == 0 ? member(b, "user_id") : "0123456789abcdef01234567"));
+					    json_string(i == 0 ? tu_member(b, "user_id") : "0123456789abcdef01234567"));
 			text = json_dumps(c, JSON_COMPACT);
 			payload = b64url_encode(text, strlen(text));
 			snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
-			expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED,
-				       "session");
+			tu_expect_error(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED,
+					"session");
 			free(text);
 			free(payload);
 			json_decref(c);
@@ -845,15 +832,15 @@ static void test_forged_refresh_tokens_refused(void **state)
 		text = json_dumps(claims, JSON_COMPACT);
 		payload = b64url_encode(text, strlen(text));
 		snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload, p2);
-		expect_refused(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED, "session");
-		expect_refused(sesame_session_logout(e->ctx, forged, &err), &err, SESAME_REJECTED, "session");
+		tu_expect_error(sesame_session_refresh(e->ctx, forged, &out, &err), &err, SESAME_REJECTED, "session");
+		tu_expect_error(sesame_session_logout(e->ctx, forged, &err), &err, SESAME_REJECTED, "session");
 		free(text);
 		free(payload);
 		json_decref(claims);
 		free(raw);
 	}
 	/* Not a JWS at all, or two payload members named alike. */
-	expect_refused(sesame_session_refresh(e->ctx, "a.b", &out, &err), &err, SESAME_MALFORMED, "malformed");
+	tu_expect_error(sesame_session_refresh(e->ctx, "a.b", &out, &err), &err, SESAME_MALFORMED, "malformed");
 	assert_null(out);
 	/* a still works. */
 	assert_int_equal(sesame_session_refresh(e->ctx, ta, &out, &err), SESAME_OK);
@@ -875,25 +862,25 @@ static void test_action_callers(void **state)
 	sesame_caller *sys = sesame_caller_system(e->ctx), *user = NULL;
 	sesame_error err;
 
-	assert_int_equal(sesame_caller_from_access_token(e->ctx, member(s, "access_token"), &user, &err), SESAME_OK);
+	assert_int_equal(sesame_caller_from_access_token(e->ctx, tu_member(s, "access_token"), &user, &err), SESAME_OK);
 	/* Typed: nobody, the system user, a user. */
 	assert_int_equal(sesame_provider_action_as(e->ctx, NULL, "fix", "echo", forged, &out, &err), SESAME_OK);
 	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "args"), "x")), 1);
-	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	assert_string_equal(tu_member(json_object_get(out, "caller"), "kind"), "none");
 	json_decref(out);
 	assert_int_equal(sesame_provider_action(e->ctx, "fix", "echo", forged, &out, &err), SESAME_OK);
-	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "none");
+	assert_string_equal(tu_member(json_object_get(out, "caller"), "kind"), "none");
 	json_decref(out);
 	assert_int_equal(sesame_provider_action_as(e->ctx, sys, "fix", "echo", forged, &out, &err), SESAME_OK);
-	assert_string_equal(member(json_object_get(out, "caller"), "kind"), "system");
+	assert_string_equal(tu_member(json_object_get(out, "caller"), "kind"), "system");
 	assert_true(json_is_null(json_object_get(json_object_get(out, "caller"), "user_id")));
 	json_decref(out);
 	assert_int_equal(sesame_provider_action_as(e->ctx, user, "fix", "echo", forged, &out, &err), SESAME_OK);
 	c = json_object_get(out, "caller");
-	assert_string_equal(member(c, "kind"), "user");
-	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
-	assert_string_equal(member(c, "user_type"), "normal");
+	assert_string_equal(tu_member(c, "kind"), "user");
+	assert_string_equal(tu_member(c, "user_id"), tu_member(s, "user_id"));
+	assert_string_equal(tu_member(c, "user_type"), "normal");
 	assert_false(json_is_true(json_object_get(c, "anonymous")));
 	assert_null(json_object_get(json_object_get(out, "args"), "caller"));
 	json_decref(out);
@@ -907,8 +894,8 @@ static void test_action_callers(void **state)
 	json_decref(out);
 	assert_int_equal(sesame_provider_action_as(e->ctx, user, "v11", "echo", forged, &out, &err), SESAME_OK);
 	c = json_object_get(out, "caller");
-	assert_string_equal(member(c, "user_id"), member(s, "user_id"));
-	assert_string_equal(member(c, "type"), "normal");
+	assert_string_equal(tu_member(c, "user_id"), tu_member(s, "user_id"));
+	assert_string_equal(tu_member(c, "type"), "normal");
 	assert_null(json_object_get(c, "system"));
 	json_decref(out);
 	sesame_caller_free(user);
@@ -925,11 +912,11 @@ static void test_unusable_signing_key_writes_nothing(void **state)
 	sesame_error err;
 
 	/* A signing key that others may read is refused before any write. */
-	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "permissions");
+	tu_expect_error(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "permissions");
 	assert_null(out);
 	assert_int_equal(count_users(e), 0);
 	chmod(key, 0600);
-	expect_refused(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "key");
+	tu_expect_error(sesame_login(e->ctx, "fix", cred, NULL, &out, &err), &err, SESAME_CONFIG, "key");
 	assert_int_equal(count_users(e), 0);
 	json_decref(cred);
 	free(key);
@@ -938,28 +925,28 @@ static void test_unusable_signing_key_writes_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_same_identity_same_user_new_session, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_id_kept_or_made, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_access_token_claims, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_custom_data_reaches_token_after_refresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_identity_same_user_new_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_device_id_kept_or_made, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_access_token_claims, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_custom_data_reaches_token_after_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clock_advance, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_logout_and_revoke, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disabled_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callers_only_touch_their_own_account, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_link_answers_the_callers_session, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_action_callers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_logout_and_revoke, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disabled_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_login_writes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callers_only_touch_their_own_account, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_linking, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_calls_hooks_and_ends_sessions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_anonymous_user_deleted_at_logout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_anonymous_is_a_capability_of_the_instance, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_answers_the_callers_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotation_and_jwks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rotation_ends_no_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_refresh_tokens_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_action_callers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unusable_signing_key_writes_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,10 +37,11 @@ static int setup(void **state)
 	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "api-key");
 	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "anon-user");
 	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-good");
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\"}",
-		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\"}",
+	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 	free(tu_write(e->drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
@@ -68,22 +69,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
-{
-	if (rc != status || strcmp(err->reason, reason) != 0)
-		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
-			 err->reason, err->text);
-}
-
-static const char *member(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	if (!v)
-		fail_msg("no \"%s\" member", key);
-	return v;
-}
-
 /* Log in as `user` with the fixture, and the caller of that session. */
 static json_t *user_login(struct env *e, const char *name, const char *user, sesame_caller **caller)
 {
@@ -93,7 +78,7 @@ static json_t *user_login(struct env *e, const char *name, const char *user, ses
 	if (sesame_login(e->ctx, name, cred, NULL, &s, &err) != SESAME_OK)
 		fail_msg("login: %s", err.text);
 	json_decref(cred);
-	if (sesame_caller_from_refresh_token(e->ctx, member(s, "refresh_token"), caller, &err) != SESAME_OK)
+	if (sesame_caller_from_refresh_token(e->ctx, tu_member(s, "refresh_token"), caller, &err) != SESAME_OK)
 		fail_msg("caller: %s", err.text);
 	return s;
 }
@@ -123,7 +108,7 @@ static void expect_invalid_key(struct env *e, const char *key)
 	sesame_error err;
 
 	assert_null(key_login(e, key, &err));
-	expect_refused(err.status, &err, SESAME_REJECTED, "key");
+	tu_expect_error(err.status, &err, SESAME_REJECTED, "key");
 	assert_non_null(strstr(err.text, "invalid API key"));
 }
 
@@ -131,40 +116,41 @@ static void test_user_key_lifecycle(void **state)
 {
 	struct env *e = *state;
 	sesame_caller *ann = NULL, *bob = NULL;
-	json_t *sa = user_login(e, "fix", "ann", &ann), *sb = user_login(e, "fix", "bob", &bob), *k = NULL, *s, *v = NULL;
+	json_t *sa = user_login(e, "fix", "ann", &ann), *sb = user_login(e, "fix", "bob", &bob), *k = NULL, *s,
+	       *v = NULL;
 	char key[65], id[25];
 	sesame_error err;
 
 	assert_int_equal(act(e, ann, "create", json_pack("{s:s}", "name", "ci"), &k, &err), SESAME_OK);
-	assert_int_equal(strlen(member(k, "key")), 64);
-	assert_int_equal(strspn(member(k, "key"), "0123456789abcdef"), 64);
-	assert_int_equal(strncmp(member(k, "key"), member(k, "_id"), 24), 0);
-	assert_string_equal(member(k, "name"), "ci");
+	assert_int_equal(strlen(tu_member(k, "key")), 64);
+	assert_int_equal(strspn(tu_member(k, "key"), "0123456789abcdef"), 64);
+	assert_int_equal(strncmp(tu_member(k, "key"), tu_member(k, "_id"), 24), 0);
+	assert_string_equal(tu_member(k, "name"), "ci");
 	assert_true(json_is_false(json_object_get(k, "disabled")));
-	snprintf(key, sizeof(key), "%s", member(k, "key"));
-	snprintf(id, sizeof(id), "%s", member(k, "_id"));
+	snprintf(key, sizeof(key), "%s", tu_member(k, "key"));
+	snprintf(id, sizeof(id), "%s", tu_member(k, "_id"));
 	json_decref(k);
 
 	/* The key logs in as its user. */
 	s = key_login(e, key, &err);
 	if (!s)
 		fail_msg("key login: %s", err.text);
-	assert_string_equal(member(s, "user_id"), member(sa, "user_id"));
+	assert_string_equal(tu_member(s, "user_id"), tu_member(sa, "user_id"));
 	json_decref(s);
 
 	/* Listed and fetched without the key; another user sees nothing. */
 	assert_int_equal(act(e, ann, "list", json_object(), &v, &err), SESAME_OK);
 	assert_int_equal(json_array_size(v), 1);
-	assert_string_equal(member(json_array_get(v, 0), "_id"), id);
+	assert_string_equal(tu_member(json_array_get(v, 0), "_id"), id);
 	assert_null(json_object_get(json_array_get(v, 0), "key"));
 	json_decref(v);
 	assert_int_equal(act(e, ann, "get", json_pack("{s:s}", "id", id), &v, &err), SESAME_OK);
-	assert_string_equal(member(v, "name"), "ci");
+	assert_string_equal(tu_member(v, "name"), "ci");
 	assert_null(json_object_get(v, "key"));
 	json_decref(v);
-	expect_refused(act(e, bob, "get", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
-	expect_refused(act(e, bob, "disable", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
-	expect_refused(act(e, bob, "delete", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
+	tu_expect_error(act(e, bob, "get", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
+	tu_expect_error(act(e, bob, "disable", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
+	tu_expect_error(act(e, bob, "delete", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
 	assert_int_equal(act(e, bob, "list", json_object(), &v, &err), SESAME_OK);
 	assert_int_equal(json_array_size(v), 0);
 	json_decref(v);
@@ -180,7 +166,7 @@ static void test_user_key_lifecycle(void **state)
 	/* Deleted: refused, gone. */
 	assert_int_equal(act(e, ann, "delete", json_pack("{s:s}", "id", id), NULL, &err), SESAME_OK);
 	expect_invalid_key(e, key);
-	expect_refused(act(e, ann, "get", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
+	tu_expect_error(act(e, ann, "get", json_pack("{s:s}", "id", id), &v, &err), &err, SESAME_NOT_FOUND, "key");
 	sesame_caller_free(ann);
 	sesame_caller_free(bob);
 	json_decref(sa);
@@ -198,14 +184,14 @@ static void test_stored_hashed_and_wrong_keys_refused(void **state)
 	sesame_error err;
 
 	assert_int_equal(act(e, ann, "create", json_pack("{s:s}", "name", "k"), &k, &err), SESAME_OK);
-	snprintf(key, sizeof(key), "%s", member(k, "key"));
-	snprintf(kvkey, sizeof(kvkey), "key:%s", member(k, "_id"));
+	snprintf(key, sizeof(key), "%s", tu_member(k, "key"));
+	snprintf(kvkey, sizeof(kvkey), "key:%s", tu_member(k, "_id"));
 	json_decref(k);
 	assert_int_equal(ctx_store(e->ctx, &st, &err), SESAME_OK);
 	assert_int_equal(st->desc->kv_get(st->h, NULL, "api-key", kvkey, ctx_now(e->ctx), &rec, &err), SESAME_OK);
 	dump = json_dumps(rec, 0);
 	assert_null(strstr(dump, key + 24)); /* the secret is nowhere */
-	assert_int_equal(strlen(member(rec, "hash")), 64);
+	assert_int_equal(strlen(tu_member(rec, "hash")), 64);
 	free(dump);
 	json_decref(rec);
 
@@ -217,10 +203,10 @@ static void test_stored_hashed_and_wrong_keys_refused(void **state)
 	expect_invalid_key(e, "ZZZZ");
 	expect_invalid_key(e, "");
 	cred = json_pack("{s:s, s:s}", "key", key, "extra", "x");
-	expect_refused(sesame_login(e->ctx, "api-key", cred, NULL, &k, &err), &err, SESAME_MALFORMED, "credential");
+	tu_expect_error(sesame_login(e->ctx, "api-key", cred, NULL, &k, &err), &err, SESAME_MALFORMED, "credential");
 	json_decref(cred);
 	cred = json_pack("{s:i}", "key", 5);
-	expect_refused(sesame_login(e->ctx, "api-key", cred, NULL, &k, &err), &err, SESAME_MALFORMED, "credential");
+	tu_expect_error(sesame_login(e->ctx, "api-key", cred, NULL, &k, &err), &err, SESAME_MALFORMED, "credential");
 	json_decref(cred);
 	sesame_caller_free(ann);
 	json_decref(sa);
@@ -239,35 +225,35 @@ static void test_limit_and_who_may_create(void **state)
 		snprintf(name, sizeof(name), "k%d", i);
 		assert_int_equal(act(e, ann, "create", json_pack("{s:s}", "name", name), &k, &err), SESAME_OK);
 		if (i == 0)
-			snprintf(first, sizeof(first), "%s", member(k, "_id"));
+			snprintf(first, sizeof(first), "%s", tu_member(k, "_id"));
 		json_decref(k);
 	}
-	expect_refused(act(e, ann, "create", json_pack("{s:s}", "name", "k20"), &k, &err), &err, SESAME_REJECTED,
-		       "limit");
+	tu_expect_error(act(e, ann, "create", json_pack("{s:s}", "name", "k20"), &k, &err), &err, SESAME_REJECTED,
+			"limit");
 	/* Deleting one frees its place. */
 	assert_int_equal(act(e, ann, "delete", json_pack("{s:s}", "id", first), NULL, &err), SESAME_OK);
 	assert_int_equal(act(e, ann, "create", json_pack("{s:s}", "name", "k20"), &k, &err), SESAME_OK);
 	json_decref(k);
 
 	/* Anonymous users, unauthenticated callers, bad names. */
-	expect_refused(act(e, anon, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
-		       "forbidden");
-	expect_refused(act(e, NULL, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
-		       "forbidden");
-	expect_refused(act(e, anon, "create", json_pack("{s:s, s:b}", "name", "x", "server", 1), &k, &err), &err,
-		       SESAME_REJECTED, "forbidden");
-	expect_refused(act(e, sys, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
-		       "forbidden");
+	tu_expect_error(act(e, anon, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
+			"forbidden");
+	tu_expect_error(act(e, NULL, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
+			"forbidden");
+	tu_expect_error(act(e, anon, "create", json_pack("{s:s, s:b}", "name", "x", "server", 1), &k, &err), &err,
+			SESAME_REJECTED, "forbidden");
+	tu_expect_error(act(e, sys, "create", json_pack("{s:s}", "name", "x"), &k, &err), &err, SESAME_REJECTED,
+			"forbidden");
 	sesame_caller_free(anon);
 	anon = NULL;
 	{
 		sesame_caller *bob = NULL;
 		json_t *sb = user_login(e, "fix", "bob", &bob);
 
-		expect_refused(act(e, bob, "create", json_object(), &k, &err), &err, SESAME_MALFORMED, "name");
-		expect_refused(act(e, bob, "create", json_pack("{s:s}", "name", "a\nb"), &k, &err), &err,
-			       SESAME_MALFORMED, "name");
-		expect_refused(act(e, bob, "frob", json_object(), &k, &err), &err, SESAME_NOT_FOUND, "action");
+		tu_expect_error(act(e, bob, "create", json_object(), &k, &err), &err, SESAME_MALFORMED, "name");
+		tu_expect_error(act(e, bob, "create", json_pack("{s:s}", "name", "a\nb"), &k, &err), &err,
+				SESAME_MALFORMED, "name");
+		tu_expect_error(act(e, bob, "frob", json_object(), &k, &err), &err, SESAME_NOT_FOUND, "action");
 		sesame_caller_free(bob);
 		json_decref(sb);
 	}
@@ -287,22 +273,22 @@ static void test_server_keys(void **state)
 
 	assert_int_equal(act(e, sys, "create", json_pack("{s:s, s:b}", "name", "backend", "server", 1), &k, &err),
 			 SESAME_OK);
-	snprintf(key, sizeof(key), "%s", member(k, "key"));
-	snprintf(id, sizeof(id), "%s", member(k, "_id"));
-	snprintf(uid, sizeof(uid), "%s", member(k, "user_id"));
+	snprintf(key, sizeof(key), "%s", tu_member(k, "key"));
+	snprintf(id, sizeof(id), "%s", tu_member(k, "_id"));
+	snprintf(uid, sizeof(uid), "%s", tu_member(k, "user_id"));
 	json_decref(k);
 	s = key_login(e, key, &err);
 	if (!s)
 		fail_msg("server key login: %s", err.text);
-	assert_string_equal(member(s, "user_id"), uid);
+	assert_string_equal(tu_member(s, "user_id"), uid);
 	json_decref(s);
 	assert_int_equal(sesame_user_get(sys, uid, &user, &err), SESAME_OK);
-	assert_string_equal(member(user, "type"), "server");
+	assert_string_equal(tu_member(user, "type"), "server");
 	json_decref(user);
 	/* Deleting the key deletes its server user. */
 	assert_int_equal(act(e, sys, "delete", json_pack("{s:s}", "id", id), NULL, &err), SESAME_OK);
 	expect_invalid_key(e, key);
-	expect_refused(sesame_user_get(sys, uid, &user, &err), &err, SESAME_NOT_FOUND, "user");
+	tu_expect_error(sesame_user_get(sys, uid, &user, &err), &err, SESAME_NOT_FOUND, "user");
 	sesame_caller_free(sys);
 }
 
@@ -317,13 +303,13 @@ static void test_caller_cannot_be_claimed_in_json(void **state)
 	sesame_caller *sys = sesame_caller_system(e->ctx);
 	sesame_error err;
 
-	expect_refused(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
-		       "forbidden");
+	tu_expect_error(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
+			"forbidden");
 	assert_null(k);
 	json_decref(args);
 	args = json_pack("{s:{s:s}, s:s}", "caller", "user_id", "0123456789abcdef01234567", "name", "forged");
-	expect_refused(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
-		       "forbidden");
+	tu_expect_error(sesame_provider_action(e->ctx, "api-key", "create", args, &k, &err), &err, SESAME_REJECTED,
+			"forbidden");
 	json_decref(args);
 	/* Nothing was created: no server user exists. */
 	assert_int_equal(sesame_users_list(sys, NULL, 0, &users, &err), SESAME_OK);
@@ -343,15 +329,15 @@ static void test_deleting_the_user_deletes_its_keys(void **state)
 	bool failed = false;
 
 	assert_int_equal(act(e, ann, "create", json_pack("{s:s}", "name", "k"), &k, &err), SESAME_OK);
-	snprintf(key, sizeof(key), "%s", member(k, "key"));
+	snprintf(key, sizeof(key), "%s", tu_member(k, "key"));
 	json_decref(k);
-	assert_int_equal(sesame_user_delete(sys, member(sa, "user_id"), &err), SESAME_OK);
+	assert_int_equal(sesame_user_delete(sys, tu_member(sa, "user_id"), &err), SESAME_OK);
 	expect_invalid_key(e, key);
 	/* A configuration key is refused at start. */
 	list = sesame_providers_json(e->ctx);
-	json_array_foreach(list, i, p)
-		if (strcmp(member(p, "name"), "api-key-bad") == 0)
-			failed = strcmp(member(p, "state"), "failed") == 0;
+	json_array_foreach (list, i, p)
+		if (strcmp(tu_member(p, "name"), "api-key-bad") == 0)
+			failed = strcmp(tu_member(p, "state"), "failed") == 0;
 	assert_true(failed);
 	json_decref(list);
 	sesame_caller_free(sys);
@@ -373,20 +359,20 @@ static void test_cli_server_key(void **state)
 	free(out);
 	free(errtext);
 	snprintf(cmd, sizeof(cmd), "printf '{\"key\": \"%%s\"}' '%s' | '%s' --config '%s' login api-key -",
-		 member(k, "key"), tu_env("SESAME_CLI"), e->main);
+		 tu_member(k, "key"), tu_env("SESAME_CLI"), e->main);
 	assert_int_equal(tu_run(cmd, &out, &errtext), 0);
 	s = json_loads(out, 0, NULL);
-	assert_string_equal(member(s, "user_id"), member(k, "user_id"));
+	assert_string_equal(tu_member(s, "user_id"), tu_member(k, "user_id"));
 	json_decref(s);
 	free(out);
 	free(errtext);
 	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' apikeys delete '%s'", tu_env("SESAME_CLI"), e->main,
-		 member(k, "_id"));
+		 tu_member(k, "_id"));
 	assert_int_equal(tu_run(cmd, &out, &errtext), 0);
 	free(out);
 	free(errtext);
 	snprintf(cmd, sizeof(cmd), "printf '{\"key\": \"%%s\"}' '%s' | '%s' --config '%s' login api-key -",
-		 member(k, "key"), tu_env("SESAME_CLI"), e->main);
+		 tu_member(k, "key"), tu_env("SESAME_CLI"), e->main);
 	assert_int_not_equal(tu_run(cmd, &out, &errtext), 0);
 	assert_non_null(strstr(errtext, "invalid API key"));
 	free(out);

@@ -29,7 +29,7 @@
 
 struct env {
 	char *dir, *main, *drop, *plugins, *program;
-	char *box; /* where the program, as its own user, writes its reports */
+	char *box;     /* where the program, as its own user, writes its reports */
 	int leaked_fd; /* opened without O_CLOEXEC: the program must not see it */
 	sesame_ctx *ctx;
 };
@@ -60,10 +60,11 @@ static int setup(void **state)
 	e->box = tu_program_dir(e->dir, "box");
 	e->leaked_fd = open("/dev/null", O_RDONLY);
 	assert_true(e->leaked_fd > 2);
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\"}",
-		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\"}",
+	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\", \"%d\"], \"timeout\": 1}", e->program, e->box,
 		 e->leaked_fd);
@@ -103,13 +104,6 @@ static int teardown(void **state)
 	free(e->box);
 	free(e);
 	return 0;
-}
-
-static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
-{
-	if (rc != status || strcmp(err->reason, reason) != 0)
-		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
-			 err->reason, err->text);
 }
 
 /* Verify `credential` (JSON text) with instance `name`. */
@@ -153,13 +147,13 @@ static void test_nonzero_exit_rejected_with_clean_first_line(void **state)
 	json_t *id = NULL;
 	sesame_error err;
 
-	expect_refused(verify(e, "cf", "{\"mode\": \"exit\"}", &id, &err), &err, SESAME_REJECTED, "rejected");
+	tu_expect_error(verify(e, "cf", "{\"mode\": \"exit\"}", &id, &err), &err, SESAME_REJECTED, "rejected");
 	/* The first line only, control characters removed. */
 	assert_non_null(strstr(err.text, "bad password"));
 	assert_null(strstr(err.text, "second"));
 	assert_null(strchr(err.text, '\001'));
 	assert_null(strchr(err.text, '\033'));
-	expect_refused(verify(e, "cf", "{\"mode\": \"silent-exit\"}", &id, &err), &err, SESAME_REJECTED, "rejected");
+	tu_expect_error(verify(e, "cf", "{\"mode\": \"silent-exit\"}", &id, &err), &err, SESAME_REJECTED, "rejected");
 	assert_non_null(strstr(err.text, "refused the credential"));
 }
 
@@ -174,7 +168,7 @@ static void test_bad_output_rejected(void **state)
 
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		snprintf(cred, sizeof(cred), "{\"mode\": \"%s\"}", modes[i]);
-		expect_refused(verify(e, "cf", cred, &id, &err), &err, SESAME_REJECTED, "output");
+		tu_expect_error(verify(e, "cf", cred, &id, &err), &err, SESAME_REJECTED, "output");
 	}
 }
 
@@ -184,13 +178,13 @@ static void test_signal_and_missing_program_unavailable(void **state)
 	json_t *id = NULL;
 	sesame_error err;
 
-	expect_refused(verify(e, "cf", "{\"mode\": \"signal\"}", &id, &err), &err, SESAME_UNAVAILABLE, "program");
+	tu_expect_error(verify(e, "cf", "{\"mode\": \"signal\"}", &id, &err), &err, SESAME_UNAVAILABLE, "program");
 	assert_non_null(strstr(err.text, "signal 9"));
 	/* A program missing at start stops the instance (see the bad
 	 * configurations); one removed later fails each login closed. */
-	expect_refused(verify(e, "cf-missing", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "provider");
+	tu_expect_error(verify(e, "cf-missing", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "provider");
 	assert_non_null(strstr(err.text, "No such file"));
-	expect_refused(verify(e, "cf-vanished", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "file");
+	tu_expect_error(verify(e, "cf-vanished", "{}", &id, &err), &err, SESAME_UNAVAILABLE, "file");
 	assert_non_null(strstr(err.text, "vanishing.sh"));
 }
 
@@ -223,7 +217,7 @@ static void test_timeout_kills_the_process_group(void **state)
 	sesame_error err;
 	char *pidfile = tu_path(e->box, "grandchild.pid"), cmd[1100], *text = NULL;
 
-	expect_refused(verify(e, "cf", "{\"mode\": \"hang\"}", &id, &err), &err, SESAME_UNAVAILABLE, "timeout");
+	tu_expect_error(verify(e, "cf", "{\"mode\": \"hang\"}", &id, &err), &err, SESAME_UNAVAILABLE, "timeout");
 	/* The program's own child (sleep 30, holding stdout) was killed too. */
 	snprintf(cmd, sizeof(cmd), "cat '%s'", pidfile);
 	assert_int_equal(tu_run(cmd, &text, NULL), 0);
@@ -328,10 +322,11 @@ static void test_configured_program_user(void **state)
 		print_message("not root (or no daemon/bin users): programs cannot switch users, not checked\n");
 		skip();
 	}
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\", \"programs\": {\"user\": \"daemon\"}}",
-		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\", \"programs\": {\"user\": \"daemon\"}}",
+	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	free(tu_write(e->dir, "sesame.json", text, 0644));
 	snprintf(text, sizeof(text), "{\"command\": [\"%s\", \"%s\"], \"user\": \"bin\"}", e->program, e->box);
 	drop_in(e, "cf-bin", text);
@@ -356,7 +351,7 @@ static void test_configured_program_user(void **state)
 	assert_string_equal(json_string_value(json_object_get(id, "id")), expected);
 	json_decref(id);
 	list = sesame_providers_json(e->ctx);
-	json_array_foreach(list, i, p)
+	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "name")), "cf-root") == 0) {
 			assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
 			assert_non_null(strstr(json_string_value(json_object_get(p, "error")), "unprivileged"));
@@ -385,7 +380,7 @@ static void test_untrusted_program_refused(void **state)
 	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
 	list = sesame_providers_json(e->ctx);
-	json_array_foreach(list, i, p) {
+	json_array_foreach (list, i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));
 		const char *error = json_string_value(json_object_get(p, "error"));
 
@@ -466,15 +461,15 @@ static void test_bad_configurations_refused(void **state)
 	static const struct {
 		const char *name, *text;
 	} bad[] = {
-	    {"cf-relative", "absolute path"}, {"cf-shell-string", "array"},     {"cf-typo", "unknown key \"timout\""},
-	    {"cf-timeout", "timeout"},	      {"cf-user", "user"},		 {"cf-missing", "No such file"},
+	    {"cf-relative", "absolute path"}, {"cf-shell-string", "array"}, {"cf-typo", "unknown key \"timout\""},
+	    {"cf-timeout", "timeout"},	      {"cf-user", "user"},	    {"cf-missing", "No such file"},
 	};
 	struct env *e = *state;
 	json_t *list = sesame_providers_json(e->ctx), *p;
 	size_t i, j, seen = 0;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		json_array_foreach(list, j, p)
+		json_array_foreach (list, j, p)
 			if (strcmp(json_string_value(json_object_get(p, "name")), bad[i].name) == 0) {
 				const char *error = json_string_value(json_object_get(p, "error"));
 

@@ -46,13 +46,15 @@ static void configure(struct env *e, unsigned log2_n)
 		 "\"p\": 1}}}",
 		 e->sender, e->box, e->sender, e->box, log2_n);
 	free(tu_write(e->drop, "up.json", text, 0644));
-	free(tu_write(e->drop, "auto.json",
-		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}",
-		      0644));
-	snprintf(text, sizeof(text),
-		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
-		 "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": %u}, \"max_mails_per_hour\": 100}}",
-		 e->caller, e->box, e->caller, e->box, log2_n);
+	free(tu_write(
+	    e->drop, "auto.json",
+	    "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 10}}}",
+	    0644));
+	snprintf(
+	    text, sizeof(text),
+	    "{\"type\": \"local-userpass\", \"config\": {\"confirm_call_command\": [\"%s\", \"%s\"], "
+	    "\"reset_call_command\": [\"%s\", \"%s\"], \"scrypt\": {\"log2_n\": %u}, \"max_mails_per_hour\": 100}}",
+	    e->caller, e->box, e->caller, e->box, log2_n);
 	free(tu_write(e->drop, "call.json", text, 0644));
 	free(tu_write(e->drop, "neither.json", "{\"type\": \"local-userpass\", \"config\": {}}", 0644));
 	free(tu_write(e->drop, "ceil.json",
@@ -90,10 +92,11 @@ static int setup(void **state)
 	e->caller = tu_path(e->dir, "caller.sh");
 	tu_copy_file(src, e->caller, 0755);
 	e->box = tu_program_dir(e->dir, "box");
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\", \"password_hashing\": {\"queue\": 0}}",
-		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\", \"password_hashing\": {\"queue\": 0}}",
+	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	e->main = tu_write(e->dir, "sesame.json", text, 0644);
 	configure(e, 10);
 	*state = e;
@@ -115,13 +118,6 @@ static int teardown(void **state)
 	free(e->box);
 	free(e);
 	return 0;
-}
-
-static void expect_refused(int rc, const sesame_error *err, int status, const char *reason)
-{
-	if (rc != status || strcmp(err->reason, reason) != 0)
-		fail_msg("expected %s/%s, got %s/%s: %s", sesame_status_name(status), reason, sesame_status_name(rc),
-			 err->reason, err->text);
 }
 
 static int act(struct env *e, const char *inst, const char *name, json_t *args, sesame_error *err)
@@ -177,19 +173,18 @@ static void test_register_confirm_login(void **state)
 	json_t *mail, *s = NULL, *id = NULL;
 	sesame_error err;
 
-	assert_int_equal(act(e, "up", "register", json_pack("{s:s, s:s}", "email", "Ann@Example.org", "password",
-							    "secret-1"),
-			     &err),
-			 SESAME_OK);
+	assert_int_equal(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "Ann@Example.org", "password", "secret-1"), &err),
+	    SESAME_OK);
 	mail = last_mail(e);
 	assert_string_equal(json_string_value(json_object_get(mail, "email")), "Ann@Example.org");
 	assert_int_equal(strlen(json_string_value(json_object_get(mail, "token"))), 64);
 	/* Pending: a clear refusal. */
-	expect_refused(login(e, "up", "ann@example.org", "secret-1", &s, &err), &err, SESAME_REJECTED, "pending");
+	tu_expect_error(login(e, "up", "ann@example.org", "secret-1", &s, &err), &err, SESAME_REJECTED, "pending");
 	assert_non_null(strstr(err.text, "confirm"));
 	assert_int_equal(act(e, "up", "confirm", token_args(mail, NULL), &err), SESAME_OK);
 	/* Single use. */
-	expect_refused(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
 	json_decref(mail);
 	/* Any case of the address logs in, as one identity. */
 	assert_int_equal(login(e, "up", "ANN@example.ORG", "secret-1", &s, &err), SESAME_OK);
@@ -205,15 +200,15 @@ static void test_register_confirm_login(void **state)
 		json_decref(cred);
 	}
 	/* Confirmed already. */
-	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
-		       SESAME_CONFLICT, "already-confirmed");
+	tu_expect_error(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
+			SESAME_CONFLICT, "already-confirmed");
 	/* auto_confirm: logs in at once; neither way configured: refused. */
-	assert_int_equal(
-	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "bo@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "bo@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	assert_int_equal(login(e, "auto", "bo@example.org", "pass-word", &s, &err), SESAME_OK);
 	json_decref(s);
-	expect_refused(act(e, "neither", "register", json_object(), &err), &err, SESAME_UNAVAILABLE, "provider");
+	tu_expect_error(act(e, "neither", "register", json_object(), &err), &err, SESAME_UNAVAILABLE, "provider");
 }
 
 /* Variants of one address are one account; mail goes to the stored
@@ -224,18 +219,19 @@ static void test_one_canonical_address(void **state)
 	json_t *mail;
 	sesame_error err;
 
-	assert_int_equal(
-	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "Mixed@Example.com", "password", "pw-123456"), &err),
-	    SESAME_OK);
-	expect_refused(
-	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "mixed@EXAMPLE.com", "password", "pw-654321"), &err),
-	    &err, SESAME_CONFLICT, "name-in-use");
-	expect_refused(act(e, "up", "register",
-			   json_pack("{s:s, s:s}", "email", "mixed@ex\xc3\xa4mple.com", "password", "pw-654321"), &err),
-		       &err, SESAME_MALFORMED, "email");
-	expect_refused(act(e, "up", "register", json_pack("{s:s, s:s}", "email", "no-at-sign", "password", "pw-654321"),
-			   &err),
-		       &err, SESAME_MALFORMED, "email");
+	assert_int_equal(act(e, "up", "register",
+			     json_pack("{s:s, s:s}", "email", "Mixed@Example.com", "password", "pw-123456"), &err),
+			 SESAME_OK);
+	tu_expect_error(act(e, "up", "register",
+			    json_pack("{s:s, s:s}", "email", "mixed@EXAMPLE.com", "password", "pw-654321"), &err),
+			&err, SESAME_CONFLICT, "name-in-use");
+	tu_expect_error(act(e, "up", "register",
+			    json_pack("{s:s, s:s}", "email", "mixed@ex\xc3\xa4mple.com", "password", "pw-654321"),
+			    &err),
+			&err, SESAME_MALFORMED, "email");
+	tu_expect_error(
+	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "no-at-sign", "password", "pw-654321"), &err),
+	    &err, SESAME_MALFORMED, "email");
 	/* The longest address fits the store's key ("user:" + 250 = 255
 	 * bytes); one byte more is refused as an address, not as a key. */
 	{
@@ -248,17 +244,18 @@ static void test_one_canonical_address(void **state)
 		    SESAME_OK);
 		memset(addr, 'b', 251);
 		memcpy(addr + 251 - 12, "@example.com", 13);
-		expect_refused(
+		tu_expect_error(
 		    act(e, "up", "register", json_pack("{s:s, s:s}", "email", addr, "password", "pw-123456"), &err),
 		    &err, SESAME_MALFORMED, "email");
 		assert_non_null(strstr(err.text, "250"));
 	}
-	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "MIXED@example.COM"), &err), SESAME_OK);
+	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "MIXED@example.COM"), &err),
+			 SESAME_OK);
 	mail = last_mail(e);
 	assert_string_equal(json_string_value(json_object_get(mail, "email")), "Mixed@Example.com");
 	json_decref(mail);
-	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "nobody@example.com"), &err), &err,
-		       SESAME_NOT_FOUND, "user");
+	tu_expect_error(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "nobody@example.com"), &err), &err,
+			SESAME_NOT_FOUND, "user");
 }
 
 /* Passwords: 6..128 characters, NUL refused, never truncated. */
@@ -269,25 +266,29 @@ static void test_password_rules(void **state)
 	json_t *s = NULL, *args;
 	sesame_error err;
 
-	expect_refused(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", "12345"), &err),
-		       &err, SESAME_MALFORMED, "password");
+	tu_expect_error(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", "12345"), &err), &err,
+	    SESAME_MALFORMED, "password");
 	memset(long_pw, 'x', 129);
 	long_pw[129] = '\0';
-	expect_refused(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err),
-		       &err, SESAME_MALFORMED, "password");
+	tu_expect_error(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err), &err,
+	    SESAME_MALFORMED, "password");
 	args = json_pack("{s:s, s:s#}", "email", "a@b.c", "password", "abc\0defgh", (size_t)9);
-	expect_refused(act(e, "auto", "register", args, &err), &err, SESAME_MALFORMED, "password");
+	tu_expect_error(act(e, "auto", "register", args, &err), &err, SESAME_MALFORMED, "password");
 	/* Six characters of two bytes each are six characters. */
 	assert_int_equal(act(e, "auto", "register",
-			     json_pack("{s:s, s:s}", "email", "u@b.c", "password", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"),
+			     json_pack("{s:s, s:s}", "email", "u@b.c", "password",
+				       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"),
 			     &err),
 			 SESAME_OK);
 	long_pw[128] = '\0';
-	assert_int_equal(act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err),
-			 SESAME_OK);
+	assert_int_equal(
+	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "a@b.c", "password", long_pw), &err),
+	    SESAME_OK);
 	/* All 128 count: the 127-character prefix is a wrong password. */
 	long_pw[127] = '\0';
-	expect_refused(login(e, "auto", "a@b.c", long_pw, &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "auto", "a@b.c", long_pw, &s, &err), &err, SESAME_REJECTED, "password");
 	long_pw[127] = 'x';
 	assert_int_equal(login(e, "auto", "a@b.c", long_pw, &s, &err), SESAME_OK);
 	json_decref(s);
@@ -303,14 +304,15 @@ static void test_unknown_user_and_wrong_password_alike(void **state)
 	json_t *s = NULL;
 	sesame_error err;
 
-	assert_int_equal(
-	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "right-pw"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "right-pw"), &err),
+			 SESAME_OK);
 	before = atomic_load(&e->ctx->kdf_runs);
-	expect_refused(login(e, "auto", "nobody@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "auto", "nobody@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED,
+			"password");
 	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + 1);
 	snprintf(unknown, sizeof(unknown), "%s", err.text);
-	expect_refused(login(e, "auto", "cy@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "auto", "cy@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "password");
 	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before + 2);
 	assert_string_equal(err.text, unknown);
 	/* max_failures of "auto" is the default 10; "up" has 3. */
@@ -318,24 +320,24 @@ static void test_unknown_user_and_wrong_password_alike(void **state)
 	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "dee@example.org", "password", "right-pw"), &err),
 	    SESAME_OK);
 	for (int i = 0; i < 3; i++)
-		expect_refused(login(e, "up", "dee@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
-			       "password");
-	expect_refused(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+		tu_expect_error(login(e, "up", "dee@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
+				"password");
+	tu_expect_error(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
 	/* An address nobody registered is counted and refused just the same,
 	 * with the same words: the ceiling tells nothing about existence. */
 	for (int i = 0; i < 3; i++)
-		expect_refused(login(e, "up", "nobody@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
-			       "password");
+		tu_expect_error(login(e, "up", "nobody@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
+				"password");
 	before = atomic_load(&e->ctx->kdf_runs);
-	expect_refused(login(e, "up", "nobody@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+	tu_expect_error(login(e, "up", "nobody@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
 	snprintf(unknown, sizeof(unknown), "%s", err.text);
-	expect_refused(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+	tu_expect_error(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
 	assert_string_equal(err.text, unknown);
 	/* Refused before any hashing. */
 	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before);
 	/* The window passes. */
 	e->ctx->clock_offset += 901;
-	expect_refused(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "pending");
+	tu_expect_error(login(e, "up", "dee@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "pending");
 }
 
 static void test_reset_ends_sessions(void **state)
@@ -354,15 +356,16 @@ static void test_reset_ends_sessions(void **state)
 	mail = last_mail(e);
 	assert_string_equal(json_string_value(json_object_get(mail, "email")), "eve@example.org");
 	/* A confirm token is not a reset token; bad passwords are refused first. */
-	expect_refused(act(e, "up", "reset", token_args(confirm, "new-pass"), &err), &err, SESAME_REJECTED, "token");
-	expect_refused(act(e, "up", "reset", token_args(mail, "short"), &err), &err, SESAME_MALFORMED, "password");
+	tu_expect_error(act(e, "up", "reset", token_args(confirm, "new-pass"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "reset", token_args(mail, "short"), &err), &err, SESAME_MALFORMED, "password");
 	assert_int_equal(act(e, "up", "reset", token_args(mail, "new-pass"), &err), SESAME_OK);
-	expect_refused(act(e, "up", "reset", token_args(mail, "other-pass"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "reset", token_args(mail, "other-pass"), &err), &err, SESAME_REJECTED, "token");
 	/* The old session is over, the old password too. */
-	expect_refused(sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err),
-		       &err, SESAME_REJECTED, "session");
+	tu_expect_error(
+	    sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err), &err,
+	    SESAME_REJECTED, "session");
 	json_decref(s);
-	expect_refused(login(e, "up", "eve@example.org", "old-pass", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "up", "eve@example.org", "old-pass", &s, &err), &err, SESAME_REJECTED, "password");
 	assert_int_equal(login(e, "up", "eve@example.org", "new-pass", &s, &err), SESAME_OK);
 	json_decref(s);
 	json_decref(mail);
@@ -376,19 +379,19 @@ static void test_tokens_expire_and_mailer_failures(void **state)
 	sesame_error err;
 	char *flag;
 
-	assert_int_equal(
-	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "fay@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "up", "register",
+			     json_pack("{s:s, s:s}", "email", "fay@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	mail = last_mail(e);
 	e->ctx->clock_offset += 1801; /* token_ttl defaults to 30 minutes */
-	expect_refused(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "confirm", token_args(mail, NULL), &err), &err, SESAME_REJECTED, "token");
 	json_decref(mail);
-	expect_refused(act(e, "up", "confirm", json_pack("{s:s, s:s}", "token", "x", "tokenId", "y"), &err), &err,
-		       SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "confirm", json_pack("{s:s, s:s}", "token", "x", "tokenId", "y"), &err), &err,
+			SESAME_REJECTED, "token");
 	/* The mailer is down: unavailable, and the account still pending. */
 	flag = tu_write(e->box, "fail", "", 0644);
-	expect_refused(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), &err,
-		       SESAME_UNAVAILABLE, "sender");
+	tu_expect_error(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), &err,
+			SESAME_UNAVAILABLE, "sender");
 	unlink(flag);
 	free(flag);
 	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "fay@example.org"), &err), SESAME_OK);
@@ -453,9 +456,9 @@ static void test_confirm_call(void **state)
 	sesame_error err;
 
 	/* success at register: confirmed at once. */
-	assert_int_equal(
-	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "Ann@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "call", "register",
+			     json_pack("{s:s, s:s}", "email", "Ann@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	c = last_call(e);
 	assert_string_equal(json_string_value(json_object_get(c, "email")), "Ann@example.org");
 	assert_int_equal(json_string_length(json_object_get(c, "token")), 64);
@@ -463,20 +466,21 @@ static void test_confirm_call(void **state)
 	assert_null(json_object_get(c, "password"));
 	assert_int_equal(user_count(e, "ann@example.org"), 1);
 	/* The token of a "success" is spent. */
-	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
 	json_decref(c);
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
-		       SESAME_CONFLICT, "already-confirmed");
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "nobody@example.org"), &err), &err,
-		       SESAME_NOT_FOUND, "user");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "ann@example.org"), &err), &err,
+			SESAME_CONFLICT, "already-confirmed");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "nobody@example.org"), &err), &err,
+			SESAME_NOT_FOUND, "user");
 
 	/* pending at register, then confirm/call pending again, then confirm with the token. */
 	answer(e, "{\"status\": \"pending\"}", 0);
-	assert_int_equal(
-	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "bob@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "call", "register",
+			     json_pack("{s:s, s:s}", "email", "bob@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	assert_int_equal(user_count(e, "bob@example.org"), 0);
-	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "BOB@example.org"), &err), SESAME_OK);
+	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "BOB@example.org"), &err),
+			 SESAME_OK);
 	assert_int_equal(user_count(e, "bob@example.org"), 0);
 	c = last_call(e);
 	assert_string_equal(json_string_value(json_object_get(c, "email")), "bob@example.org");
@@ -486,41 +490,42 @@ static void test_confirm_call(void **state)
 
 	/* fail at register: refused, and no account left behind. */
 	answer(e, "{\"status\": \"fail\"}", 0);
-	expect_refused(
-	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "pass-word"), &err),
-	    &err, SESAME_REJECTED, "call");
-	expect_refused(login(e, "call", "cy@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(act(e, "call", "register",
+			    json_pack("{s:s, s:s}", "email", "cy@example.org", "password", "pass-word"), &err),
+			&err, SESAME_REJECTED, "call");
+	tu_expect_error(login(e, "call", "cy@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
 	c = last_call(e);
-	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
 	json_decref(c);
 
 	/* A pending user: fail, non-zero exit, garbage all leave it pending. */
 	answer(e, "{\"status\": \"pending\"}", 0);
-	assert_int_equal(
-	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "di@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "call", "register",
+			     json_pack("{s:s, s:s}", "email", "di@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	answer(e, "{\"status\": \"fail\"}", 0);
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
-		       SESAME_REJECTED, "call");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+			SESAME_REJECTED, "call");
 	answer(e, "{\"status\": \"success\"}", 3);
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
-		       SESAME_UNAVAILABLE, "call");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+			SESAME_UNAVAILABLE, "call");
 	answer(e, "garbage {", 0);
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
-		       SESAME_REJECTED, "call");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+			SESAME_REJECTED, "call");
 	answer(e, "{\"status\": \"yes\"}", 0);
-	expect_refused(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
-		       SESAME_REJECTED, "call");
+	tu_expect_error(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+			SESAME_REJECTED, "call");
 	assert_int_equal(user_count(e, "di@example.org"), 0);
 	/* Refused calls leave no usable token. */
 	c = last_call(e);
-	expect_refused(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "call", "confirm", token_args(c, NULL), &err), &err, SESAME_REJECTED, "token");
 	json_decref(c);
 	/* The instance without a call program has no confirm/call. */
-	expect_refused(act(e, "up", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
-		       SESAME_NOT_FOUND, "action");
+	tu_expect_error(act(e, "up", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), &err,
+			SESAME_NOT_FOUND, "action");
 	answer(e, "{\"status\": \"success\"}", 0);
-	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err), SESAME_OK);
+	assert_int_equal(act(e, "call", "confirm/call", json_pack("{s:s}", "email", "di@example.org"), &err),
+			 SESAME_OK);
 	assert_int_equal(user_count(e, "di@example.org"), 1);
 }
 
@@ -532,9 +537,9 @@ static void test_reset_call(void **state)
 	char cmd[1100];
 	int before;
 
-	assert_int_equal(
-	    act(e, "call", "register", json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "call", "register",
+			     json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	assert_int_equal(login(e, "call", "eve@example.org", "pass-word", &s, &err), SESAME_OK);
 	/* success: the new password now, the old sessions ended; arguments passed through. */
 	assert_int_equal(act(e, "call", "reset/call",
@@ -548,10 +553,11 @@ static void test_reset_call(void **state)
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(c, "arguments"), 1)), 42);
 	assert_null(json_object_get(c, "password"));
 	json_decref(c);
-	expect_refused(sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err),
-		       &err, SESAME_REJECTED, "session");
+	tu_expect_error(
+	    sesame_session_refresh(e->ctx, json_string_value(json_object_get(s, "refresh_token")), &out, &err), &err,
+	    SESAME_REJECTED, "session");
 	json_decref(s);
-	expect_refused(login(e, "call", "eve@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "call", "eve@example.org", "pass-word", &s, &err), &err, SESAME_REJECTED, "password");
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-1", &s, &err), SESAME_OK);
 	json_decref(s);
 
@@ -566,51 +572,51 @@ static void test_reset_call(void **state)
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-1", &s, &err), SESAME_OK);
 	json_decref(s);
 	assert_int_equal(act(e, "call", "reset", token_args(c, "secret-new-3"), &err), SESAME_OK);
-	expect_refused(act(e, "call", "reset", token_args(c, "secret-new-4"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "call", "reset", token_args(c, "secret-new-4"), &err), &err, SESAME_REJECTED, "token");
 	json_decref(c);
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
 	json_decref(s);
 
 	/* fail, non-zero exit, garbage: refused, the password unchanged. */
 	answer(e, "{\"status\": \"fail\"}", 0);
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
-		       &err, SESAME_REJECTED, "call");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+			&err, SESAME_REJECTED, "call");
 	c = last_call(e);
-	expect_refused(act(e, "call", "reset", token_args(c, "secret-new-6"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "call", "reset", token_args(c, "secret-new-6"), &err), &err, SESAME_REJECTED, "token");
 	json_decref(c);
 	answer(e, "{\"status\": \"success\"}", 1);
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
-		       &err, SESAME_UNAVAILABLE, "call");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+			&err, SESAME_UNAVAILABLE, "call");
 	answer(e, "\x01\x02 not json", 0);
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
-		       &err, SESAME_REJECTED, "call");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-5"), &err),
+			&err, SESAME_REJECTED, "call");
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
 	json_decref(s);
 
 	/* Refused before the program runs: bad password, bad arguments, unknown email. */
 	answer(e, "{\"status\": \"success\"}", 0);
 	before = calls_count(e);
-	expect_refused(act(e, "call", "reset/call", json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "short"),
-			   &err),
-		       &err, SESAME_MALFORMED, "password");
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s%}", "email", "eve@example.org", "password", "nul\0inside", (size_t)10),
-			   &err),
-		       &err, SESAME_MALFORMED, "password");
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7",
-				     "arguments", "not-an-array"),
-			   &err),
-		       &err, SESAME_MALFORMED, "arguments");
-	expect_refused(act(e, "call", "reset/call",
-			   json_pack("{s:s, s:s}", "email", "nobody@example.org", "password", "secret-new-7"), &err),
-		       &err, SESAME_NOT_FOUND, "user");
-	expect_refused(act(e, "up", "reset/call",
-			   json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7"), &err),
-		       &err, SESAME_NOT_FOUND, "action");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "short"), &err),
+			&err, SESAME_MALFORMED, "password");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s%}", "email", "eve@example.org", "password", "nul\0inside", (size_t)10),
+			    &err),
+			&err, SESAME_MALFORMED, "password");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7",
+				      "arguments", "not-an-array"),
+			    &err),
+			&err, SESAME_MALFORMED, "arguments");
+	tu_expect_error(act(e, "call", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "nobody@example.org", "password", "secret-new-7"), &err),
+			&err, SESAME_NOT_FOUND, "user");
+	tu_expect_error(act(e, "up", "reset/call",
+			    json_pack("{s:s, s:s}", "email", "eve@example.org", "password", "secret-new-7"), &err),
+			&err, SESAME_NOT_FOUND, "action");
 	assert_int_equal(calls_count(e), before);
 	assert_int_equal(login(e, "call", "eve@example.org", "secret-new-3", &s, &err), SESAME_OK);
 	json_decref(s);
@@ -628,13 +634,14 @@ static void test_rehash_when_parameters_rise(void **state)
 	struct store *st;
 	sesame_error err;
 
-	assert_int_equal(
-	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "gil@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "gil@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	/* "auto" has log2_n 10; raise it. */
-	free(tu_write(e->drop, "auto.json",
-		      "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 11}}}",
-		      0644));
+	free(tu_write(
+	    e->drop, "auto.json",
+	    "{\"type\": \"local-userpass\", \"config\": {\"auto_confirm\": true, \"scrypt\": {\"log2_n\": 11}}}",
+	    0644));
 	{
 		sesame_error e2;
 
@@ -662,9 +669,9 @@ static void test_deleted_user_frees_the_address_and_cli(void **state)
 	json_t *s = NULL;
 	sesame_error err;
 
-	assert_int_equal(
-	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "pass-word"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	/* Through the sesame command, the password on its stdin. */
 	snprintf(cmd, sizeof(cmd),
 		 "printf '%%s' '{\"username\": \"hal@example.org\", \"password\": \"pass-word\"}' | '%s' --config '%s' "
@@ -685,9 +692,9 @@ static void test_deleted_user_frees_the_address_and_cli(void **state)
 	free(errtext);
 	assert_int_equal(sesame_user_delete(sys, json_string_value(json_object_get(s, "user_id")), &err), SESAME_OK);
 	json_decref(s);
-	assert_int_equal(
-	    act(e, "auto", "register", json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "new-pass"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "auto", "register",
+			     json_pack("{s:s, s:s}", "email", "hal@example.org", "password", "new-pass"), &err),
+			 SESAME_OK);
 	sesame_caller_free(sys);
 }
 
@@ -778,19 +785,19 @@ static void test_parallel_guesses_exact(void **state)
 	json_t *s = NULL;
 	sesame_error err;
 
-	assert_int_equal(
-	    act(e, "ceil", "register", json_pack("{s:s, s:s}", "email", "kim@example.org", "password", "right-pw"), &err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "ceil", "register",
+			     json_pack("{s:s, s:s}", "email", "kim@example.org", "password", "right-pw"), &err),
+			 SESAME_OK);
 	parallel_guesses(e, "kim@example.org");
 	parallel_guesses(e, "ghost@example.org");
 	/* The ceiling holds for the right password too, until the window
 	 * passes; then it works and gives its count back. */
-	expect_refused(login(e, "ceil", "kim@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+	tu_expect_error(login(e, "ceil", "kim@example.org", "right-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
 	e->ctx->clock_offset += 901;
 	assert_int_equal(login(e, "ceil", "kim@example.org", "right-pw", &s, &err), SESAME_OK);
 	json_decref(s);
 	assert_int_equal(failure_count(e, "ceil", "kim@example.org"), 0);
-	expect_refused(login(e, "ceil", "kim@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "password");
+	tu_expect_error(login(e, "ceil", "kim@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "password");
 	assert_int_equal(failure_count(e, "ceil", "kim@example.org"), 1);
 }
 
@@ -822,7 +829,7 @@ static void test_stale_tokens_refused(void **state)
 	c1 = last_mail(e);
 	assert_int_equal(act(e, "up", "confirm/send", json_pack("{s:s}", "email", "lee@example.org"), &err), SESAME_OK);
 	c2 = last_mail(e);
-	expect_refused(act(e, "up", "confirm", token_args(c1, NULL), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "confirm", token_args(c1, NULL), &err), &err, SESAME_REJECTED, "token");
 	assert_int_equal(act(e, "up", "confirm", token_args(c2, NULL), &err), SESAME_OK);
 
 	/* Two reset mails; the second used: the first fails afterwards. */
@@ -831,7 +838,7 @@ static void test_stale_tokens_refused(void **state)
 	assert_int_equal(act(e, "up", "reset/send", json_pack("{s:s}", "email", "lee@example.org"), &err), SESAME_OK);
 	r2 = last_mail(e);
 	assert_int_equal(act(e, "up", "reset", token_args(r2, "second-pw"), &err), SESAME_OK);
-	expect_refused(act(e, "up", "reset", token_args(r1, "attacker-pw"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "reset", token_args(r1, "attacker-pw"), &err), &err, SESAME_REJECTED, "token");
 	assert_int_equal(login(e, "up", "lee@example.org", "second-pw", &s, &err), SESAME_OK);
 	json_decref(s);
 
@@ -840,7 +847,7 @@ static void test_stale_tokens_refused(void **state)
 	r3 = last_mail(e);
 	assert_int_equal(act(e, "up", "reset/send", json_pack("{s:s}", "email", "lee@example.org"), &err), SESAME_OK);
 	r4 = last_mail(e);
-	expect_refused(act(e, "up", "reset", token_args(r3, "third-pw"), &err), &err, SESAME_REJECTED, "token");
+	tu_expect_error(act(e, "up", "reset", token_args(r3, "third-pw"), &err), &err, SESAME_REJECTED, "token");
 	assert_int_equal(login(e, "up", "lee@example.org", "second-pw", &s, &err), SESAME_OK);
 	json_decref(s);
 	assert_int_equal(act(e, "up", "reset", token_args(r4, "fourth-pw"), &err), SESAME_OK);
@@ -850,11 +857,12 @@ static void test_stale_tokens_refused(void **state)
 	assert_int_equal(act(e, "up", "reset/send", json_pack("{s:s}", "email", "lee@example.org"), &err), SESAME_OK);
 	r5 = last_mail(e);
 	assert_int_equal(login(e, "up", "lee@example.org", "fourth-pw", &created, &err), SESAME_OK);
-	assert_int_equal(sesame_user_delete(sys, json_string_value(json_object_get(created, "user_id")), &err), SESAME_OK);
-	assert_int_equal(
-	    act(e, "up", "register", json_pack("{s:s, s:s}", "email", "lee@example.org", "password", "new-owner"), &err),
-	    SESAME_OK);
-	expect_refused(act(e, "up", "reset", token_args(r5, "attacker-pw"), &err), &err, SESAME_REJECTED, "token");
+	assert_int_equal(sesame_user_delete(sys, json_string_value(json_object_get(created, "user_id")), &err),
+			 SESAME_OK);
+	assert_int_equal(act(e, "up", "register",
+			     json_pack("{s:s, s:s}", "email", "lee@example.org", "password", "new-owner"), &err),
+			 SESAME_OK);
+	tu_expect_error(act(e, "up", "reset", token_args(r5, "attacker-pw"), &err), &err, SESAME_REJECTED, "token");
 	json_decref(created);
 	json_decref(c1);
 	json_decref(c2);
@@ -875,10 +883,9 @@ static void test_reset_send_alike_and_limited(void **state)
 	sesame_error err;
 	int i, rc, before;
 
-	assert_int_equal(
-	    act(e, "mailer", "register", json_pack("{s:s, s:s}", "email", "max@example.org", "password", "pass-word"),
-		&err),
-	    SESAME_OK);
+	assert_int_equal(act(e, "mailer", "register",
+			     json_pack("{s:s, s:s}", "email", "max@example.org", "password", "pass-word"), &err),
+			 SESAME_OK);
 	before = mails_count(e);
 	/* One mail already went to max@ (the confirmation): two more, then no more. */
 	for (i = 0; i < 5; i++) {
@@ -903,15 +910,16 @@ static void test_reset_send_alike_and_limited(void **state)
 	assert_int_equal(mails_count(e), before);
 	/* An hour after the last counted one, mail flows again. */
 	e->ctx->clock_offset += 3601;
-	assert_int_equal(act(e, "mailer", "reset/send", json_pack("{s:s}", "email", "max@example.org"), &err), SESAME_OK);
+	assert_int_equal(act(e, "mailer", "reset/send", json_pack("{s:s}", "email", "max@example.org"), &err),
+			 SESAME_OK);
 	assert_int_equal(mails_count(e) - before, 1);
 	/* confirm/send counts against the same address. */
 	assert_int_equal(act(e, "mailer", "confirm/send", json_pack("{s:s}", "email", "max@example.org"), &err),
 			 SESAME_OK);
 	assert_int_equal(act(e, "mailer", "confirm/send", json_pack("{s:s}", "email", "max@example.org"), &err),
 			 SESAME_OK);
-	expect_refused(act(e, "mailer", "confirm/send", json_pack("{s:s}", "email", "max@example.org"), &err), &err,
-		       SESAME_REJECTED, "throttled");
+	tu_expect_error(act(e, "mailer", "confirm/send", json_pack("{s:s}", "email", "max@example.org"), &err), &err,
+			SESAME_REJECTED, "throttled");
 	assert_int_equal(mails_count(e) - before, 3);
 }
 
@@ -928,18 +936,18 @@ static void test_busy_hashing_counts_nothing(void **state)
 	assert_int_equal(password_reserve(e->ctx, budget, &err), SESAME_OK);
 	before = atomic_load(&e->ctx->kdf_runs);
 	for (i = 0; i < 10; i++)
-		expect_refused(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_UNAVAILABLE,
-			       "busy");
-	expect_refused(act(e, "ceil", "register", json_pack("{s:s, s:s}", "email", "ned@example.org", "password", "pw-pw-pw"),
-			   &err),
-		       &err, SESAME_UNAVAILABLE, "busy");
+		tu_expect_error(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_UNAVAILABLE,
+				"busy");
+	tu_expect_error(act(e, "ceil", "register",
+			    json_pack("{s:s, s:s}", "email", "ned@example.org", "password", "pw-pw-pw"), &err),
+			&err, SESAME_UNAVAILABLE, "busy");
 	assert_int_equal(atomic_load(&e->ctx->kdf_runs), before);
 	assert_int_equal(failure_count(e, "ceil", "ned@example.org"), 0);
 	password_release(budget);
 	for (i = 0; i < 5; i++)
-		expect_refused(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
-			       "password");
-	expect_refused(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
+		tu_expect_error(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED,
+				"password");
+	tu_expect_error(login(e, "ceil", "ned@example.org", "wrong-pw", &s, &err), &err, SESAME_REJECTED, "throttled");
 }
 
 struct configurer {
@@ -986,7 +994,7 @@ static void test_start_waits_for_budget(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(c.rc, SESAME_OK);
 	list = sesame_providers_json(c.ctx);
-	json_array_foreach(list, i, p)
+	json_array_foreach (list, i, p)
 		if (strcmp(json_string_value(json_object_get(p, "name")), "neither") != 0)
 			assert_string_equal(json_string_value(json_object_get(p, "state")), "ready");
 	json_decref(list);
@@ -1011,10 +1019,11 @@ static void test_budget_too_small_stops_instances(void **state)
 	sesame_ctx *ctx = sesame_new();
 	sesame_error err;
 
-	snprintf(text, sizeof(text),
-		 "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-		 " \"app_id\": \"test-app\", \"password_hashing\": {\"memory_budget\": 1048576}}",
-		 e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
+	    " \"app_id\": \"test-app\", \"password_hashing\": {\"memory_budget\": 1048576}}",
+	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
 	main = tu_write(e->dir, "small.json", text, 0644);
 	sesame_set_logger(ctx, collect, log, SESAME_LOG_DEBUG);
 	assert_int_equal(sesame_configure(ctx, main, 0, &err), SESAME_CONFIG);

@@ -157,6 +157,37 @@ char *tu_main_config(const char *dir, const char *extra)
 	return path;
 }
 
+void tu_tree_init(struct tu_tree *t, const char *tag, const char *plugin_dir)
+{
+	size_t n = strlen(plugin_dir) + 2048;
+	char *text;
+
+	t->dir = tu_tmpdir(tag);
+	t->drop = tu_mkdir(t->dir, "providers.d", 0755);
+	n += strlen(t->drop) + strlen(t->dir);
+	text = malloc(n);
+	if (!text)
+		die("malloc", NULL);
+	snprintf(text, n, "{\"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}", plugin_dir,
+		 t->drop, t->dir);
+	t->main = tu_write(t->dir, "sesame.json", text, 0644);
+	free(text);
+}
+
+void tu_tree_clear(struct tu_tree *t)
+{
+	tu_rmrf(t->dir);
+	free(t->dir);
+	free(t->main);
+	free(t->drop);
+	memset(t, 0, sizeof(*t));
+}
+
+void tu_tree_drop(const struct tu_tree *t, const char *name, const char *content)
+{
+	free(tu_provider(t->dir, name, content));
+}
+
 char *tu_provider(const char *dir, const char *name, const char *content)
 {
 	char *file = malloc(strlen(name) + 32), *p;

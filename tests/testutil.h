@@ -66,6 +66,21 @@ void tu_log_quiet(void *data, int level, const char *msg);
  */
 char *tu_main_config(const char *dir, const char *extra);
 
+/*
+ * A bare configuration tree: `dir` (tu_tmpdir(tag)), its drop-in directory
+ * `drop` (dir/providers.d) and `main` (dir/sesame.json) naming
+ * `plugin_dir`, the drop-in directory and `dir` as the state directory,
+ * nothing else.  tu_tree_clear() removes the directory and frees the paths.
+ */
+struct tu_tree {
+	char *dir, *main, *drop;
+};
+void tu_tree_init(struct tu_tree *t, const char *tag, const char *plugin_dir);
+void tu_tree_clear(struct tu_tree *t);
+
+/* Write drop/NAME.json of the tree with `content`. */
+void tu_tree_drop(const struct tu_tree *t, const char *name, const char *content);
+
 /* Write dir/providers.d/NAME.json with `content`; returns the path. */
 char *tu_provider(const char *dir, const char *name, const char *content);
 

@@ -17,9 +17,7 @@
 #include "testutil.h"
 
 struct env {
-	char *dir;
-	char *main;
-	char *drop;
+	struct tu_tree t;
 	char logs[8192];
 };
 
@@ -34,13 +32,8 @@ static void collect(void *data, int level, const char *message)
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char text[4096];
 
-	e->dir = tu_tmpdir("context");
-	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
-	snprintf(text, sizeof(text), "{\"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
-		 tu_env("SESAME_TEST_FIXTURES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	tu_tree_init(&e->t, "context", tu_env("SESAME_TEST_FIXTURES"));
 	*state = e;
 	return 0;
 }
@@ -49,20 +42,9 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	tu_rmrf(e->dir);
-	free(e->dir);
-	free(e->main);
-	free(e->drop);
+	tu_tree_clear(&e->t);
 	free(e);
 	return 0;
-}
-
-static void drop(struct env *e, const char *name, const char *content)
-{
-	char file[256];
-
-	snprintf(file, sizeof(file), "%s.json", name);
-	free(tu_write(e->drop, file, content, 0644));
 }
 
 static sesame_ctx *configure_ok(struct env *e)
@@ -72,7 +54,7 @@ static sesame_ctx *configure_ok(struct env *e)
 
 	assert_non_null(ctx);
 	sesame_set_logger(ctx, collect, e, SESAME_LOG_DEBUG);
-	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
+	if (sesame_configure(ctx, e->t.main, 0, &err) != SESAME_OK)
 		fail_msg("sesame_configure: %s", err.text);
 	return ctx;
 }
@@ -96,7 +78,7 @@ static void test_verify_through_plugin(void **state)
 	json_t *cred, *id = NULL;
 	sesame_error err;
 
-	drop(e, "fix", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"}}");
+	tu_tree_drop(&e->t, "fix", "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"}}");
 	ctx = configure_ok(e);
 	cred = json_pack("{s:s}", "user", "alice");
 	assert_int_equal(sesame_verify_credential(ctx, "fix", cred, &id, &err), SESAME_OK);
@@ -117,7 +99,7 @@ static void test_provider_answers_pass_through(void **state)
 	json_t *cred, *id = (void *)1;
 	sesame_error err;
 
-	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "fix", "{\"type\": \"fixture-good\"}");
 	ctx = configure_ok(e);
 	cred = json_pack("{s:s}", "user", "");
 	assert_int_equal(sesame_verify_credential(ctx, "fix", cred, &id, &err), SESAME_REJECTED);
@@ -143,7 +125,7 @@ static void test_core_rechecks_identity(void **state)
 	json_t *cred, *id = (void *)1;
 	sesame_error err;
 
-	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "fix", "{\"type\": \"fixture-good\"}");
 	ctx = configure_ok(e);
 	cred = json_pack("{s:s}", "user", "bad-identity");
 	assert_int_equal(sesame_verify_credential(ctx, "fix", cred, &id, &err), SESAME_INTERNAL);
@@ -160,8 +142,8 @@ static void test_unknown_and_disabled_provider(void **state)
 	json_t *cred = json_pack("{s:s}", "user", "alice"), *id = NULL, *p;
 	sesame_error err;
 
-	drop(e, "on", "{\"type\": \"fixture-good\"}");
-	drop(e, "off", "{\"type\": \"fixture-good\", \"disabled\": true}");
+	tu_tree_drop(&e->t, "on", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "off", "{\"type\": \"fixture-good\", \"disabled\": true}");
 	ctx = configure_ok(e);
 	assert_int_equal(sesame_verify_credential(ctx, "nope", cred, &id, &err), SESAME_NOT_FOUND);
 	assert_string_equal(err.reason, "provider");
@@ -186,13 +168,13 @@ static void test_broken_plugin_fails_closed_others_work(void **state)
 	sesame_error err;
 	size_t i;
 
-	drop(e, "works", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "works", "{\"type\": \"fixture-good\"}");
 	for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
 		char name[32], text[128];
 
 		snprintf(name, sizeof(name), "broken%zu", i);
 		snprintf(text, sizeof(text), "{\"type\": \"%s\"}", broken[i]);
-		drop(e, name, text);
+		tu_tree_drop(&e->t, name, text);
 	}
 	ctx = configure_ok(e);
 	assert_int_equal(sesame_verify_credential(ctx, "works", cred, &id, &err), SESAME_OK);
@@ -225,7 +207,7 @@ static void test_old_struct_plugin_works(void **state)
 	sesame_ctx *ctx;
 	sesame_error err;
 
-	drop(e, "old", "{\"type\": \"fixture-old-struct\"}");
+	tu_tree_drop(&e->t, "old", "{\"type\": \"fixture-old-struct\"}");
 	ctx = configure_ok(e);
 	assert_int_equal(sesame_verify_credential(ctx, "old", cred, &id, &err), SESAME_OK);
 	assert_string_equal(json_string_value(json_object_get(id, "id")), "carol");
@@ -274,14 +256,14 @@ static void test_capabilities(void **state)
 	sesame_ctx *ctx;
 	sesame_error err;
 
-	drop(e, "b-caps", "{\"type\": \"fixture-caps\"}");
-	drop(e, "a-caps", "{\"type\": \"fixture-caps\"}");
-	drop(e, "old", "{\"type\": \"fixture-old-struct\"}");
-	drop(e, "plain", "{\"type\": \"fixture-good\"}");
-	drop(e, "guest", "{\"type\": \"anon-user\"}");
-	drop(e, "off", "{\"type\": \"fixture-caps\", \"disabled\": true}");
-	drop(e, "broken", "{\"type\": \"fixture-caps\", \"config\": {\"typo\": 1}}");
-	drop(e, "unloadable", "{\"type\": \"fixture-wrong-major\"}");
+	tu_tree_drop(&e->t, "b-caps", "{\"type\": \"fixture-caps\"}");
+	tu_tree_drop(&e->t, "a-caps", "{\"type\": \"fixture-caps\"}");
+	tu_tree_drop(&e->t, "old", "{\"type\": \"fixture-old-struct\"}");
+	tu_tree_drop(&e->t, "plain", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "guest", "{\"type\": \"anon-user\"}");
+	tu_tree_drop(&e->t, "off", "{\"type\": \"fixture-caps\", \"disabled\": true}");
+	tu_tree_drop(&e->t, "broken", "{\"type\": \"fixture-caps\", \"config\": {\"typo\": 1}}");
+	tu_tree_drop(&e->t, "unloadable", "{\"type\": \"fixture-wrong-major\"}");
 	ctx = configure_ok(e);
 	expect_caps(ctx, "a-caps", SESAME_OK, SESAME_PROVIDER_CAP_ONE_PER_USER | SESAME_PROVIDER_CAP_API_KEYS);
 	expect_caps(ctx, "old", SESAME_OK, 0);
@@ -303,9 +285,9 @@ static void test_capabilities(void **state)
 	assert_string_equal(found, "a-caps");
 	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_ANONYMOUS, &found, &err), SESAME_OK);
 	assert_string_equal(found, "guest");
-	assert_int_equal(sesame_provider_find(ctx, SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_API_KEYS, &found,
-					      &err),
-			 SESAME_NOT_FOUND);
+	assert_int_equal(
+	    sesame_provider_find(ctx, SESAME_PROVIDER_CAP_ANONYMOUS | SESAME_PROVIDER_CAP_API_KEYS, &found, &err),
+	    SESAME_NOT_FOUND);
 	assert_null(found);
 	assert_string_equal(err.reason, "provider");
 	assert_string_equal(err.text, "no enabled provider has the capabilities anonymous,api-keys");
@@ -321,24 +303,24 @@ static void test_no_enabled_provider_refused(void **state)
 	sesame_error err;
 
 	sesame_set_logger(ctx, collect, e, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_CONFIG);
+	assert_int_equal(sesame_configure(ctx, e->t.main, 0, &err), SESAME_CONFIG);
 	assert_string_equal(err.reason, "no-provider");
 	assert_non_null(strstr(err.text, "no enabled provider"));
 	assert_null(sesame_providers_json(ctx));
 	sesame_free(ctx);
 
-	drop(e, "off", "{\"type\": \"fixture-good\", \"disabled\": true}");
+	tu_tree_drop(&e->t, "off", "{\"type\": \"fixture-good\", \"disabled\": true}");
 	ctx = sesame_new();
 	sesame_set_logger(ctx, collect, e, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_CONFIG);
+	assert_int_equal(sesame_configure(ctx, e->t.main, 0, &err), SESAME_CONFIG);
 	assert_string_equal(err.reason, "no-provider");
 	sesame_free(ctx);
 
 	/* Enabled but none could start: refusing beats serving nobody. */
-	drop(e, "bad", "{\"type\": \"fixture-init-fails\"}");
+	tu_tree_drop(&e->t, "bad", "{\"type\": \"fixture-init-fails\"}");
 	ctx = sesame_new();
 	sesame_set_logger(ctx, collect, e, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_CONFIG);
+	assert_int_equal(sesame_configure(ctx, e->t.main, 0, &err), SESAME_CONFIG);
 	assert_string_equal(err.reason, "no-provider");
 	assert_non_null(strstr(err.text, "could be started"));
 	sesame_free(ctx);
@@ -350,8 +332,8 @@ static void test_init_config_error_reported(void **state)
 	sesame_ctx *ctx;
 	json_t *p;
 
-	drop(e, "ok", "{\"type\": \"fixture-good\"}");
-	drop(e, "typo", "{\"type\": \"fixture-good\", \"config\": {\"greting\": \"x\"}}");
+	tu_tree_drop(&e->t, "ok", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "typo", "{\"type\": \"fixture-good\", \"config\": {\"greting\": \"x\"}}");
 	ctx = configure_ok(e);
 	p = provider_entry(ctx, "typo");
 	assert_string_equal(json_string_value(json_object_get(p, "state")), "failed");
@@ -368,13 +350,13 @@ static void test_configure_twice_and_misuse(void **state)
 	sesame_error err;
 	json_t *id = NULL;
 
-	drop(e, "fix", "{\"type\": \"fixture-good\"}");
+	tu_tree_drop(&e->t, "fix", "{\"type\": \"fixture-good\"}");
 	ctx = configure_ok(e);
-	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_USAGE);
+	assert_int_equal(sesame_configure(ctx, e->t.main, 0, &err), SESAME_USAGE);
 	assert_int_equal(sesame_verify_credential(ctx, "fix", NULL, &id, &err), SESAME_USAGE);
 	sesame_free(ctx);
 	sesame_free(NULL);
-	assert_int_equal(sesame_configure(NULL, e->main, 0, &err), SESAME_USAGE);
+	assert_int_equal(sesame_configure(NULL, e->t.main, 0, &err), SESAME_USAGE);
 	assert_string_equal(sesame_status_name(SESAME_REJECTED), "rejected");
 	assert_string_equal(sesame_status_name(99), "unknown");
 	assert_non_null(sesame_version());
@@ -386,14 +368,14 @@ static void test_config_json_shows_sources(void **state)
 	sesame_ctx *ctx;
 	json_t *cfg, *prov;
 
-	drop(e, "fix", "{\"type\": \"fixture-good\", \"metadata_fields\": [{\"name\": \"email\"}]}");
+	tu_tree_drop(&e->t, "fix", "{\"type\": \"fixture-good\", \"metadata_fields\": [{\"name\": \"email\"}]}");
 	ctx = configure_ok(e);
 	cfg = sesame_config_json(ctx, 0);
 	prov = json_object_get(json_object_get(cfg, "providers"), "fix");
 	assert_non_null(prov);
 	assert_non_null(strstr(json_string_value(json_object_get(prov, "source")), "providers.d/fix.json"));
 	assert_true(json_is_array(json_object_get(prov, "metadata_fields")));
-	assert_string_equal(json_string_value(json_object_get(cfg, "config_file")), e->main);
+	assert_string_equal(json_string_value(json_object_get(cfg, "config_file")), e->t.main);
 	json_decref(cfg);
 	sesame_free(ctx);
 }

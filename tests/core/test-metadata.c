@@ -232,19 +232,14 @@ static void test_bad_paths(void **state)
 /* ---- configuration ------------------------------------------------------- */
 
 struct env {
-	char *dir, *main, *drop;
+	struct tu_tree t;
 };
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char text[2048];
 
-	e->dir = tu_tmpdir("metadata");
-	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
-	snprintf(text, sizeof(text), "{\"plugin_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s\"}",
-		 tu_env("SESAME_TEST_FIXTURES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	tu_tree_init(&e->t, "metadata", tu_env("SESAME_TEST_FIXTURES"));
 	*state = e;
 	return 0;
 }
@@ -253,10 +248,7 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	tu_rmrf(e->dir);
-	free(e->dir);
-	free(e->main);
-	free(e->drop);
+	tu_tree_clear(&e->t);
 	free(e);
 	return 0;
 }
@@ -264,11 +256,11 @@ static int teardown(void **state)
 /* A drop-in whose loading must fail with `reason` at LINE:COL. */
 static void drop_fails(struct env *e, const char *content, const char *reason, int line, int col)
 {
-	char *p = tu_write(e->drop, "a.json", content, 0644), where[4200];
+	char *p = tu_write(e->t.drop, "a.json", content, 0644), where[4200];
 	struct config cfg;
 	sesame_error err;
 
-	assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
+	assert_int_equal(config_load(&cfg, e->t.main, 0, &quiet, &err), SESAME_CONFIG);
 	if (strcmp(err.reason, reason) != 0)
 		fail_msg("reason %s, expected %s: %s", err.reason, reason, err.text);
 	snprintf(where, sizeof(where), "%s:%d:%d: ", p, line, col);
@@ -314,8 +306,8 @@ static void test_config_errors(void **state)
 		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s{\"name\": \"f.x%zu\", \"required\": true}",
 				      i ? ", " : "", i);
 	snprintf(many + n, sizeof(many) - n, "]}");
-	p = tu_write(e->drop, "a.json", many, 0644);
-	if (config_load(&cfg, e->main, 0, &quiet, &err) != SESAME_OK)
+	p = tu_write(e->t.drop, "a.json", many, 0644);
+	if (config_load(&cfg, e->t.main, 0, &quiet, &err) != SESAME_OK)
 		fail_msg("%s", err.text);
 	assert_non_null(cfg.providers[0].metadata);
 	assert_int_equal(cfg.providers[0].metadata->n, 64);
@@ -335,12 +327,12 @@ static void test_plugin_config_never_sees_the_key(void **state)
 	sesame_error err;
 
 	free(
-	    tu_write(e->drop, "fix.json",
+	    tu_write(e->t.drop, "fix.json",
 		     "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"},"
 		     " \"metadata_fields\": [{\"name\": \"greeting\", \"field_name\": \"hello\", \"required\": true}]}",
 		     0644));
 	sesame_set_logger(ctx, quiet_fn, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
+	if (sesame_configure(ctx, e->t.main, 0, &err) != SESAME_OK)
 		fail_msg("%s", err.text);
 	list = sesame_providers_json(ctx);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "state")), "ready");

@@ -89,8 +89,13 @@ char *tu_provider(const char *dir, const char *name, const char *content);
  * or 128+signal. */
 int tu_run(const char *cmd, char **out, char **err);
 
-/* (tests/testexpect.c, for programs linking libsesame) Fail the test
- * unless `rc` is `status` with `err->reason` equal to `reason`, saying
+/* ---- tests/testsesame.c: for the programs that link libsesame ---- */
+
+/* A new context with tu_log_quiet, configured from `main_file`; fails the
+ * test when the configuration is refused. */
+struct sesame_ctx *tu_context(const char *main_file);
+
+/* Fail the test unless `rc` is `status` with `err->reason` equal to `reason`, saying
  * what came instead. */
 void tu_expect_error(int rc, const sesame_error *err, int status, const char *reason);
 

@@ -33,7 +33,6 @@ static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096];
-	sesame_error err;
 
 	e->dir = tu_tmpdir("host");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -49,10 +48,7 @@ static int setup(void **state)
 		      "{\"type\": \"fixture-good\",\n \"config\": {\"list\": [0,\n   {\"k\": 1}]}}", 0644));
 	free(
 	    tu_write(e->drop, "typed.json", "{\"type\": \"fixture-good\",\n \"config\": {\n  \"greeting\": 5}}", 0644));
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	*state = e;
 	return 0;
 }

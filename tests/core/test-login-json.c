@@ -184,10 +184,7 @@ static int setup(void **state)
 	path = tu_write(e->dir, "sesame.json", text, 0644);
 	free(text);
 	json_decref(conf);
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, path, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(path);
 	free(path);
 	path = tu_path(keys, "rsa.pem");
 	pem = slurp(path);

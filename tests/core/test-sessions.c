@@ -27,7 +27,6 @@ static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096];
-	sesame_error err;
 
 	e->dir = tu_tmpdir("sessions");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -44,10 +43,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "other.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
 	free(tu_write(e->drop, "v11.json", "{\"type\": \"fixture-v11\"}", 0644));
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	*state = e;
 	return 0;
 }
@@ -604,9 +600,7 @@ static void test_anonymous_is_a_capability_of_the_instance(void **state)
 	sesame_error err;
 
 	assert_int_equal(unlink(anon), 0);
-	ctx = sesame_new();
-	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(ctx, e->main, 0, &err), SESAME_OK);
+	ctx = tu_context(e->main);
 	assert_int_equal(sesame_session_logout(ctx, tu_member(a, "refresh_token"), &err), SESAME_OK);
 	sys = sesame_caller_system(ctx);
 	assert_int_equal(sesame_user_get(sys, tu_member(a, "user_id"), &out, &err), SESAME_OK);

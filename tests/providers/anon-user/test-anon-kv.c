@@ -32,7 +32,6 @@ static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096];
-	sesame_error err;
 
 	e->dir = tu_tmpdir("anon-kv");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -54,10 +53,7 @@ static int setup(void **state)
 	free(
 	    tu_write(e->drop, "anon-short.json", "{\"type\": \"anon-user\", \"config\": {\"session_ttl\": 59}}", 0644));
 	free(tu_write(e->drop, "anon-typo.json", "{\"type\": \"anon-user\", \"config\": {\"ttl\": 600}}", 0644));
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	*state = e;
 	return 0;
 }

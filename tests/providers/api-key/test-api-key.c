@@ -29,7 +29,6 @@ static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096];
-	sesame_error err;
 
 	e->dir = tu_tmpdir("api-key");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -47,10 +46,7 @@ static int setup(void **state)
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
 	free(tu_write(e->drop, "api-key.json", "{\"type\": \"api-key\"}", 0644));
 	free(tu_write(e->drop, "api-key-bad.json", "{\"type\": \"api-key\", \"config\": {\"max\": 3}}", 0644));
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	*state = e;
 	return 0;
 }

@@ -46,7 +46,6 @@ static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	char text[4096], path[1024];
-	sesame_error err;
 
 	e->dir = tu_tmpdir("custom-function");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -80,10 +79,7 @@ static int setup(void **state)
 	drop_in(e, "cf-typo", "{\"command\": [\"/bin/true\"], \"timout\": 3}");
 	drop_in(e, "cf-timeout", "{\"command\": [\"/bin/true\"], \"timeout\": 0}");
 	drop_in(e, "cf-user", "{\"command\": [\"/bin/true\"], \"user\": \"nobody\"}");
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	unlink(path);
 	*state = e;
 	return 0;
@@ -332,9 +328,7 @@ static void test_configured_program_user(void **state)
 	drop_in(e, "cf-bin", text);
 	drop_in(e, "cf-root", "{\"command\": [\"/bin/true\"], \"user\": \"root\"}");
 	sesame_free(e->ctx);
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	e->ctx = tu_context(e->main);
 	/* A login first, so that the database (which holds the signing key) exists. */
 	cred = json_pack("{s:s}", "mode", "ok");
 	assert_int_equal(sesame_login(e->ctx, "cf", cred, NULL, &session, &err), SESAME_OK);
@@ -365,7 +359,6 @@ static void test_untrusted_program_refused(void **state)
 	struct env *e = *state;
 	char *open_dir = tu_mkdir(e->dir, "open", 0755), *prog = tu_path(open_dir, "p.sh"), text[2048];
 	json_t *list, *p;
-	sesame_error err;
 	size_t i, seen = 0;
 
 	tu_copy_file(e->program, prog, 0755);
@@ -376,9 +369,7 @@ static void test_untrusted_program_refused(void **state)
 	drop_in(e, "cf-open-file", text);
 	chmod(e->program, 0775);
 	sesame_free(e->ctx);
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	assert_int_equal(sesame_configure(e->ctx, e->main, 0, &err), SESAME_OK);
+	e->ctx = tu_context(e->main);
 	list = sesame_providers_json(e->ctx);
 	json_array_foreach (list, i, p) {
 		const char *name = json_string_value(json_object_get(p, "name"));

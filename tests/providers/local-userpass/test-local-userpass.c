@@ -38,7 +38,6 @@ struct env {
 static void configure(struct env *e, unsigned log2_n)
 {
 	char text[4096];
-	sesame_error err;
 
 	snprintf(text, sizeof(text),
 		 "{\"type\": \"local-userpass\", \"config\": {\"confirm_command\": [\"%s\", \"%s\"], "
@@ -67,10 +66,7 @@ static void configure(struct env *e, unsigned log2_n)
 		 e->sender, e->box, e->sender, e->box);
 	free(tu_write(e->drop, "mailer.json", text, 0644));
 	sesame_free(e->ctx);
-	e->ctx = sesame_new();
-	sesame_set_logger(e->ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(e->ctx, e->main, 0, &err) != SESAME_OK)
-		fail_msg("configure: %s", err.text);
+	e->ctx = tu_context(e->main);
 	e->log2_n = log2_n;
 }
 

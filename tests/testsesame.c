@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/testexpect.c — assertions on libsesame's results, for the test
- * programs that link libsesame (its own file in libtestutil, so the
- * programs that do not link libsesame never pull it in).
+ * tests/testsesame.c — helpers for the test programs that link libsesame
+ * (its own file in libtestutil, so the programs that do not link libsesame
+ * never pull it in): a configured context, assertions on results.
  */
 #include "config.h"
 
@@ -16,6 +16,19 @@
 #include <sesame/sesame.h>
 
 #include "testutil.h"
+
+sesame_ctx *tu_context(const char *main_file)
+{
+	sesame_ctx *ctx = sesame_new();
+	sesame_error err;
+
+	if (!ctx)
+		fail_msg("sesame_new: out of memory");
+	sesame_set_logger(ctx, tu_log_quiet, NULL, SESAME_LOG_DEBUG);
+	if (sesame_configure(ctx, main_file, 0, &err) != SESAME_OK)
+		fail_msg("configure %s: %s", main_file, err.text);
+	return ctx;
+}
 
 void tu_expect_error(int rc, const sesame_error *err, int status, const char *reason)
 {

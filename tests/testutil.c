@@ -137,23 +137,35 @@ void tu_rmrf(const char *path)
 		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-char *tu_main_config(const char *dir, const char *extra)
+char *tu_main_config_at(const char *dir, const char *plugin_dir, const char *extra)
 {
 	char *state = tu_mkdir(dir, "state", 0700), *drop = tu_path(dir, "providers.d"), *path;
-	size_t n = strlen(dir) * 3 + (extra ? strlen(extra) : 0) + 4096;
+	size_t n = strlen(dir) * 3 + strlen(plugin_dir) + (extra ? strlen(extra) : 0) + 4096;
 	char *text = malloc(n);
 
 	if (!text)
 		die("malloc", NULL);
 	snprintf(text, n,
 		 "{\n  \"plugin_dir\": \"%s\",\n  \"store_dir\": \"%s\",\n  \"provider_dirs\": [\"%s\"],\n"
-		 "  \"state_dir\": \"%s\",\n  \"test_mode\": true%s%s\n}\n",
-		 tu_env("SESAME_TEST_PLUGINS"), tu_env("SESAME_TEST_STORES"), drop, state, extra ? ",\n  " : "",
-		 extra ? extra : "");
+		 "  \"state_dir\": \"%s\"%s%s\n}\n",
+		 plugin_dir, tu_env("SESAME_TEST_STORES"), drop, state, extra ? ",\n  " : "", extra ? extra : "");
 	path = tu_write(dir, "sesame.json", text, 0644);
 	free(text);
 	free(state);
 	free(drop);
+	return path;
+}
+
+char *tu_main_config(const char *dir, const char *extra)
+{
+	size_t n = (extra ? strlen(extra) : 0) + 64;
+	char *members = malloc(n), *path;
+
+	if (!members)
+		die("malloc", NULL);
+	snprintf(members, n, "\"test_mode\": true%s%s", extra ? ",\n  " : "", extra ? extra : "");
+	path = tu_main_config_at(dir, tu_env("SESAME_TEST_PLUGINS"), members);
+	free(members);
 	return path;
 }
 

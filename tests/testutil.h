@@ -59,11 +59,16 @@ void tu_copy_plugin(const char *from, const char *to, const char *type);
 void tu_log_quiet(void *data, int level, const char *msg);
 
 /*
- * Write dir/sesame.json: plugin_dir = $SESAME_TEST_PLUGINS, provider_dirs =
- * [dir/providers.d], state_dir = dir/state (created 0700), test_mode true,
- * plus the members of `extra` (a JSON object text without braces, e.g.
- * "\"app_id\": \"x\"", or NULL).  Returns the path, malloc'd.
+ * Write dir/sesame.json: plugin_dir = `plugin_dir`, store_dir =
+ * $SESAME_TEST_STORES, provider_dirs = [dir/providers.d], state_dir =
+ * dir/state (created 0700), plus the members of `extra` (a JSON object text
+ * without braces, e.g. "\"app_id\": \"x\"", or NULL).  Returns the path,
+ * malloc'd.
  */
+char *tu_main_config_at(const char *dir, const char *plugin_dir, const char *extra);
+
+/* tu_main_config_at() with plugin_dir = $SESAME_TEST_PLUGINS and
+ * test_mode true besides `extra`. */
 char *tu_main_config(const char *dir, const char *extra);
 
 /*

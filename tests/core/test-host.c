@@ -32,15 +32,10 @@ struct env {
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char text[4096];
 
 	e->dir = tu_tmpdir("host");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
-	snprintf(
-	    text, sizeof(text),
-	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\"}",
-	    tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	e->main = tu_main_config_at(e->dir, tu_env("SESAME_TEST_FIXTURES"), NULL);
 	free(tu_write(e->drop, "kv.json", "{\"type\": \"fixture-good\"}", 0644));
 	/* A drop-in the fixture refuses ("list" is no key of its): the
 	 * instance fails, but its file is there to point into. */

@@ -31,12 +31,9 @@ static int setup(void **state)
 	e->dir = tu_tmpdir("sessions");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
 	e->deleted_log = tu_path(e->dir, "deleted.log");
-	snprintf(
-	    text, sizeof(text),
-	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-	    " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
-	    tu_env("SESAME_TEST_FIXTURES"), tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	e->main =
+	    tu_main_config_at(e->dir, tu_env("SESAME_TEST_FIXTURES"),
+			      "\"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	snprintf(text, sizeof(text), "{\"type\": \"fixture-good\", \"config\": {\"deleted_log\": \"%s\"}}",
 		 e->deleted_log);
 	free(tu_write(e->drop, "fix.json", text, 0644));

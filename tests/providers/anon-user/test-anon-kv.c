@@ -39,12 +39,8 @@ static int setup(void **state)
 	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "anon-user");
 	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-good");
 	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-kv");
-	snprintf(
-	    text, sizeof(text),
-	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-	    " \"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}}",
-	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	e->main = tu_main_config_at(
+	    e->dir, e->plugins, "\"app_id\": \"test-app\", \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	free(tu_write(e->drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "kv.json", "{\"type\": \"fixture-kv\"}", 0644));
 	free(tu_write(e->drop, "kv2.json", "{\"type\": \"fixture-kv\"}", 0644));

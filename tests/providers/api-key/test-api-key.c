@@ -28,7 +28,6 @@ struct env {
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	char text[4096];
 
 	e->dir = tu_tmpdir("api-key");
 	e->drop = tu_mkdir(e->dir, "providers.d", 0755);
@@ -36,12 +35,7 @@ static int setup(void **state)
 	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "api-key");
 	tu_copy_plugin(tu_env("SESAME_TEST_PLUGINS"), e->plugins, "anon-user");
 	tu_copy_plugin(tu_env("SESAME_TEST_FIXTURES"), e->plugins, "fixture-good");
-	snprintf(
-	    text, sizeof(text),
-	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-	    " \"app_id\": \"test-app\"}",
-	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	e->main = tu_main_config_at(e->dir, e->plugins, "\"app_id\": \"test-app\"");
 	free(tu_write(e->drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
 	free(tu_write(e->drop, "anon-user.json", "{\"type\": \"anon-user\"}", 0644));
 	free(tu_write(e->drop, "api-key.json", "{\"type\": \"api-key\"}", 0644));

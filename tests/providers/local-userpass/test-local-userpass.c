@@ -88,12 +88,8 @@ static int setup(void **state)
 	e->caller = tu_path(e->dir, "caller.sh");
 	tu_copy_file(src, e->caller, 0755);
 	e->box = tu_program_dir(e->dir, "box");
-	snprintf(
-	    text, sizeof(text),
-	    "{\"plugin_dir\": \"%s\", \"store_dir\": \"%s\", \"provider_dirs\": [\"%s\"], \"state_dir\": \"%s/state\","
-	    " \"app_id\": \"test-app\", \"password_hashing\": {\"queue\": 0}}",
-	    e->plugins, tu_env("SESAME_TEST_STORES"), e->drop, e->dir);
-	e->main = tu_write(e->dir, "sesame.json", text, 0644);
+	e->main =
+	    tu_main_config_at(e->dir, e->plugins, "\"app_id\": \"test-app\", \"password_hashing\": {\"queue\": 0}");
 	configure(e, 10);
 	*state = e;
 	return 0;

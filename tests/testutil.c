@@ -195,6 +195,26 @@ void tu_tree_clear(struct tu_tree *t)
 	memset(t, 0, sizeof(*t));
 }
 
+int tu_tree_setup(void **state)
+{
+	struct tu_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		die("calloc", NULL);
+	tu_tree_init(t, "tree", tu_env("SESAME_TEST_FIXTURES"));
+	*state = t;
+	return 0;
+}
+
+int tu_tree_teardown(void **state)
+{
+	struct tu_tree *t = *state;
+
+	tu_tree_clear(t);
+	free(t);
+	return 0;
+}
+
 void tu_tree_drop(const struct tu_tree *t, const char *name, const char *content)
 {
 	free(tu_provider(t->dir, name, content));

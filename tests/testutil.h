@@ -83,6 +83,11 @@ struct tu_tree {
 void tu_tree_init(struct tu_tree *t, const char *tag, const char *plugin_dir);
 void tu_tree_clear(struct tu_tree *t);
 
+/* cmocka setup and teardown of a struct tu_tree in *state, with the test
+ * fixtures' plugin directory ($SESAME_TEST_FIXTURES). */
+int tu_tree_setup(void **state);
+int tu_tree_teardown(void **state);
+
 /* Write drop/NAME.json of the tree with `content`. */
 void tu_tree_drop(const struct tu_tree *t, const char *name, const char *content);
 

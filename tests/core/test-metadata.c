@@ -231,36 +231,14 @@ static void test_bad_paths(void **state)
 
 /* ---- configuration ------------------------------------------------------- */
 
-struct env {
-	struct tu_tree t;
-};
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	tu_tree_init(&e->t, "metadata", tu_env("SESAME_TEST_FIXTURES"));
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	tu_tree_clear(&e->t);
-	free(e);
-	return 0;
-}
-
 /* A drop-in whose loading must fail with `reason` at LINE:COL. */
-static void drop_fails(struct env *e, const char *content, const char *reason, int line, int col)
+static void drop_fails(struct tu_tree *e, const char *content, const char *reason, int line, int col)
 {
-	char *p = tu_write(e->t.drop, "a.json", content, 0644), where[4200];
+	char *p = tu_write(e->drop, "a.json", content, 0644), where[4200];
 	struct config cfg;
 	sesame_error err;
 
-	assert_int_equal(config_load(&cfg, e->t.main, 0, &quiet, &err), SESAME_CONFIG);
+	assert_int_equal(config_load(&cfg, e->main, 0, &quiet, &err), SESAME_CONFIG);
 	if (strcmp(err.reason, reason) != 0)
 		fail_msg("reason %s, expected %s: %s", err.reason, reason, err.text);
 	snprintf(where, sizeof(where), "%s:%d:%d: ", p, line, col);
@@ -273,7 +251,7 @@ static void drop_fails(struct env *e, const char *content, const char *reason, i
 
 static void test_config_errors(void **state)
 {
-	struct env *e = *state;
+	struct tu_tree *e = *state;
 	char *p, many[8192];
 	struct config cfg;
 	sesame_error err;
@@ -306,8 +284,8 @@ static void test_config_errors(void **state)
 		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s{\"name\": \"f.x%zu\", \"required\": true}",
 				      i ? ", " : "", i);
 	snprintf(many + n, sizeof(many) - n, "]}");
-	p = tu_write(e->t.drop, "a.json", many, 0644);
-	if (config_load(&cfg, e->t.main, 0, &quiet, &err) != SESAME_OK)
+	p = tu_write(e->drop, "a.json", many, 0644);
+	if (config_load(&cfg, e->main, 0, &quiet, &err) != SESAME_OK)
 		fail_msg("%s", err.text);
 	assert_non_null(cfg.providers[0].metadata);
 	assert_int_equal(cfg.providers[0].metadata->n, 64);
@@ -321,18 +299,18 @@ static void test_config_errors(void **state)
 /* The plugin's init() never sees the key: the fixture refuses unknown keys. */
 static void test_plugin_config_never_sees_the_key(void **state)
 {
-	struct env *e = *state;
+	struct tu_tree *e = *state;
 	sesame_ctx *ctx = sesame_new();
 	json_t *list, *id = NULL, *cred = json_pack("{s:s}", "user", "ann");
 	sesame_error err;
 
 	free(
-	    tu_write(e->t.drop, "fix.json",
+	    tu_write(e->drop, "fix.json",
 		     "{\"type\": \"fixture-good\", \"config\": {\"greeting\": \"hi\"},"
 		     " \"metadata_fields\": [{\"name\": \"greeting\", \"field_name\": \"hello\", \"required\": true}]}",
 		     0644));
 	sesame_set_logger(ctx, quiet_fn, NULL, SESAME_LOG_DEBUG);
-	if (sesame_configure(ctx, e->t.main, 0, &err) != SESAME_OK)
+	if (sesame_configure(ctx, e->main, 0, &err) != SESAME_OK)
 		fail_msg("%s", err.text);
 	list = sesame_providers_json(ctx);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "state")), "ready");
@@ -353,8 +331,8 @@ int main(void)
 	    cmocka_unit_test(test_standard_fields_are_strings),
 	    cmocka_unit_test(test_picture_under_both_names),
 	    cmocka_unit_test(test_bad_paths),
-	    cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_plugin_config_never_sees_the_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_errors, tu_tree_setup, tu_tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_plugin_config_never_sees_the_key, tu_tree_setup, tu_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

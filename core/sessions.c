@@ -11,12 +11,13 @@
  * decode it (realm-core reads its "exp"): {"sub", "aud", "iss", "iat",
  * "exp", "typ": "refresh", "sid", "jti"}.  Its authority is its "jti": 256
  * random bits whose SHA-256 alone the store keeps, so a database dump
- * yields no usable token, and the lookup never keys on the token string.
- * sesame verifies a refresh token by that lookup and by comparing the
- * payload's "sid" and "sub" with the session found — never with a signing
- * key: a refresh token outlives any number of key rotations (sessions last
- * 60 days, anonymous ones years, while a retired key is kept only as long
- * as the access tokens it signed), so `sesame keys rotate` ends no session.
+ * yields no usable token.  sesame verifies a refresh token by looking its
+ * "sid" up and comparing the session's hash with the jti's (in constant
+ * time) and the session's user with the payload's "sub" — never with a
+ * signing key: a refresh token outlives any number of key rotations
+ * (sessions last 60 days, anonymous ones years, while a retired key is
+ * kept only as long as the access tokens it signed), so `sesame keys
+ * rotate` ends no session.
  * Its signature is therefore an HS256 MAC keyed by the jti itself, which
  * costs a microsecond where an ES256 signature costs tens: it only lets a
  * holder check that the token is intact.  (Tokens issued before this rule
@@ -528,30 +529,44 @@ static int refresh_claims(const char *token, json_t **claims, sesame_error *err)
 	return SESAME_OK;
 }
 
-/* The live session a refresh token stands for: the store's session whose
- * refresh hash is the SHA-256 of the token's jti, with the token's sid and
- * sub, not expired. */
+/*
+ * The live session a refresh token stands for: the store's session named
+ * by the token's "sid", whose refresh hash is the SHA-256 of the token's
+ * jti (compared in constant time), of the token's "sub", not expired.
+ * The lookup keys on the session id, which every access token shows, and
+ * never on the secret: the store needs no index of refresh hashes (one
+ * B-tree less written by every login), and a guessed jti costs the same
+ * as any other.
+ */
 static int session_of_refresh(sesame_ctx *ctx, struct store *st, const char *token, json_t **claims,
 			      json_t **session, sesame_error *err)
 {
 	char hash[SESAME_STORE_HASH_LENGTH + 1];
+	const char *sid, *stored;
 	int rc;
 
 	*session = NULL;
 	rc = refresh_claims(token, claims, err);
 	if (rc != SESAME_OK)
 		return rc;
-	if (store_token_hash(json_string_value(json_object_get(*claims, "jti")), hash) != SESAME_OK)
+	sid = json_string_value(json_object_get(*claims, "sid"));
+	if (!store_valid_id(sid))
+		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
+	else if (store_token_hash(json_string_value(json_object_get(*claims, "jti")), hash) != SESAME_OK)
 		rc = seterr(err, SESAME_INTERNAL, "hash", "cannot hash the refresh token");
 	if (rc == SESAME_OK)
-		rc = st->desc->session_get_by_hash(st->h, NULL, hash, session, err);
+		rc = st->desc->session_get(st->h, NULL, sid, session, err);
 	if (rc == SESAME_NOT_FOUND)
 		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
-	if (rc == SESAME_OK &&
-	    (!json_equal(json_object_get(*session, "id"), json_object_get(*claims, "sid")) ||
-	     !json_equal(json_object_get(*session, "user_id"), json_object_get(*claims, "sub")) ||
-	     json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx)))
-		rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
+	if (rc == SESAME_OK) {
+		stored = json_string_value(json_object_get(*session, "refresh_hash"));
+		if (!stored || strlen(stored) != SESAME_STORE_HASH_LENGTH ||
+		    !util_ct_equal(stored, hash, SESAME_STORE_HASH_LENGTH) ||
+		    !json_equal(json_object_get(*session, "user_id"), json_object_get(*claims, "sub")) ||
+		    json_integer_value(json_object_get(*session, "expires")) <= ctx_now(ctx))
+			rc = seterr(err, SESAME_REJECTED, "session", NO_REFRESH_TOKEN);
+	}
+	util_wipe(hash, sizeof(hash));
 	if (rc != SESAME_OK) {
 		json_decref(*claims);
 		json_decref(*session);

@@ -290,14 +290,18 @@ struct sesame_store {
 	/* ---- sessions ---- */
 
 	/* Insert a session record (all members required).  SESAME_CONFLICT
-	 * "exists" when its id or refresh_hash is taken, SESAME_NOT_FOUND
-	 * "user" for an unknown user.  Since 1.0. */
+	 * "exists" when its id is taken, SESAME_NOT_FOUND "user" for an
+	 * unknown user.  A store may also refuse a refresh_hash it holds, but
+	 * need not: sesame finds a refresh token's session by its id
+	 * (session_get) and compares the hash itself, and the hashes are of
+	 * 256 random bits.  Since 1.0. */
 	int (*session_insert)(sesame_store_handle *handle, sesame_store_txn *txn, const json_t *session,
 			      sesame_error *err);
 
 	/* The session whose refresh_hash is `hash` (64 hex digits), expired or
 	 * not: the caller checks "expires".  SESAME_NOT_FOUND "session".
-	 * Since 1.0. */
+	 * sesame itself no longer calls it (see session_insert), so a store
+	 * need not index refresh_hash for it.  Since 1.0. */
 	int (*session_get_by_hash)(sesame_store_handle *handle, sesame_store_txn *txn, const char *hash,
 				   json_t **session, sesame_error *err);
 

@@ -818,6 +818,36 @@ static void test_forged_refresh_tokens_refused(void **state)
 			free(payload);
 			json_decref(c);
 		}
+		/* a's secret with b's session id and user id: b's session is
+		 * found, and its hash is not that of a's secret.  A session id
+		 * that is not one is refused the same way. */
+		{
+			json_t *bc = NULL, *c;
+			const char *sids[2];
+
+			assert_int_equal(
+			    sesame_access_token_verify(e->ctx, tu_member(b, "access_token"), 0, &bc, &err), SESAME_OK);
+			sids[0] = tu_member(bc, "sid");
+			sids[1] = "'; --";
+			for (i = 0; i < 2; i++) {
+				c = json_deep_copy(claims);
+				json_object_set_new(c, "sub", json_string(tu_member(b, "user_id")));
+				json_object_set_new(c, "sid", json_string(sids[i]));
+				text = json_dumps(c, JSON_COMPACT);
+				payload = b64url_encode(text, strlen(text));
+				snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(strchr(ta, '.') - ta), ta, payload,
+					 p2);
+				tu_expect_error(sesame_session_refresh(e->ctx, forged, &out, &err), &err,
+						SESAME_REJECTED, "session");
+				assert_string_equal(err.text, "failed to find refresh token");
+				tu_expect_error(sesame_session_logout(e->ctx, forged, &err), &err, SESAME_REJECTED,
+						"session");
+				free(text);
+				free(payload);
+				json_decref(c);
+			}
+			json_decref(bc);
+		}
 		/* An unknown secret. */
 		json_object_set_new(claims, "jti", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 		text = json_dumps(claims, JSON_COMPACT);

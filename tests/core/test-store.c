@@ -126,9 +126,9 @@ static void test_migrations_are_idempotent(void **state)
 	}
 	f->d = f->st.desc;
 	f->h = f->st.h;
-	assert_int_equal(su_count(f->path, "schema_version"), 2);
+	assert_int_equal(su_count(f->path, "schema_version"), 3);
 	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "3");
 	free(v);
 	assert_int_equal(su_count(f->path, "users"), 1);
 }
@@ -146,12 +146,12 @@ static void test_schema_1_migrates_to_2_keeping_records(void **state)
 	store_close(&f->st);
 	su_exec(f->path, "DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
 			 " DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
-			 " DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version = 2");
+			 " DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version >= 2");
 	su_open(&f->st, f->path);
 	f->d = f->st.desc;
 	f->h = f->st.h;
 	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "2");
+	assert_string_equal(v, "3");
 	free(v);
 	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &got, &f->err), SESAME_OK);
 	json_decref(got);
@@ -162,6 +162,70 @@ static void test_schema_1_migrates_to_2_keeping_records(void **state)
 	json_decref(key);
 	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
 	assert_int_equal(gen, 1);
+}
+
+/* The sessions table of schema 2, with its UNIQUE refresh_hash. */
+static const char schema_2_sessions[] =
+    "DROP TRIGGER identities_end_sessions;"
+    "CREATE TABLE sessions_v2 (id TEXT PRIMARY KEY NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE, device_id TEXT NOT NULL,"
+    " refresh_hash BLOB NOT NULL UNIQUE, created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL, provider TEXT, provider_uid TEXT,"
+    " CHECK ((provider IS NULL) = (provider_uid IS NULL))) WITHOUT ROWID;"
+    "INSERT INTO sessions_v2 SELECT * FROM sessions; DROP TABLE sessions;"
+    "ALTER TABLE sessions_v2 RENAME TO sessions; CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TRIGGER identities_end_sessions AFTER DELETE ON identities BEGIN"
+    " DELETE FROM sessions WHERE user_id = old.user_id AND provider = old.instance AND provider_uid = old.uid;"
+    " END;"
+    "DELETE FROM schema_version WHERE version = 3";
+
+/* A database of schema 2 loses the index of refresh hashes at its next
+ * opening and keeps its sessions, their user index and the trigger that
+ * ends an unlinked identity's sessions. */
+static void test_schema_2_migrates_to_3_keeping_sessions(void **state)
+{
+	struct fx *f = *state;
+	struct store_session_params p = {.user_id = USER_A,
+					 .device_id = "000000000000000000000000",
+					 .refresh_token = "secret",
+					 .provider = "google",
+					 .provider_uid = "g",
+					 .now = 100,
+					 .expires = 200};
+	char id[SESAME_STORE_ID_LENGTH + 1], id2[SESAME_STORE_ID_LENGTH + 1], hash[SESAME_STORE_HASH_LENGTH + 1];
+	json_t *s = NULL;
+	char *v;
+
+	insert_user(f, USER_A);
+	insert_identity(f, "google", "g", USER_A, 1);
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_OK);
+	store_close(&f->st);
+	su_exec(f->path, schema_2_sessions);
+	v = su_query_text(f->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions'");
+	assert_string_equal(v, "2");
+	free(v);
+
+	su_open(&f->st, f->path);
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
+	assert_string_equal(v, "3");
+	free(v);
+	/* Only the user index is left. */
+	v = su_query_text(f->path, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'"
+				   " AND tbl_name = 'sessions'");
+	assert_string_equal(v, "sessions_user");
+	free(v);
+	assert_int_equal(f->d->session_get(f->h, NULL, id, &s, &f->err), SESAME_OK);
+	assert_int_equal(store_token_hash("secret", hash), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(s, "refresh_hash")), hash);
+	assert_string_equal(json_string_value(json_object_get(s, "user_id")), USER_A);
+	json_decref(s);
+	/* The trigger is back: unlinking the identity ends its sessions. */
+	assert_int_equal(store_session_create(&f->st, NULL, &p, id2, &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "sessions"), 2);
+	assert_int_equal(f->d->identity_delete(f->h, NULL, "google", "g", &f->err), SESAME_OK);
+	assert_int_equal(su_count(f->path, "sessions"), 0);
 }
 
 static long file_size(const char *path)
@@ -479,7 +543,6 @@ static void test_sessions_store_only_the_refresh_token_hash(void **state)
 					"last_used || provider || provider_uid FROM sessions");
 	assert_null(strstr(stored, "refresh"));
 	free(stored);
-	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_CONFLICT);
 	p.provider_uid = NULL;
 	assert_int_equal(store_session_create(&f->st, NULL, &p, id, &f->err), SESAME_USAGE);
 	assert_int_equal(su_count(f->path, "sessions"), 1);
@@ -507,6 +570,7 @@ int main(void)
 	    cmocka_unit_test(test_open_creates_missing_directory_0700),
 	    cmocka_unit_test_setup_teardown(test_migrations_are_idempotent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_1_migrates_to_2_keeping_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_2_migrates_to_3_keeping_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test(test_open_refuses_file_readable_by_others),
 	    cmocka_unit_test(test_open_refuses_garbage_and_symlinks),

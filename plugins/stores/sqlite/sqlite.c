@@ -32,7 +32,9 @@
  *   which the core retries.
  * - Tables keyed by what they are looked up by, WITHOUT ROWID, with as few
  *   secondary indexes as the lookups need: the login path reads one
- *   identities row by (instance, uid) and one users row by id.
+ *   identities row by (instance, uid) and one users row by id, and writes
+ *   a session into two B-trees (by id, and by user for ending a user's
+ *   sessions); a refresh token's session is found by its id.
  * - The file is created 0600 before SQLite sees it (SQLite gives its -wal
  *   and -shm files the database's mode), and an existing file that group or
  *   others may access is refused: it holds password hashes and sessions.
@@ -73,7 +75,7 @@
 #define DEFAULT_BUSY_TIMEOUT 5000
 #define MAX_BUSY_TIMEOUT     600000
 #define LIST_MAX	     1000
-#define SCHEMA_VERSION	     2
+#define SCHEMA_VERSION	     3
 /* WAL pages (4 KiB each) that wake the checkpointer: SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
 /* WAL pages from which the checkpointer completes a checkpoint so the WAL
@@ -250,6 +252,31 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " UPDATE signing_keys_generation SET generation = generation + 1; END;"
     "CREATE TRIGGER signing_keys_deleted AFTER DELETE ON signing_keys BEGIN"
     " UPDATE signing_keys_generation SET generation = generation + 1; END;",
+    /* 3: refresh_hash is no longer UNIQUE.  The core finds a refresh
+     * token's session by its id and compares the hash itself, so the index
+     * a UNIQUE column keeps was one more B-tree written by every login and
+     * read by none.  SQLite cannot drop a column constraint: the table is
+     * made anew (its trigger and index with it). */
+    "DROP TRIGGER identities_end_sessions;"
+    "CREATE TABLE sessions_v3 ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " device_id TEXT NOT NULL,"
+    " refresh_hash BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL,"
+    " provider TEXT,"
+    " provider_uid TEXT,"
+    " CHECK ((provider IS NULL) = (provider_uid IS NULL))"
+    ") WITHOUT ROWID;"
+    "INSERT INTO sessions_v3 (" SESSION_COLUMNS ") SELECT " SESSION_COLUMNS " FROM sessions;"
+    "DROP TABLE sessions;"
+    "ALTER TABLE sessions_v3 RENAME TO sessions;"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TRIGGER identities_end_sessions AFTER DELETE ON identities BEGIN"
+    " DELETE FROM sessions WHERE user_id = old.user_id AND provider = old.instance AND provider_uid = old.uid;"
+    " END;",
 };
 
 /* ---- handle, pool, transactions ------------------------------------------ */
@@ -1580,6 +1607,9 @@ static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const j
 	return call_end(&cl, stmt_exec(h, cl.c, s, "session insert", err));
 }
 
+/* Since schema version 3 no index serves this lookup: it reads the whole
+ * table.  The core no longer calls it (core/sessions.c looks a refresh
+ * token's session up by id); it answers as store ABI 1.0 says. */
 static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, const char *hash, json_t **out,
 			       sesame_error *err)
 {

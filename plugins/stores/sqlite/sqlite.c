@@ -38,6 +38,8 @@
  * - The file is created 0600 before SQLite sees it (SQLite gives its -wal
  *   and -shm files the database's mode), and an existing file that group or
  *   others may access is refused: it holds password hashes and sessions.
+ * - Connections open through the walgather VFS (walgather.c), which writes
+ *   a commit's WAL frames with one pwrite() instead of two per frame.
  * - Checkpoints never run on a request: SQLite's automatic checkpoint makes
  *   the commit that crosses 1000 WAL pages copy them back into the
  *   database (and, with FULL, sync it), a stall of milliseconds for one
@@ -70,6 +72,7 @@
 #include <sesame/store.h>
 
 #include "store-record.h"
+#include "walgather.h"
 
 #define POOL_MAX	     8
 #define DEFAULT_BUSY_TIMEOUT 5000
@@ -527,7 +530,7 @@ static int checkpointer_start(sesame_store_handle *h, sesame_error *err)
 	int rc;
 
 	rc = sqlite3_open_v2(h->path, &h->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
+			     WALGATHER_VFS);
 	if (rc != SQLITE_OK)
 		return store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
 				 h->ckpt_db ? sqlite3_errmsg(h->ckpt_db) : sqlite3_errstr(rc));
@@ -569,7 +572,8 @@ static int conn_open(const sesame_store_handle *h, struct conn **out, sesame_err
 	*out = NULL;
 	if (!c)
 		return store_err(h, err, SESAME_INTERNAL, "memory", "out of memory");
-	rc = sqlite3_open_v2(h->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+	rc = sqlite3_open_v2(h->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     WALGATHER_VFS);
 	if (rc != SQLITE_OK) {
 		rc = store_err(h, err, SESAME_UNAVAILABLE, "io", "cannot open sqlite database %s: %s", h->path,
 			       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -991,6 +995,8 @@ static int store_open(const struct sesame_store_host *host, const json_t *config
 	*out = NULL;
 	if (!host || !host->log || !host->error)
 		return SESAME_USAGE;
+	if (walgather_init() != SQLITE_OK)
+		return host->error(err, SESAME_INTERNAL, "internal", "cannot register the sqlite store's VFS");
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return host->error(err, SESAME_INTERNAL, "memory", "out of memory");

@@ -221,6 +221,15 @@ int jws_verify(const struct jose_keyset *set, const char *token, const struct se
 int jws_sign(const struct jose_key *key, const json_t *extra_header, const json_t *claims, char **out,
 	     sesame_error *err);
 
+/* The same with the payload given as its JSON text (`len` bytes), which
+ * the caller made compact and valid. */
+int jws_sign_text(const struct jose_key *key, const json_t *extra_header, const char *text, size_t len, char **out,
+		  sesame_error *err);
+
+/* True when `s` needs no escape in a JSON string (printable ASCII but '"'
+ * and '\\'): it can be written between quotes as it is. */
+bool jws_json_plain(const char *s);
+
 /* ---- claims.c ------------------------------------------------------------- */
 
 /* Check exp, nbf, iat, aud and iss of a claims object.  SESAME_REJECTED

@@ -550,10 +550,15 @@ static int sign_pkey(const struct jose_key *key, const char *in, size_t len, uns
 	return ok;
 }
 
-int jws_sign(const struct jose_key *key, const json_t *extra_header, const json_t *claims, char **out,
-	     sesame_error *err)
+bool jws_json_plain(const char *s)
 {
-	char *head = NULL, *body = NULL, *payload = NULL, *sigb64 = NULL, *input = NULL;
+	return json_plain(s);
+}
+
+int jws_sign_text(const struct jose_key *key, const json_t *extra_header, const char *text, size_t len, char **out,
+		  sesame_error *err)
+{
+	char *head = NULL, *payload = NULL, *sigb64 = NULL, *input = NULL;
 	unsigned char sig[1024];
 	size_t siglen = sizeof(sig), hl, pl;
 	int rc = SESAME_INTERNAL, ok;
@@ -562,13 +567,10 @@ int jws_sign(const struct jose_key *key, const json_t *extra_header, const json_
 	if (!key->has_private)
 		return seterr(err, SESAME_USAGE, "key", "the key %s cannot sign: it has no private part",
 			      key->kid ? key->kid : "");
-	if (!json_is_object(claims))
-		return seterr(err, SESAME_USAGE, "usage", "the claims must be a JSON object");
 	head = header_b64(key, extra_header, err);
 	if (!head)
 		return err ? err->status : SESAME_INTERNAL;
-	body = json_dumps(claims, JSON_COMPACT);
-	payload = body ? b64url_encode(body, strlen(body)) : NULL;
+	payload = b64url_encode(text, len);
 	if (!payload)
 		goto oom;
 	hl = strlen(head);
@@ -601,9 +603,28 @@ oom:
 out:
 	util_wipe(sig, sizeof(sig));
 	free(head);
-	util_json_text_free(body);
 	free(payload);
 	free(sigb64);
 	free(input);
+	return rc;
+}
+
+int jws_sign(const struct jose_key *key, const json_t *extra_header, const json_t *claims, char **out,
+	     sesame_error *err)
+{
+	char *body;
+	int rc;
+
+	*out = NULL;
+	if (!key->has_private)
+		return seterr(err, SESAME_USAGE, "key", "the key %s cannot sign: it has no private part",
+			      key->kid ? key->kid : "");
+	if (!json_is_object(claims))
+		return seterr(err, SESAME_USAGE, "usage", "the claims must be a JSON object");
+	body = json_dumps(claims, JSON_COMPACT);
+	if (!body)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = jws_sign_text(key, extra_header, body, strlen(body), out, err);
+	util_json_text_free(body);
 	return rc;
 }

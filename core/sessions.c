@@ -32,6 +32,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,24 +252,55 @@ static int sign(struct sessions *s, json_t *claims, char **token, sesame_error *
 	return rc;
 }
 
-/* A refresh token: `claims` (stolen) with an HS256 MAC keyed by its jti
- * (see the top of this file: no signing key is involved). */
-static int sign_refresh(json_t *claims, const char *jti, char **token, sesame_error *err)
+/*
+ * A refresh token of session `d` of user `uid`, with an HS256 MAC keyed by
+ * its jti (see the top of this file: no signing key is involved).  Its
+ * payload is written as jansson would write the object
+ * {"sub", "aud", "iss", "iat", "exp", "typ", "sid", "jti"} (the same
+ * members in the same order), without building one, when the app id and
+ * the public URL need no escape; through jansson otherwise.
+ */
+static int sign_refresh(sesame_ctx *ctx, const char *uid, const struct session_draft *d, char **token,
+			sesame_error *err)
 {
 	struct jose_key k = {.alg = JOSE_HS256, .has_private = true};
-	int rc;
+	char text[1024], *dump = NULL;
+	const char *payload = text;
+	int n = -1, rc;
 
-	k.secret_len = strlen(jti);
-	k.secret = (unsigned char *)strdup(jti);
-	if (!k.secret) {
+	if (jws_json_plain(uid) && jws_json_plain(ctx->cfg.app_id) && jws_json_plain(ctx->cfg.public_url))
+		n = snprintf(text, sizeof(text),
+			     "{\"sub\":\"%s\",\"aud\":\"%s\",\"iss\":\"%s\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
+			     ",\"typ\":\"refresh\",\"sid\":\"%s\",\"jti\":\"%s\"}",
+			     uid, ctx->cfg.app_id, ctx->cfg.public_url, d->now, d->expires, d->sid, d->jti);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud",
+					   ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)d->now,
+					   "exp", (json_int_t)d->expires, "typ", "refresh", "sid", d->sid, "jti", d->jti);
+
+		dump = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 		json_decref(claims);
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		if (!dump)
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		payload = dump;
+		n = (int)strlen(dump);
 	}
-	rc = jose_key_prepare(&k, err);
-	if (rc == SESAME_OK)
-		rc = jws_sign(&k, NULL, claims, token, err);
+	k.secret_len = strlen(d->jti);
+	k.secret = (unsigned char *)strdup(d->jti);
+	if (!k.secret) {
+		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	} else {
+		rc = jose_key_prepare(&k, err);
+		if (rc == SESAME_OK)
+			rc = jws_sign_text(&k, NULL, payload, (size_t)n, token, err);
+	}
 	jose_key_clear(&k);
-	json_decref(claims);
+	/* The payload holds the jti. */
+	util_wipe(text, sizeof(text));
+	if (dump) {
+		util_wipe(dump, strlen(dump));
+		free(dump);
+	}
 	return rc;
 }
 
@@ -397,18 +429,12 @@ int sessions_draft_finish(sesame_ctx *ctx, struct store *st, const json_t *user,
 {
 	const char *uid = json_string_value(json_object_get(user, "id"));
 	char *access = NULL, *refresh = NULL;
-	json_t *claims;
 
 	*out = NULL;
 	if (rc == SESAME_OK && (!uid || !d->keys))
 		rc = seterr(err, SESAME_INTERNAL, "user", "user record without an id");
-	if (rc == SESAME_OK) {
-		claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id,
-				   "iss", ctx->cfg.public_url, "iat", (json_int_t)d->now, "exp", (json_int_t)d->expires,
-				   "typ", "refresh", "sid", d->sid, "jti", d->jti);
-		rc = claims ? sign_refresh(claims, d->jti, &refresh, err)
-			    : seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	}
+	if (rc == SESAME_OK)
+		rc = sign_refresh(ctx, uid, d, &refresh, err);
 	if (rc == SESAME_OK)
 		rc = sessions_access_token(ctx, d->keys, user, d->sid, d->device_id, &access, err);
 	if (rc == SESAME_OK) {

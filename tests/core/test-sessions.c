@@ -176,6 +176,80 @@ static void test_access_token_claims(void **state)
 	json_decref(s);
 }
 
+/*
+ * A refresh token's payload (written as text by core/sessions.c, or through
+ * jansson when the public URL needs escapes) is the compact JSON jansson
+ * writes, of the members realm-core and sesame read, in their order.
+ */
+static void check_refresh_payload(sesame_ctx *ctx, const json_t *s, const char *iss)
+{
+	static const char *const order[] = {"sub", "aud", "iss", "iat", "exp", "typ", "sid", "jti"};
+	const char *rt = tu_member(s, "refresh_token"), *p1 = strchr(rt, '.') + 1, *p2 = strrchr(rt, '.');
+	size_t len = 0, i = 0;
+	unsigned char *raw = b64url_decode(p1, (size_t)(p2 - p1), &len);
+	json_t *c = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL), *access = NULL, *out = NULL, *v;
+	char *again = json_dumps(c, JSON_COMPACT);
+	const char *key;
+	sesame_error err;
+
+	assert_non_null(c);
+	assert_int_equal(strlen(again), len);
+	assert_memory_equal(again, raw, len);
+	json_object_foreach (c, key, v) {
+		assert_true(i < 8);
+		assert_string_equal(key, order[i++]);
+	}
+	assert_int_equal(i, 8);
+	assert_int_equal(sesame_access_token_verify(ctx, tu_member(s, "access_token"), 0, &access, &err), SESAME_OK);
+	assert_string_equal(tu_member(c, "sub"), tu_member(s, "user_id"));
+	assert_string_equal(tu_member(c, "aud"), "test-app");
+	assert_string_equal(tu_member(c, "iss"), iss);
+	assert_string_equal(tu_member(c, "typ"), "refresh");
+	assert_string_equal(tu_member(c, "sid"), tu_member(access, "sid"));
+	assert_int_equal(strlen(tu_member(c, "jti")), 43);
+	assert_int_equal(json_integer_value(json_object_get(c, "exp")) - json_integer_value(json_object_get(c, "iat")),
+			 3600);
+	assert_int_equal(sesame_session_refresh(ctx, rt, &out, &err), SESAME_OK);
+	json_decref(out);
+	json_decref(access);
+	free(again);
+	json_decref(c);
+	free(raw);
+}
+
+static void test_refresh_token_payload(void **state)
+{
+	struct env *e = *state;
+	json_t *s = login(e, "fix", "paula");
+	char *dir = tu_tmpdir("sessions-iss"), *drop = tu_mkdir(dir, "providers.d", 0755), *main_file;
+	sesame_ctx *ctx;
+	sesame_error err;
+
+	check_refresh_payload(e->ctx, s, "http://127.0.0.1:9090");
+	json_decref(s);
+	s = NULL;
+
+	/* A public URL with a quote and a non-ASCII letter: the jansson path. */
+	main_file = tu_main_config_at(dir, tu_env("SESAME_TEST_FIXTURES"),
+				      "\"app_id\": \"test-app\", \"public_url\": \"https://\\u00e9x.example/\\\"q\\\"\","
+				      " \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
+	free(tu_write(drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
+	ctx = tu_context(main_file);
+	{
+		json_t *cred = json_pack("{s:s}", "user", "quentin");
+
+		assert_int_equal(sesame_login(ctx, "fix", cred, NULL, &s, &err), SESAME_OK);
+		json_decref(cred);
+	}
+	check_refresh_payload(ctx, s, "https://\xc3\xa9x.example/\"q\"");
+	json_decref(s);
+	sesame_free(ctx);
+	free(main_file);
+	free(drop);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 static void test_custom_data_reaches_token_after_refresh(void **state)
 {
 	struct env *e = *state;
@@ -949,6 +1023,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_same_identity_same_user_new_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_device_id_kept_or_made, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_access_token_claims, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_token_payload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_custom_data_reaches_token_after_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_token_kinds_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tampered_tokens_refused, setup, teardown),

@@ -53,6 +53,57 @@ static void test_error_body(void **state)
 	reply_clear(&rep);
 }
 
+/* reply_json() writes what json_dumps(JSON_COMPACT) writes, whether the
+ * body takes its own path (a flat object of plain strings, integers,
+ * booleans and nulls) or jansson's. */
+static void test_json_bodies_are_jansson_text(void **state)
+{
+	const char *shapes[] = {
+	    /* A login's answer. */
+	    "{\"access_token\": \"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\", \"refresh_token\": \"a.b.c\","
+	    " \"user_id\": \"5f0000000000000000000001\", \"device_id\": \"000000000000000000000000\"}",
+	    "{}",
+	    "{\"n\": 0, \"min\": -9223372036854775808, \"max\": 9223372036854775807, \"t\": true, \"f\": false,"
+	    " \"z\": null, \"e\": \"\", \"sp\": \" /~ \"}",
+	    /* jansson's: escapes, control characters, DEL, non-ASCII, reals,
+	     * nesting, an array. */
+	    "{\"q\": \"a\\\"b\", \"bs\": \"a\\\\b\"}",
+	    "{\"c\": \"a\\nb\\u0001\"}",
+	    "{\"del\": \"\\u007f\"}",
+	    "{\"u\": \"\\u00e9t\\u00e9\"}",
+	    "{\"k\\\"ey\": 1}",
+	    "{\"r\": 1.5}",
+	    "{\"o\": {\"a\": 1}, \"l\": [1, \"x\"]}",
+	    "[1, 2]",
+	    "\"text\"",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		json_t *v = json_loads(shapes[i], JSON_DECODE_ANY, NULL);
+		char *want;
+		struct reply rep;
+
+		assert_non_null(v);
+		/* What reply_json() wrote before it had a path of its own: a
+		 * bare string is no JSON text to json_dumps(), hence a 500. */
+		want = json_dumps(v, JSON_COMPACT);
+		reply_init(&rep);
+		reply_json(&rep, 200, v);
+		if (want) {
+			assert_int_equal(rep.status, 200);
+			assert_int_equal(rep.body_len, strlen(want));
+			assert_string_equal(rep.body, want);
+		} else {
+			assert_int_equal(rep.status, 500);
+			assert_null(rep.body);
+		}
+		free(want);
+		reply_clear(&rep);
+	}
+}
+
 static void test_status_map(void **state)
 {
 	static const struct {
@@ -258,6 +309,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_error_body),
+	    cmocka_unit_test(test_json_bodies_are_jansson_text),
 	    cmocka_unit_test(test_status_map),
 	    cmocka_unit_test(test_sesame_error_hides_internals),
 	    cmocka_unit_test(test_error_body_utf8),

@@ -274,9 +274,10 @@ static int sign_refresh(sesame_ctx *ctx, const char *uid, const struct session_d
 			     ",\"typ\":\"refresh\",\"sid\":\"%s\",\"jti\":\"%s\"}",
 			     uid, ctx->cfg.app_id, ctx->cfg.public_url, d->now, d->expires, d->sid, d->jti);
 	if (n < 0 || (size_t)n >= sizeof(text)) {
-		json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud",
-					   ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)d->now,
-					   "exp", (json_int_t)d->expires, "typ", "refresh", "sid", d->sid, "jti", d->jti);
+		json_t *claims =
+		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id, "iss",
+			      ctx->cfg.public_url, "iat", (json_int_t)d->now, "exp", (json_int_t)d->expires, "typ",
+			      "refresh", "sid", d->sid, "jti", d->jti);
 
 		dump = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 		json_decref(claims);

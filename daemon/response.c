@@ -164,10 +164,17 @@ static char *compact_text(const json_t *body, size_t *len)
 		case JSON_INTEGER:
 			p += snprintf(p, 22, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 			break;
+		case JSON_TRUE:
+			memcpy(p, "true", 4);
+			p += 4;
+			break;
+		case JSON_FALSE:
+			memcpy(p, "false", 5);
+			p += 5;
+			break;
 		default:
-			memcpy(p, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null",
-			       json_is_false(v) ? 5 : 4);
-			p += json_is_false(v) ? 5 : 4;
+			memcpy(p, "null", 4);
+			p += 4;
 			break;
 		}
 	}

@@ -230,9 +230,10 @@ static void test_refresh_token_payload(void **state)
 	s = NULL;
 
 	/* A public URL with a quote and a non-ASCII letter: the jansson path. */
-	main_file = tu_main_config_at(dir, tu_env("SESAME_TEST_FIXTURES"),
-				      "\"app_id\": \"test-app\", \"public_url\": \"https://\\u00e9x.example/\\\"q\\\"\","
-				      " \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
+	main_file =
+	    tu_main_config_at(dir, tu_env("SESAME_TEST_FIXTURES"),
+			      "\"app_id\": \"test-app\", \"public_url\": \"https://\\u00e9x.example/\\\"q\\\"\","
+			      " \"sessions\": {\"access_ttl\": 600, \"refresh_ttl\": 3600}");
 	free(tu_write(drop, "fix.json", "{\"type\": \"fixture-good\"}", 0644));
 	ctx = tu_context(main_file);
 	{
@@ -899,8 +900,8 @@ static void test_forged_refresh_tokens_refused(void **state)
 			json_t *bc = NULL, *c;
 			const char *sids[2];
 
-			assert_int_equal(
-			    sesame_access_token_verify(e->ctx, tu_member(b, "access_token"), 0, &bc, &err), SESAME_OK);
+			assert_int_equal(sesame_access_token_verify(e->ctx, tu_member(b, "access_token"), 0, &bc, &err),
+					 SESAME_OK);
 			sids[0] = tu_member(bc, "sid");
 			sids[1] = "'; --";
 			for (i = 0; i < 2; i++) {

@@ -144,9 +144,10 @@ static void test_schema_1_migrates_to_2_keeping_records(void **state)
 
 	insert_user(f, USER_A);
 	store_close(&f->st);
-	su_exec(f->path, "DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
-			 " DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
-			 " DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version >= 2");
+	su_exec(f->path,
+		"DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
+		" DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
+		" DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version >= 2");
 	su_open(&f->st, f->path);
 	f->d = f->st.desc;
 	f->h = f->st.h;
@@ -212,8 +213,9 @@ static void test_schema_2_migrates_to_3_keeping_sessions(void **state)
 	assert_string_equal(v, "3");
 	free(v);
 	/* Only the user index is left. */
-	v = su_query_text(f->path, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'"
-				   " AND tbl_name = 'sessions'");
+	v = su_query_text(f->path,
+			  "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'"
+			  " AND tbl_name = 'sessions'");
 	assert_string_equal(v, "sessions_user");
 	free(v);
 	assert_int_equal(f->d->session_get(f->h, NULL, id, &s, &f->err), SESAME_OK);

@@ -308,14 +308,10 @@ static void test_headers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_error_body),
-	    cmocka_unit_test(test_json_bodies_are_jansson_text),
-	    cmocka_unit_test(test_status_map),
-	    cmocka_unit_test(test_sesame_error_hides_internals),
-	    cmocka_unit_test(test_error_body_utf8),
-	    cmocka_unit_test(test_public_texts),
-	    cmocka_unit_test(test_headers),
-	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_error_body),	    cmocka_unit_test(test_json_bodies_are_jansson_text),
+	    cmocka_unit_test(test_status_map),	    cmocka_unit_test(test_sesame_error_hides_internals),
+	    cmocka_unit_test(test_error_body_utf8), cmocka_unit_test(test_public_texts),
+	    cmocka_unit_test(test_headers),	    cmocka_unit_test(test_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

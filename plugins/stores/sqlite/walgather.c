@@ -48,10 +48,10 @@
 #define GATHER_MAX (1024 * 1024)
 
 struct gfile {
-	sqlite3_file base;	 /* pMethods: one of the tables below */
-	sqlite3_file *real;	 /* the default VFS's file, GFILE_SIZE after this */
-	struct gfile *peer;	 /* WAL file <-> its database file, same connection */
-	unsigned char *buf;	 /* WAL: pending bytes from offset `off` */
+	sqlite3_file base;  /* pMethods: one of the tables below */
+	sqlite3_file *real; /* the default VFS's file, GFILE_SIZE after this */
+	struct gfile *peer; /* WAL file <-> its database file, same connection */
+	unsigned char *buf; /* WAL: pending bytes from offset `off` */
 	size_t len, cap;
 	sqlite3_int64 off;
 	sqlite3_int64 commit_at; /* WAL: offset of the commit frame's page, or -1 */
@@ -67,8 +67,8 @@ static int gather_rc = SQLITE_ERROR;
  * aligned as SQLite aligns the wrapper. */
 #define GFILE_SIZE ((sizeof(struct gfile) + 15) & ~(size_t)15)
 
-#define G(f)	 ((struct gfile *)(f))
-#define REAL(f)	 (G(f)->real)
+#define G(f) ((struct gfile *)(f))
+#define REAL(f) (G(f)->real)
 #define RCALL(f) (REAL(f)->pMethods)
 
 static int flush(struct gfile *g)

@@ -292,5 +292,8 @@ int keys_verify(struct sesame_keys *keys, const char *token, const struct sesame
 		json_t **claims, sesame_error *err);
 int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims, char **token,
 	      sesame_error *err);
+/* keys_sign() of a payload given as its compact JSON text (jws_sign_text()). */
+int keys_sign_text(struct sesame_keys *keys, const char *kid, const char *text, size_t len, char **token,
+		   sesame_error *err);
 
 #endif /* SESAME_JOSE_H */

@@ -143,25 +143,44 @@ int keys_verify(struct sesame_keys *keys, const char *token, const struct sesame
 	return rc;
 }
 
-int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims, char **token,
-	      sesame_error *err)
+/* The signing key `kid` names, or the only one when `kid` is NULL. */
+static int signing_key(struct sesame_keys *keys, const char *kid, const struct jose_key **out, sesame_error *err)
 {
-	const struct jose_key *key = NULL;
 	size_t i;
 
-	*token = NULL;
+	*out = NULL;
 	if (!keys || !keys->fixed)
 		return seterr(err, SESAME_USAGE, "usage", "jwt_sign needs configured keys, not a JWKS URI");
 	for (i = 0; i < keys->fixed->n; i++) {
 		const struct jose_key *k = &keys->fixed->keys[i];
 
 		if (kid ? (k->kid && strcmp(k->kid, kid) == 0) : keys->fixed->n == 1) {
-			key = k;
-			break;
+			*out = k;
+			return SESAME_OK;
 		}
 	}
-	if (!key)
-		return seterr(err, SESAME_USAGE, "nokey",
-			      kid ? "no configured key has that kid" : "several keys are configured: name one by kid");
-	return jws_sign(key, extra_header, claims, token, err);
+	return seterr(err, SESAME_USAGE, "nokey",
+		      kid ? "no configured key has that kid" : "several keys are configured: name one by kid");
+}
+
+int keys_sign(struct sesame_keys *keys, const char *kid, const json_t *extra_header, const json_t *claims, char **token,
+	      sesame_error *err)
+{
+	const struct jose_key *key;
+	int rc;
+
+	*token = NULL;
+	rc = signing_key(keys, kid, &key, err);
+	return rc == SESAME_OK ? jws_sign(key, extra_header, claims, token, err) : rc;
+}
+
+int keys_sign_text(struct sesame_keys *keys, const char *kid, const char *text, size_t len, char **token,
+		   sesame_error *err)
+{
+	const struct jose_key *key;
+	int rc;
+
+	*token = NULL;
+	rc = signing_key(keys, kid, &key, err);
+	return rc == SESAME_OK ? jws_sign_text(key, NULL, text, len, token, err) : rc;
 }

@@ -305,23 +305,75 @@ static int sign_refresh(sesame_ctx *ctx, const char *uid, const struct session_d
 	return rc;
 }
 
+/*
+ * The payload of an access token as its compact JSON text, written as
+ * jansson writes the object {"sub", "aud", "iss", "iat", "exp", "typ",
+ * "sid", "baas_device_id"[, "user_data"]} (the same members in the same
+ * order; the custom data through jansson) without building it, when the
+ * strings need no escape: the user id, the session and device ids always
+ * (hex), the app id always (its characters are restricted), the public
+ * URL nearly always.  NULL otherwise (or out of memory): the caller then
+ * packs the object.  malloc'd; *len its length.
+ */
+static char *access_payload(sesame_ctx *ctx, const char *uid, const json_t *custom, const char *sid,
+			    const char *device_id, int64_t now, size_t *len)
+{
+	char *custom_text = NULL, *text;
+	size_t cap;
+	int n;
+
+	if (!jws_json_plain(uid) || !jws_json_plain(ctx->cfg.app_id) || !jws_json_plain(ctx->cfg.public_url) ||
+	    !jws_json_plain(sid) || !jws_json_plain(device_id))
+		return NULL;
+	if (custom && !(custom_text = json_dumps(custom, JSON_COMPACT)))
+		return NULL;
+	cap = strlen(uid) + strlen(ctx->cfg.app_id) + strlen(ctx->cfg.public_url) + strlen(sid) + strlen(device_id) +
+	      (custom_text ? strlen(custom_text) : 0) + 192;
+	text = malloc(cap);
+	n = text ? snprintf(text, cap,
+			    "{\"sub\":\"%s\",\"aud\":\"%s\",\"iss\":\"%s\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
+			    ",\"typ\":\"access\",\"sid\":\"%s\",\"baas_device_id\":\"%s\"%s%s}",
+			    uid, ctx->cfg.app_id, ctx->cfg.public_url, now, now + ctx->cfg.access_ttl, sid, device_id,
+			    custom_text ? ",\"user_data\":" : "", custom_text ? custom_text : "")
+		 : -1;
+	util_json_text_free(custom_text);
+	if (n < 0 || (size_t)n >= cap) {
+		free(text);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return text;
+}
+
 static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
 				 const char *device_id, char **token, sesame_error *err)
 {
 	int rc;
 
 	int64_t now = ctx_now(ctx);
+	const char *uid = json_string_value(json_object_get(user, "id"));
 	json_t *custom = json_object_get(user, "custom_data");
-	json_t *claims = json_pack("{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"),
-				   "aud", ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)now, "exp",
-				   (json_int_t)(now + ctx->cfg.access_ttl), "typ", "access", "sid", sid,
-				   "baas_device_id", device_id);
+	size_t len = 0;
+	char *payload;
 
-	if (!claims)
-		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-	if (json_is_object(custom) && json_object_size(custom) > 0)
-		json_object_set(claims, "user_data", custom);
-	rc = sign(s, claims, token, err);
+	if (!json_is_object(custom) || json_object_size(custom) == 0)
+		custom = NULL;
+	payload = uid ? access_payload(ctx, uid, custom, sid, device_id, now, &len) : NULL;
+	if (payload) {
+		rc = keys_sign_text(s->keys, s->sk.keys[0].kid, payload, len, token, err);
+		util_free_secret(payload);
+	} else {
+		json_t *claims = json_pack(
+		    "{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"), "aud",
+		    ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)now, "exp",
+		    (json_int_t)(now + ctx->cfg.access_ttl), "typ", "access", "sid", sid, "baas_device_id", device_id);
+
+		if (!claims)
+			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+		if (custom)
+			json_object_set(claims, "user_data", custom);
+		rc = sign(s, claims, token, err);
+	}
 	/* Only a configuration changed since the custom data was set (a longer
 	 * app id or URL) can get here: say so rather than issue a token no
 	 * front end accepts. */

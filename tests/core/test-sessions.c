@@ -177,6 +177,37 @@ static void test_access_token_claims(void **state)
 }
 
 /*
+ * The payload of JWT `jwt` is jansson's compact text of its own parse,
+ * byte for byte, with the members `order` (n of them) in that order: what
+ * core/sessions.c writes as text is what jansson wrote.  Returns the parse.
+ */
+static json_t *payload_is_jansson_text(const char *jwt, const char *const *order, size_t n)
+{
+	const char *p1 = strchr(jwt, '.') + 1, *p2 = strrchr(jwt, '.');
+	size_t len = 0, i = 0;
+	unsigned char *raw = b64url_decode(p1, (size_t)(p2 - p1), &len);
+	json_t *c = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL), *v;
+	char *again = json_dumps(c, JSON_COMPACT);
+	const char *key;
+
+	assert_non_null(c);
+	assert_non_null(again);
+	assert_int_equal(strlen(again), len);
+	assert_memory_equal(again, raw, len);
+	json_object_foreach (c, key, v) {
+		assert_true(i < n);
+		assert_string_equal(key, order[i++]);
+	}
+	assert_int_equal(i, n);
+	free(again);
+	free(raw);
+	return c;
+}
+
+static const char *const access_members[] = {"sub", "aud", "iss", "iat", "exp", "typ", "sid", "baas_device_id",
+					     "user_data"};
+
+/*
  * A refresh token's payload (written as text by core/sessions.c, or through
  * jansson when the public URL needs escapes) is the compact JSON jansson
  * writes, of the members realm-core and sesame read, in their order.
@@ -215,6 +246,12 @@ static void check_refresh_payload(sesame_ctx *ctx, const json_t *s, const char *
 	free(again);
 	json_decref(c);
 	free(raw);
+	/* The access token's payload, likewise (no custom data: 8 members). */
+	c = payload_is_jansson_text(tu_member(s, "access_token"), access_members, 8);
+	assert_string_equal(tu_member(c, "iss"), iss);
+	assert_string_equal(tu_member(c, "typ"), "access");
+	assert_string_equal(tu_member(c, "baas_device_id"), tu_member(s, "device_id"));
+	json_decref(c);
 }
 
 static void test_refresh_token_payload(void **state)
@@ -264,6 +301,19 @@ static void test_custom_data_reaches_token_after_refresh(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(claims, "user_data"), "plan")), "gold");
 	json_decref(claims);
 	json_decref(r);
+	json_decref(data);
+	/* Custom data that needs escapes, nested: the payload is still
+	 * jansson's text, user_data last. */
+	data = json_pack("{s:s, s:s, s:{s:[i, b, n]}}", "plan", "gold", "note", "a\"b \xc3\xa9\\", "n", "x", 1, 1);
+	assert_int_equal(sesame_user_custom_data_set(sys, tu_member(s, "user_id"), data, &err), SESAME_OK);
+	assert_int_equal(sesame_session_refresh(e->ctx, tu_member(s, "refresh_token"), &r, &err), SESAME_OK);
+	claims = payload_is_jansson_text(tu_member(r, "access_token"), access_members, 9);
+	assert_true(json_equal(json_object_get(claims, "user_data"), data));
+	json_decref(claims);
+	json_decref(r);
+	json_decref(data);
+	data = json_pack("{s:s}", "plan", "gold");
+	assert_int_equal(sesame_user_custom_data_set(sys, tu_member(s, "user_id"), data, &err), SESAME_OK);
 	json_decref(data);
 	/* Too large custom data is refused, and nothing changes. */
 	data = json_object();

@@ -226,10 +226,6 @@ int jws_sign(const struct jose_key *key, const json_t *extra_header, const json_
 int jws_sign_text(const struct jose_key *key, const json_t *extra_header, const char *text, size_t len, char **out,
 		  sesame_error *err);
 
-/* True when `s` needs no escape in a JSON string (printable ASCII but '"'
- * and '\\'): it can be written between quotes as it is. */
-bool jws_json_plain(const char *s);
-
 /* ---- claims.c ------------------------------------------------------------- */
 
 /* Check exp, nbf, iat, aud and iss of a claims object.  SESAME_REJECTED

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "jose.h"
+#include "jsontext.h"
 #include "utf8.h"
 
 /* Header members registered by RFC 7515/7516/7519: naming one in `crit`
@@ -441,15 +442,6 @@ int jws_verify(const struct jose_keyset *set, const char *token, const struct se
 
 /* ---- signing ------------------------------------------------------------- */
 
-/* True when `s` needs no escape in a JSON string. */
-static bool json_plain(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x80 || *s == '"' || *s == '\\')
-			return false;
-	return true;
-}
-
 static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_error *err)
 {
 	json_t *h;
@@ -459,7 +451,7 @@ static char *header_b64(const struct jose_key *key, const json_t *extra, sesame_
 
 	/* The usual header is written as the JSON path below would write it,
 	 * without building and serializing an object per token. */
-	if (!extra && (!key->kid || (strlen(key->kid) < 256 && json_plain(key->kid)))) {
+	if (!extra && (!key->kid || (strlen(key->kid) < 256 && jsontext_plain(key->kid, strlen(key->kid))))) {
 		char text[320];
 		const char *alg = jose_alg_name(key->alg);
 		int n = key->kid ? snprintf(text, sizeof(text), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg,
@@ -548,11 +540,6 @@ static int sign_pkey(const struct jose_key *key, const char *in, size_t len, uns
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return ok;
-}
-
-bool jws_json_plain(const char *s)
-{
-	return json_plain(s);
 }
 
 int jws_sign_text(const struct jose_key *key, const json_t *extra_header, const char *text, size_t len, char **out,

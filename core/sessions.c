@@ -32,7 +32,6 @@
  */
 #include "config.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +40,7 @@
 
 #include "internal.h"
 #include "jose.h"
+#include "jsontext.h"
 
 #define SECRET_BYTES 32
 /* sesame verifies what it signed: the only skew is between the clocks of
@@ -244,136 +244,75 @@ void sessions_device_id(const char *given, const unsigned char fresh[12], char o
 	encode_hex(fresh, 12, out);
 }
 
-static int sign(struct sessions *s, json_t *claims, char **token, sesame_error *err)
-{
-	int rc = keys_sign(s->keys, s->sk.keys[0].kid, NULL, claims, token, err);
-
-	json_decref(claims);
-	return rc;
-}
-
 /*
  * A refresh token of session `d` of user `uid`, with an HS256 MAC keyed by
  * its jti (see the top of this file: no signing key is involved).  Its
- * payload is written as jansson would write the object
- * {"sub", "aud", "iss", "iat", "exp", "typ", "sid", "jti"} (the same
- * members in the same order), without building one, when the app id and
- * the public URL need no escape; through jansson otherwise.
+ * payload is written as jansson writes the object (shared/jsontext.h),
+ * without building one.
  */
 static int sign_refresh(sesame_ctx *ctx, const char *uid, const struct session_draft *d, char **token,
 			sesame_error *err)
 {
 	struct jose_key k = {.alg = JOSE_HS256, .has_private = true};
-	char text[1024], *dump = NULL;
-	const char *payload = text;
-	int n = -1, rc;
+	struct jsontext t;
+	char *payload;
+	size_t len = 0;
+	int rc;
 
-	if (jws_json_plain(uid) && jws_json_plain(ctx->cfg.app_id) && jws_json_plain(ctx->cfg.public_url))
-		n = snprintf(text, sizeof(text),
-			     "{\"sub\":\"%s\",\"aud\":\"%s\",\"iss\":\"%s\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
-			     ",\"typ\":\"refresh\",\"sid\":\"%s\",\"jti\":\"%s\"}",
-			     uid, ctx->cfg.app_id, ctx->cfg.public_url, d->now, d->expires, d->sid, d->jti);
-	if (n < 0 || (size_t)n >= sizeof(text)) {
-		json_t *claims =
-		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", uid, "aud", ctx->cfg.app_id, "iss",
-			      ctx->cfg.public_url, "iat", (json_int_t)d->now, "exp", (json_int_t)d->expires, "typ",
-			      "refresh", "sid", d->sid, "jti", d->jti);
-
-		dump = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
-		json_decref(claims);
-		if (!dump)
-			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-		payload = dump;
-		n = (int)strlen(dump);
-	}
+	jsontext_open(&t);
+	jsontext_string(&t, "sub", uid);
+	jsontext_string(&t, "aud", ctx->cfg.app_id);
+	jsontext_string(&t, "iss", ctx->cfg.public_url);
+	jsontext_integer(&t, "iat", d->now);
+	jsontext_integer(&t, "exp", d->expires);
+	jsontext_string(&t, "typ", "refresh");
+	jsontext_string(&t, "sid", d->sid);
+	jsontext_string(&t, "jti", d->jti);
+	payload = jsontext_close(&t, &len);
 	k.secret_len = strlen(d->jti);
 	k.secret = (unsigned char *)strdup(d->jti);
-	if (!k.secret) {
+	if (!payload || !k.secret) {
 		rc = seterr(err, SESAME_INTERNAL, "memory", "out of memory");
 	} else {
 		rc = jose_key_prepare(&k, err);
 		if (rc == SESAME_OK)
-			rc = jws_sign_text(&k, NULL, payload, (size_t)n, token, err);
+			rc = jws_sign_text(&k, NULL, payload, len, token, err);
 	}
 	jose_key_clear(&k);
 	/* The payload holds the jti. */
-	util_wipe(text, sizeof(text));
-	if (dump) {
-		util_wipe(dump, strlen(dump));
-		free(dump);
-	}
+	util_free_secret(payload);
 	return rc;
 }
 
-/*
- * The payload of an access token as its compact JSON text, written as
- * jansson writes the object {"sub", "aud", "iss", "iat", "exp", "typ",
- * "sid", "baas_device_id"[, "user_data"]} (the same members in the same
- * order; the custom data through jansson) without building it, when the
- * strings need no escape: the user id, the session and device ids always
- * (hex), the app id always (its characters are restricted), the public
- * URL nearly always.  NULL otherwise (or out of memory): the caller then
- * packs the object.  malloc'd; *len its length.
- */
-static char *access_payload(sesame_ctx *ctx, const char *uid, const json_t *custom, const char *sid,
-			    const char *device_id, int64_t now, size_t *len)
-{
-	char *custom_text = NULL, *text;
-	size_t cap;
-	int n;
-
-	if (!jws_json_plain(uid) || !jws_json_plain(ctx->cfg.app_id) || !jws_json_plain(ctx->cfg.public_url) ||
-	    !jws_json_plain(sid) || !jws_json_plain(device_id))
-		return NULL;
-	if (custom && !(custom_text = json_dumps(custom, JSON_COMPACT)))
-		return NULL;
-	cap = strlen(uid) + strlen(ctx->cfg.app_id) + strlen(ctx->cfg.public_url) + strlen(sid) + strlen(device_id) +
-	      (custom_text ? strlen(custom_text) : 0) + 192;
-	text = malloc(cap);
-	n = text ? snprintf(text, cap,
-			    "{\"sub\":\"%s\",\"aud\":\"%s\",\"iss\":\"%s\",\"iat\":%" PRId64 ",\"exp\":%" PRId64
-			    ",\"typ\":\"access\",\"sid\":\"%s\",\"baas_device_id\":\"%s\"%s%s}",
-			    uid, ctx->cfg.app_id, ctx->cfg.public_url, now, now + ctx->cfg.access_ttl, sid, device_id,
-			    custom_text ? ",\"user_data\":" : "", custom_text ? custom_text : "")
-		 : -1;
-	util_json_text_free(custom_text);
-	if (n < 0 || (size_t)n >= cap) {
-		free(text);
-		return NULL;
-	}
-	*len = (size_t)n;
-	return text;
-}
-
+/* An access token of session `sid` for `user`, its payload written as
+ * jansson writes the object (shared/jsontext.h), the user's custom data
+ * last as "user_data" when there is some. */
 static int sessions_access_token(sesame_ctx *ctx, struct sessions *s, const json_t *user, const char *sid,
 				 const char *device_id, char **token, sesame_error *err)
 {
+	int64_t now = ctx_now(ctx);
+	json_t *custom = json_object_get(user, "custom_data");
+	struct jsontext t;
+	char *payload;
+	size_t len = 0;
 	int rc;
 
-	int64_t now = ctx_now(ctx);
-	const char *uid = json_string_value(json_object_get(user, "id"));
-	json_t *custom = json_object_get(user, "custom_data");
-	size_t len = 0;
-	char *payload;
-
-	if (!json_is_object(custom) || json_object_size(custom) == 0)
-		custom = NULL;
-	payload = uid ? access_payload(ctx, uid, custom, sid, device_id, now, &len) : NULL;
-	if (payload) {
-		rc = keys_sign_text(s->keys, s->sk.keys[0].kid, payload, len, token, err);
-		util_free_secret(payload);
-	} else {
-		json_t *claims = json_pack(
-		    "{s:O, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", json_object_get(user, "id"), "aud",
-		    ctx->cfg.app_id, "iss", ctx->cfg.public_url, "iat", (json_int_t)now, "exp",
-		    (json_int_t)(now + ctx->cfg.access_ttl), "typ", "access", "sid", sid, "baas_device_id", device_id);
-
-		if (!claims)
-			return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
-		if (custom)
-			json_object_set(claims, "user_data", custom);
-		rc = sign(s, claims, token, err);
-	}
+	jsontext_open(&t);
+	jsontext_value(&t, "sub", json_object_get(user, "id"));
+	jsontext_string(&t, "aud", ctx->cfg.app_id);
+	jsontext_string(&t, "iss", ctx->cfg.public_url);
+	jsontext_integer(&t, "iat", now);
+	jsontext_integer(&t, "exp", now + ctx->cfg.access_ttl);
+	jsontext_string(&t, "typ", "access");
+	jsontext_string(&t, "sid", sid);
+	jsontext_string(&t, "baas_device_id", device_id);
+	if (json_is_object(custom) && json_object_size(custom) > 0)
+		jsontext_value(&t, "user_data", custom);
+	payload = jsontext_close(&t, &len);
+	if (!payload)
+		return seterr(err, SESAME_INTERNAL, "memory", "out of memory");
+	rc = keys_sign_text(s->keys, s->sk.keys[0].kid, payload, len, token, err);
+	util_free_secret(payload);
 	/* Only a configuration changed since the custom data was set (a longer
 	 * app id or URL) can get here: say so rather than issue a token no
 	 * front end accepts. */

@@ -7,13 +7,13 @@
 #include "config.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "daemon.h"
+#include "jsontext.h"
 #include "utf8.h"
 
 #define JSON_TYPE "application/json"
@@ -86,106 +86,29 @@ void reply_empty(struct reply *rep, unsigned status)
 	reply_set_body(rep, status, NULL, none, 0);
 }
 
-/* True when the `n` bytes at `s` need no escape in a JSON string:
- * printable ASCII but '"' and '\\'. */
-static bool plain(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
-			return false;
-	return true;
-}
-
 /*
- * json_dumps(body, JSON_COMPACT), byte for byte.  A flat object whose keys
- * and strings need no escape, with integers, booleans and nulls besides
- * (the answers to logins, refreshes and most other calls), is written here
- * in one pass into one buffer; anything else goes to jansson.  jansson's
- * dumper goes through a callback per piece and looks at every character
- * of a token on its way: the login's answer took 7 us of sesamed's CPU.
+ * json_dumps(body, JSON_COMPACT), byte for byte.  An object (the answers
+ * to logins, refreshes and most other calls) is written member by member
+ * (shared/jsontext.h): jansson's dumper goes through a callback per piece
+ * and looks at every character of a token on its way, 7 us of sesamed's
+ * CPU for a login's answer.
  */
 static char *compact_text(const json_t *body, size_t *len)
 {
+	struct jsontext t;
 	const char *key;
 	json_t *v;
-	size_t n = 2;
-	char *text, *p;
+	char *text;
 
-	if (!json_is_object(body))
-		goto jansson;
-	json_object_foreach ((json_t *)body, key, v) {
-		size_t klen = strlen(key);
-
-		if (!plain(key, klen))
-			goto jansson;
-		n += klen + 4; /* "key": and a comma */
-		switch (json_typeof(v)) {
-		case JSON_STRING:
-			if (!plain(json_string_value(v), json_string_length(v)))
-				goto jansson;
-			n += json_string_length(v) + 2;
-			break;
-		case JSON_INTEGER:
-			n += 21;
-			break;
-		case JSON_TRUE:
-		case JSON_FALSE:
-		case JSON_NULL:
-			n += 5;
-			break;
-		default:
-			goto jansson;
-		}
+	if (!json_is_object(body)) {
+		text = json_dumps(body, JSON_COMPACT);
+		*len = text ? strlen(text) : 0;
+		return text;
 	}
-	text = malloc(n + 1);
-	if (!text)
-		return NULL;
-	p = text;
-	*p++ = '{';
-	json_object_foreach ((json_t *)body, key, v) {
-		size_t klen = strlen(key);
-
-		if (p != text + 1)
-			*p++ = ',';
-		*p++ = '"';
-		memcpy(p, key, klen);
-		p += klen;
-		*p++ = '"';
-		*p++ = ':';
-		switch (json_typeof(v)) {
-		case JSON_STRING:
-			*p++ = '"';
-			memcpy(p, json_string_value(v), json_string_length(v));
-			p += json_string_length(v);
-			*p++ = '"';
-			break;
-		case JSON_INTEGER:
-			p += snprintf(p, 22, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			break;
-		case JSON_TRUE:
-			memcpy(p, "true", 4);
-			p += 4;
-			break;
-		case JSON_FALSE:
-			memcpy(p, "false", 5);
-			p += 5;
-			break;
-		default:
-			memcpy(p, "null", 4);
-			p += 4;
-			break;
-		}
-	}
-	*p++ = '}';
-	*p = '\0';
-	*len = (size_t)(p - text);
-	return text;
-jansson:
-	text = json_dumps(body, JSON_COMPACT);
-	*len = text ? strlen(text) : 0;
-	return text;
+	jsontext_open(&t);
+	json_object_foreach ((json_t *)body, key, v)
+		jsontext_value(&t, key, v);
+	return jsontext_close(&t, len);
 }
 
 void reply_json(struct reply *rep, unsigned status, json_t *body)

@@ -208,9 +208,10 @@ static const char *const access_members[] = {"sub", "aud", "iss", "iat", "exp", 
 					     "user_data"};
 
 /*
- * A refresh token's payload (written as text by core/sessions.c, or through
- * jansson when the public URL needs escapes) is the compact JSON jansson
- * writes, of the members realm-core and sesame read, in their order.
+ * A refresh token's payload (written member by member by core/sessions.c,
+ * a string that needs escapes in jansson's text of it) is the compact JSON
+ * jansson writes, of the members realm-core and sesame read, in their
+ * order.
  */
 static void check_refresh_payload(sesame_ctx *ctx, const json_t *s, const char *iss)
 {
@@ -266,7 +267,7 @@ static void test_refresh_token_payload(void **state)
 	json_decref(s);
 	s = NULL;
 
-	/* A public URL with a quote and a non-ASCII letter: the jansson path. */
+	/* A public URL with a quote and a non-ASCII letter: jansson escapes it. */
 	main_file =
 	    tu_main_config_at(dir, tu_env("SESAME_TEST_FIXTURES"),
 			      "\"app_id\": \"test-app\", \"public_url\": \"https://\\u00e9x.example/\\\"q\\\"\","

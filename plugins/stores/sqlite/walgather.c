@@ -204,24 +204,8 @@ static int g_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
 	return RCALL(f)->xUnfetch(REAL(f), off, p);
 }
 
-/* Files whose default-VFS methods have no shared memory (iVersion 1). */
-static const sqlite3_io_methods plain_methods = {
-    .iVersion = 1,
-    .xClose = g_close,
-    .xRead = g_read,
-    .xWrite = g_write,
-    .xTruncate = g_truncate,
-    .xSync = g_sync,
-    .xFileSize = g_file_size,
-    .xLock = g_lock,
-    .xUnlock = g_unlock,
-    .xCheckReservedLock = g_check_reserved,
-    .xFileControl = g_file_control,
-    .xSectorSize = g_sector_size,
-    .xDeviceCharacteristics = g_device_characteristics,
-};
-
-/* The database file (and any other file with shared-memory methods). */
+/* The database file (and any other file with shared-memory methods); the
+ * tables of the other files are this one changed (gather_register()). */
 static const sqlite3_io_methods db_methods = {
     .iVersion = 3,
     .xClose = g_close,
@@ -243,6 +227,10 @@ static const sqlite3_io_methods db_methods = {
     .xFetch = g_fetch,
     .xUnfetch = g_unfetch,
 };
+
+/* Files whose default-VFS methods have no shared memory, and WAL files:
+ * version 1, so SQLite never looks past xDeviceCharacteristics. */
+static sqlite3_io_methods plain_methods, wal_methods;
 
 /* ---- the WAL file ---- */
 
@@ -351,22 +339,6 @@ static int wal_close(sqlite3_file *f)
 
 	return rc != SQLITE_OK ? rc : rc2;
 }
-
-static const sqlite3_io_methods wal_methods = {
-    .iVersion = 1,
-    .xClose = wal_close,
-    .xRead = wal_read,
-    .xWrite = wal_write,
-    .xTruncate = wal_truncate,
-    .xSync = wal_sync,
-    .xFileSize = wal_file_size,
-    .xLock = g_lock,
-    .xUnlock = g_unlock,
-    .xCheckReservedLock = g_check_reserved,
-    .xFileControl = wal_file_control,
-    .xSectorSize = g_sector_size,
-    .xDeviceCharacteristics = g_device_characteristics,
-};
 
 /* ---- the VFS ---- */
 
@@ -485,6 +457,16 @@ static void gather_register(void)
 	real_vfs = sqlite3_vfs_find(NULL);
 	if (!real_vfs)
 		return;
+	plain_methods = db_methods;
+	plain_methods.iVersion = 1;
+	wal_methods = plain_methods;
+	wal_methods.xClose = wal_close;
+	wal_methods.xRead = wal_read;
+	wal_methods.xWrite = wal_write;
+	wal_methods.xTruncate = wal_truncate;
+	wal_methods.xSync = wal_sync;
+	wal_methods.xFileSize = wal_file_size;
+	wal_methods.xFileControl = wal_file_control;
 	gather_vfs.iVersion = 2;
 	gather_vfs.szOsFile = (int)GFILE_SIZE + real_vfs->szOsFile;
 	gather_vfs.mxPathname = real_vfs->mxPathname;

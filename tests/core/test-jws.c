@@ -170,7 +170,7 @@ static void header_memo(void **state)
 	static const char *const kids[] = {"b", "a", NULL, "b", NULL};
 	struct jws_token t;
 	sesame_error err;
-	size_t round, i;
+	size_t round, i, pass;
 
 	(void)state;
 	for (round = 0; round < 3; round++) {
@@ -182,21 +182,16 @@ static void header_memo(void **state)
 				assert_string_equal(err.reason, "alg");
 				continue;
 			}
-			assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_OK);
-			assert_int_equal(t.alg, k == 3 ? JOSE_RS256 : JOSE_ES256);
-			if (kids[k])
-				assert_string_equal(t.kid, kids[k]);
-			else
-				assert_null(t.kid);
-			jws_token_clear(&t);
-			/* The same token again: the remembered header. */
-			assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_OK);
-			assert_int_equal(t.alg, k == 3 ? JOSE_RS256 : JOSE_ES256);
-			if (kids[k])
-				assert_string_equal(t.kid, kids[k]);
-			else
-				assert_null(t.kid);
-			jws_token_clear(&t);
+			/* Twice: the second time with the remembered header. */
+			for (pass = 0; pass < 2; pass++) {
+				assert_int_equal(jws_parse(toks[k], 0, &t, &err), SESAME_OK);
+				assert_int_equal(t.alg, k == 3 ? JOSE_RS256 : JOSE_ES256);
+				if (kids[k])
+					assert_string_equal(t.kid, kids[k]);
+				else
+					assert_null(t.kid);
+				jws_token_clear(&t);
+			}
 		}
 	}
 }

@@ -113,23 +113,31 @@ static void test_open_creates_missing_directory_0700(void **state)
 	(void)state;
 }
 
+/* Open the store at f->path again (migrating it) and check that its
+ * schema is now the latest, version 3. */
+static void reopen_migrated(struct fx *f)
+{
+	char *v;
+
+	su_open(&f->st, f->path);
+	f->d = f->st.desc;
+	f->h = f->st.h;
+	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
+	assert_string_equal(v, "3");
+	free(v);
+}
+
 static void test_migrations_are_idempotent(void **state)
 {
 	struct fx *f = *state;
-	char *v;
 	int i;
 
 	insert_user(f, USER_A);
 	for (i = 0; i < 3; i++) {
 		store_close(&f->st);
-		su_open(&f->st, f->path);
+		reopen_migrated(f);
 	}
-	f->d = f->st.desc;
-	f->h = f->st.h;
 	assert_int_equal(su_count(f->path, "schema_version"), 3);
-	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "3");
-	free(v);
 	assert_int_equal(su_count(f->path, "users"), 1);
 }
 
@@ -140,7 +148,6 @@ static void test_schema_1_migrates_to_2_keeping_records(void **state)
 	struct fx *f = *state;
 	json_t *got = NULL, *key;
 	uint64_t gen = 99;
-	char *v;
 
 	insert_user(f, USER_A);
 	store_close(&f->st);
@@ -148,12 +155,7 @@ static void test_schema_1_migrates_to_2_keeping_records(void **state)
 		"DROP TRIGGER signing_keys_inserted; DROP TRIGGER signing_keys_updated;"
 		" DROP TRIGGER signing_keys_deleted; DROP TABLE signing_keys;"
 		" DROP TABLE signing_keys_generation; DELETE FROM schema_version WHERE version >= 2");
-	su_open(&f->st, f->path);
-	f->d = f->st.desc;
-	f->h = f->st.h;
-	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "3");
-	free(v);
+	reopen_migrated(f);
 	assert_int_equal(f->d->user_get(f->h, NULL, USER_A, &got, &f->err), SESAME_OK);
 	json_decref(got);
 	assert_int_equal(f->d->keys_generation(f->h, NULL, &gen, &f->err), SESAME_OK);
@@ -206,12 +208,7 @@ static void test_schema_2_migrates_to_3_keeping_sessions(void **state)
 	assert_string_equal(v, "2");
 	free(v);
 
-	su_open(&f->st, f->path);
-	f->d = f->st.desc;
-	f->h = f->st.h;
-	v = su_query_text(f->path, "SELECT max(version) FROM schema_version");
-	assert_string_equal(v, "3");
-	free(v);
+	reopen_migrated(f);
 	/* Only the user index is left. */
 	v = su_query_text(f->path,
 			  "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'"

@@ -43,6 +43,17 @@ int derr(sesame_error *err, int status, const char *reason, const char *fmt, ...
  * configuration the operator must fix, EXIT_UNAVAILABLE otherwise. */
 int exit_status(int status);
 
+/*
+ * Memory that may have held a secret is wiped whole before it goes back:
+ * request bodies (passwords, API keys, credentials), replies (tokens) and,
+ * once daemon_memory_init() made it jansson's free, every JSON value.
+ * secret_free() is free() so; secret_wipe() only wipes.  Call
+ * daemon_memory_init() first thing, before any JSON value exists.
+ */
+void secret_wipe(void *p);
+void secret_free(void *p);
+void daemon_memory_init(void);
+
 /* ---- response.c: what a handler answers ---------------------------------- */
 
 #define REPLY_MAX_HEADERS 12

@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc, sig;
 
+	daemon_memory_init();
 	rc = options_parse(argc, argv, &o);
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;

@@ -6,11 +6,14 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/crypto.h>
 
 #include "daemon.h"
 #include "jsontext.h"
@@ -36,6 +39,28 @@ int exit_status(int status)
 	return status == SESAME_CONFIG || status == SESAME_USAGE ? EXIT_USAGE : EXIT_UNAVAILABLE;
 }
 
+/* ---- memory that held secrets --------------------------------------------- */
+
+void secret_wipe(void *p)
+{
+	if (p)
+		OPENSSL_cleanse(p, malloc_usable_size(p));
+}
+
+void secret_free(void *p)
+{
+	secret_wipe(p);
+	free(p);
+}
+
+/* jansson allocates with malloc() as before and frees with secret_free():
+ * the strings of a parsed body and of a session's tokens, and the buffers
+ * jansson grows while it reads or writes them, are wiped as they go. */
+void daemon_memory_init(void)
+{
+	json_set_alloc_funcs(malloc, secret_free);
+}
+
 void reply_init(struct reply *rep)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -45,11 +70,12 @@ void reply_clear(struct reply *rep)
 {
 	size_t i;
 
-	free(rep->body);
+	secret_free(rep->body);
 	free(rep->detail);
 	for (i = 0; i < rep->n_headers; i++) {
 		free(rep->headers[i].name);
-		free(rep->headers[i].value);
+		/* A web login's Location carries its tokens. */
+		secret_free(rep->headers[i].value);
 	}
 	reply_init(rep);
 }
@@ -58,7 +84,7 @@ void reply_clear(struct reply *rep)
  * keeps the headers already added (CORS, Retry-After). */
 static void reply_set_body(struct reply *rep, unsigned status, const char *content_type, char *body, size_t len)
 {
-	free(rep->body);
+	secret_free(rep->body);
 	rep->status = status;
 	rep->content_type = content_type;
 	rep->body = body;
@@ -261,7 +287,7 @@ void reply_header(struct reply *rep, const char *name, const char *value)
 		return;
 	for (i = 0; i < rep->n_headers; i++) {
 		if (strcasecmp(rep->headers[i].name, name) == 0) {
-			free(rep->headers[i].value);
+			secret_free(rep->headers[i].value);
 			rep->headers[i].value = v;
 			return;
 		}

@@ -147,7 +147,7 @@ static void request_free(struct request *req)
 
 	reply_clear(&req->reply);
 	json_decref(req->json);
-	free(req->body);
+	secret_free(req->body);
 	free(req->path);
 	app_unref(req->app);
 	free(req);
@@ -513,7 +513,7 @@ static void body_append(struct request *req, const char *data, size_t n)
 		return;
 	if (n > max - req->body_len) {
 		req->too_large = true;
-		free(req->body);
+		secret_free(req->body);
 		req->body = NULL;
 		req->body_len = req->body_cap = 0;
 		return;
@@ -526,11 +526,16 @@ static void body_append(struct request *req, const char *data, size_t n)
 			cap *= 2;
 		if (cap > max + 1)
 			cap = max + 1;
-		p = realloc(req->body, cap);
+		/* Not realloc(): the block left behind would keep what the
+		 * body held so far (a password) unwiped. */
+		p = malloc(cap);
 		if (!p) {
 			req->too_large = true;
 			return;
 		}
+		if (req->body)
+			memcpy(p, req->body, req->body_len);
+		secret_free(req->body);
 		req->body = p;
 		req->body_cap = cap;
 	}
@@ -579,7 +584,8 @@ static enum MHD_Result send_reply(struct request *req)
 	if (strcmp(req->method, MHD_HTTP_METHOD_OPTIONS) != 0)
 		cors_apply(&req->app->set.cors, request_header(req, "Origin"), rep);
 	if (rep->body) {
-		resp = MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+		/* The body may hold tokens: libmicrohttpd wipes it as it frees it. */
+		resp = MHD_create_response_from_buffer_with_free_callback(rep->body_len, rep->body, secret_free);
 		if (resp)
 			rep->body = NULL;
 	} else {

@@ -655,7 +655,7 @@ out:
 	pending_clear(&p);
 	free(callback);
 	free(state);
-	free(code);
+	secret_free(code);
 	free(error);
 	free(user);
 }

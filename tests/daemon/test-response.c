@@ -3,10 +3,12 @@
  * libsesame status -> HTTP status and App Services code table, headers. */
 #include "config.h"
 
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -321,6 +323,46 @@ static void test_headers(void **state)
 	reply_clear(&rep);
 }
 
+/* Memory that held a secret is wiped whole: the block's every usable
+ * byte, not only the bytes of the string it held. */
+static void test_secret_wipe(void **state)
+{
+	char *p = malloc(100);
+	size_t n, i;
+
+	(void)state;
+	assert_non_null(p);
+	n = malloc_usable_size(p);
+	assert_true(n >= 100);
+	memset(p, 'S', n);
+	secret_wipe(p);
+	for (i = 0; i < n; i++)
+		assert_int_equal(p[i], 0);
+	free(p);
+	secret_wipe(NULL);
+	secret_free(NULL);
+	secret_free(strdup("a refresh token"));
+}
+
+/* sesamed's JSON values go back through secret_free(): the strings of a
+ * parsed body (a password) and of a session (its tokens). */
+static void test_memory_init_wipes_json(void **state)
+{
+	json_malloc_t m;
+	json_free_t f;
+	json_t *v;
+
+	(void)state;
+	daemon_memory_init();
+	json_get_alloc_funcs(&m, &f);
+	assert_ptr_equal(m, malloc);
+	assert_ptr_equal(f, secret_free);
+	v = json_pack("{s:s}", "password", "correct horse battery staple");
+	assert_non_null(v);
+	json_decref(v);
+	json_set_alloc_funcs(malloc, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +370,7 @@ int main(void)
 	    cmocka_unit_test(test_status_map),	    cmocka_unit_test(test_sesame_error_hides_internals),
 	    cmocka_unit_test(test_error_body_utf8), cmocka_unit_test(test_public_texts),
 	    cmocka_unit_test(test_headers),	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_secret_wipe),	    cmocka_unit_test(test_memory_init_wipes_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

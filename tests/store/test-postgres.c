@@ -198,7 +198,7 @@ static void test_nodes_starting_together_migrate_once(void **state)
 		if (o[i].rc != SESAME_OK)
 			fail_msg("open %d: %s", i, o[i].err.text);
 	v = pg_admin(f->db, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "1,2");
 	free(v);
 	/* The tables belong to the unprivileged role: no superuser was needed. */
 	assert_int_equal(pg_admin_long(f->db,
@@ -209,6 +209,60 @@ static void test_nodes_starting_together_migrate_once(void **state)
 				       "SELECT count(*) FROM pg_roles WHERE rolname = 'sesame'"
 				       " AND (rolsuper OR rolcreatedb OR rolcreaterole)"),
 			 0);
+}
+
+static json_t *session_rec(const char *id, const char *user_id, char hash_digit)
+{
+	char hash[65];
+	json_t *se;
+
+	memset(hash, hash_digit, 64);
+	hash[64] = '\0';
+	se = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", user_id, "device_id",
+		       "000000000000000000000000", "refresh_hash", hash, "created", (json_int_t)1, "expires",
+		       (json_int_t)4102444800, "last_used", (json_int_t)1);
+	assert_non_null(se);
+	return se;
+}
+
+/* Schema 1 had refresh_hash UNIQUE: version 2 drops the constraint (and
+ * the index behind it), keeping the sessions. */
+static void test_schema_1_migrates_to_2_keeping_sessions(void **state)
+{
+	struct fx *f = *state;
+	json_t *u = user_rec(USER_A), *se = session_rec("5f00000000000000000000a1", USER_A, 'a'), *got = NULL;
+	struct store st;
+	sesame_error err;
+	char *v;
+
+	open_ok(&st, conf_of(f->conninfo, NULL));
+	assert_int_equal(st.desc->user_insert(st.h, NULL, u, &err), SESAME_OK);
+	assert_int_equal(st.desc->session_insert(st.h, NULL, se, &err), SESAME_OK);
+	store_close(&st);
+	/* Back to what version 1 left. */
+	free(pg_admin(f->db, "ALTER TABLE sessions ADD CONSTRAINT sessions_refresh_hash_key UNIQUE (refresh_hash)"));
+	free(pg_admin(f->db, "DELETE FROM schema_version WHERE version = 2"));
+
+	open_ok(&st, conf_of(f->conninfo, NULL));
+	v = pg_admin(f->db, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version");
+	assert_string_equal(v, "1,2");
+	free(v);
+	v = pg_admin(f->db,
+		     "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes"
+		     " WHERE tablename = 'sessions'");
+	assert_string_equal(v, "sessions_pkey,sessions_user");
+	free(v);
+	assert_int_equal(st.desc->session_get(st.h, NULL, "5f00000000000000000000a1", &got, &err), SESAME_OK);
+	assert_string_equal(json_string_value(json_object_get(got, "refresh_hash")),
+			    json_string_value(json_object_get(se, "refresh_hash")));
+	json_decref(got);
+	/* A second session with the same hash is no longer refused. */
+	json_object_set_new(se, "id", json_string("5f00000000000000000000a2"));
+	assert_int_equal(st.desc->session_insert(st.h, NULL, se, &err), SESAME_OK);
+	assert_int_equal(pg_admin_long(f->db, "SELECT count(*) FROM sessions"), 2);
+	store_close(&st);
+	json_decref(se);
+	json_decref(u);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -451,6 +505,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable_server_is_unavailable_without_the_password, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_nodes_starting_together_migrate_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_1_migrates_to_2_keeping_sessions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test(test_other_encoding_refused),
 	    cmocka_unit_test_setup_teardown(test_pool_is_bounded, setup, teardown),

@@ -70,7 +70,7 @@
 #define MAX_STATEMENT_TIMEOUT 3600000
 #define CONNECT_TIMEOUT "10"
 #define LIST_MAX 1000
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_PARAMS 10
 /* pg_advisory_xact_lock() key of schema migrations: "sesame" in ASCII. */
 #define MIGRATION_LOCK "126943224639845"
@@ -248,6 +248,11 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " generation bigint NOT NULL"
     ");"
     "INSERT INTO signing_keys_generation (one, generation) VALUES (true, 0);",
+    /* 2: refresh_hash is no longer UNIQUE, as in the sqlite store's schema
+     * 3: the core finds a refresh token's session by its id and compares
+     * the hash itself, so the index behind the constraint was written by
+     * every login and read by none. */
+    "ALTER TABLE sessions DROP CONSTRAINT sessions_refresh_hash_key;",
 };
 
 /* ---- handle, pool, transactions ------------------------------------------ */
@@ -1419,6 +1424,9 @@ static int session_insert(sesame_store_handle *h, sesame_store_txn *txn, const j
 	return call_end(&cl, run_exec(&cl, S_SESSION_INSERT, &p, "session insert", err));
 }
 
+/* Since schema version 2 no index serves this lookup: it reads the whole
+ * table.  The core no longer calls it (core/sessions.c looks a refresh
+ * token's session up by id); it answers as store ABI 1.0 says. */
 static int session_get_by_hash(sesame_store_handle *h, sesame_store_txn *txn, const char *hash, json_t **out,
 			       sesame_error *err)
 {

@@ -26,10 +26,12 @@
 
 #include "internal.h"
 #include "pgtest.h"
+#include "records.h"
 #include "testutil.h"
 
 #define USER_A "5f0000000000000000000001"
 #define USER_B "5f0000000000000000000002"
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static struct logger quiet = {.fn = NULL, .data = NULL, .max_level = SESAME_LOG_ERR - 1};
 
@@ -90,15 +92,6 @@ static void open_ok(struct store *st, json_t *conf)
 
 	if (open_with(st, conf, &err) != SESAME_OK)
 		fail_msg("store_open: %s", err.text);
-}
-
-static json_t *user_rec(const char *id)
-{
-	json_t *u = json_pack("{s:s, s:s, s:b, s:I, s:I, s:{}, s:{}}", "id", id, "type", "normal", "disabled", 0,
-			      "created", (json_int_t)1, "last_login", (json_int_t)1, "data", "custom_data");
-
-	assert_non_null(u);
-	return u;
 }
 
 static void test_configuration_errors(void **state)
@@ -211,26 +204,13 @@ static void test_nodes_starting_together_migrate_once(void **state)
 			 0);
 }
 
-static json_t *session_rec(const char *id, const char *user_id, char hash_digit)
-{
-	char hash[65];
-	json_t *se;
-
-	memset(hash, hash_digit, 64);
-	hash[64] = '\0';
-	se = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "user_id", user_id, "device_id",
-		       "000000000000000000000000", "refresh_hash", hash, "created", (json_int_t)1, "expires",
-		       (json_int_t)4102444800, "last_used", (json_int_t)1);
-	assert_non_null(se);
-	return se;
-}
-
 /* Schema 1 had refresh_hash UNIQUE: version 2 drops the constraint (and
  * the index behind it), keeping the sessions. */
 static void test_schema_1_migrates_to_2_keeping_sessions(void **state)
 {
 	struct fx *f = *state;
-	json_t *u = user_rec(USER_A), *se = session_rec("5f00000000000000000000a1", USER_A, 'a'), *got = NULL;
+	json_t *u = rec_user(USER_A), *se = rec_session("5f00000000000000000000a1", USER_A, HASH_A, 4102444800),
+	       *got = NULL;
 	struct store st;
 	sesame_error err;
 	char *v;
@@ -311,7 +291,7 @@ static void test_pool_is_bounded(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t1 = NULL, *t2 = NULL, *t3 = NULL;
-	json_t *u = user_rec(USER_A), *got = NULL;
+	json_t *u = rec_user(USER_A), *got = NULL;
 	struct store st;
 	sesame_error err;
 
@@ -340,7 +320,7 @@ static void test_connection_loss_fails_then_reconnects(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t = NULL;
-	json_t *u = user_rec(USER_A), *got = NULL;
+	json_t *u = rec_user(USER_A), *got = NULL;
 	struct store st;
 	sesame_error err;
 
@@ -391,7 +371,7 @@ static void test_statement_timeout(void **state)
 {
 	struct fx *f = *state;
 	sesame_store_txn *t = NULL;
-	json_t *u = user_rec(USER_A), *got = NULL, *changes;
+	json_t *u = rec_user(USER_A), *got = NULL, *changes;
 	struct store st;
 	sesame_error err;
 	char *locker = NULL, *cmd = NULL;

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
+#include "secretbuf.h"
 
 /* What one transfer collects. */
 struct xfer {
@@ -33,7 +34,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
 	size_t n = size * nmemb, cap;
-	char *p;
 
 	if (n > x->max - x->len) {
 		x->too_big = true;
@@ -43,17 +43,9 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 		cap = x->cap ? x->cap : 4096;
 		while (cap < x->len + n + 1)
 			cap *= 2;
-		p = malloc(cap);
-		if (!p)
+		/* The old buffer may hold a token to wipe. */
+		if (!secretbuf_grow(&x->data, x->len, &x->cap, cap))
 			return 0;
-		/* Not realloc(): the old buffer may hold a token to wipe. */
-		if (x->data) {
-			memcpy(p, x->data, x->len);
-			OPENSSL_cleanse(x->data, x->cap);
-			free(x->data);
-		}
-		x->data = p;
-		x->cap = cap;
 	}
 	memcpy(x->data + x->len, ptr, n);
 	x->len += n;

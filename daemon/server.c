@@ -41,6 +41,7 @@
 #include <openssl/sha.h>
 
 #include "daemon.h"
+#include "secretbuf.h"
 #include "utf8.h"
 
 #define MAX_PEM (1024 * 1024)
@@ -520,24 +521,16 @@ static void body_append(struct request *req, const char *data, size_t n)
 	}
 	if (req->body_len + n + 1 > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap * 2 : 1024;
-		char *p;
 
 		while (cap < req->body_len + n + 1)
 			cap *= 2;
 		if (cap > max + 1)
 			cap = max + 1;
-		/* Not realloc(): the block left behind would keep what the
-		 * body held so far (a password) unwiped. */
-		p = malloc(cap);
-		if (!p) {
+		/* What the body held so far (a password) is wiped. */
+		if (!secretbuf_grow(&req->body, req->body_len, &req->body_cap, cap)) {
 			req->too_large = true;
 			return;
 		}
-		if (req->body)
-			memcpy(p, req->body, req->body_len);
-		secret_free(req->body);
-		req->body = p;
-		req->body_cap = cap;
 	}
 	memcpy(req->body + req->body_len, data, n);
 	req->body_len += n;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "jsontext.h"
+#include "secretbuf.h"
 
 /* Room for a token's payload or a login's answer without growing. */
 #define INITIAL_CAP 1024
@@ -28,7 +29,6 @@ bool jsontext_plain(const char *s, size_t n)
 static bool reserve(struct jsontext *t, size_t n)
 {
 	size_t cap = t->cap ? t->cap : INITIAL_CAP;
-	char *nb;
 
 	if (t->failed)
 		return false;
@@ -36,19 +36,9 @@ static bool reserve(struct jsontext *t, size_t n)
 		return true;
 	while (cap < t->len + n + 1)
 		cap *= 2;
-	nb = malloc(cap);
-	if (!nb) {
+	if (!secretbuf_grow(&t->buf, t->len, &t->cap, cap))
 		t->failed = true;
-		return false;
-	}
-	if (t->buf) {
-		memcpy(nb, t->buf, t->len);
-		OPENSSL_cleanse(t->buf, t->cap);
-		free(t->buf);
-	}
-	t->buf = nb;
-	t->cap = cap;
-	return true;
+	return !t->failed;
 }
 
 static void raw(struct jsontext *t, const char *s, size_t n)

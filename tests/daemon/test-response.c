@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "secretbuf.h"
 
 static json_t *body_of(const struct reply *rep)
 {
@@ -344,6 +345,24 @@ static void test_secret_wipe(void **state)
 	secret_free(strdup("a refresh token"));
 }
 
+/* A buffer grows into a new block holding what it held; out of memory
+ * aside, from nothing too. */
+static void test_secretbuf_grow(void **state)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	assert_true(secretbuf_grow(&buf, 0, &cap, 4));
+	assert_non_null(buf);
+	assert_int_equal(cap, 4);
+	memcpy(buf, "pass", 4);
+	assert_true(secretbuf_grow(&buf, 4, &cap, 64));
+	assert_int_equal(cap, 64);
+	assert_memory_equal(buf, "pass", 4);
+	free(buf);
+}
+
 /* sesamed's JSON values go back through secret_free(): the strings of a
  * parsed body (a password) and of a session (its tokens). */
 static void test_memory_init_wipes_json(void **state)
@@ -371,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_error_body_utf8), cmocka_unit_test(test_public_texts),
 	    cmocka_unit_test(test_headers),	    cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_secret_wipe),	    cmocka_unit_test(test_memory_init_wipes_json),
+	    cmocka_unit_test(test_secretbuf_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -61,6 +62,14 @@ static double cpu_s(void)
 
 /* The rate of the last measurement per second of this thread's CPU time. */
 static double last_cpu_rate;
+
+/* The rate of `n` operations in `wall` seconds; their rate per second of
+ * CPU time to last_cpu_rate. */
+static double measured(long n, double wall, double cpu)
+{
+	last_cpu_rate = (double)n / cpu;
+	return (double)n / wall;
+}
 
 static void die(const char *what, const char *detail)
 {
@@ -260,6 +269,31 @@ static void copy_db(const char *from, const char *to)
 		die("cannot copy", from);
 }
 
+/*
+ * The WAL file of a copy, as a server's is after its first minutes: 64 MiB
+ * (the store's bound) of zeros, which SQLite takes for an empty WAL and
+ * writes over from its start.  With synchronous=FULL, an fdatasync after
+ * a write that extends a file also commits the file's new size to the
+ * file system's journal, and costs about twice one after a write over
+ * blocks the file has: without this, a setup's first seconds (its WAL
+ * growing to the size the checkpointer restarts it at) would weigh the
+ * logins and the upsert part by when each happened to extend the file.
+ */
+static void steady_wal(const char *db)
+{
+	static char zeros[1 << 16];
+	char path[4096];
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s-wal", db);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	for (i = 0; fd >= 0 && i < 1024; i++)
+		if (write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros))
+			break;
+	if (fd < 0 || i < 1024 || fsync(fd) != 0 || close(fd) != 0)
+		die("cannot write", path);
+}
+
 /* ---- credentials ----------------------------------------------------------- */
 
 static json_t *credential(const char *sub)
@@ -281,8 +315,10 @@ static json_t *credential(const char *sub)
 	return cred;
 }
 
-/* Existing identities picked at random over the whole user range. */
-static json_t **returning_pool(long users)
+/* Existing identities picked at random over the whole user range; their
+ * uids go to `uids` (when not NULL), for the upsert part to write the same
+ * rows the logins write. */
+static json_t **returning_pool(long users, char (*uids)[32])
 {
 	json_t **pool = malloc(sizeof(*pool) * POOL);
 	char sub[32];
@@ -291,6 +327,8 @@ static json_t **returning_pool(long users)
 	for (i = 0; i < POOL; i++) {
 		snprintf(sub, sizeof(sub), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
 		pool[i] = credential(sub);
+		if (uids)
+			memcpy(uids[i], sub, sizeof(sub));
 	}
 	return pool;
 }
@@ -387,8 +425,7 @@ static double rate_returning(sesame_ctx *ctx, json_t **pool, double seconds, str
 		if (lat && lat->n < lat->cap)
 			lat->ms[lat->n++] = (t - a) * 1000;
 	} while (t - t0 < seconds);
-	last_cpu_rate = (double)n / (cpu_s() - c0);
-	return (double)n / (t - t0);
+	return measured(n, t - t0, cpu_s() - c0);
 }
 
 /* Per-login latency percentiles on stderr (one thread, no HTTP): tells
@@ -437,8 +474,7 @@ static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
-	last_cpu_rate = (double)n / (cpu_s() - c0);
-	return (double)n / (t - t0);
+	return measured(n, t - t0, cpu_s() - c0);
 }
 
 /* One ES256 signature of access-token-like claims with a prepared key. */
@@ -461,63 +497,85 @@ static double rate_sign(double seconds)
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
-	last_cpu_rate = (double)n / (cpu_s() - c0);
 	json_decref(claims);
-	return (double)n / (t - t0);
+	return measured(n, t - t0, cpu_s() - c0);
 }
 
 /*
  * One raw upsert transaction of an existing identity, on the same
- * database file with the same synchronous setting, own connection.  Each
- * one writes its row: "updated" takes a value no earlier upsert of this
- * run gave (seconds in 2023, before any login of the run).  SQLite leaves
- * a page clean when a row is rewritten with the bytes it has, and commits
- * nothing then: with the time of day as "updated", every upsert of an
- * identity after the first in the same second was such an empty commit,
- * without WAL frame or fdatasync, and that was most of them at 10^3 users.
+ * database file with the same synchronous setting, own connection (opened
+ * once per setup, its statement prepared).
+ *
+ * - It writes the identities the logins use, in the same rotation: the
+ *   login and its part touch the same rows, hot or cold alike.  (Upserts
+ *   of identities picked anywhere in the user range found mostly cold
+ *   pages at 10^5 and 10^6 users, where the logins, rotating over POOL
+ *   identities, find them hot: the part was the slower for it.)
+ * - It does not checkpoint: the store's checkpointer thread copies the
+ *   shared WAL back for both, off either's path.  (With SQLite's automatic
+ *   checkpoint, every commit that left the WAL above 1000 pages, which the
+ *   logins keep it, tried a checkpoint of its own: a NORMAL upsert ran at
+ *   a little over half its speed.)
+ * - Each upsert writes its row: "updated" takes a value no earlier upsert
+ *   of this run gave (seconds in 2023, before any login of the run).
+ *   SQLite leaves a page clean when a row is rewritten with the bytes it
+ *   has, and commits nothing then: with the time of day as "updated",
+ *   every upsert of an identity after the first in the same second was
+ *   such an empty commit, without WAL frame or fdatasync.
  */
-static long upserts; /* every upsert of the run: its "updated" */
-
-static double rate_upsert(const char *dbpath, const char *sync, long users, double seconds)
-{
+struct upserter {
 	sqlite3 *db;
 	sqlite3_stmt *up;
-	char pragma[64], uid[32];
-	double t0, t, c0;
-	long n = 0;
+	long next; /* the next identity of the rotation */
+};
 
-	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+static long upserts; /* every upsert of the run: its "updated" */
+
+static void upsert_open(struct upserter *u, const char *dbpath, const char *sync)
+{
+	char pragma[64];
+
+	if (sqlite3_open(dbpath, &u->db) != SQLITE_OK)
 		die("sqlite3_open", dbpath);
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(u->db, 5000);
+	sqlite3_wal_autocheckpoint(u->db, 0); /* see above */
 	snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s", sync);
-	exec_sql(db, pragma);
+	exec_sql(u->db, pragma);
 	if (sqlite3_prepare_v2(
-		db,
+		u->db,
 		"INSERT INTO identities (instance, uid, type, user_id, data, private, created, updated)"
 		" VALUES ('" PROVIDER "', ?1, 'custom-token', '000000000000000000000001', ?2, '{}', ?3, ?3)"
 		" ON CONFLICT (instance, uid) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-		-1, &up, NULL) != SQLITE_OK)
-		die("prepare", sqlite3_errmsg(db));
-	t0 = now_s();
-	c0 = cpu_s();
+		-1, &u->up, NULL) != SQLITE_OK)
+		die("prepare", sqlite3_errmsg(u->db));
+	u->next = 0;
+}
+
+static void upsert_close(struct upserter *u)
+{
+	sqlite3_finalize(u->up);
+	sqlite3_close(u->db);
+}
+
+static double rate_upsert(struct upserter *u, char (*uids)[32], double seconds)
+{
+	double t0 = now_s(), t, c0 = cpu_s();
+	long n = 0;
+
 	do {
-		snprintf(uid, sizeof(uid), "u%ld", 1 + (long)(((double)rand() / RAND_MAX) * (double)(users - 1)));
-		exec_sql(db, "BEGIN IMMEDIATE");
-		sqlite3_bind_text(up, 1, uid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1,
+		exec_sql(u->db, "BEGIN IMMEDIATE");
+		sqlite3_bind_text(u->up, 1, uids[u->next++ % POOL], -1, SQLITE_STATIC);
+		sqlite3_bind_text(u->up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1,
 				  SQLITE_STATIC);
-		sqlite3_bind_int64(up, 3, (sqlite3_int64)1700000000 + upserts++);
-		if (sqlite3_step(up) != SQLITE_DONE)
-			die("upsert", sqlite3_errmsg(db));
-		sqlite3_reset(up);
-		exec_sql(db, "COMMIT");
+		sqlite3_bind_int64(u->up, 3, (sqlite3_int64)1700000000 + upserts++);
+		if (sqlite3_step(u->up) != SQLITE_DONE)
+			die("upsert", sqlite3_errmsg(u->db));
+		sqlite3_reset(u->up);
+		exec_sql(u->db, "COMMIT");
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
-	last_cpu_rate = (double)n / (cpu_s() - c0);
-	sqlite3_finalize(up);
-	sqlite3_close(db);
-	return (double)n / (t - t0);
+	return measured(n, t - t0, cpu_s() - c0);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -564,6 +622,8 @@ struct setup {
 	char db[4096];
 	sesame_ctx *ctx;
 	json_t **pool;
+	char uids[POOL][32];	/* the pool's identities, for the upsert part */
+	struct upserter up;
 	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
 	double ratio_parts[MAX_REPS];
 	double ratio_parts_cpu[MAX_REPS]; /* the same per second of thread CPU time */
@@ -605,6 +665,7 @@ static const char *prepare_setup(struct setup *s, const char *tag, long users, c
 	snprintf(name, sizeof(name), "%s-%ld-%s", tag, users, sync);
 	snprintf(s->db, sizeof(s->db), "%s/%s.db", workdir, name);
 	copy_db(base, s->db);
+	steady_wal(s->db);
 	return write_config(name, s->db, sync);
 }
 
@@ -628,7 +689,7 @@ int main(int argc, char **argv)
 	if (argc >= 7 && strcmp(argv[4], "--serve") == 0) {
 		struct setup s;
 		const char *conf = prepare_setup(&s, "serve", strtol(argv[5], NULL, 10), argv[6]);
-		json_t **pool = returning_pool(s.users);
+		json_t **pool = returning_pool(s.users, NULL);
 		char path[4096];
 		FILE *f;
 
@@ -647,7 +708,7 @@ int main(int argc, char **argv)
 		const char *conf = prepare_setup(&s, "inproc", strtol(argv[5], NULL, 10), argv[6]);
 
 		s.ctx = open_ctx(conf);
-		s.pool = returning_pool(s.users);
+		s.pool = returning_pool(s.users, NULL);
 		rate_returning(s.ctx, s.pool, 0.1, NULL);
 		printf("%.0f\n", rate_returning(s.ctx, s.pool, strtod(argv[7], NULL), NULL));
 		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
@@ -684,7 +745,8 @@ int main(int argc, char **argv)
 		if (!s->lat.ms)
 			die("out of memory", NULL);
 		s->ctx = open_ctx(prepare_setup(s, "run", all_sizes[k / 2], syncs[k % 2]));
-		s->pool = returning_pool(s->users);
+		s->pool = returning_pool(s->users, s->uids);
+		upsert_open(&s->up, s->db, s->sync);
 		/* Warm: the first logins open connections and prepare statements. */
 		rate_returning(s->ctx, s->pool, 0.05, NULL);
 	}
@@ -714,6 +776,7 @@ int main(int argc, char **argv)
 		for (k = 0; k < n_sizes * 2; k++) {
 			struct setup *s = &setups[k];
 			json_t **fresh = malloc(sizeof(*fresh) * (size_t)n_new);
+			double cpu_ret, cpu_verify, cpu_sign;
 			char sub[64];
 
 			for (q = 0; q < n_new; q++) {
@@ -721,8 +784,6 @@ int main(int argc, char **argv)
 				fresh[q] = credential(sub);
 			}
 			/* Side by side: the login, then its parts, then the next setup. */
-			double cpu_ret, cpu_verify, cpu_sign;
-
 			s->ret[rep] = rate_returning(s->ctx, s->pool, seconds, &s->lat);
 			cpu_ret = last_cpu_rate;
 			if (k % 2 == 1)
@@ -732,7 +793,7 @@ int main(int argc, char **argv)
 			cpu_verify = last_cpu_rate;
 			s->sign[rep] = rate_sign(seconds / 3);
 			cpu_sign = last_cpu_rate;
-			s->upsert[rep] = rate_upsert(s->db, s->sync, s->users, seconds / 3);
+			s->upsert[rep] = rate_upsert(&s->up, s->uids, seconds / 3);
 			s->ratio_parts[rep] =
 			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
 			s->ratio_parts_cpu[rep] = cpu_ret * (1 / cpu_verify + 1 / cpu_sign + 1 / last_cpu_rate);
@@ -822,6 +883,7 @@ int main(int argc, char **argv)
 		       median(nw, reps));
 	}
 	for (k = 0; k < n_sizes * 2; k++) {
+		upsert_close(&setups[k].up);
 		free_pool(setups[k].pool, POOL);
 		sesame_free(setups[k].ctx);
 		free(setups[k].lat.ms);

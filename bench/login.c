@@ -14,6 +14,9 @@
  *       a prepared database for sesamed (bench/http.sh) and print its path
  *   login BUILDDIR KEYDIR WORKDIR --returning USERS SYNC SECONDS   print the
  *       returning-login rate on that database (bench/http.sh's reference)
+ *   login BUILDDIR KEYDIR WORKDIR --ab USERS SYNC BUILDDIR_B WORKDIR_B [LOGINS]
+ *       compare two builds' plugins, or two base databases, login by login
+ *       (see compare())
  */
 #include "config.h"
 
@@ -669,6 +672,70 @@ static const char *prepare_setup(struct setup *s, const char *tag, long users, c
 	return write_config(name, s->db, sync);
 }
 
+/*
+ * --ab: the same returning logins against A (BUILDDIR's plugins, a copy
+ * of WORKDIR's base database) and B (BUILDDIR_B's plugins, a copy of
+ * WORKDIR_B's, which may differ, e.g. by an index), one login on each in
+ * turn, the order swapped every other pair; the core is this program's.
+ * A change too small for the alternated runs above (a few per cent, under
+ * the machine's drift) shows here: both sides see the same machine within
+ * a fraction of a millisecond.  Prints the median over 20 blocks of B's
+ * time over A's, with its quartiles.  Give the same build and work
+ * directory twice for the A/A control.
+ */
+static void compare(long users, const char *sync, const char *build_b, const char *work_b, long logins)
+{
+	enum { BLOCKS = 20 };
+	const char *build_a = builddir, *work_a = workdir;
+	double ta[BLOCKS], tb[BLOCKS], r[BLOCKS];
+	struct setup *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	json_t **pool;
+	long per = logins / BLOCKS, i;
+	int k;
+
+	if (!a || !b || per < 1)
+		die("--ab: LOGINS must be at least 20", NULL);
+	a->ctx = open_ctx(prepare_setup(a, "ab-a", users, sync));
+	builddir = build_b;
+	workdir = work_b;
+	mkdir(workdir, 0700);
+	b->ctx = open_ctx(prepare_setup(b, "ab-b", users, sync));
+	builddir = build_a;
+	workdir = work_a;
+	pool = returning_pool(users, NULL);
+	for (i = 0; i < 2 * POOL; i++) {
+		login_once(a->ctx, pool[i % POOL]);
+		login_once(b->ctx, pool[i % POOL]);
+	}
+	for (k = 0; k < BLOCKS; k++) {
+		ta[k] = tb[k] = 0;
+		for (i = 0; i < per; i++) {
+			const json_t *cred = pool[(k * per + i) % POOL];
+			sesame_ctx *first = i % 2 ? b->ctx : a->ctx, *second = i % 2 ? a->ctx : b->ctx;
+			double t0 = now_s(), t1, t2;
+
+			login_once(first, cred);
+			t1 = now_s();
+			login_once(second, cred);
+			t2 = now_s();
+			ta[k] += i % 2 ? t2 - t1 : t1 - t0;
+			tb[k] += i % 2 ? t1 - t0 : t2 - t1;
+		}
+		r[k] = tb[k] / ta[k];
+	}
+	qsort(r, BLOCKS, sizeof(double), cmp_double);
+	qsort(ta, BLOCKS, sizeof(double), cmp_double);
+	qsort(tb, BLOCKS, sizeof(double), cmp_double);
+	printf("A %.1f us/login, B %.1f us/login (medians of %d blocks of %ld logins each)\n",
+	       ta[BLOCKS / 2] * 1e6 / (double)per, tb[BLOCKS / 2] * 1e6 / (double)per, BLOCKS, per);
+	printf("ratio: ab_time_b/a %.3f (quartiles %.3f-%.3f)\n", r[BLOCKS / 2], r[BLOCKS / 4], r[3 * BLOCKS / 4]);
+	free_pool(pool, POOL);
+	sesame_free(a->ctx);
+	sesame_free(b->ctx);
+	free(a);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	static const long all_sizes[MAX_SIZES] = {1000, 100000, 1000000};
@@ -714,6 +781,11 @@ int main(int argc, char **argv)
 		latencies(s.ctx, s.pool, strtod(argv[7], NULL));
 		free_pool(s.pool, POOL);
 		sesame_free(s.ctx);
+		return 0;
+	}
+	if (argc >= 9 && strcmp(argv[4], "--ab") == 0) {
+		compare(strtol(argv[5], NULL, 10), argv[6], argv[7], argv[8],
+			argc >= 10 ? strtol(argv[9], NULL, 10) : 20000);
 		return 0;
 	}
 	for (i = 4; i < argc; i++) {

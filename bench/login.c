@@ -537,7 +537,7 @@ static double rate_sign(double seconds)
 /*
  * One raw upsert transaction of an existing identity, on the same
  * database file with the same synchronous setting, own connection (opened
- * once per setup, its statement prepared).
+ * once per setup, its statements prepared, BEGIN and COMMIT too).
  *
  * - It writes the identities the logins use, in the same rotation: the
  *   login and its part touch the same rows, hot or cold alike.  (Upserts

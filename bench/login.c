@@ -86,6 +86,20 @@ static double measured(long n, double wall, double cpu)
 	return (double)n / wall;
 }
 
+/* `op(arg, i)` for i = 0, 1, ... during `seconds`: its rate (measured()). */
+static double run_for(double seconds, void (*op)(void *arg, long i), void *arg)
+{
+	double t0 = now_s(), t, c0 = cpu_s();
+	long n = 0;
+
+	do {
+		op(arg, n);
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	return measured(n, t - t0, cpu_s() - c0);
+}
+
 static void die(const char *what, const char *detail)
 {
 	fprintf(stderr, "login: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -492,22 +506,37 @@ static double rate_new(sesame_ctx *ctx, json_t **fresh, int n)
 }
 
 /* One credential verification (the provider's path, as the login does). */
+struct verify_arg {
+	sesame_ctx *ctx;
+	json_t **pool;
+};
+
+static void verify_once(void *arg, long i)
+{
+	struct verify_arg *a = arg;
+	json_t *id = NULL;
+	sesame_error err;
+
+	if (sesame_verify_credential(a->ctx, PROVIDER, a->pool[i % POOL], &id, &err) != SESAME_OK)
+		die("sesame_verify_credential", err.text);
+	json_decref(id);
+}
+
 static double rate_verify(sesame_ctx *ctx, json_t **pool, double seconds)
 {
-	double t0 = now_s(), t, c0 = cpu_s();
-	long n = 0;
+	struct verify_arg a = {ctx, pool};
 
-	do {
-		json_t *id = NULL;
-		sesame_error err;
+	return run_for(seconds, verify_once, &a);
+}
 
-		if (sesame_verify_credential(ctx, PROVIDER, pool[n % POOL], &id, &err) != SESAME_OK)
-			die("sesame_verify_credential", err.text);
-		json_decref(id);
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
-	return measured(n, t - t0, cpu_s() - c0);
+static void sign_once(void *claims, long i)
+{
+	char *token = NULL;
+	sesame_error err;
+
+	if (jws_sign(&es_key, NULL, claims, &token, &err) != SESAME_OK)
+		die("jws_sign", err.text);
+	free(token);
 }
 
 /* One ES256 signature of access-token-like claims with a prepared key. */
@@ -517,21 +546,10 @@ static double rate_sign(double seconds)
 	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "sub", "0123456789abcdef01234567", "aud", APP, "iss",
 		      "http://127.0.0.1", "iat", (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 1800, "typ",
 		      "access", "sid", "0123456789abcdef76543210", "baas_device_id", "00112233445566778899aabb");
-	double t0 = now_s(), t, c0 = cpu_s();
-	long n = 0;
+	double rate = run_for(seconds, sign_once, claims);
 
-	do {
-		char *token = NULL;
-		sesame_error err;
-
-		if (jws_sign(&es_key, NULL, claims, &token, &err) != SESAME_OK)
-			die("jws_sign", err.text);
-		free(token);
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
 	json_decref(claims);
-	return measured(n, t - t0, cpu_s() - c0);
+	return rate;
 }
 
 /*
@@ -609,23 +627,30 @@ static void step_done(sqlite3 *db, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 }
 
+/* The part's connection and the identities it writes, in rotation. */
+struct store_part {
+	struct upserter *u;
+	char (*uids)[32];
+};
+
+static void upsert_once(void *arg, long i)
+{
+	struct store_part *p = arg;
+	struct upserter *u = p->u;
+
+	step_done(u->db, u->begin, "begin");
+	sqlite3_bind_text(u->up, 1, p->uids[u->next++ % POOL], -1, SQLITE_STATIC);
+	sqlite3_bind_text(u->up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(u->up, 3, (sqlite3_int64)1700000000 + upserts++);
+	step_done(u->db, u->up, "upsert");
+	step_done(u->db, u->commit, "commit");
+}
+
 static double rate_upsert(struct upserter *u, char (*uids)[32], double seconds)
 {
-	double t0 = now_s(), t, c0 = cpu_s();
-	long n = 0;
+	struct store_part p = {u, uids};
 
-	do {
-		step_done(u->db, u->begin, "begin");
-		sqlite3_bind_text(u->up, 1, uids[u->next++ % POOL], -1, SQLITE_STATIC);
-		sqlite3_bind_text(u->up, 2, "{\"email\":\"bench@example.com\",\"name\":\"Bench User\"}", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(u->up, 3, (sqlite3_int64)1700000000 + upserts++);
-		step_done(u->db, u->up, "upsert");
-		step_done(u->db, u->commit, "commit");
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
-	return measured(n, t - t0, cpu_s() - c0);
+	return run_for(seconds, upsert_once, &p);
 }
 
 /*
@@ -637,45 +662,46 @@ static double rate_upsert(struct upserter *u, char (*uids)[32], double seconds)
  * target's sum: its ratio says what sesame costs over the work a login
  * must do, where login/parts says what that work costs over one row.
  */
+static void same_work_once(void *arg, long i)
+{
+	struct store_part *p = arg;
+	struct upserter *u = p->u;
+	const char *uid = p->uids[u->next++ % POOL];
+	unsigned char hash[32];
+	char sid[SESAME_STORE_ID_LENGTH + 1], user_id[64];
+	int64_t now = (int64_t)time(NULL);
+
+	if (store_new_id(now, sid) != SESAME_OK || util_random(hash, sizeof(hash)) != SESAME_OK)
+		die("no random bytes", NULL);
+	step_done(u->db, u->begin, "begin");
+	sqlite3_bind_text(u->identity, 1, uid, -1, SQLITE_STATIC);
+	if (sqlite3_step(u->identity) != SQLITE_ROW)
+		die("identity", uid);
+	snprintf(user_id, sizeof(user_id), "%s", (const char *)sqlite3_column_text(u->identity, 3));
+	sqlite3_reset(u->identity);
+	sqlite3_bind_text(u->user, 1, user_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(u->user) != SQLITE_ROW || sqlite3_column_int(u->user, 2) != 0)
+		die("user", user_id);
+	sqlite3_reset(u->user);
+	sqlite3_bind_text(u->touch, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(u->touch, 2, (sqlite3_int64)1700000000 + upserts++);
+	step_done(u->db, u->touch, "identity update");
+	sqlite3_bind_text(u->session, 1, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(u->session, 2, user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(u->session, 3, "00112233445566778899aabb", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(u->session, 4, hash, sizeof(hash), SQLITE_STATIC);
+	sqlite3_bind_int64(u->session, 5, now);
+	sqlite3_bind_int64(u->session, 6, now + 86400);
+	sqlite3_bind_text(u->session, 7, uid, -1, SQLITE_STATIC);
+	step_done(u->db, u->session, "session insert");
+	step_done(u->db, u->commit, "commit");
+}
+
 static double rate_same_work(struct upserter *u, char (*uids)[32], double seconds)
 {
-	double t0 = now_s(), t, c0 = cpu_s();
-	long n = 0;
+	struct store_part p = {u, uids};
 
-	do {
-		const char *uid = uids[u->next++ % POOL];
-		unsigned char hash[32];
-		char sid[SESAME_STORE_ID_LENGTH + 1], user_id[64];
-		int64_t now = (int64_t)time(NULL);
-
-		if (store_new_id(now, sid) != SESAME_OK || util_random(hash, sizeof(hash)) != SESAME_OK)
-			die("no random bytes", NULL);
-		step_done(u->db, u->begin, "begin");
-		sqlite3_bind_text(u->identity, 1, uid, -1, SQLITE_STATIC);
-		if (sqlite3_step(u->identity) != SQLITE_ROW)
-			die("identity", uid);
-		snprintf(user_id, sizeof(user_id), "%s", (const char *)sqlite3_column_text(u->identity, 3));
-		sqlite3_reset(u->identity);
-		sqlite3_bind_text(u->user, 1, user_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(u->user) != SQLITE_ROW || sqlite3_column_int(u->user, 2) != 0)
-			die("user", user_id);
-		sqlite3_reset(u->user);
-		sqlite3_bind_text(u->touch, 1, uid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(u->touch, 2, (sqlite3_int64)1700000000 + upserts++);
-		step_done(u->db, u->touch, "identity update");
-		sqlite3_bind_text(u->session, 1, sid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(u->session, 2, user_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(u->session, 3, "00112233445566778899aabb", -1, SQLITE_STATIC);
-		sqlite3_bind_blob(u->session, 4, hash, sizeof(hash), SQLITE_STATIC);
-		sqlite3_bind_int64(u->session, 5, now);
-		sqlite3_bind_int64(u->session, 6, now + 86400);
-		sqlite3_bind_text(u->session, 7, uid, -1, SQLITE_STATIC);
-		step_done(u->db, u->session, "session insert");
-		step_done(u->db, u->commit, "commit");
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
-	return measured(n, t - t0, cpu_s() - c0);
+	return run_for(seconds, same_work_once, &p);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -696,22 +722,28 @@ static double median(const double *v, int n)
 
 /* sesame_access_token_verify on a token of a real login: what a resource
  * server pays per request, without and with the session lookup. */
+struct access_arg {
+	sesame_ctx *ctx;
+	const char *token;
+	unsigned flags;
+};
+
+static void access_once(void *arg, long i)
+{
+	struct access_arg *a = arg;
+	json_t *claims = NULL;
+	sesame_error err;
+
+	if (sesame_access_token_verify(a->ctx, a->token, a->flags, &claims, &err) != SESAME_OK)
+		die("sesame_access_token_verify", err.text);
+	json_decref(claims);
+}
+
 static double rate_access(sesame_ctx *ctx, const char *token, unsigned flags, double seconds)
 {
-	double t0 = now_s(), t;
-	long n = 0;
+	struct access_arg a = {ctx, token, flags};
 
-	do {
-		json_t *claims = NULL;
-		sesame_error err;
-
-		if (sesame_access_token_verify(ctx, token, flags, &claims, &err) != SESAME_OK)
-			die("sesame_access_token_verify", err.text);
-		json_decref(claims);
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
-	return (double)n / (t - t0);
+	return run_for(seconds, access_once, &a);
 }
 
 /* ---- main -------------------------------------------------------------------- */
@@ -722,7 +754,7 @@ struct setup {
 	char db[4096];
 	sesame_ctx *ctx;
 	json_t **pool;
-	char uids[POOL][32];	/* the pool's identities, for the upsert part */
+	char uids[POOL][32];	/* the pool's identities, for the store parts */
 	struct upserter up;
 	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
 	double ratio_parts[MAX_REPS];

@@ -979,7 +979,7 @@ int main(int argc, char **argv)
 		for (k = 0; k < n_sizes * 2; k++) {
 			struct setup *s = &setups[k];
 			json_t **fresh = malloc(sizeof(*fresh) * (size_t)n_new);
-			double cpu_ret, cpu_verify, cpu_sign;
+			double cpu_ret, cpu_verify, cpu_sign, cpu_upsert;
 			char sub[64];
 
 			for (q = 0; q < n_new; q++) {
@@ -997,11 +997,12 @@ int main(int argc, char **argv)
 			s->sign[rep] = rate_sign(seconds / 3);
 			cpu_sign = last_cpu_rate;
 			s->upsert[rep] = rate_upsert(&s->up, s->uids, seconds / 3);
+			cpu_upsert = last_cpu_rate;
 			s->same[rep] = rate_same_work(&s->up, s->uids, seconds / 3);
 			s->ratio_same[rep] = s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->same[rep]);
 			s->ratio_parts[rep] =
 			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
-			s->ratio_parts_cpu[rep] = cpu_ret * (1 / cpu_verify + 1 / cpu_sign + 1 / last_cpu_rate);
+			s->ratio_parts_cpu[rep] = cpu_ret * (1 / cpu_verify + 1 / cpu_sign + 1 / cpu_upsert);
 			free_pool(fresh, n_new);
 		}
 		setups[0].access[0][rep] = rate_access(setups[0].ctx, setups[0].access_token, 0, seconds / 2);

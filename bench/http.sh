@@ -3,8 +3,9 @@
 # bench/http.sh — HTTP logins through sesamed under wrk on loopback: returning
 # custom-token identities (10^3 users), logins/s and p50/p99 latency at peak
 # (several connections), the ratio to the in-process rate measured
-# alternately in the same run, and p99 at about half of peak (wrk has no
-# fixed-rate mode in Debian: fewer connections stand in for it).
+# alternately in the same run, the CPU time per login of each (what HTTP
+# costs whoever shares the cores), and p99 at about half of peak (wrk has
+# no fixed-rate mode in Debian: fewer connections stand in for it).
 #
 #   bench/http.sh BUILDDIR KEYDIR WORKDIR [--quick]
 set -eu
@@ -45,6 +46,7 @@ trap cleanup EXIT INT TERM
 run_wrk() { # url threads connections seconds
 	out=$(wrk -t"$2" -c"$3" -d"$4"s --timeout 5s --latency -s "$here/login.lua" "$1")
 	rate=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { print $2 }')
+	reqs=$(printf '%s\n' "$out" | awk '/ requests in / { print $1 }')
 	p50=$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')
 	p99=$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')
 	if printf '%s\n' "$out" | grep -q "Non-2xx"; then
@@ -52,8 +54,12 @@ run_wrk() { # url threads connections seconds
 		printf '%s\n' "$out" >&2
 		exit 1
 	fi
-	echo "$rate $(to_ms "$p50") $(to_ms "$p99")"
+	echo "$rate $(to_ms "$p50") $(to_ms "$p99") $reqs"
 }
+
+# CPU time sesamed has used, in clock ticks (utime + stime of all its threads).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 
 summary=""
 for sync in $syncs; do
@@ -76,9 +82,16 @@ for sync in $syncs; do
 	: >"$work/http-$sync.txt"
 	r=1
 	while [ $r -le $reps ]; do
-		peak=$(run_wrk "$url" 2 "$conns" "$secs")
+		t0=$(cpu_ticks "$pid")
+		peak=$(run_wrk "$url" 2 "$conns" "$secs") # an assignment, so that set -e sees a failure
+		t1=$(cpu_ticks "$pid")
+		set -- $peak
+		# sesamed's CPU time per login at peak, in microseconds
+		peak="$1 $2 $3 $(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$4" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
 		inproc=$("$build/bench/login" "$build" "$keys" "$work" --returning "$users" "$sync" "$secs")
 		half=$(run_wrk "$url" 1 1 "$secs")
+		set -- $half
+		half="$1 $2 $3"
 		echo "$peak $inproc $half" >>"$work/http-$sync.txt"
 		r=$((r + 1))
 	done
@@ -90,34 +103,42 @@ for sync in $syncs; do
 	rate=$(awk '{ print $1 }' "$f" | median)
 	p50=$(awk '{ print $2 }' "$f" | median)
 	p99=$(awk '{ print $3 }' "$f" | median)
-	inproc=$(awk '{ print $4 }' "$f" | median)
-	ratio=$(awk '{ printf "%.4f\n", $1 / $4 }' "$f" | median)
-	lrate=$(awk '{ print $5 }' "$f" | median)
-	lp50=$(awk '{ print $6 }' "$f" | median)
-	lp99=$(awk '{ print $7 }' "$f" | median)
-	lfrac=$(awk '{ printf "%.4f\n", $5 / $1 }' "$f" | median)
-	summary="$summary$(printf '%-7s %10.0f %8.2f %8.2f %10.0f %7.2fx | %9.0f %6.2f %8.2f %8.2f' \
-		"$sync" "$rate" "$p50" "$p99" "$inproc" "$ratio" "$lrate" "$lfrac" "$lp50" "$lp99")
+	cpu=$(awk '{ print $4 }' "$f" | median)
+	inproc=$(awk '{ print $5 }' "$f" | median)
+	icpu=$(awk '{ print $6 }' "$f" | median)
+	ratio=$(awk '{ printf "%.4f\n", $1 / $5 }' "$f" | median)
+	cratio=$(awk '{ printf "%.4f\n", $6 / $4 }' "$f" | median)
+	lrate=$(awk '{ print $7 }' "$f" | median)
+	lp50=$(awk '{ print $8 }' "$f" | median)
+	lp99=$(awk '{ print $9 }' "$f" | median)
+	lfrac=$(awk '{ printf "%.4f\n", $7 / $1 }' "$f" | median)
+	summary="$summary$(printf '%-7s %10.0f %8.2f %8.2f %10.0f %7.2fx | %7.0f %7.0f %6.2fx | %9.0f %6.2f %8.2f %8.2f' \
+		"$sync" "$rate" "$p50" "$p99" "$inproc" "$ratio" "$cpu" "$icpu" "$cratio" "$lrate" "$lfrac" "$lp50" "$lp99")
 "
 	machine="${machine:-}bench: http_login_${sync}_peak $rate logins/s
 bench: http_login_${sync}_p50 $p50 ms
 bench: http_login_${sync}_p99 $p99 ms
 bench: http_login_${sync}_inprocess $inproc logins/s
+bench: http_login_${sync}_cpu_per_login $cpu us
+bench: http_login_${sync}_inprocess_cpu_per_login $icpu us
 bench: http_login_${sync}_lowload $lrate logins/s
 bench: http_login_${sync}_lowload_p50 $lp50 ms
 bench: http_login_${sync}_lowload_p99 $lp99 ms
 "
 	ratios="${ratios:-}ratio: http_login_${sync}/inprocess $ratio
+ratio: http_login_${sync}/inprocess_per_cpu $cratio
 ratio: http_login_${sync}_lowload/peak $lfrac
 "
 done
 
 echo
 echo "HTTP login through sesamed (wrk, $conns connections, 2 threads; $users users; median of $reps alternated runs of ${secs} s)"
-printf '%-7s %10s %8s %8s %10s %8s | %9s %6s %8s %8s\n' sync "logins/s" "p50 ms" "p99 ms" "in-proc/s" "/inproc" \
-	"1-conn/s" "/peak" "p50 ms" "p99 ms"
+printf '%-7s %10s %8s %8s %10s %8s | %7s %7s %7s | %9s %6s %8s %8s\n' sync "logins/s" "p50 ms" "p99 ms" "in-proc/s" "/inproc" \
+	"cpu us" "in-proc" "/cpu" "1-conn/s" "/peak" "p50 ms" "p99 ms"
 printf '%s' "$summary"
-echo "(in-proc: one thread of sesame_login on its own copy of the same database; 1-conn: wrk -t1 -c1, the low load)"
+echo "(in-proc: one thread of sesame_login on its own copy of the same database; 1-conn: wrk -t1 -c1, the low load;"
+echo " cpu us: CPU time per login at peak, of sesamed's threads and of the in-process run's (the checkpointer's too);"
+echo " /cpu: in-process CPU time per login over sesamed's, that is HTTP/in-process per second of CPU)"
 echo
 printf '%s' "$machine"
 printf '%s' "$ratios"

@@ -67,6 +67,7 @@ for sync in $syncs; do
 	conf=$1
 	export SESAME_BENCH_TOKENS="$2" SESAME_BENCH_APP=bench-app SESAME_BENCH_PROVIDER=ct
 	log="$work/sesamed-$sync.log"
+	: >"$log" # emptied here: the child may not have truncated it (an old run's address) before the poll
 	"$build/sesamed" --config "$conf" --listen 127.0.0.1:0 2>"$log" &
 	pid=$!
 	url=""

@@ -73,6 +73,7 @@ export SESAME_BENCH_TOKENS="$tokens" SESAME_BENCH_APP=bench-app SESAME_BENCH_PRO
 # Start sesamed on `conf` (in this shell, so that cleanup can stop it);
 # its URL in $url.
 start() { # conf log
+	: >"$2" # emptied here: the child may not have truncated it (an old run's address) before the poll
 	"$build/sesamed" --config "$1" --listen 127.0.0.1:0 2>"$2" &
 	pids="$pids $!"
 	url=""

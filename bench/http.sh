@@ -37,6 +37,9 @@ to_ms() {
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The median of column N of the file $f, and of column A over column B.
+column_median() { awk -v c="$1" '{ print $c }' "$f" | median; }
+quotient_median() { awk -v a="$1" -v b="$2" '{ printf "%.4f\n", $a / $b }' "$f" | median; }
 
 pid=""
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; }
@@ -100,19 +103,21 @@ for sync in $syncs; do
 	wait "$pid" 2>/dev/null || true
 	pid=""
 
+	# Columns of $f, one line per repetition: peak rate, p50, p99, CPU us
+	# per login; in-process rate, CPU us per login; 1-conn rate, p50, p99.
 	f="$work/http-$sync.txt"
-	rate=$(awk '{ print $1 }' "$f" | median)
-	p50=$(awk '{ print $2 }' "$f" | median)
-	p99=$(awk '{ print $3 }' "$f" | median)
-	cpu=$(awk '{ print $4 }' "$f" | median)
-	inproc=$(awk '{ print $5 }' "$f" | median)
-	icpu=$(awk '{ print $6 }' "$f" | median)
-	ratio=$(awk '{ printf "%.4f\n", $1 / $5 }' "$f" | median)
-	cratio=$(awk '{ printf "%.4f\n", $6 / $4 }' "$f" | median)
-	lrate=$(awk '{ print $7 }' "$f" | median)
-	lp50=$(awk '{ print $8 }' "$f" | median)
-	lp99=$(awk '{ print $9 }' "$f" | median)
-	lfrac=$(awk '{ printf "%.4f\n", $7 / $1 }' "$f" | median)
+	rate=$(column_median 1)
+	p50=$(column_median 2)
+	p99=$(column_median 3)
+	cpu=$(column_median 4)
+	inproc=$(column_median 5)
+	icpu=$(column_median 6)
+	lrate=$(column_median 7)
+	lp50=$(column_median 8)
+	lp99=$(column_median 9)
+	ratio=$(quotient_median 1 5)
+	cratio=$(quotient_median 6 4)
+	lfrac=$(quotient_median 7 1)
 	summary="$summary$(printf '%-7s %10.0f %8.2f %8.2f %10.0f %7.2fx | %7.0f %7.0f %6.2fx | %9.0f %6.2f %8.2f %8.2f' \
 		"$sync" "$rate" "$p50" "$p99" "$inproc" "$ratio" "$cpu" "$icpu" "$cratio" "$lrate" "$lfrac" "$lp50" "$lp99")
 "

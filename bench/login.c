@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -769,12 +770,41 @@ struct setup {
 	double ret[MAX_REPS], new_[MAX_REPS], verify[MAX_REPS], sign[MAX_REPS], upsert[MAX_REPS];
 	double ratio_parts[MAX_REPS];
 	double same[MAX_REPS], ratio_same[MAX_REPS]; /* rate_same_work() in place of the upsert */
-	double bound[MAX_REPS]; /* login/parts of a login costing its crypto parts and the same work alone */
+	double bound[MAX_REPS]; /* ratio_parts / ratio_same: login/parts of a login costing its crypto parts and
+				 * the same work alone */
 	double ratio_parts_cpu[MAX_REPS]; /* the same per second of thread CPU time */
 	double access[2][MAX_REPS];
 	char *access_token;
 	struct latencies lat;
 };
+
+/* The median over the repetitions of the setup's per-repetition figures at
+ * offset `member` (e.g. offsetof(struct setup, bound)). */
+static double setup_median(const struct setup *s, size_t member, int reps)
+{
+	return median((const double *)(const void *)((const char *)s + member), reps);
+}
+
+/* One table line: `label`, then each setup's median of `member`. */
+static void print_setups_line(const struct setup *setups, int n, int reps, const char *label, size_t member)
+{
+	int k;
+
+	printf("%s", label);
+	for (k = 0; k < n; k++)
+		printf(" %ld/%s %.2fx", setups[k].users, setups[k].sync, setup_median(&setups[k], member, reps));
+	printf("\n");
+}
+
+/* A `ratio: login_USERS_SYNC_WHAT` line per setup, its median of `member`. */
+static void print_setups_ratio(const struct setup *setups, int n, int reps, const char *what, size_t member)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		printf("ratio: login_%ld_%s_%s %.3f\n", setups[k].users, setups[k].sync, what,
+		       setup_median(&setups[k], member, reps));
+}
 
 static void load_keys(void)
 {
@@ -1018,10 +1048,9 @@ int main(int argc, char **argv)
 			cpu_upsert = last_cpu_rate;
 			s->same[rep] = rate_same_work(&s->up, s->uids, seconds / 3);
 			s->ratio_same[rep] = s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->same[rep]);
-			s->bound[rep] = (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]) /
-					(1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->same[rep]);
 			s->ratio_parts[rep] =
 			    s->ret[rep] * (1 / s->verify[rep] + 1 / s->sign[rep] + 1 / s->upsert[rep]);
+			s->bound[rep] = s->ratio_parts[rep] / s->ratio_same[rep];
 			s->ratio_parts_cpu[rep] = cpu_ret * (1 / cpu_verify + 1 / cpu_sign + 1 / cpu_upsert);
 			free_pool(fresh, n_new);
 		}
@@ -1049,15 +1078,12 @@ int main(int argc, char **argv)
 		printf(" %ld/%s %.0f/s %.2fx", setups[k].users, setups[k].sync, median(setups[k].same, reps),
 		       median(setups[k].ratio_same, reps));
 	printf("\n");
-	printf("the login/parts a login would reach that cost only its verification, its signature and that store"
-	       " work (no refresh token, no JSON, no plugin calls):");
-	for (k = 0; k < n_sizes * 2; k++)
-		printf(" %ld/%s %.2fx", setups[k].users, setups[k].sync, median(setups[k].bound, reps));
-	printf("\n");
-	printf("/parts per second of thread CPU time (no preemption, no I/O wait):");
-	for (k = 0; k < n_sizes * 2; k++)
-		printf(" %ld/%s %.2fx", setups[k].users, setups[k].sync, median(setups[k].ratio_parts_cpu, reps));
-	printf("\n");
+	print_setups_line(setups, n_sizes * 2, reps,
+			  "the login/parts a login would reach that cost only its verification, its signature and that"
+			  " store work (no refresh token, no JSON, no plugin calls):",
+			  offsetof(struct setup, bound));
+	print_setups_line(setups, n_sizes * 2, reps, "/parts per second of thread CPU time (no preemption, no I/O wait):",
+			  offsetof(struct setup, ratio_parts_cpu));
 	printf("\nIn-process returning-login latency, ms (every login of the runs above, one thread)\n");
 	printf("%-8s %-6s %8s %8s %8s %8s %8s | %10s\n", "users", "sync", "logins", "p50", "p99", "p99.9", "max",
 	       "p99.9/p50");
@@ -1094,18 +1120,10 @@ int main(int argc, char **argv)
 		printf("bench: login_%ld_%s_p99 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 99 / 100]);
 		printf("bench: login_%ld_%s_p999 %.3f ms\n", setups[k].users, setups[k].sync, l->ms[l->n * 999 / 1000]);
 	}
-	for (k = 0; k < n_sizes * 2; k++)
-		printf("ratio: login_%ld_%s_returning/parts %.3f\n", setups[k].users, setups[k].sync,
-		       median(setups[k].ratio_parts, reps));
-	for (k = 0; k < n_sizes * 2; k++)
-		printf("ratio: login_%ld_%s_returning/parts_cpu %.3f\n", setups[k].users, setups[k].sync,
-		       median(setups[k].ratio_parts_cpu, reps));
-	for (k = 0; k < n_sizes * 2; k++)
-		printf("ratio: login_%ld_%s_returning/parts_same_work %.3f\n", setups[k].users, setups[k].sync,
-		       median(setups[k].ratio_same, reps));
-	for (k = 0; k < n_sizes * 2; k++)
-		printf("ratio: login_%ld_%s_same_work_bound/parts %.3f\n", setups[k].users, setups[k].sync,
-		       median(setups[k].bound, reps));
+	print_setups_ratio(setups, n_sizes * 2, reps, "returning/parts", offsetof(struct setup, ratio_parts));
+	print_setups_ratio(setups, n_sizes * 2, reps, "returning/parts_cpu", offsetof(struct setup, ratio_parts_cpu));
+	print_setups_ratio(setups, n_sizes * 2, reps, "returning/parts_same_work", offsetof(struct setup, ratio_same));
+	print_setups_ratio(setups, n_sizes * 2, reps, "same_work_bound/parts", offsetof(struct setup, bound));
 	for (k = 0; k < n_sizes * 2; k++) {
 		struct latencies *l = &setups[k].lat;
 

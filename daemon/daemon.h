@@ -238,9 +238,15 @@ struct metrics;
 
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
-/* One answered request.  `method` and `route` must come from a bounded set
- * (the route table's patterns, "unmatched"); thread-safe. */
-void metrics_observe_request(struct metrics *m, const char *method, const char *route, unsigned status, double seconds);
+/* One request answered with `status` (0: the connection ended before an
+ * answer).  The server counts a request as it queues the answer, so that a
+ * client holding the answer finds it counted.  `method` and `route` must
+ * come from a bounded set (the route table's patterns, "unmatched");
+ * thread-safe. */
+void metrics_count_request(struct metrics *m, const char *method, const char *route, unsigned status);
+/* The time one request took, from its first byte until its answer was
+ * written (observed once the request is complete); thread-safe. */
+void metrics_observe_duration(struct metrics *m, const char *method, const char *route, double seconds);
 /* One login through `provider` (a configured instance name, or "unknown")
  * with `outcome`: "success", "rejected", "malformed", "unavailable",
  * "internal", "throttled".  Thread-safe. */

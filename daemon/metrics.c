@@ -209,17 +209,25 @@ static void family_count(struct metrics *m, struct family *f, size_t n, const ch
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_observe_request(struct metrics *m, const char *method, const char *route, unsigned status, double seconds)
+void metrics_count_request(struct metrics *m, const char *method, const char *route, unsigned status)
 {
 	static const char *const names[] = {"method", "route", "status"};
-	char code[16], labels[LABELS_MAX];
+	char code[16];
 	const char *values[] = {method, route, code};
+
+	snprintf(code, sizeof(code), "%u", status);
+	family_count(m, &m->requests, 3, names, values);
+}
+
+void metrics_observe_duration(struct metrics *m, const char *method, const char *route, double seconds)
+{
+	static const char *const names[] = {"method", "route"};
+	const char *values[] = {method, route};
+	char labels[LABELS_MAX];
 	struct series *s;
 	bool fit;
 	size_t i;
 
-	snprintf(code, sizeof(code), "%u", status);
-	family_count(m, &m->requests, 3, names, values);
 	fit = labels_render(labels, 2, names, values);
 	pthread_mutex_lock(&m->lock);
 	s = family_series(&m->latency, fit ? labels : NULL);

@@ -567,6 +567,24 @@ static void add_header(struct MHD_Response *resp, const char *name, const char *
 		fprintf(stderr, "sesamed: warning: cannot add header %s\n", name);
 }
 
+/* The method as a metrics label: a known one, else "other". */
+static const char *method_label(const char *method)
+{
+	static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
+/* The route as a metrics label: its pattern, or "unmatched". */
+static const char *route_label(const struct request *req)
+{
+	return req->routed == ROUTE_NOT_FOUND ? "unmatched" : req->match.route->pattern;
+}
+
 static enum MHD_Result send_reply(struct request *req)
 {
 	struct reply *rep = &req->reply;
@@ -600,6 +618,9 @@ static enum MHD_Result send_reply(struct request *req)
 	 * Connection: close from libmicrohttpd itself.) */
 	if (atomic_load(&req->srv->draining))
 		add_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	/* Counted before it can leave: a client holding the answer finds it
+	 * in /metrics (the completion callback runs after the last byte). */
+	metrics_count_request(req->srv->metrics, method_label(req->method), route_label(req), rep->status);
 	ret = MHD_queue_response(req->conn, rep->status, resp);
 	MHD_destroy_response(resp);
 	req->queued = true;
@@ -680,18 +701,6 @@ static void log_safe(const char *in, char *out, size_t size, size_t max)
 	out[o] = '\0';
 }
 
-/* The method as a metrics label: a known one, else "other". */
-static const char *method_label(const char *method)
-{
-	static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(known); i++)
-		if (strcmp(method, known[i]) == 0)
-			return known[i];
-	return "other";
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct server *srv = cls;
@@ -708,8 +717,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 	secs = elapsed_seconds(&req->start);
 	status = req->queued ? req->reply.status : 0;
-	route = req->routed == ROUTE_NOT_FOUND ? "unmatched" : req->match.route->pattern;
-	metrics_observe_request(srv->metrics, method_label(req->method), route, status, secs);
+	route = route_label(req);
+	if (!req->queued)
+		metrics_count_request(srv->metrics, method_label(req->method), route, 0);
+	metrics_observe_duration(srv->metrics, method_label(req->method), route, secs);
 	log_safe(req->path, path, sizeof(path), 256);
 	log_safe(req->method, method, sizeof(method), 16);
 	/* Never the query string, headers or body: they carry tokens. */

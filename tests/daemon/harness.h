@@ -582,6 +582,27 @@ static void clock_advance(const struct daemon *d, long seconds)
 	http_free(&r);
 }
 
+/* The value of counter `series` in /metrics (e.g.
+ * "sesamed_session_refreshes_total{outcome=\"success\"}"), 0 when absent. */
+static long metric(const struct daemon *d, const char *series)
+{
+	struct http r;
+	const char *at;
+	size_t n = strlen(series);
+	long v = 0;
+
+	/* /metrics needs the admin key (daemon.metrics is "admin" by default). */
+	http(d, &(struct req){"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL}, &r);
+	assert_int_equal(r.status, 200);
+	for (at = r.body; at && (at = strstr(at, series)) != NULL; at += n)
+		if ((at == r.body || at[-1] == '\n') && at[n] == ' ') {
+			v = strtol(at + n + 1, NULL, 10);
+			break;
+		}
+	http_free(&r);
+	return v;
+}
+
 /* ---- the client API ---------------------------------------------------------- */
 
 #define LOGIN(name) "/api/client/v2.0/app/test-app/auth/providers/" name "/login"

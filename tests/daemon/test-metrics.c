@@ -58,9 +58,12 @@ static void test_counters_and_histogram(void **state)
 	size_t len;
 	char *text;
 
-	metrics_observe_request(m, "GET", "/healthz", 200, 0.0004);
-	metrics_observe_request(m, "GET", "/healthz", 200, 0.03);
-	metrics_observe_request(m, "GET", "/healthz", 404, 20.0);
+	metrics_count_request(m, "GET", "/healthz", 200);
+	metrics_observe_duration(m, "GET", "/healthz", 0.0004);
+	metrics_count_request(m, "GET", "/healthz", 200);
+	metrics_observe_duration(m, "GET", "/healthz", 0.03);
+	metrics_count_request(m, "GET", "/healthz", 404);
+	metrics_observe_duration(m, "GET", "/healthz", 20.0);
 	metrics_count_login(m, "google", "success");
 	metrics_count_login(m, "google", "success");
 	metrics_count_login(m, "google", "rejected");

@@ -36,10 +36,7 @@ to_ms() {
 		printf "%.3f", n }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# The median of column N of the file $f, and of column A over column B.
-column_median() { awk -v c="$1" '{ print $c }' "$f" | median; }
-quotient_median() { awk -v a="$1" -v b="$2" '{ printf "%.4f\n", $a / $b }' "$f" | median; }
+. "$here/stats.sh"
 
 pid=""
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; }

@@ -38,7 +38,7 @@ command -v wrk >/dev/null || { echo "multinode.sh: wrk is not installed: skipped
 . "$top/tests/store/pg-cluster.sh"
 pg_find_bin || { echo "multinode.sh: the PostgreSQL server is not installed: skipped"; exit 0; }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$here/stats.sh"
 
 pids=""
 cleanup() {
@@ -132,16 +132,15 @@ while [ $r -le "$reps" ]; do
 	r=$((r + 1))
 done
 
-col() { awk -v c="$1" '{ print $c }' "$f" | median; }
-sqlite_rate=$(col 1)
-sqlite_p99=$(col 2)
-pg1_rate=$(col 3)
-pg1_p99=$(col 4)
-pg2_rate=$(col 5)
-pg2_p99=$(col 6)
-two_over_one=$(awk '{ printf "%.4f\n", $5 / $3 }' "$f" | median)
-pg_over_sqlite=$(awk '{ printf "%.4f\n", $3 / $1 }' "$f" | median)
-pg2_over_sqlite=$(awk '{ printf "%.4f\n", $5 / $1 }' "$f" | median)
+sqlite_rate=$(column_median 1)
+sqlite_p99=$(column_median 2)
+pg1_rate=$(column_median 3)
+pg1_p99=$(column_median 4)
+pg2_rate=$(column_median 5)
+pg2_p99=$(column_median 6)
+two_over_one=$(quotient_median 5 3)
+pg_over_sqlite=$(quotient_median 3 1)
+pg2_over_sqlite=$(quotient_median 5 1)
 
 echo
 echo "HTTP login through sesamed: SQLite vs PostgreSQL, one and two nodes ($users users; 2 wrk x 4 connections;"

@@ -440,18 +440,20 @@ static void http_free(struct http *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Send `q` from the local address `source` (another loopback address such
- * as 127.0.0.2, so the daemon sees another client; NULL: any). */
-static void http_from(const struct daemon *d, const struct req *q, const char *source, struct http *r)
+/* Send `q` on the handle `c`, which keeps its connection open for the next
+ * request on it (curl_easy_reset() keeps the connection cache), from the
+ * local address `source` (another loopback address such as 127.0.0.2, so
+ * the daemon sees another client; NULL: any). */
+static void http_on(CURL *c, const struct daemon *d, const struct req *q, const char *source, struct http *r)
 {
 	struct curl_slist *hl = NULL;
 	struct upload up = {q->body, q->body ? strlen(q->body) : 0, 0};
 	char *url = tu_path(d->url, q->path[0] == '/' ? q->path + 1 : q->path);
-	CURL *c = curl_easy_init();
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	assert_non_null(c);
+	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -484,8 +486,16 @@ static void http_from(const struct daemon *d, const struct req *q, const char *s
 	r->rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
 	free(url);
+}
+
+/* Send `q` on a connection of its own, from `source` as for http_on(). */
+static void http_from(const struct daemon *d, const struct req *q, const char *source, struct http *r)
+{
+	CURL *c = curl_easy_init();
+
+	http_on(c, d, q, source, r);
+	curl_easy_cleanup(c);
 }
 
 static void http(const struct daemon *d, const struct req *q, struct http *r)
@@ -583,8 +593,9 @@ static void clock_advance(const struct daemon *d, long seconds)
 }
 
 /* The value of counter `series` in /metrics (e.g.
- * "sesamed_session_refreshes_total{outcome=\"success\"}"), 0 when absent. */
-static long metric(const struct daemon *d, const char *series)
+ * "sesamed_session_refreshes_total{outcome=\"success\"}"), 0 when absent,
+ * read on the handle `c` (see http_on()). */
+static long metric_on(CURL *c, const struct daemon *d, const char *series)
 {
 	struct http r;
 	const char *at;
@@ -592,7 +603,8 @@ static long metric(const struct daemon *d, const char *series)
 	long v = 0;
 
 	/* /metrics needs the admin key (daemon.metrics is "admin" by default). */
-	http(d, &(struct req){"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL}, &r);
+	http_on(c, d, &(struct req){"GET", "/metrics", {"Authorization: Bearer " ADMIN_KEY}, NULL, false, NULL}, NULL,
+		&r);
 	assert_int_equal(r.status, 200);
 	for (at = r.body; at && (at = strstr(at, series)) != NULL; at += n)
 		if ((at == r.body || at[-1] == '\n') && at[n] == ' ') {
@@ -600,6 +612,16 @@ static long metric(const struct daemon *d, const char *series)
 			break;
 		}
 	http_free(&r);
+	return v;
+}
+
+/* metric_on() on a connection of its own. */
+static long metric(const struct daemon *d, const char *series)
+{
+	CURL *c = curl_easy_init();
+	long v = metric_on(c, d, series);
+
+	curl_easy_cleanup(c);
 	return v;
 }
 

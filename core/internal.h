@@ -60,6 +60,8 @@ int util_ct_equal(const void *a, const void *b, size_t len);
 void util_wipe(void *p, size_t len);
 /* Secure random bytes (OpenSSL's DRBG).  SESAME_OK or SESAME_INTERNAL. */
 int util_random(void *buf, size_t len);
+/* Milliseconds on the monotonic clock (async-signal-safe). */
+int64_t util_monotonic_ms(void);
 /*
  * Release what json_dumps() returned with jansson's own free function (an
  * application may have replaced jansson's allocator with
@@ -385,8 +387,19 @@ bool store_has_listing(const struct store *st);
  * .. keys_prune); otherwise they are files (core/signing.c). */
 bool store_has_keys(const struct store *st);
 
-/* Maximum number of attempts of store_transact(). */
-#define STORE_MAX_ATTEMPTS 8
+/*
+ * store_transact() runs a conflicting transaction again for up to
+ * STORE_RETRY_MS after its first attempt began, and at most
+ * STORE_MAX_ATTEMPTS times in all.  A time, not a count, bounds it: many
+ * writers of one row (a counter, the identity of many first logins at
+ * once) make one of them lose several times in a row, more often the more
+ * of them truly run at once, and a count that suits two cores is used up
+ * on sixteen.  Each conflict is followed by a random pause of up to
+ * 1 ms << attempt, at most 50 ms, so that the losers do not collide again
+ * in step.
+ */
+#define STORE_RETRY_MS 3000
+#define STORE_MAX_ATTEMPTS 200
 
 /*
  * The body of a transaction.  It runs again from the start after a
@@ -398,8 +411,9 @@ typedef int (*store_txn_fn)(struct store *st, sesame_store_txn *txn, void *arg, 
  * Run `fn` in a transaction (flags: SESAME_STORE_TXN_WRITE or 0) and commit
  * it; roll back when `fn` fails.  A conflict the store calls retryable
  * (SESAME_CONFLICT with reason "busy" or "exists") rolls back and runs the
- * whole transaction again, up to STORE_MAX_ATTEMPTS times, after a short
- * random pause.  Returns what `fn` or commit returned.
+ * whole transaction again after a short random pause, for as long as
+ * STORE_RETRY_MS and STORE_MAX_ATTEMPTS allow.  Returns what `fn` or commit
+ * returned.
  */
 int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg, sesame_error *err);
 

@@ -226,14 +226,6 @@ int program_check(const struct program_setup *ps, const struct sesame_program *p
 
 /* ---- in the supervisor and the program: async-signal-safe only ------------ */
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -509,7 +501,7 @@ __attribute__((noreturn)) static void supervise(struct launch *l)
 	struct report r = {0};
 	sigset_t all, chld_open;
 	int exec_pipe[2] = {-1, -1}, msg[2];
-	int64_t deadline = monotonic_ms() + l->timeout_ms;
+	int64_t deadline = util_monotonic_ms() + l->timeout_ms;
 	pid_t self = getpid(), program = -1;
 	bool exec_open = true;
 
@@ -566,7 +558,7 @@ __attribute__((noreturn)) static void supervise(struct launch *l)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = l->ctl, .events = POLLIN},
 				      {.fd = exec_open ? exec_pipe[0] : -1, .events = POLLIN}};
-		int64_t left = deadline - monotonic_ms();
+		int64_t left = deadline - util_monotonic_ms();
 		int status;
 		pid_t w;
 
@@ -808,21 +800,21 @@ int program_run(const struct program_setup *ps, char *const *env, const struct s
 		fcntl(outp[0], F_SETFL, O_NONBLOCK);
 	if (errs.keep)
 		fcntl(errp[0], F_SETFL, O_NONBLOCK);
-	deadline = monotonic_ms() + l.timeout_ms + REPORT_GRACE_MS;
+	deadline = util_monotonic_ms() + l.timeout_ms + REPORT_GRACE_MS;
 	/* Until the supervisor has reported and both streams are at EOF (which
 	 * they are as soon as it has killed everything). */
 	while (!rep_eof || !out.eof || !errs.eof) {
 		struct pollfd pf[3] = {{.fd = rep_eof ? -1 : repp[0], .events = POLLIN},
 				       {.fd = out.eof ? -1 : outp[0], .events = POLLIN},
 				       {.fd = errs.eof ? -1 : errp[0], .events = POLLIN}};
-		int64_t left = deadline - monotonic_ms();
+		int64_t left = deadline - util_monotonic_ms();
 		int n;
 
 		if (left <= 0) {
 			/* The supervisor is overdue: tell it to stop, then wait. */
 			if (ctlp[1] >= 0) {
 				close_fd(&ctlp[1]);
-				deadline = monotonic_ms() + REPORT_GRACE_MS;
+				deadline = util_monotonic_ms() + REPORT_GRACE_MS;
 				continue;
 			}
 			break;

@@ -15,7 +15,7 @@
 
 #include "internal.h"
 
-#define RETRY_PAUSE_MAX_US 20000
+#define RETRY_PAUSE_MAX_US 50000
 
 static int store_check_descriptor(const struct sesame_store *d, const char *type, const char *path, sesame_error *err)
 {
@@ -160,7 +160,7 @@ static void retry_pause(int attempt)
 	struct timespec ts;
 
 	util_random(&r, sizeof(r));
-	us = (long)(r % (unsigned)(1000 << (attempt < 4 ? attempt : 4)));
+	us = (long)(r % (unsigned)(1000 << (attempt < 6 ? attempt : 6)));
 	if (us > RETRY_PAUSE_MAX_US)
 		us = RETRY_PAUSE_MAX_US;
 	ts.tv_sec = 0;
@@ -171,13 +171,17 @@ static void retry_pause(int attempt)
 int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg, sesame_error *err)
 {
 	sesame_error e;
+	int64_t start = util_monotonic_ms();
 	int attempt, rc = SESAME_INTERNAL;
 
 	for (attempt = 0; attempt < STORE_MAX_ATTEMPTS; attempt++) {
 		sesame_store_txn *txn = NULL;
 
-		if (attempt > 0)
+		if (attempt > 0) {
+			if (util_monotonic_ms() - start >= STORE_RETRY_MS)
+				break;
 			retry_pause(attempt);
+		}
 		err_clear(&e);
 		rc = st->desc->begin(st->h, flags, &txn, &e);
 		if (rc == SESAME_OK) {
@@ -192,8 +196,8 @@ int store_transact(struct store *st, unsigned flags, store_txn_fn fn, void *arg,
 		log_msg(st->log, SESAME_LOG_DEBUG, "store conflict (%s), retrying: %s", e.reason, e.text);
 	}
 	if (rc != SESAME_OK && store_retryable(rc, &e))
-		log_msg(st->log, SESAME_LOG_WARNING, "store: giving up after %d conflicting attempts: %s",
-			STORE_MAX_ATTEMPTS, e.text);
+		log_msg(st->log, SESAME_LOG_WARNING, "store: giving up after %d conflicting attempts in %lld ms: %s",
+			attempt, (long long)(util_monotonic_ms() - start), e.text);
 	if (rc == SESAME_OK)
 		err_clear(&e);
 	if (err)

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,14 @@ int util_random(void *buf, size_t len)
 		len -= (size_t)chunk;
 	}
 	return SESAME_OK;
+}
+
+int64_t util_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int util_read_file(const char *path, bool secret, size_t max, char **out, size_t *lenp, sesame_error *err)

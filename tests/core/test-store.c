@@ -425,6 +425,51 @@ static void test_write_transaction_excludes_other_writers(void **state)
 	store_close(&other);
 }
 
+/* A transaction body that loses `conflicts` times ("busy", as a store
+ * reports a serialization failure), then writes a user. */
+struct loser {
+	int conflicts;
+	int runs;
+};
+
+static int losing_txn(struct store *st, sesame_store_txn *txn, void *arg, sesame_error *err)
+{
+	struct loser *l = arg;
+	json_t *u;
+	int rc;
+
+	if (l->runs++ < l->conflicts)
+		return seterr(err, SESAME_CONFLICT, "busy", "could not serialize access (attempt %d)", l->runs);
+	u = rec_user(USER_B);
+	rc = st->desc->user_insert(st->h, txn, u, err);
+	json_decref(u);
+	return rc;
+}
+
+/*
+ * A writer of a hot row may lose many times in a row while other writers
+ * commit: store_transact() retries for a time, not a fixed few attempts
+ * (8 were used up in CI, where more writers truly run at once).  A
+ * transaction that never gets through is given up, retryably, having
+ * written nothing.
+ */
+static void test_transact_retries_a_losing_writer(void **state)
+{
+	struct fx *f = *state;
+	struct loser l = {12, 0}, never = {STORE_MAX_ATTEMPTS + 1, 0};
+
+	assert_int_equal(store_transact(&f->st, SESAME_STORE_TXN_WRITE, losing_txn, &l, &f->err), SESAME_OK);
+	assert_int_equal(l.runs, 13);
+	assert_int_equal(su_count(f->path, "users"), 1);
+
+	assert_int_equal(f->d->user_delete(f->h, NULL, USER_B, &f->err), SESAME_OK);
+	assert_int_equal(store_transact(&f->st, SESAME_STORE_TXN_WRITE, losing_txn, &never, &f->err), SESAME_CONFLICT);
+	assert_string_equal(f->err.reason, "busy");
+	assert_true(store_retryable(SESAME_CONFLICT, &f->err));
+	assert_true(never.runs > 1 && never.runs <= STORE_MAX_ATTEMPTS);
+	assert_int_equal(su_count(f->path, "users"), 0);
+}
+
 static void test_loader_checks_store_descriptors(void **state)
 {
 	static const struct {
@@ -578,6 +623,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_checkpoints_run_in_the_background, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_store_only_the_refresh_token_hash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_transaction_excludes_other_writers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transact_retries_a_losing_writer, setup, teardown),
 	    cmocka_unit_test(test_loader_checks_store_descriptors),
 	    cmocka_unit_test(test_context_opens_the_store_on_first_use),
 	    cmocka_unit_test(test_new_ids_are_object_ids),

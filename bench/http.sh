@@ -103,15 +103,7 @@ for sync in $syncs; do
 	# Columns of $f, one line per repetition: peak rate, p50, p99, CPU us
 	# per login; in-process rate, CPU us per login; 1-conn rate, p50, p99.
 	f="$work/http-$sync.txt"
-	rate=$(column_median 1)
-	p50=$(column_median 2)
-	p99=$(column_median 3)
-	cpu=$(column_median 4)
-	inproc=$(column_median 5)
-	icpu=$(column_median 6)
-	lrate=$(column_median 7)
-	lp50=$(column_median 8)
-	lp99=$(column_median 9)
+	medians rate p50 p99 cpu inproc icpu lrate lp50 lp99
 	ratio=$(quotient_median 1 5)
 	cratio=$(quotient_median 6 4)
 	lfrac=$(quotient_median 7 1)

@@ -132,12 +132,9 @@ while [ $r -le "$reps" ]; do
 	r=$((r + 1))
 done
 
-sqlite_rate=$(column_median 1)
-sqlite_p99=$(column_median 2)
-pg1_rate=$(column_median 3)
-pg1_p99=$(column_median 4)
-pg2_rate=$(column_median 5)
-pg2_p99=$(column_median 6)
+# Columns of $f, one line per repetition: rate and p99 of SQLite on one
+# node, of PostgreSQL on one node, of PostgreSQL on two.
+medians sqlite_rate sqlite_p99 pg1_rate pg1_p99 pg2_rate pg2_p99
 two_over_one=$(quotient_median 5 3)
 pg_over_sqlite=$(quotient_median 3 1)
 pg2_over_sqlite=$(quotient_median 5 1)
